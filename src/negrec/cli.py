@@ -1,0 +1,199 @@
+"""The `negrec` command: thin wrappers that parse options, call the library and print."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from negrec.errors import DataError
+
+app = typer.Typer(help="negrec: negative sampling as a first-class, measured part of training recommenders.", no_args_is_help=True)
+data_app = typer.Typer(help="Inspect and synthesise datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+
+
+class FormatName(str, Enum):
+    auto = "auto"
+    movielens_100k = "movielens-100k"
+    ml_latest_small = "ml-latest-small"
+    goodreads = "goodreads"
+    kaggle = "kaggle"
+    table = "table"
+    synthetic = "synthetic"
+
+
+class ConventionName(str, Enum):
+    clean = "clean"
+    seed_ns = "seed-ns"
+    seed_ce = "seed-ce"
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def _print_mapping(title: str, mapping: dict) -> None:
+    table = Table(title=title, show_header=False)
+    for key, value in mapping.items():
+        if isinstance(value, float):
+            value = f"{value:.6g}"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}" for k, v in value.items())
+        table.add_row(str(key), str(value))
+    console.print(table)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Report folder.")] = Path("runs/demo"),
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic dataset and the random baseline.")] = 0,
+    users: Annotated[int, typer.Option(help="Synthetic users.")] = 600,
+    items: Annotated[int, typer.Option(help="Synthetic items.")] = 500,
+) -> None:
+    """Run the main job on the embedded synthetic dataset and write a report folder."""
+    from negrec.data.synthetic import SyntheticConfig
+    from negrec.demo import run_demo
+
+    result = run_demo(out, SyntheticConfig(n_users=users, n_items=items, seed=seed), log=console.print)
+    systems = list(result["metrics"])
+    table = Table(title="Baselines on the synthetic dataset (leave-last-out test items)")
+    table.add_column("metric")
+    for name in systems:
+        table.add_column(name, justify="right")
+    for metric in next(iter(result["metrics"].values())):
+        table.add_row(metric, *(f"{result['metrics'][name][metric]:.4f}" for name in systems))
+    console.print(table)
+    console.print(f"report: {out / 'README.md'}")
+
+
+@data_app.command("info")
+def data_info(
+    source: Annotated[str, typer.Argument(help="Folder/file, a dataset name under the data root, or 'synthetic'.")],
+    format: Annotated[FormatName, typer.Option("--format", help="Dataset format (auto-detected by default).")] = FormatName.auto,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")] = None,
+    user_col: Annotated[str, typer.Option(help="Table format: user column.")] = "user",
+    item_col: Annotated[str, typer.Option(help="Table format: item column.")] = "item",
+    rating_col: Annotated[Optional[str], typer.Option(help="Table format: rating column.")] = None,
+    time_col: Annotated[Optional[str], typer.Option(help="Table format: timestamp column.")] = None,
+    sep: Annotated[str, typer.Option(help="Table format: field separator.")] = ",",
+    threshold: Annotated[Optional[float], typer.Option(help="Keep ratings ≥ this (implicit feedback).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Users, items, interactions, density, popularity Gini and genre shares of a dataset."""
+    from negrec.data import formats, goodreads, kaggle, stats, synthetic, tabular
+
+    try:
+        fmt = format.value
+        if source == "synthetic" or fmt == "synthetic":
+            data = synthetic.generate()
+            result = stats.dataset_stats(data.interactions, data.catalog)
+        else:
+            path = formats.resolve_source(source, data_dir)
+            fmt = formats.detect_format(path) if fmt == "auto" else fmt
+            if fmt == "goodreads":
+                catalog = goodreads.load_goodreads_catalog(path)
+                summary = goodreads.goodreads_summary(path, catalog)
+                train = path / "train.json"
+                result = {"format": fmt, **summary}
+                if train.is_file():
+                    split = goodreads.load_goodreads_records(train, catalog)
+                    inter = goodreads.history_interactions(split, catalog.n_items)
+                    result["train_histories"] = stats.dataset_stats(inter, catalog)
+            else:
+                loaders = {
+                    "movielens-100k": lambda: tabular.load_movielens_100k(path),
+                    "ml-latest-small": lambda: tabular.load_movielens_latest(path),
+                    "kaggle": lambda: kaggle.load_kaggle(path),
+                    "table": lambda: tabular.load_table(
+                        path, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
+                        sep=sep, threshold=threshold,
+                    ),
+                }
+                ds = loaders[fmt]()
+                result = {"format": fmt, **stats.dataset_stats(ds.interactions, ds.catalog)}
+    except (DataError, FileNotFoundError) as exc:
+        _fail(exc)
+        return
+    if as_json:
+        console.print_json(json.dumps(result))
+        return
+    nested = {k: v for k, v in result.items() if isinstance(v, dict) and k != "genre_shares"}
+    _print_mapping(f"{source}", {k: v for k, v in result.items() if k not in nested})
+    for key, value in nested.items():
+        if key == "files":
+            for name, info in value.items():
+                _print_mapping(f"{source}/{name}", info)
+        else:
+            _print_mapping(f"{source}: {key}", value)
+
+
+@data_app.command("synth")
+def data_synth(
+    out: Annotated[Path, typer.Option(help="Output folder (Goodreads layout + interactions.csv).")],
+    users: Annotated[int, typer.Option(help="Number of users.")] = 600,
+    items: Annotated[int, typer.Option(help="Number of items.")] = 500,
+    genres: Annotated[int, typer.Option(help="Number of genres (≤ 12).")] = 8,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Write the seeded synthetic dataset to a folder."""
+    from negrec.data.stats import dataset_stats
+    from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
+
+    data = generate(SyntheticConfig(n_users=users, n_items=items, n_genres=genres, n_fairness_genres=min(7, genres), seed=seed))
+    write_goodreads_dir(data, out)
+    _print_mapping(f"synthetic dataset → {out}", dataset_stats(data.interactions, data.catalog))
+
+
+@app.command("eval")
+def eval_command(
+    recs: Annotated[Path, typer.Option(help="Recommendations, Kaggle format (UserId,ItemId with space-separated ids).")],
+    truth: Annotated[Path, typer.Option(help="Ground truth in the same format.")],
+    train: Annotated[Optional[Path], typer.Option(help="Training interactions (same format): popularity metrics.")] = None,
+    k: Annotated[list[int], typer.Option("--k", help="Cut-offs (repeatable).")] = [10],
+    conventions: Annotated[ConventionName, typer.Option(help="Denominator conventions.")] = ConventionName.clean,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for metrics.{md,csv,json} and per_user.csv.")] = None,
+) -> None:
+    """Score a recommendations file against ground truth and print the metrics table."""
+    import numpy as np
+
+    from negrec.data.catalog import Catalog
+    from negrec.data.kaggle import first_seen_ids, load_kaggle, read_kaggle_lists
+    from negrec.eval.evaluate import evaluate
+    from negrec.report.compare import write_comparison
+
+    try:
+        rec_users, rec_lists = read_kaggle_lists(recs)
+        truth_users, truth_lists = read_kaggle_lists(truth)
+        train_lists = read_kaggle_lists(train)[1] if train else []
+        catalog = Catalog.from_ids(first_seen_ids(truth_lists, train_lists, rec_lists), name="items")
+        gt = load_kaggle(truth, catalog=catalog)
+        row_of = {u: r for r, u in enumerate(gt.interactions.user_ids.tolist())}
+        width = max(max(k), max(len(x) for x in rec_lists))
+        matrix = np.full((gt.interactions.n_users, width), -1, dtype=np.int64)
+        for user, items in zip(rec_users, rec_lists):
+            if user in row_of:
+                matrix[row_of[user], : len(items)] = catalog.index_of(items)
+        popularity = None
+        if train:
+            tr = load_kaggle(train, catalog=catalog)
+            popularity = tr.interactions.popularity()
+        ev = evaluate(matrix, gt.interactions.matrix, ks=list(k), conventions=conventions.value, popularity=popularity)
+    except (DataError, ValueError) as exc:
+        _fail(exc)
+        return
+    _print_mapping(f"{recs.name} vs {truth.name} ({ev.n_valid} users)", ev.summary())
+    if out is not None:
+        write_comparison(out, {recs.stem: ev}, list(ev.summary()))
+        console.print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,46 @@
+"""Find and load a dataset by folder/file and format name; `auto` detects the format from the files present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from negrec.data.paths import data_root
+from negrec.errors import DataError
+
+Format = Literal["auto", "movielens-100k", "ml-latest-small", "goodreads", "kaggle", "table", "synthetic"]
+FORMATS = ["auto", "movielens-100k", "ml-latest-small", "goodreads", "kaggle", "table", "synthetic"]
+# folder names of ../shared/data, so `negrec data info movielens-100k` works with NEGREC_DATA_DIR set
+KNOWN_FOLDERS = {"movielens-100k": "movielens-100k", "ml-latest-small": "movielens-latest-small", "goodreads": "goodreads"}
+
+
+def resolve_source(source: str, data_dir: str | Path | None = None) -> Path:
+    """A path as given if it exists, else `<data root>/<source>` (known aliases included)."""
+    path = Path(source).expanduser()
+    if path.exists():
+        return path
+    root = data_root(data_dir)
+    if root is not None:
+        for name in (source, KNOWN_FOLDERS.get(source, source)):
+            if (root / name).exists():
+                return root / name
+    hint = "" if root is not None else " (set NEGREC_DATA_DIR or pass --data-dir)"
+    raise DataError(f"no such file or dataset{hint}", path=source)
+
+
+def detect_format(path: Path) -> str:
+    """Guess the format of a folder or file from its contents."""
+    if path.is_dir():
+        if (path / "u.data").is_file():
+            return "movielens-100k"
+        if (path / "ratings.csv").is_file() and (path / "movies.csv").is_file():
+            return "ml-latest-small"
+        if (path / "id2name.json").is_file():
+            return "goodreads"
+        raise DataError("cannot tell the dataset format of this folder; pass --format", path=path)
+    if path.suffix.lower() == ".csv":
+        with open(path, encoding="utf-8") as fh:
+            header = fh.readline().strip().split(",")
+        if header[:2] == ["UserId", "ItemId"]:
+            return "kaggle"
+    return "table"

@@ -1,0 +1,132 @@
+"""Interactions: a user × item CSR matrix with sorted indices and optional ratings/timestamps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def csr_from_sorted(users: np.ndarray, items: np.ndarray, data: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """CSR from entries already sorted by (user, item) without duplicates; no re-sorting copy."""
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=shape[0]), out=indptr[1:])
+    mat = sp.csr_matrix((data, items.astype(np.int32, copy=False), indptr), shape=shape)
+    mat.has_sorted_indices = True
+    return mat
+
+
+@dataclass(frozen=True, eq=False)
+class Interactions:
+    """User × item interactions; entry order is CSR order (by user, then item)."""
+
+    matrix: sp.csr_matrix
+    user_ids: np.ndarray
+    timestamps: np.ndarray | None = None
+    has_ratings: bool = False
+
+    @classmethod
+    def from_arrays(
+        cls,
+        users: np.ndarray,
+        items: np.ndarray,
+        *,
+        n_users: int,
+        n_items: int,
+        ratings: np.ndarray | None = None,
+        timestamps: np.ndarray | None = None,
+        user_ids: np.ndarray | None = None,
+    ) -> "Interactions":
+        """Build from index arrays; a repeated (user, item) keeps its latest entry (by timestamp, then input order)."""
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        order_keys = [np.arange(len(users))]
+        if timestamps is not None:
+            order_keys.append(np.asarray(timestamps))
+        order = np.lexsort((*order_keys, items, users))
+        u, i = users[order], items[order]
+        # keep the last entry of each (user, item) run: it has the latest timestamp / input position
+        last = np.ones(len(u), dtype=bool)
+        if len(u) > 1:
+            last[:-1] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
+        keep = order[last]
+        data = np.ones(len(keep), dtype=np.float32) if ratings is None else np.asarray(ratings, dtype=np.float32)[keep]
+        mat = csr_from_sorted(users[keep], items[keep], data, (n_users, n_items))
+        ts = None if timestamps is None else np.asarray(timestamps)[keep]
+        ids = np.arange(n_users) if user_ids is None else np.asarray(user_ids)
+        return cls(matrix=mat, user_ids=ids, timestamps=ts, has_ratings=ratings is not None)
+
+    @property
+    def n_users(self) -> int:
+        """Number of users (rows)."""
+        return self.matrix.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        """Number of items (columns)."""
+        return self.matrix.shape[1]
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored interactions."""
+        return int(self.matrix.nnz)
+
+    @property
+    def density(self) -> float:
+        """Share of the user × item matrix that is filled."""
+        cells = self.n_users * self.n_items
+        return self.nnz / cells if cells else 0.0
+
+    @property
+    def ratings(self) -> np.ndarray:
+        """Rating per entry (1.0 for implicit data), in CSR order."""
+        return self.matrix.data
+
+    def entry_users(self) -> np.ndarray:
+        """User index of every entry, in CSR order."""
+        return np.repeat(np.arange(self.n_users), np.diff(self.matrix.indptr))
+
+    def popularity(self) -> np.ndarray:
+        """Interaction count per item."""
+        return np.bincount(self.matrix.indices, minlength=self.n_items)
+
+    def user_counts(self) -> np.ndarray:
+        """Interaction count per user."""
+        return np.diff(self.matrix.indptr)
+
+    def user_items(self, user: int) -> np.ndarray:
+        """Sorted item indices of one user."""
+        return self.matrix.indices[self.matrix.indptr[user] : self.matrix.indptr[user + 1]]
+
+    def keys(self) -> np.ndarray:
+        """Sorted int64 keys user·n_items + item, for vectorised membership tests."""
+        return self.entry_users() * self.n_items + self.matrix.indices
+
+    def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Elementwise: is (users[k], items[k]) an interaction? Negative items are never contained."""
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        keys = self.keys()
+        q = users * self.n_items + items
+        pos = np.searchsorted(keys, q)
+        pos = np.minimum(pos, max(len(keys) - 1, 0))
+        found = keys[pos] == q if len(keys) else np.zeros(q.shape, dtype=bool)
+        return found & (items >= 0)
+
+    def select(self, mask: np.ndarray) -> "Interactions":
+        """Entries where `mask` (aligned with CSR order) is true, same users and items."""
+        mask = np.asarray(mask, dtype=bool)
+        mat = csr_from_sorted(self.entry_users()[mask], self.matrix.indices[mask], self.matrix.data[mask], self.matrix.shape)
+        ts = None if self.timestamps is None else self.timestamps[mask]
+        return Interactions(matrix=mat, user_ids=self.user_ids, timestamps=ts, has_ratings=self.has_ratings)
+
+    def at_least(self, threshold: float) -> "Interactions":
+        """Implicit feedback: keep entries whose rating is ≥ threshold."""
+        return self.select(self.matrix.data >= threshold)
+
+    def binary(self) -> sp.csr_matrix:
+        """0/1 copy of the matrix."""
+        out = self.matrix.copy()
+        out.data = np.ones_like(out.data)
+        return out

@@ -1,0 +1,138 @@
+"""File helpers: JSON/JSONL records with located errors, atomic writes, CSV reads with line numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from negrec.errors import DataError
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write text atomically (temp file + rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: str | Path, obj: Any, indent: int | None = 2) -> Path:
+    """Write JSON atomically; numpy scalars and arrays are converted."""
+    return write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default) + "\n")
+
+
+def write_jsonl(path: str | Path, records: Sequence[Any]) -> Path:
+    """Write JSON Lines atomically."""
+    return write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n" for r in records))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_json(path: str | Path) -> Any:
+    """Load a JSON document; a syntax error names the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", path=path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno) from None
+
+
+def read_records(path: str | Path) -> tuple[list[dict], list[int] | None]:
+    """Records from a JSON array or a JSONL file, and each record's line number (JSONL only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", path=path)
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        data = read_json(path)
+        if not isinstance(data, list):
+            raise DataError("expected a JSON array of records", path=path)
+        lines = None
+    else:
+        data, lines = [], []
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                data.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"malformed JSON line: {exc.msg} (column {exc.colno})", path=path, line=lineno) from None
+            lines.append(lineno)
+    for k, rec in enumerate(data):
+        if not isinstance(rec, dict):
+            raise DataError(f"expected an object, got {type(rec).__name__}", path=path, record=k, line=lines[k] if lines else None)
+    return data, lines
+
+
+def read_csv(path: str | Path, *, sep: str = ",", header: bool = True, names: Sequence[str] | None = None, encoding: str = "utf-8") -> pd.DataFrame:
+    """Read a delimited file as strings, keeping blank lines so row k sits on a known file line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", path=path)
+    try:
+        return pd.read_csv(
+            path, sep=sep, header=0 if header else None, names=names, dtype=str, keep_default_na=False,
+            skip_blank_lines=False, encoding=encoding, engine="c",
+        )
+    except pd.errors.ParserError as exc:
+        raise DataError(f"malformed line: {exc}", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"cannot decode as {encoding}: {exc.reason}", path=path) from None
+
+
+def numeric_column(frame: pd.DataFrame, column: str, path: str | Path, *, first_line: int, kind: str = "float") -> np.ndarray:
+    """Column as numbers; the first unparsable value raises a DataError with its file line."""
+    if column not in frame.columns:
+        raise DataError(f"missing column (have {list(frame.columns)})", path=path, field=column)
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if kind == "int":
+        bad |= np.isfinite(values) & (values % 1 != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        shown = raw.iloc[row]
+        raise DataError(f"expected a number, got {shown!r}" if shown != "" else "empty value", path=path, line=row + first_line, field=column)
+    return values.astype(np.int64) if kind == "int" else values
+
+
+def text_column(frame: pd.DataFrame, column: str, path: str | Path, *, first_line: int) -> np.ndarray:
+    """Column as non-empty strings; an empty value raises a DataError with its file line."""
+    if column not in frame.columns:
+        raise DataError(f"missing column (have {list(frame.columns)})", path=path, field=column)
+    values = frame[column].to_numpy(dtype=object)
+    empty = np.fromiter((not str(v).strip() for v in values), dtype=bool, count=len(values))
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        raise DataError("empty value", path=path, line=row + first_line, field=column)
+    return np.array([str(v).strip() for v in values], dtype=object)

@@ -1,0 +1,148 @@
+"""Interaction tables: generic CSV/Parquet, MovieLens 100K, ml-latest-small."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from negrec.data.catalog import Catalog, genre_matrix
+from negrec.data.interactions import Interactions
+from negrec.data.io import numeric_column, read_csv, text_column
+from negrec.errors import DataError
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A catalog with its interactions."""
+
+    name: str
+    catalog: Catalog
+    interactions: Interactions
+
+
+def _ids(values: np.ndarray) -> np.ndarray:
+    """Keep ids numeric when every id is an integer, so external ids sort and print naturally."""
+    try:
+        as_int = values.astype(np.int64)
+    except (ValueError, TypeError):
+        return values.astype(str)
+    return as_int if np.array_equal(as_int.astype(str), values.astype(str)) else values.astype(str)
+
+
+def interactions_from_columns(
+    users: np.ndarray,
+    items: np.ndarray,
+    *,
+    path: str | Path,
+    lines: np.ndarray,
+    item_field: str,
+    catalog: Catalog | None = None,
+    ratings: np.ndarray | None = None,
+    timestamps: np.ndarray | None = None,
+    name: str = "interactions",
+) -> Dataset:
+    """Index external user/item ids (users sorted; items by `catalog` or sorted); `lines` = file line per row."""
+    users = _ids(np.asarray(users))
+    items = _ids(np.asarray(items))
+    user_ids, u = np.unique(users, return_inverse=True)
+    if catalog is None:
+        item_ids, i = np.unique(items, return_inverse=True)
+        catalog = Catalog.from_ids(item_ids, name=name)
+    else:
+        i = catalog.index_of(items.tolist())
+        unknown = np.flatnonzero(i < 0)
+        if len(unknown):
+            row = int(unknown[0])
+            raise DataError(
+                f"item id {items[row]!r} is not in the catalog ({len(unknown)} such rows)", path=path,
+                line=int(lines[row]), field=item_field,
+            )
+    inter = Interactions.from_arrays(
+        u, i, n_users=len(user_ids), n_items=catalog.n_items, ratings=ratings, timestamps=timestamps, user_ids=user_ids
+    )
+    return Dataset(name=name, catalog=catalog, interactions=inter)
+
+
+def load_table(
+    path: str | Path,
+    *,
+    user_col: str = "user",
+    item_col: str = "item",
+    rating_col: str | None = None,
+    time_col: str | None = None,
+    sep: str = ",",
+    threshold: float | None = None,
+    catalog: Catalog | None = None,
+) -> Dataset:
+    """Generic interactions from CSV/TSV or Parquet; `threshold` keeps ratings ≥ it (implicit feedback)."""
+    path = Path(path)
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        if not path.is_file():
+            raise DataError("file not found", path=path)
+        frame = pd.read_parquet(path).astype(str)
+        first_line = 1  # "line" = 1-based row number for Parquet
+    else:
+        frame = read_csv(path, sep=sep)
+        first_line = 2
+    users = text_column(frame, user_col, path, first_line=first_line)
+    items = text_column(frame, item_col, path, first_line=first_line)
+    ratings = None if rating_col is None else numeric_column(frame, rating_col, path, first_line=first_line)
+    stamps = None if time_col is None else numeric_column(frame, time_col, path, first_line=first_line, kind="int")
+    if threshold is not None:
+        if ratings is None:
+            raise DataError("a rating threshold needs a rating column", path=path, field="rating_col")
+        keep = ratings >= threshold
+    else:
+        keep = np.ones(len(users), dtype=bool)
+    return interactions_from_columns(
+        users[keep], items[keep], path=path, lines=np.flatnonzero(keep) + first_line, item_field=item_col, catalog=catalog,
+        ratings=None if ratings is None else ratings[keep], timestamps=None if stamps is None else stamps[keep],
+        name=path.stem,
+    )
+
+
+def load_movielens_100k(folder: str | Path) -> Dataset:
+    """MovieLens 100K: `u.data` (user, item, rating, timestamp) with titles and 19 genre flags from `u.item`."""
+    folder = Path(folder)
+    genre_path = folder / "u.genre"
+    genre_frame = read_csv(genre_path, sep="|", header=False, names=["genre", "index"], encoding="latin-1")
+    genre_names = [g for g in genre_frame["genre"].tolist() if g]
+    item_path = folder / "u.item"
+    items = read_csv(item_path, sep="|", header=False, names=["item", "title", "date", "video", "url", *genre_names], encoding="latin-1")
+    item_ids = numeric_column(items, "item", item_path, first_line=1, kind="int")
+    flags = np.column_stack([numeric_column(items, g, item_path, first_line=1, kind="int") for g in genre_names])
+    genre_lists = [[genre_names[j] for j in np.flatnonzero(row)] for row in flags]
+    genres, names = genre_matrix(genre_lists, genre_names)
+    catalog = Catalog(item_ids=item_ids, titles=items["title"].tolist(), genres=genres, genre_names=names, name="movielens-100k")
+    data_path = folder / "u.data"
+    frame = read_csv(data_path, sep="\t", header=False, names=["user", "item", "rating", "timestamp"])
+    cols = {c: numeric_column(frame, c, data_path, first_line=1, kind="int") for c in ("user", "item", "timestamp")}
+    ratings = numeric_column(frame, "rating", data_path, first_line=1)
+    return interactions_from_columns(
+        cols["user"], cols["item"], path=data_path, lines=np.arange(len(frame)) + 1, item_field="item", catalog=catalog,
+        ratings=ratings, timestamps=cols["timestamp"], name="movielens-100k",
+    )
+
+
+def load_movielens_latest(folder: str | Path) -> Dataset:
+    """ml-latest-small: `ratings.csv` with titles and `|`-separated genres from `movies.csv`."""
+    folder = Path(folder)
+    movies_path = folder / "movies.csv"
+    movies = read_csv(movies_path)
+    item_ids = numeric_column(movies, "movieId", movies_path, first_line=2, kind="int")
+    genre_lists = [[] if g in ("", "(no genres listed)") else g.split("|") for g in movies["genres"].tolist()]
+    genres, names = genre_matrix(genre_lists)
+    catalog = Catalog(item_ids=item_ids, titles=movies["title"].tolist(), genres=genres, genre_names=names, name="ml-latest-small")
+    ratings_path = folder / "ratings.csv"
+    frame = read_csv(ratings_path)
+    return interactions_from_columns(
+        numeric_column(frame, "userId", ratings_path, first_line=2, kind="int"),
+        numeric_column(frame, "movieId", ratings_path, first_line=2, kind="int"),
+        path=ratings_path, lines=np.arange(len(frame)) + 2, item_field="movieId", catalog=catalog,
+        ratings=numeric_column(frame, "rating", ratings_path, first_line=2),
+        timestamps=numeric_column(frame, "timestamp", ratings_path, first_line=2, kind="int"),
+        name="ml-latest-small",
+    )

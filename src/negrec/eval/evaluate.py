@@ -1,0 +1,85 @@
+"""One call that evaluates a recommendation matrix with every metric that its inputs allow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from negrec.data.catalog import Catalog
+from negrec.data.sequences import Recommendations
+from negrec.eval import beyond
+from negrec.eval.conventions import Conventions, get_conventions
+from negrec.eval.metrics import MetricResult, accuracy_metrics
+from negrec.eval.significance import bootstrap_ci
+
+
+@dataclass(eq=False)
+class Evaluation:
+    """Metric name → result, plus per-genre fairness gaps; `summary()` gives means, `with_ci()` adds CIs."""
+
+    metrics: dict[str, MetricResult]
+    genre_gaps: dict[str, dict[str, float]] = field(default_factory=dict)
+    n_rows: int = 0
+    n_valid: int = 0
+
+    def summary(self) -> dict[str, float]:
+        """Metric name → headline value."""
+        return {name: r.value for name, r in self.metrics.items()}
+
+    def per_user(self) -> dict[str, np.ndarray]:
+        """Metric name → per-row vector, for metrics that have one."""
+        return {name: r.per_user for name, r in self.metrics.items() if r.per_user is not None}
+
+    def with_ci(self, *, n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> dict[str, dict[str, float]]:
+        """Metric name → {mean, low, high}; per-row metrics get a bootstrap CI over valid rows."""
+        out = {}
+        for name, r in self.metrics.items():
+            if r.per_user is None:
+                out[name] = {"mean": r.value, "low": np.nan, "high": np.nan}
+            else:
+                _, lo, hi = bootstrap_ci(r.per_user, n_resamples=n_resamples, level=level, seed=seed)
+                out[name] = {"mean": r.value, "low": lo, "high": hi}
+        return out
+
+
+def evaluate(
+    recs: Recommendations | np.ndarray,
+    truth: sp.csr_matrix,
+    *,
+    ks: list[int] = (10,),
+    conventions: str | Conventions = "clean",
+    popularity: np.ndarray | None = None,
+    catalog: Catalog | None = None,
+    history: sp.csr_matrix | None = None,
+) -> Evaluation:
+    """Accuracy at each K always; diversity, ORRatio, coverage and exposure Gini at each K; popularity metrics
+    with `popularity` (training counts per item); DGU/MGU with a genre `catalog` and the rows' `history` counts.
+    """
+    items = recs.items if isinstance(recs, Recommendations) else np.asarray(recs)
+    conv = get_conventions(conventions)
+    ks = sorted(set(int(k) for k in ks))
+    metrics = accuracy_metrics(items, truth, ks, denominator=conv.accuracy_denominator)
+    n_items = truth.shape[1]
+    valid = np.diff(sp.csr_matrix(truth).indptr) > 0
+    n_rows, n_valid = len(valid), int(valid.sum())
+    d = n_valid if conv.ratio_denominator == "valid" else n_rows
+    gaps: dict[str, dict[str, float]] = {}
+    for k in ks:
+        top = items[:, :k]
+        counts = beyond.exposure_counts(top, valid, n_items)
+        metrics[f"Diversity@{k}"] = beyond.diversity(counts)
+        metrics[f"DivRatio@{k}"] = beyond.div_ratio(counts, k, d)
+        metrics[f"ORRatio@{k}"] = beyond.or_ratio(counts, k, d)
+        metrics[f"Coverage@{k}"] = beyond.coverage(counts)
+        metrics[f"Gini@{k}"] = beyond.exposure_gini(counts)
+        if popularity is not None:
+            metrics[f"AvgPop@{k}"] = beyond.average_popularity(top, valid, popularity)
+            metrics[f"LongTail@{k}"] = beyond.long_tail_share(top, valid, popularity)
+        if catalog is not None and catalog.has_genres and history is not None:
+            baseline = valid if conv.genre_baseline == "valid" else np.ones(n_rows, dtype=bool)
+            dgu, mgu, gaps[f"@{k}"] = beyond.genre_fairness(counts, history, baseline, catalog)
+            metrics[f"DGU@{k}"] = dgu
+            metrics[f"MGU@{k}"] = mgu
+    return Evaluation(metrics=metrics, genre_gaps=gaps, n_rows=n_rows, n_valid=n_valid)

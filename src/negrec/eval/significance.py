@@ -1,0 +1,93 @@
+"""Bootstrap confidence intervals and paired tests on per-user metric vectors (NaN rows are dropped)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+TestMethod = Literal["t", "wilcoxon", "permutation"]
+
+
+def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(x, axis=axis)
+
+
+def _mean_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(a - b, axis=axis)
+
+
+def bootstrap_ci(values: np.ndarray, *, n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """Mean and percentile bootstrap CI (users resampled with replacement) of a per-user vector."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return (float("nan"),) * 3
+    if len(x) == 1 or np.all(x == x[0]):
+        return float(x.mean()), float(x[0]), float(x[0])
+    res = stats.bootstrap(
+        (x,), _mean, n_resamples=n_resamples, confidence_level=level, method="percentile", vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
+    return float(x.mean()), float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """Result of comparing system A with system B on the same users."""
+
+    metric: str
+    n: int
+    mean_a: float
+    mean_b: float
+    diff: float  # mean(A − B)
+    ci_low: float
+    ci_high: float
+    p_value: float
+    method: str
+
+    def as_dict(self) -> dict:
+        """Plain dict for tables/JSON."""
+        return asdict(self)
+
+
+def paired_test(
+    a: np.ndarray, b: np.ndarray, *, metric: str = "", method: TestMethod = "t", n_resamples: int = 1000,
+    level: float = 0.95, seed: int = 0,
+) -> PairedTest:
+    """Paired comparison of two per-user vectors: bootstrap CI of mean(A−B) and a two-sided p-value.
+
+    method: 't' (paired t-test), 'wilcoxon' (signed-rank) or 'permutation' (random sign flips of A−B).
+    Users where either vector is NaN are dropped.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired vectors differ in shape: {a.shape} vs {b.shape}")
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    d = a - b
+    n = len(d)
+    if n < 2 or np.all(d == d[0]):
+        # no variation in the differences: the CI collapses and no test has power
+        diff = float(d.mean()) if n else float("nan")
+        p = 1.0 if n and diff == 0 else float("nan") if n < 2 else 0.0
+        return PairedTest(metric, n, float(a.mean()) if n else np.nan, float(b.mean()) if n else np.nan, diff, diff, diff, p, method)
+    rng = np.random.default_rng(seed)
+    ci = stats.bootstrap(
+        (a, b), _mean_diff, paired=True, n_resamples=n_resamples, confidence_level=level, method="percentile",
+        vectorized=True, rng=rng,
+    ).confidence_interval
+    if method == "t":
+        p = stats.ttest_rel(a, b).pvalue
+    elif method == "wilcoxon":
+        p = stats.wilcoxon(a, b).pvalue if np.any(d != 0) else 1.0
+    elif method == "permutation":
+        p = stats.permutation_test(
+            (a, b), _mean_diff, permutation_type="samples", vectorized=True, n_resamples=n_resamples, rng=rng
+        ).pvalue
+    else:
+        raise ValueError(f"unknown test method {method!r}")
+    return PairedTest(metric, n, float(a.mean()), float(b.mean()), float(d.mean()), float(ci.low), float(ci.high), float(p), method)

@@ -1,0 +1,64 @@
+"""Matplotlib PNG plots (Agg backend, imported lazily so the CLI starts fast)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from negrec.data.io import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    return Path(path)
+
+
+def metric_bars(rows: list[dict], metric: str, path: str | Path, *, label: str = "system") -> Path:
+    """Bar chart of one metric per system, with CI whiskers where the cell has {mean, low, high}."""
+    plt = _pyplot()
+    names = [str(r[label]) for r in rows]
+    cells = [r[metric] for r in rows]
+    means = [c["mean"] if isinstance(c, dict) else float(c) for c in cells]
+    errs = [
+        [m - c["low"] for m, c in zip(means, cells)] if all(isinstance(c, dict) for c in cells) else None,
+        [c["high"] - m for m, c in zip(means, cells)] if all(isinstance(c, dict) for c in cells) else None,
+    ]
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(names)), 3.2))
+    ax.bar(names, means, yerr=None if errs[0] is None else errs, capsize=4, color="#4C72B0")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} by {label} (95% bootstrap CI)" if errs[0] is not None else f"{metric} by {label}")
+    ax.tick_params(axis="x", rotation=30)
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def scatter_tradeoff(rows: list[dict], x: str, y: str, path: str | Path, *, label: str = "system") -> Path:
+    """Scatter of two metrics (e.g. accuracy vs. diversity), one labelled point per system."""
+    plt = _pyplot()
+
+    def val(c: object) -> float:
+        return c["mean"] if isinstance(c, dict) else float(c)
+
+    fig, ax = plt.subplots(figsize=(4.8, 3.6))
+    for r in rows:
+        ax.scatter(val(r[x]), val(r[y]), s=40)
+        ax.annotate(str(r[label]), (val(r[x]), val(r[y])), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"{y} vs. {x}")
+    ax.grid(alpha=0.3)
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,93 @@
+"""A results table (one row per system) written as markdown, CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from negrec.data.io import write_json, write_text
+
+
+def _fmt(value: object, digits: int) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "–"
+        if value.is_integer() and abs(value) >= 1:
+            return f"{value:.0f}"
+        # tiny values (p-values) would print as 0.0000: switch to scientific notation
+        return f"{value:.1e}" if 0 < abs(value) < 10**-digits else f"{value:.{digits}f}"
+    return str(value)
+
+
+@dataclass
+class ResultTable:
+    """Rows of {column: value}; metric cells may carry a CI as {mean, low, high}."""
+
+    rows: list[dict] = field(default_factory=list)
+    title: str = ""
+
+    def add(self, row: dict) -> None:
+        """Append one row (e.g. {"system": "popularity", "NDCG@10": {...}, ...})."""
+        self.rows.append(row)
+
+    def columns(self) -> list[str]:
+        """Column names in first-seen order."""
+        cols: list[str] = []
+        for row in self.rows:
+            cols += [c for c in row if c not in cols]
+        return cols
+
+    def flat_rows(self) -> list[dict]:
+        """Rows with each CI cell expanded into `col`, `col_low`, `col_high`."""
+        out = []
+        for row in self.rows:
+            flat: dict = {}
+            for col, val in row.items():
+                if isinstance(val, dict) and "mean" in val:
+                    flat[col], flat[f"{col}_low"], flat[f"{col}_high"] = val["mean"], val.get("low"), val.get("high")
+                else:
+                    flat[col] = val
+            out.append(flat)
+        return out
+
+    def to_markdown(self, digits: int = 4) -> str:
+        """GitHub markdown; CI cells print as `mean [low, high]`."""
+        cols = self.columns()
+
+        def cell(val: object) -> str:
+            if isinstance(val, dict) and "mean" in val:
+                lo, hi = val.get("low"), val.get("high")
+                if lo is None or (isinstance(lo, float) and math.isnan(lo)):
+                    return _fmt(float(val["mean"]), digits)
+                return f"{_fmt(float(val['mean']), digits)} [{_fmt(float(lo), digits)}, {_fmt(float(hi), digits)}]"
+            return _fmt(val, digits) if val is not None else ""
+
+        lines = [f"### {self.title}", ""] if self.title else []
+        lines.append("| " + " | ".join(cols) + " |")
+        lines.append("|" + "|".join("---" for _ in cols) + "|")
+        lines += ["| " + " | ".join(cell(row.get(c)) for c in cols) + " |" for row in self.rows]
+        return "\n".join(lines) + "\n"
+
+    def to_csv(self) -> str:
+        """CSV with CI bounds in their own columns."""
+        rows = self.flat_rows()
+        cols: list[str] = []
+        for row in rows:
+            cols += [c for c in row if c not in cols]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buf.getvalue()
+
+    def write(self, folder: str | Path, stem: str = "metrics") -> list[Path]:
+        """Write `<stem>.md`, `<stem>.csv` and `<stem>.json` atomically; return the paths."""
+        folder = Path(folder)
+        return [
+            write_text(folder / f"{stem}.md", self.to_markdown()),
+            write_text(folder / f"{stem}.csv", self.to_csv()),
+            write_json(folder / f"{stem}.json", {"title": self.title, "rows": self.rows}),
+        ]
