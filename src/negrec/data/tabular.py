@@ -37,14 +37,18 @@ def interactions_from_columns(
     items: np.ndarray,
     *,
     path: str | Path,
-    lines: np.ndarray,
+    first_line: int,
     item_field: str,
     catalog: Catalog | None = None,
     ratings: np.ndarray | None = None,
     timestamps: np.ndarray | None = None,
+    keep: np.ndarray | None = None,
     name: str = "interactions",
 ) -> Dataset:
-    """Index external user/item ids (users sorted; items by `catalog` or sorted); `lines` = file line per row."""
+    """Index external ids (users sorted; items by `catalog`, else sorted) and keep the rows where `keep` holds.
+
+    Ids are indexed over all rows, so filtering (e.g. a rating threshold) never changes the item index.
+    """
     users = _ids(np.asarray(users))
     items = _ids(np.asarray(items))
     user_ids, u = np.unique(users, return_inverse=True)
@@ -57,11 +61,14 @@ def interactions_from_columns(
         if len(unknown):
             row = int(unknown[0])
             raise DataError(
-                f"item id {items[row]!r} is not in the catalog ({len(unknown)} such rows)", path=path,
-                line=int(lines[row]), field=item_field,
+                f"item id {items[row].item()!r} is not in the catalog ({len(unknown)} such rows)", path=path,
+                line=row + first_line, field=item_field,
             )
+    keep = np.ones(len(u), dtype=bool) if keep is None else keep
     inter = Interactions.from_arrays(
-        u, i, n_users=len(user_ids), n_items=catalog.n_items, ratings=ratings, timestamps=timestamps, user_ids=user_ids
+        u[keep], i[keep], n_users=len(user_ids), n_items=catalog.n_items,
+        ratings=None if ratings is None else ratings[keep], timestamps=None if timestamps is None else timestamps[keep],
+        user_ids=user_ids,
     )
     return Dataset(name=name, catalog=catalog, interactions=inter)
 
@@ -91,16 +98,11 @@ def load_table(
     items = text_column(frame, item_col, path, first_line=first_line)
     ratings = None if rating_col is None else numeric_column(frame, rating_col, path, first_line=first_line)
     stamps = None if time_col is None else numeric_column(frame, time_col, path, first_line=first_line, kind="int")
-    if threshold is not None:
-        if ratings is None:
-            raise DataError("a rating threshold needs a rating column", path=path, field="rating_col")
-        keep = ratings >= threshold
-    else:
-        keep = np.ones(len(users), dtype=bool)
+    if threshold is not None and ratings is None:
+        raise DataError("a rating threshold needs a rating column", path=path, field="rating_col")
     return interactions_from_columns(
-        users[keep], items[keep], path=path, lines=np.flatnonzero(keep) + first_line, item_field=item_col, catalog=catalog,
-        ratings=None if ratings is None else ratings[keep], timestamps=None if stamps is None else stamps[keep],
-        name=path.stem,
+        users, items, path=path, first_line=first_line, item_field=item_col, catalog=catalog, ratings=ratings,
+        timestamps=stamps, keep=None if threshold is None else ratings >= threshold, name=path.stem,
     )
 
 
@@ -122,7 +124,7 @@ def load_movielens_100k(folder: str | Path) -> Dataset:
     cols = {c: numeric_column(frame, c, data_path, first_line=1, kind="int") for c in ("user", "item", "timestamp")}
     ratings = numeric_column(frame, "rating", data_path, first_line=1)
     return interactions_from_columns(
-        cols["user"], cols["item"], path=data_path, lines=np.arange(len(frame)) + 1, item_field="item", catalog=catalog,
+        cols["user"], cols["item"], path=data_path, first_line=1, item_field="item", catalog=catalog,
         ratings=ratings, timestamps=cols["timestamp"], name="movielens-100k",
     )
 
@@ -141,7 +143,7 @@ def load_movielens_latest(folder: str | Path) -> Dataset:
     return interactions_from_columns(
         numeric_column(frame, "userId", ratings_path, first_line=2, kind="int"),
         numeric_column(frame, "movieId", ratings_path, first_line=2, kind="int"),
-        path=ratings_path, lines=np.arange(len(frame)) + 2, item_field="movieId", catalog=catalog,
+        path=ratings_path, first_line=2, item_field="movieId", catalog=catalog,
         ratings=numeric_column(frame, "rating", ratings_path, first_line=2),
         timestamps=numeric_column(frame, "timestamp", ratings_path, first_line=2, kind="int"),
         name="ml-latest-small",

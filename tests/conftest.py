@@ -1,0 +1,35 @@
+"""Shared fixtures: the real data folder (skipped cleanly when absent) and small synthetic datasets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from negrec.data.synthetic import SyntheticConfig, generate
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_data() -> Path | None:
+    env = os.environ.get("NEGREC_DATA_DIR")
+    for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real datasets folder; tests using it are skipped when it is not there."""
+    path = _shared_data()
+    if path is None:
+        pytest.skip("real data not found: set NEGREC_DATA_DIR or place ../shared/data beside the checkout")
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_synth():
+    """A small synthetic dataset shared by tests (deterministic)."""
+    return generate(SyntheticConfig(n_users=80, n_items=120, seed=3))

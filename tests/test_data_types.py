@@ -1,0 +1,87 @@
+"""Catalog, Interactions and Sequences: exact behaviour on small inputs and invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from negrec.data.catalog import Catalog, genre_matrix, normalise_title
+from negrec.data.interactions import Interactions
+from negrec.data.sequences import Sequences, targets_to_csr
+from negrec.errors import DataError
+
+
+def test_genre_matrix_first_seen_order_and_duplicates():
+    mat, names = genre_matrix([["b", "a", "b"], [], ["c"]], ["a"])
+    assert names == ["a", "b", "c"]
+    assert mat.toarray().tolist() == [[1, 1, 0], [0, 0, 0], [0, 0, 1]]
+
+
+def test_catalog_lookup_exact_and_normalised():
+    cat = Catalog(item_ids=np.array([10, 20, 30]), titles=["Dune", "  The  Hobbit ", '"Emma"'])
+    assert cat.lookup("Dune") == 0
+    assert cat.lookup("dune") == -1
+    assert cat.lookup("dune", normalised=True) == 0
+    assert cat.lookup("the hobbit", normalised=True) == 1
+    assert cat.lookup("Emma", normalised=True) == 2
+    assert cat.index_of([30, 99, 10]).tolist() == [2, -1, 0]
+    assert normalise_title('"A  B"\n') == "a b"
+    assert normalise_title(" “Quoted”  Title ") == "quoted” title"  # only outer quotes go
+
+
+def test_catalog_without_genres_raises_named_error():
+    cat = Catalog.from_ids([1, 2], name="bare")
+    with pytest.raises(DataError, match="genre fairness needs item genres.*'bare'"):
+        cat.fairness_matrix()
+
+
+def test_fairness_genres_must_exist():
+    mat, names = genre_matrix([["x"]])
+    cat = Catalog(item_ids=np.array([0]), titles=["t"], genres=mat, genre_names=names, fairness_genres=["y"])
+    with pytest.raises(DataError, match=r"fairness genres \['y'\]"):
+        cat.fairness_matrix()
+
+
+def test_interactions_dedupe_keeps_latest():
+    inter = Interactions.from_arrays(
+        np.array([1, 0, 1, 1]), np.array([2, 1, 2, 0]), n_users=2, n_items=3,
+        ratings=np.array([5.0, 3.0, 1.0, 4.0]), timestamps=np.array([20, 5, 10, 7]),
+    )
+    assert inter.nnz == 3
+    assert inter.matrix.toarray().tolist() == [[0, 3, 0], [4, 0, 5]]  # (1,2) keeps the t=20 rating
+    assert inter.timestamps.tolist() == [5, 7, 20]
+    assert inter.popularity().tolist() == [1, 1, 1]
+    assert inter.matrix.has_sorted_indices
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), min_size=0, max_size=60),
+       st.lists(st.tuples(st.integers(0, 6), st.integers(-1, 9)), min_size=1, max_size=30))
+def test_contains_matches_python_set(pairs, queries):
+    users = np.array([p[0] for p in pairs], dtype=np.int64)
+    items = np.array([p[1] for p in pairs], dtype=np.int64)
+    inter = Interactions.from_arrays(users, items, n_users=7, n_items=10)
+    known = set(pairs)
+    q = np.array(queries)
+    got = inter.contains(q[:, 0], q[:, 1])
+    assert got.tolist() == [tuple(x) in known for x in queries]
+    assert inter.nnz == len(known)
+
+
+def test_select_and_threshold():
+    inter = Interactions.from_arrays(np.array([0, 0, 1]), np.array([0, 1, 1]), n_users=2, n_items=2, ratings=np.array([5, 2, 4.0]))
+    assert inter.at_least(4).matrix.toarray().tolist() == [[5, 0], [0, 4]]
+
+
+def test_sequences_matrices():
+    seqs = Sequences.from_lists([[0, 2, 2], [-1, 1]], [1, -1])
+    assert seqs.history_matrix(3).toarray().tolist() == [[1, 0, 2], [0, 1, 0]]
+    assert seqs.target_matrix(3).toarray().tolist() == [[0, 1, 0], [0, 0, 0]]
+    assert seqs.history(1).tolist() == [-1, 1]
+    assert targets_to_csr(np.array([2, 0]), 3).toarray().tolist() == [[0, 0, 1], [1, 0, 0]]
+    with pytest.raises(ValueError):
+        Sequences(np.array([0, 1]), np.array([1, 2]), np.array([0]))
+    assert isinstance(seqs.history_matrix(3), sp.csr_matrix)
