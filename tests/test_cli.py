@@ -1,0 +1,88 @@
+"""The `negrec` command end to end (Typer's CliRunner)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from negrec.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("args", [[], ["demo"], ["data"], ["data", "info"], ["data", "synth"], ["eval"]])
+def test_help_everywhere(args):
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_demo_writes_report(tmp_path):
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--out", str(out), "--users", "120", "--items", "150"])
+    assert result.exit_code == 0, result.output
+    for name in ("README.md", "metrics.md", "metrics.csv", "metrics.json", "paired_tests.md", "per_user.csv",
+                 "bars_NDCG_at_10.png", "accuracy_vs_coverage.png", "accuracy_vs_fairness.png", "dataset.json",
+                 "data/train.json", "data/id2name.json"):
+        assert (out / name).is_file(), name
+    rows = {r["system"]: r for r in json.loads((out / "metrics.json").read_text())["rows"]}
+    assert set(rows) == {"popularity", "random"}
+    # on a long-tail dataset, popularity beats random on accuracy and random covers far more of the catalog
+    assert rows["popularity"]["NDCG@10"]["mean"] > rows["random"]["NDCG@10"]["mean"]
+    assert rows["random"]["Coverage@10"]["mean"] > rows["popularity"]["Coverage@10"]["mean"]
+    stats = json.loads((out / "dataset.json").read_text())["stats"]
+    assert stats["users"] == 120 and stats["items"] == 150
+
+
+def test_data_synth_and_info(tmp_path):
+    out = tmp_path / "s"
+    result = runner.invoke(app, ["data", "synth", "--out", str(out), "--users", "50", "--items", "60", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    info = runner.invoke(app, ["data", "info", str(out), "--json"])
+    assert info.exit_code == 0, info.output
+    payload = json.loads(info.output)
+    assert payload["format"] == "goodreads" and payload["catalog_items"] == 60
+    assert payload["files"]["test.json"]["records"] == 50
+    table = runner.invoke(app, ["data", "info", str(out / "interactions.csv"), "--rating-col", "rating", "--json"])
+    assert table.exit_code == 0, table.output
+    assert json.loads(table.output)["users"] == 50
+
+
+def test_eval_exact_values(tmp_path):
+    (tmp_path / "truth.csv").write_text("UserId,ItemId\nu1,a\nu2,b c\n")
+    (tmp_path / "recs.csv").write_text("UserId,ItemId\nu1,x a\nu2,c z\n")
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["eval", "--recs", str(tmp_path / "recs.csv"), "--truth", str(tmp_path / "truth.csv"),
+                                 "--k", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "metrics.json").read_text())["rows"]
+    assert rows[0]["HR@2"]["mean"] == pytest.approx(1.0)
+    assert rows[0]["Recall@2"]["mean"] == pytest.approx((1 + 0.5) / 2)
+    assert rows[0]["MRR@2"]["mean"] == pytest.approx((0.5 + 1) / 2)
+
+
+def test_bad_input_exits_with_a_clear_message(tmp_path):
+    (tmp_path / "truth.csv").write_text("UserId,ItemId\nu1,\n")
+    (tmp_path / "recs.csv").write_text("UserId,ItemId\nu1,x\n")
+    result = runner.invoke(app, ["eval", "--recs", str(tmp_path / "recs.csv"), "--truth", str(tmp_path / "truth.csv")])
+    assert result.exit_code == 2
+    assert "truth.csv, line 2, field 'ItemId': user 'u1' has no items" in result.output
+    missing = runner.invoke(app, ["data", "info", str(tmp_path / "nope")], env={"NEGREC_DATA_DIR": ""})
+    assert missing.exit_code == 2 and "no such file or dataset" in missing.output
+
+
+@pytest.mark.shared_data
+def test_data_info_on_shared_data(data_dir):
+    expected = {"movielens-100k": (943, 1682, 100_000), "movielens-latest-small": (610, 9742, 100_836)}
+    for folder, (users, items, n) in expected.items():
+        result = runner.invoke(app, ["data", "info", str(data_dir / folder), "--json"])
+        assert result.exit_code == 0, result.output
+        payload = json.loads(result.output)
+        assert (payload["users"], payload["items"], payload["interactions"]) == (users, items, n)
+    result = runner.invoke(app, ["data", "info", "goodreads", "--data-dir", str(data_dir), "--json"])
+    payload = json.loads(result.output)
+    assert payload["catalog_items"] == 4058
+    assert {k: v["records"] for k, v in payload["files"].items()} == {
+        "test_sample.json": 1000, "train.json": 5000, "train_sample.json": 1024, "valid_sample.json": 256}

@@ -1,0 +1,36 @@
+"""Report tables and plots."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from negrec.report.plots import metric_bars, scatter_tradeoff
+from negrec.report.tables import ResultTable
+
+ROWS = [
+    {"system": "pop", "NDCG@10": {"mean": 0.12345, "low": 0.1, "high": 0.15}, "Coverage@10": 0.064},
+    {"system": "rand", "NDCG@10": {"mean": 0.01, "low": 0.005, "high": 0.02}, "Coverage@10": 1.0},
+]
+
+
+def test_markdown_csv_json(tmp_path):
+    table = ResultTable(rows=[dict(r) for r in ROWS], title="T")
+    assert table.to_markdown() == (
+        "### T\n\n| system | NDCG@10 | Coverage@10 |\n|---|---|---|\n"
+        "| pop | 0.1235 [0.1000, 0.1500] | 0.0640 |\n| rand | 0.0100 [0.0050, 0.0200] | 1 |\n"
+    )
+    assert table.to_csv().splitlines()[0] == "system,NDCG@10,NDCG@10_low,NDCG@10_high,Coverage@10"
+    paths = table.write(tmp_path, "m")
+    assert [p.name for p in paths] == ["m.md", "m.csv", "m.json"]
+    assert json.loads((tmp_path / "m.json").read_text())["rows"][0]["NDCG@10"]["mean"] == pytest.approx(0.12345)
+
+
+def test_small_p_values_print_in_scientific_notation():
+    assert "2.0e-07" in ResultTable(rows=[{"p": 2e-7}]).to_markdown()
+
+
+def test_plots_are_png(tmp_path):
+    for path in (metric_bars(ROWS, "NDCG@10", tmp_path / "b.png"), scatter_tradeoff(ROWS, "Coverage@10", "NDCG@10", tmp_path / "s.png")):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,57 @@
+"""Bootstrap CIs and paired tests: determinism, agreement with scipy, degenerate cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from negrec.eval.significance import bootstrap_ci, paired_test
+
+
+def test_bootstrap_ci_contains_mean_and_is_seeded():
+    x = np.random.default_rng(0).normal(0.3, 0.1, 500)
+    mean, lo, hi = bootstrap_ci(x, seed=1)
+    assert lo < mean < hi
+    assert mean == pytest.approx(x.mean())
+    # the CI width is close to the normal approximation 2·1.96·sd/sqrt(n)
+    assert hi - lo == pytest.approx(2 * 1.96 * x.std(ddof=1) / np.sqrt(len(x)), rel=0.2)
+    assert bootstrap_ci(x, seed=1) == bootstrap_ci(x, seed=1)
+    assert bootstrap_ci(x, seed=1) != bootstrap_ci(x, seed=2)
+
+
+def test_bootstrap_ci_drops_nan_and_handles_constants():
+    assert bootstrap_ci(np.array([np.nan, 1.0, 1.0])) == (1.0, 1.0, 1.0)
+    mean, lo, hi = bootstrap_ci(np.array([np.nan, np.nan]))
+    assert np.isnan(mean) and np.isnan(lo) and np.isnan(hi)
+
+
+def test_paired_t_matches_scipy_and_ci_covers_difference():
+    rng = np.random.default_rng(3)
+    a = rng.normal(0.5, 0.2, 300)
+    b = a - 0.05 + rng.normal(0, 0.05, 300)
+    res = paired_test(a, b, metric="NDCG@10")
+    assert res.p_value == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    assert res.diff == pytest.approx(0.05, abs=0.01)
+    assert res.ci_low < res.diff < res.ci_high
+    assert res.n == 300 and res.metric == "NDCG@10"
+
+
+def test_paired_wilcoxon_and_permutation():
+    rng = np.random.default_rng(4)
+    a = rng.random(200)
+    b = a + rng.normal(0, 0.01, 200)
+    assert paired_test(a, b, method="wilcoxon").p_value == pytest.approx(stats.wilcoxon(a, b).pvalue)
+    shifted = paired_test(a + 0.1, a, method="permutation", seed=0)
+    assert shifted.p_value < 0.01
+    same_dist = paired_test(a, rng.permutation(a), method="permutation", seed=0)
+    assert same_dist.p_value > 0.05
+
+
+def test_paired_drops_nan_rows_and_identical_vectors():
+    a = np.array([1.0, np.nan, 0.0, 1.0])
+    b = np.array([1.0, 0.0, np.nan, 1.0])
+    res = paired_test(a, b)
+    assert res.n == 2 and res.diff == 0.0 and res.p_value == 1.0
+    with pytest.raises(ValueError, match="differ in shape"):
+        paired_test(np.zeros(2), np.zeros(3))
