@@ -222,3 +222,13 @@ def test_ndcg_is_one_when_target_first(items, k):
 def test_gini_bounds(counts):
     g = gini(counts)
     assert -1e-12 <= g <= 1 - 1 / len(counts) + 1e-12
+
+
+@settings(max_examples=80, deadline=None)
+@given(ranking_case())
+def test_hit_matrix_both_paths_match_sets(case):
+    recs, relevant, n_items = case
+    truth = truth_from_sets([sorted(r) for r in relevant], n_items)
+    expected = np.array([[int(x) in rel for x in row] for row, rel in zip(recs, relevant)], dtype=bool)
+    assert (hit_matrix(recs, truth) == expected).all()  # dense padded comparison
+    assert (hit_matrix(recs, truth, dense_limit=0) == expected).all()  # searchsorted over sorted keys

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from negrec.cf.baselines import popularity_recommend, random_recommend
 from negrec.cf.recommend import top_k
@@ -27,3 +29,17 @@ def test_popularity_and_random_baselines():
         assert not set(row.tolist()) & set(train[u].indices.tolist())
     again = random_recommend(train, np.array([0, 1, 2]), 3, np.random.default_rng(0))
     assert (again == recs).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 40), st.integers(1, 45), st.integers(0, 2**32 - 1), st.booleans())
+def test_top_k_matches_stable_sort_reference(n_rows, n_items, k, seed, coarse):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 4, (n_rows, n_items)).astype(float) if coarse else rng.random((n_rows, n_items))
+    exclude = sp.random(n_rows, n_items, density=0.3, format="csr", rng=rng)
+    masked = scores.copy()
+    masked[exclude.toarray() > 0] = -np.inf
+    ref = np.argsort(-masked, axis=1, kind="stable")[:, :k]
+    ref = np.where(np.isneginf(np.take_along_axis(masked, ref, axis=1)), -1, ref)
+    ref = np.hstack([ref, np.full((n_rows, max(0, k - n_items)), -1)])
+    assert (top_k(scores, k, exclude) == ref).all()

@@ -79,18 +79,19 @@ def long_tail_share(recs: np.ndarray, rows: np.ndarray, popularity: np.ndarray, 
 
 
 def genre_fairness(
-    counts: np.ndarray, history: sp.csr_matrix, baseline_rows: np.ndarray, catalog: Catalog
+    counts: np.ndarray, history: sp.csr_matrix, baseline_rows: np.ndarray, catalog: Catalog,
+    weights: tuple[sp.csr_matrix, list[str]] | None = None,
 ) -> tuple[MetricResult, MetricResult, dict[str, float]]:
     """DGU@K and MGU@K (SEED-METHOD §3.2) and the per-genre |gp − gh|.
 
     gp = genre distribution of recommended items (each item spreads weight 1/|S_j| over its fairness genres S_j);
     gh = the same over the histories of `baseline_rows` (each occurrence counts); dis = gp − gh;
-    DGU = max(dis) − min(dis); MGU = mean_g |dis_g|.
+    DGU = max(dis) − min(dis); MGU = mean_g |dis_g|. `weights` (from genre_weights) may be passed to reuse them.
     """
-    weights, names = genre_weights(catalog, fairness=True)
-    gp = genre_distribution(counts, weights)
-    history_counts = np.asarray(history[np.flatnonzero(baseline_rows)].sum(axis=0)).ravel()
-    gh = genre_distribution(history_counts, weights)
+    matrix, names = weights or genre_weights(catalog, fairness=True)
+    gp = genre_distribution(counts, matrix)
+    history_counts = np.asarray(sp.csr_matrix(history).T @ np.asarray(baseline_rows, dtype=np.float64)).ravel()
+    gh = genre_distribution(history_counts, matrix)
     dis = gp - gh
     dgu = MetricResult(float(dis.max() - dis.min()) if len(dis) else 0.0)
     mgu = MetricResult(float(np.abs(dis).mean()) if len(dis) else 0.0)

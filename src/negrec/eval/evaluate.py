@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from negrec.data.catalog import Catalog
 from negrec.data.sequences import Recommendations
+from negrec.data.stats import genre_weights
 from negrec.eval import beyond
 from negrec.eval.conventions import Conventions, get_conventions
 from negrec.eval.metrics import MetricResult, accuracy_metrics
@@ -66,6 +67,9 @@ def evaluate(
     n_rows, n_valid = len(valid), int(valid.sum())
     d = n_valid if conv.ratio_denominator == "valid" else n_rows
     gaps: dict[str, dict[str, float]] = {}
+    fairness = catalog is not None and catalog.has_genres and history is not None
+    weights = genre_weights(catalog, fairness=True) if fairness else None
+    baseline = valid if conv.genre_baseline == "valid" else np.ones(n_rows, dtype=bool)
     for k in ks:
         top = items[:, :k]
         counts = beyond.exposure_counts(top, valid, n_items)
@@ -77,9 +81,8 @@ def evaluate(
         if popularity is not None:
             metrics[f"AvgPop@{k}"] = beyond.average_popularity(top, valid, popularity)
             metrics[f"LongTail@{k}"] = beyond.long_tail_share(top, valid, popularity)
-        if catalog is not None and catalog.has_genres and history is not None:
-            baseline = valid if conv.genre_baseline == "valid" else np.ones(n_rows, dtype=bool)
-            dgu, mgu, gaps[f"@{k}"] = beyond.genre_fairness(counts, history, baseline, catalog)
+        if fairness:
+            dgu, mgu, gaps[f"@{k}"] = beyond.genre_fairness(counts, history, baseline, catalog, weights)
             metrics[f"DGU@{k}"] = dgu
             metrics[f"MGU@{k}"] = mgu
     return Evaluation(metrics=metrics, genre_gaps=gaps, n_rows=n_rows, n_valid=n_valid)

@@ -32,19 +32,32 @@ def _canonical(truth: sp.csr_matrix) -> sp.csr_matrix:
     return truth
 
 
-def hit_matrix(recs: np.ndarray, truth: sp.csr_matrix) -> np.ndarray:
-    """Boolean (n_rows, K): is L_u[r] relevant? One searchsorted over sorted row·n_items+item keys."""
+def hit_matrix(recs: np.ndarray, truth: sp.csr_matrix, dense_limit: int = 32) -> np.ndarray:
+    """Boolean (n_rows, K): is L_u[r] relevant?
+
+    With at most `dense_limit` relevant items per row (always so for one-target LLM data), the relevant
+    sets are padded into a dense (n_rows, m) block and compared broadcast-wise; otherwise one
+    searchsorted over the sorted row·n_items+item keys.
+    """
     recs = np.asarray(recs, dtype=np.int64)
     truth = _canonical(truth)
     if recs.shape[0] != truth.shape[0]:
         raise ValueError(f"{recs.shape[0]} recommendation rows but {truth.shape[0]} ground-truth rows")
     n_items = truth.shape[1]
-    keys = np.repeat(np.arange(truth.shape[0], dtype=np.int64), np.diff(truth.indptr)) * n_items + truth.indices
-    if len(keys) == 0:
+    n_rel = np.diff(truth.indptr)
+    if truth.nnz == 0:
         return np.zeros(recs.shape, dtype=bool)
+    valid_slot = (recs >= 0) & (recs < n_items)
+    width = int(n_rel.max())
+    if width <= dense_limit:
+        rel = np.full((len(n_rel), width), -1, dtype=np.int64)
+        rows = np.repeat(np.arange(len(n_rel)), n_rel)
+        rel[rows, np.arange(truth.nnz) - truth.indptr[rows]] = truth.indices
+        return (recs[:, :, None] == rel[:, None, :]).any(axis=2) & valid_slot
+    keys = np.repeat(np.arange(truth.shape[0], dtype=np.int64), n_rel) * n_items + truth.indices
     query = np.arange(recs.shape[0], dtype=np.int64)[:, None] * n_items + recs
     pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-    return (keys[pos] == query) & (recs >= 0) & (recs < n_items)
+    return (keys[pos] == query) & valid_slot
 
 
 def _aggregate(per_row: np.ndarray, valid: np.ndarray, denominator: Rows) -> MetricResult:
