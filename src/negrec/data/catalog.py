@@ -51,6 +51,8 @@ class Catalog:
     # Subset of genre_names used by the genre-fairness metrics (DGU/MGU); None means all genres.
     fairness_genres: list[str] | None = None
     name: str = "catalog"
+    # Per-item genre names in the source file's order (e.g. name2genre.json), for writing them back as listed.
+    source_genres: list[list[str]] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.item_ids)
@@ -96,7 +98,9 @@ class Catalog:
         return genres[:, [col[g] for g in names]].tocsr(), list(names)
 
     def item_genres(self, item: int) -> list[str]:
-        """Genre names of one item, in genre-vocabulary order."""
+        """Genre names of one item, as listed in the source when known, else in genre-vocabulary order."""
+        if self.source_genres is not None:
+            return list(self.source_genres[item])
         genres = self.require_genres("item_genres")
         row = genres.indices[genres.indptr[item] : genres.indptr[item + 1]]
         return [self.genre_names[j] for j in np.sort(row)]

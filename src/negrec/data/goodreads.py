@@ -56,8 +56,12 @@ def load_goodreads_catalog(folder: str | Path, *, name: str = "goodreads") -> Ca
         if not isinstance(genre_dict, dict):
             raise DataError("expected an object {genre: 0, ...}", path=dict_path)
         fairness = list(genre_dict)  # key order is the seed's Dis_genre order
-    matrix, names = genre_matrix([name2genre.get(t, []) for t in titles], fairness)
-    return Catalog(item_ids=ids, titles=titles, genres=matrix, genre_names=names, fairness_genres=fairness, name=name)
+    listed = [list(name2genre.get(t, [])) for t in titles]
+    matrix, names = genre_matrix(listed, fairness)
+    return Catalog(
+        item_ids=ids, titles=titles, genres=matrix, genre_names=names, fairness_genres=fairness, name=name,
+        source_genres=listed,
+    )
 
 
 @dataclass(frozen=True)

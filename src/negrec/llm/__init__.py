@@ -1,0 +1,1 @@
+"""LLM recommenders: prompts and preference data (models, decoding and trainers arrive with later issues)."""
