@@ -20,6 +20,13 @@ app.add_typer(data_app, name="data")
 console = Console()
 
 
+def _register_groups() -> None:
+    """Sub-command groups that live in their own modules."""
+    from negrec.cli_negatives import app as negatives_app
+
+    app.add_typer(negatives_app, name="negatives")
+
+
 class FormatName(str, Enum):
     auto = "auto"
     movielens_100k = "movielens-100k"
@@ -195,6 +202,8 @@ def eval_command(
         write_comparison(out, {recs.stem: ev}, list(ev.summary()))
         console.print(f"written to {out}")
 
+
+_register_groups()
 
 if __name__ == "__main__":
     app()

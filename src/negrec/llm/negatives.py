@@ -68,17 +68,18 @@ def random_records(
 ) -> tuple[list[dict], SelectionReport]:
     """n distinct random catalog titles per record, none of them in its history or equal to its target.
 
-    Accepts Goodreads records (`instruction/input/output`) or candidate records (`prompt/chosen`).
+    Accepts Goodreads records (`instruction/input/output`), candidate records (`prompt/chosen`) or
+    annotated records (`instruction/input/chosen`).
     """
     titles = catalog.require_titles("random negatives")
     report = SelectionReport("random", records=len(records))
     out = []
     for k, rec in enumerate(records):
-        if "prompt" in rec:
-            instruction, inp = parse_prompt(rec["prompt"], record=k)
-            chosen = rec["chosen"]
+        if "instruction" in rec and "input" in rec:
+            instruction, inp = rec["instruction"], rec["input"]
         else:
-            instruction, inp, chosen = rec["instruction"], rec["input"], rec["output"].strip()
+            instruction, inp = parse_prompt(rec.get("prompt", ""), record=k)
+        chosen = rec["chosen"] if "chosen" in rec else rec["output"].strip()
         banned = set(catalog.lookup_many(parse_title_list(inp, parser) + [parse_target(chosen)]).tolist())
         allowed = catalog.n_items - len(banned - {-1})
         if allowed < n:

@@ -87,10 +87,10 @@ def _balanced(table: CandidateTable, rng: np.random.Generator) -> np.ndarray:
     u = rng.random((table.n_rows, 2))
     high = np.where(half > 0, table.offsets[:-1] + np.floor(u[:, 0] * half).astype(np.int64), -1)
     low = np.where(n > 0, table.offsets[:-1] + half + np.floor(u[:, 1] * (n - half)).astype(np.int64), -1)
-    picks = np.stack([np.where(high >= 0, order[np.maximum(high, 0)], -1), np.where(low >= 0, order[np.maximum(low, 0)], -1)], axis=1)
-    keys = table.keys if table.keys is not None else np.arange(len(rows))
-    both = (picks[:, 0] >= 0) & (picks[:, 1] >= 0)
-    dup = both & (keys[np.maximum(picks[:, 0], 0)] == keys[np.maximum(picks[:, 1], 0)])
+    padded = np.append(order, -1)  # position len(order) reads as "no pick"
+    picks = np.stack([padded[np.where(high >= 0, high, len(order))], padded[np.where(low >= 0, low, len(order))]], axis=1)
+    keys = np.append(table.keys if table.keys is not None else np.arange(len(rows)), -1)
+    dup = (picks[:, 0] >= 0) & (keys[picks[:, 0]] == keys[picks[:, 1]])  # index −1 reads the pad
     picks[dup, 1] = -1
     return picks
 

@@ -1,0 +1,183 @@
+"""`negrec negatives …`: build preference data (annotate, select, self-play, CF-scored)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from negrec.errors import DataError
+
+app = typer.Typer(help="Negative candidates → preference data (annotate, select, self-play, CF-scored).", no_args_is_help=True)
+
+
+class Compat(str, Enum):
+    clean = "clean"
+    seed = "seed"
+
+
+class Fmt(str, Enum):
+    seed = "seed"
+    trl = "trl"
+
+
+CatalogOpt = Annotated[Path, typer.Option(help="Catalog folder (id2name.json, name2genre.json, genre_dict.json).")]
+CompatOpt = Annotated[Compat, typer.Option(help="'seed' reproduces the seed's quirks: regex title parsing, empty-string negatives, self-play format.")]
+ExposureOpt = Annotated[Optional[str], typer.Option(
+    help="'candidates' (seed: counts over the histories of the same file) or a records file whose histories "
+         "give the counts (default: <catalog>/train.json).")]
+FormatOpt = Annotated[Fmt, typer.Option("--format", help="'seed': JSON array as the seed wrote; 'trl': JSONL for TRL / S-DPO.")]
+
+
+def _fail(exc: Exception) -> None:
+    from negrec.cli import _fail as fail
+
+    fail(exc)
+
+
+def _exposure(option: str | None, catalog_dir: Path, parser: str):
+    """None (= from the candidates themselves) or an Exposure from a training file."""
+    from negrec.llm.annotate import histories_of
+    from negrec.sampling.profiles import count_exposure
+
+    if option == "candidates":
+        return None
+    path = Path(option) if option else catalog_dir / "train.json"
+    if not path.is_file():
+        raise DataError("exposure source not found; pass --exposure-from candidates or a training records file", path=path)
+    typer.echo(f"exposure counted over the histories of {path}")
+    return count_exposure(histories_of(path, parser))
+
+
+def _load_annotated(annotated: Path | None, candidates: Path | None, catalog, catalog_dir: Path, exposure: str | None, parser: str):
+    from negrec.llm.annotate import annotate, load_annotated, read_candidates
+
+    if (annotated is None) == (candidates is None):
+        raise typer.BadParameter("give exactly one of --annotated or --candidates")
+    if annotated is not None:
+        return load_annotated(annotated)
+    return annotate(read_candidates(candidates), catalog, exposure=_exposure(exposure, catalog_dir, parser), parser=parser, where=str(candidates))
+
+
+@app.command("annotate")
+def annotate_command(
+    candidates: Annotated[Path, typer.Option(help="Candidates file {prompt, chosen, rejected: [...]} (JSON or JSONL).")],
+    catalog: CatalogOpt,
+    out: Annotated[Path, typer.Option(help="Annotated output (JSON array).")],
+    exposure_from: ExposureOpt = None,
+    compat: CompatOpt = Compat.clean,
+) -> None:
+    """Add interest clusters (top-3 history genres) and per-candidate genres, exposure count and rank."""
+    from negrec.data.goodreads import load_goodreads_catalog
+    from negrec.data.io import write_json
+    from negrec.llm.annotate import annotate, read_candidates
+
+    parser = "seed" if compat == Compat.seed else "list"
+    try:
+        cat = load_goodreads_catalog(catalog)
+        ann = annotate(read_candidates(candidates), cat, exposure=_exposure(exposure_from, catalog, parser), parser=parser, where=str(candidates))
+        write_json(out, ann.records())
+    except (DataError, FileNotFoundError) as exc:
+        _fail(exc)
+        return
+    typer.echo(f"annotated {len(ann)} records ({len(ann.candidates)} candidates) → {out}")
+
+
+@app.command("select")
+def select_command(
+    strategy: Annotated[str, typer.Option(help="clusterin_high, clusterin_low, clusterout_low, clusterout_high, low_exposure, "
+                                           "high_exposure, balanced_popularity, clusterin_high_clusterout_low, "
+                                           "clusterin_low_clusterout_low, or random.")],
+    out: Annotated[Path, typer.Option(help="Output preference file.")],
+    catalog: CatalogOpt,
+    annotated: Annotated[Optional[Path], typer.Option(help="Annotated file (from `annotate`).")] = None,
+    candidates: Annotated[Optional[Path], typer.Option(help="Candidates file (annotated on the fly).")] = None,
+    exposure_from: ExposureOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed for balanced_popularity and random.")] = 0,
+    n: Annotated[int, typer.Option(help="random: negatives per record.")] = 1,
+    format: FormatOpt = Fmt.seed,
+    compat: CompatOpt = Compat.clean,
+) -> None:
+    """Pick negatives with one strategy and write {prompt, chosen, rejected} records."""
+    import numpy as np
+
+    from negrec.data.goodreads import load_goodreads_catalog
+    from negrec.llm.negatives import NEGATIVE_STRATEGIES, random_records, strategy_records, write_preferences
+
+    if strategy not in NEGATIVE_STRATEGIES:
+        raise typer.BadParameter(f"unknown strategy {strategy!r}; choose one of {', '.join(NEGATIVE_STRATEGIES)}")
+    parser = "seed" if compat == Compat.seed else "list"
+    rng = np.random.default_rng(seed)
+    try:
+        cat = load_goodreads_catalog(catalog)
+        ann = _load_annotated(annotated, candidates, cat, catalog, exposure_from, parser)
+        if strategy == "random":
+            rows = [{"instruction": i, "input": x, "chosen": c} for i, x, c in zip(ann.instructions, ann.inputs, ann.chosen)]
+            records, report = random_records(rows, cat, n, rng, parser=parser)
+        else:
+            records, report = strategy_records(ann, strategy, rng=rng, empty_negatives=compat == Compat.seed)
+        write_preferences(out, records, format.value)
+    except (DataError, FileNotFoundError) as exc:
+        _fail(exc)
+        return
+    typer.echo(f"{report.summary()} → {out}")
+
+
+@app.command("selfplay")
+def selfplay_command(
+    records: Annotated[Path, typer.Option(help="Records {instruction, input, output} the predictions were made for.")],
+    predictions: Annotated[Path, typer.Option(help="Predictions {prompt, prediction, ground_truth}, same order.")],
+    catalog: CatalogOpt,
+    out: Annotated[Path, typer.Option(help="Output preference file.")],
+    format: FormatOpt = Fmt.seed,
+    compat: CompatOpt = Compat.clean,
+) -> None:
+    """SPRec self-play: each record's own greedy prediction becomes its rejected answer."""
+    from negrec.data.goodreads import load_goodreads_catalog, load_goodreads_records
+    from negrec.data.io import read_records
+    from negrec.llm.negatives import write_preferences
+    from negrec.llm.selfplay import selfplay_records
+
+    try:
+        cat = load_goodreads_catalog(catalog)
+        recs = load_goodreads_records(records, cat).records
+        preds, _ = read_records(predictions)
+        rows, report = selfplay_records(recs, preds, cat, seed=compat == Compat.seed, where=str(predictions))
+        write_preferences(out, rows, format.value)
+    except (DataError, FileNotFoundError) as exc:
+        _fail(exc)
+        return
+    typer.echo(f"{report.summary()} → {out}")
+
+
+@app.command("cf")
+def cf_command(
+    strategy: Annotated[str, typer.Option(help="[in_|out_](past|chosen)_(farthest|nearest), or global_farthest.")],
+    embeddings: Annotated[Path, typer.Option(help="Item embeddings: .npy (rows = catalog ids) or .npz (embeddings, titles).")],
+    catalog: CatalogOpt,
+    out: Annotated[Path, typer.Option(help="Output preference file.")],
+    annotated: Annotated[Optional[Path], typer.Option(help="Annotated file.")] = None,
+    candidates: Annotated[Optional[Path], typer.Option(help="Candidates file (annotated on the fly).")] = None,
+    exposure_from: ExposureOpt = None,
+    format: FormatOpt = Fmt.seed,
+    compat: CompatOpt = Compat.clean,
+) -> None:
+    """Negatives ranked by CF item-embedding distance to the history centroid or to the chosen item."""
+    from negrec.data.goodreads import load_goodreads_catalog
+    from negrec.llm.cf_negatives import CF_STRATEGIES, cf_strategy_records, load_item_embeddings
+    from negrec.llm.negatives import write_preferences
+
+    if strategy not in CF_STRATEGIES:
+        raise typer.BadParameter(f"unknown strategy {strategy!r}; choose one of {', '.join(CF_STRATEGIES)}")
+    parser = "seed" if compat == Compat.seed else "list"
+    try:
+        cat = load_goodreads_catalog(catalog)
+        ann = _load_annotated(annotated, candidates, cat, catalog, exposure_from, parser)
+        rows, report = cf_strategy_records(ann, cat, load_item_embeddings(embeddings, cat), strategy, parser=parser)
+        write_preferences(out, rows, format.value)
+    except (DataError, FileNotFoundError) as exc:
+        _fail(exc)
+        return
+    typer.echo(f"{report.summary()} → {out}")
