@@ -154,3 +154,16 @@ def test_trl_format_and_cli_errors(tmp_path):
     assert json.loads(path.read_text()) == {"prompt": "P", "chosen": '\n"A"', "rejected": ['\n"B"', '\n"C"']}
     result = CliRunner().invoke(app, ["negatives", "select", "--strategy", "nope", "--out", "o", "--catalog", "c"])
     assert result.exit_code != 0 and "unknown strategy" in result.output
+
+
+@pytest.mark.parametrize("prompt", [
+    render("Do it.", '"A", "B"'), render("Do it.", '"A"', "pred"), render("I", "X", "alpaca"),
+    "### Instruction:\n  spaced  \n\n### Input:\nline one\nline two\n### Response: extra ### Input: again",
+    "### Input: first ### Instruction: late ### Input: x ### Response:",
+])
+def test_parse_prompt_equals_seed_regex(prompt):
+    import re
+
+    ins = re.search(r"### Instruction:\s*(.*?)\s*### Input:", prompt, re.DOTALL).group(1).strip()
+    inp = re.search(r"### Input:\s*(.*?)\s*### Response:", prompt, re.DOTALL).group(1).strip()
+    assert parse_prompt(prompt) == (ins, inp)

@@ -127,7 +127,10 @@ class Catalog:
 
     def lookup_many(self, titles: Sequence[str], *, normalised: bool = False) -> np.ndarray:
         """Vector of item indices for titles; -1 for unknown ones."""
-        return np.fromiter((self.lookup(t, normalised=normalised) for t in titles), dtype=np.int64, count=len(titles))
+        if normalised:
+            return np.fromiter((self.lookup(t, normalised=True) for t in titles), dtype=np.int64, count=len(titles))
+        exact = self._title_maps()[0].get  # the hot path: plain dict lookups
+        return np.fromiter((exact(t, -1) for t in titles), dtype=np.int64, count=len(titles))
 
     def _id_map(self) -> dict:
         cache = self.__dict__.get("_ids")
