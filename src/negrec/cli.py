@@ -22,8 +22,10 @@ console = Console()
 
 def _register_groups() -> None:
     """Sub-command groups that live in their own modules."""
+    from negrec.cli_cf import app as cf_app
     from negrec.cli_negatives import app as negatives_app
 
+    app.add_typer(cf_app, name="cf")
     app.add_typer(negatives_app, name="negatives")
 
 

@@ -100,8 +100,12 @@ class Interactions:
         return self.matrix.indices[self.matrix.indptr[user] : self.matrix.indptr[user + 1]]
 
     def keys(self) -> np.ndarray:
-        """Sorted int64 keys user·n_items + item, for vectorised membership tests."""
-        return self.entry_users() * self.n_items + self.matrix.indices
+        """Sorted int64 keys user·n_items + item, for vectorised membership tests (computed once)."""
+        cached = self.__dict__.get("_keys")
+        if cached is None:
+            cached = self.entry_users() * self.n_items + self.matrix.indices
+            object.__setattr__(self, "_keys", cached)
+        return cached
 
     def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Elementwise: is (users[k], items[k]) an interaction? Negative items are never contained."""

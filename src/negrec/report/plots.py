@@ -62,3 +62,23 @@ def scatter_tradeoff(rows: list[dict], x: str, y: str, path: str | Path, *, labe
         return _save(fig, path)
     finally:
         plt.close(fig)
+
+
+def training_curves(history: list[dict], path: str | Path, *, metric: str | None = None) -> Path:
+    """Loss (left axis) and the validation metric (right axis) per epoch."""
+    plt = _pyplot()
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(5.0, 3.2))
+    ax.plot(epochs, [h["loss"] for h in history], color="#4C72B0", marker="o", ms=3, label="training loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss", color="#4C72B0")
+    if metric and any(metric in h for h in history):
+        ax2 = ax.twinx()
+        pts = [(h["epoch"], h[metric]) for h in history if metric in h]
+        ax2.plot([p[0] for p in pts], [p[1] for p in pts], color="#DD8452", marker="s", ms=3, label=metric)
+        ax2.set_ylabel(f"validation {metric}", color="#DD8452")
+    ax.set_title("training curve")
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,180 @@
+"""CF experiments: load a dataset, split it by a protocol, train with a sampler, evaluate, write run folders."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from negrec.cf.recommend import top_k
+from negrec.cf.trainer import TrainConfig, TrainResult, build_model, recommend, train
+from negrec.data.formats import detect_format, resolve_source
+from negrec.data.interactions import Interactions
+from negrec.data.io import write_json
+from negrec.data.kaggle import load_kaggle
+from negrec.data.splits import leave_last_out, per_user_ratio_split, ratio_split
+from negrec.data.synthetic import SyntheticConfig, generate
+from negrec.data.tabular import Dataset, load_movielens_100k, load_movielens_latest, load_table
+from negrec.eval.evaluate import Evaluation, evaluate
+from negrec.sampling.negatives import parse_sampler
+
+Protocol = Literal["ratio", "leave-last-out", "homework"]
+KS = [10, 20]
+
+
+def load_cf_dataset(source: str, data_dir: str | Path | None = None, synthetic: SyntheticConfig | None = None) -> Dataset:
+    """'synthetic' (the embedded default), a dataset name under the data root, or a path."""
+    if source == "synthetic":
+        data = generate(synthetic)
+        return Dataset("synthetic", data.catalog, data.interactions)
+    path = resolve_source(source, data_dir)
+    fmt = detect_format(path)
+    loaders = {"movielens-100k": load_movielens_100k, "ml-latest-small": load_movielens_latest, "kaggle": load_kaggle, "table": load_table}
+    if fmt not in loaders:
+        raise ValueError(f"{path}: format {fmt!r} has no user × item interactions for CF")
+    return loaders[fmt](path)
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """A protocol applied to a dataset: what models learn from, what they are tested on, what is masked."""
+
+    data: Dataset
+    train: Interactions  # the positives models learn from
+    valid: Interactions | None
+    test: Interactions  # relevant items per user
+    exclude: sp.csr_matrix  # per-user items never recommended (training items, or training positives)
+    banned_items: np.ndarray | None = None  # items nobody is recommended (unseen in training)
+
+    def test_users(self) -> np.ndarray:
+        """Users with at least one test item."""
+        return np.flatnonzero(self.test.user_counts() > 0)
+
+
+def prepare(data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: float = 0.0, threshold: float = 4.0) -> Prepared:
+    """Apply a protocol.
+
+    - `ratio` (cornac's README protocol): a global random split (20 % test, `val_size` validation) with
+      ratings ≥ threshold as positives — the training positives are what models learn from, test positives
+      what they must find; as in cornac's ranking evaluation, only training *positives* are masked (items a
+      user rated low stay candidates) and items never seen in training cannot be recommended.
+    - `leave-last-out`: per user the latest item tests and the one before validates; training items masked.
+    - `homework`: per-user 10 % validation (SEED-METHOD §5.1), also used as the test; training items masked.
+    """
+    inter = data.interactions
+    if protocol == "ratio":
+        split = ratio_split(inter, test_size=0.2, val_size=val_size, seed=seed)
+        graded = inter.has_ratings
+        train_pos = split.train.at_least(threshold) if graded else split.train
+        valid = split.valid.at_least(threshold) if graded else split.valid
+        test = split.test.at_least(threshold) if graded else split.test
+        unseen = np.flatnonzero(split.train.popularity() == 0)
+        return Prepared(data, train_pos, valid if valid.nnz else None, test, train_pos.binary(), unseen)
+    if protocol == "leave-last-out":
+        split = leave_last_out(inter, n_valid=1)
+        return Prepared(data, split.train, split.valid, split.test, split.train.binary())
+    if protocol == "homework":
+        split = per_user_ratio_split(inter, ratio=0.1, seed=seed)
+        return Prepared(data, split.train, split.valid, split.valid, split.train.binary())
+    raise ValueError(f"unknown protocol {protocol!r}")
+
+
+@dataclass
+class CFRun:
+    """One trained system and its test evaluation."""
+
+    name: str
+    evaluation: Evaluation
+    recommendations: np.ndarray
+    result: TrainResult | None = None
+
+
+def evaluate_recs(recs: np.ndarray, prep: Prepared, ks: list[int] = KS) -> Evaluation:
+    """Every metric the dataset allows on the test items of the test users."""
+    users = prep.test_users()
+    catalog = prep.data.catalog
+    return evaluate(recs, prep.test.binary()[users], ks=ks, popularity=prep.train.popularity(),
+                    catalog=catalog if catalog.has_genres else None, history=prep.train.binary()[users])
+
+
+def run_sampler(prep: Prepared, spec: str, config: TrainConfig, *, out: Path | None = None,
+                log: Callable[[str], None] | None = None) -> CFRun:
+    """Train with one sampler spec, evaluate on the test split, optionally write a run folder."""
+    catalog = prep.data.catalog if prep.data.catalog.has_genres else None
+    result = train(prep.train, parse_sampler(spec), config, valid=prep.valid, catalog=catalog, log=log)
+    recs = recommend(result.model, prep.test_users(), prep.exclude, max(KS), banned_items=prep.banned_items)
+    run = CFRun(spec, evaluate_recs(recs, prep), recs, result)
+    if out is not None:
+        save_run(out, run, prep, config, spec)
+    return run
+
+
+def reference_runs(prep: Prepared, seed: int) -> dict[str, CFRun]:
+    """Most-popular and random recommenders (reference rows) on the same test users and masks."""
+    users = prep.test_users()
+    exclude = prep.exclude[users]
+    n_items = prep.train.n_items
+    pop = prep.train.popularity().astype(np.float64)
+    rnd = np.random.default_rng(seed).random((len(users), n_items))
+    if prep.banned_items is not None:
+        pop[prep.banned_items] = -np.inf
+        rnd[:, prep.banned_items] = -np.inf
+    # named apart from the samplers `popularity`/`uniform`: these are recommenders, not negative samplers
+    recs = {"MostPop": top_k(np.broadcast_to(pop, (len(users), n_items)), max(KS), exclude), "RandomRec": top_k(rnd, max(KS), exclude)}
+    return {name: CFRun(name, evaluate_recs(r, prep), r) for name, r in recs.items()}
+
+
+def save_run(folder: Path, run: CFRun, prep: Prepared, config: TrainConfig, spec: str) -> None:
+    """model.pt, config.json, metrics.json, curves.png and what `recommend` needs (train.npz, ids.json)."""
+    from negrec.report.plots import training_curves
+
+    folder.mkdir(parents=True, exist_ok=True)
+    assert run.result is not None
+    torch.save(run.result.model.state_dict(), folder / "model.pt")
+    sp.save_npz(folder / "train.npz", prep.train.binary())
+    write_json(folder / "config.json", {"sampler": spec, "train": config.as_dict(), "dataset": prep.data.name})
+    write_json(folder / "ids.json", {"users": [str(u) for u in prep.train.user_ids], "items": [str(i) for i in prep.data.catalog.item_ids]})
+    write_json(folder / "metrics.json", {
+        "test": run.evaluation.with_ci(), "history": run.result.history, "best_epoch": run.result.best_epoch,
+        "stopped": run.result.stopped, "sampling": run.result.sampling, "test_users": run.evaluation.n_valid,
+    })
+    training_curves(run.result.history, folder / "curves.png", metric=config.metric)
+
+
+def load_run(folder: str | Path) -> tuple[torch.nn.Module, sp.csr_matrix, list[str], list[str]]:
+    """Model (weights loaded), training matrix and the external user / item ids of a run folder."""
+    folder = Path(folder)
+    meta = json.loads((folder / "config.json").read_text())
+    config = TrainConfig(**meta["train"])
+    train_csr = sp.load_npz(folder / "train.npz").tocsr()
+    model = build_model(replace(config, optimizer="adam"), train_csr, torch.Generator().manual_seed(0))
+    model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+    ids = json.loads((folder / "ids.json").read_text())
+    return model, train_csr, ids["users"], ids["items"]
+
+
+def compare(prep: Prepared, specs: list[str], config: TrainConfig, out: Path, *,
+            log: Callable[[str], None] | None = None) -> dict[str, CFRun]:
+    """Train every sampler with the same split and seeds, add popularity/random rows, write the comparison."""
+    from negrec.report.compare import write_comparison
+
+    runs: dict[str, CFRun] = {}
+    for spec in specs:
+        if log:
+            log(f"— {spec}")
+        runs[spec] = run_sampler(prep, spec, config, out=out / "runs" / spec.replace(":", "_"))
+    runs.update(reference_runs(prep, config.seed))
+    evals = {name: r.evaluation for name, r in runs.items()}
+    metrics = ["NDCG@10", "Recall@10", "HR@10", "MRR@10", "Coverage@10", "Gini@10", "AvgPop@10", "LongTail@10"]
+    plots = {"accuracy_vs_coverage": ("Coverage@10", "NDCG@10"), "accuracy_vs_popularity": ("AvgPop@10", "NDCG@10")}
+    if "MGU@10" in next(iter(evals.values())).metrics:
+        metrics += ["DGU@10", "MGU@10"]
+        plots["accuracy_vs_fairness"] = ("MGU@10", "NDCG@10")
+    baseline = "uniform" if "uniform" in runs else specs[0]
+    write_comparison(out, evals, metrics, baseline=baseline, tests=["NDCG@10", "Recall@10"], plots=plots, bars=["NDCG@10"], seed=config.seed)
+    return runs

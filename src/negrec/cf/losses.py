@@ -1,0 +1,33 @@
+"""Pairwise and listwise losses over one positive score and k (maskable) negative scores per row."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    mask = mask.to(values.dtype)
+    return (values * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def bpr_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
+    """−log σ(s⁺ − s⁻ − margin), averaged over valid (row, negative) pairs; margin 0 = classic BPR."""
+    return _masked_mean(-F.logsigmoid(pos.unsqueeze(1) - neg - margin), mask)
+
+
+def bce_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy: positives labelled 1, negatives 0, mean over all valid scores."""
+    pos_term = -F.logsigmoid(pos)
+    neg_term = -F.logsigmoid(-neg)
+    m = mask.to(neg.dtype)
+    return (pos_term.sum() + (neg_term * m).sum()) / (pos.numel() + m.sum())
+
+
+def softmax_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Sampled softmax: −log exp(s⁺/τ) / (exp(s⁺/τ) + Σ_valid exp(s⁻/τ)), mean over rows."""
+    logits = torch.cat([pos.unsqueeze(1), neg.masked_fill(~mask, float("-inf"))], dim=1) / temperature
+    return (torch.logsumexp(logits, dim=1) - logits[:, 0]).mean()
+
+
+LOSSES = {"bpr": bpr_loss, "bce": bce_loss, "softmax": softmax_loss}

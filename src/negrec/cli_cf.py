@@ -1,0 +1,147 @@
+"""`negrec cf …`: train, compare samplers, write a Kaggle submission."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from negrec.errors import DataError
+
+app = typer.Typer(help="Collaborative filtering with measured negative sampling.", no_args_is_help=True)
+
+
+class ProtocolName(str, Enum):
+    ratio = "ratio"
+    leave_last_out = "leave-last-out"
+    homework = "homework"
+
+
+class ModelName(str, Enum):
+    mf = "mf"
+    mf_nobias = "mf-nobias"
+    lightgcn = "lightgcn"
+
+
+class LossName(str, Enum):
+    bpr = "bpr"
+    bce = "bce"
+    softmax = "softmax"
+
+
+DatasetOpt = Annotated[str, typer.Option(help="'synthetic', a dataset name under the data root (e.g. movielens-100k) or a path.")]
+DataDirOpt = Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")]
+ProtocolOpt = Annotated[ProtocolName, typer.Option(help="ratio (cornac RatioSplit, 20 % test, ratings ≥ 4), leave-last-out, homework.")]
+
+
+def _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed):
+    from negrec.cf.trainer import TrainConfig
+
+    return TrainConfig(model=model.value, loss=loss.value, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg,
+                       weight_decay=weight_decay, margin=margin, metric=metric, patience=patience, time_budget=time_budget,
+                       negatives="static" if static else "dynamic", seed=seed)
+
+
+def _prepare(dataset: str, data_dir: Path | None, protocol: ProtocolName, seed: int, val_size: float):
+    from negrec.cf.experiment import load_cf_dataset, prepare
+
+    return prepare(load_cf_dataset(dataset, data_dir), protocol.value, seed=seed, val_size=val_size)
+
+
+
+
+@app.command("train")
+def train_command(
+    out: Annotated[Path, typer.Option(help="Run folder (model.pt, metrics.json, curves.png, config.json).")],
+    dataset: DatasetOpt = "synthetic",
+    data_dir: DataDirOpt = None,
+    protocol: ProtocolOpt = ProtocolName.leave_last_out,
+    sampler: Annotated[str, typer.Option(help="uniform, popularity[:alpha], dns[:M], mixed[:M:hard:random], misranked[:M], or a cluster × exposure strategy[:M].")] = "uniform",
+    model: Annotated[ModelName, typer.Option(help="Model.")] = ModelName.mf,
+    loss: Annotated[LossName, typer.Option(help="Loss.")] = LossName.bpr,
+    dim: Annotated[int, typer.Option(help="Embedding size.")] = 64,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Positives per batch.")] = 1024,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.005,
+    reg: Annotated[float, typer.Option(help="L2 on each batch's embeddings.")] = 1e-4,
+    weight_decay: Annotated[float, typer.Option(help="Adam weight decay.")] = 0.0,
+    margin: Annotated[float, typer.Option(help="BPR margin.")] = 0.0,
+    metric: Annotated[str, typer.Option(help="Validation metric, e.g. NDCG@10 or MAP@50.")] = "NDCG@10",
+    patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 5,
+    time_budget: Annotated[Optional[float], typer.Option(help="Stop after this many training seconds.")] = None,
+    static: Annotated[bool, typer.Option(help="Draw negatives once (the homework's fixed/even modes) instead of every batch.")] = False,
+    val_size: Annotated[float, typer.Option(help="ratio protocol: validation share of all entries.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the model and the sampler.")] = 123,
+) -> None:
+    """Train one model with one negative sampler and evaluate it on the test split."""
+    from negrec.cf.experiment import run_sampler
+
+    try:
+        prep = _prepare(dataset, data_dir, protocol, seed, val_size)
+        config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed)
+        run = run_sampler(prep, sampler, config, out=out, log=typer.echo)
+    except (DataError, FileNotFoundError, ValueError) as exc:
+        from negrec.cli import _fail
+
+        _fail(exc)
+        return
+    summary = run.evaluation.summary()
+    typer.echo(" ".join(f"{m}={summary[m]:.4f}" for m in ("NDCG@10", "Recall@10", "Coverage@10")) + f" → {out}")
+
+
+@app.command("compare")
+def compare_command(
+    out: Annotated[Path, typer.Option(help="Report folder.")],
+    samplers: Annotated[str, typer.Option(help="Comma-separated sampler specs; the first 'uniform' is the paired-test baseline.")] = "uniform,popularity,dns,mixed,clusterin_high,clusterout_low",
+    dataset: DatasetOpt = "synthetic",
+    data_dir: DataDirOpt = None,
+    protocol: ProtocolOpt = ProtocolName.leave_last_out,
+    model: Annotated[ModelName, typer.Option(help="Model.")] = ModelName.mf,
+    loss: Annotated[LossName, typer.Option(help="Loss.")] = LossName.bpr,
+    dim: Annotated[int, typer.Option(help="Embedding size.")] = 64,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Positives per batch.")] = 1024,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.005,
+    reg: Annotated[float, typer.Option(help="L2 on each batch's embeddings.")] = 1e-4,
+    val_size: Annotated[float, typer.Option(help="ratio protocol: validation share of all entries.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed shared by every sampler's run.")] = 123,
+) -> None:
+    """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
+    from negrec.cf.experiment import compare
+    from negrec.cf.trainer import TrainConfig
+
+    try:
+        prep = _prepare(dataset, data_dir, protocol, seed, val_size)
+        config = TrainConfig(model=model.value, loss=loss.value, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg, seed=seed)
+        runs = compare(prep, [s.strip() for s in samplers.split(",") if s.strip()], config, out, log=typer.echo)
+    except (DataError, FileNotFoundError, ValueError) as exc:
+        from negrec.cli import _fail
+
+        _fail(exc)
+        return
+    for name, run in runs.items():
+        s = run.evaluation.summary()
+        typer.echo(f"{name:>32}  NDCG@10={s['NDCG@10']:.4f}  Recall@10={s['Recall@10']:.4f}  Coverage@10={s['Coverage@10']:.3f}")
+    typer.echo(f"report: {out / 'metrics.md'}")
+
+
+@app.command("recommend")
+def recommend_command(
+    run: Annotated[Path, typer.Option(help="Run folder written by `negrec cf train`.")],
+    out: Annotated[Path, typer.Option(help="Submission CSV (UserId,ItemId with space-separated ids).")],
+    k: Annotated[int, typer.Option(help="Items per user.")] = 50,
+) -> None:
+    """Top-K items for every user, training items excluded, as a Kaggle submission file."""
+    import numpy as np
+
+    from negrec.cf.experiment import load_run
+    from negrec.cf.trainer import recommend
+    from negrec.data.catalog import Catalog
+    from negrec.data.kaggle import write_submission
+
+    model, train_csr, users, items = load_run(run)
+    recs = recommend(model, np.arange(train_csr.shape[0]), train_csr, k)
+    write_submission(out, np.asarray(users), recs, Catalog.from_ids(np.asarray(items)))
+    typer.echo(f"{len(users)} users × {k} items → {out}")
