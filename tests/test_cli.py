@@ -21,17 +21,20 @@ def test_help_everywhere(args):
 
 def test_demo_writes_report(tmp_path):
     out = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--out", str(out), "--users", "120", "--items", "150"])
+    result = runner.invoke(app, ["demo", "--out", str(out), "--users", "120", "--items", "150",
+                                 "--samplers", "uniform,dns,clusterout_low", "--epochs", "5"])
     assert result.exit_code == 0, result.output
     for name in ("README.md", "metrics.md", "metrics.csv", "metrics.json", "paired_tests.md", "per_user.csv",
                  "bars_NDCG_at_10.png", "accuracy_vs_coverage.png", "accuracy_vs_fairness.png", "dataset.json",
-                 "data/train.json", "data/id2name.json"):
+                 "data/train.json", "data/id2name.json", "runs/dns/curves.png", "runs/uniform/metrics.json"):
         assert (out / name).is_file(), name
     rows = {r["system"]: r for r in json.loads((out / "metrics.json").read_text())["rows"]}
-    assert set(rows) == {"popularity", "random"}
+    assert set(rows) == {"uniform", "dns", "clusterout_low", "MostPop", "RandomRec"}
     # on a long-tail dataset, popularity beats random on accuracy and random covers far more of the catalog
-    assert rows["popularity"]["NDCG@10"]["mean"] > rows["random"]["NDCG@10"]["mean"]
-    assert rows["random"]["Coverage@10"]["mean"] > rows["popularity"]["Coverage@10"]["mean"]
+    assert rows["MostPop"]["NDCG@10"]["mean"] > rows["RandomRec"]["NDCG@10"]["mean"]
+    assert rows["RandomRec"]["Coverage@10"]["mean"] > rows["MostPop"]["Coverage@10"]["mean"]
+    tests = json.loads((out / "paired_tests.json").read_text())["rows"]
+    assert {(t["system"], t["metric"]) for t in tests} >= {("dns", "NDCG@10"), ("clusterout_low", "Recall@10")}
     stats = json.loads((out / "dataset.json").read_text())["stats"]
     assert stats["users"] == 120 and stats["items"] == 150
 

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from negrec.cf.recommend import top_k
+from negrec.cf.baselines import popularity_recommend, random_recommend
 from negrec.cf.trainer import TrainConfig, TrainResult, build_model, recommend, train
 from negrec.data.formats import detect_format, resolve_source
 from negrec.data.interactions import Interactions
@@ -117,15 +117,13 @@ def run_sampler(prep: Prepared, spec: str, config: TrainConfig, *, out: Path | N
 def reference_runs(prep: Prepared, seed: int) -> dict[str, CFRun]:
     """Most-popular and random recommenders (reference rows) on the same test users and masks."""
     users = prep.test_users()
-    exclude = prep.exclude[users]
-    n_items = prep.train.n_items
-    pop = prep.train.popularity().astype(np.float64)
-    rnd = np.random.default_rng(seed).random((len(users), n_items))
-    if prep.banned_items is not None:
-        pop[prep.banned_items] = -np.inf
-        rnd[:, prep.banned_items] = -np.inf
+    train_csr = prep.train.binary()
+    kw = {"exclude": prep.exclude, "banned_items": prep.banned_items}
     # named apart from the samplers `popularity`/`uniform`: these are recommenders, not negative samplers
-    recs = {"MostPop": top_k(np.broadcast_to(pop, (len(users), n_items)), max(KS), exclude), "RandomRec": top_k(rnd, max(KS), exclude)}
+    recs = {
+        "MostPop": popularity_recommend(train_csr, users, max(KS), **kw),
+        "RandomRec": random_recommend(train_csr, users, max(KS), np.random.default_rng(seed), **kw),
+    }
     return {name: CFRun(name, evaluate_recs(r, prep), r) for name, r in recs.items()}
 
 
