@@ -85,3 +85,18 @@ def test_sequences_matrices():
     with pytest.raises(ValueError):
         Sequences(np.array([0, 1]), np.array([1, 2]), np.array([0]))
     assert isinstance(seqs.history_matrix(3), sp.csr_matrix)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), min_size=0, max_size=60),
+       st.lists(st.tuples(st.integers(0, 6), st.integers(-3, 12)), min_size=1, max_size=30))
+def test_contains_bitmap_and_binary_search_agree(pairs, queries):
+    users = np.array([p[0] for p in pairs], dtype=np.int64)
+    items = np.array([p[1] for p in pairs], dtype=np.int64)
+    q = np.array(queries)
+    with_bitmap = Interactions.from_arrays(users, items, n_users=7, n_items=10)
+    without = Interactions.from_arrays(users, items, n_users=7, n_items=10)
+    object.__setattr__(without, "_bits", None)  # force the searchsorted path
+    expected = [tuple(x) in set(pairs) for x in queries]
+    assert with_bitmap.contains(q[:, 0], q[:, 1]).tolist() == expected
+    assert without.contains(q[:, 0], q[:, 1]).tolist() == expected

@@ -8,6 +8,13 @@ import torch
 from torch import nn
 
 
+def _dot(u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+    """u (B, d) against i (B, d) → (B,), or against i (B, M, d) → (B, M) via one batched matmul."""
+    if i.dim() == 3:
+        return torch.bmm(i, u.unsqueeze(2)).squeeze(2) if i.shape[1] > 1 else (i[:, 0] * u).sum(-1, keepdim=True)
+    return (u * i).sum(-1)
+
+
 class MF(nn.Module):
     """score(u, i) = μ + b_u + b_i + p_u·q_i (biases optional); factors ~ N(0, init_std), biases 0."""
 
@@ -35,7 +42,7 @@ class MF(nn.Module):
         """Scores for users (B,) against items (B,) or (B, M)."""
         u = self.user(users)
         i = self.item(items)
-        s = (i * u.unsqueeze(1)).sum(-1) if items.dim() == 2 else (u * i).sum(-1)
+        s = _dot(u, i)
         if self.biases:
             bu = self.user_bias(users).squeeze(-1)
             bi = self.item_bias(items).squeeze(-1)
@@ -97,8 +104,7 @@ class LightGCN(nn.Module):
     def score(self, users: torch.Tensor, items: torch.Tensor, cache: tuple | None = None) -> torch.Tensor:
         """Scores for users (B,) against items (B,) or (B, M); `cache` = propagated embeddings to reuse."""
         u_all, i_all = cache if cache is not None else self.propagate()
-        u, i = u_all[users], i_all[items]
-        return (i * u.unsqueeze(1)).sum(-1) if items.dim() == 2 else (u * i).sum(-1)
+        return _dot(u_all[users], i_all[items])
 
     @torch.no_grad()
     def full_scores(self, users: torch.Tensor) -> torch.Tensor:

@@ -107,16 +107,35 @@ class Interactions:
             object.__setattr__(self, "_keys", cached)
         return cached
 
+    # a packed user × item bitmap answers membership with one gather; above this size, binary search
+    BITMAP_LIMIT_BYTES = 256 * 2**20
+
+    def _bitmap(self) -> np.ndarray | None:
+        cached = self.__dict__.get("_bits", False)
+        if cached is False:
+            n_bits = self.n_users * self.n_items
+            cached = None
+            if n_bits // 8 + 1 <= self.BITMAP_LIMIT_BYTES:
+                keys = self.keys()
+                cached = np.zeros(n_bits // 8 + 1, dtype=np.uint8)
+                np.bitwise_or.at(cached, keys >> 3, (1 << (keys & 7)).astype(np.uint8))
+            object.__setattr__(self, "_bits", cached)
+        return cached
+
     def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Elementwise: is (users[k], items[k]) an interaction? Negative items are never contained."""
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
+        valid = (items >= 0) & (items < self.n_items)
+        q = users * self.n_items + np.where(valid, items, 0)
+        bits = self._bitmap()
+        if bits is not None:
+            return ((bits[q >> 3] >> (q & 7).astype(np.uint8)) & 1).astype(bool) & valid
         keys = self.keys()
-        q = users * self.n_items + items
-        pos = np.searchsorted(keys, q)
-        pos = np.minimum(pos, max(len(keys) - 1, 0))
-        found = keys[pos] == q if len(keys) else np.zeros(q.shape, dtype=bool)
-        return found & (items >= 0)
+        if len(keys) == 0:
+            return np.zeros(q.shape, dtype=bool)
+        pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+        return (keys[pos] == q) & valid
 
     def select(self, mask: np.ndarray) -> "Interactions":
         """Entries where `mask` (aligned with CSR order) is true, same users and items."""

@@ -62,31 +62,33 @@ def draw_excluding(
     """
     users = np.asarray(users, dtype=np.int64)
     n = len(users) * shape_m
-    flat_users = np.repeat(users, shape_m)
-    flat_rows = np.repeat(np.arange(len(users)), shape_m)
+    flat_users = np.repeat(users, shape_m) if shape_m > 1 else users
     cand = draw(n)
     stats = stats if stats is not None else SamplingStats()
     stats.drawn += n
     if policy == "allow":
         return cand.reshape(len(users), shape_m), np.ones((len(users), shape_m), dtype=bool)
 
-    def conflicts(items: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        bad = known.contains(flat_users[idx], items)
+    def conflicts(items: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+        bad = known.contains(flat_users if idx is None else flat_users[idx], items)
         if banned is not None:
-            bad |= (banned[flat_rows[idx]] == items[:, None]).any(axis=1)
+            rows = np.arange(n) // shape_m if idx is None else idx // shape_m
+            bad |= (banned[rows] == items[:, None]).any(axis=1)
         return bad
 
-    bad = conflicts(cand, np.arange(n))
-    stats.rejected += int(bad.sum())
+    bad = conflicts(cand, None)
+    n_bad = int(bad.sum())
+    stats.rejected += n_bad
     for _ in range(max_tries if policy == "resample" else 0):
-        idx = np.flatnonzero(bad)
-        if len(idx) == 0:
+        if n_bad == 0:
             break
+        idx = np.flatnonzero(bad)
         fresh = draw(len(idx))
         still = conflicts(fresh, idx)
         stats.drawn += len(idx)
-        stats.rejected += int(still.sum())
         cand[idx] = fresh
         bad[idx] = still
-    stats.unresolved += int(bad.sum())
+        n_bad = int(still.sum())
+        stats.rejected += n_bad
+    stats.unresolved += n_bad
     return cand.reshape(len(users), shape_m), ~bad.reshape(len(users), shape_m)
