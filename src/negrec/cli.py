@@ -8,16 +8,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from negrec.errors import DataError
+from negrec.cli_common import console, user_errors
 
 app = typer.Typer(help="negrec: negative sampling as a first-class, measured part of training recommenders.", no_args_is_help=True)
 data_app = typer.Typer(help="Inspect and synthesise datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-console = Console()
 
 
 def _register_groups() -> None:
@@ -45,9 +42,6 @@ class ConventionName(str, Enum):
     seed_ce = "seed-ce"
 
 
-def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code=2)
 
 
 def _print_mapping(title: str, mapping: dict) -> None:
@@ -105,7 +99,7 @@ def data_info(
     """Users, items, interactions, density, popularity Gini and genre shares of a dataset."""
     from negrec.data import formats, goodreads, kaggle, stats, synthetic, tabular
 
-    try:
+    with user_errors():
         fmt = format.value
         if source == "synthetic" or fmt == "synthetic":
             data = synthetic.generate()
@@ -134,9 +128,6 @@ def data_info(
                 }
                 ds = loaders[fmt]()
                 result = {"format": fmt, **stats.dataset_stats(ds.interactions, ds.catalog)}
-    except (DataError, FileNotFoundError) as exc:
-        _fail(exc)
-        return
     if as_json:
         console.print_json(json.dumps(result))
         return
@@ -184,7 +175,7 @@ def eval_command(
     from negrec.eval.evaluate import evaluate
     from negrec.report.compare import write_comparison
 
-    try:
+    with user_errors():
         rec_users, rec_lists = read_kaggle_lists(recs)
         truth_users, truth_lists = read_kaggle_lists(truth)
         train_lists = read_kaggle_lists(train)[1] if train else []
@@ -201,9 +192,6 @@ def eval_command(
             tr = load_kaggle(train, catalog=catalog)
             popularity = tr.interactions.popularity()
         ev = evaluate(matrix, gt.interactions.matrix, ks=list(k), conventions=conventions.value, popularity=popularity)
-    except (DataError, ValueError) as exc:
-        _fail(exc)
-        return
     _print_mapping(f"{recs.name} vs {truth.name} ({ev.n_valid} users)", ev.summary())
     if out is not None:
         write_comparison(out, {recs.stem: ev}, list(ev.summary()))

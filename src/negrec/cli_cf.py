@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.errors import DataError
+from negrec.cli_common import user_errors
 
 app = typer.Typer(help="Collaborative filtering with measured negative sampling.", no_args_is_help=True)
 
@@ -34,6 +34,15 @@ class LossName(str, Enum):
 DatasetOpt = Annotated[str, typer.Option(help="'synthetic', a dataset name under the data root (e.g. movielens-100k) or a path.")]
 DataDirOpt = Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")]
 ProtocolOpt = Annotated[ProtocolName, typer.Option(help="ratio (cornac RatioSplit, 20 % test, ratings ≥ 4), leave-last-out, homework.")]
+ModelOpt = Annotated[ModelName, typer.Option(help="Model.")]
+LossOpt = Annotated[LossName, typer.Option(help="Loss.")]
+DimOpt = Annotated[int, typer.Option(help="Embedding size.")]
+EpochsOpt = Annotated[int, typer.Option(help="Maximum epochs.")]
+BatchOpt = Annotated[int, typer.Option(help="Positives per batch.")]
+LrOpt = Annotated[float, typer.Option(help="Learning rate.")]
+RegOpt = Annotated[float, typer.Option(help="L2 on each batch's embeddings.")]
+ValSizeOpt = Annotated[float, typer.Option(help="ratio protocol: validation share of all entries.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the split, the models and the samplers.")]
 
 
 def _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed):
@@ -59,34 +68,29 @@ def train_command(
     data_dir: DataDirOpt = None,
     protocol: ProtocolOpt = ProtocolName.leave_last_out,
     sampler: Annotated[str, typer.Option(help="uniform, popularity[:alpha], dns[:M], mixed[:M:hard:random], misranked[:M], or a cluster × exposure strategy[:M].")] = "uniform",
-    model: Annotated[ModelName, typer.Option(help="Model.")] = ModelName.mf,
-    loss: Annotated[LossName, typer.Option(help="Loss.")] = LossName.bpr,
-    dim: Annotated[int, typer.Option(help="Embedding size.")] = 64,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 30,
-    batch_size: Annotated[int, typer.Option(help="Positives per batch.")] = 1024,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.005,
-    reg: Annotated[float, typer.Option(help="L2 on each batch's embeddings.")] = 1e-4,
+    model: ModelOpt = ModelName.mf,
+    loss: LossOpt = LossName.bpr,
+    dim: DimOpt = 64,
+    epochs: EpochsOpt = 30,
+    batch_size: BatchOpt = 1024,
+    lr: LrOpt = 0.005,
+    reg: RegOpt = 1e-4,
     weight_decay: Annotated[float, typer.Option(help="Adam weight decay.")] = 0.0,
     margin: Annotated[float, typer.Option(help="BPR margin.")] = 0.0,
     metric: Annotated[str, typer.Option(help="Validation metric, e.g. NDCG@10 or MAP@50.")] = "NDCG@10",
     patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 5,
     time_budget: Annotated[Optional[float], typer.Option(help="Stop after this many training seconds.")] = None,
     static: Annotated[bool, typer.Option(help="Draw negatives once (the homework's fixed/even modes) instead of every batch.")] = False,
-    val_size: Annotated[float, typer.Option(help="ratio protocol: validation share of all entries.")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Seed of the split, the model and the sampler.")] = 123,
+    val_size: ValSizeOpt = 0.0,
+    seed: SeedOpt = 123,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
     from negrec.cf.experiment import run_sampler
 
-    try:
+    with user_errors():
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed)
         run = run_sampler(prep, sampler, config, out=out, log=typer.echo)
-    except (DataError, FileNotFoundError, ValueError) as exc:
-        from negrec.cli import _fail
-
-        _fail(exc)
-        return
     summary = run.evaluation.summary()
     typer.echo(" ".join(f"{m}={summary[m]:.4f}" for m in ("NDCG@10", "Recall@10", "Coverage@10")) + f" → {out}")
 
@@ -98,29 +102,24 @@ def compare_command(
     dataset: DatasetOpt = "synthetic",
     data_dir: DataDirOpt = None,
     protocol: ProtocolOpt = ProtocolName.leave_last_out,
-    model: Annotated[ModelName, typer.Option(help="Model.")] = ModelName.mf,
-    loss: Annotated[LossName, typer.Option(help="Loss.")] = LossName.bpr,
-    dim: Annotated[int, typer.Option(help="Embedding size.")] = 64,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 30,
-    batch_size: Annotated[int, typer.Option(help="Positives per batch.")] = 1024,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.005,
-    reg: Annotated[float, typer.Option(help="L2 on each batch's embeddings.")] = 1e-4,
-    val_size: Annotated[float, typer.Option(help="ratio protocol: validation share of all entries.")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Seed shared by every sampler's run.")] = 123,
+    model: ModelOpt = ModelName.mf,
+    loss: LossOpt = LossName.bpr,
+    dim: DimOpt = 64,
+    epochs: EpochsOpt = 30,
+    batch_size: BatchOpt = 1024,
+    lr: LrOpt = 0.005,
+    reg: RegOpt = 1e-4,
+    val_size: ValSizeOpt = 0.0,
+    seed: SeedOpt = 123,
 ) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
     from negrec.cf.experiment import compare
     from negrec.cf.trainer import TrainConfig
 
-    try:
+    with user_errors():
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         config = TrainConfig(model=model.value, loss=loss.value, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg, seed=seed)
         runs = compare(prep, [s.strip() for s in samplers.split(",") if s.strip()], config, out, log=typer.echo)
-    except (DataError, FileNotFoundError, ValueError) as exc:
-        from negrec.cli import _fail
-
-        _fail(exc)
-        return
     for name, run in runs.items():
         s = run.evaluation.summary()
         typer.echo(f"{name:>32}  NDCG@10={s['NDCG@10']:.4f}  Recall@10={s['Recall@10']:.4f}  Coverage@10={s['Coverage@10']:.3f}")

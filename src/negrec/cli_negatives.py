@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from negrec.cli_common import user_errors
+
 from negrec.errors import DataError
 
 app = typer.Typer(help="Negative candidates → preference data (annotate, select, self-play, CF-scored).", no_args_is_help=True)
@@ -29,12 +31,6 @@ ExposureOpt = Annotated[Optional[str], typer.Option(
     help="'candidates' (seed: counts over the histories of the same file) or a records file whose histories "
          "give the counts (default: <catalog>/train.json).")]
 FormatOpt = Annotated[Fmt, typer.Option("--format", help="'seed': JSON array as the seed wrote; 'trl': JSONL for TRL / S-DPO.")]
-
-
-def _fail(exc: Exception) -> None:
-    from negrec.cli import _fail as fail
-
-    fail(exc)
 
 
 def _exposure(option: str | None, catalog_dir: Path, parser: str):
@@ -75,13 +71,10 @@ def annotate_command(
     from negrec.llm.annotate import annotate, read_candidates
 
     parser = "seed" if compat == Compat.seed else "list"
-    try:
+    with user_errors():
         cat = load_goodreads_catalog(catalog)
         ann = annotate(read_candidates(candidates), cat, exposure=_exposure(exposure_from, catalog, parser), parser=parser, where=str(candidates))
         write_json(out, ann.records())
-    except (DataError, FileNotFoundError) as exc:
-        _fail(exc)
-        return
     typer.echo(f"annotated {len(ann)} records ({len(ann.candidates)} candidates) → {out}")
 
 
@@ -110,7 +103,7 @@ def select_command(
         raise typer.BadParameter(f"unknown strategy {strategy!r}; choose one of {', '.join(NEGATIVE_STRATEGIES)}")
     parser = "seed" if compat == Compat.seed else "list"
     rng = np.random.default_rng(seed)
-    try:
+    with user_errors():
         cat = load_goodreads_catalog(catalog)
         ann = _load_annotated(annotated, candidates, cat, catalog, exposure_from, parser)
         if strategy == "random":
@@ -119,9 +112,6 @@ def select_command(
         else:
             records, report = strategy_records(ann, strategy, rng=rng, empty_negatives=compat == Compat.seed)
         write_preferences(out, records, format.value)
-    except (DataError, FileNotFoundError) as exc:
-        _fail(exc)
-        return
     typer.echo(f"{report.summary()} → {out}")
 
 
@@ -140,15 +130,12 @@ def selfplay_command(
     from negrec.llm.negatives import write_preferences
     from negrec.llm.selfplay import selfplay_records
 
-    try:
+    with user_errors():
         cat = load_goodreads_catalog(catalog)
         recs = load_goodreads_records(records, cat).records
         preds, _ = read_records(predictions)
         rows, report = selfplay_records(recs, preds, cat, seed=compat == Compat.seed, where=str(predictions))
         write_preferences(out, rows, format.value)
-    except (DataError, FileNotFoundError) as exc:
-        _fail(exc)
-        return
     typer.echo(f"{report.summary()} → {out}")
 
 
@@ -172,12 +159,9 @@ def cf_command(
     if strategy not in CF_STRATEGIES:
         raise typer.BadParameter(f"unknown strategy {strategy!r}; choose one of {', '.join(CF_STRATEGIES)}")
     parser = "seed" if compat == Compat.seed else "list"
-    try:
+    with user_errors():
         cat = load_goodreads_catalog(catalog)
         ann = _load_annotated(annotated, candidates, cat, catalog, exposure_from, parser)
         rows, report = cf_strategy_records(ann, cat, load_item_embeddings(embeddings, cat), strategy, parser=parser)
         write_preferences(out, rows, format.value)
-    except (DataError, FileNotFoundError) as exc:
-        _fail(exc)
-        return
     typer.echo(f"{report.summary()} → {out}")
