@@ -136,3 +136,16 @@ def test_parse_sampler_specs():
     assert (m.n_candidates, m.n_hard, m.n_random) == (20, 3, 3)
     with pytest.raises(ValueError, match="unknown sampler"):
         parse_sampler("nope")
+
+
+def test_model_source_draws_from_the_models_top_unobserved_items():
+    train = interactions(3)
+    sampler = NegativeSampler(parse_sampler("model:4"), train, np.random.default_rng(0))
+    assert sampler.needs_scores
+    users = np.arange(12)
+    neg, ok = sampler.sample(users, np.zeros(12, int), None, lambda u: np.tile(np.arange(40.0), (len(u), 1)))
+    for u in users:
+        free = [i for i in range(39, -1, -1) if i not in set(train.user_items(u).tolist())][:4]
+        assert ok[u].all() and neg[u, 0] in free
+    with pytest.raises(ValueError, match="full scores"):
+        sampler.sample(users, np.zeros(12, int))

@@ -144,3 +144,12 @@ def test_cli_train_recommend_and_compare(tmp_path):
     assert res.exit_code == 0, res.output
     assert (out / "paired_tests.md").is_file() and (out / "accuracy_vs_fairness.png").is_file()
     assert "MostPop" in (out / "metrics.md").read_text()
+
+
+def test_sparse_adam_and_model_source_train(small_prep):
+    sparse = train(small_prep.train, parse_sampler("uniform"), TrainConfig(epochs=4, optimizer="sparse_adam", lr=0.02))
+    assert sparse.history[-1]["loss"] < sparse.history[0]["loss"]
+    assert sparse.model.user.sparse
+    for model in ("mf", "lightgcn"):
+        res = train(small_prep.train, parse_sampler("model:20"), TrainConfig(model=model, epochs=2))
+        assert len(res.history) == 2 and np.isfinite(res.history[-1]["loss"])

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from negrec.cli_common import console, user_errors
+from negrec.cli_common import console, progress_bar, user_errors
 
 app = typer.Typer(help="negrec: negative sampling as a first-class, measured part of training recommenders.", no_args_is_help=True)
 data_app = typer.Typer(help="Inspect and synthesise datasets.", no_args_is_help=True)
@@ -71,7 +71,8 @@ def demo(
 
     chosen = [s.strip() for s in samplers.split(",")] if samplers else None
     result = run_demo(out, SyntheticConfig(n_users=users, n_items=items, seed=seed), samplers=chosen,
-                      train_config=TrainConfig(epochs=epochs, seed=seed), log=console.print)
+                      train_config=TrainConfig(epochs=epochs, seed=seed), log=console.print,
+                      progress=progress_bar("training MF once per negative sampler"))
     table = Table(title="Negative samplers for MF on the synthetic dataset (leave-last-out test items)")
     metrics = list(next(iter(result["metrics"].values())))
     table.add_column("system")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli_common import user_errors
+from negrec.cli_common import progress_bar, user_errors
 
 app = typer.Typer(help="Collaborative filtering with measured negative sampling.", no_args_is_help=True)
 
@@ -119,7 +119,8 @@ def compare_command(
     with user_errors():
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         config = TrainConfig(model=model.value, loss=loss.value, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg, seed=seed)
-        runs = compare(prep, [s.strip() for s in samplers.split(",") if s.strip()], config, out, log=typer.echo)
+        specs = [s.strip() for s in samplers.split(",") if s.strip()]
+        runs = compare(prep, specs, config, out, progress=progress_bar("training one model per sampler"))
     for name, run in runs.items():
         s = run.evaluation.summary()
         typer.echo(f"{name:>32}  NDCG@10={s['NDCG@10']:.4f}  Recall@10={s['Recall@10']:.4f}  Coverage@10={s['Coverage@10']:.3f}")

@@ -27,3 +27,10 @@ def user_errors() -> Iterator[None]:
         yield
     except (DataError, FileNotFoundError, ValueError) as exc:
         fail(exc)
+
+
+def progress_bar(description: str):
+    """A wrapper that shows a rich progress bar while iterating a sized collection."""
+    from rich.progress import track
+
+    return lambda items: track(items, description=description, console=console)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from negrec.cf.experiment import compare, prepare
 from negrec.cf.trainer import TrainConfig
@@ -19,7 +19,8 @@ SUMMARY = ["NDCG@10", "Recall@10", "Coverage@10", "AvgPop@10", "MGU@10"]
 
 
 def run_demo(out: str | Path, config: SyntheticConfig | None = None, *, samplers: list[str] | None = None,
-             train_config: TrainConfig | None = None, log: Callable[[str], None] = print) -> dict:
+             train_config: TrainConfig | None = None, log: Callable[[str], None] = print,
+             progress: Callable[[Iterable[str]], Iterable[str]] | None = None) -> dict:
     """Synthesise the default dataset, train MF with every sampler (same split and seeds), write the report."""
     out = Path(out)
     cfg = config or SyntheticConfig()
@@ -31,7 +32,7 @@ def run_demo(out: str | Path, config: SyntheticConfig | None = None, *, samplers
         f"density {stats['density']:.4f}, popularity Gini {stats['popularity_gini']:.3f}")
     prep = prepare(Dataset("synthetic", data.catalog, data.interactions), "leave-last-out")
     tc = train_config or TrainConfig(epochs=30, seed=cfg.seed)
-    runs = compare(prep, samplers or SAMPLERS, tc, out, log=log)
+    runs = compare(prep, samplers or SAMPLERS, tc, out, progress=progress)
     summary = {name: {m: run.evaluation.summary()[m] for m in SUMMARY} for name, run in runs.items()}
     write_text(out / "README.md", _readme(stats, len(prep.test_users()), tc, (out / "metrics.md").read_text(),
                                           (out / "paired_tests.md").read_text()))

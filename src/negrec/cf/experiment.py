@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Iterable, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -157,14 +157,13 @@ def load_run(folder: str | Path) -> tuple[torch.nn.Module, sp.csr_matrix, list[s
 
 
 def compare(prep: Prepared, specs: list[str], config: TrainConfig, out: Path, *,
-            log: Callable[[str], None] | None = None) -> dict[str, CFRun]:
-    """Train every sampler with the same split and seeds, add popularity/random rows, write the comparison."""
+            progress: Callable[[Iterable[str]], Iterable[str]] | None = None) -> dict[str, CFRun]:
+    """Train every sampler with the same split and seeds, add popularity/random rows, write the comparison.
+    `progress` wraps the loop over samplers (e.g. a rich progress bar)."""
     from negrec.report.compare import write_comparison
 
     runs: dict[str, CFRun] = {}
-    for spec in specs:
-        if log:
-            log(f"— {spec}")
+    for spec in progress(specs) if progress else specs:
         runs[spec] = run_sampler(prep, spec, config, out=out / "runs" / spec.replace(":", "_"))
     runs.update(reference_runs(prep, config.seed))
     evals = {name: r.evaluation for name, r in runs.items()}

@@ -14,7 +14,7 @@ import torch
 
 from negrec.cf.losses import LOSSES
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
-from negrec.cf.recommend import top_k
+from negrec.data.ranking import top_k
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.eval.metrics import accuracy_metrics
@@ -152,7 +152,12 @@ def train(
                     with torch.no_grad():
                         return model.score(torch.from_numpy(users), torch.from_numpy(np.asarray(items)), frozen).numpy()
 
-                neg_np, ok_np = sampler.sample(u_np, p_np, score if sampler.needs_scores else None)
+                def full_score(users: np.ndarray) -> np.ndarray:
+                    if frozen is None:
+                        return model.full_scores(torch.from_numpy(users)).numpy()
+                    return (frozen[0][torch.from_numpy(users)] @ frozen[1].T).numpy()
+
+                neg_np, ok_np = sampler.sample(u_np, p_np, score, full_score) if sampler.needs_scores else sampler.sample(u_np, p_np)
             neg, ok = torch.from_numpy(np.ascontiguousarray(neg_np)), torch.from_numpy(np.ascontiguousarray(ok_np))
             pos_s = model.score(u, p, cache)
             neg_s = model.score(u, neg, cache)

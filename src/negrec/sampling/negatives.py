@@ -2,8 +2,10 @@
 
 Specs (`parse_sampler`): `uniform`, `popularity[:alpha]`, `dns[:M]` (hardest of M), `mixed[:M:hard:random]`
 (the homework sampler: top `hard` of M scored candidates + `random` more from the whole pool),
-`misranked[:M]` (first candidate scoring above the positive), and every cluster × exposure strategy
-`<name>[:M]` (picks among M uniform candidates by the user's interest cluster and item exposure).
+`misranked[:M]` (first candidate scoring above the positive), `model[:M]` (a random one of the model's
+current top-M unobserved items), and every cluster × exposure strategy `<name>[:M]` (picks among M
+uniform candidates by the user's interest cluster and item exposure). Per-row candidate lists given
+from outside (the `list` source, e.g. LLM-generated titles) go straight to `strategies.select`.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import numpy as np
 
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
+from negrec.data.ranking import top_k
 from negrec.sampling.profiles import interest_clusters
 from negrec.sampling.sources import Policy, SamplingStats, draw_excluding, make_draw, popularity_probabilities
 from negrec.sampling.strategies import PAIRS, STRATEGIES, CandidateTable, select
 
 Selection = Literal["random", "hardest", "mixed", "misranked"]
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]  # users (B,), items (B, M) → scores (B, M)
+FullScoreFn = Callable[[np.ndarray], np.ndarray]  # users (B,) → scores of every item (B, n_items)
 SCORED = ("hardest", "mixed", "misranked")
 
 
@@ -29,7 +33,7 @@ class SamplerConfig:
     """What to draw (source, M candidates), how to pick (selection, k negatives), and the false-negative policy."""
 
     name: str = "uniform"
-    source: Literal["uniform", "popularity"] = "uniform"
+    source: Literal["uniform", "popularity", "model"] = "uniform"
     alpha: float = 1.0
     selection: str = "random"
     n_candidates: int = 1
@@ -53,6 +57,8 @@ def parse_sampler(spec: str, *, n_negatives: int = 1, policy: Policy = "resample
         return base
     if name == "popularity":
         return replace(base, source="popularity", alpha=nums[0] if nums else 1.0)
+    if name == "model":
+        return replace(base, source="model", n_candidates=int(nums[0]) if nums else 50)
     if name == "dns":
         return replace(base, selection="hardest", n_candidates=int(nums[0]) if nums else 10)
     if name == "misranked":
@@ -104,8 +110,8 @@ class NegativeSampler:
 
     @property
     def needs_scores(self) -> bool:
-        """Whether `sample` must be given a score function."""
-        return self.config.selection in SCORED
+        """Whether `sample` must be given a score function (or, for the model source, full scores)."""
+        return self.config.selection in SCORED or self.config.source == "model"
 
     @property
     def negatives_per_positive(self) -> int:
@@ -119,10 +125,14 @@ class NegativeSampler:
         c = self.config
         return draw_excluding(users, m, self.draw, self.train, policy=c.policy, max_tries=c.max_tries, banned=banned, stats=self.stats)
 
-    def sample(self, users: np.ndarray, positives: np.ndarray, score: ScoreFn | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def sample(
+        self, users: np.ndarray, positives: np.ndarray, score: ScoreFn | None = None, full_score: FullScoreFn | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(B, n) negative items and a validity mask (False = no usable negative in that slot)."""
         c = self.config
         users = np.asarray(users, dtype=np.int64)
+        if c.source == "model":
+            return self._from_model(users, full_score)
         if c.selection == "random":
             return self._candidates(users, c.n_negatives)
         if c.selection in STRATEGIES:
@@ -145,6 +155,17 @@ class NegativeSampler:
         above = s > pos
         pick = np.where(above.any(axis=1), above.argmax(axis=1), s.argmax(axis=1))[:, None]
         return np.take_along_axis(cand, pick, 1), np.take_along_axis(ok, pick, 1)
+
+    def _from_model(self, users: np.ndarray, full_score: FullScoreFn | None) -> tuple[np.ndarray, np.ndarray]:
+        """n_negatives drawn uniformly from the model's top-M items that are not known positives."""
+        if full_score is None:
+            raise ValueError("the model source needs the model's full scores")
+        c = self.config
+        top = top_k(full_score(users), c.n_candidates, self.train.matrix[users])
+        pick = self.rng.integers(0, c.n_candidates, size=(len(users), c.n_negatives))
+        items = np.take_along_axis(top, pick, axis=1)
+        self.stats.drawn += items.size
+        return np.maximum(items, 0), items >= 0
 
     def _by_strategy(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """n_negatives groups of M uniform candidates; each group yields the strategy's 1 (or 2) picks."""

@@ -1,4 +1,5 @@
-"""Top-K selection from score matrices, excluding known items, with deterministic tie-breaking."""
+"""Top-K selection from score matrices, excluding known items, with deterministic tie-breaking (shared by
+recommenders, samplers and benchmarks)."""
 
 from __future__ import annotations
 
