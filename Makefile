@@ -11,10 +11,9 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first and pinned, so nothing later can pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev,llm]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -27,7 +26,11 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev,llm,bench]'
 	$(BIN)/python benchmarks/metrics_speed.py
+	$(BIN)/python benchmarks/preference_throughput.py
+	$(BIN)/python benchmarks/cf_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
+	$(BIN)/python benchmarks/cf_quality.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info

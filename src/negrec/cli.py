@@ -20,9 +20,11 @@ app.add_typer(data_app, name="data")
 def _register_groups() -> None:
     """Sub-command groups that live in their own modules."""
     from negrec.cli_cf import app as cf_app
+    from negrec.cli_llm import app as llm_app
     from negrec.cli_negatives import app as negatives_app
 
     app.add_typer(cf_app, name="cf")
+    app.add_typer(llm_app, name="llm")
     app.add_typer(negatives_app, name="negatives")
 
 

@@ -22,6 +22,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; the final file gets the usual permissions
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -38,21 +41,28 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def write_json(path: str | Path, obj: Any, indent: int | None = 2) -> Path:
-    """Write JSON atomically; numpy scalars and arrays are converted."""
-    return write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default) + "\n")
+    """Write strict JSON atomically: numpy scalars and arrays are converted, NaN becomes null."""
+    return write_text(path, json.dumps(_plain(obj), indent=indent, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def write_jsonl(path: str | Path, records: Sequence[Any]) -> Path:
     """Write JSON Lines atomically."""
-    return write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n" for r in records))
+    return write_text(path, "".join(json.dumps(_plain(r), ensure_ascii=False, allow_nan=False) + "\n" for r in records))
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
+def _plain(obj: Any) -> Any:
+    """JSON-ready copy: numpy → Python, NaN/inf → None, tuples → lists."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
 
 
 def read_json(path: str | Path) -> Any:

@@ -1,0 +1,114 @@
+"""LLM evaluation: name extraction, grounding, exact reproduction of the seed's stored metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from negrec.cli import app
+from negrec.data.catalog import Catalog, genre_matrix
+from negrec.errors import DataError
+from negrec.eval.grounding import extract_name, nearest_items
+from negrec.llm.evaluate import evaluate_predictions, read_predictions
+from negrec.llm.prompts import render
+
+
+def test_extract_name_conventions():
+    constrained = '"The Last Song'  # trie-constrained output: no closing quote
+    assert extract_name(constrained, "seed-ns") == "The Last Song"
+    assert extract_name(constrained, "seed-ce") == '"The Last Song'  # E-CE falls back to the whole first line
+    assert extract_name('"Dune"</s>\n\na.', "seed-ce") == "Dune"
+    assert extract_name("no quotes\nmore", "seed-ns") == "n"  # the seed's first-character bug
+    assert extract_name("no quotes\nmore", "seed-ce") == "no quotes"
+    assert extract_name("  no quotes \nmore", "clean") == "no quotes"
+    assert extract_name('"A\nB"', "clean") == "A"
+    assert extract_name("", "clean") == extract_name("", "seed-ns") == "NAN"
+
+
+def test_nearest_items_matches_brute_force():
+    rng = np.random.default_rng(0)
+    items, queries = rng.normal(size=(50, 8)), rng.normal(size=(20, 8))
+    dist = np.linalg.norm(queries[:, None, :] - items[None, :, :], axis=2)
+    assert (nearest_items(queries, items, 5, chunk=7) == np.argsort(dist, axis=1, kind="stable")[:, :5]).all()
+
+
+def toy_catalog() -> Catalog:
+    lists = [["a"], ["b"], ["a", "b"], ["c"]]
+    mat, names = genre_matrix(lists, ["a", "b"])
+    return Catalog(item_ids=np.arange(4), titles=["Alpha", "Beta", "Gamma", "Delta"], genres=mat, genre_names=names,
+                   fairness_genres=["a", "b"], source_genres=lists)
+
+
+def record(prediction: str, target: str, history=("Alpha",), beams=None) -> dict:
+    inp = "played: " + ", ".join(f'"{h}"' for h in history) + ", please"
+    rec = {"prompt": render("Do.", inp, "pred"), "prediction": prediction, "ground_truth": target}
+    if beams is not None:
+        rec["beams"] = beams
+    return rec
+
+
+def test_exact_and_beams_grounding_exact_values():
+    cat = toy_catalog()
+    recs = [record('"Beta"</s>', "Beta"), record('"Nope"', "Gamma"), record('"gamma"', "Gamma", ("Beta", "Delta"))]
+    ev = evaluate_predictions(recs, cat, ks=[1], grounding="exact", conventions="clean")
+    assert ev.recommendations[:, 0].tolist() == [1, -1, 2]  # "gamma" matches Gamma after normalisation
+    assert ev.metrics["HR@1"] == pytest.approx(2 / 3)
+    assert ev.metrics["NotInRatio"] == pytest.approx(2 / 3)  # "Nope" and "gamma" are not exact catalog titles
+    beams = [record("x", "Gamma", beams=['"Delta"', '"Gamma"', '"Zzz"']), record("x", "Alpha", beams=['"Alpha"'])]
+    ev = evaluate_predictions(beams, cat, ks=[2], grounding="beams", conventions="clean")
+    assert ev.recommendations.tolist() == [[3, 2], [0, -1]]
+    assert ev.metrics["NDCG@2"] == pytest.approx((1 / np.log2(3) + 1) / 2)
+    with pytest.raises(DataError, match="record 0, field 'beams'"):
+        evaluate_predictions([record("x", "Alpha")], cat, ks=[1], grounding="beams")
+
+
+def test_bad_prediction_records(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([{"prompt": "p", "prediction": "x"}]))
+    with pytest.raises(DataError, match=r"p\.json, record 0, field 'ground_truth'"):
+        read_predictions(path)
+
+
+RUNS = ["dpo-clusterout-low", "curriculum-clusterout-low-then-clusterin-low", "sdpo-two-negatives-constrained-decoding"]
+SEED_KEYS = {"NDCG": "NDCG@{k}", "HR": "HR@{k}", "diversity": "Diversity@{k}", "DivRatio": "DivRatio@{k}", "DGU": "DGU@{k}",
+             "MGU": "MGU@{k}", "ORRatio": "ORRatio@{k}", "Predict_NotIn_Ratio": "NotInRatio"}
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("run", RUNS)
+def test_reproduces_seed_metrics(data_dir, run, tmp_path_factory):
+    pytest.importorskip("onnxruntime")
+    from negrec.data.goodreads import load_goodreads_catalog
+
+    folder = data_dir / "goodreads-seed-runs" / "predictions" / run
+    cache = tmp_path_factory.getbasetemp() / "embeddings"
+    catalog = load_goodreads_catalog(data_dir / "goodreads")
+    ev = evaluate_predictions(read_predictions(folder / "predictions.json"), catalog, ks=[5, 10], cache_dir=cache)
+    files = sorted(folder.glob("eval_results@*_2.json"))
+    assert files
+    for path in files:
+        k = int(path.name.split("@")[1].split("_")[0])
+        stored = json.loads(path.read_text())[0]
+        for seed_key, ours in SEED_KEYS.items():
+            value = stored[seed_key][0] if isinstance(stored[seed_key], list) else stored[seed_key]
+            assert ev.metrics[ours.format(k=k)] == pytest.approx(value, abs=1e-6), (path.name, seed_key)
+        assert list(ev.metrics[f"Dis_genre@{k}"].values()) == pytest.approx(stored["Dis_genre"], abs=1e-6)
+
+
+@pytest.mark.shared_data
+def test_cli_evaluate(data_dir, tmp_path):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "m.json"
+    res = CliRunner().invoke(app, [
+        "llm", "evaluate", "--predictions", str(data_dir / "goodreads-seed-runs/predictions/dpo-clusterout-low/predictions.json"),
+        "--catalog", str(data_dir / "goodreads"), "--k", "5", "--out", str(out), "--cache-dir", str(tmp_path / "c"),
+    ])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads(out.read_text())
+    assert metrics["NDCG@5"] == pytest.approx(0.016232256963506216, abs=1e-6)
+    assert metrics["NotInRatio"] == pytest.approx(0.796)
+    side = json.loads((tmp_path / "m.per_user.json").read_text())
+    assert len(side["per_user"]["NDCG@5"]) == 1000 and side["ci"]["NDCG@5"]["low"] <= metrics["NDCG@5"]
