@@ -100,6 +100,22 @@ def run_dataset(name: str, data_dir: Path, mf_samplers, lgcn_samplers, log=print
             "configs": {k: v.as_dict() for k, v in CONFIGS.items()}}
 
 
+def to_markdown(result: dict) -> str:
+    """The result as a markdown table (negrec rows, then cornac's models under both evaluators)."""
+    lines = [f"#### {result['dataset']} ({result['test_users']} test users)", "",
+             "| model | negatives | NDCG@10 | Recall@10 | Coverage@10 |", "|---|---|---|---|---|"]
+    for r in sorted(result["rows"], key=lambda r: -r["ndcg@10"]):
+        lines.append(f"| negrec {r['model']} | {r['sampler']} | {r['ndcg@10']:.4f} | {r['recall@10']:.4f} | {r['coverage@10']:.3f} |")
+    for name, c in result["cornac"].items():
+        lines.append(f"| cornac {name} | (its own) | {c['ndcg@10']:.4f} | {c['recall@10']:.4f} | – |")
+    lines += ["", "cornac's own evaluator on its models: " + ", ".join(
+        f"{k} {v['cornac_evaluator']['ndcg@10']:.4f}" for k, v in result["cornac"].items()) + " (NDCG@10)."]
+    for label, t in result["paired_ndcg@10"].items():
+        lines.append(f"Paired NDCG@10 difference, {label}: {t['diff']:+.4f} (95 % CI [{t['ci_low']:+.4f}, {t['ci_high']:+.4f}], "
+                     f"t-test p = {t['p_value']:.2g}).")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
@@ -114,6 +130,7 @@ def main() -> None:
         path = args.out_dir / ("cf_quality.json" if i == 0 else f"cf_quality_{name}.json")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=2) + "\n")
+        path.with_suffix(".md").write_text(to_markdown(result))
         c = result["cornac"]
         print(f"\n{name}: best negrec {result['best']} | cornac (negrec evaluator / cornac evaluator) " + ", ".join(
             f"{k} {v['ndcg@10']:.4f}/{v['cornac_evaluator']['ndcg@10']:.4f}" for k, v in c.items()))

@@ -26,6 +26,32 @@ class ConventionName(str, Enum):
     clean = "clean"
 
 
+@app.command("init-tiny")
+def init_tiny_command(
+    data: Annotated[Path, typer.Option(help="Goodreads-layout folder: id2name.json (+ name2genre.json) and records files.")],
+    out: Annotated[Path, typer.Option(help="Model directory to write (loadable by path like any Hugging Face model).")],
+    records: Annotated[Optional[Path], typer.Option(help="Records whose prompts the tokenizer learns (default: <data>/train.json).")] = None,
+    vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size.")] = 4096,
+    hidden_size: Annotated[int, typer.Option(help="Hidden size.")] = 256,
+    intermediate_size: Annotated[int, typer.Option(help="MLP size.")] = 688,
+    layers: Annotated[int, typer.Option(help="Decoder layers.")] = 4,
+    heads: Annotated[int, typer.Option(help="Attention heads.")] = 4,
+    seed: Annotated[int, typer.Option(help="Seed of the weights.")] = 0,
+) -> None:
+    """Train a byte-level BPE tokenizer on the dataset's text and write a small Llama-style model."""
+    from negrec.data.goodreads import load_goodreads_catalog
+    from negrec.data.io import read_records
+    from negrec.llm.tiny import TinyConfig, init_tiny
+
+    with user_errors():
+        catalog = load_goodreads_catalog(data)
+        recs, _ = read_records(records or data / "train.json")
+        config = TinyConfig(vocab_size=vocab_size, hidden_size=hidden_size, intermediate_size=intermediate_size,
+                            num_layers=layers, num_heads=heads, seed=seed)
+        init_tiny(recs, catalog.titles, out, config)
+    console.print(f"tiny model → {out}")
+
+
 @app.command("evaluate")
 def evaluate_command(
     predictions: Annotated[Path, typer.Option(help="Predictions {prompt, prediction, ground_truth[, beams]} (JSON or JSONL).")],
