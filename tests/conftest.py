@@ -33,3 +33,17 @@ def data_dir() -> Path:
 def small_synth():
     """A small synthetic dataset shared by tests (deterministic)."""
     return generate(SyntheticConfig(n_users=80, n_items=120, seed=3))
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """(synthetic data, model, tokenizer): a very small random-weight Llama built with `init_tiny`."""
+    pytest.importorskip("transformers")
+    from negrec.llm.models import load_model
+    from negrec.llm.tiny import TinyConfig, init_tiny
+
+    data = generate(SyntheticConfig(n_users=60, n_items=120, seed=2))
+    folder = init_tiny(data.records["train"], data.catalog.titles, tmp_path_factory.mktemp("tiny"),
+                       TinyConfig(vocab_size=600, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2))
+    model, tokenizer = load_model(folder)
+    return data, model, tokenizer, folder

@@ -59,20 +59,6 @@ def test_prefix_titles_allow_both_eos_and_continuation():
     assert set(np.flatnonzero(trie.allowed_mask(node, EOS)[0]).tolist()) == {3, EOS}
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    pytest.importorskip("transformers")
-    from negrec.data.synthetic import SyntheticConfig, generate
-    from negrec.llm.models import load_model
-    from negrec.llm.tiny import TinyConfig, init_tiny
-
-    data = generate(SyntheticConfig(n_users=60, n_items=120, seed=2))
-    folder = init_tiny(data.records["train"], data.catalog.titles, tmp_path_factory.mktemp("tiny"),
-                       TinyConfig(vocab_size=600, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2))
-    model, tokenizer = load_model(folder)
-    return data, model, tokenizer
-
-
 @pytest.mark.parametrize("kwargs", [{"do_sample": False}, {"do_sample": True, "top_k": 50},
                                     {"num_beams": 6, "num_return_sequences": 6, "early_stopping": False}])
 def test_constrained_generation_yields_catalog_titles(tiny, kwargs):
@@ -82,7 +68,7 @@ def test_constrained_generation_yields_catalog_titles(tiny, kwargs):
     from negrec.llm.prompts import render
     from negrec.llm.trie import TrieLogitsProcessor, completion_tokens
 
-    data, model, tok = tiny
+    data, model, tok, _ = tiny
     prompts = [render(r["instruction"], r["input"]) for r in data.records["test"][:5]]
     trie = TitleTrie.build(completion_tokens(tok, prompts[0], data.catalog.titles), len(tok))
     enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)

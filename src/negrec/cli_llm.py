@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli_common import console, user_errors
+from negrec.cli_common import console, progress_bar, user_errors
 
 app = typer.Typer(help="LLM recommenders: evaluate predictions (more stages arrive with later issues).", no_args_is_help=True)
 
@@ -50,6 +50,113 @@ def init_tiny_command(
                             num_layers=layers, num_heads=heads, seed=seed)
         init_tiny(recs, catalog.titles, out, config)
     console.print(f"tiny model → {out}")
+
+
+class MethodName(str, Enum):
+    beam = "beam"
+    diverse = "diverse"
+    sample = "sample"
+
+
+class ModeName(str, Enum):
+    greedy = "greedy"
+    beams = "beams"
+
+
+ModelOpt = Annotated[Path, typer.Option(help="Local model directory (e.g. from `negrec llm init-tiny`).")]
+CatalogOpt = Annotated[Path, typer.Option(help="Catalog folder (id2name.json, name2genre.json).")]
+RecordsOpt = Annotated[Path, typer.Option(help="Records {instruction, input, output} (JSON or JSONL).")]
+WorkOpt = Annotated[Optional[Path], typer.Option(help="Chunk folder (default: <out>.chunks); reruns resume from it.")]
+ShardOpt = Annotated[str, typer.Option(help="i/n: this worker's share of the chunks.")]
+ChunkOpt = Annotated[int, typer.Option(help="Records per chunk file.")]
+
+
+def _finish(work: Path, out: Path, shard: tuple[int, int]) -> None:
+    """Merge when every chunk exists; otherwise say what is left."""
+    from negrec.errors import DataError
+    from negrec.llm.runs import merge_chunks
+
+    try:
+        n = merge_chunks(work, out)
+    except DataError as exc:  # other shards still running is normal: report and stop
+        console.print(f"shard {shard[0]}/{shard[1]} done; not merged yet: {exc}")
+        return
+    console.print(f"{n} records → {out}")
+
+
+@app.command("candidates")
+def candidates_command(
+    model: ModelOpt, catalog: CatalogOpt, records: RecordsOpt,
+    out: Annotated[Path, typer.Option(help="Candidates file {prompt, chosen, rejected: [...]}.")],
+    method: Annotated[MethodName, typer.Option(help="beam, diverse (group beam search) or sample (top-k with the seed's resampling).")] = MethodName.diverse,
+    n: Annotated[int, typer.Option(help="Titles per prompt.")] = 10,
+    groups: Annotated[int, typer.Option(help="Diverse: beam groups (2 beams each).")] = 10,
+    penalty: Annotated[float, typer.Option(help="Diverse: diversity penalty.")] = 1.0,
+    constrained: Annotated[bool, typer.Option(help="Keep every title inside the catalog (trie).")] = True,
+    batch_size: Annotated[int, typer.Option(help="Prompts per generate call.")] = 8,
+    chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sampling method.")] = 0,
+) -> None:
+    """Generate negative candidates for every record (chunked, resumable, shardable)."""
+    from negrec.data.goodreads import load_goodreads_catalog
+    from negrec.data.io import read_records
+    from negrec.llm.models import load_model
+    from negrec.llm.pipeline import CandidateSettings, build_trie, candidates_fn
+    from negrec.llm.runs import parse_shard, run_chunks
+
+    with user_errors():
+        part = parse_shard(shard)
+        cat = load_goodreads_catalog(catalog)
+        recs, _ = read_records(records)
+        lm, tok = load_model(model)
+        trie = build_trie(tok, cat) if constrained else None
+        settings = CandidateSettings(method=method.value, n=n, groups=groups, diversity_penalty=penalty, batch_size=batch_size, seed=seed)
+        work = work_dir or out.with_name(out.name + ".chunks")
+        run_chunks(recs, work, candidates_fn(lm, tok, cat, settings, trie), chunk_size=chunk_size, shard=part,
+                   progress=progress_bar("generating candidates"))
+        _finish(work, out, part)
+
+
+@app.command("predict")
+def predict_command(
+    model: ModelOpt, catalog: CatalogOpt, records: RecordsOpt,
+    out: Annotated[Path, typer.Option(help="Predictions {prompt, prediction, ground_truth[, beams]}.")],
+    mode: Annotated[ModeName, typer.Option(help="greedy (free text, the seed's setting) or beams (K constrained titles).")] = ModeName.greedy,
+    k: Annotated[int, typer.Option(help="beams: titles per prompt.")] = 10,
+    max_new_tokens: Annotated[int, typer.Option(help="Generation length.")] = 50,
+    batch_size: Annotated[int, typer.Option(help="Prompts per generate call.")] = 8,
+    chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None,
+) -> None:
+    """Predict the next item for every record (chunked, resumable, shardable)."""
+    from negrec.data.goodreads import load_goodreads_catalog
+    from negrec.data.io import read_records
+    from negrec.llm.models import load_model
+    from negrec.llm.pipeline import build_trie, predict_fn
+    from negrec.llm.runs import parse_shard, run_chunks
+
+    with user_errors():
+        part = parse_shard(shard)
+        cat = load_goodreads_catalog(catalog)
+        recs, _ = read_records(records)
+        lm, tok = load_model(model)
+        trie = build_trie(tok, cat) if mode == ModeName.beams else None
+        work = work_dir or out.with_name(out.name + ".chunks")
+        fn = predict_fn(lm, tok, mode=mode.value, k=k, batch_size=batch_size, max_new_tokens=max_new_tokens, trie=trie)
+        run_chunks(recs, work, fn, chunk_size=chunk_size, shard=part, progress=progress_bar("predicting"))
+        _finish(work, out, part)
+
+
+@app.command("merge")
+def merge_command(
+    work_dir: Annotated[Path, typer.Option(help="Chunk folder of a candidates/predict run.")],
+    out: Annotated[Path, typer.Option(help="Merged file (JSON array; JSONL when the name ends in .jsonl).")],
+) -> None:
+    """Join the chunk files of (sharded) runs into one file, in record order."""
+    from negrec.llm.runs import merge_chunks
+
+    with user_errors():
+        n = merge_chunks(work_dir, out)
+    console.print(f"{n} records → {out}")
 
 
 @app.command("evaluate")

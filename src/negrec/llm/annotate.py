@@ -125,6 +125,20 @@ def _expand(items: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndar
     return owner, starts + within
 
 
+def cluster_ids(histories: Sequence[Sequence[str]], catalog: Catalog, k: int = 3, *, listed: list[list[str]] | None = None,
+                genre_ids: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(n, k) interest-cluster genre ids of title histories: top-k genres over every genre of every catalog
+    title in reading order (titles, then each title's genres as listed), first seen wins; −1 padded."""
+    listed = listed or _listed_genres(catalog)
+    g_off, g_flat = genre_ids or _genre_ids(listed, catalog)
+    lengths = np.fromiter((len(h) for h in histories), dtype=np.int64, count=len(histories))
+    items = catalog.lookup_many([t for h in histories for t in h])
+    rows = np.repeat(np.arange(len(histories)), lengths)
+    known = items >= 0
+    owner, flat_idx = _expand(items[known], g_off)
+    return interest_clusters(rows[known][owner], g_flat[flat_idx], len(histories), len(catalog.genre_names), k)
+
+
 def annotate(
     records: Sequence[dict],
     catalog: Catalog,
@@ -150,13 +164,7 @@ def annotate(
     g_off, g_flat = _genre_ids(listed, catalog)
     n_rows, n_genres = len(records), len(catalog.genre_names)
 
-    # interest clusters from the genres of the history titles, in reading order
-    h_lens = np.fromiter((len(h) for h in histories), dtype=np.int64, count=n_rows)
-    h_items = catalog.lookup_many([t for h in histories for t in h])
-    h_rows = np.repeat(np.arange(n_rows), h_lens)
-    known = h_items >= 0
-    owner, flat_idx = _expand(h_items[known], g_off)
-    top = interest_clusters(h_rows[known][owner], g_flat[flat_idx], n_rows, n_genres, top_k)
+    top = cluster_ids(histories, catalog, top_k, listed=listed, genre_ids=(g_off, g_flat))
     names = catalog.genre_names
     clusters = [[names[g] for g in row if g >= 0] for row in top]
 

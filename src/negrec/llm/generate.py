@@ -1,0 +1,150 @@
+"""Generation for LLM recommenders: constrained (diverse) beam search and top-k sampling for negative
+candidates, greedy and constrained-beam prediction. Batched; every random draw uses a seeded torch.Generator.
+
+Diverse (group) beam search is implemented here (transformers 5 moved it to hub-only code): groups run one
+after another, each a normal beam search whose scores are lowered by `diversity_penalty` × (how often
+each token was chosen at the same step by the earlier groups for the same prompt) — the Hamming diversity
+of Vijayakumar et al. Because a group only depends on the groups before it, running them in sequence
+gives the same result as the lock-step formulation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from negrec.llm.trie import TitleTrie, TrieLogitsProcessor
+
+_NAME = re.compile(r'"([^"\n]*)')  # candidate extraction (SEED-METHOD §2.3 step 6): closing quote optional
+
+
+@dataclass(frozen=True)
+class BeamConfig:
+    """How many titles per prompt and how: `groups` > 1 with `diversity_penalty` > 0 is diverse beam search."""
+
+    n_return: int = 10
+    beams_per_group: int = 2
+    groups: int = 10
+    diversity_penalty: float = 1.0
+    max_new_tokens: int = 64
+    constrained: bool = True
+
+
+class _StepRecorder:
+    """Records, per generation step, the last token of every beam (= the tokens chosen at the previous step)."""
+
+    def __init__(self, prompt_length: int):
+        self.prompt_length = prompt_length
+        self.steps: list[np.ndarray] = []
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[1] > self.prompt_length:
+            self.steps.append(input_ids[:, -1].detach().cpu().numpy().copy())
+        return scores
+
+
+class _HammingDiversity:
+    """Subtracts penalty × (count of the token chosen at this step by earlier groups of the same prompt)."""
+
+    def __init__(self, earlier: list[list[np.ndarray]], beams: int, penalty: float, prompt_length: int, vocab: int):
+        self.earlier, self.beams, self.penalty, self.prompt_length, self.vocab = earlier, beams, penalty, prompt_length, vocab
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        step = input_ids.shape[1] - self.prompt_length
+        counts = np.zeros((scores.shape[0] // self.beams, scores.shape[1]), dtype=np.float32)
+        for steps in self.earlier:
+            if step < len(steps):
+                chosen = steps[step].reshape(-1, len(steps[step]) // counts.shape[0])
+                np.add.at(counts, (np.repeat(np.arange(counts.shape[0]), chosen.shape[1]), chosen.ravel()), 1.0)
+        penalty = torch.from_numpy(np.repeat(counts, self.beams, axis=0)).to(scores.device)
+        return scores - self.penalty * penalty
+
+
+def _encode(tokenizer, prompts: Sequence[str], device):
+    enc = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+    return {k: v.to(device) for k, v in enc.items()}, enc["input_ids"].shape[1]
+
+
+def beam_titles(model, tokenizer, prompts: Sequence[str], trie: TitleTrie | None, config: BeamConfig) -> list[list[str]]:
+    """Per prompt up to `n_return` completions (best score first, distinct texts), from one beam search or
+    from `groups` diverse groups; with `trie`, every completion is a catalog title."""
+    import torch
+
+    enc, width = _encode(tokenizer, prompts, model.device)
+    earlier: list[list[np.ndarray]] = []
+    found: list[dict[str, float]] = [{} for _ in prompts]
+    groups = config.groups if config.diversity_penalty > 0 and config.groups > 1 else 1
+    beams = config.beams_per_group if groups > 1 else max(config.n_return, config.beams_per_group)
+    for _ in range(groups):
+        recorder = _StepRecorder(width)
+        processors = [recorder]
+        if earlier:
+            processors.insert(0, _HammingDiversity(earlier, beams, config.diversity_penalty, width, len(tokenizer)))
+        if trie is not None and config.constrained:
+            processors.append(TrieLogitsProcessor(trie, tokenizer.eos_token_id, width))
+        with torch.no_grad():
+            out = model.generate(
+                **enc, num_beams=beams, num_return_sequences=beams, do_sample=False, early_stopping="never",
+                max_new_tokens=config.max_new_tokens, logits_processor=processors, output_scores=True,
+                return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+            )
+        earlier.append(recorder.steps)
+        texts = tokenizer.batch_decode(out.sequences[:, width:], skip_special_tokens=True)
+        scores = out.sequences_scores.detach().cpu().numpy()
+        for j, (text, score) in enumerate(zip(texts, scores)):
+            if score < -1e8:  # constrained beams that never finished carry a −1e9 filler score
+                continue
+            bucket = found[j // beams]
+            text = text.strip()
+            if text and (text not in bucket or score > bucket[text]):
+                bucket[text] = float(score)
+    return [[t for t, _ in sorted(b.items(), key=lambda kv: -kv[1])][: config.n_return] for b in found]
+
+
+def sample_texts(model, tokenizer, prompts: Sequence[str], n: int, *, top_k: int = 50, max_new_tokens: int = 64,
+                 generator=None, trie: TitleTrie | None = None) -> list[list[str]]:
+    """n top-k samples per prompt (seeded through `generator`'s state)."""
+    import torch
+
+    enc, width = _encode(tokenizer, prompts, model.device)
+    processors = [TrieLogitsProcessor(trie, tokenizer.eos_token_id, width)] if trie is not None else []
+    if generator is not None:
+        torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+    with torch.no_grad():
+        out = model.generate(**enc, do_sample=True, top_k=top_k, num_return_sequences=n, max_new_tokens=max_new_tokens,
+                             logits_processor=processors, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    texts = tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+    return [texts[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+
+def greedy_texts(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 50) -> list[str]:
+    """Free greedy generation (the seed's prediction setting)."""
+    import torch
+
+    enc, width = _encode(tokenizer, prompts, model.device)
+    with torch.no_grad():
+        out = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                             eos_token_id=tokenizer.eos_token_id)
+    return [t.strip() for t in tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)]
+
+
+def candidate_string(text: str) -> str | None:
+    """`"Title"` from a generated completion (text after the first quote up to a quote or newline), or None."""
+    m = _NAME.search(text)
+    return f'"{m.group(1)}"' if m and m.group(1).strip() else None
+
+
+def filter_candidates(candidates: Sequence[str], target: str, history: Sequence[str]) -> list[str]:
+    """SEED-METHOD §2.3 step 7, keeping generation order: drop empty, the target, history titles, duplicates."""
+    banned = {f'"{h}"' for h in history} | {target.strip(), '""'}
+    out: list[str] = []
+    for c in candidates:
+        c = c.strip()
+        if c and c not in banned and c not in out:
+            out.append(c)
+    return out

@@ -1,0 +1,116 @@
+"""Candidate generation and prediction over Goodreads-style records (chunk functions for `runs`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+
+from negrec.data.catalog import Catalog
+from negrec.data.titles import parse_target, parse_title_list
+from negrec.llm.annotate import cluster_ids
+from negrec.llm.generate import BeamConfig, beam_titles, candidate_string, filter_candidates, greedy_texts, sample_texts
+from negrec.llm.prompts import render
+from negrec.llm.trie import TitleTrie, completion_tokens
+
+Method = Literal["beam", "diverse", "sample"]
+
+
+def build_trie(tokenizer, catalog: Catalog, template: str = "train") -> TitleTrie:
+    """Trie of every catalog title tokenised as it follows a prompt of `template`."""
+    probe = render("Recommend.", '"A", "B"', template)
+    return TitleTrie.build(completion_tokens(tokenizer, probe, catalog.require_titles("constrained decoding")), len(tokenizer))
+
+
+@dataclass
+class CandidateSettings:
+    """Candidate generation: method, counts and the seed's sampling schedule (SEED-METHOD §2.3–2.4)."""
+
+    method: Method = "diverse"
+    n: int = 10
+    groups: int = 10
+    diversity_penalty: float = 1.0
+    batch_size: int = 8
+    max_new_tokens: int = 64
+    sample_round: int = 10  # sampling: candidates drawn per round until one is in the user's cluster
+    sample_cap: int = 40
+    top_k: int = 50
+    seed: int = 0
+    template: str = "train"
+
+
+def candidates_fn(model, tokenizer, catalog: Catalog, settings: CandidateSettings, trie: TitleTrie | None):
+    """A chunk function writing the seed's candidates format `{prompt, chosen, rejected: [...]}`."""
+    import torch
+
+    def run(records: Sequence[dict], chunk: int) -> list[dict]:
+        prompts = [render(r["instruction"], r["input"], settings.template) for r in records]
+        texts: list[list[str]] = []
+        for start in range(0, len(records), settings.batch_size):
+            batch = prompts[start : start + settings.batch_size]
+            if settings.method == "sample":
+                gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + chunk * 1009 + start)
+                texts += _sample_until_in_cluster(model, tokenizer, catalog, records[start : start + settings.batch_size],
+                                                  batch, settings, gen, trie)
+            else:
+                diverse = settings.method == "diverse"
+                config = BeamConfig(n_return=settings.n, beams_per_group=2 if diverse else settings.n,
+                                    groups=settings.groups if diverse else 1, diversity_penalty=settings.diversity_penalty if diverse else 0.0,
+                                    max_new_tokens=settings.max_new_tokens, constrained=trie is not None)
+                texts += beam_titles(model, tokenizer, batch, trie, config)
+        out = []
+        for rec, prompt, generated in zip(records, prompts, texts):
+            cands = [c for c in (candidate_string(t) for t in generated) if c]
+            out.append({"prompt": prompt, "chosen": rec["output"].strip(),
+                        "rejected": filter_candidates(cands, rec["output"], parse_title_list(rec["input"]))})
+        return out
+
+    return run
+
+
+def _sample_until_in_cluster(model, tokenizer, catalog, records, prompts, settings, generator, trie) -> list[list[str]]:
+    """Top-k samples in rounds of `sample_round` until a record has an in-cluster candidate (at most `sample_cap`)."""
+    clusters = [set(row[row >= 0].tolist()) for row in cluster_ids([parse_title_list(r["input"]) for r in records], catalog)]
+    genres = catalog.require_genres("sampling candidates")
+    found: list[list[str]] = [[] for _ in records]
+    done = np.zeros(len(records), dtype=bool)
+    while not done.all():
+        todo = np.flatnonzero(~done)
+        rounds = sample_texts(model, tokenizer, [prompts[i] for i in todo], settings.sample_round, top_k=settings.top_k,
+                              max_new_tokens=settings.max_new_tokens, generator=generator, trie=trie)
+        for i, texts in zip(todo.tolist(), rounds):
+            found[i] += texts
+            for text in texts:
+                cand = candidate_string(text)
+                item = catalog.lookup(parse_target(cand)) if cand else -1
+                if item >= 0 and clusters[i] & set(genres.indices[genres.indptr[item] : genres.indptr[item + 1]].tolist()):
+                    done[i] = True
+                    break
+            done[i] |= len(found[i]) >= settings.sample_cap
+    return found
+
+
+def predict_fn(model, tokenizer, *, mode: Literal["greedy", "beams"] = "greedy", k: int = 10, batch_size: int = 8,
+               max_new_tokens: int = 50, template: str = "train", trie: TitleTrie | None = None):
+    """A chunk function writing the seed's prediction format (+ `beams`, the K constrained titles, in beams mode)."""
+
+    def run(records: Sequence[dict], chunk: int) -> list[dict]:
+        prompts = [render(r["instruction"], r["input"], template) for r in records]
+        out = []
+        for start in range(0, len(records), batch_size):
+            batch = prompts[start : start + batch_size]
+            if mode == "greedy":
+                preds, beams = greedy_texts(model, tokenizer, batch, max_new_tokens), [None] * len(batch)
+            else:
+                beams = beam_titles(model, tokenizer, batch, trie, BeamConfig(n_return=k, beams_per_group=k, groups=1,
+                                                                               diversity_penalty=0.0, max_new_tokens=max_new_tokens))
+                preds = [b[0] if b else "" for b in beams]
+            for rec, prompt, pred, beam in zip(records[start : start + batch_size], batch, preds, beams):
+                row = {"prompt": prompt, "prediction": pred, "ground_truth": rec["output"].strip('" \n')}
+                if beam is not None:
+                    row["beams"] = beam
+                out.append(row)
+        return out
+
+    return run

@@ -1,0 +1,66 @@
+"""Long LLM stages over many records: chunk files written as they finish, resume, shards, merge.
+
+Records are cut into fixed-size chunks; shard i of n owns the chunks whose index ≡ i (mod n). A chunk is
+written atomically (temp file + rename) only when complete, so an interrupted run leaves complete
+chunks only and a rerun does just the missing ones. Every chunk draws its randomness from a seed derived
+from (seed, chunk index), so resumed, sharded and uninterrupted runs write the same records.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from negrec.data.io import read_records, write_json, write_jsonl
+from negrec.errors import DataError
+
+ChunkFn = Callable[[Sequence[dict], int], list[dict]]  # (records of the chunk, chunk index) → output records
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/n' → (i, n) with 0 ≤ i < n."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
+    if not 0 <= i < n:
+        raise ValueError(f"--shard {text}: need 0 ≤ i < n")
+    return i, n
+
+
+def chunk_path(work_dir: Path, index: int) -> Path:
+    """File of one chunk."""
+    return work_dir / f"chunk_{index:05d}.jsonl"
+
+
+def run_chunks(records: Sequence[dict], work_dir: str | Path, fn: ChunkFn, *, chunk_size: int = 100,
+               shard: tuple[int, int] = (0, 1), progress: Callable[[Iterable[int]], Iterable[int]] | None = None) -> list[Path]:
+    """Process this shard's missing chunks; return the chunk files this shard owns."""
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    n_chunks = (len(records) + chunk_size - 1) // chunk_size
+    write_json(work_dir / "plan.json", {"records": len(records), "chunk_size": chunk_size, "chunks": n_chunks})
+    mine = [c for c in range(n_chunks) if c % shard[1] == shard[0]]
+    todo = [c for c in mine if not chunk_path(work_dir, c).is_file()]
+    for c in progress(todo) if progress else todo:
+        write_jsonl(chunk_path(work_dir, c), fn(records[c * chunk_size : (c + 1) * chunk_size], c))
+    return [chunk_path(work_dir, c) for c in mine]
+
+
+def merge_chunks(work_dir: str | Path, out: str | Path, *, as_jsonl: bool | None = None) -> int:
+    """Join every chunk in order into `out` (JSON array, or JSONL for a .jsonl name); refuse if one is missing."""
+    work_dir = Path(work_dir)
+    plan = json.loads((work_dir / "plan.json").read_text()) if (work_dir / "plan.json").is_file() else None
+    if plan is None:
+        raise DataError("no plan.json: not a chunk folder", path=work_dir)
+    missing = [c for c in range(plan["chunks"]) if not chunk_path(work_dir, c).is_file()]
+    if missing:
+        raise DataError(f"{len(missing)} chunks missing (first: {chunk_path(work_dir, missing[0]).name}); run the remaining shards", path=work_dir)
+    rows: list[dict] = []
+    for c in range(plan["chunks"]):
+        rows += read_records(chunk_path(work_dir, c))[0]
+    out = Path(out)
+    jsonl = out.suffix == ".jsonl" if as_jsonl is None else as_jsonl
+    (write_jsonl if jsonl else write_json)(out, rows)
+    return len(rows)
