@@ -101,3 +101,18 @@ def test_cli_init_tiny_writes_a_loadable_model(tmp_path, small_synth):
     assert all(tok.decode(tok(t, add_special_tokens=False)["input_ids"]) == t for t in small_synth.catalog.titles)
     with pytest.raises(FileNotFoundError, match="model directory not found"):
         load_model(tmp_path / "missing")
+
+
+def test_load_model_with_a_lora_adapter(tiny, tmp_path):
+    peft = pytest.importorskip("peft")
+    from negrec.llm.models import load_model
+
+    folder = tiny[3]
+    base, _ = load_model(folder)  # a private copy: get_peft_model changes the model in place
+    adapted = peft.get_peft_model(base, peft.LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"]))
+    adapted.save_pretrained(tmp_path / "adapter")
+    loaded, _ = load_model(folder, lora_adapter=tmp_path / "adapter")
+    assert isinstance(loaded, peft.PeftModel)
+    assert not any(p.requires_grad for p in loaded.parameters())  # inference by default
+    trainable, _ = load_model(folder, lora_adapter=tmp_path / "adapter", trainable=True)
+    assert any(p.requires_grad for n, p in trainable.named_parameters() if "lora" in n)
