@@ -83,19 +83,24 @@ class TitleTrie:
             object.__setattr__(self, "_keys", cached)
         return cached
 
-    def allowed_mask(self, nodes: np.ndarray, eos_token_id: int) -> np.ndarray:
-        """(B, vocab) boolean mask of allowed next tokens; dead beams and title ends allow EOS."""
+    def allowed_indices(self, nodes: np.ndarray, eos_token_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, tokens) of every allowed next token; dead beams and title ends allow EOS (never empty)."""
         nodes = np.asarray(nodes, dtype=np.int64)
-        mask = np.zeros((len(nodes), self.vocab_size), dtype=bool)
         alive = np.flatnonzero(nodes >= 0)
         starts, ends = self.offsets[nodes[alive]], self.offsets[nodes[alive] + 1]
         lengths = ends - starts
         rows = np.repeat(alive, lengths)
         idx = np.repeat(starts, lengths) + (np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths))
-        mask[rows, self.child_tokens[idx]] = True
         eos = np.ones(len(nodes), dtype=bool)
         eos[alive] = self.terminal[nodes[alive]] | (lengths == 0)
-        mask[eos, eos_token_id] = True
+        eos_rows = np.flatnonzero(eos)
+        return np.concatenate([rows, eos_rows]), np.concatenate([self.child_tokens[idx], np.full(len(eos_rows), eos_token_id)])
+
+    def allowed_mask(self, nodes: np.ndarray, eos_token_id: int) -> np.ndarray:
+        """(B, vocab) boolean mask of allowed next tokens."""
+        mask = np.zeros((len(nodes), self.vocab_size), dtype=bool)
+        rows, tokens = self.allowed_indices(nodes, eos_token_id)
+        mask[rows, tokens] = True
         return mask
 
     def allowed_tokens(self, node: int, eos_token_id: int) -> list[int]:
@@ -144,6 +149,8 @@ class TrieLogitsProcessor:
                                   count=len(generated))
             nodes = self.trie.step(parents, generated[:, -1])
             self.nodes.update(zip((row.tobytes() for row in generated), nodes.tolist()))
-        blocked = self.trie.allowed_mask(nodes, self.eos)
-        np.logical_not(blocked, out=blocked)  # in place: inverting the torch tensor costs more than the fill
-        return scores.masked_fill(torch.from_numpy(blocked).to(scores.device), float("-inf"))
+        # copy only the allowed scores into a −inf matrix: work in proportion to the allowed set, not B × vocab
+        rows, tokens = (torch.from_numpy(a).to(scores.device) for a in self.trie.allowed_indices(nodes, self.eos))
+        out = torch.full_like(scores, float("-inf"))
+        out[rows, tokens] = scores[rows, tokens]
+        return out
