@@ -1,0 +1,172 @@
+"""S-DPO (softmax DPO over several negatives) implemented in the project: TRL's DPO takes one rejected
+answer per prompt. Loss (SEED-METHOD §2.8), with r(y) = log πθ(y|x) − log πref(y|x) summed over tokens:
+
+    L = −log σ( −log Σ_k exp( β·(r(y_k⁻) − r(y⁺)) ) ) = softplus( logsumexp_k β·(r(y_k⁻) − r(y⁺)) )
+
+Missing negatives are masked out of the sum, so a record with fewer negatives is handled exactly; the
+seed's padding with empty-string answers is available only on request (`pad_empty_to`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from negrec.data.io import write_json
+
+
+def sdpo_loss(
+    policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor, ref_rejected: torch.Tensor,
+    mask: torch.Tensor, beta: float = 0.1,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Mean S-DPO loss over rows; chosen (B,), rejected (B, K), mask (B, K) True = a real negative."""
+    r_chosen = policy_chosen - ref_chosen
+    r_rejected = policy_rejected - ref_rejected
+    logits = (beta * (r_rejected - r_chosen.unsqueeze(1))).masked_fill(~mask, float("-inf"))
+    loss = F.softplus(torch.logsumexp(logits, dim=1))
+    best_rejected = r_rejected.masked_fill(~mask, float("-inf")).max(dim=1).values
+    stats = {
+        "rewards/chosen": (beta * r_chosen).mean().detach(),
+        "rewards/accuracies": (r_chosen > best_rejected).float().mean().detach(),
+        "rewards/margins": (beta * (r_chosen - best_rejected)).mean().detach(),
+    }
+    return loss.mean(), stats
+
+
+def completion_logps(model, tokenizer, prompts: Sequence[str], completions: Sequence[str], max_length: int = 512) -> torch.Tensor:
+    """Σ log p(completion tokens | prompt) per pair; the completion gets EOS appended and starts where the
+    tokenised prompt and prompt + completion diverge (as TRL's DPO does)."""
+    device = next(model.parameters()).device
+    rows, starts = [], []
+    for prompt, completion in zip(prompts, completions):
+        p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        full = tokenizer(prompt + completion + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+        start = next((i for i, (a, b) in enumerate(zip(p_ids, full)) if a != b), min(len(p_ids), len(full)))
+        cut = max(0, len(full) - max_length)  # keep the end: the completion is what is scored
+        rows.append(full[cut:])
+        starts.append(max(start - cut, 1))
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+    attn = torch.zeros((len(rows), width), dtype=torch.long)
+    score = torch.zeros((len(rows), width), dtype=torch.bool)
+    for i, (r, s) in enumerate(zip(rows, starts)):
+        ids[i, : len(r)] = torch.tensor(r)
+        attn[i, : len(r)] = 1
+        score[i, s : len(r)] = True
+    ids, attn, score = ids.to(device), attn.to(device), score.to(device)
+    logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits[:, :-1].float()
+    token_logps = torch.gather(logits.log_softmax(-1), 2, ids[:, 1:].unsqueeze(2)).squeeze(2)
+    return (token_logps * score[:, 1:]).sum(dim=1)
+
+
+def batch_logps(model, tokenizer, prompts, chosen, rejected, mask, max_length):
+    """Chosen (B,) and rejected (B, K) completion log-probs in one forward over all sequences."""
+    b, k = mask.shape
+    flat_prompts = list(prompts) + [p for p in prompts for _ in range(k)]
+    flat = list(chosen) + [rejected[i][j] if mask[i, j] else "" for i in range(b) for j in range(k)]
+    logps = completion_logps(model, tokenizer, flat_prompts, flat, max_length)
+    return logps[:b], logps[b:].reshape(b, k)
+
+
+@dataclass(frozen=True)
+class SDPOSettings:
+    """Optimisation of the S-DPO loop."""
+
+    beta: float = 0.1
+    lr: float = 1e-5
+    epochs: int = 1
+    batch_size: int = 4
+    grad_accum: int = 1
+    warmup_steps: int = 0
+    max_length: int = 512
+    max_negatives: int = 5
+    pad_empty_to: int | None = None  # the seed's quirk: pad the list with "" answers up to this many
+    save_steps: int = 50
+    seed: int = 0
+
+
+def prepare_rows(records: Sequence[dict], settings: SDPOSettings) -> list[tuple[str, str, list[str]]]:
+    """(prompt, chosen, negatives) with completions starting on the newline that follows the prompt."""
+    def completion(text: str) -> str:
+        return text if text.startswith("\n") else "\n" + text
+
+    rows = []
+    for rec in records:
+        rejected = rec["rejected"] if isinstance(rec["rejected"], list) else [rec["rejected"]]
+        negs = [completion(x) for x in rejected if x != ""][: settings.max_negatives]
+        if settings.pad_empty_to:
+            negs += [""] * max(0, settings.pad_empty_to - len(negs))  # "" becomes an EOS-only answer, as in the seed
+        if negs:
+            rows.append((rec["prompt"], completion(rec["chosen"]), negs))
+    return rows
+
+
+def train_sdpo(policy, reference, tokenizer, records: Sequence[dict], out: str | Path, settings: SDPOSettings = SDPOSettings()) -> list[dict]:
+    """Train `policy` against the frozen `reference`; checkpoints every `save_steps` under `out/` and resumes
+    from the newest one. Returns the log (one dict per optimiser step), also written to `out/log.jsonl`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = prepare_rows(records, settings)
+    per_epoch = math.ceil(len(rows) / (settings.batch_size * settings.grad_accum))
+    total = per_epoch * settings.epochs
+    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=settings.lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / max(1, settings.warmup_steps)) * max(0.0, 1 - s / max(1, total)))
+    step, log = 0, []
+    last = _latest_checkpoint(out)
+    if last is not None:
+        state = torch.load(last / "trainer.pt", weights_only=False)
+        policy.load_state_dict(state["policy"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        step, log = state["step"], state["log"]
+    write_json(out / "settings.json", asdict(settings))
+    reference.eval()
+    policy.train()
+    while step < total:
+        epoch, within = divmod(step, per_epoch)
+        order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(settings.seed + epoch)).tolist()
+        chunk = settings.batch_size * settings.grad_accum
+        batch_rows = [rows[i] for i in order[within * chunk : (within + 1) * chunk]]
+        optimizer.zero_grad()
+        totals: dict[str, float] = {}
+        for start in range(0, len(batch_rows), settings.batch_size):
+            micro = batch_rows[start : start + settings.batch_size]
+            k = max(len(r[2]) for r in micro)
+            mask = torch.tensor([[j < len(r[2]) for j in range(k)] for r in micro])
+            prompts, chosen, rejected = [r[0] for r in micro], [r[1] for r in micro], [r[2] for r in micro]
+            pc, pr = batch_logps(policy, tokenizer, prompts, chosen, rejected, mask, settings.max_length)
+            with torch.no_grad():
+                rc, rr = batch_logps(reference, tokenizer, prompts, chosen, rejected, mask, settings.max_length)
+            loss, stats = sdpo_loss(pc, pr, rc.to(pc.device), rr.to(pc.device), mask.to(pc.device), settings.beta)
+            (loss * len(micro) / len(batch_rows)).backward()
+            for key, value in {"loss": loss.detach(), **stats}.items():
+                totals[key] = totals.get(key, 0.0) + float(value) * len(micro) / len(batch_rows)
+        optimizer.step()
+        schedule.step()
+        step += 1
+        log.append({"step": step, "epoch": epoch + (within + 1) / per_epoch, "lr": schedule.get_last_lr()[0], **totals})
+        if step % settings.save_steps == 0 or step == total:
+            _save(out / f"checkpoint-{step}", policy, optimizer, schedule, step, log)
+    (out / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    return log
+
+
+def _latest_checkpoint(out: Path) -> Path | None:
+    found = [(int(p.name.split("-")[1]), p) for p in out.glob("checkpoint-*") if (p / "trainer.pt").is_file()]
+    return max(found)[1] if found else None
+
+
+def _save(folder: Path, policy, optimizer, schedule, step: int, log: list[dict]) -> None:
+    """A checkpoint is complete only once its trainer.pt is renamed into place."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "trainer.pt.tmp"
+    torch.save({"policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                "step": step, "log": log}, tmp)
+    tmp.replace(folder / "trainer.pt")

@@ -1,0 +1,191 @@
+"""Preference training stages: SFT and DPO through TRL, S-DPO through `negrec.llm.sdpo`, a curriculum of
+stages, and SPRec self-play rounds. Every stage writes a run folder: `final/` (model + tokenizer),
+checkpoints (resumed automatically), `log.jsonl`, `curve.png` and `config.json`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Literal, Sequence
+
+from negrec.data.io import read_records, write_json
+from negrec.llm.prompts import render
+
+Kind = Literal["dpo", "sdpo"]
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """Optimisation settings shared by the stages (CPU-friendly defaults: fp32, no gradient checkpointing)."""
+
+    epochs: float = 1.0
+    lr: float = 1e-5
+    batch_size: int = 4
+    grad_accum: int = 1
+    beta: float = 0.1
+    max_length: int = 512
+    warmup_steps: int = 0
+    save_steps: int = 50
+    seed: int = 0
+    precompute_ref_log_probs: bool = False
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+
+
+def _completion(text: str) -> str:
+    """Answers start with the newline that follows the prompt in the SFT text."""
+    return text if text.startswith("\n") else "\n" + text
+
+
+def _trl_common(out: Path, s: StageSettings) -> dict:
+    import torch
+
+    cpu = not torch.cuda.is_available()
+    return dict(output_dir=str(out), num_train_epochs=s.epochs, learning_rate=s.lr, per_device_train_batch_size=s.batch_size,
+                gradient_accumulation_steps=s.grad_accum, warmup_steps=s.warmup_steps, save_strategy="steps",
+                save_steps=s.save_steps, logging_steps=1, report_to=[], seed=s.seed, bf16=not cpu and torch.cuda.is_bf16_supported(),
+                activation_checkpointing=False, max_length=s.max_length, use_cpu=cpu)
+
+
+def _last_checkpoint(out: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(out)) if out.is_dir() else None
+
+
+def _finish(trainer, model, tokenizer, out: Path, config: dict) -> Path:
+    """Save the final model, the log (JSONL) and its curve, and the config."""
+    from negrec.report.plots import training_curves
+
+    final = out / "final"
+    model = model.merge_and_unload() if hasattr(model, "merge_and_unload") and config.get("merge_lora", True) else model
+    model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    history = [h for h in trainer.state.log_history if "loss" in h]
+    (out / "log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+    write_json(out / "config.json", config)
+    if history:
+        curve = [{"epoch": h.get("step", i), "loss": h["loss"], **({"reward accuracy": h["rewards/accuracies"]} if "rewards/accuracies" in h else {})}
+                 for i, h in enumerate(history)]
+        training_curves(curve, out / "curve.png", metric="reward accuracy" if "rewards/accuracies" in history[0] else None)
+    return final
+
+
+def _load_trainable(model_dir: Path, s: StageSettings):
+    from negrec.llm.models import load_model
+
+    model, tok = load_model(model_dir)
+    model.train()
+    if s.lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=s.lora_r, lora_alpha=s.lora_alpha, lora_dropout=0.05,
+                                                 target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    return model, tok
+
+
+def sft(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings()) -> Path:
+    """Supervised fine-tuning on `{instruction, input, output}` records: T-train prompt → `\\n"Title"`, loss on
+    the completion only (TRL SFTTrainer)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    out = Path(out)
+    model, tok = _load_trainable(Path(model_dir), settings)
+    rows = [{"prompt": render(r["instruction"], r["input"]), "completion": _completion(r["output"].strip())} for r in records]
+    args = SFTConfig(**_trl_common(out, settings), completion_only_loss=True)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
+    trainer.train(resume_from_checkpoint=_last_checkpoint(out))
+    return _finish(trainer, trainer.model, tok, out, {"stage": "sft", "model": str(model_dir), **asdict(settings)})
+
+
+def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
+        reference_dir: str | Path | None = None) -> Path:
+    """DPO with TRL on single-negative `{prompt, chosen, rejected}` records. The reference is an explicit
+    frozen copy of `reference_dir` (default: the starting model), so it works for any model; with LoRA
+    the reference is the adapter-free base, as TRL does for PEFT models."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    from negrec.llm.models import load_model
+
+    out = Path(out)
+    lists = [i for i, p in enumerate(pairs) if isinstance(p["rejected"], list)]
+    if lists:
+        raise ValueError(f"record {lists[0]} has a list of negatives: DPO takes one; use `negrec llm sdpo`")
+    model, tok = _load_trainable(Path(model_dir), settings)
+    reference = None
+    if not settings.lora:
+        reference = load_model(reference_dir or model_dir)[0] if reference_dir else copy.deepcopy(model)
+        reference.eval()
+        for p in reference.parameters():
+            p.requires_grad_(False)
+    rows = [{"prompt": p["prompt"], "chosen": _completion(p["chosen"]), "rejected": _completion(p["rejected"])} for p in pairs]
+    args = DPOConfig(**_trl_common(out, settings), beta=settings.beta, precompute_ref_log_probs=settings.precompute_ref_log_probs)
+    trainer = DPOTrainer(model=model, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
+    trainer.train(resume_from_checkpoint=_last_checkpoint(out))
+    return _finish(trainer, trainer.model, tok, out, {"stage": "dpo", "model": str(model_dir),
+                                                      "reference": str(reference_dir or model_dir), **asdict(settings)})
+
+
+def sdpo(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
+         reference_dir: str | Path | None = None, pad_empty_to: int | None = None) -> Path:
+    """S-DPO over lists of negatives (project loss, masked); policy and reference start from `model_dir`."""
+    from negrec.llm.models import load_model
+    from negrec.llm.sdpo import SDPOSettings, train_sdpo
+
+    out = Path(out)
+    policy, tok = _load_trainable(Path(model_dir), settings)
+    reference = load_model(reference_dir or model_dir)[0]
+    s = SDPOSettings(beta=settings.beta, lr=settings.lr, epochs=max(1, round(settings.epochs)), batch_size=settings.batch_size,
+                     grad_accum=settings.grad_accum, warmup_steps=settings.warmup_steps, max_length=settings.max_length,
+                     save_steps=settings.save_steps, seed=settings.seed, pad_empty_to=pad_empty_to)
+    log = train_sdpo(policy, reference, tok, records, out, s)
+    trainer_like = type("T", (), {"state": type("S", (), {"log_history": log})()})()
+    return _finish(trainer_like, policy, tok, out, {"stage": "sdpo", "model": str(model_dir), **asdict(s)})
+
+
+def curriculum(model_dir: str | Path, stages: Sequence[tuple[Kind, str | Path]], out: str | Path,
+               settings: StageSettings = StageSettings()) -> Path:
+    """Stages of DPO / S-DPO, each starting from the previous stage's weights for both policy and reference
+    (the seed's headline method: clusterout_low, then clusterin_low). Finished stages are skipped on rerun."""
+    out = Path(out)
+    current = Path(model_dir)
+    for i, (kind, data) in enumerate(stages, start=1):
+        stage_dir = out / f"stage{i}-{kind}"
+        if not (stage_dir / "final" / "config.json").is_file():
+            records, _ = read_records(data)
+            (dpo if kind == "dpo" else sdpo)(current, records, stage_dir, settings)
+        current = stage_dir / "final"
+    write_json(out / "config.json", {"stages": [[k, str(d)] for k, d in stages], "model": str(model_dir), **asdict(settings)})
+    return current
+
+
+def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rounds: int, out: str | Path,
+                    settings: StageSettings = StageSettings(), batch_size: int = 8) -> Path:
+    """SPRec: per round, the current model's greedy predictions become negatives (clean filtering), then SFT on
+    the positives and DPO on the self-play pairs, both from the current model; the next round starts there."""
+    from negrec.llm.models import load_model
+    from negrec.llm.pipeline import predict_fn
+    from negrec.llm.selfplay import selfplay_records
+
+    out = Path(out)
+    current = Path(model_dir)
+    for r in range(1, rounds + 1):
+        round_dir = out / f"round{r}"
+        if not (round_dir / "dpo" / "final" / "config.json").is_file():
+            model, tok = load_model(current)
+            preds = predict_fn(model, tok, batch_size=batch_size)(records, 0)
+            pairs, report = selfplay_records(records, preds, catalog)
+            write_json(round_dir / "selfplay.json", pairs)
+            write_json(round_dir / "selfplay_report.json", {"written": report.written, "dropped": dict(report.dropped)})
+            sft_final = sft(current, records, round_dir / "sft", settings)
+            dpo(sft_final, pairs, round_dir / "dpo", replace(settings))
+        current = round_dir / "dpo" / "final"
+    return current
