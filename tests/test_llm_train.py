@@ -134,3 +134,33 @@ def test_sdpo_resume_continues_from_the_last_checkpoint(trained, tmp_path):
     assert [round(r["loss"], 6) for r in resumed_log] == [round(r["loss"], 6) for r in full_log]
     a, b = full.state_dict(), resumed.state_dict()
     assert all(torch.allclose(a[k], b[k]) for k in a)
+
+
+def test_cli_selfplay_round_and_sdpo(trained, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from negrec.cli import app
+    from negrec.data.io import write_json
+    from negrec.data.synthetic import write_goodreads_dir
+
+    data, _, tuned = trained
+    folder = write_goodreads_dir(data, tmp_path / "data")
+    write_json(tmp_path / "few.json", data.records["train"][:8])
+    runner = CliRunner()
+    res = runner.invoke(app, ["llm", "selfplay", "--model", str(tuned), "--catalog", str(folder), "--records",
+                              str(tmp_path / "few.json"), "--out", str(tmp_path / "sp"), "--lr", "1e-3"])
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "sp" / "round1" / "selfplay_report.json").read_text())
+    assert report["written"] + sum(report["dropped"].values()) == 8
+    done = json.loads((tmp_path / "sp" / "round1" / "done.json").read_text())
+    assert done["pairs"] == report["written"]
+    assert done["model"].endswith("dpo/final" if report["written"] else "sft/final")
+    write_json(tmp_path / "multi.json", pairs_for(data, 8, k=3, seed=7))
+    res = runner.invoke(app, ["llm", "sdpo", "--model", str(tuned), "--pairs", str(tmp_path / "multi.json"), "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    log = [json.loads(x) for x in (tmp_path / "s" / "log.jsonl").read_text().splitlines()]
+    assert log[0]["loss"] == pytest.approx(np.log(4), abs=1e-4)  # policy = reference at step 1: softplus(log 3)
+    bad = runner.invoke(app, ["llm", "dpo", "--model", str(tuned), "--pairs", str(tmp_path / "multi.json"), "--out", str(tmp_path / "d")])
+    assert bad.exit_code == 2 and "use `negrec llm sdpo`" in bad.output

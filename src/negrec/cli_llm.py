@@ -1,4 +1,4 @@
-"""`negrec llm …`: LLM-recommender stages (evaluation here; models, decoding and training come later)."""
+"""`negrec llm …`: the LLM-recommender stages (model, candidates, SFT/DPO/S-DPO/curriculum/self-play, predict, evaluate)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 
 from negrec.cli_common import console, progress_bar, user_errors
 
-app = typer.Typer(help="LLM recommenders: evaluate predictions (more stages arrive with later issues).", no_args_is_help=True)
+app = typer.Typer(help="LLM recommenders: tiny model, candidates, training stages, predictions, evaluation.", no_args_is_help=True)
 
 
 class GroundingName(str, Enum):
@@ -157,6 +157,117 @@ def merge_command(
     with user_errors():
         n = merge_chunks(work_dir, out)
     console.print(f"{n} records → {out}")
+
+
+def _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, precompute):
+    from negrec.llm.train import StageSettings
+
+    return StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, beta=beta, max_length=max_length,
+                         save_steps=save_steps, seed=seed, lora=lora, precompute_ref_log_probs=precompute)
+
+
+EpochsOpt = Annotated[float, typer.Option(help="Epochs.")]
+LrOpt = Annotated[float, typer.Option(help="Learning rate.")]
+BatchOpt = Annotated[int, typer.Option(help="Examples per device batch.")]
+AccumOpt = Annotated[int, typer.Option(help="Gradient accumulation steps.")]
+BetaOpt = Annotated[float, typer.Option(help="DPO / S-DPO β.")]
+LenOpt = Annotated[int, typer.Option(help="Maximum tokens per sequence.")]
+SaveOpt = Annotated[int, typer.Option(help="Checkpoint every this many steps (reruns resume from the last).")]
+SeedOpt = Annotated[int, typer.Option(help="Seed.")]
+LoraOpt = Annotated[bool, typer.Option(help="Train a LoRA adapter (q_proj, v_proj; r 16, α 32) instead of all weights.")]
+OutDirOpt = Annotated[Path, typer.Option(help="Run folder: final/, checkpoints, log.jsonl, curve.png, config.json.")]
+
+
+@app.command("sft")
+def sft_command(
+    model: ModelOpt, records: RecordsOpt, out: OutDirOpt, epochs: EpochsOpt = 1.0, lr: LrOpt = 2e-4, batch_size: BatchOpt = 8,
+    grad_accum: AccumOpt = 1, max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0, lora: LoraOpt = False,
+) -> None:
+    """Supervised fine-tuning (TRL SFTTrainer, loss on the answer only)."""
+    from negrec.data.io import read_records
+    from negrec.llm.train import sft
+
+    with user_errors():
+        recs, _ = read_records(records)
+        final = sft(model, recs, out, _stage_settings(epochs, lr, batch_size, grad_accum, 0.1, max_length, save_steps, seed, lora, False))
+    console.print(f"SFT model → {final}")
+
+
+@app.command("dpo")
+def dpo_command(
+    model: ModelOpt, pairs: Annotated[Path, typer.Option(help="Preference records {prompt, chosen, rejected} (one negative each).")],
+    out: OutDirOpt, reference: Annotated[Optional[Path], typer.Option(help="Reference model (default: the starting model).")] = None,
+    epochs: EpochsOpt = 1.0, lr: LrOpt = 1e-5, batch_size: BatchOpt = 4, grad_accum: AccumOpt = 1, beta: BetaOpt = 0.1,
+    max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0, lora: LoraOpt = False,
+    precompute_ref: Annotated[bool, typer.Option(help="Precompute the reference log-probs once.")] = False,
+) -> None:
+    """DPO with TRL against a frozen reference."""
+    from negrec.data.io import read_records
+    from negrec.llm.train import dpo
+
+    with user_errors():
+        recs, _ = read_records(pairs)
+        final = dpo(model, recs, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, precompute_ref), reference)
+    console.print(f"DPO model → {final}")
+
+
+@app.command("sdpo")
+def sdpo_command(
+    model: ModelOpt, pairs: Annotated[Path, typer.Option(help="Preference records whose `rejected` is a list.")], out: OutDirOpt,
+    reference: Annotated[Optional[Path], typer.Option(help="Reference model (default: the starting model).")] = None,
+    epochs: EpochsOpt = 1.0, lr: LrOpt = 1e-5, batch_size: BatchOpt = 4, grad_accum: AccumOpt = 1, beta: BetaOpt = 0.1,
+    max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0,
+    pad_empty_to: Annotated[Optional[int], typer.Option(help="Seed quirk: pad negatives with empty answers up to this many.")] = None,
+) -> None:
+    """S-DPO over several negatives (project loss; missing negatives masked)."""
+    from negrec.data.io import read_records
+    from negrec.llm.train import sdpo
+
+    with user_errors():
+        recs, _ = read_records(pairs)
+        final = sdpo(model, recs, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, False, False),
+                     reference, pad_empty_to)
+    console.print(f"S-DPO model → {final}")
+
+
+@app.command("curriculum")
+def curriculum_command(
+    model: ModelOpt, out: OutDirOpt,
+    stage: Annotated[list[str], typer.Option(help="KIND:FILE, repeatable and in order (KIND dpo or sdpo).")],
+    epochs: EpochsOpt = 1.0, lr: LrOpt = 1e-5, batch_size: BatchOpt = 4, grad_accum: AccumOpt = 1, beta: BetaOpt = 0.1,
+    max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0,
+) -> None:
+    """Stages of DPO / S-DPO, each starting (policy and reference) from the previous stage."""
+    from negrec.llm.train import curriculum
+
+    with user_errors():
+        stages = []
+        for spec in stage:
+            kind, _, path = spec.partition(":")
+            if kind not in ("dpo", "sdpo") or not path:
+                raise ValueError(f"--stage must be dpo:FILE or sdpo:FILE, got {spec!r}")
+            stages.append((kind, Path(path)))
+        final = curriculum(model, stages, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, False, False))
+    console.print(f"curriculum model → {final}")
+
+
+@app.command("selfplay")
+def selfplay_command(
+    model: ModelOpt, catalog: CatalogOpt, records: RecordsOpt, out: OutDirOpt,
+    rounds: Annotated[int, typer.Option(help="Self-play rounds.")] = 1,
+    epochs: EpochsOpt = 1.0, lr: LrOpt = 1e-5, batch_size: BatchOpt = 4, beta: BetaOpt = 0.1, max_length: LenOpt = 512,
+    save_steps: SaveOpt = 200, seed: SeedOpt = 0,
+) -> None:
+    """SPRec: rounds of own-prediction negatives → SFT → DPO, starting from an SFT model."""
+    from negrec.data.goodreads import load_goodreads_catalog
+    from negrec.data.io import read_records
+    from negrec.llm.train import selfplay_rounds
+
+    with user_errors():
+        recs, _ = read_records(records)
+        final = selfplay_rounds(model, recs, load_goodreads_catalog(catalog), rounds, out,
+                                _stage_settings(epochs, lr, batch_size, 1, beta, max_length, save_steps, seed, False, False))
+    console.print(f"self-play model → {final}")
 
 
 @app.command("evaluate")

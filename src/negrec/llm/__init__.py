@@ -1,1 +1,1 @@
-"""LLM recommenders: prompts and preference data (models, decoding and trainers arrive with later issues)."""
+"""LLM recommenders: prompts, models, constrained decoding, candidates, preference data, training, evaluation."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -116,6 +116,8 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     from negrec.llm.models import load_model
 
     out = Path(out)
+    if not pairs:
+        raise ValueError("no preference records to train on")
     lists = [i for i, p in enumerate(pairs) if isinstance(p["rejected"], list)]
     if lists:
         raise ValueError(f"record {lists[0]} has a list of negatives: DPO takes one; use `negrec llm sdpo`")
@@ -179,13 +181,17 @@ def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rou
     current = Path(model_dir)
     for r in range(1, rounds + 1):
         round_dir = out / f"round{r}"
-        if not (round_dir / "dpo" / "final" / "config.json").is_file():
+        done = round_dir / "done.json"
+        if not done.is_file():
             model, tok = load_model(current)
             preds = predict_fn(model, tok, batch_size=batch_size)(records, 0)
             pairs, report = selfplay_records(records, preds, catalog)
             write_json(round_dir / "selfplay.json", pairs)
             write_json(round_dir / "selfplay_report.json", {"written": report.written, "dropped": dict(report.dropped)})
-            sft_final = sft(current, records, round_dir / "sft", settings)
-            dpo(sft_final, pairs, round_dir / "dpo", replace(settings))
-        current = round_dir / "dpo" / "final"
+            final = sft(current, records, round_dir / "sft", settings)
+            # a model whose predictions are all filtered out (e.g. a fresh tiny one) leaves nothing to prefer
+            if pairs:
+                final = dpo(final, pairs, round_dir / "dpo", settings)
+            write_json(done, {"model": str(final), "pairs": len(pairs)})
+        current = Path(json.loads(done.read_text())["model"])
     return current
