@@ -22,7 +22,7 @@ def test_help_everywhere(args):
 def test_demo_writes_report(tmp_path):
     out = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "--out", str(out), "--users", "120", "--items", "150",
-                                 "--samplers", "uniform,dns,clusterout_low", "--epochs", "5"])
+                                 "--samplers", "uniform,dns,clusterout_low", "--epochs", "5", "--no-llm"])
     assert result.exit_code == 0, result.output
     for name in ("README.md", "metrics.md", "metrics.csv", "metrics.json", "paired_tests.md", "per_user.csv",
                  "bars_NDCG_at_10.png", "accuracy_vs_coverage.png", "accuracy_vs_fairness.png", "dataset.json",

@@ -65,8 +65,9 @@ def demo(
     items: Annotated[int, typer.Option(help="Synthetic items.")] = 500,
     samplers: Annotated[Optional[str], typer.Option(help="Comma-separated sampler specs (default: all).")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum training epochs per sampler.")] = 30,
+    llm: Annotated[bool, typer.Option(help="Also run the quick LLM recipe (tiny model, SFT, candidates, DPO/S-DPO, SPRec) into <out>/llm.")] = True,
 ) -> None:
-    """Compare negative samplers for MF on the embedded synthetic dataset and write a report folder."""
+    """Compare negative samplers for MF on the embedded synthetic dataset, then run the quick LLM recipe."""
     from negrec.cf.trainer import TrainConfig
     from negrec.data.synthetic import SyntheticConfig
     from negrec.demo import run_demo
@@ -83,7 +84,20 @@ def demo(
     for name, values in result["metrics"].items():
         table.add_row(name, *(f"{values[m]:.4f}" for m in metrics))
     console.print(table)
-    console.print(f"report: {out / 'README.md'}")
+    console.print(f"CF report: {out / 'README.md'}")
+    if llm:
+        from negrec.demo import run_llm_demo
+
+        summary = run_llm_demo(out / "llm", log=console.print)
+        table = Table(title="LLM recommenders on the synthetic dataset (tiny from-scratch model; grounded greedy predictions)")
+        cols = ["NDCG@10", "HR@10", "DivRatio@10", "MGU@10", "NotInRatio"]
+        table.add_column("method")
+        for c in cols:
+            table.add_column(c, justify="right")
+        for name, m in summary.items():
+            table.add_row(name, *(f"{m[c]:.4f}" if m.get(c) is not None else "–" for c in cols))
+        console.print(table)
+        console.print(f"LLM report: {out / 'llm' / 'report' / 'metrics.md'}")
 
 
 @data_app.command("info")

@@ -270,6 +270,22 @@ def selfplay_command(
     console.print(f"self-play model → {final}")
 
 
+@app.command("run")
+def run_command(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML (see recipes/).")],
+    out: Annotated[Path, typer.Option(help="Run folder; a rerun resumes, skipping finished stages.")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="Data root for recipes naming a dataset (default: $NEGREC_DATA_DIR).")] = None,
+) -> None:
+    """Run a whole recipe: model → SFT → candidates → negatives → training → predict → evaluate → report."""
+    from negrec.llm.recipe import Runner, load_recipe
+
+    with user_errors():
+        summary = Runner(load_recipe(recipe), out, data_dir, log=console.print).run()
+    for name, metrics in summary.items():
+        console.print(f"{name:>30}  " + "  ".join(f"{m}={v:.4f}" for m, v in metrics.items() if v is not None and m in ("NDCG@10", "HR@10", "DivRatio@10", "MGU@10")))
+    console.print(f"report: {out / 'report' / 'metrics.md'}")
+
+
 @app.command("evaluate")
 def evaluate_command(
     predictions: Annotated[Path, typer.Option(help="Predictions {prompt, prediction, ground_truth[, beams]} (JSON or JSONL).")],

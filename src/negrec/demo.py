@@ -18,6 +18,16 @@ SAMPLERS = ["uniform", "popularity", "dns", "mixed", "misranked", "clusterin_hig
 SUMMARY = ["NDCG@10", "Recall@10", "Coverage@10", "AvgPop@10", "MGU@10"]
 
 
+def run_llm_demo(out: str | Path, *, log: Callable[[str], None] = print) -> dict:
+    """The quick LLM recipe (recipes/synthetic-quick.yaml, shipped inside the package) in `out`."""
+    from importlib import resources
+
+    from negrec.llm.recipe import Runner, load_recipe
+
+    with resources.as_file(resources.files("negrec") / "recipes" / "synthetic-quick.yaml") as path:
+        return Runner(load_recipe(path), out, log=log).run()
+
+
 def run_demo(out: str | Path, config: SyntheticConfig | None = None, *, samplers: list[str] | None = None,
              train_config: TrainConfig | None = None, log: Callable[[str], None] = print,
              progress: Callable[[Iterable[str]], Iterable[str]] | None = None) -> dict:

@@ -21,6 +21,7 @@ from negrec.data.titles import parse_target, parse_title_list
 from negrec.errors import DataError
 from negrec.eval.conventions import get_conventions
 from negrec.eval.evaluate import Evaluation, evaluate
+from negrec.eval.metrics import MetricResult
 from negrec.eval.grounding import Encoder, NameConvention, catalog_embeddings, extract_name, nearest_items
 from negrec.llm.prompts import parse_prompt
 
@@ -99,9 +100,10 @@ def evaluate_predictions(
     targets = catalog.lookup_many([r["ground_truth"].strip().strip('"') for r in records])
     history = _histories(records, catalog, seed_regex=conventions != "clean").history_matrix(catalog.n_items)
     ev = evaluate(recs, targets_to_csr(targets, catalog.n_items), ks=ks, conventions=conventions, catalog=catalog, history=history)
-    metrics = ev.summary()
     # not in catalog: the extracted name is no exact catalog title ("NAN" included), over all N records
-    metrics["NotInRatio"] = float((catalog.lookup_many(names) < 0).mean()) if names else 0.0
+    not_in = (catalog.lookup_many(names) < 0).astype(np.float64)
+    ev.metrics["NotInRatio"] = MetricResult(float(not_in.mean()) if names else 0.0, not_in)
+    metrics = ev.summary()
     for key, gaps in ev.genre_gaps.items():
         metrics[f"Dis_genre{key}"] = gaps
     return LLMEvaluation(metrics, ev, names, recs)
