@@ -10,7 +10,7 @@ pytest.importorskip("trl")
 
 from negrec.llm.models import load_model  # noqa: E402
 from negrec.llm.negatives import random_records  # noqa: E402
-from negrec.llm.sdpo import SDPOSettings, batch_logps, completion_logps, sdpo_loss, train_sdpo  # noqa: E402
+from negrec.llm.sdpo import batch_logps, completion_logps, sdpo_loss, train_sdpo  # noqa: E402
 from negrec.llm.train import StageSettings, curriculum, dpo, sft  # noqa: E402
 
 
@@ -116,7 +116,7 @@ class Crashing(torch.nn.Module):
 def test_sdpo_resume_continues_from_the_last_checkpoint(trained, tmp_path):
     data, _, tuned = trained
     records = pairs_for(data, 16, k=2, seed=5)
-    settings = SDPOSettings(lr=1e-3, batch_size=4, epochs=1, save_steps=2)
+    settings = StageSettings(lr=1e-3, batch_size=4, epochs=1, save_steps=2)
 
     def run(folder, crash_at=None):
         policy, tok = load_model(tuned)

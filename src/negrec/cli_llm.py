@@ -71,6 +71,24 @@ ShardOpt = Annotated[str, typer.Option(help="i/n: this worker's share of the chu
 ChunkOpt = Annotated[int, typer.Option(help="Records per chunk file.")]
 
 
+def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Path | None, shard: str, chunk_size: int,
+             make_fn, label: str) -> None:
+    """Shared body of `candidates` and `predict`: load, run this shard's missing chunks, merge when complete."""
+    from negrec.data.goodreads import load_goodreads_catalog
+    from negrec.data.io import read_records
+    from negrec.llm.models import load_model
+    from negrec.llm.runs import parse_shard, run_chunks
+
+    with user_errors():
+        part = parse_shard(shard)
+        cat = load_goodreads_catalog(catalog)
+        recs, _ = read_records(records)
+        lm, tok = load_model(model)
+        work = work_dir or out.with_name(out.name + ".chunks")
+        run_chunks(recs, work, make_fn(lm, tok, cat), chunk_size=chunk_size, shard=part, progress=progress_bar(label))
+        _finish(work, out, part)
+
+
 def _finish(work: Path, out: Path, shard: tuple[int, int]) -> None:
     """Merge when every chunk exists; otherwise say what is left."""
     from negrec.errors import DataError
@@ -98,23 +116,12 @@ def candidates_command(
     seed: Annotated[int, typer.Option(help="Seed of the sampling method.")] = 0,
 ) -> None:
     """Generate negative candidates for every record (chunked, resumable, shardable)."""
-    from negrec.data.goodreads import load_goodreads_catalog
-    from negrec.data.io import read_records
-    from negrec.llm.models import load_model
     from negrec.llm.pipeline import CandidateSettings, build_trie, candidates_fn
-    from negrec.llm.runs import parse_shard, run_chunks
 
-    with user_errors():
-        part = parse_shard(shard)
-        cat = load_goodreads_catalog(catalog)
-        recs, _ = read_records(records)
-        lm, tok = load_model(model)
-        trie = build_trie(tok, cat) if constrained else None
-        settings = CandidateSettings(method=method.value, n=n, groups=groups, diversity_penalty=penalty, batch_size=batch_size, seed=seed)
-        work = work_dir or out.with_name(out.name + ".chunks")
-        run_chunks(recs, work, candidates_fn(lm, tok, cat, settings, trie), chunk_size=chunk_size, shard=part,
-                   progress=progress_bar("generating candidates"))
-        _finish(work, out, part)
+    settings = CandidateSettings(method=method.value, n=n, groups=groups, diversity_penalty=penalty, batch_size=batch_size, seed=seed)
+    _chunked(model, catalog, records, out, work_dir, shard, chunk_size,
+             lambda lm, tok, cat: candidates_fn(lm, tok, cat, settings, build_trie(tok, cat) if constrained else None),
+             "generating candidates")
 
 
 @app.command("predict")
@@ -128,22 +135,12 @@ def predict_command(
     chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None,
 ) -> None:
     """Predict the next item for every record (chunked, resumable, shardable)."""
-    from negrec.data.goodreads import load_goodreads_catalog
-    from negrec.data.io import read_records
-    from negrec.llm.models import load_model
     from negrec.llm.pipeline import build_trie, predict_fn
-    from negrec.llm.runs import parse_shard, run_chunks
 
-    with user_errors():
-        part = parse_shard(shard)
-        cat = load_goodreads_catalog(catalog)
-        recs, _ = read_records(records)
-        lm, tok = load_model(model)
-        trie = build_trie(tok, cat) if mode == ModeName.beams else None
-        work = work_dir or out.with_name(out.name + ".chunks")
-        fn = predict_fn(lm, tok, mode=mode.value, k=k, batch_size=batch_size, max_new_tokens=max_new_tokens, trie=trie)
-        run_chunks(recs, work, fn, chunk_size=chunk_size, shard=part, progress=progress_bar("predicting"))
-        _finish(work, out, part)
+    _chunked(model, catalog, records, out, work_dir, shard, chunk_size,
+             lambda lm, tok, cat: predict_fn(lm, tok, mode=mode.value, k=k, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                             trie=build_trie(tok, cat) if mode == ModeName.beams else None),
+             "predicting")
 
 
 @app.command("merge")

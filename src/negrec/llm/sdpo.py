@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from negrec.data.io import write_json
+from negrec.llm.settings import StageSettings
 
 
 def sdpo_loss(
@@ -74,24 +75,7 @@ def batch_logps(model, tokenizer, prompts, chosen, rejected, mask, max_length):
     return logps[:b], logps[b:].reshape(b, k)
 
 
-@dataclass(frozen=True)
-class SDPOSettings:
-    """Optimisation of the S-DPO loop."""
-
-    beta: float = 0.1
-    lr: float = 1e-5
-    epochs: int = 1
-    batch_size: int = 4
-    grad_accum: int = 1
-    warmup_steps: int = 0
-    max_length: int = 512
-    max_negatives: int = 5
-    pad_empty_to: int | None = None  # the seed's quirk: pad the list with "" answers up to this many
-    save_steps: int = 50
-    seed: int = 0
-
-
-def prepare_rows(records: Sequence[dict], settings: SDPOSettings) -> list[tuple[str, str, list[str]]]:
+def prepare_rows(records: Sequence[dict], max_negatives: int = 5, pad_empty_to: int | None = None) -> list[tuple[str, str, list[str]]]:
     """(prompt, chosen, negatives) with completions starting on the newline that follows the prompt."""
     def completion(text: str) -> str:
         return text if text.startswith("\n") else "\n" + text
@@ -99,22 +83,23 @@ def prepare_rows(records: Sequence[dict], settings: SDPOSettings) -> list[tuple[
     rows = []
     for rec in records:
         rejected = rec["rejected"] if isinstance(rec["rejected"], list) else [rec["rejected"]]
-        negs = [completion(x) for x in rejected if x != ""][: settings.max_negatives]
-        if settings.pad_empty_to:
-            negs += [""] * max(0, settings.pad_empty_to - len(negs))  # "" becomes an EOS-only answer, as in the seed
+        negs = [completion(x) for x in rejected if x != ""][:max_negatives]
+        if pad_empty_to:
+            negs += [""] * max(0, pad_empty_to - len(negs))  # "" becomes an EOS-only answer, as in the seed
         if negs:
             rows.append((rec["prompt"], completion(rec["chosen"]), negs))
     return rows
 
 
-def train_sdpo(policy, reference, tokenizer, records: Sequence[dict], out: str | Path, settings: SDPOSettings = SDPOSettings()) -> list[dict]:
+def train_sdpo(policy, reference, tokenizer, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
+               *, max_negatives: int = 5, pad_empty_to: int | None = None) -> list[dict]:
     """Train `policy` against the frozen `reference`; checkpoints every `save_steps` under `out/` and resumes
     from the newest one. Returns the log (one dict per optimiser step), also written to `out/log.jsonl`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = prepare_rows(records, settings)
+    rows = prepare_rows(records, max_negatives, pad_empty_to)
     per_epoch = math.ceil(len(rows) / (settings.batch_size * settings.grad_accum))
-    total = per_epoch * settings.epochs
+    total = per_epoch * max(1, round(settings.epochs))
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=settings.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / max(1, settings.warmup_steps)) * max(0.0, 1 - s / max(1, total)))
@@ -126,7 +111,7 @@ def train_sdpo(policy, reference, tokenizer, records: Sequence[dict], out: str |
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         step, log = state["step"], state["log"]
-    write_json(out / "settings.json", asdict(settings))
+    write_json(out / "settings.json", {**asdict(settings), "max_negatives": max_negatives, "pad_empty_to": pad_empty_to})
     reference.eval()
     policy.train()
     while step < total:

@@ -7,33 +7,15 @@ from __future__ import annotations
 import copy
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Literal, Sequence
 
 from negrec.data.io import read_records, write_json
 from negrec.llm.prompts import render
+from negrec.llm.settings import StageSettings
 
 Kind = Literal["dpo", "sdpo"]
-
-
-@dataclass(frozen=True)
-class StageSettings:
-    """Optimisation settings shared by the stages (CPU-friendly defaults: fp32, no gradient checkpointing)."""
-
-    epochs: float = 1.0
-    lr: float = 1e-5
-    batch_size: int = 4
-    grad_accum: int = 1
-    beta: float = 0.1
-    max_length: int = 512
-    warmup_steps: int = 0
-    save_steps: int = 50
-    seed: int = 0
-    precompute_ref_log_probs: bool = False
-    lora: bool = False
-    lora_r: int = 16
-    lora_alpha: int = 32
 
 
 def _completion(text: str) -> str:
@@ -57,7 +39,7 @@ def _last_checkpoint(out: Path) -> str | None:
     return get_last_checkpoint(str(out)) if out.is_dir() else None
 
 
-def _finish(trainer, model, tokenizer, out: Path, config: dict) -> Path:
+def _finish(history: list[dict], model, tokenizer, out: Path, config: dict) -> Path:
     """Save the final model, the log (JSONL) and its curve, and the config."""
     from negrec.report.plots import training_curves
 
@@ -65,7 +47,7 @@ def _finish(trainer, model, tokenizer, out: Path, config: dict) -> Path:
     model = model.merge_and_unload() if hasattr(model, "merge_and_unload") and config.get("merge_lora", True) else model
     model.save_pretrained(final)
     tokenizer.save_pretrained(final)
-    history = [h for h in trainer.state.log_history if "loss" in h]
+    history = [h for h in history if "loss" in h]
     (out / "log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
     write_json(out / "config.json", config)
     if history:
@@ -101,7 +83,7 @@ def sft(model_dir: str | Path, records: Sequence[dict], out: str | Path, setting
     args = SFTConfig(**_trl_common(out, settings), completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
     trainer.train(resume_from_checkpoint=_last_checkpoint(out))
-    return _finish(trainer, trainer.model, tok, out, {"stage": "sft", "model": str(model_dir), **asdict(settings)})
+    return _finish(trainer.state.log_history, trainer.model, tok, out, {"stage": "sft", "model": str(model_dir), **asdict(settings)})
 
 
 def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
@@ -132,7 +114,7 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     args = DPOConfig(**_trl_common(out, settings), beta=settings.beta, precompute_ref_log_probs=settings.precompute_ref_log_probs)
     trainer = DPOTrainer(model=model, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
     trainer.train(resume_from_checkpoint=_last_checkpoint(out))
-    return _finish(trainer, trainer.model, tok, out, {"stage": "dpo", "model": str(model_dir),
+    return _finish(trainer.state.log_history, trainer.model, tok, out, {"stage": "dpo", "model": str(model_dir),
                                                       "reference": str(reference_dir or model_dir), **asdict(settings)})
 
 
@@ -140,17 +122,13 @@ def sdpo(model_dir: str | Path, records: Sequence[dict], out: str | Path, settin
          reference_dir: str | Path | None = None, pad_empty_to: int | None = None) -> Path:
     """S-DPO over lists of negatives (project loss, masked); policy and reference start from `model_dir`."""
     from negrec.llm.models import load_model
-    from negrec.llm.sdpo import SDPOSettings, train_sdpo
+    from negrec.llm.sdpo import train_sdpo
 
     out = Path(out)
     policy, tok = _load_trainable(Path(model_dir), settings)
     reference = load_model(reference_dir or model_dir)[0]
-    s = SDPOSettings(beta=settings.beta, lr=settings.lr, epochs=max(1, round(settings.epochs)), batch_size=settings.batch_size,
-                     grad_accum=settings.grad_accum, warmup_steps=settings.warmup_steps, max_length=settings.max_length,
-                     save_steps=settings.save_steps, seed=settings.seed, pad_empty_to=pad_empty_to)
-    log = train_sdpo(policy, reference, tok, records, out, s)
-    trainer_like = type("T", (), {"state": type("S", (), {"log_history": log})()})()
-    return _finish(trainer_like, policy, tok, out, {"stage": "sdpo", "model": str(model_dir), **asdict(s)})
+    log = train_sdpo(policy, reference, tok, records, out, settings, pad_empty_to=pad_empty_to)
+    return _finish(log, policy, tok, out, {"stage": "sdpo", "model": str(model_dir), "pad_empty_to": pad_empty_to, **asdict(settings)})
 
 
 def curriculum(model_dir: str | Path, stages: Sequence[tuple[Kind, str | Path]], out: str | Path,
