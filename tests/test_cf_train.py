@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 from typer.testing import CliRunner
 
-from negrec.cf.experiment import load_cf_dataset, prepare, run_sampler
+from negrec.experiments.cf import load_cf_dataset, prepare, run_sampler
 from negrec.cf.losses import bce_loss, bpr_loss, softmax_loss
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.trainer import TrainConfig, train, validation_score

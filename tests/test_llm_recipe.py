@@ -11,7 +11,7 @@ pytest.importorskip("trl")
 
 from negrec.cli import app  # noqa: E402
 from negrec.errors import DataError  # noqa: E402
-from negrec.llm.recipe import load_recipe  # noqa: E402
+from negrec.experiments.llm_recipe import load_recipe  # noqa: E402
 
 TINY = """
 name: tiny
@@ -50,7 +50,7 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path):
         assert 0.0 <= row["HR@10"]["mean"] <= 1.0
     tests = json.loads((out / "report" / "paired_tests.json").read_text())["rows"]
     assert {t["baseline"] for t in tests} == {"SPRec"}
-    assert (out / "report" / "accuracy_vs_fairness.png").is_file()
+    assert (out / "report" / "accuracy_vs_fairness.png").is_file() and (out / "sft" / "curve.png").is_file()
     annotated = json.loads((out / "annotated.json").read_text())
     assert len(annotated) == len(json.loads((out / "candidates.json").read_text())) == 100  # 50 users × 2 train records
     second = runner.invoke(app, ["llm", "run", str(recipe), "--out", str(out)])

@@ -54,7 +54,7 @@ def _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin,
 
 
 def _prepare(dataset: str, data_dir: Path | None, protocol: ProtocolName, seed: int, val_size: float):
-    from negrec.cf.experiment import load_cf_dataset, prepare
+    from negrec.experiments.cf import load_cf_dataset, prepare
 
     return prepare(load_cf_dataset(dataset, data_dir), protocol.value, seed=seed, val_size=val_size)
 
@@ -85,7 +85,7 @@ def train_command(
     seed: SeedOpt = 123,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
-    from negrec.cf.experiment import run_sampler
+    from negrec.experiments.cf import run_sampler
 
     with user_errors():
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
@@ -113,7 +113,7 @@ def compare_command(
     seed: SeedOpt = 123,
 ) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
-    from negrec.cf.experiment import compare
+    from negrec.experiments.cf import compare
     from negrec.cf.trainer import TrainConfig
 
     with user_errors():
@@ -136,7 +136,7 @@ def recommend_command(
     """Top-K items for every user, training items excluded, as a Kaggle submission file."""
     import numpy as np
 
-    from negrec.cf.experiment import load_run
+    from negrec.experiments.cf import load_run
     from negrec.cf.trainer import recommend
     from negrec.data.catalog import Catalog
     from negrec.data.kaggle import write_submission

@@ -71,6 +71,13 @@ ShardOpt = Annotated[str, typer.Option(help="i/n: this worker's share of the chu
 ChunkOpt = Annotated[int, typer.Option(help="Records per chunk file.")]
 
 
+def _curves(out: Path) -> None:
+    """curve.png beside every training log of a run folder."""
+    from negrec.report.plots import curves_from_logs
+
+    curves_from_logs(out)
+
+
 def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Path | None, shard: str, chunk_size: int,
              make_fn, label: str) -> None:
     """Shared body of `candidates` and `predict`: load, run this shard's missing chunks, merge when complete."""
@@ -187,6 +194,7 @@ def sft_command(
     with user_errors():
         recs, _ = read_records(records)
         final = sft(model, recs, out, _stage_settings(epochs, lr, batch_size, grad_accum, 0.1, max_length, save_steps, seed, lora, False))
+    _curves(out)
     console.print(f"SFT model → {final}")
 
 
@@ -205,6 +213,7 @@ def dpo_command(
     with user_errors():
         recs, _ = read_records(pairs)
         final = dpo(model, recs, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, precompute_ref), reference)
+    _curves(out)
     console.print(f"DPO model → {final}")
 
 
@@ -224,6 +233,7 @@ def sdpo_command(
         recs, _ = read_records(pairs)
         final = sdpo(model, recs, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, False, False),
                      reference, pad_empty_to)
+    _curves(out)
     console.print(f"S-DPO model → {final}")
 
 
@@ -245,6 +255,7 @@ def curriculum_command(
                 raise ValueError(f"--stage must be dpo:FILE or sdpo:FILE, got {spec!r}")
             stages.append((kind, Path(path)))
         final = curriculum(model, stages, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, False, False))
+    _curves(out)
     console.print(f"curriculum model → {final}")
 
 
@@ -264,6 +275,7 @@ def selfplay_command(
         recs, _ = read_records(records)
         final = selfplay_rounds(model, recs, load_goodreads_catalog(catalog), rounds, out,
                                 _stage_settings(epochs, lr, batch_size, 1, beta, max_length, save_steps, seed, False, False))
+    _curves(out)
     console.print(f"self-play model → {final}")
 
 
@@ -274,7 +286,7 @@ def run_command(
     data_dir: Annotated[Optional[Path], typer.Option(help="Data root for recipes naming a dataset (default: $NEGREC_DATA_DIR).")] = None,
 ) -> None:
     """Run a whole recipe: model → SFT → candidates → negatives → training → predict → evaluate → report."""
-    from negrec.llm.recipe import Runner, load_recipe
+    from negrec.experiments.llm_recipe import Runner, load_recipe
 
     with user_errors():
         summary = Runner(load_recipe(recipe), out, data_dir, log=console.print).run()

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable
 
-from negrec.cf.experiment import compare, prepare
+from negrec.experiments.cf import compare, prepare
 from negrec.cf.trainer import TrainConfig
 from negrec.data.io import write_json, write_text
 from negrec.data.stats import dataset_stats
@@ -22,7 +22,7 @@ def run_llm_demo(out: str | Path, *, log: Callable[[str], None] = print) -> dict
     """The quick LLM recipe (recipes/synthetic-quick.yaml, shipped inside the package) in `out`."""
     from importlib import resources
 
-    from negrec.llm.recipe import Runner, load_recipe
+    from negrec.experiments.llm_recipe import Runner, load_recipe
 
     with resources.as_file(resources.files("negrec") / "recipes" / "synthetic-quick.yaml") as path:
         return Runner(load_recipe(path), out, log=log).run()

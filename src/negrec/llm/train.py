@@ -1,6 +1,7 @@
 """Preference training stages: SFT and DPO through TRL, S-DPO through `negrec.llm.sdpo`, a curriculum of
 stages, and SPRec self-play rounds. Every stage writes a run folder: `final/` (model + tokenizer),
-checkpoints (resumed automatically), `log.jsonl`, `curve.png` and `config.json`."""
+checkpoints (resumed automatically), `log.jsonl` and `config.json`; `report.plots.curves_from_logs`
+draws `curve.png` from the logs."""
 
 from __future__ import annotations
 
@@ -40,9 +41,7 @@ def _last_checkpoint(out: Path) -> str | None:
 
 
 def _finish(history: list[dict], model, tokenizer, out: Path, config: dict) -> Path:
-    """Save the final model, the log (JSONL) and its curve, and the config."""
-    from negrec.report.plots import training_curves
-
+    """Save the final model, the log (JSONL) and the config (the CLI/experiment layer draws curve.png from the log)."""
     final = out / "final"
     model = model.merge_and_unload() if hasattr(model, "merge_and_unload") and config.get("merge_lora", True) else model
     model.save_pretrained(final)
@@ -50,10 +49,6 @@ def _finish(history: list[dict], model, tokenizer, out: Path, config: dict) -> P
     history = [h for h in history if "loss" in h]
     (out / "log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
     write_json(out / "config.json", config)
-    if history:
-        curve = [{"epoch": h.get("step", i), "loss": h["loss"], **({"reward accuracy": h["rewards/accuracies"]} if "rewards/accuracies" in h else {})}
-                 for i, h in enumerate(history)]
-        training_curves(curve, out / "curve.png", metric="reward accuracy" if "rewards/accuracies" in history[0] else None)
     return final
 
 

@@ -82,3 +82,20 @@ def training_curves(history: list[dict], path: str | Path, *, metric: str | None
         return _save(fig, path)
     finally:
         plt.close(fig)
+
+
+def curves_from_logs(folder: str | Path) -> list[Path]:
+    """A curve.png (loss, and reward accuracy when logged) beside every `log.jsonl` under `folder`."""
+    import json
+
+    written = []
+    for log in sorted(Path(folder).rglob("log.jsonl")):
+        rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        rows = [r for r in rows if "loss" in r]
+        if not rows:
+            continue
+        metric = "reward accuracy" if "rewards/accuracies" in rows[0] else None
+        points = [{"epoch": r.get("step", i), "loss": r["loss"], **({metric: r["rewards/accuracies"]} if metric else {})}
+                  for i, r in enumerate(rows)]
+        written.append(training_curves(points, log.with_name("curve.png"), metric=metric))
+    return written

@@ -16,6 +16,8 @@ import numpy as np
 
 from negrec.data.io import read_records, write_json, write_text
 from negrec.errors import DataError
+from negrec.report.compare import write_comparison
+from negrec.report.plots import curves_from_logs
 
 METHOD_KINDS = ("sft", "selfplay", "dpo", "sdpo", "curriculum")
 TABLE = ["NDCG@5", "NDCG@10", "HR@5", "HR@10", "Diversity@10", "DivRatio@10", "DGU@10", "MGU@10", "ORRatio@10", "NotInRatio"]
@@ -129,6 +131,7 @@ class Runner:
         for method in r.methods:
             models[method["name"]] = self._method(method, sft_model, catalog, train)
         results = self._predict_and_evaluate(models, catalog, test)
+        curves_from_logs(out)  # curve.png beside every training stage's log.jsonl
         self.times["total"] = time.perf_counter() - t_start
         write_json(out / "timings.json", self.times)
         return results
@@ -200,8 +203,6 @@ class Runner:
         from negrec.llm.evaluate import evaluate_predictions
         from negrec.llm.models import load_model
         from negrec.llm.pipeline import build_trie, predict_fn
-        from negrec.report.compare import write_comparison
-
         evals = {}
         options = {"ks": [5, 10], "grounding": "seed-minilm-l3", "conventions": "clean", **self.r.evaluate}
         for name, model_dir in models.items():

@@ -21,6 +21,8 @@ from negrec.data.splits import leave_last_out, per_user_ratio_split, ratio_split
 from negrec.data.synthetic import SyntheticConfig, generate
 from negrec.data.tabular import Dataset, load_movielens_100k, load_movielens_latest, load_table
 from negrec.eval.evaluate import Evaluation, evaluate
+from negrec.report.compare import write_comparison
+from negrec.report.plots import training_curves
 from negrec.sampling.negatives import parse_sampler
 
 Protocol = Literal["ratio", "leave-last-out", "homework"]
@@ -129,8 +131,6 @@ def reference_runs(prep: Prepared, seed: int) -> dict[str, CFRun]:
 
 def save_run(folder: Path, run: CFRun, prep: Prepared, config: TrainConfig, spec: str) -> None:
     """model.pt, config.json, metrics.json, curves.png and what `recommend` needs (train.npz, ids.json)."""
-    from negrec.report.plots import training_curves
-
     folder.mkdir(parents=True, exist_ok=True)
     assert run.result is not None
     torch.save(run.result.model.state_dict(), folder / "model.pt")
@@ -160,8 +160,6 @@ def compare(prep: Prepared, specs: list[str], config: TrainConfig, out: Path, *,
             progress: Callable[[Iterable[str]], Iterable[str]] | None = None) -> dict[str, CFRun]:
     """Train every sampler with the same split and seeds, add popularity/random rows, write the comparison.
     `progress` wraps the loop over samplers (e.g. a rich progress bar)."""
-    from negrec.report.compare import write_comparison
-
     runs: dict[str, CFRun] = {}
     for spec in progress(specs) if progress else specs:
         runs[spec] = run_sampler(prep, spec, config, out=out / "runs" / spec.replace(":", "_"))
