@@ -114,11 +114,10 @@ def compare_command(
 ) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
     from negrec.experiments.cf import compare
-    from negrec.cf.trainer import TrainConfig
 
     with user_errors():
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
-        config = TrainConfig(model=model.value, loss=loss.value, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg, seed=seed)
+        config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed)
         specs = [s.strip() for s in samplers.split(",") if s.strip()]
         runs = compare(prep, specs, config, out, progress=progress_bar("training one model per sampler"))
     for name, run in runs.items():

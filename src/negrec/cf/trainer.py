@@ -124,6 +124,7 @@ def train(
     model = build_model(config, matrix, gen)
     opts = _optimizers(model, config)
     loss_fn = LOSSES[config.loss]
+    loss_options = {"bpr": {"margin": config.margin}, "softmax": {"temperature": config.temperature}}.get(config.loss, {})
     sampler = NegativeSampler(sampler_config, train, rng, catalog)
     if config.negatives == "static" and sampler.needs_scores:
         raise ValueError(f"{sampler_config.name} scores candidates with the model: it cannot be drawn once (static)")
@@ -161,8 +162,7 @@ def train(
             neg, ok = torch.from_numpy(np.ascontiguousarray(neg_np)), torch.from_numpy(np.ascontiguousarray(ok_np))
             pos_s = model.score(u, p, cache)
             neg_s = model.score(u, neg, cache)
-            extra = {"margin": config.margin} if config.loss == "bpr" else {"temperature": config.temperature} if config.loss == "softmax" else {}
-            loss = loss_fn(pos_s, neg_s, ok, **extra)
+            loss = loss_fn(pos_s, neg_s, ok, **loss_options)
             if config.reg > 0:
                 emb = model.ego_weights(u, torch.cat([p.unsqueeze(1), neg], 1)) if isinstance(model, LightGCN) else \
                     torch.cat([model.user(u), model.item(p), model.item(neg).reshape(-1, model.dim)])

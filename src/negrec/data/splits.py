@@ -20,13 +20,14 @@ class Split:
     test: Interactions
 
 
-def _rank_within_user(users: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Entry order sorted by (user, key) and each entry's 0-based rank inside its user."""
-    order = np.lexsort((keys, users))
-    counts = np.bincount(users, minlength=int(users.max()) + 1 if len(users) else 0)
+def _rank_within_user(data: Interactions, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entries sorted by (user, keys…) — `keys` least significant first, as np.lexsort takes them — and each
+    entry's 0-based rank inside its user in that order."""
+    order = np.lexsort((*keys, data.entry_users()))
+    counts = data.user_counts()
     starts = np.repeat(np.cumsum(counts) - counts, counts)
-    rank = np.empty(len(users), dtype=np.int64)
-    rank[order] = np.arange(len(users)) - starts
+    rank = np.empty(data.nnz, dtype=np.int64)
+    rank[order] = np.arange(data.nnz) - starts
     return order, rank
 
 
@@ -39,7 +40,7 @@ def per_user_ratio_split(data: Interactions, ratio: float = 0.1, seed: int = 42)
     users = data.entry_users()
     counts = data.user_counts()
     n_valid = np.floor(counts * ratio + 1e-9).astype(np.int64)  # int() truncation, robust to 0.1·10 = 0.99999…
-    _, rank = _rank_within_user(users, rng.random(len(users)))
+    _, rank = _rank_within_user(data, rng.random(data.nnz))
     # the shuffled order's *last* n_valid entries go to validation
     to_valid = rank >= (counts - n_valid)[users]
     empty = np.zeros(len(users), dtype=bool)
@@ -78,14 +79,7 @@ def ratio_split(
 def _time_rank(data: Interactions) -> tuple[np.ndarray, np.ndarray]:
     """Per entry its 0-based position in its user's history ordered by (timestamp, item)."""
     keys = data.timestamps if data.timestamps is not None else np.zeros(data.nnz)
-    # CSR order is by item inside a user, so lexsort on (item, time) breaks timestamp ties by item id
-    order = np.lexsort((data.matrix.indices, keys, data.entry_users()))
-    users = data.entry_users()
-    counts = data.user_counts()
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    rank = np.empty(data.nnz, dtype=np.int64)
-    rank[order] = np.arange(data.nnz) - starts
-    return order, rank
+    return _rank_within_user(data, data.matrix.indices, keys)  # timestamp ties broken by item id
 
 
 def leave_last_out(data: Interactions, n_valid: int = 0, min_train: int = 1) -> Split:

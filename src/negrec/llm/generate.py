@@ -49,8 +49,8 @@ class _StepRecorder:
 class _HammingDiversity:
     """Subtracts penalty × (count of the token chosen at this step by earlier groups of the same prompt)."""
 
-    def __init__(self, earlier: list[list[np.ndarray]], beams: int, penalty: float, prompt_length: int, vocab: int):
-        self.earlier, self.beams, self.penalty, self.prompt_length, self.vocab = earlier, beams, penalty, prompt_length, vocab
+    def __init__(self, earlier: list[list[np.ndarray]], beams: int, penalty: float, prompt_length: int):
+        self.earlier, self.beams, self.penalty, self.prompt_length = earlier, beams, penalty, prompt_length
 
     def __call__(self, input_ids, scores):
         import torch
@@ -84,7 +84,7 @@ def beam_titles(model, tokenizer, prompts: Sequence[str], trie: TitleTrie | None
         recorder = _StepRecorder(width)
         processors = [recorder]
         if earlier:
-            processors.insert(0, _HammingDiversity(earlier, beams, config.diversity_penalty, width, len(tokenizer)))
+            processors.insert(0, _HammingDiversity(earlier, beams, config.diversity_penalty, width))
         if trie is not None and config.constrained:
             processors.append(TrieLogitsProcessor(trie, tokenizer.eos_token_id, width))
         with torch.no_grad():

@@ -43,7 +43,7 @@ def _last_checkpoint(out: Path) -> str | None:
 def _finish(history: list[dict], model, tokenizer, out: Path, config: dict) -> Path:
     """Save the final model, the log (JSONL) and the config (the CLI/experiment layer draws curve.png from the log)."""
     final = out / "final"
-    model = model.merge_and_unload() if hasattr(model, "merge_and_unload") and config.get("merge_lora", True) else model
+    model = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model  # LoRA: save a plain model
     model.save_pretrained(final)
     tokenizer.save_pretrained(final)
     history = [h for h in history if "loss" in h]
