@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from negrec.report.plots import metric_bars, scatter_tradeoff
+from negrec.report.plots import coincident_labels, metric_bars, scatter_tradeoff
 from negrec.report.tables import ResultTable
 
 ROWS = [
@@ -34,3 +34,8 @@ def test_small_p_values_print_in_scientific_notation():
 def test_plots_are_png(tmp_path):
     for path in (metric_bars(ROWS, "NDCG@10", tmp_path / "b.png"), scatter_tradeoff(ROWS, "Coverage@10", "NDCG@10", tmp_path / "s.png")):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_systems_on_the_same_point_share_one_label():
+    points = [(0.1, 0.2, "clusterin_high"), (0.3, 0.1, "SFT"), (0.1, 0.2, "high_exposure")]
+    assert coincident_labels(points) == [(0.1, 0.2, "clusterin_high = high_exposure"), (0.3, 0.1, "SFT")]

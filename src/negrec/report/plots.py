@@ -43,17 +43,27 @@ def metric_bars(rows: list[dict], metric: str, path: str | Path, *, label: str =
         plt.close(fig)
 
 
+def coincident_labels(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Merge the labels of systems that sit on the same point ("a = b"), first appearance first."""
+    merged: dict[tuple[float, float], list[str]] = {}
+    for x, y, name in points:
+        merged.setdefault((x, y), []).append(name)
+    return [(x, y, " = ".join(names)) for (x, y), names in merged.items()]
+
+
 def scatter_tradeoff(rows: list[dict], x: str, y: str, path: str | Path, *, label: str = "system") -> Path:
-    """Scatter of two metrics (e.g. accuracy vs. diversity), one labelled point per system."""
+    """Scatter of two metrics (e.g. accuracy vs. diversity), one labelled point per distinct position."""
     plt = _pyplot()
 
     def val(c: object) -> float:
         return c["mean"] if isinstance(c, dict) else float(c)
 
     fig, ax = plt.subplots(figsize=(4.8, 3.6))
-    for r in rows:
-        ax.scatter(val(r[x]), val(r[y]), s=40)
-        ax.annotate(str(r[label]), (val(r[x]), val(r[y])), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    # Systems with identical metrics (e.g. strategies that picked the same negatives) would print
+    # their labels on top of each other; one joined label keeps the plot readable.
+    for px, py, text in coincident_labels([(val(r[x]), val(r[y]), str(r[label])) for r in rows]):
+        ax.scatter(px, py, s=40)
+        ax.annotate(text, (px, py), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.set_title(f"{y} vs. {x}")
