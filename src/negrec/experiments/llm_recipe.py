@@ -7,6 +7,7 @@ paired tests against the baseline method, plots). A stage whose output exists is
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ class Recipe:
     evaluate: dict = field(default_factory=dict)
     methods: list[dict] = field(default_factory=list)
     baseline: str | None = None
+    most_popular: bool = True  # add the MostPop reference row (top-K training titles, history excluded)
     seed: int = 0
 
 
@@ -127,13 +129,16 @@ class Runner:
         needs_candidates = any(m["kind"] in ("dpo", "sdpo", "curriculum") and m.get("negatives") != "random" for m in r.methods)
         if needs_candidates:
             self._candidates(sft_model, catalog, train, data_dir)
-        models = {"SFT": sft_model}
+        models: dict[str, Path | None] = {"MostPop": None} if r.most_popular else {}
+        models["SFT"] = sft_model
         for method in r.methods:
             models[method["name"]] = self._method(method, sft_model, catalog, train)
-        results = self._predict_and_evaluate(models, catalog, test)
+        results = self._predict_and_evaluate(models, catalog, data_dir, test)
         curves_from_logs(out)  # curve.png beside every training stage's log.jsonl
-        self.times["total"] = time.perf_counter() - t_start
-        write_json(out / "timings.json", self.times)
+        # A resumed run times only the stages it ran; keep the earlier stages' times beside them.
+        timings = out / "timings.json"
+        earlier = json.loads(timings.read_text())["stages"] if timings.exists() else {}
+        write_json(timings, {"stages": {**earlier, **self.times}, "last_invocation_s": time.perf_counter() - t_start})
         return results
 
     def _candidates(self, sft_model: Path, catalog, train, data_dir: Path) -> None:
@@ -199,7 +204,7 @@ class Runner:
         self._stage(name, folder / "final" / "config.json", lambda: fn(sft_model, read_records(negatives)[0], folder, settings))
         return folder / "final"
 
-    def _predict_and_evaluate(self, models: dict[str, Path], catalog, test) -> dict:
+    def _predict_and_evaluate(self, models: dict[str, Path | None], catalog, data_dir: Path, test) -> dict:
         from negrec.llm.evaluate import evaluate_predictions
         from negrec.llm.models import load_model
         from negrec.llm.pipeline import build_trie, predict_fn
@@ -209,6 +214,8 @@ class Runner:
             preds_path = self.out / "predictions" / f"{name}.json"
 
             def predict(model_dir=model_dir, preds_path=preds_path):
+                if model_dir is None:  # the MostPop reference: no model, a ranked list of titles per prompt
+                    return write_json(preds_path, self._most_popular(catalog, data_dir, test, max(options["ks"])))
                 model, tok = load_model(model_dir)
                 mode = self.r.predict.get("mode", "greedy")
                 trie = build_trie(tok, catalog) if mode == "beams" else None
@@ -216,7 +223,8 @@ class Runner:
                 write_json(preds_path, fn(test, 0))
 
             self._stage(f"predict {name}", preds_path, predict)
-            ev = evaluate_predictions(read_records(preds_path)[0], catalog, cache_dir=self.out / "cache", **options)
+            grounding = {"grounding": "beams"} if model_dir is None else {}
+            ev = evaluate_predictions(read_records(preds_path)[0], catalog, cache_dir=self.out / "cache", **{**options, **grounding})
             write_json(self.out / "metrics" / f"{name}.json", ev.metrics)
             evals[name] = ev.evaluation
         baseline = self.r.baseline if self.r.baseline in evals else "SFT"
@@ -227,3 +235,23 @@ class Runner:
         summary = {name: {m: ev.summary().get(m) for m in metrics} for name, ev in evals.items()}
         write_json(self.out / "report" / "summary.json", summary)
         return summary
+
+    def _most_popular(self, catalog, data_dir: Path, test: list[dict], k: int) -> list[dict]:
+        """MostPop predictions: the k titles read most often in the training histories, minus each user's history."""
+        from negrec.cf.baselines import popularity_recommend
+        from negrec.data.goodreads import load_goodreads_records
+        from negrec.llm.pipeline import prediction_row
+        from negrec.llm.prompts import render
+
+        def histories(name: str, limit: int | None):
+            return load_goodreads_records(data_dir / name, catalog).sequences.history_matrix(catalog.n_items)[:limit]
+
+        seen = histories(self.r.test, self.r.limit_test)
+        top = popularity_recommend(histories(self.r.train, self.r.limit_train), np.arange(len(test)), k, exclude=seen)
+        titles = catalog.require_titles("MostPop")
+        rows = []
+        for rec, ids in zip(test, top):
+            beam = [f'"{titles[i]}"' for i in ids if i >= 0]
+            prompt = render(rec["instruction"], rec["input"], self.r.predict.get("template", "train"))
+            rows.append(prediction_row(rec, prompt, beam[0] if beam else "", beam))
+        return rows

@@ -106,11 +106,15 @@ def predict_fn(model, tokenizer, *, mode: Literal["greedy", "beams"] = "greedy",
                 beams = beam_titles(model, tokenizer, batch, trie, BeamConfig(n_return=k, beams_per_group=k, groups=1,
                                                                                diversity_penalty=0.0, max_new_tokens=max_new_tokens))
                 preds = [b[0] if b else "" for b in beams]
-            for rec, prompt, pred, beam in zip(records[start : start + batch_size], batch, preds, beams):
-                row = {"prompt": prompt, "prediction": pred, "ground_truth": rec["output"].strip('" \n')}
-                if beam is not None:
-                    row["beams"] = beam
-                out.append(row)
+            out.extend(prediction_row(rec, prompt, pred, beam) for rec, prompt, pred, beam in zip(records[start : start + batch_size], batch, preds, beams))
         return out
 
     return run
+
+
+def prediction_row(rec: dict, prompt: str, prediction: str, beam: list[str] | None) -> dict:
+    """One record of the seed's prediction format (+ `beams` when the prediction is a ranked title list)."""
+    row = {"prompt": prompt, "prediction": prediction, "ground_truth": rec["output"].strip('" \n')}
+    if beam is not None:
+        row["beams"] = beam
+    return row
