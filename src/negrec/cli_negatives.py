@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional, Sequence
 
 import typer
 
 from negrec.cli_common import user_errors
-
 from negrec.errors import DataError
 
 app = typer.Typer(help="Negative candidates → preference data (annotate, select, self-play, CF-scored).", no_args_is_help=True)
@@ -47,14 +46,27 @@ def _exposure(option: str | None, catalog_dir: Path, parser: str):
     return count_exposure(histories_of(path, parser))
 
 
-def _load_annotated(annotated: Path | None, candidates: Path | None, catalog, catalog_dir: Path, exposure: str | None, parser: str):
+def _write_picks(strategy: str, known: Sequence[str], pick: Callable, out: Path, format: Fmt, catalog_dir: Path,
+                 annotated: Path | None, candidates: Path | None, exposure: str | None, compat: Compat) -> None:
+    """Shared body of `select` and `cf`: check the strategy, load (or annotate) the candidates, pick, write."""
+    from negrec.data.goodreads import load_goodreads_catalog
     from negrec.llm.annotate import annotate, load_annotated, read_candidates
+    from negrec.llm.negatives import write_preferences
 
+    if strategy not in known:
+        raise typer.BadParameter(f"unknown strategy {strategy!r}; choose one of {', '.join(known)}")
     if (annotated is None) == (candidates is None):
         raise typer.BadParameter("give exactly one of --annotated or --candidates")
-    if annotated is not None:
-        return load_annotated(annotated)
-    return annotate(read_candidates(candidates), catalog, exposure=_exposure(exposure, catalog_dir, parser), parser=parser, where=str(candidates))
+    parser = "seed" if compat == Compat.seed else "list"
+    with user_errors():
+        cat = load_goodreads_catalog(catalog_dir)
+        if annotated is not None:
+            ann = load_annotated(annotated)
+        else:
+            ann = annotate(read_candidates(candidates), cat, exposure=_exposure(exposure, catalog_dir, parser), parser=parser, where=str(candidates))
+        rows, report = pick(cat, ann, parser)
+        write_preferences(out, rows, format.value)
+    typer.echo(f"{report.summary()} → {out}")
 
 
 @app.command("annotate")
@@ -96,23 +108,17 @@ def select_command(
     """Pick negatives with one strategy and write {prompt, chosen, rejected} records."""
     import numpy as np
 
-    from negrec.data.goodreads import load_goodreads_catalog
-    from negrec.llm.negatives import NEGATIVE_STRATEGIES, random_records, strategy_records, write_preferences
+    from negrec.llm.negatives import NEGATIVE_STRATEGIES, random_records, strategy_records
 
-    if strategy not in NEGATIVE_STRATEGIES:
-        raise typer.BadParameter(f"unknown strategy {strategy!r}; choose one of {', '.join(NEGATIVE_STRATEGIES)}")
-    parser = "seed" if compat == Compat.seed else "list"
     rng = np.random.default_rng(seed)
-    with user_errors():
-        cat = load_goodreads_catalog(catalog)
-        ann = _load_annotated(annotated, candidates, cat, catalog, exposure_from, parser)
+
+    def pick(cat, ann, parser):
         if strategy == "random":
             rows = [{"instruction": i, "input": x, "chosen": c} for i, x, c in zip(ann.instructions, ann.inputs, ann.chosen)]
-            records, report = random_records(rows, cat, n, rng, parser=parser)
-        else:
-            records, report = strategy_records(ann, strategy, rng=rng, empty_negatives=compat == Compat.seed)
-        write_preferences(out, records, format.value)
-    typer.echo(f"{report.summary()} → {out}")
+            return random_records(rows, cat, n, rng, parser=parser)
+        return strategy_records(ann, strategy, rng=rng, empty_negatives=compat == Compat.seed)
+
+    _write_picks(strategy, NEGATIVE_STRATEGIES, pick, out, format, catalog, annotated, candidates, exposure_from, compat)
 
 
 @app.command("selfplay")
@@ -152,16 +158,9 @@ def cf_command(
     compat: CompatOpt = Compat.clean,
 ) -> None:
     """Negatives ranked by CF item-embedding distance to the history centroid or to the chosen item."""
-    from negrec.data.goodreads import load_goodreads_catalog
     from negrec.llm.cf_negatives import CF_STRATEGIES, cf_strategy_records, load_item_embeddings
-    from negrec.llm.negatives import write_preferences
 
-    if strategy not in CF_STRATEGIES:
-        raise typer.BadParameter(f"unknown strategy {strategy!r}; choose one of {', '.join(CF_STRATEGIES)}")
-    parser = "seed" if compat == Compat.seed else "list"
-    with user_errors():
-        cat = load_goodreads_catalog(catalog)
-        ann = _load_annotated(annotated, candidates, cat, catalog, exposure_from, parser)
-        rows, report = cf_strategy_records(ann, cat, load_item_embeddings(embeddings, cat), strategy, parser=parser)
-        write_preferences(out, rows, format.value)
-    typer.echo(f"{report.summary()} → {out}")
+    def pick(cat, ann, parser):
+        return cf_strategy_records(ann, cat, load_item_embeddings(embeddings, cat), strategy, parser=parser)
+
+    _write_picks(strategy, CF_STRATEGIES, pick, out, format, catalog, annotated, candidates, exposure_from, compat)
