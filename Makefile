@@ -31,6 +31,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/preference_throughput.py
 	$(BIN)/python benchmarks/cf_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/cf_quality.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
+	$(BIN)/python benchmarks/grounding_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
+	$(BIN)/python benchmarks/constrained_decoding.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
+	$(BIN)/python benchmarks/llm_training_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info
