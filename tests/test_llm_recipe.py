@@ -20,21 +20,24 @@ name: tiny
 data: synthetic
 synthetic: {n_users: 50, n_items: 80}
 limit_test: 40
+template: compact
 model:
-  init_tiny: {vocab_size: 500, hidden_size: 48, intermediate_size: 96, num_layers: 1, num_heads: 2}
-sft: {epochs: 2, lr: 0.003, batch_size: 8}
+  init_tiny: {titles: tokens, vocab_size: 300, hidden_size: 48, intermediate_size: 96, num_layers: 1, num_heads: 2}
+sft: {epochs: 3, lr: 0.003, batch_size: 8, history_loss_from: 2}
 candidates: {method: diverse, n: 4, groups: 2, batch_size: 16}
-preference: {epochs: 1, lr: 0.001, batch_size: 8}
-predict: {max_new_tokens: 24, batch_size: 20}
+preference: {epochs: 1, lr: 0.001, batch_size: 8, anchor: 1.0, title_logps: true}
+predict: {max_new_tokens: 8, batch_size: 20, k: 10}
 evaluate: {ks: [5, 10], grounding: seed-minilm-l3, conventions: clean}
-baseline: SPRec
+baseline: [SPRec, MostPop]
 methods:
   - {name: SPRec, kind: selfplay}
   - {name: random, kind: dpo, negatives: random}
   - {name: clusterout_low, kind: dpo, negatives: clusterout_low}
   - {name: balanced_popularity, kind: sdpo, negatives: balanced_popularity}
   - {name: curriculum, kind: curriculum, stages: [clusterout_low, clusterin_low]}
+  - {name: sequential, kind: sequential}
 """
+SYSTEMS = {"MostPop", "SFT", "SPRec", "random", "clusterout_low", "balanced_popularity", "curriculum", "sequential"}
 
 
 def test_tiny_recipe_end_to_end_and_resume(tmp_path):
@@ -44,23 +47,52 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path):
     runner = CliRunner()
     first = runner.invoke(app, ["llm", "run", str(recipe), "--out", str(out)])
     assert first.exit_code == 0, first.output
-    rows = {r["system"]: r for r in json.loads((out / "report" / "metrics.json").read_text())["rows"]}
-    assert set(rows) == {"MostPop", "SFT", "SPRec", "random", "clusterout_low", "balanced_popularity", "curriculum"}
-    assert rows["MostPop"]["NotInRatio"]["mean"] == 0.0
-    for row in rows.values():
+    assert "[sft] running" in first.output  # stage names print literally (no rich markup)
+    rows = {(r["system"], r["protocol"]): r for r in json.loads((out / "report" / "metrics.json").read_text())["rows"]}
+    assert set(rows) == {(s, p) for s in SYSTEMS for p in ("seed", "ranked")}
+    for (system, protocol), row in rows.items():
         for metric in ("NDCG@5", "NDCG@10", "HR@5", "HR@10", "DivRatio@10", "MGU@10", "ORRatio@10", "NotInRatio"):
             assert metric in row
-        assert 0.0 <= row["HR@10"]["mean"] <= 1.0
-    tests = json.loads((out / "report" / "paired_tests.json").read_text())["rows"]
-    assert {t["baseline"] for t in tests} == {"SPRec"}
-    assert (out / "report" / "accuracy_vs_fairness.png").is_file() and (out / "sft" / "curve.png").is_file()
+        assert 0.0 <= row["HR@10"] <= 1.0 and row["HR@10_ci"][0] <= row["HR@10"] <= row["HR@10_ci"][1]
+        if protocol == "ranked":  # every ranked answer is a catalog title
+            assert row["NotInRatio"] == 0.0
+    for protocol in ("seed", "ranked"):
+        tests = json.loads((out / "report" / protocol / "paired_tests.json").read_text())["rows"]
+        assert {t["baseline"] for t in tests} == {"SPRec", "MostPop"}
+        assert (out / "report" / protocol / "accuracy_vs_fairness.png").is_file()
+    assert (out / "sft" / "curve.png").is_file()
+    # the reference model reads the title sequence alone
+    assert json.loads((out / "methods" / "sequential" / "sft" / "config.json").read_text())["template"] == "ids"
+    assert json.loads((out / "predictions" / "sequential-seed.json").read_text())[0]["prompt"].startswith('"')
     annotated = json.loads((out / "annotated.json").read_text())
     assert len(annotated) == len(json.loads((out / "candidates.json").read_text())) == 100  # 50 users × 2 train records
     assert_most_popular(out)
     second = runner.invoke(app, ["llm", "run", str(recipe), "--out", str(out)])
     assert second.exit_code == 0, second.output
     assert "running" not in second.output.replace("done already", "")  # every stage was skipped
-    assert {"sft", "candidates", "curriculum", "predict MostPop"} <= set(json.loads((out / "timings.json").read_text())["stages"])
+    stages = set(json.loads((out / "timings.json").read_text())["stages"])
+    assert {"sft", "candidates", "curriculum", "predict MostPop (ranked)"} <= stages
+
+
+def test_several_seeds_report_the_mean_and_pair_per_user_averages(tmp_path):
+    recipe = tmp_path / "seeds.yaml"
+    recipe.write_text(TINY.split("methods:")[0].replace("baseline: [SPRec, MostPop]", "baseline: MostPop")
+                      + "seeds: [0, 1]\nprotocols: [ranked]\nmethods: []\n")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["llm", "run", str(recipe), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    per_seed = [{r["system"]: r for r in json.loads((out / f"seed-{s}" / "report" / "metrics.json").read_text())["rows"]}
+                for s in (0, 1)]
+    summary = {r["system"]: r for r in json.loads((out / "report" / "metrics.json").read_text())["rows"]}
+    for metric in ("HR@10", "NDCG@10"):
+        values = [p["SFT"][metric] for p in per_seed]
+        assert summary["SFT"][metric] == pytest.approx(sum(values) / 2)
+        assert summary["SFT"][f"{metric}_std"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
+    assert per_seed[0]["MostPop"]["HR@10"] == per_seed[1]["MostPop"]["HR@10"]  # the data is the same for every seed
+    paired = json.loads((out / "report" / "paired_tests.json").read_text())["rows"]
+    assert {(t["system"], t["baseline"], t["protocol"]) for t in paired} == {("SFT", "MostPop", "ranked")}
+    hr = next(t for t in paired if t["metric"] == "HR@10")
+    assert hr["diff"] == pytest.approx(summary["SFT"]["HR@10"] - summary["MostPop"]["HR@10"])
 
 
 @pytest.mark.parametrize("body, message", [
@@ -68,6 +100,12 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path):
     ("data: synthetic\nmethods: [{name: x, kind: ppo}]\n", "record 0, field 'methods'"),
     ("methods: []\n", "field 'data': missing"),
     ("data: [unclosed\n", "malformed YAML"),
+    ("data: synthetic\nsft: {epochz: 3}\n", "field 'sft'"),
+    ("data: synthetic\nmethods: [{name: x, kind: dpo, negatives: clusterout_lo}]\n", "unknown negatives 'clusterout_lo'"),
+    ("data: synthetic\npredict: {mode: beams}\n", "unknown option 'mode'"),
+    ("data: synthetic\nbaseline: SPRec\n", "baseline 'SPRec' is not a system"),
+    ("data: synthetic\ntemplate: chat\n", "unknown template 'chat'"),
+    ("data: synthetic\nprotocols: [greedy]\n", "protocols must be"),
 ])
 def test_recipe_validation(tmp_path, body, message):
     path = tmp_path / "r.yaml"
@@ -83,7 +121,7 @@ def assert_most_popular(out):
     counts = Counter(t for r in json.loads((data / "train.json").read_text()) for t in parse_title_list(r["input"]))
     order = sorted(counts, key=lambda t: (-counts[t], ids[t]))
     test = json.loads((data / "test.json").read_text())[:40]
-    preds = json.loads((out / "predictions" / "MostPop.json").read_text())
+    preds = json.loads((out / "predictions" / "MostPop-ranked.json").read_text())
     assert len(preds) == len(test)
     for rec, pred in zip(test, preds):
         seen = set(parse_title_list(rec["input"]))

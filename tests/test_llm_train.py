@@ -27,25 +27,53 @@ def trained(tiny, tmp_path_factory):
     return data, folder, out
 
 
-def test_sdpo_with_one_negative_equals_trls_dpo_loss(trained, tmp_path):
+@pytest.fixture(scope="module")
+def trained_titles(tmp_path_factory):
+    """A title-token tiny model after a short SFT (the compact template)."""
+    from negrec.data.synthetic import SyntheticConfig, generate
+    from negrec.llm.tiny import TinyConfig, init_tiny
+
+    data = generate(SyntheticConfig(n_users=60, n_items=120, seed=2))
+    folder = init_tiny(data.records["train"], data.catalog.titles, tmp_path_factory.mktemp("titled"),
+                       TinyConfig(titles="tokens", vocab_size=400, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2))
+    out = sft(folder, data.records["train"][:48], tmp_path_factory.mktemp("sft-titles"),
+              StageSettings(lr=2e-3, batch_size=8, epochs=2, template="compact"))
+    return data, folder, out
+
+
+@pytest.mark.parametrize("titles, anchor", [(False, 0.0), (True, 0.0), (True, 0.7)])
+def test_sdpo_with_one_negative_equals_trls_dpo_loss(trained, trained_titles, tmp_path, titles, anchor):
+    """Our S-DPO with K = 1 is TRL's DPO loss — also with the NLL anchor (TRL: loss types sigmoid + sft) and with
+    title-restricted log-probs (TRL through `install_gathered_head`, ours through `label_logprobs`)."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    data, base, tuned = trained
+    from negrec.llm.heads import install_gathered_head
+    from negrec.llm.sdpo import title_range
+
+    data, base, tuned = trained_titles if titles else trained
     policy, tok = load_model(tuned)
     reference, _ = load_model(base)
-    pairs = [{**p, "chosen": "\n" + p["chosen"], "rejected": "\n" + p["rejected"]} for p in pairs_for(data, 6)]
+    pairs = [{**p, "chosen": "\n" + p["chosen"], "rejected": "\n" + p["rejected"]}
+             for p in random_records(data.records["train"][:6], data.catalog, 1, np.random.default_rng(0),
+                                     template="compact" if titles else "train")[0]]
+    losses = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, anchor]) if anchor else {}
     args = DPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=len(pairs), beta=0.1, bf16=False, report_to=[],
-                     use_cpu=True, max_length=512, activation_checkpointing=False)
+                     use_cpu=True, max_length=512, activation_checkpointing=False, **losses)
     trainer = DPOTrainer(model=policy, ref_model=reference, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tok)
+    restrict = title_range(tok) if titles else None
+    for net in (trainer.model, trainer.ref_model):
+        install_gathered_head(net, restrict)
     batch = next(iter(trainer.get_train_dataloader()))
     with torch.no_grad():
         trl_loss = float(trainer.compute_loss(policy, batch))
         mask = torch.ones(len(pairs), 1, dtype=torch.bool)
         prompts = [p["prompt"] for p in pairs]
-        pc, pr = batch_logps(policy, tok, prompts, [p["chosen"] for p in pairs], [[p["rejected"]] for p in pairs], mask, 512)
-        rc, rr = batch_logps(reference, tok, prompts, [p["chosen"] for p in pairs], [[p["rejected"]] for p in pairs], mask, 512)
+        chosen, rejected = [p["chosen"] for p in pairs], [[p["rejected"]] for p in pairs]
+        pc, pr, n_chosen = batch_logps(policy, tok, prompts, chosen, rejected, mask, 512, restrict)
+        rc, rr, _ = batch_logps(reference, tok, prompts, chosen, rejected, mask, 512, restrict)
         ours, _ = sdpo_loss(pc, pr, rc, rr, mask, beta=0.1)
+        ours = ours + anchor * (-pc.sum() / n_chosen.sum())
     assert abs(pc - rc).max() > 1e-3  # the policy really differs from the reference
     assert float(ours) == pytest.approx(trl_loss, abs=1e-5)
 

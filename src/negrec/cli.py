@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from negrec.cli_common import console, progress_bar, user_errors
+from negrec.cli_common import console, log_line, print_llm_summary, progress_bar, user_errors
 
 app = typer.Typer(help="negrec: negative sampling as a first-class, measured part of training recommenders.", no_args_is_help=True)
 data_app = typer.Typer(help="Inspect and synthesise datasets.", no_args_is_help=True)
@@ -88,15 +88,9 @@ def demo(
     if llm:
         from negrec.demo import run_llm_demo
 
-        summary = run_llm_demo(out / "llm", log=console.print)
-        table = Table(title="LLM recommenders on the synthetic dataset (tiny from-scratch model; grounded greedy predictions)")
-        cols = ["NDCG@10", "HR@10", "DivRatio@10", "MGU@10", "NotInRatio"]
-        table.add_column("method")
-        for c in cols:
-            table.add_column(c, justify="right")
-        for name, m in summary.items():
-            table.add_row(name, *(f"{m[c]:.4f}" if m.get(c) is not None else "–" for c in cols))
-        console.print(table)
+        summary = run_llm_demo(out / "llm", log=log_line)
+        print_llm_summary(summary, "LLM recommenders on the synthetic dataset (tiny title-token model; "
+                                   "seed = one greedy answer grounded by the seed's encoder, ranked = 10 constrained beams)")
         console.print(f"LLM report: {out / 'llm' / 'report' / 'metrics.md'}")
 
 

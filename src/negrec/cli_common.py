@@ -34,3 +34,22 @@ def progress_bar(description: str):
     from rich.progress import track
 
     return lambda items: track(items, description=description, console=console)
+
+
+def log_line(message: str) -> None:
+    """A plain progress line: brackets such as `[sft]` print literally (not as rich markup)."""
+    console.print(escape(message), highlight=False)
+
+
+def print_llm_summary(summary: dict, title: str) -> None:
+    """One table of an LLM recipe's results: a row per (protocol, system)."""
+    from rich.table import Table
+
+    cols = ["NDCG@10", "HR@5", "HR@10", "DivRatio@10", "MGU@10", "NotInRatio"]
+    table = Table(title=title)
+    for c in ["protocol", "system", *cols]:
+        table.add_column(c, justify="left" if c in ("protocol", "system") else "right")
+    for protocol, systems in summary.items():
+        for name, m in systems.items():
+            table.add_row(protocol, escape(name), *(f"{m[c]:.4f}" if m.get(c) is not None else "–" for c in cols))
+    console.print(table)

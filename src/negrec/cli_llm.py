@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli_common import console, progress_bar, user_errors
+from negrec.cli_common import console, log_line, print_llm_summary, progress_bar, user_errors
 
 app = typer.Typer(help="LLM recommenders: tiny model, candidates, training stages, predictions, evaluation.", no_args_is_help=True)
 
@@ -26,6 +26,22 @@ class ConventionName(str, Enum):
     clean = "clean"
 
 
+class TitlesName(str, Enum):
+    text = "text"
+    tokens = "tokens"
+
+
+class TemplateName(str, Enum):
+    train = "train"
+    pred = "pred"
+    compact = "compact"
+    ids = "ids"
+
+
+TemplateOpt = Annotated[TemplateName, typer.Option(help="Prompt template: train (the seed's T-train), pred (T-pred), "
+                                                        "compact (history titles only), ids (the title sequence alone).")]
+
+
 @app.command("init-tiny")
 def init_tiny_command(
     data: Annotated[Path, typer.Option(help="Goodreads-layout folder: id2name.json (+ name2genre.json) and records files.")],
@@ -37,6 +53,8 @@ def init_tiny_command(
     layers: Annotated[int, typer.Option(help="Decoder layers.")] = 4,
     heads: Annotated[int, typer.Option(help="Attention heads.")] = 4,
     seed: Annotated[int, typer.Option(help="Seed of the weights.")] = 0,
+    titles: Annotated[TitlesName, typer.Option(help="tokens: one vocabulary entry per catalog title (learns on a CPU); "
+                                                     "text: titles spelled in BPE pieces.")] = TitlesName.text,
 ) -> None:
     """Train a byte-level BPE tokenizer on the dataset's text and write a small Llama-style model."""
     from negrec.data.goodreads import load_goodreads_catalog
@@ -47,7 +65,7 @@ def init_tiny_command(
         catalog = load_goodreads_catalog(data)
         recs, _ = read_records(records or data / "train.json")
         config = TinyConfig(vocab_size=vocab_size, hidden_size=hidden_size, intermediate_size=intermediate_size,
-                            num_layers=layers, num_heads=heads, seed=seed)
+                            num_layers=layers, num_heads=heads, seed=seed, titles=titles.value)
         init_tiny(recs, catalog.titles, out, config)
     console.print(f"tiny model → {out}")
 
@@ -121,13 +139,15 @@ def candidates_command(
     batch_size: Annotated[int, typer.Option(help="Prompts per generate call.")] = 8,
     chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the sampling method.")] = 0,
+    template: TemplateOpt = TemplateName.train,
 ) -> None:
     """Generate negative candidates for every record (chunked, resumable, shardable)."""
     from negrec.llm.pipeline import CandidateSettings, build_trie, candidates_fn
 
-    settings = CandidateSettings(method=method.value, n=n, groups=groups, diversity_penalty=penalty, batch_size=batch_size, seed=seed)
+    settings = CandidateSettings(method=method.value, n=n, groups=groups, diversity_penalty=penalty, batch_size=batch_size, seed=seed,
+                                 template=template.value)
     _chunked(model, catalog, records, out, work_dir, shard, chunk_size,
-             lambda lm, tok, cat: candidates_fn(lm, tok, cat, settings, build_trie(tok, cat) if constrained else None),
+             lambda lm, tok, cat: candidates_fn(lm, tok, cat, settings, build_trie(tok, cat, template.value) if constrained else None),
              "generating candidates")
 
 
@@ -140,13 +160,16 @@ def predict_command(
     max_new_tokens: Annotated[int, typer.Option(help="Generation length.")] = 50,
     batch_size: Annotated[int, typer.Option(help="Prompts per generate call.")] = 8,
     chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None,
+    template: TemplateOpt = TemplateName.train,
+    exclude_history: Annotated[bool, typer.Option(help="beams: leave out titles the user already has.")] = False,
 ) -> None:
     """Predict the next item for every record (chunked, resumable, shardable)."""
     from negrec.llm.pipeline import build_trie, predict_fn
 
     _chunked(model, catalog, records, out, work_dir, shard, chunk_size,
              lambda lm, tok, cat: predict_fn(lm, tok, mode=mode.value, k=k, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                                             trie=build_trie(tok, cat) if mode == ModeName.beams else None),
+                                             template=template.value, exclude_history=exclude_history,
+                                             trie=build_trie(tok, cat, template.value) if mode == ModeName.beams else None),
              "predicting")
 
 
@@ -163,11 +186,11 @@ def merge_command(
     console.print(f"{n} records → {out}")
 
 
-def _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, precompute):
+def _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, precompute, **extra):
     from negrec.llm.train import StageSettings
 
     return StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, beta=beta, max_length=max_length,
-                         save_steps=save_steps, seed=seed, lora=lora, precompute_ref_log_probs=precompute)
+                         save_steps=save_steps, seed=seed, lora=lora, precompute_ref_log_probs=precompute, **extra)
 
 
 EpochsOpt = Annotated[float, typer.Option(help="Epochs.")]
@@ -180,20 +203,33 @@ SaveOpt = Annotated[int, typer.Option(help="Checkpoint every this many steps (re
 SeedOpt = Annotated[int, typer.Option(help="Seed.")]
 LoraOpt = Annotated[bool, typer.Option(help="Train a LoRA adapter (q_proj, v_proj; r 16, α 32) instead of all weights.")]
 OutDirOpt = Annotated[Path, typer.Option(help="Run folder: final/, checkpoints, log.jsonl, curve.png, config.json.")]
+AnchorOpt = Annotated[float, typer.Option(help="Weight of an NLL term on the chosen answer (RPO); keeps a from-scratch model "
+                                               "writing titles.")]
+TitleLogpsOpt = Annotated[bool, typer.Option(help="Title-token models: score the title with a softmax over catalog titles only.")]
 
 
 @app.command("sft")
 def sft_command(
     model: ModelOpt, records: RecordsOpt, out: OutDirOpt, epochs: EpochsOpt = 1.0, lr: LrOpt = 2e-4, batch_size: BatchOpt = 8,
     grad_accum: AccumOpt = 1, max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0, lora: LoraOpt = False,
+    template: TemplateOpt = TemplateName.train,
+    history_loss_from: Annotated[int, typer.Option(help="Title-token models: also put loss on every history title from "
+                                                        "this one on (1-based; 0 = the answer only).")] = 0,
+    time_budget: Annotated[float, typer.Option(help="Seconds of training instead of --epochs (steps measured up front).")] = 0.0,
+    warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps.")] = 0,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.0,
+    lr_schedule: Annotated[str, typer.Option(help="Learning-rate schedule (transformers name: linear, cosine, ...).")] = "linear",
 ) -> None:
-    """Supervised fine-tuning (TRL SFTTrainer, loss on the answer only)."""
+    """Supervised fine-tuning (TRL SFTTrainer; loss on the answer, optionally on the history titles too)."""
     from negrec.data.io import read_records
     from negrec.llm.train import sft
 
     with user_errors():
+        settings = _stage_settings(epochs, lr, batch_size, grad_accum, 0.1, max_length, save_steps, seed, lora, False,
+                                   template=template.value, history_loss_from=history_loss_from, time_budget_s=time_budget,
+                                   warmup_steps=warmup_steps, weight_decay=weight_decay, lr_schedule=lr_schedule)
         recs, _ = read_records(records)
-        final = sft(model, recs, out, _stage_settings(epochs, lr, batch_size, grad_accum, 0.1, max_length, save_steps, seed, lora, False))
+        final = sft(model, recs, out, settings)
     _curves(out)
     console.print(f"SFT model → {final}")
 
@@ -205,14 +241,17 @@ def dpo_command(
     epochs: EpochsOpt = 1.0, lr: LrOpt = 1e-5, batch_size: BatchOpt = 4, grad_accum: AccumOpt = 1, beta: BetaOpt = 0.1,
     max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0, lora: LoraOpt = False,
     precompute_ref: Annotated[bool, typer.Option(help="Precompute the reference log-probs once.")] = False,
+    anchor: AnchorOpt = 0.0, title_logps: TitleLogpsOpt = False,
 ) -> None:
     """DPO with TRL against a frozen reference."""
     from negrec.data.io import read_records
     from negrec.llm.train import dpo
 
     with user_errors():
+        settings = _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, precompute_ref,
+                                   anchor=anchor, title_logps=title_logps)
         recs, _ = read_records(pairs)
-        final = dpo(model, recs, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, precompute_ref), reference)
+        final = dpo(model, recs, out, settings, reference)
     _curves(out)
     console.print(f"DPO model → {final}")
 
@@ -224,15 +263,17 @@ def sdpo_command(
     epochs: EpochsOpt = 1.0, lr: LrOpt = 1e-5, batch_size: BatchOpt = 4, grad_accum: AccumOpt = 1, beta: BetaOpt = 0.1,
     max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0,
     pad_empty_to: Annotated[Optional[int], typer.Option(help="Seed quirk: pad negatives with empty answers up to this many.")] = None,
+    anchor: AnchorOpt = 0.0, title_logps: TitleLogpsOpt = False,
 ) -> None:
     """S-DPO over several negatives (project loss; missing negatives masked)."""
     from negrec.data.io import read_records
     from negrec.llm.train import sdpo
 
     with user_errors():
+        settings = _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, False, False,
+                                   anchor=anchor, title_logps=title_logps)
         recs, _ = read_records(pairs)
-        final = sdpo(model, recs, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, False, False),
-                     reference, pad_empty_to)
+        final = sdpo(model, recs, out, settings, reference, pad_empty_to)
     _curves(out)
     console.print(f"S-DPO model → {final}")
 
@@ -242,7 +283,8 @@ def curriculum_command(
     model: ModelOpt, out: OutDirOpt,
     stage: Annotated[list[str], typer.Option(help="KIND:FILE, repeatable and in order (KIND dpo or sdpo).")],
     epochs: EpochsOpt = 1.0, lr: LrOpt = 1e-5, batch_size: BatchOpt = 4, grad_accum: AccumOpt = 1, beta: BetaOpt = 0.1,
-    max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0,
+    max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0, anchor: AnchorOpt = 0.0,
+    title_logps: TitleLogpsOpt = False,
 ) -> None:
     """Stages of DPO / S-DPO, each starting (policy and reference) from the previous stage."""
     from negrec.llm.train import curriculum
@@ -254,7 +296,8 @@ def curriculum_command(
             if kind not in ("dpo", "sdpo") or not path:
                 raise ValueError(f"--stage must be dpo:FILE or sdpo:FILE, got {spec!r}")
             stages.append((kind, Path(path)))
-        final = curriculum(model, stages, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, False, False))
+        final = curriculum(model, stages, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed,
+                                                               False, False, anchor=anchor, title_logps=title_logps))
     _curves(out)
     console.print(f"curriculum model → {final}")
 
@@ -264,7 +307,8 @@ def selfplay_command(
     model: ModelOpt, catalog: CatalogOpt, records: RecordsOpt, out: OutDirOpt,
     rounds: Annotated[int, typer.Option(help="Self-play rounds.")] = 1,
     epochs: EpochsOpt = 1.0, lr: LrOpt = 1e-5, batch_size: BatchOpt = 4, beta: BetaOpt = 0.1, max_length: LenOpt = 512,
-    save_steps: SaveOpt = 200, seed: SeedOpt = 0,
+    save_steps: SaveOpt = 200, seed: SeedOpt = 0, template: TemplateOpt = TemplateName.train, anchor: AnchorOpt = 0.0,
+    title_logps: TitleLogpsOpt = False,
 ) -> None:
     """SPRec: rounds of own-prediction negatives → SFT → DPO, starting from an SFT model."""
     from negrec.data.goodreads import load_goodreads_catalog
@@ -274,7 +318,8 @@ def selfplay_command(
     with user_errors():
         recs, _ = read_records(records)
         final = selfplay_rounds(model, recs, load_goodreads_catalog(catalog), rounds, out,
-                                _stage_settings(epochs, lr, batch_size, 1, beta, max_length, save_steps, seed, False, False))
+                                _stage_settings(epochs, lr, batch_size, 1, beta, max_length, save_steps, seed, False, False,
+                                                template=template.value, anchor=anchor, title_logps=title_logps))
     _curves(out)
     console.print(f"self-play model → {final}")
 
@@ -289,9 +334,8 @@ def run_command(
     from negrec.experiments.llm_recipe import Runner, load_recipe
 
     with user_errors():
-        summary = Runner(load_recipe(recipe), out, data_dir, log=console.print).run()
-    for name, metrics in summary.items():
-        console.print(f"{name:>30}  " + "  ".join(f"{m}={v:.4f}" for m, v in metrics.items() if v is not None and m in ("NDCG@10", "HR@10", "DivRatio@10", "MGU@10")))
+        summary = Runner(load_recipe(recipe), out, data_dir, log=log_line).run()
+    print_llm_summary(summary, f"{recipe.name} → {out}")
     console.print(f"report: {out / 'report' / 'metrics.md'}")
 
 

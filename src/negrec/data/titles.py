@@ -15,14 +15,18 @@ def parse_title_list(text: str, parser: TitleParser = "list") -> list[str]:
     """Titles of a `"A", "B", ...` list inside `text`.
 
     `list` (default) splits the span between the first and the last quote on `", "`, so a title
-    with inner quotes (`A Child Called "It"`) stays whole; `seed` is the seed's `"(.*?)"` regex.
+    with inner quotes (`A Child Called "It"`) stays whole; titles written back to back (`"A""B"`, the
+    `ids` prompt) split on `""`. `seed` is the seed's `"(.*?)"` regex.
     """
     if parser == "seed":
         return _SEED_HISTORY.findall(text)
     first, last = text.find('"'), text.rfind('"')
     if first < 0 or last <= first:
         return []
-    return text[first + 1 : last].split(_LIST_SEPARATOR)
+    inner = text[first + 1 : last]
+    if _LIST_SEPARATOR not in inner and '""' in inner:
+        return inner.split('""')
+    return inner.split(_LIST_SEPARATOR)
 
 
 def parse_target(text: str) -> str:

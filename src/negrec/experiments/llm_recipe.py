@@ -1,15 +1,21 @@
 """`negrec llm run RECIPE.yaml`: the whole LLM pipeline in one run folder with resumable stages.
 
 model (init-tiny or a path) → SFT → candidates → annotate → negatives per method → DPO / S-DPO /
-curriculum / SPRec self-play → predict → evaluate → a comparison report (the seed's table layout, CIs,
-paired tests against the baseline method, plots). A stage whose output exists is not run again.
+curriculum / SPRec self-play (and an optional SASRec-style reference trained on the item ids alone) →
+predictions in each protocol → evaluation → a comparison report (the seed's table layout, CIs, paired tests
+against the baselines, plots). A stage whose output exists is not run again.
+
+Protocols: `seed` = one greedy answer grounded to K items by the seed's encoder (SEED-METHOD §3);
+`ranked` = K catalog titles from constrained beam search (titles the user already has left out), scored as
+a ranked list. With several `seeds`, every seed runs in `seed-<s>/` and `report/` holds the mean over seeds
+and paired tests on per-user metrics averaged over seeds.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,11 +23,16 @@ import numpy as np
 
 from negrec.data.io import read_records, write_json, write_text
 from negrec.errors import DataError
-from negrec.report.compare import write_comparison
+from negrec.report.compare import paired_table, write_comparison
 from negrec.report.plots import curves_from_logs
+from negrec.report.tables import ResultTable
 
-METHOD_KINDS = ("sft", "selfplay", "dpo", "sdpo", "curriculum")
+METHOD_KINDS = ("sft", "selfplay", "dpo", "sdpo", "curriculum", "sequential")
+PROTOCOLS = ("seed", "ranked")
 TABLE = ["NDCG@5", "NDCG@10", "HR@5", "HR@10", "Diversity@10", "DivRatio@10", "DGU@10", "MGU@10", "ORRatio@10", "NotInRatio"]
+TESTS = ["NDCG@10", "HR@10", "HR@5"]
+PREDICT_KEYS = {"batch_size", "max_new_tokens", "k", "exclude_history"}
+EVALUATE_KEYS = {"ks", "grounding", "conventions"}
 
 
 @dataclass
@@ -30,26 +41,38 @@ class Recipe:
 
     name: str
     data: str
-    train: str = "train.json"
+    train: str = "train.json"  # records of the preference stages (candidates, negatives, self-play)
     test: str = "test.json"
+    sft_data: str | None = None  # records of SFT (and of the MostPop counts); default: `train`
     limit_train: int | None = None
     limit_test: int | None = None
     synthetic: dict = field(default_factory=dict)
     model: dict = field(default_factory=lambda: {"init_tiny": {}})
+    template: str = "train"  # prompt template of every stage (prompts.TEMPLATES)
     sft: dict = field(default_factory=dict)
     candidates: dict = field(default_factory=dict)
     exposure_from: str = "train"  # "train" (clean) or "candidates" (the seed)
     preference: dict = field(default_factory=dict)
     predict: dict = field(default_factory=dict)
     evaluate: dict = field(default_factory=dict)
+    protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS))
     methods: list[dict] = field(default_factory=list)
-    baseline: str | None = None
+    baseline: str | list[str] | None = None  # paired tests of every system against each of these
     most_popular: bool = True  # add the MostPop reference row (top-K training titles, history excluded)
     seed: int = 0
+    seeds: list[int] | None = None  # several training seeds (the data stays the same)
+
+    def seed_list(self) -> list[int]:
+        """The training seeds to run."""
+        return list(self.seeds) if self.seeds else [self.seed]
+
+    def baselines(self) -> list[str]:
+        """Systems every other system is tested against."""
+        return [self.baseline] if isinstance(self.baseline, str) else list(self.baseline or [])
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    """Parse and check a recipe YAML file; errors name the file and the field."""
+    """Parse and check a recipe YAML file before any work starts; errors name the file and the field."""
     import yaml
 
     path = Path(path)
@@ -61,24 +84,105 @@ def load_recipe(path: str | Path) -> Recipe:
         raise DataError(f"malformed YAML: {exc}", path=path) from None
     if not isinstance(raw, dict):
         raise DataError("a recipe is a mapping", path=path)
-    known = set(Recipe.__dataclass_fields__)
+    known = {f.name for f in fields(Recipe)}
     for key in raw:
         if key not in known:
             raise DataError(f"unknown key (known: {', '.join(sorted(known))})", path=path, field=key)
-    for k, m in enumerate(raw.get("methods", [])):
-        if not isinstance(m, dict) or m.get("kind") not in METHOD_KINDS or "name" not in m:
-            raise DataError(f"each method needs a name and a kind in {METHOD_KINDS}", path=path, record=k, field="methods")
     if "data" not in raw:
         raise DataError("missing", path=path, field="data")
-    return Recipe(**raw)
+    recipe = Recipe(**{"name": path.stem, **raw})
+    _check(recipe, path)
+    return recipe
+
+
+def _check(r: Recipe, path: Path) -> None:
+    """Every option a stage will read, checked up front (a typo must not surface after an hour of training)."""
+    from negrec.llm.negatives import NEGATIVE_STRATEGIES
+    from negrec.llm.prompts import TEMPLATES
+    from negrec.llm.settings import StageSettings
+
+    def fail(message: str, field_name: str, record: int | None = None):
+        raise DataError(message, path=path, record=record, field=field_name)
+
+    if r.template not in TEMPLATES:
+        fail(f"unknown template {r.template!r} (known: {', '.join(TEMPLATES)})", "template")
+    for key, section, allowed in (("predict", r.predict, PREDICT_KEYS), ("evaluate", r.evaluate, EVALUATE_KEYS)):
+        for k in section:
+            if k not in allowed:
+                fail(f"unknown option {k!r} (known: {', '.join(sorted(allowed))})", key)
+    if not r.protocols or any(p not in PROTOCOLS for p in r.protocols):
+        fail(f"protocols must be a non-empty list of {PROTOCOLS}", "protocols")
+    for key, section in (("sft", r.sft), ("preference", r.preference)):
+        try:
+            StageSettings(**section)
+        except (TypeError, ValueError) as exc:
+            fail(str(exc), key)
+    names = ["MostPop", "SFT"]
+    for k, m in enumerate(r.methods):
+        if not isinstance(m, dict) or m.get("kind") not in METHOD_KINDS or "name" not in m:
+            fail(f"each method needs a name and a kind in {METHOD_KINDS}", "methods", k)
+        names.append(m["name"])
+        strategies = m.get("stages", []) if m["kind"] == "curriculum" else [m["negatives"]] if m["kind"] in ("dpo", "sdpo") else []
+        if m["kind"] in ("dpo", "sdpo") and "negatives" not in m:
+            fail("dpo/sdpo methods need `negatives`", "methods", k)
+        for strategy in strategies:
+            if strategy.split(":")[0] not in NEGATIVE_STRATEGIES:
+                fail(f"unknown negatives {strategy!r} (known: {', '.join(NEGATIVE_STRATEGIES)})", "methods", k)
+        try:
+            StageSettings(**{**(r.sft if m["kind"] == "sequential" else r.preference), **m.get("settings", {})})
+        except (TypeError, ValueError) as exc:
+            fail(str(exc), "methods", k)
+    for b in r.baselines():
+        if b not in names:
+            fail(f"baseline {b!r} is not a system of this recipe ({', '.join(names)})", "baseline")
+
+
+@dataclass
+class System:
+    """A row of the report: a model folder (None for MostPop) and the prompt template it reads."""
+
+    model: Path | None
+    template: str
 
 
 class Runner:
-    """Runs a recipe stage by stage inside `out`, skipping finished stages."""
+    """Runs a recipe inside `out` (one folder per seed when there are several), skipping finished stages."""
 
     def __init__(self, recipe: Recipe, out: str | Path, data_dir: str | Path | None = None, log: Callable[[str], None] = print):
-        self.r, self.out, self.log = recipe, Path(out), log
-        self.data_dir = data_dir
+        self.r, self.out, self.log, self.data_dir = recipe, Path(out), log, data_dir
+
+    def run(self) -> dict:
+        """Execute every stage; return the summary {protocol: {system: {metric: value}}}."""
+        from negrec.data.paths import data_root
+        from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
+
+        r, out = self.r, self.out
+        out.mkdir(parents=True, exist_ok=True)
+        seeds = r.seed_list()
+        if r.data == "synthetic":
+            data_dir = out / "data"
+            if not (data_dir / "id2name.json").exists():
+                write_goodreads_dir(generate(SyntheticConfig(**{"seed": seeds[0], **r.synthetic})), data_dir)
+        else:
+            root = data_root(self.data_dir)
+            data_dir = Path(r.data) if Path(r.data).is_dir() or root is None else root / r.data
+        write_json(out / "recipe.json", r.__dict__)
+        if len(seeds) == 1:
+            return SeedRun(r, seeds[0], out, data_dir, self.log).run()[0]
+        results = {}
+        for s in seeds:
+            self.log(f"seed {s}")
+            results[s] = SeedRun(r, s, out / f"seed-{s}", data_dir, self.log, cache_dir=out / "cache").run()[1]
+        return write_seed_summary(out / "report", results, r.baselines())
+
+
+class SeedRun:
+    """One seed of a recipe: every stage in `out`."""
+
+    def __init__(self, recipe: Recipe, seed: int, out: Path, data_dir: Path, log: Callable[[str], None],
+                 cache_dir: Path | None = None):
+        self.r, self.seed, self.out, self.data_dir, self.log = recipe, seed, out, data_dir, log
+        self.cache_dir = cache_dir or out / "cache"  # catalog title embeddings, shared by the seeds of a run
         self.times: dict[str, float] = {}
 
     def _stage(self, name: str, marker: Path, fn: Callable[[], Any]) -> None:
@@ -90,58 +194,57 @@ class Runner:
         fn()
         self.times[name] = time.perf_counter() - t0
 
-    def _settings(self, overrides: dict):
-        from negrec.llm.train import StageSettings
+    def _settings(self, *layers: dict):
+        from negrec.llm.settings import StageSettings
 
-        return StageSettings(**{"seed": self.r.seed, **overrides})
+        merged: dict = {"seed": self.seed, "template": self.r.template}
+        for layer in layers:
+            merged.update(layer)
+        return StageSettings(**merged)
 
-    def run(self) -> dict:
-        """Execute every stage; return the comparison summary."""
+    def run(self) -> tuple[dict, dict]:
+        """(summary, {protocol: {system: Evaluation}})."""
         from negrec.data.goodreads import load_goodreads_catalog
-        from negrec.data.paths import data_root
-        from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
-        from negrec.llm.tiny import TinyConfig, init_tiny
         from negrec.llm.train import sft
 
         r, out = self.r, self.out
         out.mkdir(parents=True, exist_ok=True)
         t_start = time.perf_counter()
-        if r.data == "synthetic":
-            data_dir = out / "data"
-            self._stage("data", data_dir / "id2name.json",
-                        lambda: write_goodreads_dir(generate(SyntheticConfig(**{"seed": r.seed, **r.synthetic})), data_dir))
-        else:
-            root = data_root(self.data_dir)
-            data_dir = Path(r.data) if Path(r.data).is_dir() or root is None else root / r.data
-        catalog = load_goodreads_catalog(data_dir)
-        train = read_records(data_dir / r.train)[0][: r.limit_train]
-        test = read_records(data_dir / r.test)[0][: r.limit_test]
-        write_json(out / "recipe.json", r.__dict__)
+        catalog = load_goodreads_catalog(self.data_dir)
+        train = read_records(self.data_dir / r.train)[0][: r.limit_train]
+        sft_train = read_records(self.data_dir / r.sft_data)[0] if r.sft_data else train
+        test = read_records(self.data_dir / r.test)[0][: r.limit_test]
 
-        model_dir = Path(r.model["path"]) if "path" in r.model else out / "model"
-        if "path" not in r.model:
-            self._stage("model", model_dir / "config.json",
-                        lambda: init_tiny(train, catalog.titles, model_dir, TinyConfig(**{"seed": r.seed, **r.model.get("init_tiny", {})})))
+        model_dir = self._base_model("model", out / "model", sft_train, catalog)
         sft_dir = out / "sft"
-        self._stage("sft", sft_dir / "final" / "config.json", lambda: sft(model_dir, train, sft_dir, self._settings(r.sft)))
+        self._stage("sft", sft_dir / "final" / "config.json", lambda: sft(model_dir, sft_train, sft_dir, self._settings(r.sft)))
         sft_model = sft_dir / "final"
 
-        needs_candidates = any(m["kind"] in ("dpo", "sdpo", "curriculum") and m.get("negatives") != "random" for m in r.methods)
-        if needs_candidates:
-            self._candidates(sft_model, catalog, train, data_dir)
-        models: dict[str, Path | None] = {"MostPop": None} if r.most_popular else {}
-        models["SFT"] = sft_model
+        if any(m["kind"] in ("dpo", "sdpo", "curriculum") and m.get("negatives") != "random" for m in r.methods):
+            self._candidates(sft_model, catalog, train)
+        systems: dict[str, System] = {"MostPop": System(None, r.template)} if r.most_popular else {}
+        systems["SFT"] = System(sft_model, r.template)
         for method in r.methods:
-            models[method["name"]] = self._method(method, sft_model, catalog, train)
-        results = self._predict_and_evaluate(models, catalog, data_dir, test)
+            systems[method["name"]] = self._method(method, sft_model, catalog, train, sft_train)
+        summary, evals = self._predict_and_evaluate(systems, catalog, test)
         curves_from_logs(out)  # curve.png beside every training stage's log.jsonl
         # A resumed run times only the stages it ran; keep the earlier stages' times beside them.
         timings = out / "timings.json"
         earlier = json.loads(timings.read_text())["stages"] if timings.exists() else {}
         write_json(timings, {"stages": {**earlier, **self.times}, "last_invocation_s": time.perf_counter() - t_start})
-        return results
+        return summary, evals
 
-    def _candidates(self, sft_model: Path, catalog, train, data_dir: Path) -> None:
+    def _base_model(self, stage: str, folder: Path, train: list[dict], catalog) -> Path:
+        """The starting model: a path from the recipe, or a tiny one built on the data (seeded)."""
+        from negrec.llm.tiny import TinyConfig, init_tiny
+
+        if "path" in self.r.model:
+            return Path(self.r.model["path"])
+        config = TinyConfig(**{"seed": self.seed, **self.r.model.get("init_tiny", {})})
+        self._stage(stage, folder / "config.json", lambda: init_tiny(train, catalog.titles, folder, config))
+        return folder
+
+    def _candidates(self, sft_model: Path, catalog, train) -> None:
         from negrec.llm.annotate import annotate, histories_of, read_candidates
         from negrec.llm.models import load_model
         from negrec.llm.pipeline import CandidateSettings, build_trie, candidates_fn
@@ -152,14 +255,15 @@ class Runner:
 
         def generate_candidates():
             model, tok = load_model(sft_model)
-            settings = CandidateSettings(**{"seed": self.r.seed, **self.r.candidates})
-            run_chunks(train, out / "candidates.chunks", candidates_fn(model, tok, catalog, settings, build_trie(tok, catalog)))
+            settings = CandidateSettings(**{"seed": self.seed, "template": self.r.template, **self.r.candidates})
+            trie = build_trie(tok, catalog, settings.template)
+            run_chunks(train, out / "candidates.chunks", candidates_fn(model, tok, catalog, settings, trie))
             merge_chunks(out / "candidates.chunks", out / "candidates.json")
 
         self._stage("candidates", out / "candidates.json", generate_candidates)
 
         def annotate_candidates():
-            exposure = None if self.r.exposure_from == "candidates" else count_exposure(histories_of(data_dir / self.r.train))
+            exposure = None if self.r.exposure_from == "candidates" else count_exposure(histories_of(self.data_dir / self.r.train))
             write_json(out / "annotated.json", annotate(read_candidates(out / "candidates.json"), catalog, exposure=exposure).records())
 
         self._stage("annotate", out / "annotated.json", annotate_candidates)
@@ -171,87 +275,168 @@ class Runner:
         path = self.out / "negatives" / f"{strategy}.json"
 
         def build():
-            rng = np.random.default_rng(self.r.seed)
+            rng = np.random.default_rng(self.seed)
             if strategy.startswith("random"):
                 n = int(strategy.split(":")[1]) if ":" in strategy else 1
-                rows, _ = random_records(train, catalog, n, rng)
+                rows, _ = random_records(train, catalog, n, rng, template=self.r.template)
             else:
-                rows, _ = strategy_records(load_annotated(self.out / "annotated.json"), strategy, rng=rng)
+                rows, _ = strategy_records(load_annotated(self.out / "annotated.json"), strategy, rng=rng, template=self.r.template)
             write_json(path, rows)
 
         self._stage(f"negatives {strategy}", path, build)
         return path
 
-    def _method(self, method: dict, sft_model: Path, catalog, train) -> Path:
-        from negrec.llm.train import curriculum, dpo, sdpo, selfplay_rounds
+    def _method(self, method: dict, sft_model: Path, catalog, train: list[dict], sft_train: list[dict]) -> System:
+        from negrec.llm.train import curriculum, dpo, sdpo, selfplay_rounds, sft
 
         name, kind = method["name"], method["kind"]
         folder = self.out / "methods" / name
-        settings = self._settings({**self.r.preference, **method.get("settings", {})})
         if kind == "sft":
-            return sft_model
-        if kind == "selfplay":
+            return System(sft_model, self.r.template)
+        if kind == "sequential":  # the same tiny transformer on the item sequence alone (SASRec-style reference)
+            base = self._base_model(f"model {name}", folder / "model", sft_train, catalog)
+            settings = self._settings(self.r.sft, {"template": "ids"}, method.get("settings", {}))
+            self._stage(name, folder / "sft" / "final" / "config.json", lambda: sft(base, sft_train, folder / "sft", settings))
+            return System(folder / "sft" / "final", "ids")
+        settings = self._settings(self.r.preference, method.get("settings", {}))
+        if kind in ("selfplay", "curriculum"):
             marker = folder / "final.txt"
-            self._stage(name, marker, lambda: write_text(marker, str(selfplay_rounds(sft_model, train, catalog, method.get("rounds", 1), folder, settings))))
-            return Path(marker.read_text())
-        if kind == "curriculum":
-            stages = [(method.get("stage_kind", "dpo"), self._negatives(s, catalog, train)) for s in method["stages"]]
-            marker = folder / "final.txt"
-            self._stage(name, marker, lambda: write_text(marker, str(curriculum(sft_model, stages, folder, settings))))
-            return Path(marker.read_text())
+            if kind == "selfplay":
+                fn = lambda: selfplay_rounds(sft_model, train, catalog, method.get("rounds", 1), folder, settings)  # noqa: E731
+            else:
+                stages = [(method.get("stage_kind", "dpo"), self._negatives(s, catalog, train)) for s in method["stages"]]
+                fn = lambda: curriculum(sft_model, stages, folder, settings)  # noqa: E731
+            self._stage(name, marker, lambda: write_text(marker, str(fn())))
+            return System(Path(marker.read_text()), self.r.template)
         negatives = self._negatives(method["negatives"], catalog, train)
-        fn = dpo if kind == "dpo" else sdpo
-        self._stage(name, folder / "final" / "config.json", lambda: fn(sft_model, read_records(negatives)[0], folder, settings))
-        return folder / "final"
+        train_fn = dpo if kind == "dpo" else sdpo
+        self._stage(name, folder / "final" / "config.json", lambda: train_fn(sft_model, read_records(negatives)[0], folder, settings))
+        return System(folder / "final", self.r.template)
 
-    def _predict_and_evaluate(self, models: dict[str, Path | None], catalog, data_dir: Path, test) -> dict:
-        from negrec.llm.evaluate import evaluate_predictions
+    def _predictions(self, system: System, protocol: str, catalog, test: list[dict]) -> list[dict]:
+        """One system's predictions in one protocol."""
         from negrec.llm.models import load_model
         from negrec.llm.pipeline import build_trie, predict_fn
-        evals = {}
+
+        p = self.r.predict
+        k = int(p.get("k", 10))
+        if system.model is None:
+            return self._most_popular(catalog, test, k, system.template)
+        model, tok = load_model(system.model)
+        common = {"batch_size": p.get("batch_size", 8), "max_new_tokens": p.get("max_new_tokens", 50), "template": system.template}
+        if protocol == "seed":
+            fn = predict_fn(model, tok, mode="greedy", **common)
+        else:
+            fn = predict_fn(model, tok, mode="beams", k=k, trie=build_trie(tok, catalog, system.template),
+                            exclude_history=p.get("exclude_history", True), **common)
+        return fn(test, 0)
+
+    def _predict_and_evaluate(self, systems: dict[str, System], catalog, test: list[dict]) -> tuple[dict, dict]:
+        from negrec.llm.evaluate import evaluate_predictions
+
         options = {"ks": [5, 10], "grounding": "seed-minilm-l3", "conventions": "clean", **self.r.evaluate}
-        for name, model_dir in models.items():
-            preds_path = self.out / "predictions" / f"{name}.json"
-
-            def predict(model_dir=model_dir, preds_path=preds_path):
-                if model_dir is None:  # the MostPop reference: no model, a ranked list of titles per prompt
-                    return write_json(preds_path, self._most_popular(catalog, data_dir, test, max(options["ks"])))
-                model, tok = load_model(model_dir)
-                mode = self.r.predict.get("mode", "greedy")
-                trie = build_trie(tok, catalog) if mode == "beams" else None
-                fn = predict_fn(model, tok, trie=trie, **{"mode": mode, **{k: v for k, v in self.r.predict.items() if k != "mode"}})
-                write_json(preds_path, fn(test, 0))
-
-            self._stage(f"predict {name}", preds_path, predict)
-            grounding = {"grounding": "beams"} if model_dir is None else {}
-            ev = evaluate_predictions(read_records(preds_path)[0], catalog, cache_dir=self.out / "cache", **{**options, **grounding})
-            write_json(self.out / "metrics" / f"{name}.json", ev.metrics)
-            evals[name] = ev.evaluation
-        baseline = self.r.baseline if self.r.baseline in evals else "SFT"
-        metrics = [m for m in TABLE if m in next(iter(evals.values())).metrics]
-        write_comparison(self.out / "report", evals, metrics, baseline=baseline, tests=["NDCG@10", "HR@10"],
-                         plots={"accuracy_vs_diversity": ("DivRatio@10", "NDCG@10"), "accuracy_vs_fairness": ("MGU@10", "NDCG@10")},
-                         bars=["NDCG@10"], seed=self.r.seed)
-        summary = {name: {m: ev.summary().get(m) for m in metrics} for name, ev in evals.items()}
+        evals: dict[str, dict] = {protocol: {} for protocol in self.r.protocols}
+        rows = []
+        for name, system in systems.items():
+            for protocol in self.r.protocols:
+                preds_path = self.out / "predictions" / f"{name}-{protocol}.json"
+                self._stage(f"predict {name} ({protocol})", preds_path,
+                            lambda s=system, p=protocol, path=preds_path: write_json(path, self._predictions(s, p, catalog, test)))
+                grounding = options["grounding"] if protocol == "seed" else "beams"
+                ev = evaluate_predictions(read_records(preds_path)[0], catalog, cache_dir=self.cache_dir,
+                                          **{**options, "grounding": grounding})
+                write_json(self.out / "metrics" / f"{name}-{protocol}.json", ev.metrics)
+                evals[protocol][name] = ev.evaluation
+                rows.append(_row(name, protocol, ev.evaluation))
+        for protocol, by_system in evals.items():
+            write_comparison(self.out / "report" / protocol, by_system, _metrics(by_system), baseline=self.r.baselines(),
+                             tests=TESTS, plots={"accuracy_vs_diversity": ("DivRatio@10", "NDCG@10"),
+                                                 "accuracy_vs_fairness": ("MGU@10", "NDCG@10")},
+                             bars=["NDCG@10"], seed=self.seed)
+        _write_rows(self.out / "report", rows, title=f"{self.r.name}, seed {self.seed}")
+        summary = {p: {name: {m: ev.summary().get(m) for m in _metrics(by)} for name, ev in by.items()} for p, by in evals.items()}
         write_json(self.out / "report" / "summary.json", summary)
-        return summary
+        return summary, evals
 
-    def _most_popular(self, catalog, data_dir: Path, test: list[dict], k: int) -> list[dict]:
-        """MostPop predictions: the k titles read most often in the training histories, minus each user's history."""
+    def _most_popular(self, catalog, test: list[dict], k: int, template: str) -> list[dict]:
+        """MostPop predictions: the k titles read most often in the (SFT) training histories, minus each user's history
+        (`prediction` = the first, `beams` = all k, so one file serves both protocols)."""
         from negrec.cf.baselines import popularity_recommend
         from negrec.data.goodreads import load_goodreads_records
         from negrec.llm.pipeline import prediction_row
         from negrec.llm.prompts import render
 
         def histories(name: str, limit: int | None):
-            return load_goodreads_records(data_dir / name, catalog).sequences.history_matrix(catalog.n_items)[:limit]
+            return load_goodreads_records(self.data_dir / name, catalog).sequences.history_matrix(catalog.n_items)[:limit]
 
         seen = histories(self.r.test, self.r.limit_test)
-        top = popularity_recommend(histories(self.r.train, self.r.limit_train), np.arange(len(test)), k, exclude=seen)
+        counted = histories(self.r.sft_data, None) if self.r.sft_data else histories(self.r.train, self.r.limit_train)
+        top = popularity_recommend(counted, np.arange(len(test)), k, exclude=seen)
         titles = catalog.require_titles("MostPop")
         rows = []
         for rec, ids in zip(test, top):
             beam = [f'"{titles[i]}"' for i in ids if i >= 0]
-            prompt = render(rec["instruction"], rec["input"], self.r.predict.get("template", "train"))
-            rows.append(prediction_row(rec, prompt, beam[0] if beam else "", beam))
+            rows.append(prediction_row(rec, render(rec["instruction"], rec["input"], template), beam[0] if beam else "", beam))
         return rows
+
+
+def _metrics(evals: dict) -> list[str]:
+    """The report's columns that these evaluations have."""
+    return [m for m in TABLE if m in next(iter(evals.values())).metrics]
+
+
+def _row(system: str, protocol: str, evaluation) -> dict:
+    """A flat report row: headline values and their 95 % bootstrap CIs over users."""
+    cis = evaluation.with_ci()
+    row: dict = {"system": system, "protocol": protocol}
+    for metric in TABLE:
+        if metric in cis:
+            row[metric] = cis[metric]["mean"]
+            if np.isfinite(cis[metric]["low"]):
+                row[f"{metric}_ci"] = [cis[metric]["low"], cis[metric]["high"]]
+    return row
+
+
+def _write_rows(folder: Path, rows: list[dict], title: str) -> None:
+    """`metrics.json` ({"rows": [...]}) and `metrics.md`, one table per protocol."""
+    write_json(folder / "metrics.json", {"rows": rows})
+    parts = [f"# {title}\n"]
+    for protocol in dict.fromkeys(r["protocol"] for r in rows):
+        table = ResultTable(title=f"Protocol: {protocol}")
+        for r in rows:
+            if r["protocol"] == protocol:
+                table.add({k: v for k, v in r.items() if k != "protocol" and not k.endswith("_ci")})
+        parts.append(table.to_markdown())
+    write_text(folder / "metrics.md", "\n".join(parts))
+
+
+def write_seed_summary(folder: Path, results: dict[int, dict], baselines: list[str]) -> dict:
+    """Mean and standard deviation over seeds per system and protocol, and paired tests against each baseline on
+    per-user metrics averaged over seeds (`metrics.{json,md}`, `paired_tests.{json,md,csv}`, `per_seed.json`)."""
+    seeds = sorted(results)
+    protocols = list(results[seeds[0]])
+    rows, summary, per_seed = [], {}, {}
+    paired = ResultTable(title="")
+    for protocol in protocols:
+        systems = list(results[seeds[0]][protocol])
+        averaged: dict[str, dict[str, np.ndarray]] = {}
+        summary[protocol] = {}
+        for name in systems:
+            evs = [results[s][protocol][name] for s in seeds]
+            values = {m: [ev.summary()[m] for ev in evs] for m in TABLE if m in evs[0].metrics}
+            per_seed.setdefault(protocol, {})[name] = values
+            row = {"system": name, "protocol": protocol, "seeds": len(seeds)}
+            for m, v in values.items():
+                row[m], row[f"{m}_std"] = float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+            rows.append(row)
+            summary[protocol][name] = {m: row[m] for m in values}
+            users = [ev.per_user() for ev in evs]
+            averaged[name] = {m: np.mean([u[m] for u in users], axis=0) for m in TESTS}
+        for r in paired_table(averaged, [b for b in baselines if b in averaged], TESTS).rows:
+            paired.add({"protocol": protocol, **r})
+    paired.title = "Paired tests on per-user metrics averaged over seeds (t-test p-value; 95 % bootstrap CI of the difference)"
+    _write_rows(folder, rows, title=f"mean over seeds {seeds} (± std in metrics.json)")
+    if paired.rows:
+        paired.write(folder, "paired_tests")
+    write_json(folder / "per_seed.json", {"seeds": seeds, "metrics": per_seed})
+    return summary

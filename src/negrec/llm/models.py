@@ -22,7 +22,14 @@ def load_model(path: str | Path, *, lora_adapter: str | Path | None = None, trai
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"model directory not found: {path}")
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    from negrec.llm.titletok import TITLE_TABLE
+
+    if (path / TITLE_TABLE).is_file():  # a title-token model: structural encoding, titles decoded via the table
+        from negrec.llm.titletok import TitleTokenizer
+
+        tokenizer = TitleTokenizer.load(path)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -38,8 +38,9 @@ class SelectionReport:
 
 def strategy_records(
     annotated: Annotated, strategy: str, *, rng: np.random.Generator | None = None, empty_negatives: bool = False,
+    template: str = "train",
 ) -> tuple[list[dict], SelectionReport]:
-    """`{prompt (T-train), chosen, rejected}` per row; `rejected` is a string for single-negative strategies
+    """`{prompt (T-train or `template`), chosen, rejected}` per row; `rejected` is a string for single-negative strategies
     and a list for the pair strategies (the seed omits an empty first pick of the hybrids).
 
     A row where nothing qualifies is skipped and reported. With `empty_negatives` (the seed's behaviour)
@@ -58,13 +59,15 @@ def strategy_records(
             report.empty_negatives += 1
             chosen = [""]
         rejected: str | list[str] = chosen if strategy in PAIRS else chosen[0]
-        out.append({"prompt": render(annotated.instructions[r], annotated.inputs[r]), "chosen": annotated.chosen[r], "rejected": rejected})
+        out.append({"prompt": render(annotated.instructions[r], annotated.inputs[r], template), "chosen": annotated.chosen[r],
+                    "rejected": rejected})
     report.written = len(out)
     return out, report
 
 
 def random_records(
     records: Sequence[dict], catalog: Catalog, n: int, rng: np.random.Generator, *, parser: TitleParser = "list",
+    template: str = "train",
 ) -> tuple[list[dict], SelectionReport]:
     """n distinct random catalog titles per record, none of them in its history or equal to its target.
 
@@ -91,7 +94,7 @@ def random_records(
                 if i not in banned and i not in picks:
                     picks.append(i)
         rejected = [quote(titles[i]) for i in picks[:n]]
-        out.append({"prompt": render(instruction, inp), "chosen": chosen, "rejected": rejected[0] if n == 1 else rejected})
+        out.append({"prompt": render(instruction, inp, template), "chosen": chosen, "rejected": rejected[0] if n == 1 else rejected})
     report.written = len(out)
     return out, report
 

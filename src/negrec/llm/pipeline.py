@@ -92,21 +92,27 @@ def _sample_until_in_cluster(model, tokenizer, catalog, records, prompts, settin
 
 
 def predict_fn(model, tokenizer, *, mode: Literal["greedy", "beams"] = "greedy", k: int = 10, batch_size: int = 8,
-               max_new_tokens: int = 50, template: str = "train", trie: TitleTrie | None = None):
-    """A chunk function writing the seed's prediction format (+ `beams`, the K constrained titles, in beams mode)."""
+               max_new_tokens: int = 50, template: str = "train", trie: TitleTrie | None = None, exclude_history: bool = False):
+    """A chunk function writing the seed's prediction format (+ `beams`, the K constrained titles, in beams mode).
+    `exclude_history` (beams mode): search K + (longest history) beams and drop titles the user already has,
+    so the list holds K unseen titles when the search finds them."""
 
     def run(records: Sequence[dict], chunk: int) -> list[dict]:
         prompts = [render(r["instruction"], r["input"], template) for r in records]
         out = []
         for start in range(0, len(records), batch_size):
             batch = prompts[start : start + batch_size]
+            recs = records[start : start + batch_size]
             if mode == "greedy":
                 preds, beams = greedy_texts(model, tokenizer, batch, max_new_tokens), [None] * len(batch)
             else:
-                beams = beam_titles(model, tokenizer, batch, trie, BeamConfig(n_return=k, beams_per_group=k, groups=1,
+                seen = [set(parse_title_list(r["input"])) if exclude_history else set() for r in recs]
+                width = k + max(len(s) for s in seen)
+                found = beam_titles(model, tokenizer, batch, trie, BeamConfig(n_return=width, beams_per_group=width, groups=1,
                                                                                diversity_penalty=0.0, max_new_tokens=max_new_tokens))
+                beams = [[t for t in titles if parse_target(t) not in s][:k] for titles, s in zip(found, seen)]
                 preds = [b[0] if b else "" for b in beams]
-            out.extend(prediction_row(rec, prompt, pred, beam) for rec, prompt, pred, beam in zip(records[start : start + batch_size], batch, preds, beams))
+            out.extend(prediction_row(rec, prompt, pred, beam) for rec, prompt, pred, beam in zip(recs, batch, preds, beams))
         return out
 
     return run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from negrec.data.titles import parse_title_list, quote
 from negrec.errors import DataError
 
 ALPACA_HEADER = (
@@ -19,17 +20,27 @@ TEMPLATES = {
     "alpaca": ALPACA_HEADER + "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n",
     # SPRec self-play DPO records: plain concatenation
     "concat": "{instruction}{input}",
+    # negrec's short prompt: the quoted history titles alone, then the response marker (≈35 tokens with
+    # title tokens instead of ≈86); the instruction and the input's boilerplate carry no information
+    "compact": "{input}\n### Response:",
+    # the item sequence alone (quoted titles back to back; with title tokens: the ids and nothing else), for
+    # the SASRec-style reference model that shows what the language wrapper adds
+    "ids": "{input}",
 }
 DEFAULT_TEMPLATE = "train"
 
 
-
 def render(instruction: str, input: str, template: str = DEFAULT_TEMPLATE) -> str:
-    """Fill a template by name ('train', 'pred', 'alpaca', 'concat'); an empty input drops its block."""
+    """Fill a template by name (see TEMPLATES); an empty input drops its block."""
     try:
         text = TEMPLATES[template]
     except KeyError:
         raise ValueError(f"unknown template {template!r}; choose one of {sorted(TEMPLATES)}") from None
+    if template == "compact":
+        first, last = input.find('"'), input.rfind('"')
+        return text.format(input=input[first : last + 1] if 0 <= first < last else input)
+    if template == "ids":
+        return "".join(quote(t) for t in parse_title_list(input))
     if not input and template != "concat":
         text = re.sub(r"### Input:\n\{input\}\n+", "", text)
     return text.format(instruction=instruction, input=input)
@@ -49,7 +60,11 @@ def parse_prompt(prompt: str, *, where: str = "prompt", record: int | None = Non
 
     Same result as the seed's regexes `### Instruction:\s*(.*?)\s*### Input:` and
     `### Input:\s*(.*?)\s*### Response:` (DOTALL), with plain string search (4× faster on 100k prompts).
+    A compact or ids prompt (no instruction block) gives an empty instruction and its title list as the input.
     """
+    if "### Instruction:" not in prompt and "### Input:" not in prompt:
+        end = prompt.find("### Response:")  # compact; without the marker: an `ids` prompt
+        return "", (prompt[:end] if end >= 0 else prompt).strip()
     instruction = _between(prompt, "### Instruction:", "### Input:")
     inp = _between(prompt, "### Input:", "### Response:")
     if instruction is None or inp is None:

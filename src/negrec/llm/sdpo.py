@@ -4,7 +4,9 @@ answer per prompt. Loss (SEED-METHOD §2.8), with r(y) = log πθ(y|x) − log �
     L = −log σ( −log Σ_k exp( β·(r(y_k⁻) − r(y⁺)) ) ) = softplus( logsumexp_k β·(r(y_k⁻) − r(y⁺)) )
 
 Missing negatives are masked out of the sum, so a record with fewer negatives is handled exactly; the
-seed's padding with empty-string answers is available only on request (`pad_empty_to`).
+seed's padding with empty-string answers is available only on request (`pad_empty_to`). Options shared
+with DPO: `anchor` adds anchor × the mean NLL of the chosen answers' tokens (RPO; TRL's loss type "sft"),
+`title_logps` scores title tokens with a softmax over catalog titles only (`negrec.llm.heads`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ import torch.nn.functional as F
 
 from negrec.data.io import write_json
 from negrec.llm.settings import StageSettings
+
+
+def title_range(tokenizer) -> tuple[int, int]:
+    """[first, last + 1) title token ids of a title-token tokenizer (for title-restricted scoring)."""
+    if not hasattr(tokenizer, "title_offset"):
+        raise ValueError("title_logps needs a title-token model (negrec llm init-tiny --titles tokens)")
+    return tokenizer.title_offset, tokenizer.title_offset + len(tokenizer.titles)
 
 
 def sdpo_loss(
@@ -40,15 +49,20 @@ def sdpo_loss(
     return loss.mean(), stats
 
 
-def completion_logps(model, tokenizer, prompts: Sequence[str], completions: Sequence[str], max_length: int = 512) -> torch.Tensor:
-    """Σ log p(completion tokens | prompt) per pair; the completion gets EOS appended and starts where the
-    tokenised prompt and prompt + completion diverge (as TRL's DPO does)."""
+def completion_scores(model, tokenizer, prompts: Sequence[str], completions: Sequence[str], max_length: int = 512,
+                      title_range: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Σ log p(completion tokens | prompt), number of completion tokens) per pair; the completion gets EOS
+    appended and starts where the tokenised prompt and prompt + completion diverge (as TRL's DPO does).
+    With `title_range` a title token is scored by a softmax over the title tokens only (`negrec.llm.heads`)."""
+    from negrec.llm.heads import label_logprobs
+    from negrec.llm.train import common_prefix
+
     device = next(model.parameters()).device
     rows, starts = [], []
     for prompt, completion in zip(prompts, completions):
         p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         full = tokenizer(prompt + completion + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
-        start = next((i for i, (a, b) in enumerate(zip(p_ids, full)) if a != b), min(len(p_ids), len(full)))
+        start = common_prefix(p_ids, full)
         cut = max(0, len(full) - max_length)  # keep the end: the completion is what is scored
         rows.append(full[cut:])
         starts.append(max(start - cut, 1))
@@ -61,18 +75,27 @@ def completion_logps(model, tokenizer, prompts: Sequence[str], completions: Sequ
         attn[i, : len(r)] = 1
         score[i, s : len(r)] = True
     ids, attn, score = ids.to(device), attn.to(device), score.to(device)
-    logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits[:, :-1].float()
-    token_logps = torch.gather(logits.log_softmax(-1), 2, ids[:, 1:].unsqueeze(2)).squeeze(2)
-    return (token_logps * score[:, 1:]).sum(dim=1)
+    logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits[:, :-1]
+    keep, targets = score[:, 1:], ids[:, 1:]
+    picked = label_logprobs(logits[keep], targets[keep], title_range).gather(1, targets[keep][:, None]).squeeze(1)
+    sums = torch.zeros(len(rows), device=picked.device, dtype=picked.dtype).index_add(0, keep.nonzero()[:, 0], picked)
+    return sums, keep.sum(dim=1)
 
 
-def batch_logps(model, tokenizer, prompts, chosen, rejected, mask, max_length):
-    """Chosen (B,) and rejected (B, K) completion log-probs in one forward over all sequences."""
+def completion_logps(model, tokenizer, prompts: Sequence[str], completions: Sequence[str], max_length: int = 512,
+                     title_range: tuple[int, int] | None = None) -> torch.Tensor:
+    """Σ log p(completion tokens | prompt) per pair (see `completion_scores`)."""
+    return completion_scores(model, tokenizer, prompts, completions, max_length, title_range)[0]
+
+
+def batch_logps(model, tokenizer, prompts, chosen, rejected, mask, max_length, title_range=None):
+    """Chosen (B,), rejected (B, K) completion log-probs and the chosen answers' token counts (B,), in one
+    forward over all sequences."""
     b, k = mask.shape
     flat_prompts = list(prompts) + [p for p in prompts for _ in range(k)]
     flat = list(chosen) + [rejected[i][j] if mask[i, j] else "" for i in range(b) for j in range(k)]
-    logps = completion_logps(model, tokenizer, flat_prompts, flat, max_length)
-    return logps[:b], logps[b:].reshape(b, k)
+    logps, counts = completion_scores(model, tokenizer, flat_prompts, flat, max_length, title_range)
+    return logps[:b], logps[b:].reshape(b, k), counts[:b]
 
 
 def prepare_rows(records: Sequence[dict], max_negatives: int = 5, pad_empty_to: int | None = None) -> list[tuple[str, str, list[str]]]:
@@ -112,6 +135,7 @@ def train_sdpo(policy, reference, tokenizer, records: Sequence[dict], out: str |
         schedule.load_state_dict(state["schedule"])
         step, log = state["step"], state["log"]
     write_json(out / "settings.json", {**asdict(settings), "max_negatives": max_negatives, "pad_empty_to": pad_empty_to})
+    titles = title_range(tokenizer) if settings.title_logps else None
     reference.eval()
     policy.train()
     while step < total:
@@ -126,10 +150,13 @@ def train_sdpo(policy, reference, tokenizer, records: Sequence[dict], out: str |
             k = max(len(r[2]) for r in micro)
             mask = torch.tensor([[j < len(r[2]) for j in range(k)] for r in micro])
             prompts, chosen, rejected = [r[0] for r in micro], [r[1] for r in micro], [r[2] for r in micro]
-            pc, pr = batch_logps(policy, tokenizer, prompts, chosen, rejected, mask, settings.max_length)
+            pc, pr, n_chosen = batch_logps(policy, tokenizer, prompts, chosen, rejected, mask, settings.max_length, titles)
             with torch.no_grad():
-                rc, rr = batch_logps(reference, tokenizer, prompts, chosen, rejected, mask, settings.max_length)
+                rc, rr, _ = batch_logps(reference, tokenizer, prompts, chosen, rejected, mask, settings.max_length, titles)
             loss, stats = sdpo_loss(pc, pr, rc.to(pc.device), rr.to(pc.device), mask.to(pc.device), settings.beta)
+            if settings.anchor:  # RPO's NLL term on the chosen answers, as TRL's DPO loss type "sft" computes it
+                stats["nll"] = -pc.sum() / n_chosen.sum().clamp(min=1)
+                loss = loss + settings.anchor * stats["nll"]
             (loss * len(micro) / len(batch_rows)).backward()
             for key, value in {"loss": loss.detach(), **stats}.items():
                 totals[key] = totals.get(key, 0.0) + float(value) * len(micro) / len(batch_rows)

@@ -32,11 +32,11 @@ class SelfPlayReport:
 
 def selfplay_records(
     records: Sequence[dict], predictions: Sequence[dict], catalog: Catalog, *, seed: bool = False,
-    parser: TitleParser = "list", where: str = "predictions",
+    parser: TitleParser = "list", where: str = "predictions", template: str = "train",
 ) -> tuple[list[dict], SelfPlayReport]:
     """One DPO record per (record, own prediction), records and predictions aligned by position.
 
-    Clean default: prompt T-train, rejected = the predicted catalog title (quoted); predictions with no
+    Clean default: prompt T-train (or `template`), rejected = the predicted catalog title (quoted); predictions with no
     title, equal to the target, already in the history or outside the catalog are dropped and counted.
     `seed=True` reproduces CE: prompt T-concat (instruction + input), rejected = `"name"\\n` or the first
     line of the prediction + `\\n`, nothing filtered.
@@ -71,6 +71,6 @@ def selfplay_records(
         if reason:
             report.dropped[reason] += 1
             continue
-        out.append({"prompt": render(rec["instruction"], rec["input"]), "chosen": chosen, "rejected": quote(titles[item])})
+        out.append({"prompt": render(rec["instruction"], rec["input"], template), "chosen": chosen, "rejected": quote(titles[item])})
     report.written = len(out)
     return out, report

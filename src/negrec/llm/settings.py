@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from negrec.llm.prompts import TEMPLATES
+
 
 @dataclass(frozen=True)
 class StageSettings:
@@ -22,3 +24,26 @@ class StageSettings:
     lora: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
+    weight_decay: float = 0.0
+    lr_schedule: str = "linear"  # any transformers scheduler name: linear, cosine, constant_with_warmup, ...
+    template: str = "train"  # prompt template of SFT and self-play records (prompts.TEMPLATES)
+    # SFT: also put loss on every history title from this one on (1-based; 0 = answer only). Title-token models.
+    history_loss_from: int = 0
+    # SFT: a wall-clock budget in seconds instead of `epochs`; the steps it affords are measured once up front
+    time_budget_s: float = 0.0
+    # DPO / S-DPO: weight of an NLL term on the chosen answer (RPO); keeps a from-scratch model writing titles
+    anchor: float = 0.0
+    # DPO / S-DPO on title-token models: score the title token with a softmax over catalog titles only
+    title_logps: bool = False
+
+    def __post_init__(self) -> None:
+        positive = {"lr": self.lr >= 0, "batch_size": self.batch_size > 0, "grad_accum": self.grad_accum > 0,
+                    "max_length": self.max_length > 0, "save_steps": self.save_steps > 0, "beta": self.beta > 0,
+                    "epochs": self.epochs > 0 or self.time_budget_s > 0, "time_budget_s": self.time_budget_s >= 0,
+                    "history_loss_from": self.history_loss_from >= 0, "anchor": self.anchor >= 0,
+                    "weight_decay": self.weight_decay >= 0, "warmup_steps": self.warmup_steps >= 0}
+        bad = [k for k, ok in positive.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid training setting {bad[0]}={getattr(self, bad[0])!r}")
+        if self.template not in TEMPLATES:
+            raise ValueError(f"unknown template {self.template!r}; choose one of {sorted(TEMPLATES)}")

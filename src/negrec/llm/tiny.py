@@ -1,5 +1,9 @@
 """The embedded default LLM: a byte-level BPE tokenizer trained on the dataset's own text and a small
-Llama-style model built from a config, saved as an ordinary Hugging Face model directory."""
+Llama-style model built from a config, saved as an ordinary Hugging Face model directory.
+
+`titles="tokens"` adds one vocabulary entry per catalog title (see `negrec.llm.titletok`): a title is then
+one decoding step and one softmax choice, which is what lets a from-scratch model learn on a CPU;
+`titles="text"` spells titles in BPE pieces, like a pretrained model does."""
 
 from __future__ import annotations
 
@@ -24,6 +28,11 @@ class TinyConfig:
     num_heads: int = 4
     max_positions: int = 512
     seed: int = 0
+    titles: str = "text"  # "text": titles spelled in BPE pieces; "tokens": one token per catalog title
+
+    def __post_init__(self) -> None:
+        if self.titles not in ("text", "tokens"):
+            raise ValueError(f"titles must be 'text' or 'tokens', got {self.titles!r}")
 
 
 def training_texts(records: Sequence[dict], titles: Sequence[str]) -> Iterable[str]:
@@ -57,6 +66,11 @@ def init_tiny(records: Sequence[dict], titles: Sequence[str], out: str | Path, c
 
     out = Path(out)
     tokenizer = train_tokenizer(training_texts(records, titles), config.vocab_size)
+    offset = None
+    if config.titles == "tokens":
+        from negrec.llm.titletok import add_title_tokens
+
+        offset = add_title_tokens(tokenizer, titles)
     torch.manual_seed(config.seed)
     model_config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=config.hidden_size, intermediate_size=config.intermediate_size,
@@ -68,5 +82,9 @@ def init_tiny(records: Sequence[dict], titles: Sequence[str], out: str | Path, c
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    if offset is not None:
+        from negrec.llm.titletok import write_title_table
+
+        write_title_table(out, titles, offset)
     write_json(out / "negrec_tiny.json", asdict(config))
     return out

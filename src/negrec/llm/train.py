@@ -30,6 +30,7 @@ def _trl_common(out: Path, s: StageSettings) -> dict:
     cpu = not torch.cuda.is_available()
     return dict(output_dir=str(out), num_train_epochs=s.epochs, learning_rate=s.lr, per_device_train_batch_size=s.batch_size,
                 gradient_accumulation_steps=s.grad_accum, warmup_steps=s.warmup_steps, save_strategy="steps",
+                weight_decay=s.weight_decay, lr_scheduler_type=s.lr_schedule,
                 save_steps=s.save_steps, logging_steps=1, report_to=[], seed=s.seed, bf16=not cpu and torch.cuda.is_bf16_supported(),
                 activation_checkpointing=False, max_length=s.max_length, use_cpu=cpu)
 
@@ -65,20 +66,94 @@ def _load_trainable(model_dir: Path, s: StageSettings):
     return model, tok
 
 
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the shared start of two id lists (where a completion's tokens begin after its prompt)."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def sft_rows(tokenizer, records: Sequence[dict], template: str = "train", history_loss_from: int = 0) -> list[dict]:
+    """Tokenised SFT examples `{input_ids, completion_mask}`: prompt, answer and EOS; the mask marks the answer
+    and, with `history_loss_from` = h > 0 (title-token models), every history title from the h-th on — next-item
+    supervision inside the prompt at no extra forward cost."""
+    if history_loss_from and not hasattr(tokenizer, "is_title"):
+        raise ValueError("history_loss_from needs a title-token model (negrec llm init-tiny --titles tokens)")
+    rows = []
+    for r in records:
+        prompt = render(r["instruction"], r["input"], template)
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        ids = tokenizer(prompt + _completion(r["output"].strip()), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        start = common_prefix(prompt_ids, ids)
+        mask = [0] * start + [1] * (len(ids) - start)
+        if history_loss_from:
+            seen = 0
+            for pos in range(start):
+                if tokenizer.is_title(ids[pos]):
+                    seen += 1
+                    mask[pos] = int(seen >= history_loss_from)
+        rows.append({"input_ids": ids, "completion_mask": mask})
+    return rows
+
+
+def _budget_steps(model, tok, dataset, out: Path, settings: StageSettings) -> int:
+    """Optimiser steps that fit `time_budget_s`: timed on a throw-away copy of the model with the real trainer
+    (a few steps after a warm-up), decided once and kept in `budget.json` so a resumed run trains the same steps."""
+    import tempfile
+    import time
+
+    from transformers import TrainerCallback
+
+    record = out / "budget.json"
+    if record.is_file():
+        return int(json.loads(record.read_text())["steps"])
+    warm, timed, stamps = 3, 12, []
+
+    class Clock(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            stamps.append(time.perf_counter())
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = StageSettings(**{**asdict(settings), "epochs": 1.0, "save_steps": 10**9})
+        _sft_trainer(copy.deepcopy(model), tok, dataset, Path(tmp), probe, warm + timed, [Clock()]).train()
+    per_step = (stamps[-1] - stamps[warm - 1]) / timed
+    steps = max(1, int((settings.time_budget_s - (time.perf_counter() - t0)) / per_step))
+    write_json(record, {"steps": steps, "seconds_per_step": per_step, "budget_s": settings.time_budget_s})
+    return steps
+
+
+def _sft_trainer(model, tok, dataset, out: Path, settings: StageSettings, max_steps: int = -1, callbacks=None):
+    """TRL's SFTTrainer on tokenised rows, its LM head answered on labelled positions only (`negrec.llm.heads`)."""
+    from trl import SFTConfig, SFTTrainer
+
+    from negrec.llm.heads import install_gathered_head
+
+    args = SFTConfig(**_trl_common(out, settings), completion_only_loss=True, max_steps=max_steps)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tok, callbacks=callbacks)
+    install_gathered_head(trainer.model)
+    return trainer
+
+
 def sft(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings()) -> Path:
-    """Supervised fine-tuning on `{instruction, input, output}` records: T-train prompt → `\\n"Title"`, loss on
-    the completion only (TRL SFTTrainer)."""
+    """Supervised fine-tuning on `{instruction, input, output}` records with TRL's SFTTrainer: prompt (template
+    `settings.template`) → `\\n"Title"` + EOS, loss on the answer (and, for title-token models with
+    `history_loss_from`, on the history titles; TRL's fused head computes the LM head only where loss is taken).
+    With `time_budget_s` the run takes as many steps as the budget affords, with the schedule ending there."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
 
     out = Path(out)
     model, tok = _load_trainable(Path(model_dir), settings)
-    rows = [{"prompt": render(r["instruction"], r["input"]), "completion": _completion(r["output"].strip())} for r in records]
-    args = SFTConfig(**_trl_common(out, settings), completion_only_loss=True)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
+    dataset = Dataset.from_list(sft_rows(tok, records, settings.template, settings.history_loss_from))
+    steps = _budget_steps(model, tok, dataset, out, settings) if settings.time_budget_s else -1
+    trainer = _sft_trainer(model, tok, dataset, out, settings, steps)
     trainer.train(resume_from_checkpoint=_last_checkpoint(out))
-    return _finish(trainer.state.log_history, trainer.model, tok, out, {"stage": "sft", "model": str(model_dir), **asdict(settings)})
+    return _finish(trainer.state.log_history, trainer.model, tok, out,
+                   {"stage": "sft", "model": str(model_dir), "steps": trainer.state.global_step, **asdict(settings)})
 
 
 def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
@@ -90,7 +165,9 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
+    from negrec.llm.heads import install_gathered_head
     from negrec.llm.models import load_model
+    from negrec.llm.sdpo import title_range
 
     out = Path(out)
     if not pairs:
@@ -106,8 +183,15 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
         for p in reference.parameters():
             p.requires_grad_(False)
     rows = [{"prompt": p["prompt"], "chosen": _completion(p["chosen"]), "rejected": _completion(p["rejected"])} for p in pairs]
-    args = DPOConfig(**_trl_common(out, settings), beta=settings.beta, precompute_ref_log_probs=settings.precompute_ref_log_probs)
+    # the anchor is RPO: TRL's "sft" loss (mean NLL of the chosen tokens) weighted beside the sigmoid DPO loss
+    losses = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, settings.anchor]) if settings.anchor else {}
+    args = DPOConfig(**_trl_common(out, settings), beta=settings.beta, precompute_ref_log_probs=settings.precompute_ref_log_probs,
+                     **losses)
+    titles = title_range(tok) if settings.title_logps else None
     trainer = DPOTrainer(model=model, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
+    for net in (trainer.model, trainer.ref_model):
+        if net is not None:
+            install_gathered_head(net, titles)
     trainer.train(resume_from_checkpoint=_last_checkpoint(out))
     return _finish(trainer.state.log_history, trainer.model, tok, out, {"stage": "dpo", "model": str(model_dir),
                                                       "reference": str(reference_dir or model_dir), **asdict(settings)})
@@ -157,8 +241,8 @@ def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rou
         done = round_dir / "done.json"
         if not done.is_file():
             model, tok = load_model(current)
-            preds = predict_fn(model, tok, batch_size=batch_size)(records, 0)
-            pairs, report = selfplay_records(records, preds, catalog)
+            preds = predict_fn(model, tok, batch_size=batch_size, template=settings.template)(records, 0)
+            pairs, report = selfplay_records(records, preds, catalog, template=settings.template)
             write_json(round_dir / "selfplay.json", pairs)
             write_json(round_dir / "selfplay_report.json", {"written": report.written, "dropped": dict(report.dropped)})
             final = sft(current, records, round_dir / "sft", settings)
