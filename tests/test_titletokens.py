@@ -130,6 +130,21 @@ def test_constrained_outputs_are_catalog_titles(titled):
         assert len(names) == 5 and set(names) <= titles and not set(names) & set(parse_title_list(rec["input"]))
 
 
+def test_two_pass_title_beams_equal_constrained_beam_search(titled, tmp_path):
+    from negrec.llm.generate import BeamConfig, beam_titles, title_token_beams
+    from negrec.llm.pipeline import build_trie
+    from negrec.llm.train import StageSettings, sft
+
+    data, folder, _, _ = titled
+    tuned = sft(folder, data.records["train"][:40], tmp_path / "sft", StageSettings(lr=3e-3, batch_size=8, epochs=2, template="compact"))
+    model, tok = load_model(tuned)  # trained a little, so the EOS step is not uniform
+    trie = build_trie(tok, data.catalog, "compact")
+    prompts = [render(r["instruction"], r["input"], "compact") for r in data.records["test"][:7]]
+    searched = beam_titles(model, tok, prompts, trie, BeamConfig(n_return=12, beams_per_group=12, groups=1, diversity_penalty=0.0),
+                           shortcut=False)
+    assert title_token_beams(model, tok, prompts, trie, 12) == searched
+
+
 def test_history_loss_marks_titles_from_the_chosen_one_on(titled, tiny):
     from negrec.llm.train import sft_rows
 

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from negrec.cli_common import console, log_line, print_llm_summary, progress_bar, user_errors
+from negrec.llm.logs import library_logs
 
 app = typer.Typer(help="LLM recommenders: tiny model, candidates, training stages, predictions, evaluation.", no_args_is_help=True)
 
@@ -104,7 +105,7 @@ def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Pat
     from negrec.llm.models import load_model
     from negrec.llm.runs import parse_shard, run_chunks
 
-    with user_errors():
+    with user_errors(), library_logs(out.with_name(out.name + ".log")):
         part = parse_shard(shard)
         cat = load_goodreads_catalog(catalog)
         recs, _ = read_records(records)
@@ -224,7 +225,7 @@ def sft_command(
     from negrec.data.io import read_records
     from negrec.llm.train import sft
 
-    with user_errors():
+    with user_errors(), library_logs(out / "run.log"):
         settings = _stage_settings(epochs, lr, batch_size, grad_accum, 0.1, max_length, save_steps, seed, lora, False,
                                    template=template.value, history_loss_from=history_loss_from, time_budget_s=time_budget,
                                    warmup_steps=warmup_steps, weight_decay=weight_decay, lr_schedule=lr_schedule)
@@ -247,7 +248,7 @@ def dpo_command(
     from negrec.data.io import read_records
     from negrec.llm.train import dpo
 
-    with user_errors():
+    with user_errors(), library_logs(out / "run.log"):
         settings = _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, precompute_ref,
                                    anchor=anchor, title_logps=title_logps)
         recs, _ = read_records(pairs)
@@ -269,7 +270,7 @@ def sdpo_command(
     from negrec.data.io import read_records
     from negrec.llm.train import sdpo
 
-    with user_errors():
+    with user_errors(), library_logs(out / "run.log"):
         settings = _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, False, False,
                                    anchor=anchor, title_logps=title_logps)
         recs, _ = read_records(pairs)
@@ -289,7 +290,7 @@ def curriculum_command(
     """Stages of DPO / S-DPO, each starting (policy and reference) from the previous stage."""
     from negrec.llm.train import curriculum
 
-    with user_errors():
+    with user_errors(), library_logs(out / "run.log"):
         stages = []
         for spec in stage:
             kind, _, path = spec.partition(":")
@@ -315,7 +316,7 @@ def selfplay_command(
     from negrec.data.io import read_records
     from negrec.llm.train import selfplay_rounds
 
-    with user_errors():
+    with user_errors(), library_logs(out / "run.log"):
         recs, _ = read_records(records)
         final = selfplay_rounds(model, recs, load_goodreads_catalog(catalog), rounds, out,
                                 _stage_settings(epochs, lr, batch_size, 1, beta, max_length, save_steps, seed, False, False,

@@ -152,7 +152,14 @@ class Runner:
         self.r, self.out, self.log, self.data_dir = recipe, Path(out), log, data_dir
 
     def run(self) -> dict:
-        """Execute every stage; return the summary {protocol: {system: {metric: value}}}."""
+        """Execute every stage; return the summary {protocol: {system: {metric: value}}}. Library logs and
+        warnings go to `<out>/run.log`."""
+        from negrec.llm.logs import library_logs
+
+        with library_logs(self.out / "run.log"):
+            return self._run()
+
+    def _run(self) -> dict:
         from negrec.data.paths import data_root
         from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 

@@ -70,15 +70,21 @@ def _encode(tokenizer, prompts: Sequence[str], device):
     return {k: v.to(device) for k, v in enc.items()}, enc["input_ids"].shape[1]
 
 
-def beam_titles(model, tokenizer, prompts: Sequence[str], trie: TitleTrie | None, config: BeamConfig) -> list[list[str]]:
+def beam_titles(model, tokenizer, prompts: Sequence[str], trie: TitleTrie | None, config: BeamConfig, *,
+                shortcut: bool = True) -> list[list[str]]:
     """Per prompt up to `n_return` completions (best score first, distinct texts), from one beam search or
-    from `groups` diverse groups; with `trie`, every completion is a catalog title."""
+    from `groups` diverse groups; with `trie`, every completion is a catalog title (a plain constrained beam
+    search over single-token titles takes the two-pass shortcut `title_token_beams`)."""
     import torch
 
+    groups = config.groups if config.diversity_penalty > 0 and config.groups > 1 else 1
+    if shortcut and groups == 1 and trie is not None and config.constrained:
+        fast = title_token_beams(model, tokenizer, prompts, trie, max(config.n_return, config.beams_per_group))
+        if fast is not None:
+            return [b[: config.n_return] for b in fast]
     enc, width = _encode(tokenizer, prompts, model.device)
     earlier: list[list[np.ndarray]] = []
     found: list[dict[str, float]] = [{} for _ in prompts]
-    groups = config.groups if config.diversity_penalty > 0 and config.groups > 1 else 1
     beams = config.beams_per_group if groups > 1 else max(config.n_return, config.beams_per_group)
     for _ in range(groups):
         recorder = _StepRecorder(width)
@@ -104,6 +110,56 @@ def beam_titles(model, tokenizer, prompts: Sequence[str], trie: TitleTrie | None
             if text and (text not in bucket or score > bucket[text]):
                 bucket[text] = float(score)
     return [[t for t, _ in sorted(b.items(), key=lambda kv: -kv[1])][: config.n_return] for b in found]
+
+
+def single_token_titles(trie: TitleTrie) -> tuple[int, np.ndarray] | None:
+    """(prefix token, title tokens) when every completion in the trie is `prefix, title, EOS` (a title-token
+    model's trie), else None."""
+    if trie.offsets[1] - trie.offsets[0] != 1:
+        return None
+    prefix, node = int(trie.child_tokens[trie.offsets[0]]), int(trie.child_nodes[trie.offsets[0]])
+    leaves = trie.child_nodes[trie.offsets[node] : trie.offsets[node + 1]]
+    if not trie.terminal[leaves].all() or (trie.offsets[leaves + 1] != trie.offsets[leaves]).any():
+        return None
+    return prefix, trie.child_tokens[trie.offsets[node] : trie.offsets[node + 1]]
+
+
+def title_token_beams(model, tokenizer, prompts: Sequence[str], trie: TitleTrie, n_return: int) -> list[list[str]] | None:
+    """What constrained beam search with `n_return` beams returns for a title-token model, in two forward passes
+    instead of a beam search over (batch × beams) copies of the prompt: the answer is `prefix, title, EOS`, so
+    the beams are the n most probable titles after the prefix, ordered by log p(prefix) + log p(title) +
+    log p(EOS | title) (the EOS step reuses the prompt's KV cache). None when the trie is not of that shape."""
+    import torch
+
+    shape = single_token_titles(trie)
+    if shape is None:
+        return None
+    prefix, titles = shape
+    enc, _ = _encode(tokenizer, prompts, model.device)
+    ids = torch.cat([enc["input_ids"], torch.full((len(prompts), 1), prefix, device=model.device)], dim=1)
+    attn = torch.cat([enc["attention_mask"], torch.ones((len(prompts), 1), dtype=enc["attention_mask"].dtype, device=model.device)], dim=1)
+    positions = (attn.cumsum(-1) - 1).clamp(min=0)  # left padding: positions count real tokens, as generate() does
+    n = min(n_return, len(titles))
+    with torch.no_grad():
+        out = model(input_ids=ids, attention_mask=attn, position_ids=positions, use_cache=True)
+        logp = out.logits[:, -2:].float().log_softmax(-1)
+        first = logp[:, 0].gather(1, ids[:, -1:])  # log p(prefix | prompt), the same for every title of a row
+        allowed = torch.as_tensor(titles, device=model.device)
+        title_scores, pick = logp[:, 1, allowed].topk(n, dim=1)
+        chosen = allowed[pick]
+        cache = out.past_key_values
+        cache.batch_repeat_interleave(n)
+        step = model(input_ids=chosen.reshape(-1, 1), attention_mask=torch.cat([attn.repeat_interleave(n, 0),
+                                                                              torch.ones_like(attn[:, :1]).repeat_interleave(n, 0)], 1),
+                     position_ids=positions[:, -1:].repeat_interleave(n, 0) + 1, past_key_values=cache, use_cache=False)
+        eos = step.logits[:, -1].float().log_softmax(-1)[:, tokenizer.eos_token_id].reshape(-1, n)
+    total = (first + title_scores + eos).cpu().numpy()
+    chosen = chosen.cpu().numpy()
+    out_lists = []
+    for row in range(len(prompts)):
+        order = np.argsort(-total[row], kind="stable")
+        out_lists.append([tokenizer.decode([prefix, int(chosen[row, j])], skip_special_tokens=True).strip() for j in order])
+    return out_lists
 
 
 def sample_texts(model, tokenizer, prompts: Sequence[str], n: int, *, top_k: int = 50, max_new_tokens: int = 64,

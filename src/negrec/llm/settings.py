@@ -25,6 +25,7 @@ class StageSettings:
     lora_r: int = 16
     lora_alpha: int = 32
     weight_decay: float = 0.0
+    dropout: float = 0.0  # SFT: dropout on embeddings and attention/MLP outputs while training (negrec.llm.heads)
     lr_schedule: str = "linear"  # any transformers scheduler name: linear, cosine, constant_with_warmup, ...
     template: str = "train"  # prompt template of SFT and self-play records (prompts.TEMPLATES)
     # SFT: also put loss on every history title from this one on (1-based; 0 = answer only). Title-token models.
@@ -41,7 +42,8 @@ class StageSettings:
                     "max_length": self.max_length > 0, "save_steps": self.save_steps > 0, "beta": self.beta > 0,
                     "epochs": self.epochs > 0 or self.time_budget_s > 0, "time_budget_s": self.time_budget_s >= 0,
                     "history_loss_from": self.history_loss_from >= 0, "anchor": self.anchor >= 0,
-                    "weight_decay": self.weight_decay >= 0, "warmup_steps": self.warmup_steps >= 0}
+                    "weight_decay": self.weight_decay >= 0, "warmup_steps": self.warmup_steps >= 0,
+                    "dropout": 0 <= self.dropout < 1}
         bad = [k for k, ok in positive.items() if not ok]
         if bad:
             raise ValueError(f"invalid training setting {bad[0]}={getattr(self, bad[0])!r}")

@@ -88,3 +88,4 @@ def init_tiny(records: Sequence[dict], titles: Sequence[str], out: str | Path, c
         write_title_table(out, titles, offset)
     write_json(out / "negrec_tiny.json", asdict(config))
     return out
+

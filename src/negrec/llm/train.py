@@ -31,7 +31,7 @@ def _trl_common(out: Path, s: StageSettings) -> dict:
     return dict(output_dir=str(out), num_train_epochs=s.epochs, learning_rate=s.lr, per_device_train_batch_size=s.batch_size,
                 gradient_accumulation_steps=s.grad_accum, warmup_steps=s.warmup_steps, save_strategy="steps",
                 weight_decay=s.weight_decay, lr_scheduler_type=s.lr_schedule,
-                save_steps=s.save_steps, logging_steps=1, report_to=[], seed=s.seed, bf16=not cpu and torch.cuda.is_bf16_supported(),
+                save_steps=s.save_steps, logging_steps=1, report_to=[], disable_tqdm=True, seed=s.seed, bf16=not cpu and torch.cuda.is_bf16_supported(),
                 activation_checkpointing=False, max_length=s.max_length, use_cpu=cpu)
 
 
@@ -130,12 +130,15 @@ def _sft_trainer(model, tok, dataset, out: Path, settings: StageSettings, max_st
     """TRL's SFTTrainer on tokenised rows, its LM head answered on labelled positions only (`negrec.llm.heads`)."""
     from trl import SFTConfig, SFTTrainer
 
-    from negrec.llm.heads import install_gathered_head
+    from negrec.llm.heads import add_dropout, install_gathered_head
+    from negrec.llm.logs import quiet_trainer
 
+    if settings.dropout:
+        add_dropout(model, settings.dropout)
     args = SFTConfig(**_trl_common(out, settings), completion_only_loss=True, max_steps=max_steps)
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tok, callbacks=callbacks)
     install_gathered_head(trainer.model)
-    return trainer
+    return quiet_trainer(trainer)
 
 
 def sft(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings()) -> Path:
@@ -166,6 +169,7 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     from trl import DPOConfig, DPOTrainer
 
     from negrec.llm.heads import install_gathered_head
+    from negrec.llm.logs import quiet_trainer
     from negrec.llm.models import load_model
     from negrec.llm.sdpo import title_range
 
@@ -192,7 +196,7 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     for net in (trainer.model, trainer.ref_model):
         if net is not None:
             install_gathered_head(net, titles)
-    trainer.train(resume_from_checkpoint=_last_checkpoint(out))
+    quiet_trainer(trainer).train(resume_from_checkpoint=_last_checkpoint(out))
     return _finish(trainer.state.log_history, trainer.model, tok, out, {"stage": "dpo", "model": str(model_dir),
                                                       "reference": str(reference_dir or model_dir), **asdict(settings)})
 

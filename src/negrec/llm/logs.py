@@ -1,0 +1,54 @@
+"""Library output in the run's log file, not on the terminal: transformers, TRL, datasets, accelerate and PEFT
+log records, Python warnings, and their progress bars (a stage prints one line and the summary prints the
+results; the training numbers go to each stage's `log.jsonl`)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+LIBRARIES = ("transformers", "trl", "datasets", "accelerate", "peft", "huggingface_hub", "py.warnings")
+
+
+@contextmanager
+def library_logs(path: str | Path) -> Iterator[Path]:
+    """Within the block, library log records (INFO and up) and warnings are appended to `path`."""
+    import datasets
+    import transformers
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    loggers = [logging.getLogger(name) for name in LIBRARIES]
+    saved = [(lg.handlers[:], lg.propagate, lg.level) for lg in loggers]
+    bars = (transformers.utils.logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled())
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    logging.captureWarnings(True)
+    for lg in loggers:
+        lg.handlers, lg.propagate = [handler], False
+        lg.setLevel(logging.INFO)
+    try:
+        yield path
+    finally:
+        for lg, (handlers, propagate, level) in zip(loggers, saved):
+            lg.handlers, lg.propagate = handlers, propagate
+            lg.setLevel(level)
+        logging.captureWarnings(False)
+        if bars[0]:
+            transformers.utils.logging.enable_progress_bar()
+        if bars[1]:
+            datasets.enable_progress_bars()
+        handler.close()
+
+
+def quiet_trainer(trainer):
+    """No per-step printing from a transformers Trainer (its log history is kept and written to log.jsonl)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    return trainer
