@@ -15,6 +15,7 @@ from negrec.llm.annotate import annotate, load_annotated, read_candidates
 from negrec.llm.cf_negatives import cf_strategy_records
 from negrec.llm.negatives import random_records, strategy_records, write_preferences
 from negrec.llm.prompts import parse_prompt, render
+from negrec.data.titles import parse_title_list
 from negrec.llm.selfplay import selfplay_records
 from negrec.sampling.profiles import count_exposure
 
@@ -79,6 +80,16 @@ def test_prompt_without_markers_names_the_record(tmp_path):
     with pytest.raises(DataError, match=r"c\.json, record 0, field 'rejected': must be a list of strings"):
         read_candidates(path)
     assert parse_prompt(render("I", "X")) == ("I", "X")
+
+
+@pytest.mark.parametrize("template", ["train", "pred", "compact", "ids"])
+def test_templates_round_trip_through_parse_prompt(template):
+    """Every stage can recover the history from a prompt it wrote, whatever the template."""
+    titles = ["A", 'A Child Called "It" (Dave Pelzer #1)', "Ten"]
+    inp = "The user has played the following books before: " + ", ".join(f'"{t}"' for t in titles) + ", please write"
+    ins, got = parse_prompt(render("Recommend.", inp, template))
+    assert parse_title_list(got) == titles
+    assert render(ins, got, template) == render("Recommend.", inp, template)
 
 
 def test_catalog_without_genres_is_refused():

@@ -190,3 +190,38 @@ def test_gathered_head_matches_the_full_softmax_and_restricts_titles(titled):
         assert (restricted[title_pos] >= full[title_pos] - 1e-6).all()  # a sub-softmax can only raise the probability
         # plain calls still go to the original forward (generation is untouched)
         assert torch.equal(model(input_ids=ids).logits, model2(input_ids=ids).logits)
+
+
+def test_cli_title_model_sft_with_a_time_budget(tmp_path):
+    """init-tiny --titles tokens, then SFT with history loss and a time budget: the steps the budget affords are
+    measured once, recorded, trained, and reused by a rerun (resume) instead of measured again."""
+    from typer.testing import CliRunner
+
+    from negrec.cli import app
+    from negrec.data.synthetic import write_goodreads_dir
+
+    data = generate(SyntheticConfig(n_users=40, n_items=60, seed=4))
+    folder = write_goodreads_dir(data, tmp_path / "data")
+    runner = CliRunner()
+    init = runner.invoke(app, ["llm", "init-tiny", "--data", str(folder), "--out", str(tmp_path / "m"), "--titles", "tokens",
+                               "--vocab-size", "300", "--hidden-size", "32", "--intermediate-size", "64", "--layers", "1", "--heads", "2"])
+    assert init.exit_code == 0, init.output
+    args = ["llm", "sft", "--model", str(tmp_path / "m"), "--records", str(folder / "train.json"), "--out", str(tmp_path / "sft"),
+            "--template", "compact", "--history-loss-from", "3", "--time-budget", "6", "--batch-size", "8", "--lr", "3e-3"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    budget = json.loads((tmp_path / "sft" / "budget.json").read_text())
+    config = json.loads((tmp_path / "sft" / "config.json").read_text())
+    assert budget["steps"] >= 1 and config["steps"] == budget["steps"] and config["history_loss_from"] == 3
+    assert "{'loss'" not in first.output  # trainer logs go to log.jsonl / run.log, not the terminal
+    log = [json.loads(line) for line in (tmp_path / "sft" / "log.jsonl").read_text().splitlines()]
+    assert len(log) == budget["steps"] and log[-1]["loss"] < log[0]["loss"]
+    (tmp_path / "sft" / "budget.json").write_text(json.dumps({**budget, "steps": 2}))  # a rerun trusts the record
+    import shutil
+
+    shutil.rmtree(tmp_path / "sft" / "final")
+    for ck in (tmp_path / "sft").glob("checkpoint-*"):
+        shutil.rmtree(ck)
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "sft" / "config.json").read_text())["steps"] == 2

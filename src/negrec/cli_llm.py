@@ -10,6 +10,7 @@ import typer
 
 from negrec.cli_common import console, log_line, print_llm_summary, progress_bar, user_errors
 from negrec.llm.logs import library_logs
+from negrec.llm.prompts import TEMPLATES
 
 app = typer.Typer(help="LLM recommenders: tiny model, candidates, training stages, predictions, evaluation.", no_args_is_help=True)
 
@@ -32,15 +33,10 @@ class TitlesName(str, Enum):
     tokens = "tokens"
 
 
-class TemplateName(str, Enum):
-    train = "train"
-    pred = "pred"
-    compact = "compact"
-    ids = "ids"
-
-
+# the choices are the templates negrec.llm.prompts defines, so the CLI cannot drift from them
+TemplateName = Enum("TemplateName", {name: name for name in TEMPLATES}, type=str)
 TemplateOpt = Annotated[TemplateName, typer.Option(help="Prompt template: train (the seed's T-train), pred (T-pred), "
-                                                        "compact (history titles only), ids (the title sequence alone).")]
+                                                        "compact (history titles only), ids (the title sequence alone), …")]
 
 
 @app.command("init-tiny")
@@ -220,6 +216,7 @@ def sft_command(
     warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps.")] = 0,
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.0,
     lr_schedule: Annotated[str, typer.Option(help="Learning-rate schedule (transformers name: linear, cosine, ...).")] = "linear",
+    dropout: Annotated[float, typer.Option(help="Dropout on embeddings and attention/MLP outputs while training.")] = 0.0,
 ) -> None:
     """Supervised fine-tuning (TRL SFTTrainer; loss on the answer, optionally on the history titles too)."""
     from negrec.data.io import read_records
@@ -228,7 +225,8 @@ def sft_command(
     with user_errors(), library_logs(out / "run.log"):
         settings = _stage_settings(epochs, lr, batch_size, grad_accum, 0.1, max_length, save_steps, seed, lora, False,
                                    template=template.value, history_loss_from=history_loss_from, time_budget_s=time_budget,
-                                   warmup_steps=warmup_steps, weight_decay=weight_decay, lr_schedule=lr_schedule)
+                                   warmup_steps=warmup_steps, weight_decay=weight_decay, lr_schedule=lr_schedule,
+                                   dropout=dropout)
         recs, _ = read_records(records)
         final = sft(model, recs, out, settings)
     _curves(out)

@@ -63,8 +63,10 @@ def parse_prompt(prompt: str, *, where: str = "prompt", record: int | None = Non
     A compact or ids prompt (no instruction block) gives an empty instruction and its title list as the input.
     """
     if "### Instruction:" not in prompt and "### Input:" not in prompt:
-        end = prompt.find("### Response:")  # compact; without the marker: an `ids` prompt
-        return "", (prompt[:end] if end >= 0 else prompt).strip()
+        end = prompt.find("### Response:")
+        body = (prompt[:end] if end >= 0 else prompt).strip()
+        if end >= 0 or (len(body) >= 2 and body[0] == body[-1] == '"'):  # compact, or an ids prompt (titles only)
+            return "", body
     instruction = _between(prompt, "### Instruction:", "### Input:")
     inp = _between(prompt, "### Input:", "### Response:")
     if instruction is None or inp is None:
