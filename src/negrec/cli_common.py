@@ -14,6 +14,12 @@ from negrec.errors import DataError
 console = Console()
 
 
+def command_group(help: str) -> typer.Typer:
+    """A Typer app whose help prints literally: rich markup would eat `[...]` and turn `:M:` into an emoji, so the
+    sampler syntax `mixed[:M:hard:random]` (and every other option's text) is shown as click writes it."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+
+
 def fail(exc: Exception) -> None:
     """Print the error in one red line and exit with code 2."""
     console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)

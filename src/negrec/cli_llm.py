@@ -8,11 +8,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli_common import console, log_line, print_llm_summary, progress_bar, user_errors
+from negrec.cli_common import command_group, console, log_line, print_llm_summary, progress_bar, user_errors
 from negrec.llm.logs import library_logs
 from negrec.llm.prompts import TEMPLATES
 
-app = typer.Typer(help="LLM recommenders: tiny model, candidates, training stages, predictions, evaluation.", no_args_is_help=True)
+app = command_group("LLM recommenders: tiny model, candidates, training stages, predictions, evaluation.")
 
 
 class GroundingName(str, Enum):

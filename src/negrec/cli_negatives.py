@@ -8,10 +8,10 @@ from typing import Annotated, Callable, Optional, Sequence
 
 import typer
 
-from negrec.cli_common import user_errors
+from negrec.cli_common import command_group, user_errors
 from negrec.errors import DataError
 
-app = typer.Typer(help="Negative candidates → preference data (annotate, select, self-play, CF-scored).", no_args_is_help=True)
+app = command_group("Negative candidates → preference data (annotate, select, self-play, CF-scored).")
 
 
 class Compat(str, Enum):
