@@ -10,10 +10,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from negrec.cli_common import console, log_line, print_llm_summary, progress_bar, user_errors
+from negrec.cli_common import command_group, console, log_line, print_llm_summary, progress_bar, user_errors
 
-app = typer.Typer(help="negrec: negative sampling as a first-class, measured part of training recommenders.", no_args_is_help=True)
-data_app = typer.Typer(help="Inspect and synthesise datasets.", no_args_is_help=True)
+app = command_group("negrec: negative sampling as a first-class, measured part of training recommenders.")
+data_app = command_group("Inspect and synthesise datasets.")
 app.add_typer(data_app, name="data")
 
 
@@ -167,6 +167,43 @@ def data_synth(
     data = generate(SyntheticConfig(n_users=users, n_items=items, n_genres=genres, n_fairness_genres=min(7, genres), seed=seed))
     write_goodreads_dir(data, out)
     _print_mapping(f"synthetic dataset → {out}", dataset_stats(data.interactions, data.catalog))
+
+
+@data_app.command("kaggle")
+def data_kaggle(
+    source: Annotated[str, typer.Argument(help="A dataset name under the data root (e.g. movielens-100k), a path, or 'synthetic'.")],
+    out: Annotated[Path, typer.Option(help="Kaggle-format CSV to write (UserId,ItemId with space-separated ids, time order).")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Keep ratings ≥ this (implicit feedback).")] = None,
+    hide: Annotated[float, typer.Option(help="Share of each user's items (int(n·share), chosen at random) written to --hidden "
+                                             "instead of --out: a nested hold-out to score a submission on.")] = 0.0,
+    hidden: Annotated[Optional[Path], typer.Option(help="Where the hidden items go (needed with --hide).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the hidden items' choice.")] = 0,
+) -> None:
+    """Write a dataset in the course homework's Kaggle format, optionally with a nested hold-out."""
+    from negrec.data.kaggle import kaggle_lists, write_kaggle_lists
+    from negrec.data.splits import per_user_ratio_split
+    from negrec.experiments.cf import load_cf_dataset
+
+    with user_errors():
+        if not 0.0 <= hide < 1.0:
+            raise ValueError(f"--hide must be in [0, 1), got {hide}")
+        if hide > 0 and hidden is None:
+            raise ValueError("--hide needs --hidden (the file the hidden items go to)")
+        data = load_cf_dataset(source, data_dir)
+        inter = data.interactions
+        if threshold is not None:
+            if not inter.has_ratings:
+                raise ValueError(f"--threshold needs ratings; {source} has none")
+            inter = inter.at_least(threshold)
+        parts = [(out, inter)]
+        if hide > 0:
+            split = per_user_ratio_split(inter, ratio=hide, seed=seed)
+            parts = [(out, split.train), (hidden, split.valid)]
+        for path, part in parts:
+            users, lists = kaggle_lists(part, data.catalog)
+            write_kaggle_lists(path, users, lists)
+            typer.echo(f"{len(users)} users, {sum(map(len, lists))} user–item entries → {path}")
 
 
 @app.command("eval")

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli_common import progress_bar, user_errors
+from negrec.cli_common import command_group, progress_bar, user_errors
 
-app = typer.Typer(help="Collaborative filtering with measured negative sampling.", no_args_is_help=True)
+app = command_group("Collaborative filtering with measured negative sampling.")
 
 
 class ProtocolName(str, Enum):
@@ -82,6 +82,9 @@ def train_command(
     time_budget: Annotated[Optional[float], typer.Option(help="Stop after this many training seconds.")] = None,
     static: Annotated[bool, typer.Option(help="Draw negatives once (the homework's fixed/even modes) instead of every batch.")] = False,
     val_size: ValSizeOpt = 0.0,
+    refit: Annotated[bool, typer.Option(help="After early stopping picks the best epoch on validation, retrain on training "
+                                              "+ validation parts for that many epochs (same settings and seed) and keep "
+                                              "that as the run's model; the selected model stays under selected/.")] = False,
     seed: SeedOpt = 123,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
@@ -90,7 +93,7 @@ def train_command(
     with user_errors():
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed)
-        run = run_sampler(prep, sampler, config, out=out, log=typer.echo)
+        run = run_sampler(prep, sampler, config, out=out, log=typer.echo, refit=refit)
     summary = run.evaluation.summary()
     typer.echo(" ".join(f"{m}={summary[m]:.4f}" for m in ("NDCG@10", "Recall@10", "Coverage@10")) + f" → {out}")
 
@@ -131,16 +134,58 @@ def recommend_command(
     run: Annotated[Path, typer.Option(help="Run folder written by `negrec cf train`.")],
     out: Annotated[Path, typer.Option(help="Submission CSV (UserId,ItemId with space-separated ids).")],
     k: Annotated[int, typer.Option(help="Items per user.")] = 50,
+    keep_known: Annotated[bool, typer.Option(help="Allow items a user already has in the run's input (by default every "
+                                                  "one of them is masked: training and validation parts).")] = False,
 ) -> None:
-    """Top-K items for every user, training items excluded, as a Kaggle submission file."""
+    """Top-K items for every user as a Kaggle submission file, checked like `cf check-submission`; the masking is
+    recorded in the run folder (recommend.json)."""
     import numpy as np
+    import scipy.sparse as sp
 
-    from negrec.experiments.cf import load_run
     from negrec.cf.trainer import recommend
     from negrec.data.catalog import Catalog
-    from negrec.data.kaggle import write_submission
+    from negrec.data.io import write_json
+    from negrec.data.kaggle import submission_problems, write_submission
+    from negrec.experiments.cf import load_run
 
-    model, train_csr, users, items = load_run(run)
-    recs = recommend(model, np.arange(train_csr.shape[0]), train_csr, k)
-    write_submission(out, np.asarray(users), recs, Catalog.from_ids(np.asarray(items)))
-    typer.echo(f"{len(users)} users × {k} items → {out}")
+    with user_errors():
+        if k < 1:
+            raise ValueError(f"--k must be ≥ 1, got {k}")
+        saved = load_run(run)
+        mask = sp.csr_matrix(saved.known.shape) if keep_known else saved.known
+        recs = recommend(saved.model, np.arange(saved.known.shape[0]), mask, k)
+        items = np.asarray(saved.items)
+        write_submission(out, np.asarray(saved.users), recs, Catalog.from_ids(items))
+        known = [[] for _ in saved.users] if keep_known else [items[mask[u].indices].tolist() for u in range(mask.shape[0])]
+        problems = submission_problems(out, saved.users, known, saved.items, k, source=f"the run's input ({run})")
+        write_json(run / "recommend.json", {"submission": str(out), "k": k, "masked": "none" if keep_known else "known",
+                                            "masked_entries": int(mask.nnz), "problems": problems})
+    typer.echo(f"{len(saved.users)} users × {k} items → {out} (masked {'nothing' if keep_known else f'{mask.nnz} known items'})")
+    _report_problems(problems)
+
+
+def _report_problems(problems: list[str], shown: int = 20) -> None:
+    """One line per problem (the first `shown`), exit code 1 when there is any."""
+    for line in problems[:shown]:
+        typer.echo(line, err=True)
+    if len(problems) > shown:
+        typer.echo(f"… and {len(problems) - shown} more problems", err=True)
+    if problems:
+        raise typer.Exit(code=1)
+
+
+@app.command("check-submission")
+def check_submission_command(
+    submission: Annotated[Path, typer.Argument(help="Submission CSV to check.")],
+    train: Annotated[Path, typer.Option(help="The Kaggle-format train.csv the submission was made from.")],
+    k: Annotated[int, typer.Option(help="Items each user must get.")] = 50,
+) -> None:
+    """Check a submission against its input: header, one row per input user, exactly K distinct item ids that
+    exist in the input, none the user already has. One line per problem; exit code 1 when there is any."""
+    from negrec.data.kaggle import first_seen_ids, read_kaggle_lists, submission_problems
+
+    with user_errors():
+        users, lists = read_kaggle_lists(train)
+        problems = submission_problems(submission, users.tolist(), lists, first_seen_ids(lists).tolist(), k, source=str(train))
+    _report_problems(problems)
+    typer.echo(f"ok: {len(users)} users × {k} distinct item ids from {train}, none already known")

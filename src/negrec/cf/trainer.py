@@ -115,8 +115,10 @@ def train(
     valid: Interactions | None = None,
     catalog: Catalog | None = None,
     log: Callable[[str], None] | None = None,
+    restore_best: bool = True,
 ) -> TrainResult:
-    """Train a model on `train` with negatives from `sampler_config`; early-stop on `valid` when given."""
+    """Train a model on `train` with negatives from `sampler_config`; early-stop on `valid` when given.
+    `restore_best=False` keeps the last epoch's weights (a refit that trains a fixed number of epochs)."""
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)  # dropout-free models, but keeps any library default draws seeded
@@ -175,7 +177,8 @@ def train(
             total += loss.item()
             batches += 1
         spent += time.perf_counter() - t0
-        row = {"epoch": epoch, "loss": total / max(batches, 1), "seconds": spent, "rejection_rate": sampler.stats.rejection_rate}
+        row = {"epoch": epoch, "loss": total / max(batches, 1), "positives": len(order), "seconds": spent,
+               "rejection_rate": sampler.stats.rejection_rate}
         if valid is not None and valid.nnz:
             row[config.metric] = validation_score(model, matrix, valid.binary(), config.metric)
         result.history.append(row)
@@ -184,7 +187,8 @@ def train(
         current = row.get(config.metric, -row["loss"])  # without validation: keep the lowest-loss epoch
         if current > result.best_metric:
             result.best_metric, result.best_epoch = current, epoch
-            best_state = copy.deepcopy(model.state_dict())  # a real copy, not live references (the homework's bug)
+            if restore_best:  # a real copy, not live references (the homework's bug)
+                best_state = copy.deepcopy(model.state_dict())
             bad_epochs = 0
         else:
             bad_epochs += 1
@@ -194,7 +198,9 @@ def train(
         if config.time_budget is not None and spent >= config.time_budget:
             result.stopped = "time budget"
             break
-    if best_state is not None:
+    if not restore_best:
+        result.best_epoch, result.best_metric = len(result.history) - 1, float("nan")
+    elif best_state is not None:
         model.load_state_dict(best_state)
     result.sampling = sampler.stats.as_dict()
     return result

@@ -144,6 +144,14 @@ class Interactions:
         ts = None if self.timestamps is None else self.timestamps[mask]
         return Interactions(matrix=mat, user_ids=self.user_ids, timestamps=ts, has_ratings=self.has_ratings)
 
+    def merged(self, other: "Interactions") -> "Interactions":
+        """Entries of both (disjoint parts of one dataset, e.g. train + validation), without timestamps."""
+        if other.matrix.shape != self.matrix.shape:
+            raise ValueError(f"cannot merge a {other.matrix.shape} matrix into a {self.matrix.shape} one")
+        mat = (self.matrix + other.matrix).tocsr()
+        mat.sort_indices()
+        return Interactions(matrix=mat, user_ids=self.user_ids, has_ratings=self.has_ratings)
+
     def at_least(self, threshold: float) -> "Interactions":
         """Implicit feedback: keep entries whose rating is ≥ threshold."""
         return self.select(self.matrix.data >= threshold)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -66,8 +68,69 @@ def write_submission(path: str | Path, user_ids: np.ndarray, recommended: np.nda
     if recommended.shape[0] != len(user_ids):
         raise ValueError(f"{recommended.shape[0]} recommendation rows for {len(user_ids)} users")
     ext = np.asarray(catalog.item_ids).astype(str)
+    return write_kaggle_lists(path, [str(u) for u in user_ids], [ext[row[row >= 0]].tolist() for row in recommended])
+
+
+def submission_problems(path: str | Path, user_ids: Sequence[str], known: Sequence[Sequence[str]], item_ids: Sequence[str],
+                        k: int, *, source: str) -> list[str]:
+    """Every way a submission breaks the homework's rules, one line each, in file order: the header, one row per
+    input user, exactly `k` distinct item ids that exist in the input, none already known for that user
+    (`known[u]` aligns with `user_ids`; `source` names the input in the messages)."""
+    path = Path(path)
+    frame = read_csv(path)
+    if list(frame.columns) != ["UserId", "ItemId"]:
+        return [f"{path}, line 1: header is {','.join(map(str, frame.columns))!r}, expected 'UserId,ItemId'"]
+    row_of = {user: row for row, user in enumerate(user_ids)}
+    catalog = set(item_ids)
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for row, (user, items) in enumerate(zip(frame["UserId"].str.strip(), frame["ItemId"])):
+        where = f"{path}, line {row + 2}"
+        if user not in row_of:
+            problems.append(f"{where}: user {user!r} is not in {source}")
+            continue
+        if user in seen:
+            problems.append(f"{where}: user {user!r} already has a row on line {seen[user]}")
+            continue
+        seen[user] = row + 2
+        ids = items.split()
+        counts = Counter(ids)
+        mine = set(known[row_of[user]])
+        checks = [
+            (len(ids) != k, f"{len(ids)} item ids, expected {k}"),
+            (len(counts) < len(ids), "repeated item ids " + ", ".join(repr(i) for i, c in counts.items() if c > 1)),
+            (any(i not in catalog for i in counts), "item ids not in " + source + ": "
+             + ", ".join(repr(i) for i in counts if i not in catalog)),
+            (any(i in mine for i in counts), f"items user {user!r} already has in {source}: "
+             + ", ".join(repr(i) for i in counts if i in mine)),
+        ]
+        problems += [f"{where}: {message}" for failed, message in checks if failed]
+    missing = [user for user in user_ids if user not in seen]
+    if missing:
+        problems.append(f"{path}: {len(missing)} users of {source} have no row (first: {missing[0]!r})")
+    return problems
+
+
+def kaggle_lists(inter: Interactions, catalog: Catalog) -> tuple[list[str], list[list[str]]]:
+    """External user ids and their item-id lists (in time order when there are timestamps), users without items left out."""
+    ext = np.asarray(catalog.item_ids).astype(str)
+    users, lists = [], []
+    for u in range(inter.n_users):
+        lo, hi = inter.matrix.indptr[u], inter.matrix.indptr[u + 1]
+        if hi == lo:
+            continue
+        items = inter.matrix.indices[lo:hi]
+        if inter.timestamps is not None:
+            items = items[np.argsort(inter.timestamps[lo:hi], kind="stable")]
+        users.append(str(inter.user_ids[u]))
+        lists.append(ext[items].tolist())
+    return users, lists
+
+
+def write_kaggle_lists(path: str | Path, user_ids: Sequence[str], item_lists: Sequence[Sequence[str]]) -> Path:
+    """Write `UserId,ItemId` rows with space-separated item ids, atomically."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write("UserId,ItemId\n")
-        for user, row in zip(user_ids, recommended):
-            fh.write(f"{user},{' '.join(ext[row[row >= 0]])}\n")
+        for user, items in zip(user_ids, item_lists):
+            fh.write(f"{user},{' '.join(items)}\n")
     return Path(path)

@@ -93,7 +93,13 @@ class CFRun:
     name: str
     evaluation: Evaluation
     recommendations: np.ndarray
-    result: TrainResult | None = None
+    result: TrainResult | None = None  # the run early stopping selected on validation
+    refit: TrainResult | None = None  # the final model: retrained on training + validation parts, when asked
+
+    @property
+    def final(self) -> TrainResult | None:
+        """The model a run folder keeps as `model.pt` (the refit when there is one)."""
+        return self.refit or self.result
 
 
 def evaluate_recs(recs: np.ndarray, prep: Prepared, ks: list[int] = KS) -> Evaluation:
@@ -104,15 +110,40 @@ def evaluate_recs(recs: np.ndarray, prep: Prepared, ks: list[int] = KS) -> Evalu
                     catalog=catalog if catalog.has_genres else None, history=prep.train.binary()[users])
 
 
+def check_refit(prep: Prepared) -> None:
+    """A refit needs a validation part to choose its epoch count (checked before any training)."""
+    if prep.valid is None:
+        raise ValueError("--refit needs a validation part to choose the number of epochs "
+                         "(the ratio protocol makes one with --val-size > 0)")
+
+
+def refit_model(prep: Prepared, spec: str, config: TrainConfig, selected: TrainResult, *,
+                log: Callable[[str], None] | None = None) -> TrainResult:
+    """Retrain on training + validation parts for the epochs early stopping chose, with the same settings and seed,
+    keeping the last epoch (no validation is left to choose another); the time budget governed the selection."""
+    check_refit(prep)
+    catalog = prep.data.catalog if prep.data.catalog.has_genres else None
+    config = replace(config, epochs=selected.best_epoch + 1, time_budget=None)
+    return train(prep.train.merged(prep.valid), parse_sampler(spec), config, catalog=catalog, log=log, restore_best=False)
+
+
 def run_sampler(prep: Prepared, spec: str, config: TrainConfig, *, out: Path | None = None,
-                log: Callable[[str], None] | None = None) -> CFRun:
-    """Train with one sampler spec, evaluate on the test split, optionally write a run folder."""
+                log: Callable[[str], None] | None = None, refit: bool = False) -> CFRun:
+    """Train with one sampler spec (optionally refit on train + validation), evaluate on the test split, optionally
+    write a run folder. The homework protocol tests on its validation part, which a refit model has seen, so there
+    the selected model is the one scored."""
+    if refit:
+        check_refit(prep)
     catalog = prep.data.catalog if prep.data.catalog.has_genres else None
     result = train(prep.train, parse_sampler(spec), config, valid=prep.valid, catalog=catalog, log=log)
-    recs = recommend(result.model, prep.test_users(), prep.exclude, max(KS), banned_items=prep.banned_items)
-    run = CFRun(spec, evaluate_recs(recs, prep), recs, result)
+    final = refit_model(prep, spec, config, result, log=log) if refit else None
+    scored, exclude = result, prep.exclude
+    if final is not None and prep.test is not prep.valid:
+        scored, exclude = final, (prep.exclude + prep.valid.binary()).astype(bool).astype(np.float32)
+    recs = recommend(scored.model, prep.test_users(), exclude, max(KS), banned_items=prep.banned_items)
+    run = CFRun(spec, evaluate_recs(recs, prep), recs, result, final)
     if out is not None:
-        save_run(out, run, prep, config, spec)
+        save_run(out, run, prep, config, spec, tested="refit" if scored is final else "selected")
     return run
 
 
@@ -129,23 +160,45 @@ def reference_runs(prep: Prepared, seed: int) -> dict[str, CFRun]:
     return {name: CFRun(name, evaluate_recs(r, prep), r) for name, r in recs.items()}
 
 
-def save_run(folder: Path, run: CFRun, prep: Prepared, config: TrainConfig, spec: str) -> None:
-    """model.pt, config.json, metrics.json, curves.png and what `recommend` needs (train.npz, ids.json)."""
+def save_run(folder: Path, run: CFRun, prep: Prepared, config: TrainConfig, spec: str, *, tested: str = "selected") -> None:
+    """model.pt (the final model), config.json, metrics.json, curves.png, and what `recommend` needs: train.npz (what
+    the final model learned from), known.npz (every item each user has in the input, masked in submissions) and
+    ids.json. With a refit, the model early stopping selected and its curves are kept under `selected/`."""
+    assert run.result is not None and run.final is not None
     folder.mkdir(parents=True, exist_ok=True)
-    assert run.result is not None
-    torch.save(run.result.model.state_dict(), folder / "model.pt")
-    sp.save_npz(folder / "train.npz", prep.train.binary())
-    write_json(folder / "config.json", {"sampler": spec, "train": config.as_dict(), "dataset": prep.data.name})
+    learned = prep.train.merged(prep.valid) if run.refit is not None and prep.valid is not None else prep.train
+    torch.save(run.final.model.state_dict(), folder / "model.pt")
+    sp.save_npz(folder / "train.npz", learned.binary())
+    sp.save_npz(folder / "known.npz", prep.data.interactions.binary())
+    write_json(folder / "config.json", {"sampler": spec, "train": config.as_dict(), "dataset": prep.data.name,
+                                        "refit": run.refit is not None})
     write_json(folder / "ids.json", {"users": [str(u) for u in prep.train.user_ids], "items": [str(i) for i in prep.data.catalog.item_ids]})
-    write_json(folder / "metrics.json", {
-        "test": run.evaluation.with_ci(), "history": run.result.history, "best_epoch": run.result.best_epoch,
+    metrics = {
+        "test": run.evaluation.with_ci(), "test_model": tested, "history": run.result.history, "best_epoch": run.result.best_epoch,
         "stopped": run.result.stopped, "sampling": run.result.sampling, "test_users": run.evaluation.n_valid,
-    })
-    training_curves(run.result.history, folder / "curves.png", metric=config.metric)
+    }
+    if run.refit is not None:
+        metrics["refit"] = {"epochs": len(run.refit.history), "positives": learned.nnz, "history": run.refit.history}
+        (folder / "selected").mkdir(exist_ok=True)
+        torch.save(run.result.model.state_dict(), folder / "selected" / "model.pt")
+        training_curves(run.result.history, folder / "selected" / "curves.png", metric=config.metric)
+    write_json(folder / "metrics.json", metrics)
+    training_curves(run.final.history, folder / "curves.png", metric=config.metric)
 
 
-def load_run(folder: str | Path) -> tuple[torch.nn.Module, sp.csr_matrix, list[str], list[str]]:
-    """Model (weights loaded), training matrix and the external user / item ids of a run folder."""
+@dataclass(frozen=True, eq=False)
+class SavedRun:
+    """What `cf recommend` needs from a run folder."""
+
+    model: torch.nn.Module
+    train: sp.csr_matrix  # what the model learned from
+    known: sp.csr_matrix  # every item each user has in the run's input
+    users: list[str]
+    items: list[str]
+
+
+def load_run(folder: str | Path) -> SavedRun:
+    """Model (weights loaded), matrices and the external user / item ids of a run folder."""
     folder = Path(folder)
     meta = json.loads((folder / "config.json").read_text())
     config = TrainConfig(**meta["train"])
@@ -153,7 +206,7 @@ def load_run(folder: str | Path) -> tuple[torch.nn.Module, sp.csr_matrix, list[s
     model = build_model(replace(config, optimizer="adam"), train_csr, torch.Generator().manual_seed(0))
     model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
     ids = json.loads((folder / "ids.json").read_text())
-    return model, train_csr, ids["users"], ids["items"]
+    return SavedRun(model, train_csr, sp.load_npz(folder / "known.npz").tocsr(), ids["users"], ids["items"])
 
 
 def compare(prep: Prepared, specs: list[str], config: TrainConfig, out: Path, *,
