@@ -34,6 +34,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/grounding_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/constrained_decoding.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/llm_training_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
+	$(BIN)/python benchmarks/sft_head_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
+	$(BIN)/python benchmarks/homework_holdout.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info

@@ -140,8 +140,9 @@ def run_sampler(prep: Prepared, spec: str, config: TrainConfig, *, out: Path | N
     scored, exclude = result, prep.exclude
     if final is not None and prep.test is not prep.valid:
         scored, exclude = final, (prep.exclude + prep.valid.binary()).astype(bool).astype(np.float32)
-    recs = recommend(scored.model, prep.test_users(), exclude, max(KS), banned_items=prep.banned_items)
-    run = CFRun(spec, evaluate_recs(recs, prep), recs, result, final)
+    ks = sorted(set(KS) | {int(config.metric.split("@")[1])})  # the test table also has the validation metric's K
+    recs = recommend(scored.model, prep.test_users(), exclude, max(ks), banned_items=prep.banned_items)
+    run = CFRun(spec, evaluate_recs(recs, prep, ks), recs, result, final)
     if out is not None:
         save_run(out, run, prep, config, spec, tested="refit" if scored is final else "selected")
     return run
