@@ -66,6 +66,22 @@ def test_eval_exact_values(tmp_path):
     assert rows[0]["MRR@2"]["mean"] == pytest.approx((0.5 + 1) / 2)
 
 
+def test_eval_counts_repeats_once_and_warns_about_missing_users(tmp_path):
+    (tmp_path / "truth.csv").write_text("UserId,ItemId\nu1,a\nu2,b c\nu3,d\n")
+    (tmp_path / "recs.csv").write_text("UserId,ItemId\nu1,a a a\nu2,c c b\n")
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["eval", "--recs", str(tmp_path / "recs.csv"), "--truth", str(tmp_path / "truth.csv"),
+                                 "--k", "3", "--out", str(out)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "1 of 3 users in" in result.output and "count as empty lists" in result.output
+    rows = json.loads((out / "metrics.json").read_text())["rows"]
+    assert rows[0]["Recall@3"]["mean"] == pytest.approx((1 + 1 + 0) / 3)  # u1 one hit of one, u2 c and b, u3 nothing
+    assert rows[0]["Precision@3"]["mean"] == pytest.approx((1 / 3 + 2 / 3 + 0) / 3)
+    (tmp_path / "other.csv").write_text("UserId,ItemId\nx9,a\n")
+    none = runner.invoke(app, ["eval", "--recs", str(tmp_path / "other.csv"), "--truth", str(tmp_path / "truth.csv")])
+    assert none.exit_code == 2 and "no user of" in none.output and "other.csv" in none.output
+
+
 def test_bad_input_exits_with_a_clear_message(tmp_path):
     (tmp_path / "truth.csv").write_text("UserId,ItemId\nu1,\n")
     (tmp_path / "recs.csv").write_text("UserId,ItemId\nu1,x\n")

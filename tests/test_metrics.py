@@ -66,6 +66,15 @@ def test_single_target_ndcg_matches_seed_formula():
         assert m["MRR@5"].value == pytest.approx(1 / (rank + 1))
 
 
+def test_a_repeated_item_counts_once():
+    """Ten copies of the one relevant item of three: one hit at rank 1, never a metric above 1."""
+    m = accuracy_metrics(np.full((1, 10), 4), truth_from_sets([[4, 7, 9]], 10), [10])
+    assert m["HR@10"].value == 1.0 and m["Recall@10"].value == pytest.approx(1 / 3)
+    assert m["NDCG@10"].value == pytest.approx(1 / (1 + 1 / L2(3) + 1 / L2(4)))
+    assert m["Precision@10"].value == pytest.approx(0.1) and m["MAP@10"].value == pytest.approx(1 / 3)
+    assert hit_matrix(np.array([[4, 2, 4, 2, 7]]), truth_from_sets([[4, 7]], 10)).tolist() == [[True, False, False, False, True]]
+
+
 def test_empty_slots_never_hit():
     recs = np.array([[-1, 2]])
     assert hit_matrix(recs, targets_to_csr(np.array([2]), 3)).tolist() == [[False, True]]
@@ -150,7 +159,7 @@ def reference_metrics(recs: np.ndarray, relevant: list[set[int]], k: int) -> dic
         if not rel:
             continue
         top = [int(x) for x in row[:k]]
-        hits = [1 if x in rel else 0 for x in top]
+        hits = [1 if x in rel and x not in top[:r] else 0 for r, x in enumerate(top)]  # a repeat counts once
         out["HR"].append(float(any(hits)))
         dcg = sum(h / math.log2(r + 2) for r, h in enumerate(hits))
         idcg = sum(1 / math.log2(r + 2) for r in range(min(len(rel), k)))
@@ -167,18 +176,21 @@ def reference_metrics(recs: np.ndarray, relevant: list[set[int]], k: int) -> dic
 
 
 @st.composite
-def ranking_case(draw):
+def ranking_case(draw, repeats: bool = False):
     n_items = draw(st.integers(3, 25))
     n_users = draw(st.integers(1, 12))
     k = draw(st.integers(1, n_items))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    recs = np.stack([rng.permutation(n_items)[:k] for _ in range(n_users)])
+    if repeats:  # lists that may repeat items (a buggy recommender, or an LLM writing one title twice)
+        recs = rng.integers(0, max(2, n_items // 3), size=(n_users, k))
+    else:
+        recs = np.stack([rng.permutation(n_items)[:k] for _ in range(n_users)])
     relevant = [set(rng.choice(n_items, size=rng.integers(0, min(6, n_items) + 1), replace=False).tolist()) for _ in range(n_users)]
     return recs, relevant, n_items
 
 
 @settings(max_examples=150, deadline=None)
-@given(ranking_case())
+@given(st.one_of(ranking_case(), ranking_case(repeats=True)))
 def test_matches_loop_reference(case):
     recs, relevant, n_items = case
     k = recs.shape[1]

@@ -219,7 +219,10 @@ def eval_command(
     import numpy as np
 
     from negrec.data.catalog import Catalog
+    from rich.markup import escape
+
     from negrec.data.kaggle import first_seen_ids, load_kaggle, read_kaggle_lists
+    from negrec.errors import DataError
     from negrec.eval.evaluate import evaluate
     from negrec.report.compare import write_comparison
 
@@ -235,6 +238,12 @@ def eval_command(
         for user, items in zip(rec_users, rec_lists):
             if user in row_of:
                 matrix[row_of[user], : len(items)] = catalog.index_of(items)
+        missing = len(row_of) - len(set(row_of) & set(rec_users.tolist()))
+        if missing == len(row_of):
+            raise DataError(f"no user of {truth} has a row here (user ids differ?)", path=recs)
+        if missing:
+            console.print(f"[yellow]warning:[/] {missing} of {len(row_of)} users in {escape(str(truth))} have no row in "
+                          f"{escape(str(recs))}; they count as empty lists", highlight=False)
         popularity = None
         if train:
             tr = load_kaggle(train, catalog=catalog)

@@ -32,8 +32,20 @@ def _canonical(truth: sp.csr_matrix) -> sp.csr_matrix:
     return truth
 
 
+def repeated_slots(recs: np.ndarray) -> np.ndarray:
+    """Boolean (n_rows, K): does L_u[r] repeat an item already at an earlier slot of its row?"""
+    order = np.argsort(recs, axis=1, kind="stable")  # stable: among equal items the earliest slot comes first
+    ranked = np.take_along_axis(recs, order, axis=1)
+    again = np.zeros(recs.shape, dtype=bool)
+    again[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
+    out = np.zeros(recs.shape, dtype=bool)
+    np.put_along_axis(out, order, again, axis=1)
+    return out
+
+
 def hit_matrix(recs: np.ndarray, truth: sp.csr_matrix, dense_limit: int = 32) -> np.ndarray:
-    """Boolean (n_rows, K): is L_u[r] relevant?
+    """Boolean (n_rows, K): is L_u[r] relevant? An item repeated in a list counts once, at its first slot (a list
+    of ten copies of one relevant item is one hit, not ten).
 
     With at most `dense_limit` relevant items per row (always so for one-target LLM data), the relevant
     sets are padded into a dense (n_rows, m) block and compared broadcast-wise; otherwise one
@@ -47,7 +59,7 @@ def hit_matrix(recs: np.ndarray, truth: sp.csr_matrix, dense_limit: int = 32) ->
     n_rel = np.diff(truth.indptr)
     if truth.nnz == 0:
         return np.zeros(recs.shape, dtype=bool)
-    valid_slot = (recs >= 0) & (recs < n_items)
+    valid_slot = (recs >= 0) & (recs < n_items) & ~repeated_slots(recs)
     width = int(n_rel.max())
     if width <= dense_limit:
         rel = np.full((len(n_rel), width), -1, dtype=np.int64)
