@@ -49,7 +49,7 @@ def test_resume_and_shards_reproduce_the_uninterrupted_run(tiny, tmp_path):
     data, model, tok, _ = tiny
     records = data.records["train"][:10]
     fn = candidates_fn(model, tok, data.catalog, CandidateSettings(method="sample", n=4, batch_size=5, seed=3), build_trie(tok, data.catalog))
-    run_chunks(records, tmp_path / "full", fn, chunk_size=3)
+    run_chunks(records, tmp_path / "full", fn, settings="s", chunk_size=3)
     merge_chunks(tmp_path / "full", tmp_path / "full.json")
     calls = []
 
@@ -60,15 +60,36 @@ def test_resume_and_shards_reproduce_the_uninterrupted_run(tiny, tmp_path):
         return fn(recs, chunk)
 
     with pytest.raises(KeyboardInterrupt):
-        run_chunks(records, tmp_path / "resumed", crashing, chunk_size=3)
+        run_chunks(records, tmp_path / "resumed", crashing, settings="s", chunk_size=3)
     assert sorted(p.name for p in (tmp_path / "resumed").glob("chunk_*")) == ["chunk_00000.jsonl", "chunk_00001.jsonl"]
-    run_chunks(records, tmp_path / "resumed", crashing, chunk_size=3)
+    run_chunks(records, tmp_path / "resumed", crashing, settings="s", chunk_size=3)
     merge_chunks(tmp_path / "resumed", tmp_path / "resumed.json")
     for i in range(3):
-        run_chunks(records, tmp_path / "sharded", fn, chunk_size=3, shard=(i, 3))
+        run_chunks(records, tmp_path / "sharded", fn, settings="s", chunk_size=3, shard=(i, 3))
     merge_chunks(tmp_path / "sharded", tmp_path / "sharded.json")
     full = (tmp_path / "full.json").read_text()
     assert (tmp_path / "resumed.json").read_text() == full == (tmp_path / "sharded.json").read_text()
+
+
+def test_chunks_from_other_inputs_are_never_reused(tmp_path):
+    """Other records, settings or chunk size: refused, or with overwrite deleted and redone — never silently merged."""
+    from negrec.errors import DataError
+
+    def fn(recs, chunk):
+        return [{"x": r["x"], "tag": tag} for r in recs]
+
+    records = [{"x": i} for i in range(5)]
+    tag = "a"
+    run_chunks(records, tmp_path / "w", fn, settings={"n": 10}, chunk_size=2)
+    run_chunks(records, tmp_path / "w", fn, settings={"n": 10}, chunk_size=2)  # same plan: resumes
+    for changed in [dict(records=records[:4], settings={"n": 10}, chunk_size=2), dict(records=records, settings={"n": 3}, chunk_size=2),
+                    dict(records=records, settings={"n": 10}, chunk_size=3), dict(records=[{"x": 9}, *records[1:]], settings={"n": 10}, chunk_size=2)]:
+        with pytest.raises(DataError, match="made from other records, model or options; rerun with --overwrite"):
+            run_chunks(fn=fn, work_dir=tmp_path / "w", **changed)
+    tag = "b"
+    run_chunks(records, tmp_path / "w", fn, settings={"n": 3}, chunk_size=2, overwrite=True)
+    merge_chunks(tmp_path / "w", tmp_path / "out.json")
+    assert json.loads((tmp_path / "out.json").read_text()) == [{"x": i, "tag": "b"} for i in range(5)]
 
 
 def test_predictions_greedy_and_beams(tiny):
@@ -103,3 +124,10 @@ def test_cli_candidates_sharded_then_merged(tiny, tmp_path):
     assert len(rows) == 6 and all(r["rejected"] for r in rows)
     bad = runner.invoke(app, common + ["--shard", "2/2"])
     assert bad.exit_code == 2 and "need 0 ≤ i < n" in bad.output
+    # the same chunk folder with another --n is refused before any generation, then redone with --overwrite
+    stale = [*common[:-4], "--n", "2", "--chunk-size", "2"]
+    res = runner.invoke(app, stale)
+    assert res.exit_code == 2 and "cands.json.chunks" in res.output and "--overwrite" in res.output
+    res = runner.invoke(app, [*stale, "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert all(len(r["rejected"]) <= 2 for r in json.loads(out.read_text()))

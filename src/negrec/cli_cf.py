@@ -88,12 +88,14 @@ def train_command(
     seed: SeedOpt = 123,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
+    from negrec.data.io import atomic_dir
     from negrec.experiments.cf import run_sampler
 
-    with user_errors():
+    # the run folder appears whole or not at all (an earlier one is replaced only on success)
+    with user_errors(), atomic_dir(out) as folder:
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed)
-        run = run_sampler(prep, sampler, config, out=out, log=typer.echo, refit=refit)
+        run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit)
     summary = run.evaluation.summary()
     typer.echo(" ".join(f"{m}={summary[m]:.4f}" for m in ("NDCG@10", "Recall@10", "Coverage@10")) + f" → {out}")
 
@@ -116,13 +118,14 @@ def compare_command(
     seed: SeedOpt = 123,
 ) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
+    from negrec.data.io import atomic_dir
     from negrec.experiments.cf import compare
 
-    with user_errors():
+    with user_errors(), atomic_dir(out) as folder:
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed)
         specs = [s.strip() for s in samplers.split(",") if s.strip()]
-        runs = compare(prep, specs, config, out, progress=progress_bar("training one model per sampler"))
+        runs = compare(prep, specs, config, folder, progress=progress_bar("training one model per sampler"))
     for name, run in runs.items():
         s = run.evaluation.summary()
         typer.echo(f"{name:>32}  NDCG@10={s['NDCG@10']:.4f}  Recall@10={s['Recall@10']:.4f}  Coverage@10={s['Coverage@10']:.3f}")

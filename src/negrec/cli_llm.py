@@ -84,6 +84,8 @@ RecordsOpt = Annotated[Path, typer.Option(help="Records {instruction, input, out
 WorkOpt = Annotated[Optional[Path], typer.Option(help="Chunk folder (default: <out>.chunks); reruns resume from it.")]
 ShardOpt = Annotated[str, typer.Option(help="i/n: this worker's share of the chunks.")]
 ChunkOpt = Annotated[int, typer.Option(help="Records per chunk file.")]
+OverwriteOpt = Annotated[bool, typer.Option(help="Delete chunks made from other records, model or options and start over "
+                                                 "(without it such a chunk folder is refused).")]
 
 
 def _curves(out: Path) -> None:
@@ -94,10 +96,11 @@ def _curves(out: Path) -> None:
 
 
 def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Path | None, shard: str, chunk_size: int,
-             make_fn, label: str) -> None:
-    """Shared body of `candidates` and `predict`: load, run this shard's missing chunks, merge when complete."""
+             overwrite: bool, make_fn, label: str, options: dict) -> None:
+    """Shared body of `candidates` and `predict`: load, run this shard's missing chunks (made under the same records,
+    model, catalog and `options`), merge when complete."""
     from negrec.data.goodreads import load_goodreads_catalog
-    from negrec.data.io import read_records
+    from negrec.data.io import folder_signature, read_records
     from negrec.llm.models import load_model
     from negrec.llm.runs import parse_shard, run_chunks
 
@@ -107,7 +110,9 @@ def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Pat
         recs, _ = read_records(records)
         lm, tok = load_model(model)
         work = work_dir or out.with_name(out.name + ".chunks")
-        run_chunks(recs, work, make_fn(lm, tok, cat), chunk_size=chunk_size, shard=part, progress=progress_bar(label))
+        settings = {"stage": label, **options, "model": folder_signature(model), "titles": list(cat.titles)}
+        run_chunks(recs, work, make_fn(lm, tok, cat), settings=settings, chunk_size=chunk_size, shard=part,
+                   overwrite=overwrite, progress=progress_bar(label))
         _finish(work, out, part)
 
 
@@ -134,18 +139,20 @@ def candidates_command(
     penalty: Annotated[float, typer.Option(help="Diverse: diversity penalty.")] = 1.0,
     constrained: Annotated[bool, typer.Option(help="Keep every title inside the catalog (trie).")] = True,
     batch_size: Annotated[int, typer.Option(help="Prompts per generate call.")] = 8,
-    chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None,
+    chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None, overwrite: OverwriteOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of the sampling method.")] = 0,
     template: TemplateOpt = TemplateName.train,
 ) -> None:
     """Generate negative candidates for every record (chunked, resumable, shardable)."""
+    from dataclasses import asdict
+
     from negrec.llm.pipeline import CandidateSettings, build_trie, candidates_fn
 
     settings = CandidateSettings(method=method.value, n=n, groups=groups, diversity_penalty=penalty, batch_size=batch_size, seed=seed,
                                  template=template.value)
-    _chunked(model, catalog, records, out, work_dir, shard, chunk_size,
+    _chunked(model, catalog, records, out, work_dir, shard, chunk_size, overwrite,
              lambda lm, tok, cat: candidates_fn(lm, tok, cat, settings, build_trie(tok, cat, template.value) if constrained else None),
-             "generating candidates")
+             "generating candidates", {**asdict(settings), "constrained": constrained})
 
 
 @app.command("predict")
@@ -156,18 +163,19 @@ def predict_command(
     k: Annotated[int, typer.Option(help="beams: titles per prompt.")] = 10,
     max_new_tokens: Annotated[int, typer.Option(help="Generation length.")] = 50,
     batch_size: Annotated[int, typer.Option(help="Prompts per generate call.")] = 8,
-    chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None,
+    chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None, overwrite: OverwriteOpt = False,
     template: TemplateOpt = TemplateName.train,
     exclude_history: Annotated[bool, typer.Option(help="beams: leave out titles the user already has.")] = False,
 ) -> None:
     """Predict the next item for every record (chunked, resumable, shardable)."""
     from negrec.llm.pipeline import build_trie, predict_fn
 
-    _chunked(model, catalog, records, out, work_dir, shard, chunk_size,
-             lambda lm, tok, cat: predict_fn(lm, tok, mode=mode.value, k=k, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                                             template=template.value, exclude_history=exclude_history,
-                                             trie=build_trie(tok, cat, template.value) if mode == ModeName.beams else None),
-             "predicting")
+    options = {"mode": mode.value, "k": k, "batch_size": batch_size, "max_new_tokens": max_new_tokens,
+               "template": template.value, "exclude_history": exclude_history}
+    _chunked(model, catalog, records, out, work_dir, shard, chunk_size, overwrite,
+             lambda lm, tok, cat: predict_fn(lm, tok, trie=build_trie(tok, cat, template.value) if mode == ModeName.beams else None,
+                                             **options),
+             "predicting", options)
 
 
 @app.command("merge")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +33,68 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _take_lock(lock: Path, target: Path) -> None:
+    """Create `lock` holding this process id; a lock whose process is gone (a killed writer) is taken over."""
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            owner = lock.read_text(encoding="utf-8").strip()
+            if owner.isdigit() and _alive(int(owner)):
+                raise DataError(f"process {owner} is writing it (lock {lock.name})", path=target) from None
+            lock.unlink(missing_ok=True)
+            continue
+        except OSError as exc:
+            raise DataError(f"cannot write there: {exc.strerror}", path=target) from None
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return
+    raise DataError(f"cannot take the lock {lock.name}", path=target)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Write a folder as a unit: the block fills a hidden sibling, which replaces `path` only when the block succeeds
+    (an earlier folder stays whole until then). A lock refuses a second live writer; what a killed writer left (its
+    lock, temporary folder, or an earlier folder moved aside) is cleaned up or put back first."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError("exists and is not a folder", path=path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the parent folder: {exc.strerror}", path=path) from None
+    lock, tmp, old = (path.with_name(f".{path.name}.{suffix}") for suffix in ("lock", "tmp", "old"))
+    _take_lock(lock, path)
+    try:
+        if old.exists() and not path.exists():  # killed between the two renames below: the earlier folder comes back
+            old.rename(path)
+        for leftover in (tmp, old):
+            shutil.rmtree(leftover, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if path.exists():
+            path.rename(old)
+        tmp.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -146,3 +210,24 @@ def text_column(frame: pd.DataFrame, column: str, path: str | Path, *, first_lin
         row = int(np.flatnonzero(empty)[0])
         raise DataError("empty value", path=path, line=row + first_line, field=column)
     return np.array([str(v).strip() for v in values], dtype=object)
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short content hash of JSON-able parts (records, settings, file signatures): equal inputs, equal hash."""
+    digest = hashlib.sha256(json.dumps([_plain(p) for p in parts], sort_keys=True, default=str).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def folder_signature(folder: str | Path, edge_bytes: int = 2**20) -> list[tuple[str, int, str]]:
+    """(name, size, hash of the first and last `edge_bytes`) of every file under `folder`, in name order: cheap
+    even for multi-GB weights, and any retraining, resize or replacement of a file changes it."""
+    folder = Path(folder)
+    out = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(edge_bytes)
+            fh.seek(max(size - edge_bytes, 0))
+            tail = fh.read(edge_bytes)
+        out.append((path.relative_to(folder).as_posix(), size, hashlib.sha256(head + tail).hexdigest()[:16]))
+    return out

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -255,6 +255,7 @@ class SeedRun:
         from negrec.llm.annotate import annotate, histories_of, read_candidates
         from negrec.llm.models import load_model
         from negrec.llm.pipeline import CandidateSettings, build_trie, candidates_fn
+        from negrec.data.io import folder_signature
         from negrec.llm.runs import merge_chunks, run_chunks
         from negrec.sampling.profiles import count_exposure
 
@@ -264,7 +265,10 @@ class SeedRun:
             model, tok = load_model(sft_model)
             settings = CandidateSettings(**{"seed": self.seed, "template": self.r.template, **self.r.candidates})
             trie = build_trie(tok, catalog, settings.template)
-            run_chunks(train, out / "candidates.chunks", candidates_fn(model, tok, catalog, settings, trie))
+            # the run owns its chunk folder: chunks from an earlier SFT model or other settings are dropped, not reused
+            signature = {**asdict(settings), "model": folder_signature(sft_model), "titles": list(catalog.titles)}
+            run_chunks(train, out / "candidates.chunks", candidates_fn(model, tok, catalog, settings, trie), settings=signature,
+                       overwrite=True)
             merge_chunks(out / "candidates.chunks", out / "candidates.json")
 
         self._stage("candidates", out / "candidates.json", generate_candidates)

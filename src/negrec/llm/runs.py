@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from negrec.data.io import read_records, write_json, write_jsonl
+from negrec.data.io import fingerprint, read_json, read_records, write_json, write_jsonl
 from negrec.errors import DataError
 
 ChunkFn = Callable[[Sequence[dict], int], list[dict]]  # (records of the chunk, chunk index) → output records
@@ -34,13 +34,26 @@ def chunk_path(work_dir: Path, index: int) -> Path:
     return work_dir / f"chunk_{index:05d}.jsonl"
 
 
-def run_chunks(records: Sequence[dict], work_dir: str | Path, fn: ChunkFn, *, chunk_size: int = 100,
-               shard: tuple[int, int] = (0, 1), progress: Callable[[Iterable[int]], Iterable[int]] | None = None) -> list[Path]:
-    """Process this shard's missing chunks; return the chunk files this shard owns."""
+def run_chunks(records: Sequence[dict], work_dir: str | Path, fn: ChunkFn, *, settings: Any, chunk_size: int = 100,
+               shard: tuple[int, int] = (0, 1), overwrite: bool = False,
+               progress: Callable[[Iterable[int]], Iterable[int]] | None = None) -> list[Path]:
+    """Process this shard's missing chunks; return the chunk files this shard owns.
+
+    The plan records a fingerprint of the records and of `settings` (everything else the output depends on: the
+    model's file signature, the catalog, the stage's options). Chunks made under another plan are never reused: a
+    mismatch is refused, or with `overwrite` the old chunks are deleted and the work starts over."""
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     n_chunks = (len(records) + chunk_size - 1) // chunk_size
-    write_json(work_dir / "plan.json", {"records": len(records), "chunk_size": chunk_size, "chunks": n_chunks})
+    plan = {"records": len(records), "chunk_size": chunk_size, "chunks": n_chunks, "fingerprint": fingerprint(records, settings)}
+    old = read_json(work_dir / "plan.json") if (work_dir / "plan.json").is_file() else None
+    if old is not None and old != plan:
+        if not overwrite:
+            raise DataError("its chunks were made from other records, model or options; rerun with --overwrite to start "
+                            "over, or give another --work-dir", path=work_dir)
+        for stale in work_dir.glob("chunk_*.jsonl"):
+            stale.unlink()
+    write_json(work_dir / "plan.json", plan)
     mine = [c for c in range(n_chunks) if c % shard[1] == shard[0]]
     todo = [c for c in mine if not chunk_path(work_dir, c).is_file()]
     for c in progress(todo) if progress else todo:

@@ -1,0 +1,68 @@
+"""Output folders written as a unit: an interrupted write leaves the earlier folder whole, a second live writer is
+refused, a killed writer's leftovers are cleaned up, a file in the way is named."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from negrec.cli import app
+from negrec.data.io import atomic_dir
+from negrec.errors import DataError
+
+
+def listing(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_failed_write_keeps_the_earlier_folder_whole(tmp_path):
+    out = tmp_path / "run"
+    with atomic_dir(out) as folder:
+        (folder / "model.pt").write_text("old")
+        (folder / "train.npz").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(out) as folder:
+            (folder / "model.pt").write_text("new")
+            raise RuntimeError("killed during the save")
+    assert {p.name: p.read_text() for p in out.iterdir()} == {"model.pt": "old", "train.npz": "old"}
+    assert listing(tmp_path) == ["run"]  # no temporary folder, no lock
+    with atomic_dir(out) as folder:
+        (folder / "model.pt").write_text("new")
+    assert listing(out) == ["model.pt"]  # replaced as a unit: no mix of old and new files
+
+
+def test_a_second_live_writer_is_refused_and_a_dead_ones_lock_taken_over(tmp_path):
+    out = tmp_path / "run"
+    with atomic_dir(out):
+        with pytest.raises(DataError, match=rf"run: process {os.getpid()} is writing it \(lock .run.lock\)"):
+            with atomic_dir(out):
+                pass
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    (tmp_path / ".run.lock").write_text(dead)
+    (tmp_path / ".run.tmp").mkdir()
+    (tmp_path / ".run.tmp" / "half.pt").write_text("")
+    with atomic_dir(out) as folder:
+        (folder / "ok").write_text("1")
+    assert listing(tmp_path) == ["run"] and listing(out) == ["ok"]
+
+
+def test_killed_between_the_renames_puts_the_earlier_folder_back(tmp_path):
+    (tmp_path / ".run.old").mkdir()
+    (tmp_path / ".run.old" / "model.pt").write_text("earlier")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(tmp_path / "run"):
+            raise RuntimeError
+    assert (tmp_path / "run" / "model.pt").read_text() == "earlier" and listing(tmp_path) == ["run"]
+
+
+def test_cli_output_in_the_way_is_named_before_training(tmp_path):
+    blocker = tmp_path / "run"
+    blocker.write_text("a file")
+    res = CliRunner().invoke(app, ["cf", "train", "--out", str(blocker), "--epochs", "50"])
+    assert res.exit_code == 2 and "run: exists and is not a folder" in res.output and "epoch=" not in res.output
+    res = CliRunner().invoke(app, ["cf", "compare", "--out", str(blocker / "sub"), "--epochs", "50"])
+    assert res.exit_code == 2 and "cannot create the parent folder" in res.output
