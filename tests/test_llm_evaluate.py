@@ -112,3 +112,41 @@ def test_cli_evaluate(data_dir, tmp_path):
     assert metrics["NotInRatio"] == pytest.approx(0.796)
     side = json.loads((tmp_path / "m.per_user.json").read_text())
     assert len(side["per_user"]["NDCG@5"]) == 1000 and side["ci"]["NDCG@5"]["low"] <= metrics["NDCG@5"]
+
+
+class CountingEncoder:
+    """A deterministic stand-in encoder (one row per text from its characters) that records what it encodes."""
+
+    name = "counting"
+
+    def __init__(self):
+        self.calls: list[int] = []
+
+    def encode(self, texts):
+        self.calls.append(len(texts))
+        return np.array([[len(t), sum(map(ord, t)) % 97, t.count("e")] for t in texts], dtype=np.float32)
+
+
+def test_title_embedding_cache_is_checked_and_rebuilt(tmp_path):
+    from negrec.data.catalog import Catalog
+    from negrec.eval.grounding import catalog_embeddings
+
+    catalog = Catalog(item_ids=np.arange(4), titles=["Emma", "Dune", "Beloved", "Ten"])
+    enc = CountingEncoder()
+    fresh = catalog_embeddings(catalog, enc, tmp_path)
+    assert enc.calls == [4]
+    np.testing.assert_array_equal(catalog_embeddings(catalog, enc, tmp_path), fresh)
+    assert enc.calls == [4, 2]  # from the cache: only the two probe titles were encoded
+    (path,) = tmp_path.glob("titles-counting-*.npy")
+    hash_file = path.with_name(path.name + ".sha256")
+    poisoned = fresh[::-1].copy()  # right shape, wrong content
+    np.save(path, poisoned)
+    np.testing.assert_array_equal(catalog_embeddings(catalog, enc, tmp_path), fresh)  # hash mismatch → rebuilt
+    from negrec.eval.grounding import _content_hash
+
+    np.save(path, poisoned)
+    hash_file.write_text(_content_hash(poisoned))  # even with a matching hash the probe titles disagree
+    np.testing.assert_array_equal(catalog_embeddings(catalog, enc, tmp_path), fresh)
+    path.write_bytes(path.read_bytes()[:40])  # truncated
+    np.testing.assert_array_equal(catalog_embeddings(catalog, enc, tmp_path), fresh)
+    assert enc.calls[-1] == 4 and np.array_equal(np.load(path), fresh)

@@ -16,7 +16,7 @@ from typing import Literal, Protocol, Sequence
 import numpy as np
 
 from negrec.data.catalog import Catalog
-from negrec.data.io import atomic_path
+from negrec.data.io import atomic_path, write_text
 from negrec.data.ranking import top_k
 
 NameConvention = Literal["seed-ns", "seed-ce", "clean"]
@@ -129,18 +129,46 @@ class SentenceTransformerEncoder:
 
 
 def catalog_embeddings(catalog: Catalog, encoder: Encoder, cache_dir: str | Path | None = None) -> np.ndarray:
-    """Embeddings of every catalog title in id order, cached on disk by (encoder, titles) fingerprint."""
+    """Embeddings of every catalog title in id order, cached on disk by (encoder, titles) fingerprint. A cached file
+    is used only when it loads, has one finite row per title, matches the content hash written beside it and agrees
+    with a fresh encoding of its first and last titles; otherwise it is rebuilt."""
     titles = catalog.require_titles("grounding")
     digest = hashlib.sha1(("\n".join(titles) + "\x00" + encoder.name).encode()).hexdigest()[:16]
     cache = Path(cache_dir or os.environ.get("NEGREC_CACHE_DIR", Path.home() / ".cache" / "negrec"))
     path = cache / f"titles-{encoder.name}-{digest}.npy"
-    if path.is_file():
-        return np.load(path)
+    cached = _load_checked(path, titles, encoder)
+    if cached is not None:
+        return cached
     emb = encoder.encode(titles)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, emb)
+    write_text(_hash_path(path), _content_hash(emb))
     return emb
+
+
+def _hash_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _content_hash(emb: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(emb, dtype=np.float32).tobytes()).hexdigest()
+
+
+def _load_checked(path: Path, titles: Sequence[str], encoder: Encoder) -> np.ndarray | None:
+    """The cached embeddings when they pass every check, else None (missing, truncated, foreign or edited)."""
+    if not (path.is_file() and _hash_path(path).is_file()):
+        return None
+    try:
+        emb = np.load(path)
+    except (ValueError, OSError, EOFError):
+        return None
+    if emb.ndim != 2 or len(emb) != len(titles) or not np.isfinite(emb).all():
+        return None
+    if _hash_path(path).read_text(encoding="utf-8").strip() != _content_hash(emb):
+        return None
+    probe = encoder.encode([titles[0], titles[-1]])
+    return emb if np.allclose(probe, emb[[0, -1]], atol=1e-4) else None
 
 
 def nearest_items(queries: np.ndarray, items: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
