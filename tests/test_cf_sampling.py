@@ -136,6 +136,25 @@ def test_parse_sampler_specs():
     assert (m.n_candidates, m.n_hard, m.n_random) == (20, 3, 3)
     with pytest.raises(ValueError, match="unknown sampler"):
         parse_sampler("nope")
+    assert parse_sampler("clusterout_low:7").n_candidates == 7 and parse_sampler("model").n_candidates == 50
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("popularity:-5", "'-5' must be a finite number ≥ 0"),
+    ("popularity:nan", "'nan' must be a finite number ≥ 0"),
+    ("dns:0", "'0' must be an integer ≥ 1"),
+    ("dns:2.5", "'2.5' must be an integer ≥ 1"),
+    ("dns:x", "'x' is not a number"),
+    ("dns:3:4", "takes 1 numbers after the name, got 2"),
+    ("mixed:10", "takes 3 numbers after the name, got 1"),
+    ("mixed:10:0:0", "need hard \\+ random ≥ 1 and hard ≤ M"),
+    ("mixed:2:3:1", "need hard \\+ random ≥ 1 and hard ≤ M"),
+    ("uniform:3", "takes 0 numbers after the name, got 1"),
+    ("clusterout_low:-1", "'-1' must be an integer ≥ 1"),
+])
+def test_malformed_sampler_specs_are_refused_by_name(spec, message):
+    with pytest.raises(ValueError, match=f"sampler '{spec}': {message}"):
+        parse_sampler(spec)
 
 
 def test_model_source_draws_from_the_models_top_unobserved_items():

@@ -53,9 +53,22 @@ def _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin,
                        negatives="static" if static else "dynamic", seed=seed)
 
 
+def _check_samplers(specs: list[str]) -> list[str]:
+    """Every spec parses (before any data is loaded or model trained); at least one is given."""
+    from negrec.sampling.negatives import parse_sampler
+
+    if not specs:
+        raise ValueError("--samplers lists no sampler")
+    for spec in specs:
+        parse_sampler(spec)
+    return specs
+
+
 def _prepare(dataset: str, data_dir: Path | None, protocol: ProtocolName, seed: int, val_size: float):
     from negrec.experiments.cf import load_cf_dataset, prepare
 
+    if val_size and protocol != ProtocolName.ratio:
+        raise ValueError(f"--val-size applies to the ratio protocol; {protocol.value} has its own validation part")
     return prepare(load_cf_dataset(dataset, data_dir), protocol.value, seed=seed, val_size=val_size)
 
 
@@ -93,8 +106,9 @@ def train_command(
 
     # the run folder appears whole or not at all (an earlier one is replaced only on success)
     with user_errors(), atomic_dir(out) as folder:
-        prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed)
+        _check_samplers([sampler])
+        prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit)
     summary = run.evaluation.summary()
     typer.echo(" ".join(f"{m}={summary[m]:.4f}" for m in ("NDCG@10", "Recall@10", "Coverage@10")) + f" → {out}")
@@ -122,9 +136,9 @@ def compare_command(
     from negrec.experiments.cf import compare
 
     with user_errors(), atomic_dir(out) as folder:
-        prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed)
-        specs = [s.strip() for s in samplers.split(",") if s.strip()]
+        specs = _check_samplers([s.strip() for s in samplers.split(",") if s.strip()])
+        prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         runs = compare(prep, specs, config, folder, progress=progress_bar("training one model per sampler"))
     for name, run in runs.items():
         s = run.evaluation.summary()

@@ -17,7 +17,7 @@ from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.data.ranking import top_k
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
-from negrec.eval.metrics import accuracy_metrics
+from negrec.eval.metrics import ACCURACY, accuracy_metrics
 from negrec.sampling.negatives import NegativeSampler, SamplerConfig
 
 ModelName = Literal["mf", "mf-nobias", "lightgcn"]
@@ -45,6 +45,30 @@ class TrainConfig:
     time_budget: float | None = None  # seconds of training before stopping
     init_std: float = 0.1
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse values no run can use, naming the option (before any data is loaded or trained on)."""
+        positive = {"dim": self.dim, "layers": self.layers, "epochs": self.epochs, "batch_size": self.batch_size,
+                    "patience": self.patience, "lr": self.lr, "temperature": self.temperature, "init_std": self.init_std}
+        for name, value in positive.items():
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+        for name, value in {"reg": self.reg, "weight_decay": self.weight_decay}.items():
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"--{name.replace('_', '-')} must be ≥ 0, got {value}")
+        if not np.isfinite(self.margin):
+            raise ValueError(f"--margin must be finite, got {self.margin}")
+        if self.time_budget is not None and not (self.time_budget >= 0):
+            raise ValueError(f"--time-budget must be ≥ 0 seconds, got {self.time_budget}")
+        name, _, k = self.metric.partition("@")
+        if name not in ACCURACY or not k.isdigit() or int(k) < 1:
+            raise ValueError(f"--metric must look like NDCG@10 or MAP@50 ({', '.join(ACCURACY)}), got {self.metric!r}")
+        for name, value, allowed in (("model", self.model, ("mf", "mf-nobias", "lightgcn")), ("loss", self.loss, tuple(LOSSES)),
+                                     ("optimizer", self.optimizer, ("adam", "sparse_adam")), ("negatives", self.negatives, ("dynamic", "static"))):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        if self.optimizer == "sparse_adam" and self.model == "lightgcn":
+            raise ValueError("sparse_adam needs MF's sparse embeddings; LightGCN trains with adam")
 
     def as_dict(self) -> dict:
         """Plain dict for run configs."""

@@ -58,6 +58,9 @@ def ratio_split(
     users/items unseen in train are dropped from them (cornac's `exclude_unknowns=True`).
     """
     n = data.nnz
+    for name, size in (("test_size", test_size), ("val_size", val_size)):
+        if not (0 <= size < 1 or (size >= 1 and size == int(size))):
+            raise ValueError(f"{name} must be a fraction in [0, 1) or a whole number of entries, got {size}")
     n_test = math.ceil(test_size * n) if test_size < 1 else int(test_size)
     n_val = math.ceil(val_size * n) if val_size < 1 else int(val_size)
     if n_test + n_val >= n:

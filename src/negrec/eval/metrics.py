@@ -24,6 +24,9 @@ class MetricResult:
     per_user: np.ndarray | None = None
 
 
+ACCURACY = ("HR", "Recall", "Precision", "NDCG", "MAP", "MRR")  # the names accuracy_metrics computes at every K
+
+
 def _canonical(truth: sp.csr_matrix) -> sp.csr_matrix:
     truth = sp.csr_matrix(truth)
     if not truth.has_canonical_format:
@@ -121,6 +124,6 @@ def accuracy_metrics(
             "MAP": (h * (cum_hits[:, :k] / ranks[:k])).sum(axis=1) / np.maximum(capped, 1),
             "MRR": np.where(first < k, 1.0 / (first + 1.0), 0.0),
         }
-        for name, per_row in rows.items():
-            out[f"{name}@{k}"] = _aggregate(per_row, valid, denominator)
+        for name in ACCURACY:
+            out[f"{name}@{k}"] = _aggregate(rows[name], valid, denominator)
     return out

@@ -48,28 +48,50 @@ class SamplerConfig:
         return asdict(self)
 
 
+SAMPLER_SYNTAX = ("uniform, popularity[:alpha], model[:M], dns[:M], mixed[:M:hard:random], misranked[:M] or a "
+                  "cluster × exposure strategy[:M]")
+
+
+def _sampler_numbers(spec: str, args: list[str], kinds: str) -> list[float]:
+    """Parse `args` against `kinds` ('f' a finite number ≥ 0, 'i' an integer ≥ 1, 'z' an integer ≥ 0): all or none."""
+    if args and len(args) != len(kinds):
+        raise ValueError(f"sampler {spec!r}: takes {len(kinds)} numbers after the name, got {len(args)} (syntax: {SAMPLER_SYNTAX})")
+    out = []
+    for text, kind in zip(args, kinds):
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"sampler {spec!r}: {text!r} is not a number") from None
+        low = 1 if kind == "i" else 0
+        if not np.isfinite(value) or value < low or (kind in "iz" and value != int(value)):
+            what = "a finite number ≥ 0" if kind == "f" else f"an integer ≥ {low}"
+            raise ValueError(f"sampler {spec!r}: {text!r} must be {what}")
+        out.append(value)
+    return out
+
+
 def parse_sampler(spec: str, *, n_negatives: int = 1, policy: Policy = "resample", max_tries: int = 10) -> SamplerConfig:
-    """SamplerConfig from a spec string (see the module docstring)."""
+    """SamplerConfig from a spec string (see the module docstring); malformed numbers are refused by name."""
     name, *args = spec.split(":")
-    nums = [float(a) for a in args]
     base = SamplerConfig(name=spec, n_negatives=n_negatives, policy=policy, max_tries=max_tries)
     if name == "uniform":
+        _sampler_numbers(spec, args, "")
         return base
     if name == "popularity":
-        return replace(base, source="popularity", alpha=nums[0] if nums else 1.0)
-    if name == "model":
-        return replace(base, source="model", n_candidates=int(nums[0]) if nums else 50)
-    if name == "dns":
-        return replace(base, selection="hardest", n_candidates=int(nums[0]) if nums else 10)
-    if name == "misranked":
-        return replace(base, selection="misranked", n_candidates=int(nums[0]) if nums else 10)
+        (alpha,) = _sampler_numbers(spec, args, "f") or [1.0]
+        return replace(base, source="popularity", alpha=alpha)
     if name == "mixed":
-        m, hard, rand = (int(x) for x in nums) if len(nums) == 3 else (int(nums[0]) if nums else 20, 3, 3)
+        m, hard, rand = (int(x) for x in _sampler_numbers(spec, args, "izz") or [20, 3, 3])
+        if hard + rand < 1 or hard > m:
+            raise ValueError(f"sampler {spec!r}: need hard + random ≥ 1 and hard ≤ M")
         return replace(base, selection="mixed", n_candidates=m, n_hard=hard, n_random=rand, n_negatives=hard + rand)
-    if name in STRATEGIES:
-        return replace(base, selection=name, n_candidates=int(nums[0]) if nums else 10)
-    raise ValueError(f"unknown sampler {spec!r}: use uniform, popularity[:alpha], dns[:M], mixed[:M:hard:random], "
-                     f"misranked[:M] or one of {', '.join(STRATEGIES)}[:M]")
+    counted = {"model": ({"source": "model"}, 50), "dns": ({"selection": "hardest"}, 10), "misranked": ({"selection": "misranked"}, 10),
+               **{strategy: ({"selection": strategy}, 10) for strategy in STRATEGIES}}
+    if name in counted:
+        fields, default = counted[name]
+        (m,) = _sampler_numbers(spec, args, "i") or [default]
+        return replace(base, n_candidates=int(m), **fields)
+    raise ValueError(f"unknown sampler {spec!r}: use {SAMPLER_SYNTAX}")
 
 
 def user_clusters(train: Interactions, catalog: Catalog, k: int = 3) -> np.ndarray:
