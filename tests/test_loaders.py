@@ -53,6 +53,35 @@ def test_movielens_100k_blank_line_in_middle_is_reported(tmp_path):
         load_movielens_100k(folder)
 
 
+@pytest.mark.parametrize("data_lines, item_lines, message", [
+    ([], None, r"u\.data: no interactions \(no data rows\)"),
+    (["5\t2\t1e300\t100"], None, r"u\.data, line 1, field 'rating': '1e300' is out of range"),
+    (["18446744073709551617\t2\t4\t100"], None, r"u\.data, line 1, field 'user': '18446744073709551617' is out of range"),
+    (["5\t2\t4\t100"], ["1|A|x||u|0|0|1", "2|B|x||u|0|1|0", "1|C|x||u|1|0|0"], r"u\.item, line 3, field 'item': id 1 already defined on line 1"),
+])
+def test_movielens_100k_refuses_empty_huge_and_repeated(tmp_path, data_lines, item_lines, message):
+    folder = write_ml100k(tmp_path / "ml", data_lines, item_lines)
+    if not data_lines:
+        (folder / "u.data").write_text("")
+    with pytest.raises(DataError, match=message):
+        load_movielens_100k(folder)
+
+
+def test_empty_and_huge_id_tables(tmp_path):
+    (tmp_path / "h.csv").write_text("user,item\n")
+    with pytest.raises(DataError, match=r"h\.csv: no interactions"):
+        load_table(tmp_path / "h.csv")
+    (tmp_path / "k.csv").write_text("UserId,ItemId\n")
+    with pytest.raises(DataError, match=r"k\.csv: no users"):
+        load_kaggle(tmp_path / "k.csv")
+    (tmp_path / "k.csv").write_text("")
+    with pytest.raises(DataError, match=r"k\.csv: empty file"):
+        load_kaggle(tmp_path / "k.csv")
+    (tmp_path / "big.csv").write_text("user,item\n18446744073709551617,1\n-1,2\n")
+    ds = load_table(tmp_path / "big.csv")  # ids past int64 stay text: never wrapped to negative numbers
+    assert sorted(ds.interactions.user_ids.tolist()) == ["-1", "18446744073709551617"]
+
+
 def test_movielens_latest_small(tmp_path):
     (tmp_path / "movies.csv").write_text('movieId,title,genres\n1,"Heat, The (1995)",Action|Crime\n2,Nothing,(no genres listed)\n')
     (tmp_path / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,2,3.5,10\n1,1,4.0,11\n")
@@ -205,3 +234,12 @@ def test_goodreads_catalog_bad_files(tmp_path):
     (folder / "id2name.json").unlink()
     with pytest.raises(DataError, match=r"id2name\.json: file not found"):
         load_goodreads_catalog(folder)
+
+
+@pytest.mark.parametrize("body", ["[]", "", "\n\n"])
+def test_empty_records_files_are_refused(tmp_path, body):
+    from negrec.data.io import read_records
+
+    (tmp_path / "cands.json").write_text(body)
+    with pytest.raises(DataError, match=r"cands\.json: no records"):
+        read_records(tmp_path / "cands.json")

@@ -162,6 +162,8 @@ def read_records(path: str | Path) -> tuple[list[dict], list[int] | None]:
             except json.JSONDecodeError as exc:
                 raise DataError(f"malformed JSON line: {exc.msg} (column {exc.colno})", path=path, line=lineno) from None
             lines.append(lineno)
+    if not data:
+        raise DataError("no records (an empty file or array)", path=path)
     for k, rec in enumerate(data):
         if not isinstance(rec, dict):
             raise DataError(f"expected an object, got {type(rec).__name__}", path=path, record=k, line=lines[k] if lines else None)
@@ -178,6 +180,8 @@ def read_csv(path: str | Path, *, sep: str = ",", header: bool = True, names: Se
             path, sep=sep, header=0 if header else None, names=names, dtype=str, keep_default_na=False,
             skip_blank_lines=False, encoding=encoding, engine="c",
         )
+    except pd.errors.EmptyDataError:
+        raise DataError("empty file", path=path) from None
     except pd.errors.ParserError as exc:
         raise DataError(f"malformed line: {exc}", path=path) from None
     except UnicodeDecodeError as exc:
@@ -197,6 +201,12 @@ def numeric_column(frame: pd.DataFrame, column: str, path: str | Path, *, first_
         row = int(np.flatnonzero(bad)[0])
         shown = raw.iloc[row]
         raise DataError(f"expected a number, got {shown!r}" if shown != "" else "empty value", path=path, line=row + first_line, field=column)
+    # integers beyond 2^53 are not exact in float64 (and beyond 2^63 would wrap); ratings must fit the float32 matrix
+    limit, what = (2.0**53, "an integer of at most 2^53") if kind == "int" else (float(np.finfo(np.float32).max), "a value float32 can hold")
+    huge = np.abs(values) >= limit
+    if huge.any():
+        row = int(np.flatnonzero(huge)[0])
+        raise DataError(f"{raw.iloc[row]!r} is out of range (expected {what})", path=path, line=row + first_line, field=column)
     return values.astype(np.int64) if kind == "int" else values
 
 

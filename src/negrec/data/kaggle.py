@@ -22,6 +22,8 @@ def read_kaggle_lists(path: str | Path) -> tuple[np.ndarray, list[list[str]]]:
     for col in ("UserId", "ItemId"):
         if col not in frame.columns:
             raise DataError(f"missing column (have {list(frame.columns)})", path=path, field=col)
+    if frame.empty:
+        raise DataError("no users (only a header)", path=path)
     user_ids = frame["UserId"].str.strip().to_numpy(dtype=object)
     item_lists = [s.split() for s in frame["ItemId"].tolist()]
     seen: dict[str, int] = {}

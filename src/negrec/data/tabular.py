@@ -27,9 +27,22 @@ def _ids(values: np.ndarray) -> np.ndarray:
     """Keep ids numeric when every id is an integer, so external ids sort and print naturally."""
     try:
         as_int = values.astype(np.int64)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):  # text, or integers past int64: kept as text, never wrapped
         return values.astype(str)
     return as_int if np.array_equal(as_int.astype(str), values.astype(str)) else values.astype(str)
+
+
+def unique_ids(ids: np.ndarray, path: str | Path, field: str, *, first_line: int) -> np.ndarray:
+    """`ids` unchanged when no id repeats; else a DataError at the first repeat (it would make a phantom item)."""
+    _, first, counts = np.unique(ids, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        seen = np.zeros(len(ids), dtype=bool)
+        seen[first] = True
+        row = int(np.flatnonzero(~seen)[0])
+        earlier = int(np.flatnonzero(ids == ids[row])[0])
+        raise DataError(f"id {ids[row].item()!r} already defined on line {earlier + first_line}", path=path,
+                        line=row + first_line, field=field)
+    return ids
 
 
 def interactions_from_columns(
@@ -49,6 +62,8 @@ def interactions_from_columns(
 
     Ids are indexed over all rows, so filtering (e.g. a rating threshold) never changes the item index.
     """
+    if len(users) == 0:
+        raise DataError("no interactions (no data rows)", path=path)
     users = _ids(np.asarray(users))
     items = _ids(np.asarray(items))
     user_ids, u = np.unique(users, return_inverse=True)
@@ -114,7 +129,7 @@ def load_movielens_100k(folder: str | Path) -> Dataset:
     genre_names = [g for g in genre_frame["genre"].tolist() if g]
     item_path = folder / "u.item"
     items = read_csv(item_path, sep="|", header=False, names=["item", "title", "date", "video", "url", *genre_names], encoding="latin-1")
-    item_ids = numeric_column(items, "item", item_path, first_line=1, kind="int")
+    item_ids = unique_ids(numeric_column(items, "item", item_path, first_line=1, kind="int"), item_path, "item", first_line=1)
     flags = np.column_stack([numeric_column(items, g, item_path, first_line=1, kind="int") for g in genre_names])
     genre_lists = [[genre_names[j] for j in np.flatnonzero(row)] for row in flags]
     genres, names = genre_matrix(genre_lists, genre_names)
@@ -134,7 +149,7 @@ def load_movielens_latest(folder: str | Path) -> Dataset:
     folder = Path(folder)
     movies_path = folder / "movies.csv"
     movies = read_csv(movies_path)
-    item_ids = numeric_column(movies, "movieId", movies_path, first_line=2, kind="int")
+    item_ids = unique_ids(numeric_column(movies, "movieId", movies_path, first_line=2, kind="int"), movies_path, "movieId", first_line=2)
     genre_lists = [[] if g in ("", "(no genres listed)") else g.split("|") for g in movies["genres"].tolist()]
     genres, names = genre_matrix(genre_lists)
     catalog = Catalog(item_ids=item_ids, titles=movies["title"].tolist(), genres=genres, genre_names=names, name="ml-latest-small")
