@@ -243,3 +243,14 @@ def test_empty_records_files_are_refused(tmp_path, body):
     (tmp_path / "cands.json").write_text(body)
     with pytest.raises(DataError, match=r"cands\.json: no records"):
         read_records(tmp_path / "cands.json")
+
+
+def test_non_utf8_files_are_named(tmp_path):
+    from negrec.data.io import read_records
+
+    (tmp_path / "t.json").write_bytes(b'[{"title": "Horrorst\xf6r"}]')
+    with pytest.raises(DataError, match=r"t\.json: not UTF-8 text \(byte 20: invalid start byte\)"):
+        read_records(tmp_path / "t.json")
+    (tmp_path / "t.csv").write_bytes(b"user,item\nG\xf6ran,1\n")
+    with pytest.raises(DataError, match=r"t\.csv: cannot decode as utf-8"):
+        load_table(tmp_path / "t.csv")

@@ -129,12 +129,21 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def read_json(path: str | Path) -> Any:
-    """Load a JSON document; a syntax error names the file and line."""
+def read_utf8(path: str | Path) -> str:
+    """The text of a file that must exist and be UTF-8; either failure names the file."""
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", path=path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text (byte {exc.start}: {exc.reason})", path=path) from None
+
+
+def read_json(path: str | Path) -> Any:
+    """Load a JSON document; a syntax error names the file and line."""
+    path = Path(path)
+    text = read_utf8(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -144,9 +153,7 @@ def read_json(path: str | Path) -> Any:
 def read_records(path: str | Path) -> tuple[list[dict], list[int] | None]:
     """Records from a JSON array or a JSONL file, and each record's line number (JSONL only)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError("file not found", path=path)
-    text = path.read_text(encoding="utf-8")
+    text = read_utf8(path)
     if text.lstrip().startswith("["):
         data = read_json(path)
         if not isinstance(data, list):

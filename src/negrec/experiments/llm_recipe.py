@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from negrec.data.io import read_records, write_json, write_text
+from negrec.data.io import read_records, read_utf8, write_json, write_text
 from negrec.errors import DataError
 from negrec.report.compare import paired_table, write_comparison
 from negrec.report.plots import curves_from_logs
@@ -79,7 +79,7 @@ def load_recipe(path: str | Path) -> Recipe:
     if not path.is_file():
         raise DataError("recipe not found", path=path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(read_utf8(path))
     except yaml.YAMLError as exc:
         raise DataError(f"malformed YAML: {exc}", path=path) from None
     if not isinstance(raw, dict):
