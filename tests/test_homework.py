@@ -130,3 +130,24 @@ def test_data_kaggle_nested_hold_out(tmp_path):
         hid = gone.get(user, [])
         assert len(hid) == int(len(items) * 0.1 + 1e-9)
         assert sorted(kept[user] + hid) == sorted(items)
+
+
+def test_recommend_names_what_is_wrong_with_a_run_folder(tmp_path):
+    run = tmp_path / "run"
+    assert runner.invoke(app, ["cf", "train", "--out", str(run), "--epochs", "1"]).exit_code == 0
+    sub = str(tmp_path / "s.csv")
+
+    def recommend(*extra):
+        return runner.invoke(app, ["cf", "recommend", "--run", str(run), "--out", sub, *extra], terminal_width=200)
+
+    res = runner.invoke(app, ["cf", "recommend", "--run", str(tmp_path / "nope"), "--out", sub])
+    assert res.exit_code == 2 and "nope: no such run folder" in res.output
+    res = recommend("--k", "-1")
+    assert res.exit_code == 2 and "--k must be ≥ 1" in res.output
+    (run / "model.pt").write_bytes(b"garbage")
+    res = recommend()
+    assert res.exit_code == 2 and "model.pt: not the weights of this run" in res.output
+    (run / "config.json").write_text('{"train": {"dim": ')
+    res = recommend()
+    assert res.exit_code == 2 and "config.json, line 1: malformed JSON" in res.output
+    assert not (tmp_path / "s.csv").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Literal
@@ -15,12 +14,13 @@ from negrec.cf.baselines import popularity_recommend, random_recommend
 from negrec.cf.trainer import TrainConfig, TrainResult, build_model, recommend, train
 from negrec.data.formats import detect_format, resolve_source
 from negrec.data.interactions import Interactions
-from negrec.data.io import write_json
+from negrec.data.io import read_json, write_json
 from negrec.data.kaggle import load_kaggle
 from negrec.data.splits import leave_last_out, per_user_ratio_split, ratio_split
 from negrec.data.synthetic import SyntheticConfig, generate
 from negrec.data.tabular import Dataset, load_movielens_100k, load_movielens_latest, load_table
 from negrec.eval.evaluate import Evaluation, evaluate
+from negrec.errors import DataError
 from negrec.report.compare import write_comparison
 from negrec.report.plots import training_curves
 from negrec.sampling.negatives import parse_sampler
@@ -201,13 +201,32 @@ class SavedRun:
 def load_run(folder: str | Path) -> SavedRun:
     """Model (weights loaded), matrices and the external user / item ids of a run folder."""
     folder = Path(folder)
-    meta = json.loads((folder / "config.json").read_text())
-    config = TrainConfig(**meta["train"])
-    train_csr = sp.load_npz(folder / "train.npz").tocsr()
+    if not folder.is_dir():
+        raise DataError("no such run folder (write one with `negrec cf train --out`)", path=folder)
+    meta, ids = read_json(folder / "config.json"), read_json(folder / "ids.json")
+    try:
+        config = TrainConfig(**meta["train"])
+        users, items = ids["users"], ids["items"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"not a negrec run configuration ({exc})", path=folder / "config.json") from None
+
+    def matrix(name: str) -> sp.csr_matrix:
+        try:
+            return sp.load_npz(folder / name).tocsr()
+        except (OSError, ValueError) as exc:
+            raise DataError(f"unreadable ({exc})", path=folder / name) from None
+
+    train_csr, known = matrix("train.npz"), matrix("known.npz")
     model = build_model(replace(config, optimizer="adam"), train_csr, torch.Generator().manual_seed(0))
-    model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
-    ids = json.loads((folder / "ids.json").read_text())
-    return SavedRun(model, train_csr, sp.load_npz(folder / "known.npz").tocsr(), ids["users"], ids["items"])
+    try:
+        model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+    except FileNotFoundError:
+        raise DataError("file not found", path=folder / "model.pt") from None
+    except Exception as exc:  # torch raises several unrelated types for a damaged or foreign file
+        raise DataError(f"not the weights of this run ({type(exc).__name__})", path=folder / "model.pt") from None
+    if known.shape != train_csr.shape or known.shape != (len(users), len(items)):
+        raise DataError(f"matrices {train_csr.shape} / {known.shape} do not match {len(users)} users × {len(items)} items", path=folder)
+    return SavedRun(model, train_csr, known, users, items)
 
 
 def compare(prep: Prepared, specs: list[str], config: TrainConfig, out: Path, *,
