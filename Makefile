@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/constrained_decoding.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/llm_training_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/sft_head_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
+	$(BIN)/python benchmarks/title_ranking_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/homework_holdout.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 
 clean:
