@@ -97,8 +97,15 @@ def test_early_stopping_restores_best_weights(small_prep):
 def test_time_budget_and_static_negatives(small_prep):
     result = train(small_prep.train, parse_sampler("uniform"), TrainConfig(epochs=50, time_budget=0.0))
     assert result.stopped == "time budget" and len(result.history) == 1
-    static = train(small_prep.train, parse_sampler("uniform", n_negatives=3), TrainConfig(epochs=2, negatives="static"))
-    assert len(static.history) == 2
+    def drawn(epochs: int, negatives: str) -> int:
+        config = TrainConfig(epochs=epochs, negatives=negatives)
+        result = train(small_prep.train, parse_sampler("uniform", n_negatives=3), config)
+        assert len(result.history) == epochs
+        return result.sampling["drawn"]
+
+    # static: one draw before training, reused by every epoch; dynamic: fresh draws each epoch
+    assert drawn(2, "static") == drawn(1, "static") >= 3 * small_prep.train.nnz
+    assert drawn(2, "dynamic") >= 2 * drawn(1, "dynamic") - 100
     with pytest.raises(ValueError, match="cannot be drawn once"):
         train(small_prep.train, parse_sampler("dns"), TrainConfig(epochs=1, negatives="static"))
 
