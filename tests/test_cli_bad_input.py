@@ -1,0 +1,77 @@
+"""Every command that reads a file, against the same set of bad files: a clear error naming the file, a non-zero
+exit code, no traceback."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from negrec.cli import app
+from negrec.data.io import write_json
+from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
+from negrec.llm.tiny import TinyConfig, init_tiny
+
+runner = CliRunner()
+
+BAD = {
+    "missing": None,
+    "empty": b"",
+    "not-utf8": b'[{"input": "Horrorst\xf6r"}]',
+    "malformed": b'[{"input": "a", ',
+    "directory": "dir",
+}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A catalog folder, a tiny model, and good files each command can take besides the bad one."""
+    root = tmp_path_factory.mktemp("world")
+    data = generate(SyntheticConfig(n_users=20, n_items=30, seed=1))
+    catalog = write_goodreads_dir(data, root / "data")
+    model = init_tiny(data.records["train"], data.catalog.titles, root / "model",
+                      TinyConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_layers=1, num_heads=2))
+    (root / "good.csv").write_text("UserId,ItemId\nu1,a b\n")
+    write_json(root / "records.json", data.records["train"][:2])
+    return {"catalog": str(catalog), "model": str(model), "csv": str(root / "good.csv"), "records": str(root / "records.json")}
+
+
+# each command with {bad} where the bad file goes and {out} for its output
+COMMANDS = {
+    "data info": ["data", "info", "{bad}"],
+    "eval recs": ["eval", "--recs", "{bad}", "--truth", "{csv}"],
+    "eval truth": ["eval", "--recs", "{csv}", "--truth", "{bad}"],
+    "cf check-submission": ["cf", "check-submission", "{bad}", "--train", "{csv}"],
+    "cf check-submission train": ["cf", "check-submission", "{csv}", "--train", "{bad}"],
+    "cf recommend": ["cf", "recommend", "--run", "{bad}", "--out", "{out}"],
+    "cf train": ["cf", "train", "--dataset", "{bad}", "--out", "{out}"],
+    "negatives annotate": ["negatives", "annotate", "--candidates", "{bad}", "--catalog", "{catalog}", "--out", "{out}"],
+    "negatives select": ["negatives", "select", "--candidates", "{bad}", "--catalog", "{catalog}", "--strategy",
+                         "clusterout_low", "--out", "{out}"],
+    "negatives selfplay": ["negatives", "selfplay", "--records", "{records}", "--predictions", "{bad}", "--catalog",
+                           "{catalog}", "--out", "{out}"],
+    "llm candidates": ["llm", "candidates", "--model", "{model}", "--catalog", "{catalog}", "--records", "{bad}", "--out", "{out}"],
+    "llm predict": ["llm", "predict", "--model", "{model}", "--catalog", "{catalog}", "--records", "{bad}", "--out", "{out}"],
+    "llm sft": ["llm", "sft", "--model", "{model}", "--records", "{bad}", "--out", "{out}"],
+    "llm dpo": ["llm", "dpo", "--model", "{model}", "--pairs", "{bad}", "--out", "{out}"],
+    "llm sdpo": ["llm", "sdpo", "--model", "{model}", "--pairs", "{bad}", "--out", "{out}"],
+    "llm evaluate": ["llm", "evaluate", "--predictions", "{bad}", "--catalog", "{catalog}", "--out", "{out}"],
+    "llm init-tiny": ["llm", "init-tiny", "--data", "{catalog}", "--records", "{bad}", "--out", "{out}"],
+    "llm run": ["llm", "run", "{bad}", "--out", "{out}"],
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD))
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_command_names_a_bad_file(world, tmp_path, command, kind):
+    bad = tmp_path / "bad.json"
+    if BAD[kind] == "dir":
+        bad.mkdir()
+    elif BAD[kind] is not None:
+        bad.write_bytes(BAD[kind])
+    args = [a.format(bad=bad, out=tmp_path / "out", **world) for a in COMMANDS[command]]
+    result = runner.invoke(app, args, terminal_width=400)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"{command} on a {kind} file raised {result.exception!r}")
+    assert result.exit_code in (1, 2), result.output  # 2: refused; 1: a submission check that found problems
+    assert "bad.json" in result.output, result.output
+    assert "Traceback" not in result.output
