@@ -105,3 +105,24 @@ def test_data_info_on_shared_data(data_dir):
     assert payload["catalog_items"] == 4058
     assert {k: v["records"] for k, v in payload["files"].items()} == {
         "test_sample.json": 1000, "train.json": 5000, "train_sample.json": 1024, "valid_sample.json": 256}
+
+
+@pytest.mark.parametrize("command, stage", [("sft", "sft"), ("dpo", "preference"), ("sdpo", "preference"),
+                                            ("curriculum", "preference"), ("selfplay", "preference")])
+def test_training_option_defaults_are_the_stage_settings(command, stage):
+    """`negrec llm <stage>` and a recipe's stage section start from the same values (no drift between them)."""
+    import typer
+
+    from negrec.llm.settings import stage_settings
+
+    renamed = {"time_budget": "time_budget_s", "precompute_ref": "precompute_ref_log_probs"}
+    group = typer.main.get_command(app).commands["llm"]
+    params = {p.name: p.default for p in group.commands[command].params}
+    expected = stage_settings(stage)
+    compared = 0
+    for name, default in params.items():
+        field = renamed.get(name, name)
+        if hasattr(expected, field) and field != "template":
+            assert default == getattr(expected, field), (command, name)
+            compared += 1
+    assert compared >= 8

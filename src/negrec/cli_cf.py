@@ -110,8 +110,10 @@ def train_command(
         _check_samplers([sampler])
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit)
+    from negrec.report.columns import CF_RUN_LINE
+
     summary = run.evaluation.summary()
-    typer.echo(" ".join(f"{m}={summary[m]:.4f}" for m in ("NDCG@10", "Recall@10", "Coverage@10")) + f" → {out}")
+    typer.echo(" ".join(f"{m}={summary[m]:.4f}" for m in CF_RUN_LINE) + f" → {out}")
 
 
 @app.command("compare")

@@ -51,7 +51,8 @@ def print_llm_summary(summary: dict, title: str) -> None:
     """One table of an LLM recipe's results: a row per (protocol, system)."""
     from rich.table import Table
 
-    cols = ["NDCG@10", "HR@5", "HR@10", "DivRatio@10", "MGU@10", "NotInRatio"]
+    from negrec.report.columns import LLM_TERMINAL as cols
+
     table = Table(title=title)
     for c in ["protocol", "system", *cols]:
         table.add_column(c, justify="left" if c in ("protocol", "system") else "right")

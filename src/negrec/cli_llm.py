@@ -11,6 +11,7 @@ import typer
 from negrec.cli_common import command_group, console, log_line, print_llm_summary, progress_bar, user_errors
 from negrec.llm.logs import library_logs
 from negrec.llm.prompts import TEMPLATES
+from negrec.llm.settings import stage_settings
 
 app = command_group("LLM recommenders: tiny model, candidates, training stages, predictions, evaluation.")
 
@@ -37,6 +38,10 @@ class TitlesName(str, Enum):
 TemplateName = Enum("TemplateName", {name: name for name in TEMPLATES}, type=str)
 TemplateOpt = Annotated[TemplateName, typer.Option(help="Prompt template: train (the seed's T-train), pred (T-pred), "
                                                         "compact (history titles only), ids (the title sequence alone), …")]
+
+
+# option defaults of the training commands come from the stages' settings (negrec.llm.settings.STAGE_DEFAULTS)
+SFT, PREF = stage_settings("sft"), stage_settings("preference")
 
 
 @app.command("init-tiny")
@@ -215,16 +220,16 @@ TitleLogpsOpt = Annotated[bool, typer.Option(help="Title-token models: score the
 
 @app.command("sft")
 def sft_command(
-    model: ModelOpt, records: RecordsOpt, out: OutDirOpt, epochs: EpochsOpt = 1.0, lr: LrOpt = 2e-4, batch_size: BatchOpt = 8,
-    grad_accum: AccumOpt = 1, max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0, lora: LoraOpt = False,
-    template: TemplateOpt = TemplateName.train,
+    model: ModelOpt, records: RecordsOpt, out: OutDirOpt, epochs: EpochsOpt = SFT.epochs, lr: LrOpt = SFT.lr, batch_size: BatchOpt = SFT.batch_size,
+    grad_accum: AccumOpt = SFT.grad_accum, max_length: LenOpt = SFT.max_length, save_steps: SaveOpt = SFT.save_steps, seed: SeedOpt = SFT.seed,
+    lora: LoraOpt = SFT.lora, template: TemplateOpt = TemplateName.train,
     history_loss_from: Annotated[int, typer.Option(help="Title-token models: also put loss on every history title from "
-                                                        "this one on (1-based; 0 = the answer only).")] = 0,
-    time_budget: Annotated[float, typer.Option(help="Seconds of training instead of --epochs (steps measured up front).")] = 0.0,
-    warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps.")] = 0,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.0,
-    lr_schedule: Annotated[str, typer.Option(help="Learning-rate schedule (transformers name: linear, cosine, ...).")] = "linear",
-    dropout: Annotated[float, typer.Option(help="Dropout on embeddings and attention/MLP outputs while training.")] = 0.0,
+                                                        "this one on (1-based; 0 = the answer only).")] = SFT.history_loss_from,
+    time_budget: Annotated[float, typer.Option(help="Seconds of training instead of --epochs (steps measured up front).")] = SFT.time_budget_s,
+    warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps.")] = SFT.warmup_steps,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = SFT.weight_decay,
+    lr_schedule: Annotated[str, typer.Option(help="Learning-rate schedule (transformers name: linear, cosine, ...).")] = SFT.lr_schedule,
+    dropout: Annotated[float, typer.Option(help="Dropout on embeddings and attention/MLP outputs while training.")] = SFT.dropout,
 ) -> None:
     """Supervised fine-tuning (TRL SFTTrainer; loss on the answer, optionally on the history titles too)."""
     from negrec.data.io import read_records
@@ -245,10 +250,11 @@ def sft_command(
 def dpo_command(
     model: ModelOpt, pairs: Annotated[Path, typer.Option(help="Preference records {prompt, chosen, rejected} (one negative each).")],
     out: OutDirOpt, reference: Annotated[Optional[Path], typer.Option(help="Reference model (default: the starting model).")] = None,
-    epochs: EpochsOpt = 1.0, lr: LrOpt = 1e-5, batch_size: BatchOpt = 4, grad_accum: AccumOpt = 1, beta: BetaOpt = 0.1,
-    max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0, lora: LoraOpt = False,
+    epochs: EpochsOpt = PREF.epochs, lr: LrOpt = PREF.lr, batch_size: BatchOpt = PREF.batch_size, grad_accum: AccumOpt = PREF.grad_accum,
+    beta: BetaOpt = PREF.beta,
+    max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, lora: LoraOpt = PREF.lora,
     precompute_ref: Annotated[bool, typer.Option(help="Precompute the reference log-probs once.")] = False,
-    anchor: AnchorOpt = 0.0, title_logps: TitleLogpsOpt = False,
+    anchor: AnchorOpt = PREF.anchor, title_logps: TitleLogpsOpt = PREF.title_logps,
 ) -> None:
     """DPO with TRL against a frozen reference."""
     from negrec.data.io import read_records
@@ -267,10 +273,11 @@ def dpo_command(
 def sdpo_command(
     model: ModelOpt, pairs: Annotated[Path, typer.Option(help="Preference records whose `rejected` is a list.")], out: OutDirOpt,
     reference: Annotated[Optional[Path], typer.Option(help="Reference model (default: the starting model).")] = None,
-    epochs: EpochsOpt = 1.0, lr: LrOpt = 1e-5, batch_size: BatchOpt = 4, grad_accum: AccumOpt = 1, beta: BetaOpt = 0.1,
-    max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0,
+    epochs: EpochsOpt = PREF.epochs, lr: LrOpt = PREF.lr, batch_size: BatchOpt = PREF.batch_size, grad_accum: AccumOpt = PREF.grad_accum,
+    beta: BetaOpt = PREF.beta,
+    max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed,
     pad_empty_to: Annotated[Optional[int], typer.Option(help="Seed quirk: pad negatives with empty answers up to this many.")] = None,
-    anchor: AnchorOpt = 0.0, title_logps: TitleLogpsOpt = False,
+    anchor: AnchorOpt = PREF.anchor, title_logps: TitleLogpsOpt = PREF.title_logps,
 ) -> None:
     """S-DPO over several negatives (project loss; missing negatives masked)."""
     from negrec.data.io import read_records
@@ -289,9 +296,10 @@ def sdpo_command(
 def curriculum_command(
     model: ModelOpt, out: OutDirOpt,
     stage: Annotated[list[str], typer.Option(help="KIND:FILE, repeatable and in order (KIND dpo or sdpo).")],
-    epochs: EpochsOpt = 1.0, lr: LrOpt = 1e-5, batch_size: BatchOpt = 4, grad_accum: AccumOpt = 1, beta: BetaOpt = 0.1,
-    max_length: LenOpt = 512, save_steps: SaveOpt = 200, seed: SeedOpt = 0, anchor: AnchorOpt = 0.0,
-    title_logps: TitleLogpsOpt = False,
+    epochs: EpochsOpt = PREF.epochs, lr: LrOpt = PREF.lr, batch_size: BatchOpt = PREF.batch_size, grad_accum: AccumOpt = PREF.grad_accum,
+    beta: BetaOpt = PREF.beta,
+    max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, anchor: AnchorOpt = PREF.anchor,
+    title_logps: TitleLogpsOpt = PREF.title_logps,
 ) -> None:
     """Stages of DPO / S-DPO, each starting (policy and reference) from the previous stage."""
     from negrec.llm.train import curriculum
@@ -313,9 +321,9 @@ def curriculum_command(
 def selfplay_command(
     model: ModelOpt, catalog: CatalogOpt, records: RecordsOpt, out: OutDirOpt,
     rounds: Annotated[int, typer.Option(help="Self-play rounds.")] = 1,
-    epochs: EpochsOpt = 1.0, lr: LrOpt = 1e-5, batch_size: BatchOpt = 4, beta: BetaOpt = 0.1, max_length: LenOpt = 512,
-    save_steps: SaveOpt = 200, seed: SeedOpt = 0, template: TemplateOpt = TemplateName.train, anchor: AnchorOpt = 0.0,
-    title_logps: TitleLogpsOpt = False,
+    epochs: EpochsOpt = PREF.epochs, lr: LrOpt = PREF.lr, batch_size: BatchOpt = PREF.batch_size, beta: BetaOpt = PREF.beta,
+    max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, template: TemplateOpt = TemplateName.train, anchor: AnchorOpt = PREF.anchor,
+    title_logps: TitleLogpsOpt = PREF.title_logps,
 ) -> None:
     """SPRec: rounds of own-prediction negatives → SFT → DPO, starting from an SFT model."""
     from negrec.data.goodreads import load_goodreads_catalog

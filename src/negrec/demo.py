@@ -12,10 +12,10 @@ from negrec.data.io import write_json, write_text
 from negrec.data.stats import dataset_stats
 from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 from negrec.data.tabular import Dataset
+from negrec.report.columns import CF_DEMO_SUMMARY
 
 SAMPLERS = ["uniform", "popularity", "dns", "mixed", "misranked", "clusterin_high", "clusterin_low", "clusterout_low",
             "clusterout_high", "low_exposure", "high_exposure", "balanced_popularity", "clusterin_high_clusterout_low"]
-SUMMARY = ["NDCG@10", "Recall@10", "Coverage@10", "AvgPop@10", "MGU@10"]
 
 
 def run_llm_demo(out: str | Path, *, log: Callable[[str], None] = print) -> dict:
@@ -43,7 +43,7 @@ def run_demo(out: str | Path, config: SyntheticConfig | None = None, *, samplers
     prep = prepare(Dataset("synthetic", data.catalog, data.interactions), "leave-last-out")
     tc = train_config or TrainConfig(epochs=30, seed=cfg.seed)
     runs = compare(prep, samplers or SAMPLERS, tc, out, progress=progress)
-    summary = {name: {m: run.evaluation.summary()[m] for m in SUMMARY} for name, run in runs.items()}
+    summary = {name: {m: run.evaluation.summary()[m] for m in CF_DEMO_SUMMARY} for name, run in runs.items()}
     write_text(out / "README.md", _readme(stats, len(prep.test_users()), tc, (out / "metrics.md").read_text(),
                                           (out / "paired_tests.md").read_text()))
     log(f"report in {out}")

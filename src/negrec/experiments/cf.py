@@ -21,6 +21,7 @@ from negrec.data.synthetic import SyntheticConfig, generate
 from negrec.data.tabular import Dataset, load_movielens_100k, load_movielens_latest, load_table
 from negrec.eval.evaluate import Evaluation, evaluate
 from negrec.errors import DataError
+from negrec.report.columns import CF_GENRES, CF_TABLE, CF_TESTS
 from negrec.report.compare import write_comparison
 from negrec.report.plots import training_curves
 from negrec.sampling.negatives import parse_sampler
@@ -238,11 +239,11 @@ def compare(prep: Prepared, specs: list[str], config: TrainConfig, out: Path, *,
         runs[spec] = run_sampler(prep, spec, config, out=out / "runs" / spec.replace(":", "_"))
     runs.update(reference_runs(prep, config.seed))
     evals = {name: r.evaluation for name, r in runs.items()}
-    metrics = ["NDCG@10", "Recall@10", "HR@10", "MRR@10", "Coverage@10", "Gini@10", "AvgPop@10", "LongTail@10"]
+    metrics = list(CF_TABLE)
     plots = {"accuracy_vs_coverage": ("Coverage@10", "NDCG@10"), "accuracy_vs_popularity": ("AvgPop@10", "NDCG@10")}
     if "MGU@10" in next(iter(evals.values())).metrics:
-        metrics += ["DGU@10", "MGU@10"]
+        metrics += CF_GENRES
         plots["accuracy_vs_fairness"] = ("MGU@10", "NDCG@10")
     baseline = "uniform" if "uniform" in runs else specs[0]
-    write_comparison(out, evals, metrics, baseline=baseline, tests=["NDCG@10", "Recall@10"], plots=plots, bars=["NDCG@10"], seed=config.seed)
+    write_comparison(out, evals, metrics, baseline=baseline, tests=CF_TESTS, plots=plots, bars=["NDCG@10"], seed=config.seed)
     return runs

@@ -23,14 +23,13 @@ import numpy as np
 
 from negrec.data.io import read_records, read_utf8, write_json, write_text
 from negrec.errors import DataError
+from negrec.report.columns import LLM_TABLE, LLM_TESTS
 from negrec.report.compare import paired_table, write_comparison
 from negrec.report.plots import curves_from_logs
 from negrec.report.tables import ResultTable
 
 METHOD_KINDS = ("sft", "selfplay", "dpo", "sdpo", "curriculum", "sequential")
 PROTOCOLS = ("seed", "ranked")
-TABLE = ["NDCG@5", "NDCG@10", "HR@5", "HR@10", "Diversity@10", "DivRatio@10", "DGU@10", "MGU@10", "ORRatio@10", "NotInRatio"]
-TESTS = ["NDCG@10", "HR@10", "HR@5"]
 PREDICT_KEYS = {"batch_size", "max_new_tokens", "k", "exclude_history"}
 EVALUATE_KEYS = {"ks", "grounding", "conventions"}
 
@@ -99,7 +98,7 @@ def _check(r: Recipe, path: Path) -> None:
     """Every option a stage will read, checked up front (a typo must not surface after an hour of training)."""
     from negrec.llm.negatives import NEGATIVE_STRATEGIES
     from negrec.llm.prompts import TEMPLATES
-    from negrec.llm.settings import StageSettings
+    from negrec.llm.settings import stage_settings
 
     def fail(message: str, field_name: str, record: int | None = None):
         raise DataError(message, path=path, record=record, field=field_name)
@@ -114,7 +113,7 @@ def _check(r: Recipe, path: Path) -> None:
         fail(f"protocols must be a non-empty list of {PROTOCOLS}", "protocols")
     for key, section in (("sft", r.sft), ("preference", r.preference)):
         try:
-            StageSettings(**section)
+            stage_settings(key, section)
         except (TypeError, ValueError) as exc:
             fail(str(exc), key)
     names = ["MostPop", "SFT"]
@@ -129,7 +128,8 @@ def _check(r: Recipe, path: Path) -> None:
             if strategy.split(":")[0] not in NEGATIVE_STRATEGIES:
                 fail(f"unknown negatives {strategy!r} (known: {', '.join(NEGATIVE_STRATEGIES)})", "methods", k)
         try:
-            StageSettings(**{**(r.sft if m["kind"] == "sequential" else r.preference), **m.get("settings", {})})
+            sequential = m["kind"] == "sequential"
+            stage_settings("sft" if sequential else "preference", r.sft if sequential else r.preference, m.get("settings", {}))
         except (TypeError, ValueError) as exc:
             fail(str(exc), "methods", k)
     for b in r.baselines():
@@ -201,13 +201,10 @@ class SeedRun:
         fn()
         self.times[name] = time.perf_counter() - t0
 
-    def _settings(self, *layers: dict):
-        from negrec.llm.settings import StageSettings
+    def _settings(self, stage: str, *layers: dict):
+        from negrec.llm.settings import stage_settings
 
-        merged: dict = {"seed": self.seed, "template": self.r.template}
-        for layer in layers:
-            merged.update(layer)
-        return StageSettings(**merged)
+        return stage_settings(stage, {"seed": self.seed, "template": self.r.template}, *layers)
 
     def run(self) -> tuple[dict, dict]:
         """(summary, {protocol: {system: Evaluation}})."""
@@ -224,7 +221,7 @@ class SeedRun:
 
         model_dir = self._base_model("model", out / "model", sft_train, catalog)
         sft_dir = out / "sft"
-        self._stage("sft", sft_dir / "final" / "config.json", lambda: sft(model_dir, sft_train, sft_dir, self._settings(r.sft)))
+        self._stage("sft", sft_dir / "final" / "config.json", lambda: sft(model_dir, sft_train, sft_dir, self._settings("sft", r.sft)))
         sft_model = sft_dir / "final"
 
         if any(m["kind"] in ("dpo", "sdpo", "curriculum") and m.get("negatives") != "random" for m in r.methods):
@@ -306,10 +303,10 @@ class SeedRun:
             return System(sft_model, self.r.template)
         if kind == "sequential":  # the same tiny transformer on the item sequence alone (SASRec-style reference)
             base = self._base_model(f"model {name}", folder / "model", sft_train, catalog)
-            settings = self._settings(self.r.sft, {"template": "ids"}, method.get("settings", {}))
+            settings = self._settings("sft", self.r.sft, {"template": "ids"}, method.get("settings", {}))
             self._stage(name, folder / "sft" / "final" / "config.json", lambda: sft(base, sft_train, folder / "sft", settings))
             return System(folder / "sft" / "final", "ids")
-        settings = self._settings(self.r.preference, method.get("settings", {}))
+        settings = self._settings("preference", self.r.preference, method.get("settings", {}))
         if kind in ("selfplay", "curriculum"):
             marker = folder / "final.txt"
             if kind == "selfplay":
@@ -361,7 +358,7 @@ class SeedRun:
                 rows.append(_row(name, protocol, ev.evaluation))
         for protocol, by_system in evals.items():
             write_comparison(self.out / "report" / protocol, by_system, _metrics(by_system), baseline=self.r.baselines(),
-                             tests=TESTS, plots={"accuracy_vs_diversity": ("DivRatio@10", "NDCG@10"),
+                             tests=LLM_TESTS, plots={"accuracy_vs_diversity": ("DivRatio@10", "NDCG@10"),
                                                  "accuracy_vs_fairness": ("MGU@10", "NDCG@10")},
                              bars=["NDCG@10"], seed=self.seed)
         _write_rows(self.out / "report", rows, title=f"{self.r.name}, seed {self.seed}")
@@ -393,14 +390,14 @@ class SeedRun:
 
 def _metrics(evals: dict) -> list[str]:
     """The report's columns that these evaluations have."""
-    return [m for m in TABLE if m in next(iter(evals.values())).metrics]
+    return [m for m in LLM_TABLE if m in next(iter(evals.values())).metrics]
 
 
 def _row(system: str, protocol: str, evaluation) -> dict:
     """A flat report row: headline values and their 95 % bootstrap CIs over users."""
     cis = evaluation.with_ci()
     row: dict = {"system": system, "protocol": protocol}
-    for metric in TABLE:
+    for metric in LLM_TABLE:
         if metric in cis:
             row[metric] = cis[metric]["mean"]
             if np.isfinite(cis[metric]["low"]):
@@ -434,7 +431,7 @@ def write_seed_summary(folder: Path, results: dict[int, dict], baselines: list[s
         summary[protocol] = {}
         for name in systems:
             evs = [results[s][protocol][name] for s in seeds]
-            values = {m: [ev.summary()[m] for ev in evs] for m in TABLE if m in evs[0].metrics}
+            values = {m: [ev.summary()[m] for ev in evs] for m in LLM_TABLE if m in evs[0].metrics}
             per_seed.setdefault(protocol, {})[name] = values
             row = {"system": name, "protocol": protocol, "seeds": len(seeds)}
             for m, v in values.items():
@@ -442,8 +439,8 @@ def write_seed_summary(folder: Path, results: dict[int, dict], baselines: list[s
             rows.append(row)
             summary[protocol][name] = {m: row[m] for m in values}
             users = [ev.per_user() for ev in evs]
-            averaged[name] = {m: np.mean([u[m] for u in users], axis=0) for m in TESTS}
-        for r in paired_table(averaged, [b for b in baselines if b in averaged], TESTS).rows:
+            averaged[name] = {m: np.mean([u[m] for u in users], axis=0) for m in LLM_TESTS}
+        for r in paired_table(averaged, [b for b in baselines if b in averaged], LLM_TESTS).rows:
             paired.add({"protocol": protocol, **r})
     paired.title = "Paired tests on per-user metrics averaged over seeds (t-test p-value; 95 % bootstrap CI of the difference)"
     _write_rows(folder, rows, title=f"mean over seeds {seeds} (± std in metrics.json)")

@@ -18,7 +18,7 @@ class StageSettings:
     beta: float = 0.1
     max_length: int = 512
     warmup_steps: int = 0
-    save_steps: int = 50
+    save_steps: int = 200
     seed: int = 0
     precompute_ref_log_probs: bool = False
     lora: bool = False
@@ -49,3 +49,16 @@ class StageSettings:
             raise ValueError(f"invalid training setting {bad[0]}={getattr(self, bad[0])!r}")
         if self.template not in TEMPLATES:
             raise ValueError(f"unknown template {self.template!r}; choose one of {sorted(TEMPLATES)}")
+
+
+# What differs between stages; everything else is StageSettings' default. The CLI's option defaults and the
+# recipe sections both start from here, so `negrec llm sft` and a recipe's `sft:` section cannot drift apart.
+STAGE_DEFAULTS: dict[str, dict] = {"sft": {"lr": 2e-4, "batch_size": 8}, "preference": {}}
+
+
+def stage_settings(stage: str, *layers: dict) -> StageSettings:
+    """Settings of a training stage ('sft' or 'preference'): its defaults, then each layer of overrides in order."""
+    merged = dict(STAGE_DEFAULTS[stage])
+    for layer in layers:
+        merged.update(layer)
+    return StageSettings(**merged)

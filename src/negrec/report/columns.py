@@ -1,0 +1,16 @@
+"""Which metrics each report shows and tests: one place for the column lists of the CF and LLM reports."""
+
+from __future__ import annotations
+
+# CF sampler comparisons (`negrec cf compare`, the demo): the table, the genre columns when the catalog has
+# genres, the paired tests, and the short terminal summaries
+CF_TABLE = ["NDCG@10", "Recall@10", "HR@10", "MRR@10", "Coverage@10", "Gini@10", "AvgPop@10", "LongTail@10"]
+CF_GENRES = ["DGU@10", "MGU@10"]
+CF_TESTS = ["NDCG@10", "Recall@10"]
+CF_RUN_LINE = ["NDCG@10", "Recall@10", "Coverage@10"]
+CF_DEMO_SUMMARY = ["NDCG@10", "Recall@10", "Coverage@10", "AvgPop@10", "MGU@10"]
+
+# LLM recipes (the seed's table: accuracy at 5 and 10, diversity, genre fairness, over-recommendation, NotInRatio)
+LLM_TABLE = ["NDCG@5", "NDCG@10", "HR@5", "HR@10", "Diversity@10", "DivRatio@10", "DGU@10", "MGU@10", "ORRatio@10", "NotInRatio"]
+LLM_TESTS = ["NDCG@10", "HR@10", "HR@5"]
+LLM_TERMINAL = ["NDCG@10", "HR@5", "HR@10", "DivRatio@10", "MGU@10", "NotInRatio"]
