@@ -75,3 +75,20 @@ def test_every_command_names_a_bad_file(world, tmp_path, command, kind):
     assert result.exit_code in (1, 2), result.output  # 2: refused; 1: a submission check that found problems
     assert "bad.json" in result.output, result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["llm", "candidates", "--n", "0"], "Invalid value for '--n'"),
+    (["llm", "candidates", "--n", "31"], "--n 31 is more than the 30 titles in the catalog"),
+    (["llm", "candidates", "--penalty", "nan"], "--penalty must be a finite number ≥ 0"),
+    (["llm", "candidates", "--groups", "0"], "Invalid value for '--groups'"),
+    (["llm", "predict", "--k", "0"], "Invalid value for '--k'"),
+    (["llm", "predict", "--mode", "beams", "--k", "50"], "--k 50 is more than the 30 titles in the catalog"),
+    (["llm", "predict", "--chunk-size", "0"], "Invalid value for '--chunk-size'"),
+])
+def test_generation_options_are_refused_before_any_work(world, tmp_path, args, message):
+    """Counts that would loop forever or find nothing are refused by name, exit 2, nothing written."""
+    base = ["--model", world["model"], "--catalog", world["catalog"], "--records", world["records"], "--out", str(tmp_path / "o.json")]
+    result = runner.invoke(app, [*args[:2], *base, *args[2:]], terminal_width=400)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert list(tmp_path.iterdir()) == []

@@ -88,7 +88,7 @@ CatalogOpt = Annotated[Path, typer.Option(help="Catalog folder (id2name.json, na
 RecordsOpt = Annotated[Path, typer.Option(help="Records {instruction, input, output} (JSON or JSONL).")]
 WorkOpt = Annotated[Optional[Path], typer.Option(help="Chunk folder (default: <out>.chunks); reruns resume from it.")]
 ShardOpt = Annotated[str, typer.Option(help="i/n: this worker's share of the chunks.")]
-ChunkOpt = Annotated[int, typer.Option(help="Records per chunk file.")]
+ChunkOpt = Annotated[int, typer.Option(min=1, help="Records per chunk file.")]
 OverwriteOpt = Annotated[bool, typer.Option(help="Delete chunks made from other records, model or options and start over "
                                                  "(without it such a chunk folder is refused).")]
 
@@ -107,18 +107,22 @@ def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Pat
     from negrec.data.goodreads import load_goodreads_catalog
     from negrec.data.io import folder_signature, read_records
     from negrec.llm.models import load_model
+    from negrec.llm.pipeline import check_title_count
     from negrec.llm.runs import parse_shard, run_chunks
 
-    with user_errors(), library_logs(out.with_name(out.name + ".log")):
+    with user_errors():
         part = parse_shard(shard)
         cat = load_goodreads_catalog(catalog)
+        count = "n" if "n" in options else "k"
+        check_title_count(options[count], cat, f"--{count}")
         recs, _ = read_records(records)
-        lm, tok = load_model(model)
-        work = work_dir or out.with_name(out.name + ".chunks")
-        settings = {"stage": label, **options, "model": folder_signature(model), "titles": list(cat.titles)}
-        run_chunks(recs, work, make_fn(lm, tok, cat), settings=settings, chunk_size=chunk_size, shard=part,
-                   overwrite=overwrite, progress=progress_bar(label))
-        _finish(work, out, part)
+        with library_logs(out.with_name(out.name + ".log")):  # opened once the cheap checks have passed
+            lm, tok = load_model(model)
+            work = work_dir or out.with_name(out.name + ".chunks")
+            settings = {"stage": label, **options, "model": folder_signature(model), "titles": list(cat.titles)}
+            run_chunks(recs, work, make_fn(lm, tok, cat), settings=settings, chunk_size=chunk_size, shard=part,
+                       overwrite=overwrite, progress=progress_bar(label))
+            _finish(work, out, part)
 
 
 def _finish(work: Path, out: Path, shard: tuple[int, int]) -> None:
@@ -139,11 +143,11 @@ def candidates_command(
     model: ModelOpt, catalog: CatalogOpt, records: RecordsOpt,
     out: Annotated[Path, typer.Option(help="Candidates file {prompt, chosen, rejected: [...]}.")],
     method: Annotated[MethodName, typer.Option(help="beam, diverse (group beam search) or sample (top-k with the seed's resampling).")] = MethodName.diverse,
-    n: Annotated[int, typer.Option(help="Titles per prompt.")] = 10,
-    groups: Annotated[int, typer.Option(help="Diverse: beam groups (2 beams each).")] = 10,
+    n: Annotated[int, typer.Option(min=1, help="Titles per prompt.")] = 10,
+    groups: Annotated[int, typer.Option(min=1, help="Diverse: beam groups (2 beams each).")] = 10,
     penalty: Annotated[float, typer.Option(help="Diverse: diversity penalty.")] = 1.0,
     constrained: Annotated[bool, typer.Option(help="Keep every title inside the catalog (trie).")] = True,
-    batch_size: Annotated[int, typer.Option(help="Prompts per generate call.")] = 8,
+    batch_size: Annotated[int, typer.Option(min=1, help="Prompts per generate call.")] = 8,
     chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None, overwrite: OverwriteOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of the sampling method.")] = 0,
     template: TemplateOpt = TemplateName.train,
@@ -153,8 +157,9 @@ def candidates_command(
 
     from negrec.llm.pipeline import CandidateSettings, build_trie, candidates_fn
 
-    settings = CandidateSettings(method=method.value, n=n, groups=groups, diversity_penalty=penalty, batch_size=batch_size, seed=seed,
-                                 template=template.value)
+    with user_errors():
+        settings = CandidateSettings(method=method.value, n=n, groups=groups, diversity_penalty=penalty, batch_size=batch_size,
+                                     seed=seed, template=template.value)
     _chunked(model, catalog, records, out, work_dir, shard, chunk_size, overwrite,
              lambda lm, tok, cat: candidates_fn(lm, tok, cat, settings, build_trie(tok, cat, template.value) if constrained else None),
              "generating candidates", {**asdict(settings), "constrained": constrained})
@@ -165,9 +170,9 @@ def predict_command(
     model: ModelOpt, catalog: CatalogOpt, records: RecordsOpt,
     out: Annotated[Path, typer.Option(help="Predictions {prompt, prediction, ground_truth[, beams]}.")],
     mode: Annotated[ModeName, typer.Option(help="greedy (free text, the seed's setting) or beams (K constrained titles).")] = ModeName.greedy,
-    k: Annotated[int, typer.Option(help="beams: titles per prompt.")] = 10,
-    max_new_tokens: Annotated[int, typer.Option(help="Generation length.")] = 50,
-    batch_size: Annotated[int, typer.Option(help="Prompts per generate call.")] = 8,
+    k: Annotated[int, typer.Option(min=1, help="beams: titles per prompt.")] = 10,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation length.")] = 50,
+    batch_size: Annotated[int, typer.Option(min=1, help="Prompts per generate call.")] = 8,
     chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None, overwrite: OverwriteOpt = False,
     template: TemplateOpt = TemplateName.train,
     exclude_history: Annotated[bool, typer.Option(help="beams: leave out titles the user already has.")] = False,

@@ -101,7 +101,7 @@ def select_command(
     candidates: Annotated[Optional[Path], typer.Option(help="Candidates file (annotated on the fly).")] = None,
     exposure_from: ExposureOpt = None,
     seed: Annotated[int, typer.Option(help="Seed for balanced_popularity and random.")] = 0,
-    n: Annotated[int, typer.Option(help="random: negatives per record.")] = 1,
+    n: Annotated[int, typer.Option(min=1, help="random: negatives per record.")] = 1,
     format: FormatOpt = Fmt.seed,
     compat: CompatOpt = Compat.clean,
 ) -> None:

@@ -39,6 +39,20 @@ class CandidateSettings:
     seed: int = 0
     template: str = "train"
 
+    def __post_init__(self) -> None:
+        """Refuse counts no generation can use (e.g. 0 titles, which would loop forever) before any model loads."""
+        for name in ("n", "groups", "batch_size", "max_new_tokens", "sample_round", "sample_cap", "top_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
+        if not (self.diversity_penalty >= 0 and self.diversity_penalty < float("inf")):
+            raise ValueError(f"--penalty must be a finite number ≥ 0, got {self.diversity_penalty}")
+
+
+def check_title_count(n: int, catalog: Catalog, option: str = "--n") -> None:
+    """More distinct titles per prompt than the catalog holds can never be found: refuse instead of searching."""
+    if n > catalog.n_items:
+        raise ValueError(f"{option} {n} is more than the {catalog.n_items} titles in the catalog")
+
 
 def candidates_fn(model, tokenizer, catalog: Catalog, settings: CandidateSettings, trie: TitleTrie | None):
     """A chunk function writing the seed's candidates format `{prompt, chosen, rejected: [...]}`."""
