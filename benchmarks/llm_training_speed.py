@@ -14,7 +14,7 @@ import numpy as np
 
 from negrec.data.goodreads import load_goodreads_catalog
 from negrec.data.io import read_records
-from negrec.llm.negatives import random_records
+from negrec.preference.negatives import random_records
 from negrec.llm.tiny import TinyConfig, init_tiny
 from negrec.llm.train import StageSettings, dpo, sdpo, sft
 

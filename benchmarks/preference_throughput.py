@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from negrec.data.synthetic import SyntheticConfig, generate
-from negrec.llm.annotate import annotate
-from negrec.llm.negatives import strategy_records
+from negrec.preference.annotate import annotate
+from negrec.preference.negatives import strategy_records
 from negrec.llm.prompts import render
 from negrec.sampling.strategies import STRATEGIES
 

@@ -9,7 +9,7 @@ import torch
 pytest.importorskip("trl")
 
 from negrec.llm.models import load_model  # noqa: E402
-from negrec.llm.negatives import random_records  # noqa: E402
+from negrec.preference.negatives import random_records  # noqa: E402
 from negrec.llm.sdpo import batch_logps, completion_logps, sdpo_loss, train_sdpo  # noqa: E402
 from negrec.llm.train import StageSettings, curriculum, dpo, sft  # noqa: E402
 

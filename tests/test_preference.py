@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 from negrec.cli import app
 from negrec.data.catalog import Catalog, genre_matrix
 from negrec.errors import DataError
-from negrec.llm.annotate import annotate, load_annotated, read_candidates
-from negrec.llm.cf_negatives import cf_strategy_records
-from negrec.llm.negatives import random_records, strategy_records, write_preferences
+from negrec.preference.annotate import annotate, load_annotated, read_candidates
+from negrec.preference.cf_negatives import cf_strategy_records
+from negrec.preference.negatives import random_records, strategy_records, write_preferences
 from negrec.llm.prompts import parse_prompt, render
 from negrec.data.titles import parse_title_list
-from negrec.llm.selfplay import selfplay_records
+from negrec.preference.selfplay import selfplay_records
 from negrec.sampling.profiles import count_exposure
 
 GENRES = {"H1": ["a", "b"], "H2": ["a"], "H3": ["c"], "C1": ["a"], "C2": ["c"], "C3": ["d"], "C4": [], "T": ["a"]}

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from negrec.cli import app
 from negrec.data.goodreads import load_goodreads_catalog
-from negrec.llm.annotate import annotate, load_annotated, read_candidates
-from negrec.llm.negatives import strategy_records
+from negrec.preference.annotate import annotate, load_annotated, read_candidates
+from negrec.preference.negatives import strategy_records
 from negrec.sampling.strategies import STRATEGIES
 
 pytestmark = pytest.mark.shared_data

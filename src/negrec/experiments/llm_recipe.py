@@ -96,7 +96,7 @@ def load_recipe(path: str | Path) -> Recipe:
 
 def _check(r: Recipe, path: Path) -> None:
     """Every option a stage will read, checked up front (a typo must not surface after an hour of training)."""
-    from negrec.llm.negatives import NEGATIVE_STRATEGIES
+    from negrec.preference.negatives import NEGATIVE_STRATEGIES
     from negrec.llm.prompts import TEMPLATES
     from negrec.llm.settings import stage_settings
 
@@ -249,7 +249,7 @@ class SeedRun:
         return folder
 
     def _candidates(self, sft_model: Path, catalog, train) -> None:
-        from negrec.llm.annotate import annotate, histories_of, read_candidates
+        from negrec.preference.annotate import annotate, histories_of, read_candidates
         from negrec.llm.models import load_model
         from negrec.llm.pipeline import CandidateSettings, build_trie, candidates_fn
         from negrec.data.io import folder_signature
@@ -277,8 +277,8 @@ class SeedRun:
         self._stage("annotate", out / "annotated.json", annotate_candidates)
 
     def _negatives(self, strategy: str, catalog, train) -> Path:
-        from negrec.llm.annotate import load_annotated
-        from negrec.llm.negatives import random_records, strategy_records
+        from negrec.preference.annotate import load_annotated
+        from negrec.preference.negatives import random_records, strategy_records
 
         path = self.out / "negatives" / f"{strategy}.json"
 

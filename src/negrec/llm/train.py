@@ -236,7 +236,7 @@ def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rou
     the positives and DPO on the self-play pairs, both from the current model; the next round starts there."""
     from negrec.llm.models import load_model
     from negrec.llm.pipeline import predict_fn
-    from negrec.llm.selfplay import selfplay_records
+    from negrec.preference.selfplay import selfplay_records
 
     out = Path(out)
     current = Path(model_dir)

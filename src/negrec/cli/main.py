@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from negrec.cli_common import command_group, console, log_line, print_llm_summary, progress_bar, user_errors
+from negrec.cli.common import command_group, console, log_line, print_llm_summary, progress_bar, user_errors
 
 app = command_group("negrec: negative sampling as a first-class, measured part of training recommenders.")
 data_app = command_group("Inspect and synthesise datasets.")
@@ -19,9 +19,9 @@ app.add_typer(data_app, name="data")
 
 def _register_groups() -> None:
     """Sub-command groups that live in their own modules."""
-    from negrec.cli_cf import app as cf_app
-    from negrec.cli_llm import app as llm_app
-    from negrec.cli_negatives import app as negatives_app
+    from negrec.cli.cf import app as cf_app
+    from negrec.cli.llm import app as llm_app
+    from negrec.cli.negatives import app as negatives_app
 
     app.add_typer(cf_app, name="cf")
     app.add_typer(llm_app, name="llm")
@@ -70,7 +70,7 @@ def demo(
     """Compare negative samplers for MF on the embedded synthetic dataset, then run the quick LLM recipe."""
     from negrec.cf.trainer import TrainConfig
     from negrec.data.synthetic import SyntheticConfig
-    from negrec.demo import run_demo
+    from negrec.experiments.demo import run_demo
 
     chosen = [s.strip() for s in samplers.split(",")] if samplers else None
     result = run_demo(out, SyntheticConfig(n_users=users, n_items=items, seed=seed), samplers=chosen,
@@ -86,7 +86,7 @@ def demo(
     console.print(table)
     console.print(f"CF report: {out / 'README.md'}")
     if llm:
-        from negrec.demo import run_llm_demo
+        from negrec.experiments.demo import run_llm_demo
 
         summary = run_llm_demo(out / "llm", log=log_line)
         print_llm_summary(summary, "LLM recommenders on the synthetic dataset (tiny title-token model; "

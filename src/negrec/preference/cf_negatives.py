@@ -17,8 +17,8 @@ import numpy as np
 from negrec.data.catalog import Catalog
 from negrec.data.titles import TitleParser, parse_target, parse_title_list, quote
 from negrec.errors import DataError
-from negrec.llm.annotate import Annotated, candidate_name
-from negrec.llm.negatives import SelectionReport
+from negrec.preference.annotate import Annotated, candidate_name
+from negrec.preference.negatives import SelectionReport
 from negrec.llm.prompts import render
 from negrec.sampling.strategies import segment_best
 

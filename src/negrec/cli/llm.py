@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli_common import command_group, console, log_line, print_llm_summary, progress_bar, user_errors
+from negrec.cli.common import command_group, console, log_line, print_llm_summary, progress_bar, user_errors
 from negrec.llm.logs import library_logs
 from negrec.llm.prompts import TEMPLATES
 from negrec.llm.settings import stage_settings

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli_common import command_group, progress_bar, user_errors
+from negrec.cli.common import command_group, progress_bar, user_errors
 
 app = command_group("Collaborative filtering with measured negative sampling.")
 

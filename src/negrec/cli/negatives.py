@@ -8,7 +8,7 @@ from typing import Annotated, Callable, Optional, Sequence
 
 import typer
 
-from negrec.cli_common import command_group, user_errors
+from negrec.cli.common import command_group, user_errors
 from negrec.errors import DataError
 
 app = command_group("Negative candidates → preference data (annotate, select, self-play, CF-scored).")
@@ -34,7 +34,7 @@ FormatOpt = Annotated[Fmt, typer.Option("--format", help="'seed': JSON array as 
 
 def _exposure(option: str | None, catalog_dir: Path, parser: str):
     """None (= from the candidates themselves) or an Exposure from a training file."""
-    from negrec.llm.annotate import histories_of
+    from negrec.preference.annotate import histories_of
     from negrec.sampling.profiles import count_exposure
 
     if option == "candidates":
@@ -50,8 +50,8 @@ def _write_picks(strategy: str, known: Sequence[str], pick: Callable, out: Path,
                  annotated: Path | None, candidates: Path | None, exposure: str | None, compat: Compat) -> None:
     """Shared body of `select` and `cf`: check the strategy, load (or annotate) the candidates, pick, write."""
     from negrec.data.goodreads import load_goodreads_catalog
-    from negrec.llm.annotate import annotate, load_annotated, read_candidates
-    from negrec.llm.negatives import write_preferences
+    from negrec.preference.annotate import annotate, load_annotated, read_candidates
+    from negrec.preference.negatives import write_preferences
 
     if strategy not in known:
         raise typer.BadParameter(f"unknown strategy {strategy!r}; choose one of {', '.join(known)}")
@@ -80,7 +80,7 @@ def annotate_command(
     """Add interest clusters (top-3 history genres) and per-candidate genres, exposure count and rank."""
     from negrec.data.goodreads import load_goodreads_catalog
     from negrec.data.io import write_json
-    from negrec.llm.annotate import annotate, read_candidates
+    from negrec.preference.annotate import annotate, read_candidates
 
     parser = "seed" if compat == Compat.seed else "list"
     with user_errors():
@@ -108,7 +108,7 @@ def select_command(
     """Pick negatives with one strategy and write {prompt, chosen, rejected} records."""
     import numpy as np
 
-    from negrec.llm.negatives import NEGATIVE_STRATEGIES, random_records, strategy_records
+    from negrec.preference.negatives import NEGATIVE_STRATEGIES, random_records, strategy_records
 
     rng = np.random.default_rng(seed)
 
@@ -133,8 +133,8 @@ def selfplay_command(
     """SPRec self-play: each record's own greedy prediction becomes its rejected answer."""
     from negrec.data.goodreads import load_goodreads_catalog, load_goodreads_records
     from negrec.data.io import read_records
-    from negrec.llm.negatives import write_preferences
-    from negrec.llm.selfplay import selfplay_records
+    from negrec.preference.negatives import write_preferences
+    from negrec.preference.selfplay import selfplay_records
 
     with user_errors():
         cat = load_goodreads_catalog(catalog)
@@ -158,7 +158,7 @@ def cf_command(
     compat: CompatOpt = Compat.clean,
 ) -> None:
     """Negatives ranked by CF item-embedding distance to the history centroid or to the chosen item."""
-    from negrec.llm.cf_negatives import CF_STRATEGIES, cf_strategy_records, load_item_embeddings
+    from negrec.preference.cf_negatives import CF_STRATEGIES, cf_strategy_records, load_item_embeddings
 
     def pick(cat, ann, parser):
         return cf_strategy_records(ann, cat, load_item_embeddings(embeddings, cat), strategy, parser=parser)
