@@ -146,8 +146,8 @@ def test_recommend_names_what_is_wrong_with_a_run_folder(tmp_path):
     assert res.exit_code == 2 and "--k must be ≥ 1" in res.output
     (run / "model.pt").write_bytes(b"garbage")
     res = recommend()
-    assert res.exit_code == 2 and "model.pt: not the weights of this run" in res.output
-    (run / "config.json").write_text('{"train": {"dim": ')
+    assert res.exit_code == 2 and "model.pt: not the weights of this model" in res.output
+    (run / "model.json").write_text('{"train": {"dim": ')
     res = recommend()
-    assert res.exit_code == 2 and "config.json, line 1: malformed JSON" in res.output
+    assert res.exit_code == 2 and "model.json, line 1: malformed JSON" in res.output
     assert not (tmp_path / "s.csv").exists()

@@ -161,7 +161,6 @@ def recommend_command(
     import numpy as np
     import scipy.sparse as sp
 
-    from negrec.cf.trainer import recommend
     from negrec.data.catalog import Catalog
     from negrec.data.io import write_json
     from negrec.data.kaggle import submission_problems, write_submission
@@ -172,7 +171,7 @@ def recommend_command(
             raise ValueError(f"--k must be ≥ 1, got {k}")
         saved = load_run(run)
         mask = sp.csr_matrix(saved.known.shape) if keep_known else saved.known
-        recs = recommend(saved.model, np.arange(saved.known.shape[0]), mask, k)
+        recs = saved.recommender.recommend(np.arange(saved.known.shape[0]), k, exclude=mask)
         items = np.asarray(saved.items)
         write_submission(out, np.asarray(saved.users), recs, Catalog.from_ids(items))
         known = [[] for _ in saved.users] if keep_known else [items[mask[u].indices].tolist() for u in range(mask.shape[0])]

@@ -8,10 +8,10 @@ from typing import Callable, Iterable, Literal
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 from negrec.cf.baselines import popularity_recommend, random_recommend
-from negrec.cf.trainer import TrainConfig, TrainResult, build_model, recommend, train
+from negrec.cf.recommenders import TrainedRecommender, train_model
+from negrec.cf.trainer import TrainConfig, TrainResult, recommend
 from negrec.data.formats import detect_format, resolve_source
 from negrec.data.interactions import Interactions
 from negrec.data.io import read_json, write_json
@@ -24,7 +24,6 @@ from negrec.errors import DataError
 from negrec.report.columns import CF_GENRES, CF_TABLE, CF_TESTS
 from negrec.report.compare import write_comparison
 from negrec.report.plots import training_curves
-from negrec.sampling.negatives import parse_sampler
 
 Protocol = Literal["ratio", "leave-last-out", "homework"]
 KS = [10, 20]
@@ -123,9 +122,8 @@ def refit_model(prep: Prepared, spec: str, config: TrainConfig, selected: TrainR
     """Retrain on training + validation parts for the epochs early stopping chose, with the same settings and seed,
     keeping the last epoch (no validation is left to choose another); the time budget governed the selection."""
     check_refit(prep)
-    catalog = prep.data.catalog if prep.data.catalog.has_genres else None
     config = replace(config, epochs=selected.best_epoch + 1, time_budget=None)
-    return train(prep.train.merged(prep.valid), parse_sampler(spec), config, catalog=catalog, log=log, restore_best=False)
+    return train_model(prep.train.merged(prep.valid), spec, config, catalog=prep.data.catalog, log=log, restore_best=False)
 
 
 def run_sampler(prep: Prepared, spec: str, config: TrainConfig, *, out: Path | None = None,
@@ -135,8 +133,7 @@ def run_sampler(prep: Prepared, spec: str, config: TrainConfig, *, out: Path | N
     the selected model is the one scored."""
     if refit:
         check_refit(prep)
-    catalog = prep.data.catalog if prep.data.catalog.has_genres else None
-    result = train(prep.train, parse_sampler(spec), config, valid=prep.valid, catalog=catalog, log=log)
+    result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.data.catalog, log=log)
     final = refit_model(prep, spec, config, result, log=log) if refit else None
     scored, exclude = result, prep.exclude
     if final is not None and prep.test is not prep.valid:
@@ -163,14 +160,13 @@ def reference_runs(prep: Prepared, seed: int) -> dict[str, CFRun]:
 
 
 def save_run(folder: Path, run: CFRun, prep: Prepared, config: TrainConfig, spec: str, *, tested: str = "selected") -> None:
-    """model.pt (the final model), config.json, metrics.json, curves.png, and what `recommend` needs: train.npz (what
-    the final model learned from), known.npz (every item each user has in the input, masked in submissions) and
-    ids.json. With a refit, the model early stopping selected and its curves are kept under `selected/`."""
+    """The final model (`TrainedRecommender.save`: model.pt, train.npz — what it learned from — and model.json),
+    config.json, metrics.json, curves.png, and what `recommend` also needs: known.npz (every item each user has in
+    the input, masked in submissions) and ids.json. With a refit, the model early stopping selected and its curves
+    are kept under `selected/`."""
     assert run.result is not None and run.final is not None
-    folder.mkdir(parents=True, exist_ok=True)
     learned = prep.train.merged(prep.valid) if run.refit is not None and prep.valid is not None else prep.train
-    torch.save(run.final.model.state_dict(), folder / "model.pt")
-    sp.save_npz(folder / "train.npz", learned.binary())
+    TrainedRecommender.from_result(run.final, learned, config, spec).save(folder)
     sp.save_npz(folder / "known.npz", prep.data.interactions.binary())
     write_json(folder / "config.json", {"sampler": spec, "train": config.as_dict(), "dataset": prep.data.name,
                                         "refit": run.refit is not None})
@@ -181,8 +177,7 @@ def save_run(folder: Path, run: CFRun, prep: Prepared, config: TrainConfig, spec
     }
     if run.refit is not None:
         metrics["refit"] = {"epochs": len(run.refit.history), "positives": learned.nnz, "history": run.refit.history}
-        (folder / "selected").mkdir(exist_ok=True)
-        torch.save(run.result.model.state_dict(), folder / "selected" / "model.pt")
+        TrainedRecommender.from_result(run.result, prep.train, config, spec).save(folder / "selected")
         training_curves(run.result.history, folder / "selected" / "curves.png", metric=config.metric)
     write_json(folder / "metrics.json", metrics)
     training_curves(run.final.history, folder / "curves.png", metric=config.metric)
@@ -192,42 +187,31 @@ def save_run(folder: Path, run: CFRun, prep: Prepared, config: TrainConfig, spec
 class SavedRun:
     """What `cf recommend` needs from a run folder."""
 
-    model: torch.nn.Module
-    train: sp.csr_matrix  # what the model learned from
+    recommender: TrainedRecommender
     known: sp.csr_matrix  # every item each user has in the run's input
     users: list[str]
     items: list[str]
 
 
 def load_run(folder: str | Path) -> SavedRun:
-    """Model (weights loaded), matrices and the external user / item ids of a run folder."""
+    """The final model, the known items and the external user / item ids of a run folder."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError("no such run folder (write one with `negrec cf train --out`)", path=folder)
-    meta, ids = read_json(folder / "config.json"), read_json(folder / "ids.json")
+    ids = read_json(folder / "ids.json")
     try:
-        config = TrainConfig(**meta["train"])
         users, items = ids["users"], ids["items"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"not a negrec run configuration ({exc})", path=folder / "config.json") from None
-
-    def matrix(name: str) -> sp.csr_matrix:
-        try:
-            return sp.load_npz(folder / name).tocsr()
-        except (OSError, ValueError) as exc:
-            raise DataError(f"unreadable ({exc})", path=folder / name) from None
-
-    train_csr, known = matrix("train.npz"), matrix("known.npz")
-    model = build_model(replace(config, optimizer="adam"), train_csr, torch.Generator().manual_seed(0))
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"not a negrec run's ids ({exc})", path=folder / "ids.json") from None
+    recommender = TrainedRecommender.load(folder)
     try:
-        model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
-    except FileNotFoundError:
-        raise DataError("file not found", path=folder / "model.pt") from None
-    except Exception as exc:  # torch raises several unrelated types for a damaged or foreign file
-        raise DataError(f"not the weights of this run ({type(exc).__name__})", path=folder / "model.pt") from None
-    if known.shape != train_csr.shape or known.shape != (len(users), len(items)):
-        raise DataError(f"matrices {train_csr.shape} / {known.shape} do not match {len(users)} users × {len(items)} items", path=folder)
-    return SavedRun(model, train_csr, known, users, items)
+        known = sp.load_npz(folder / "known.npz").tocsr()
+    except (OSError, ValueError) as exc:
+        raise DataError(f"unreadable ({exc})", path=folder / "known.npz") from None
+    shape = recommender.train_matrix.shape
+    if known.shape != shape or shape != (len(users), len(items)):
+        raise DataError(f"matrices {shape} / {known.shape} do not match {len(users)} users × {len(items)} items", path=folder)
+    return SavedRun(recommender, known, users, items)
 
 
 def compare(prep: Prepared, specs: list[str], config: TrainConfig, out: Path, *,

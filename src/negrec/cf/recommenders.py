@@ -1,0 +1,158 @@
+"""One interface for the CF recommenders: `fit / score / recommend / save / load`.
+
+`TrainedRecommender` wraps MF and LightGCN trained with a negative sampler; `MostPopRecommender` is the
+popularity reference. Both score every item for a batch of users and share `recommend` (top-K of the scores,
+ties by lower item id, excluded items never returned). Run folders (`experiments.cf.save_run`) store a
+`TrainedRecommender` with `save` and read it back with `load`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from negrec.cf.trainer import TrainConfig, TrainResult, build_model, train
+from negrec.data.catalog import Catalog
+from negrec.data.interactions import Interactions
+from negrec.data.io import read_json, write_json
+from negrec.data.ranking import top_k
+from negrec.errors import DataError
+from negrec.sampling.negatives import parse_sampler
+
+
+class Recommender(ABC):
+    """Scores every item for a batch of users; everything else follows from the scores."""
+
+    @abstractmethod
+    def fit(self, train: Interactions, *, valid: Interactions | None = None) -> "Recommender":
+        """Learn from the training positives (and early-stop on `valid` where the model trains); returns self."""
+
+    @abstractmethod
+    def score(self, users: np.ndarray) -> np.ndarray:
+        """(len(users), n_items) float scores; higher is better."""
+
+    @abstractmethod
+    def save(self, folder: str | Path) -> Path:
+        """Write what `load` needs into `folder` (created if missing)."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, folder: str | Path) -> "Recommender":
+        """The recommender `save` wrote."""
+
+    def recommend(self, users: np.ndarray, k: int, *, exclude: sp.csr_matrix | None = None, chunk: int = 2048) -> np.ndarray:
+        """(len(users), k) item ids, best first; rows of `exclude` (indexed by user) are never recommended."""
+        users = np.asarray(users, dtype=np.int64)
+        out = []
+        for start in range(0, len(users), chunk):
+            batch = users[start : start + chunk]
+            out.append(top_k(self.score(batch), k, None if exclude is None else sp.csr_matrix(exclude)[batch]))
+        return np.vstack(out) if out else np.zeros((0, k), dtype=np.int64)
+
+
+class TrainedRecommender(Recommender):
+    """MF or LightGCN (per `config.model`) trained with the negatives of `sampler` (a spec such as 'dns:3')."""
+
+    def __init__(self, config: TrainConfig = TrainConfig(), sampler: str = "uniform", catalog: Catalog | None = None):
+        parse_sampler(sampler)  # refuse a malformed spec before any training
+        self.config, self.sampler, self.catalog = config, sampler, catalog
+        self.model: torch.nn.Module | None = None
+        self.train_matrix: sp.csr_matrix | None = None
+        self.result: TrainResult | None = None
+
+    @classmethod
+    def from_result(cls, result: TrainResult, train: Interactions, config: TrainConfig, sampler: str) -> "TrainedRecommender":
+        """Wrap a model `cf.trainer.train` already trained on `train`."""
+        rec = cls(config, sampler)
+        rec.model, rec.train_matrix, rec.result = result.model, train.binary(), result
+        return rec
+
+    def fit(self, train: Interactions, *, valid: Interactions | None = None) -> "TrainedRecommender":
+        self.result = train_model(train, self.sampler, self.config, valid=valid, catalog=self.catalog)
+        self.model, self.train_matrix = self.result.model, train.binary()
+        return self
+
+    def _fitted(self) -> torch.nn.Module:
+        if self.model is None:
+            raise RuntimeError("fit or load the recommender first")
+        return self.model
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        model = self._fitted()
+        model.eval()
+        with torch.no_grad():
+            return model.full_scores(torch.as_tensor(np.asarray(users), dtype=torch.long)).numpy()
+
+    def save(self, folder: str | Path) -> Path:
+        """model.pt, train.npz (LightGCN's graph, and the shape of both models) and model.json (settings)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self._fitted().state_dict(), folder / "model.pt")
+        sp.save_npz(folder / "train.npz", self.train_matrix)
+        write_json(folder / "model.json", {"kind": "trained", "sampler": self.sampler, "train": self.config.as_dict()})
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "TrainedRecommender":
+        folder = Path(folder)
+        meta = read_json(folder / "model.json")
+        try:
+            rec = cls(TrainConfig(**meta["train"]), meta["sampler"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"not a negrec model description ({exc})", path=folder / "model.json") from None
+        try:
+            rec.train_matrix = sp.load_npz(folder / "train.npz").tocsr()
+        except (OSError, ValueError) as exc:
+            raise DataError(f"unreadable ({exc})", path=folder / "train.npz") from None
+        # SparseAdam only changes how MF's embeddings are updated, never their layout
+        model = build_model(replace(rec.config, optimizer="adam"), rec.train_matrix, torch.Generator().manual_seed(0))
+        try:
+            model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+        except FileNotFoundError:
+            raise DataError("file not found", path=folder / "model.pt") from None
+        except Exception as exc:  # torch raises several unrelated types for a damaged or foreign file
+            raise DataError(f"not the weights of this model ({type(exc).__name__})", path=folder / "model.pt") from None
+        rec.model = model
+        return rec
+
+
+def train_model(train_part: Interactions, sampler: str, config: TrainConfig, *, valid: Interactions | None = None,
+                catalog: Catalog | None = None, log: Callable[[str], None] | None = None, restore_best: bool = True) -> TrainResult:
+    """`cf.trainer.train` with a sampler spec; the catalog is passed on only when it has genres (cluster strategies)."""
+    catalog = catalog if catalog is not None and catalog.has_genres else None
+    return train(train_part, parse_sampler(sampler), config, valid=valid, catalog=catalog, log=log, restore_best=restore_best)
+
+
+class MostPopRecommender(Recommender):
+    """Every user gets the items with the most training interactions (ties by lower item id)."""
+
+    def __init__(self) -> None:
+        self.popularity: np.ndarray | None = None
+
+    def fit(self, train: Interactions, *, valid: Interactions | None = None) -> "MostPopRecommender":
+        self.popularity = train.popularity().astype(np.float64)
+        return self
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        if self.popularity is None:
+            raise RuntimeError("fit or load the recommender first")
+        return np.broadcast_to(self.popularity, (len(users), len(self.popularity)))
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "model.json", {"kind": "most-popular", "popularity": self.score(np.zeros(1))[0].tolist()})
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "MostPopRecommender":
+        meta = read_json(Path(folder) / "model.json")
+        rec = cls()
+        rec.popularity = np.asarray(meta["popularity"], dtype=np.float64)
+        return rec
