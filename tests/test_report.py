@@ -39,3 +39,14 @@ def test_plots_are_png(tmp_path):
 def test_systems_on_the_same_point_share_one_label():
     points = [(0.1, 0.2, "clusterin_high"), (0.3, 0.1, "SFT"), (0.1, 0.2, "high_exposure")]
     assert coincident_labels(points) == [(0.1, 0.2, "clusterin_high = high_exposure"), (0.3, 0.1, "SFT")]
+
+
+def test_label_offsets_keep_nearby_labels_apart():
+    from negrec.report.plots import label_offsets
+
+    # three labels at almost the same place, one far away: the close ones stack, the far one stays put
+    offsets = label_offsets([(100.0, 50.0), (105.0, 52.0), (300.0, 50.0), (102.0, 49.0)], width=60, height=10)
+    assert offsets[2] == 0.0
+    final = sorted(y + dy for (x, y), dy in zip([(100.0, 50.0), (105.0, 52.0), (102.0, 49.0)], [offsets[0], offsets[1], offsets[3]]))
+    assert all(b - a >= 10 - 1e-9 for a, b in zip(final, final[1:]))
+    assert label_offsets([]) == []

@@ -214,6 +214,10 @@ def test_cli_title_model_sft_with_a_time_budget(tmp_path):
     config = json.loads((tmp_path / "sft" / "config.json").read_text())
     assert budget["steps"] >= 1 and config["steps"] == budget["steps"] and config["history_loss_from"] == 3
     assert "{'loss'" not in first.output  # trainer logs go to log.jsonl / run.log, not the terminal
+    verbose = runner.invoke(app, ["--verbose", "llm", "sft", "--model", str(tmp_path / "m"), "--records", str(folder / "train.json"),
+                                  "--out", str(tmp_path / "sft-v"), "--template", "compact", "--epochs", "1", "--batch-size", "8"])
+    assert verbose.exit_code == 0, verbose.output
+    assert "'loss'" in verbose.output  # --verbose: the trainer's lines on the terminal too
     log = [json.loads(line) for line in (tmp_path / "sft" / "log.jsonl").read_text().splitlines()]
     assert len(log) == budget["steps"] and log[-1]["loss"] < log[0]["loss"]
     (tmp_path / "sft" / "budget.json").write_text(json.dumps({**budget, "steps": 2}))  # a rerun trusts the record

@@ -17,6 +17,15 @@ data_app = command_group("Inspect and synthesise datasets.")
 app.add_typer(data_app, name="data")
 
 
+@app.callback()
+def root(verbose: Annotated[bool, typer.Option("--verbose", help="Also show library logs, progress bars and trainer lines "
+                                                                  "(they always go to the run's log file).")] = False) -> None:
+    """negrec: negative sampling as a first-class, measured part of training recommenders."""
+    from negrec.llm.logs import set_verbose
+
+    set_verbose(verbose)
+
+
 def _register_groups() -> None:
     """Sub-command groups that live in their own modules."""
     from negrec.cli.cf import app as cf_app

@@ -1,6 +1,6 @@
 """Library output in the run's log file, not on the terminal: transformers, TRL, datasets, accelerate and PEFT
 log records, Python warnings, and their progress bars (a stage prints one line and the summary prints the
-results; the training numbers go to each stage's `log.jsonl`)."""
+results; the training numbers go to each stage's `log.jsonl`). `negrec --verbose` shows them as well."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from pathlib import Path
 from typing import Iterator
 
 LIBRARIES = ("transformers", "trl", "datasets", "accelerate", "peft", "huggingface_hub", "py.warnings")
+_VERBOSE = {"on": False}  # `negrec --verbose`: library output also on the terminal
+
+
+def set_verbose(on: bool) -> None:
+    """Also show library log records, progress bars and trainer lines on the terminal (they still go to the log)."""
+    _VERBOSE["on"] = on
 
 
 @contextmanager
@@ -25,11 +31,15 @@ def library_logs(path: str | Path) -> Iterator[Path]:
     loggers = [logging.getLogger(name) for name in LIBRARIES]
     saved = [(lg.handlers[:], lg.propagate, lg.level) for lg in loggers]
     bars = (transformers.utils.logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled())
-    transformers.utils.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
+    handlers: list[logging.Handler] = [handler]
+    if _VERBOSE["on"]:
+        handlers.append(logging.StreamHandler())
+    else:
+        transformers.utils.logging.disable_progress_bar()
+        datasets.disable_progress_bars()
     logging.captureWarnings(True)
     for lg in loggers:
-        lg.handlers, lg.propagate = [handler], False
+        lg.handlers, lg.propagate = list(handlers), False
         lg.setLevel(logging.INFO)
     try:
         yield path
@@ -46,9 +56,12 @@ def library_logs(path: str | Path) -> Iterator[Path]:
 
 
 def quiet_trainer(trainer):
-    """No per-step printing from a transformers Trainer (its log history is kept and written to log.jsonl)."""
+    """No per-step printing from a transformers Trainer unless `--verbose` (its log history is kept and written to
+    log.jsonl either way)."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+    if _VERBOSE["on"]:
+        return trainer
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     return trainer

@@ -51,22 +51,49 @@ def coincident_labels(points: list[tuple[float, float, str]]) -> list[tuple[floa
     return [(x, y, " = ".join(names)) for (x, y), names in merged.items()]
 
 
+def label_offsets(anchors: list[tuple[float, float]], *, width: float = 60.0, height: float = 10.0) -> list[float]:
+    """Vertical offsets (display points) that keep labels anchored at `anchors` (display points) from overlapping:
+    placed bottom to top, each label moves up until no earlier label's box (width × height) covers it."""
+    order = sorted(range(len(anchors)), key=lambda i: (anchors[i][1], anchors[i][0]))
+    placed: list[tuple[float, float]] = []
+    offsets = [0.0] * len(anchors)
+    for i in order:
+        x, y = anchors[i]
+        dy = 0.0
+        while any(abs(x - px) < width and abs(y + dy - py) < height for px, py in placed):
+            dy += height
+        offsets[i] = dy
+        placed.append((x, y + dy))
+    return offsets
+
+
 def scatter_tradeoff(rows: list[dict], x: str, y: str, path: str | Path, *, label: str = "system") -> Path:
-    """Scatter of two metrics (e.g. accuracy vs. diversity), one labelled point per distinct position."""
+    """Scatter of two metrics (e.g. accuracy vs. diversity) with 95 % CI bars where the cells carry them, one
+    label per distinct position, labels moved apart where they would overlap."""
     plt = _pyplot()
 
     def val(c: object) -> float:
         return c["mean"] if isinstance(c, dict) else float(c)
 
-    fig, ax = plt.subplots(figsize=(4.8, 3.6))
-    # Systems with identical metrics (e.g. strategies that picked the same negatives) would print
-    # their labels on top of each other; one joined label keeps the plot readable.
-    for px, py, text in coincident_labels([(val(r[x]), val(r[y]), str(r[label])) for r in rows]):
-        ax.scatter(px, py, s=40)
-        ax.annotate(text, (px, py), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    def err(c: object) -> tuple[float, float] | None:
+        return (c["mean"] - c["low"], c["high"] - c["mean"]) if isinstance(c, dict) and "low" in c else None
+
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    for r in rows:
+        ex, ey = err(r[x]), err(r[y])
+        if ex is not None or ey is not None:
+            ax.errorbar(val(r[x]), val(r[y]), xerr=None if ex is None else [[ex[0]], [ex[1]]],
+                        yerr=None if ey is None else [[ey[0]], [ey[1]]], fmt="none", ecolor="0.7", lw=0.8, capsize=2)
+    # Systems with identical metrics (e.g. strategies that picked the same negatives) share one joined label
+    points = coincident_labels([(val(r[x]), val(r[y]), str(r[label])) for r in rows])
+    for px, py, _ in points:
+        ax.scatter(px, py, s=40, zorder=3)
+    display = ax.transData.transform([(px, py) for px, py, _ in points]) * 72.0 / fig.dpi if points else []
+    for (px, py, text), dy in zip(points, label_offsets([tuple(d) for d in display])):
+        ax.annotate(text, (px, py), textcoords="offset points", xytext=(5, 4 + dy), fontsize=8)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    ax.set_title(f"{y} vs. {x}")
+    ax.set_title(f"{y} vs. {x}" + (" (95% CI)" if any(err(r[y]) for r in rows) else ""))
     ax.grid(alpha=0.3)
     try:
         return _save(fig, path)
