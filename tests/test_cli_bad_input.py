@@ -32,7 +32,9 @@ def world(tmp_path_factory):
                       TinyConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_layers=1, num_heads=2))
     (root / "good.csv").write_text("UserId,ItemId\nu1,a b\n")
     write_json(root / "records.json", data.records["train"][:2])
-    return {"catalog": str(catalog), "model": str(model), "csv": str(root / "good.csv"), "records": str(root / "records.json")}
+    write_json(root / "predictions.json", [{"prediction": f'"{data.catalog.titles[i]}"'} for i in (3, 4)])
+    return {"catalog": str(catalog), "model": str(model), "csv": str(root / "good.csv"), "records": str(root / "records.json"),
+            "predictions": str(root / "predictions.json")}
 
 
 # each command with {bad} where the bad file goes and {out} for its output
@@ -92,3 +94,34 @@ def test_generation_options_are_refused_before_any_work(world, tmp_path, args, m
     result = runner.invoke(app, [*args[:2], *base, *args[2:]], terminal_width=400)
     assert result.exit_code == 2 and message in result.output, result.output
     assert list(tmp_path.iterdir()) == []
+
+
+OUTPUTS = {
+    "data synth": ["data", "synth", "--out", "{out}", "--users", "20", "--items", "30"],
+    "data kaggle": ["data", "kaggle", "synthetic", "--out", "{out}"],
+    "eval": ["eval", "--recs", "{csv}", "--truth", "{csv}", "--out", "{out}"],
+    "cf train": ["cf", "train", "--out", "{out}", "--epochs", "1"],
+    "cf compare": ["cf", "compare", "--out", "{out}", "--epochs", "1", "--samplers", "uniform"],
+    "negatives selfplay": ["negatives", "selfplay", "--records", "{records}", "--predictions", "{predictions}", "--catalog",
+                           "{catalog}", "--out", "{out}"],
+    "llm init-tiny": ["llm", "init-tiny", "--data", "{catalog}", "--out", "{out}", "--vocab-size", "300", "--hidden-size", "16",
+                      "--intermediate-size", "32", "--layers", "1", "--heads", "2"],
+    "llm sft": ["llm", "sft", "--model", "{model}", "--records", "{records}", "--out", "{out}"],
+    "llm predict": ["llm", "predict", "--model", "{model}", "--catalog", "{catalog}", "--records", "{records}", "--out", "{out}"],
+}
+
+
+FOLDER_OUTPUTS = ["data synth", "eval", "cf train", "cf compare", "llm init-tiny", "llm sft"]  # a file there is in the way
+
+
+@pytest.mark.parametrize("command, where", [(c, "under-a-file") for c in OUTPUTS] + [(c, "is-a-file") for c in FOLDER_OUTPUTS])
+def test_every_command_names_a_bad_output_location(world, tmp_path, command, where):
+    """An output path below a file, or a folder output where a file is: named, exit 2, no traceback, the file kept."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file in the way\n")
+    out = blocker / "out" if where == "under-a-file" else blocker
+    args = [a.format(out=out, **world) for a in OUTPUTS[command]]
+    result = runner.invoke(app, args, terminal_width=400)
+    assert result.exception is None or isinstance(result.exception, SystemExit), f"{command}: {result.exception!r}"
+    assert result.exit_code == 2 and "blocker" in result.output, result.output
+    assert blocker.read_text() == "a file in the way\n"  # nothing overwritten

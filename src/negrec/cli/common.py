@@ -31,6 +31,9 @@ def user_errors() -> Iterator[None]:
     """Turn errors a user can cause (bad data, missing files, bad values) into one red line and exit code 2."""
     try:
         yield
+    except (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        # an output (or input) location that is a file, under a file, a folder, or not writable
+        fail(DataError(exc.strerror or str(exc), path=exc.filename) if exc.filename else exc)
     except (DataError, FileNotFoundError, ValueError) as exc:
         fail(exc)
 

@@ -173,8 +173,9 @@ def data_synth(
     from negrec.data.stats import dataset_stats
     from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 
-    data = generate(SyntheticConfig(n_users=users, n_items=items, n_genres=genres, n_fairness_genres=min(7, genres), seed=seed))
-    write_goodreads_dir(data, out)
+    with user_errors():
+        data = generate(SyntheticConfig(n_users=users, n_items=items, n_genres=genres, n_fairness_genres=min(7, genres), seed=seed))
+        write_goodreads_dir(data, out)
     _print_mapping(f"synthetic dataset → {out}", dataset_stats(data.interactions, data.catalog))
 
 
@@ -260,7 +261,8 @@ def eval_command(
         ev = evaluate(matrix, gt.interactions.matrix, ks=list(k), conventions=conventions.value, popularity=popularity)
     _print_mapping(f"{recs.name} vs {truth.name} ({ev.n_valid} users)", ev.summary())
     if out is not None:
-        write_comparison(out, {recs.stem: ev}, list(ev.summary()))
+        with user_errors():
+            write_comparison(out, {recs.stem: ev}, list(ev.summary()))
         console.print(f"written to {out}")
 
 
