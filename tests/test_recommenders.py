@@ -111,3 +111,35 @@ def test_mostpop_recommender_equals_the_reference_function(prep):
     rec = MostPopRecommender().fit(prep.train)
     expected = popularity_recommend(prep.train.binary(), users, 10, exclude=prep.exclude)
     assert (rec.recommend(users, 10, exclude=sp.csr_matrix(prep.exclude)) == expected).all()
+
+
+class TestTitleTokenLLM(RecommenderContract):
+    """The LLM predictor: a tiny title-token model SFT'd on the users' next-item records."""
+
+    @classmethod
+    def make(cls, prep):
+        from negrec.llm.recommender import TitleTokenRecommender
+        from negrec.llm.settings import stage_settings
+        from negrec.llm.tiny import TinyConfig
+
+        tiny = TinyConfig(titles="tokens", vocab_size=300, hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2)
+        settings = stage_settings("sft", {"template": "compact", "lr": 3e-3, "epochs": 1, "batch_size": 32})
+        return TitleTokenRecommender(prep.data.catalog, tiny=tiny, settings=settings)
+
+    def test_fit_trains_on_the_next_item_records(self, fitted, prep):
+        """fit ran SFT over one record per training position, and its loss went down."""
+        import json
+
+        log = [json.loads(line) for line in (fitted.model_dir.parent / "log.jsonl").read_text().splitlines()]
+        assert log[-1]["loss"] < log[0]["loss"]
+        positions = int(np.maximum(prep.train.user_counts() - 1, 0).sum())
+        config = json.loads((fitted.model_dir.parent / "config.json").read_text())
+        assert config["steps"] == -(-positions // 32)  # one epoch of batches of 32 over every position
+
+
+def test_next_item_records_follow_the_timeline():
+    from negrec.llm.recommender import next_item_records
+
+    recs = next_item_records([np.array([2, 0, 1]), np.array([1])], ["A", "B", "C"], max_history=1)
+    assert [(r["input"].count('"'), r["output"]) for r in recs] == [(2, '"A"\n'), (2, '"B"\n')]
+    assert '"C"' in recs[0]["input"] and '"A"' in recs[1]["input"]
