@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from negrec.cli import app
-from negrec.data.io import atomic_dir
+from negrec.data.outputs import atomic_dir
 from negrec.errors import DataError
 
 
@@ -85,3 +85,17 @@ def test_cf_options_are_checked_before_any_work(tmp_path, args, message):
     res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run")], terminal_width=200)
     assert res.exit_code == 2 and message in res.output and "epoch=" not in res.output, res.output
     assert listing(tmp_path) == []
+
+
+def test_a_training_run_folder_refuses_a_second_live_writer(tmp_path):
+    """Resumable outputs (LLM training runs, recipes) are not renamed into place, but two writers never share them."""
+    from negrec.data.outputs import writer_lock
+
+    out = tmp_path / "sft"
+    with writer_lock(out):
+        res = CliRunner().invoke(app, ["llm", "sft", "--model", str(tmp_path / "m"), "--records", str(tmp_path / "r.json"),
+                                       "--out", str(out)], terminal_width=300)
+        assert res.exit_code == 2 and f"process {os.getpid()} is writing it" in res.output
+        res = CliRunner().invoke(app, ["llm", "run", str(tmp_path / "nope.yaml"), "--out", str(out)], terminal_width=300)
+        assert res.exit_code == 2 and "recipe not found" in res.output  # the recipe is checked before the lock
+    assert listing(tmp_path) == []  # the lock is gone with its writer

@@ -101,7 +101,7 @@ def train_command(
     seed: SeedOpt = 123,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
-    from negrec.data.io import atomic_dir
+    from negrec.data.outputs import atomic_dir
     from negrec.experiments.cf import run_sampler
 
     # the run folder appears whole or not at all (an earlier one is replaced only on success)
@@ -134,7 +134,7 @@ def compare_command(
     seed: SeedOpt = 123,
 ) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
-    from negrec.data.io import atomic_dir
+    from negrec.data.outputs import atomic_dir
     from negrec.experiments.cf import compare
 
     with user_errors(), atomic_dir(out) as folder:

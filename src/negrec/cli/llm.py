@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from negrec.cli.common import command_group, console, log_line, print_llm_summary, progress_bar, user_errors
+from negrec.data.outputs import writer_lock
 from negrec.llm.logs import library_logs
 from negrec.llm.prompts import TEMPLATES
 from negrec.llm.settings import stage_settings
@@ -240,7 +241,7 @@ def sft_command(
     from negrec.data.io import read_records
     from negrec.llm.train import sft
 
-    with user_errors(), library_logs(out / "run.log"):
+    with user_errors(), writer_lock(out), library_logs(out / "run.log"):
         settings = _stage_settings(epochs, lr, batch_size, grad_accum, 0.1, max_length, save_steps, seed, lora, False,
                                    template=template.value, history_loss_from=history_loss_from, time_budget_s=time_budget,
                                    warmup_steps=warmup_steps, weight_decay=weight_decay, lr_schedule=lr_schedule,
@@ -265,7 +266,7 @@ def dpo_command(
     from negrec.data.io import read_records
     from negrec.llm.train import dpo
 
-    with user_errors(), library_logs(out / "run.log"):
+    with user_errors(), writer_lock(out), library_logs(out / "run.log"):
         settings = _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, precompute_ref,
                                    anchor=anchor, title_logps=title_logps)
         recs, _ = read_records(pairs)
@@ -288,7 +289,7 @@ def sdpo_command(
     from negrec.data.io import read_records
     from negrec.llm.train import sdpo
 
-    with user_errors(), library_logs(out / "run.log"):
+    with user_errors(), writer_lock(out), library_logs(out / "run.log"):
         settings = _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, False, False,
                                    anchor=anchor, title_logps=title_logps)
         recs, _ = read_records(pairs)
@@ -309,7 +310,7 @@ def curriculum_command(
     """Stages of DPO / S-DPO, each starting (policy and reference) from the previous stage."""
     from negrec.llm.train import curriculum
 
-    with user_errors(), library_logs(out / "run.log"):
+    with user_errors(), writer_lock(out), library_logs(out / "run.log"):
         stages = []
         for spec in stage:
             kind, _, path = spec.partition(":")
@@ -335,7 +336,7 @@ def selfplay_command(
     from negrec.data.io import read_records
     from negrec.llm.train import selfplay_rounds
 
-    with user_errors(), library_logs(out / "run.log"):
+    with user_errors(), writer_lock(out), library_logs(out / "run.log"):
         recs, _ = read_records(records)
         final = selfplay_rounds(model, recs, load_goodreads_catalog(catalog), rounds, out,
                                 _stage_settings(epochs, lr, batch_size, 1, beta, max_length, save_steps, seed, False, False,
@@ -354,7 +355,9 @@ def run_command(
     from negrec.experiments.llm_recipe import Runner, load_recipe
 
     with user_errors():
-        summary = Runner(load_recipe(recipe), out, data_dir, log=log_line).run()
+        parsed = load_recipe(recipe)  # checked before the lock or any work
+        with writer_lock(out):
+            summary = Runner(parsed, out, data_dir, log=log_line).run()
     print_llm_summary(summary, f"{recipe.name} → {out}")
     console.print(f"report: {out / 'report' / 'metrics.md'}")
 

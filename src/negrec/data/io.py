@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,68 +32,6 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def _take_lock(lock: Path, target: Path) -> None:
-    """Create `lock` holding this process id; a lock whose process is gone (a killed writer) is taken over."""
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            owner = lock.read_text(encoding="utf-8").strip()
-            if owner.isdigit() and _alive(int(owner)):
-                raise DataError(f"process {owner} is writing it (lock {lock.name})", path=target) from None
-            lock.unlink(missing_ok=True)
-            continue
-        except OSError as exc:
-            raise DataError(f"cannot write there: {exc.strerror}", path=target) from None
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        return
-    raise DataError(f"cannot take the lock {lock.name}", path=target)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
-@contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Write a folder as a unit: the block fills a hidden sibling, which replaces `path` only when the block succeeds
-    (an earlier folder stays whole until then). A lock refuses a second live writer; what a killed writer left (its
-    lock, temporary folder, or an earlier folder moved aside) is cleaned up or put back first."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise DataError("exists and is not a folder", path=path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(f"cannot create the parent folder: {exc.strerror}", path=path) from None
-    lock, tmp, old = (path.with_name(f".{path.name}.{suffix}") for suffix in ("lock", "tmp", "old"))
-    _take_lock(lock, path)
-    try:
-        if old.exists() and not path.exists():  # killed between the two renames below: the earlier folder comes back
-            old.rename(path)
-        for leftover in (tmp, old):
-            shutil.rmtree(leftover, ignore_errors=True)
-        tmp.mkdir()
-        try:
-            yield tmp
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        if path.exists():
-            path.rename(old)
-        tmp.rename(path)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        lock.unlink(missing_ok=True)
 
 
 def write_text(path: str | Path, text: str) -> Path:
