@@ -129,3 +129,21 @@ def assert_most_popular(out):
     for rec, pred in zip(test, preds):
         seen = set(parse_title_list(rec["input"]))
         assert pred["beams"] == [f'"{t}"' for t in order if t not in seen][:10]
+
+
+def test_a_rerun_with_a_changed_recipe_is_refused(tmp_path):
+    """Finished stages are reused on a rerun, so only report choices may change; anything else is named."""
+    from negrec.data.io import write_json
+    from negrec.experiments.llm_recipe import check_resume
+
+    path = tmp_path / "r.yaml"
+    path.write_text(TINY)
+    recipe = load_recipe(path)
+    check_resume(tmp_path / "run", recipe)  # a fresh folder: nothing to compare
+    write_json(tmp_path / "run" / "recipe.json", recipe.__dict__)
+    check_resume(tmp_path / "run", recipe)  # the same recipe resumes
+    path.write_text(TINY.replace("baseline: [SPRec, MostPop]", "baseline: [MostPop]"))
+    check_resume(tmp_path / "run", load_recipe(path))  # a report-only change is fine
+    path.write_text(TINY.replace("sft: {epochs: 3,", "sft: {epochs: 4,").replace("limit_test: 40", "limit_test: 30"))
+    with pytest.raises(DataError, match=r"run: was made by a recipe that differs in limit_test, sft; .* use another --out"):
+        check_resume(tmp_path / "run", load_recipe(path))

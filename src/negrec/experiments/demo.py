@@ -22,10 +22,18 @@ def run_llm_demo(out: str | Path, *, log: Callable[[str], None] = print) -> dict
     """The quick LLM recipe (recipes/synthetic-quick.yaml, shipped inside the package) in `out`."""
     from importlib import resources
 
-    from negrec.experiments.llm_recipe import Runner, load_recipe
+    import shutil
+
+    from negrec.errors import DataError
+    from negrec.experiments.llm_recipe import Runner, check_resume, load_recipe
 
     with resources.as_file(resources.files("negrec") / "recipes" / "synthetic-quick.yaml") as path:
-        return Runner(load_recipe(path), out, log=log).run()
+        recipe = load_recipe(path)
+    try:
+        check_resume(Path(out), recipe)
+    except DataError:  # the demo owns this folder: a run of an older shipped recipe starts over instead of failing
+        shutil.rmtree(out)
+    return Runner(recipe, out, log=log).run()
 
 
 def run_demo(out: str | Path, config: SyntheticConfig | None = None, *, samplers: list[str] | None = None,

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from negrec.data.io import read_records, read_utf8, write_json, write_text
+from negrec.data.io import read_json, read_records, read_utf8, write_json, write_text
 from negrec.errors import DataError
 from negrec.report.columns import LLM_TABLE, LLM_TESTS
 from negrec.report.compare import paired_table, write_comparison
@@ -164,6 +164,7 @@ class Runner:
         from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 
         r, out = self.r, self.out
+        check_resume(out, r)
         out.mkdir(parents=True, exist_ok=True)
         seeds = r.seed_list()
         if r.data == "synthetic":
@@ -181,6 +182,25 @@ class Runner:
             self.log(f"seed {s}")
             results[s] = SeedRun(r, s, out / f"seed-{s}", data_dir, self.log, cache_dir=out / "cache").run()[1]
         return write_seed_summary(out / "report", results, r.baselines())
+
+
+# keys a rerun may change: they only choose what the report compares, never what a finished stage computed
+REPORT_ONLY = ("name", "baseline")
+
+
+def check_resume(out: Path, recipe: Recipe) -> None:
+    """A rerun into a run folder resumes it, reusing finished stages; that is only right for the recipe that made
+    them. Refuse a recipe that differs in anything but REPORT_ONLY keys (a new --out starts afresh)."""
+    stored = out / "recipe.json"
+    if not stored.is_file():
+        return
+    before = json.loads(json.dumps(read_json(stored)))
+    now = json.loads(json.dumps(recipe.__dict__, default=str))
+    changed = sorted(k for k in before.keys() | now.keys() if k not in REPORT_ONLY and before.get(k) != now.get(k))
+    if changed:
+        raise DataError(f"was made by a recipe that differs in {', '.join(changed)}; its finished stages would be reused "
+                        f"with the new settings — use another --out (only {', '.join(REPORT_ONLY)} may change on a rerun)",
+                        path=out)
 
 
 class SeedRun:
