@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from negrec.experiments.cf import evaluate_recs, load_cf_dataset, prepare, run_sampler
-from negrec.data.ranking import top_k
+from negrec.ranking import top_k
 from negrec.cf.trainer import TrainConfig
 from negrec.eval.significance import paired_test
 

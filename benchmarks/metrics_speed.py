@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from negrec.data.ranking import top_k
+from negrec.ranking import top_k
 from negrec.data.catalog import Catalog, genre_matrix
 from negrec.data.sequences import targets_to_csr
 from negrec.eval.evaluate import evaluate

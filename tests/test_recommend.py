@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from negrec.cf.baselines import popularity_recommend, random_recommend
-from negrec.data.ranking import top_k
+from negrec.ranking import top_k
 
 
 def test_top_k_exclusion_ties_and_padding():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from negrec.data.ranking import top_k
+from negrec.ranking import top_k
 
 
 def _ban(scores: np.ndarray, banned_items: np.ndarray | None) -> np.ndarray:

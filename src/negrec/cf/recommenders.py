@@ -21,7 +21,7 @@ from negrec.cf.trainer import TrainConfig, TrainResult, build_model, train
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.data.io import read_json, write_json
-from negrec.data.ranking import top_k
+from negrec.ranking import top_k
 from negrec.errors import DataError
 from negrec.sampling.negatives import parse_sampler
 

@@ -14,7 +14,7 @@ import torch
 
 from negrec.cf.losses import LOSSES
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
-from negrec.data.ranking import top_k
+from negrec.ranking import top_k
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.eval.metrics import ACCURACY, accuracy_metrics

@@ -17,7 +17,7 @@ import numpy as np
 
 from negrec.data.catalog import Catalog
 from negrec.data.io import atomic_path, write_text
-from negrec.data.ranking import top_k
+from negrec.ranking import top_k
 
 NameConvention = Literal["seed-ns", "seed-ce", "clean"]
 _NS_NAME = re.compile(r'"([^"]*)')  # evaluator E-NS2: closing quote optional

@@ -17,7 +17,7 @@ import numpy as np
 
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
-from negrec.data.ranking import top_k
+from negrec.ranking import top_k
 from negrec.sampling.profiles import interest_clusters
 from negrec.sampling.sources import Policy, SamplingStats, draw_excluding, make_draw, popularity_probabilities
 from negrec.sampling.strategies import PAIRS, STRATEGIES, CandidateTable, select

@@ -1,5 +1,6 @@
-"""Top-K selection from score matrices, excluding known items, with deterministic tie-breaking (shared by
-recommenders, samplers and benchmarks)."""
+"""Top-K selection from score matrices, excluding known items, with deterministic tie-breaking. A base module
+beside the packages (numpy, scipy, torch only): `sampling/`, `eval/`, `cf/` and `llm/` all rank, and none of them
+may import the others for it."""
 
 from __future__ import annotations
 
