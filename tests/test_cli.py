@@ -126,3 +126,22 @@ def test_training_option_defaults_are_the_stage_settings(command, stage):
             assert default == getattr(expected, field), (command, name)
             compared += 1
     assert compared >= 8
+
+
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_cf_option_defaults_are_the_train_config(command):
+    """`negrec cf train/compare` option defaults equal TrainConfig's (the CLI keeps literals so that --help does not
+    import torch; this test keeps them from drifting)."""
+    import typer
+
+    from negrec.cf.trainer import TrainConfig
+
+    group = typer.main.get_command(app).commands["cf"]
+    expected = TrainConfig()
+    compared = 0
+    for param in group.commands[command].params:
+        if hasattr(expected, param.name) and param.name != "seed":  # the CLI seeds split and model alike: 123
+            default = param.default.value if hasattr(param.default, "value") else param.default
+            assert default == getattr(expected, param.name), (command, param.name)
+            compared += 1
+    assert compared >= 7
