@@ -4,6 +4,8 @@ may import the others for it."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -44,3 +46,21 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
     if k_eff < k:
         best = np.hstack([best, np.full((n_rows, k - k_eff), -1, dtype=np.int64)])
     return best
+
+
+def top_k_by_user(score_rows: Callable[[np.ndarray], np.ndarray], users: np.ndarray, k: int, *,
+                  exclude: sp.csr_matrix | None = None, banned_items: np.ndarray | None = None,
+                  chunk: int = 2048) -> np.ndarray:
+    """`top_k` over users in chunks: `score_rows(batch)` gives the batch's full score rows; rows of `exclude`
+    (indexed by user) and, for everyone, `banned_items` are never returned."""
+    users = np.asarray(users, dtype=np.int64)
+    exclude = None if exclude is None else sp.csr_matrix(exclude)
+    out = []
+    for start in range(0, len(users), chunk):
+        batch = users[start : start + chunk]
+        scores = score_rows(batch)
+        if banned_items is not None:
+            scores = scores if scores.flags.writeable else np.array(scores, copy=True)
+            scores[:, banned_items] = -np.inf
+        out.append(top_k(scores, k, None if exclude is None else exclude[batch]))
+    return np.vstack(out) if out else np.zeros((0, k), dtype=np.int64)

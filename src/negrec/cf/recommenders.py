@@ -21,7 +21,7 @@ from negrec.cf.trainer import TrainConfig, TrainResult, build_model, train
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.data.io import read_json, write_json
-from negrec.ranking import top_k
+from negrec.ranking import top_k_by_user
 from negrec.errors import DataError
 from negrec.sampling.negatives import parse_sampler
 
@@ -48,12 +48,7 @@ class Recommender(ABC):
 
     def recommend(self, users: np.ndarray, k: int, *, exclude: sp.csr_matrix | None = None, chunk: int = 2048) -> np.ndarray:
         """(len(users), k) item ids, best first; rows of `exclude` (indexed by user) are never recommended."""
-        users = np.asarray(users, dtype=np.int64)
-        out = []
-        for start in range(0, len(users), chunk):
-            batch = users[start : start + chunk]
-            out.append(top_k(self.score(batch), k, None if exclude is None else sp.csr_matrix(exclude)[batch]))
-        return np.vstack(out) if out else np.zeros((0, k), dtype=np.int64)
+        return top_k_by_user(self.score, users, k, exclude=exclude, chunk=chunk)
 
 
 class TrainedRecommender(Recommender):

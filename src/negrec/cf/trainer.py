@@ -14,7 +14,7 @@ import torch
 
 from negrec.cf.losses import LOSSES
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
-from negrec.ranking import top_k
+from negrec.ranking import top_k_by_user
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.eval.metrics import ACCURACY, accuracy_metrics
@@ -112,15 +112,8 @@ def recommend(
     """Top-k items per user from full scores, excluding the rows of `exclude` (e.g. training items) and,
     for everyone, `banned_items` (e.g. items never seen in training, which cornac cannot rank)."""
     model.eval()
-    out = []
-    exclude = sp.csr_matrix(exclude)
-    for start in range(0, len(users), chunk):
-        batch = np.asarray(users[start : start + chunk])
-        scores = model.full_scores(torch.as_tensor(batch, dtype=torch.long)).numpy()
-        if banned_items is not None:
-            scores[:, banned_items] = -np.inf
-        out.append(top_k(scores, k, exclude[batch]))
-    return np.vstack(out) if out else np.zeros((0, k), dtype=np.int64)
+    return top_k_by_user(lambda batch: model.full_scores(torch.as_tensor(batch, dtype=torch.long)).numpy(), users, k,
+                         exclude=exclude, banned_items=banned_items, chunk=chunk)
 
 
 def validation_score(model: torch.nn.Module, train: sp.csr_matrix, valid: sp.csr_matrix, metric: str) -> float:

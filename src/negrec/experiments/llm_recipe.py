@@ -194,8 +194,8 @@ def check_resume(out: Path, recipe: Recipe) -> None:
     stored = out / "recipe.json"
     if not stored.is_file():
         return
-    before = json.loads(json.dumps(read_json(stored)))
-    now = json.loads(json.dumps(recipe.__dict__, default=str))
+    before = read_json(stored)
+    now = json.loads(json.dumps(recipe.__dict__, default=str))  # as recipe.json stores it (tuples → lists)
     changed = sorted(k for k in before.keys() | now.keys() if k not in REPORT_ONLY and before.get(k) != now.get(k))
     if changed:
         raise DataError(f"was made by a recipe that differs in {', '.join(changed)}; its finished stages would be reused "
