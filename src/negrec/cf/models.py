@@ -9,10 +9,15 @@ from torch import nn
 
 
 def _dot(u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-    """u (B, d) against i (B, d) → (B,), or against i (B, M, d) → (B, M) via one batched matmul."""
-    if i.dim() == 3:
-        return torch.bmm(i, u.unsqueeze(2)).squeeze(2) if i.shape[1] > 1 else (i[:, 0] * u).sum(-1, keepdim=True)
-    return (u * i).sum(-1)
+    """u (B, d) against i (B, d) → (B,), or against i (B, M, d) → (B, M); `i` is always freshly gathered, so
+    scoring without gradients writes the products into it."""
+    if i.dim() == 2:
+        return (u * i).sum(-1)
+    # elementwise, not bmm: on CPU a batch of B tiny (M × d)·(d × 1) products is ~4× slower than mul + sum, and
+    # (B, M, d) temporaries cost as much again as the arithmetic
+    if not (torch.is_grad_enabled() and (u.requires_grad or i.requires_grad)):
+        return i.mul_(u.unsqueeze(1)).sum(-1)
+    return (i * u.unsqueeze(1)).sum(-1)
 
 
 class MF(nn.Module):

@@ -14,6 +14,7 @@ import torch
 
 from negrec.cf.losses import LOSSES
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
+from negrec.cf.rows import GatheredRows
 from negrec.ranking import top_k_by_user
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
@@ -38,7 +39,10 @@ class TrainConfig:
     lr: float = 0.005
     reg: float = 1e-4  # L2 on the embeddings of each batch (classic BPR regularisation)
     weight_decay: float = 0.0  # Adam weight decay (the homework's only regulariser)
-    optimizer: Literal["adam", "sparse_adam"] = "adam"
+    # adam: dense Adam; sparse_adam: Adam on the rows a batch touches; sgd: plain SGD applied in place to those
+    # rows with a per-pair step (lr × batch size on the batch-mean loss, as per-sample BPR-SGD and implicit), the
+    # only update whose cost does not grow with the number of users and items
+    optimizer: Literal["adam", "sparse_adam", "sgd"] = "adam"
     negatives: Literal["dynamic", "static"] = "dynamic"  # static: drawn once (the homework's fixed/even modes)
     metric: str = "NDCG@10"  # validation metric; the homework uses MAP@50
     patience: int = 5
@@ -64,11 +68,13 @@ class TrainConfig:
         if name not in ACCURACY or not k.isdigit() or int(k) < 1:
             raise ValueError(f"--metric must look like NDCG@10 or MAP@50 ({', '.join(ACCURACY)}), got {self.metric!r}")
         for name, value, allowed in (("model", self.model, ("mf", "mf-nobias", "lightgcn")), ("loss", self.loss, tuple(LOSSES)),
-                                     ("optimizer", self.optimizer, ("adam", "sparse_adam")), ("negatives", self.negatives, ("dynamic", "static"))):
+                                     ("optimizer", self.optimizer, ("adam", "sparse_adam", "sgd")), ("negatives", self.negatives, ("dynamic", "static"))):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-        if self.optimizer == "sparse_adam" and self.model == "lightgcn":
-            raise ValueError("sparse_adam needs MF's sparse embeddings; LightGCN trains with adam")
+        if self.weight_decay > 0 and self.optimizer != "adam":
+            raise ValueError(f"--weight-decay is Adam's; {self.optimizer} regularises with --reg")
+        if self.optimizer != "adam" and self.model == "lightgcn":
+            raise ValueError(f"{self.optimizer} updates MF's embedding rows; LightGCN trains with adam")
 
     def as_dict(self) -> dict:
         """Plain dict for run configs."""
@@ -97,12 +103,15 @@ def build_model(config: TrainConfig, train: sp.csr_matrix, generator: torch.Gene
 
 
 def _optimizers(model: torch.nn.Module, config: TrainConfig) -> list[torch.optim.Optimizer]:
+    if config.optimizer == "sgd":
+        return []  # GatheredRows.scatter updates the rows; the global bias is stepped beside it
     if config.optimizer == "sparse_adam":
         sparse = [p for n, p in model.named_parameters() if n.endswith(".weight") and isinstance(model, MF)]
         dense = [p for p in model.parameters() if all(p is not q for q in sparse)]
         opts: list[torch.optim.Optimizer] = [torch.optim.SparseAdam(sparse, lr=config.lr)]
         return opts + ([torch.optim.Adam(dense, lr=config.lr)] if dense else [])
-    return [torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)]
+    # the fused kernel updates every tensor in one pass: per-step cost matters on small CF data
+    return [torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)]
 
 
 def recommend(
@@ -124,6 +133,59 @@ def validation_score(model: torch.nn.Module, train: sp.csr_matrix, valid: sp.csr
     return accuracy_metrics(recs, valid[users], [int(k)])[metric].value
 
 
+def _scorers(model: torch.nn.Module, cache: tuple | None) -> tuple[Callable, Callable]:
+    """Score functions for scored selections (numpy in and out, no gradients): candidates and every item."""
+    frozen = None if cache is None else (cache[0].detach(), cache[1].detach())
+
+    def score(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model.score(torch.from_numpy(users), torch.from_numpy(np.ascontiguousarray(items)), frozen).numpy()
+
+    def full_score(users: np.ndarray) -> np.ndarray:
+        if frozen is None:
+            return model.full_scores(torch.from_numpy(users)).numpy()
+        return (frozen[0][torch.from_numpy(users)] @ frozen[1].T).numpy()
+
+    return score, full_score
+
+
+def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], config: TrainConfig) -> Callable[..., float]:
+    """One optimisation step on (users, positives, negatives, mask); returns the batch loss."""
+    loss_fn = LOSSES[config.loss]
+    options = {"bpr": {"margin": config.margin}, "softmax": {"temperature": config.temperature}}.get(config.loss, {})
+
+    def backward(loss: torch.Tensor) -> None:
+        model.zero_grad()  # every parameter's gradient to None (the sgd path has no optimizer to do it)
+        loss.backward()
+
+    def mf_step(u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache: None) -> float:
+        rows = GatheredRows(model, u, torch.cat([p.unsqueeze(1), neg], 1))
+        s = rows.scores()
+        loss = loss_fn(s[:, 0], s[:, 1:], ok, **options)
+        if config.reg > 0:
+            loss = loss + config.reg * rows.squared_norm() / len(u)
+        backward(loss)
+        # sgd: a per-pair step, so the batch-mean gradient is scaled back up by the batch size
+        sgd = config.lr * len(u) if config.optimizer == "sgd" else None
+        rows.scatter(sparse=config.optimizer == "sparse_adam", step=sgd)
+        if sgd is not None and model.biases:
+            model.global_bias.data.add_(model.global_bias.grad, alpha=-sgd)
+        for opt in opts:
+            opt.step()
+        return loss.item()
+
+    def graph_step(u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache: tuple) -> float:
+        loss = loss_fn(model.score(u, p, cache), model.score(u, neg, cache), ok, **options)
+        if config.reg > 0:
+            loss = loss + config.reg * model.ego_weights(u, torch.cat([p.unsqueeze(1), neg], 1)).pow(2).sum() / len(u)
+        backward(loss)
+        for opt in opts:
+            opt.step()
+        return loss.item()
+
+    return mf_step if isinstance(model, MF) else graph_step
+
+
 def train(
     train: Interactions,
     sampler_config: SamplerConfig,
@@ -142,57 +204,42 @@ def train(
     matrix = train.binary()
     model = build_model(config, matrix, gen)
     opts = _optimizers(model, config)
-    loss_fn = LOSSES[config.loss]
-    loss_options = {"bpr": {"margin": config.margin}, "softmax": {"temperature": config.temperature}}.get(config.loss, {})
     sampler = NegativeSampler(sampler_config, train, rng, catalog)
     if config.negatives == "static" and sampler.needs_scores:
         raise ValueError(f"{sampler_config.name} scores candidates with the model: it cannot be drawn once (static)")
     users_all = train.entry_users()
     items_all = train.matrix.indices.astype(np.int64)
     static = sampler.sample(users_all, items_all) if config.negatives == "static" else None
+    step = _batch_step(model, opts, config)
     result = TrainResult(model=model)
     best_state = None
     bad_epochs, spent = 0, 0.0
+    # negatives (or scored selections' candidate pools) that do not depend on the model are drawn for many
+    # batches in one vectorised call; chunks of ~2^18 rows bound the memory of a pool on large data
+    chunk = config.batch_size * max(1, 2**18 // config.batch_size)
     for epoch in range(config.epochs):
         t0 = time.perf_counter()
         model.train()
         order = rng.permutation(len(users_all))
         total, batches = 0.0, 0
-        for start in range(0, len(order), config.batch_size):
-            idx = order[start : start + config.batch_size]
-            u_np, p_np = users_all[idx], items_all[idx]
-            u, p = torch.from_numpy(u_np), torch.from_numpy(p_np)
-            cache = model.propagate() if isinstance(model, LightGCN) else None
-            if static is not None:
-                neg_np, ok_np = static[0][idx], static[1][idx]
-            else:
-                frozen = None if cache is None else (cache[0].detach(), cache[1].detach())
-
-                def score(users: np.ndarray, items: np.ndarray) -> np.ndarray:
-                    with torch.no_grad():
-                        return model.score(torch.from_numpy(users), torch.from_numpy(np.asarray(items)), frozen).numpy()
-
-                def full_score(users: np.ndarray) -> np.ndarray:
-                    if frozen is None:
-                        return model.full_scores(torch.from_numpy(users)).numpy()
-                    return (frozen[0][torch.from_numpy(users)] @ frozen[1].T).numpy()
-
-                neg_np, ok_np = sampler.sample(u_np, p_np, score, full_score) if sampler.needs_scores else sampler.sample(u_np, p_np)
-            neg, ok = torch.from_numpy(np.ascontiguousarray(neg_np)), torch.from_numpy(np.ascontiguousarray(ok_np))
-            pos_s = model.score(u, p, cache)
-            neg_s = model.score(u, neg, cache)
-            loss = loss_fn(pos_s, neg_s, ok, **loss_options)
-            if config.reg > 0:
-                emb = model.ego_weights(u, torch.cat([p.unsqueeze(1), neg], 1)) if isinstance(model, LightGCN) else \
-                    torch.cat([model.user(u), model.item(p), model.item(neg).reshape(-1, model.dim)])
-                loss = loss + config.reg * emb.pow(2).sum() / len(idx)
-            for opt in opts:
-                opt.zero_grad()
-            loss.backward()
-            for opt in opts:
-                opt.step()
-            total += loss.item()
-            batches += 1
+        for c0 in range(0, len(order), chunk):
+            rows = order[c0 : c0 + chunk]
+            u_chunk, p_chunk = users_all[rows], items_all[rows]
+            drawn = (static[0][rows], static[1][rows]) if static is not None else \
+                None if sampler.needs_scores else sampler.sample(u_chunk, p_chunk)
+            pool = sampler.draw_pool(u_chunk) if drawn is None else None
+            for start in range(0, len(rows), config.batch_size):
+                part = slice(start, start + config.batch_size)
+                u_np, p_np = u_chunk[part], p_chunk[part]
+                u, p = torch.from_numpy(u_np), torch.from_numpy(p_np)
+                cache = model.propagate() if isinstance(model, LightGCN) else None
+                if drawn is not None:
+                    neg_np, ok_np = drawn[0][part], drawn[1][part]
+                else:
+                    neg_np, ok_np = sampler.sample(u_np, p_np, *_scorers(model, cache), pool=None if pool is None else (pool[0][part], pool[1][part]))
+                neg, ok = torch.from_numpy(np.ascontiguousarray(neg_np)), torch.from_numpy(np.ascontiguousarray(ok_np))
+                total += step(u, p, neg, ok, cache)
+                batches += 1
         spent += time.perf_counter() - t0
         row = {"epoch": epoch, "loss": total / max(batches, 1), "positives": len(order), "seconds": spent,
                "rejection_rate": sampler.stats.rejection_rate}

@@ -147,10 +147,20 @@ class NegativeSampler:
         c = self.config
         return draw_excluding(users, m, self.draw, self.train, policy=c.policy, max_tries=c.max_tries, banned=banned, stats=self.stats)
 
+    def draw_pool(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The M candidates per row that a scored selection (dns, mixed, misranked) scores, drawn ahead of
+        `sample` (they do not depend on the model: one draw can serve many batches); None for other samplers."""
+        c = self.config
+        if c.selection not in SCORED or c.source == "model":
+            return None
+        return self._candidates(np.asarray(users, dtype=np.int64), c.n_candidates)
+
     def sample(
         self, users: np.ndarray, positives: np.ndarray, score: ScoreFn | None = None, full_score: FullScoreFn | None = None,
+        *, pool: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(B, n) negative items and a validity mask (False = no usable negative in that slot)."""
+        """(B, n) negative items and a validity mask (False = no usable negative in that slot); `pool`: these rows'
+        candidates from `draw_pool`, else drawn here."""
         c = self.config
         users = np.asarray(users, dtype=np.int64)
         if c.source == "model":
@@ -161,11 +171,12 @@ class NegativeSampler:
             return self._by_strategy(users)
         if score is None:
             raise ValueError(f"{c.selection} sampling needs the model's scores")
-        cand, ok = self._candidates(users, c.n_candidates)
+        cand, ok = pool if pool is not None else self._candidates(users, c.n_candidates)
         s = np.where(ok, np.asarray(score(users, cand), dtype=np.float64), -np.inf)
         if c.selection == "hardest":
             k = min(c.n_negatives, c.n_candidates)
-            top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+            # argmax returns the first maximum, as the stable sort does, at a fraction of the cost
+            top = s.argmax(axis=1)[:, None] if k == 1 else np.argsort(-s, axis=1, kind="stable")[:, :k]
             return np.take_along_axis(cand, top, 1), np.take_along_axis(ok, top, 1)
         if c.selection == "mixed":
             top = np.argsort(-s, axis=1, kind="stable")[:, : c.n_hard]

@@ -1,0 +1,159 @@
+"""How negrec's CF epoch grows with data size, next to implicit's BPR: 10^5, 10^6 and 10^7 interactions.
+
+Data: synthetic implicit feedback with users = N/50 and items = N/500 (so density falls as N grows, as in
+real logs), user activity and item popularity both long-tailed (Zipf-like), the same seed for every system.
+Systems: negrec's trainer (mf-nobias, BPR, one negative per positive, batch 4096, sampling included) with
+uniform and DNS-10 negatives under the row-sparse `sgd` optimizer, uniform under dense `adam` up to 10^6
+(its step touches every parameter, which is what stops it scaling), and implicit's CPU BPR. Every
+(system, size) runs in a fresh process with the same thread count, so its peak resident memory
+(ru_maxrss: data, model, sampler state) is its own; epoch times are steady-state medians (cf_timing.py).
+Writes benchmarks/results/cf_scaling.json and cf_scaling.png (log-log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from cf_timing import implicit_epochs, negrec_epochs, pin_threads, summary
+
+SYSTEMS = {  # name → (sampler, optimizer, lr) for negrec; None for implicit
+    "negrec uniform (sgd)": ("uniform", "sgd", 0.05),
+    "negrec dns:10 (sgd)": ("dns:10", "sgd", 0.05),
+    "negrec uniform (adam)": ("uniform", "adam", 0.005),
+    "implicit bpr": None,
+}
+ADAM_MAX = 10**6  # dense Adam above this size would take minutes per epoch; recorded as skipped
+
+
+def synthetic(n: int, seed: int = 0):
+    """N distinct long-tailed (user, item) pairs as negrec Interactions."""
+    from negrec.data.interactions import Interactions
+
+    n_users, n_items = max(n // 50, 10), max(n // 500, 10)
+    rng = np.random.default_rng(seed)
+
+    def zipf(size: int, exponent: float) -> np.ndarray:
+        weights = 1.0 / (np.arange(size) + 10.0) ** exponent
+        return weights / weights.sum()
+
+    # draw half as many again, drop repeats, then keep exactly N distinct pairs
+    users = rng.choice(n_users, size=n * 3 // 2, p=zipf(n_users, 0.6))
+    items = rng.choice(n_items, size=n * 3 // 2, p=zipf(n_items, 0.9))
+    data = Interactions.from_arrays(users, items, n_users=n_users, n_items=n_items)
+    keep = np.zeros(data.nnz, dtype=bool)
+    keep[rng.choice(data.nnz, size=min(n, data.nnz), replace=False)] = True
+    return data.select(keep)
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def save(data, path: Path) -> None:
+    """The interaction matrix as an .npz the measuring process loads (generation's memory is not its own)."""
+    import scipy.sparse as sp
+
+    sp.save_npz(path, data.matrix)
+
+
+def load(path: Path):
+    """Interactions from `save`."""
+    import scipy.sparse as sp
+
+    from negrec.data.interactions import Interactions
+
+    matrix = sp.load_npz(path).tocsr()
+    return Interactions(matrix=matrix, user_ids=np.arange(matrix.shape[0]))
+
+
+def measure_one(system: str, data_path: Path, threads: int, epochs: int) -> dict:
+    """One (system, size) in this process: epoch times and peak memory."""
+    from negrec.cf.trainer import TrainConfig
+
+    pin_threads(threads)
+    data = load(data_path)
+    after_data = peak_mb()
+    spec = SYSTEMS[system]
+    if spec is None:
+        times = implicit_epochs(data.binary().astype(np.float32), 64, epochs, 1, threads)
+    else:
+        sampler, optimizer, lr = spec
+        config = TrainConfig(epochs=epochs, batch_size=4096, reg=0.0, model="mf-nobias", optimizer=optimizer, lr=lr)
+        times = negrec_epochs(data, sampler, config, 1)
+    return {"system": system, "interactions": data.nnz, "users": data.n_users, "items": data.n_items, "threads": threads,
+            **summary(times), "peak_rss_mb": peak_mb(), "rss_after_data_mb": after_data}
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Epoch seconds and peak memory against interactions, log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for system in SYSTEMS:
+        mine = [r for r in rows if r["system"] == system and "median_seconds" in r]
+        if mine:
+            x = [r["interactions"] for r in mine]
+            ax_t.plot(x, [r["median_seconds"] for r in mine], marker="o", label=system)
+            ax_m.plot(x, [r["peak_rss_mb"] for r in mine], marker="o", label=system)
+    for ax, label in ((ax_t, "epoch time (s, median)"), (ax_m, "peak resident memory (MB)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("interactions")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    ax_t.legend(fontsize=8)
+    fig.suptitle(f"CF epoch scaling, {rows[0]['threads']} threads")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000,10000000", help="interaction counts, comma-separated")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per run; the first is the warm-up")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cf_scaling.json")
+    parser.add_argument("--one", nargs=2, metavar=("SYSTEM", "DATA"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure_one(args.one[0], Path(args.one[1]), args.threads, args.epochs)))
+        return
+    rows = []
+    scratch = tempfile.TemporaryDirectory()
+    for n in (int(x) for x in args.sizes.split(",")):
+        data_path = Path(scratch.name) / f"{n}.npz"
+        save(synthetic(n), data_path)
+        for system, spec in SYSTEMS.items():
+            if spec is not None and spec[1] == "adam" and n > ADAM_MAX:
+                rows.append({"system": system, "interactions_requested": n, "skipped": "dense Adam steps every parameter"})
+                continue
+            done = subprocess.run([sys.executable, __file__, "--one", system, str(data_path), "--threads", str(args.threads),
+                                   "--epochs", str(args.epochs)], capture_output=True, text=True, check=True)
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(f"{n:>10} {system:<24} {row['median_seconds']:>9.3f} s/epoch  peak {row['peak_rss_mb']:>8.0f} MB", flush=True)
+    ratios = {}
+    for n in {r["interactions"] for r in rows if "interactions" in r}:
+        by = {r["system"]: r for r in rows if r.get("interactions") == n}
+        ratios[str(n)] = {s: by[s]["median_seconds"] / by["implicit bpr"]["median_seconds"] for s in by if s != "implicit bpr"}
+    result = {"work": __doc__.split("\n\n")[1].replace("\n", " "), "rows": rows, "ratio_to_implicit": ratios}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    plot([r for r in rows if "median_seconds" in r], args.out.with_suffix(".png"))
+    for n, by in sorted(ratios.items(), key=lambda kv: int(kv[0])):
+        print(f"{n:>10} " + "  ".join(f"{s}: {v:.2f}x" for s, v in by.items()))
+
+
+if __name__ == "__main__":
+    main()
