@@ -1,18 +1,19 @@
 """Generation for LLM recommenders: constrained (diverse) beam search and top-k sampling for negative
 candidates, greedy and constrained-beam prediction. Batched; every random draw uses a seeded torch.Generator.
 
-Diverse (group) beam search is implemented here (transformers 5 moved it to hub-only code): groups run one
-after another, each a normal beam search whose scores are lowered by `diversity_penalty` × (how often
-each token was chosen at the same step by the earlier groups for the same prompt) — the Hamming diversity
-of Vijayakumar et al. Because a group only depends on the groups before it, running them in sequence
-gives the same result as the lock-step formulation.
+Diverse (group) beam search is implemented here (transformers 5 moved it to hub-only code): each group is a
+normal beam search whose scores are lowered by `diversity_penalty` × (how often each token was chosen at the
+same step by the earlier groups for the same prompt) — the Hamming diversity of Vijayakumar et al. By default
+all groups run in lock-step in one batched search (`beams.py`); `engine="generate"` runs one transformers
+`generate` per group in sequence, which gives the same beams because a group only depends on the groups
+before it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -31,6 +32,9 @@ class BeamConfig:
     diversity_penalty: float = 1.0
     max_new_tokens: int = 64
     constrained: bool = True
+    # lockstep: every group of every prompt in one batched search sharing the prompt's KV cache (beams.py);
+    # generate: one transformers generate call per group in sequence (same beams, many more forward passes)
+    engine: Literal["lockstep", "generate"] = "lockstep"
 
 
 class _StepRecorder:
@@ -75,23 +79,55 @@ def beam_titles(model, tokenizer, prompts: Sequence[str], trie: TitleTrie | None
     """Per prompt up to `n_return` completions (best score first, distinct texts), from one beam search or
     from `groups` diverse groups; with `trie`, every completion is a catalog title (a plain constrained beam
     search over single-token titles takes the two-pass shortcut `title_token_beams`)."""
-    import torch
-
     groups = config.groups if config.diversity_penalty > 0 and config.groups > 1 else 1
     if shortcut and groups == 1 and trie is not None and config.constrained:
         fast = title_token_beams(model, tokenizer, prompts, trie, max(config.n_return, config.beams_per_group))
         if fast is not None:
             return [b[: config.n_return] for b in fast]
+    beams = config.beams_per_group if groups > 1 else max(config.n_return, config.beams_per_group)
+    search = _generate_groups if config.engine == "generate" else _lockstep_groups
+    per_group = search(model, tokenizer, prompts, trie if config.constrained else None, config, groups, beams)
+    found: list[dict[str, float]] = [{} for _ in prompts]
+    for texts, scores in per_group:  # group by group, prompt-major within a group: ties keep this order
+        for j, (text, score) in enumerate(zip(texts, scores)):
+            if score < -1e8:  # beams that never finished carry a −1e9 filler score
+                continue
+            bucket = found[j // beams]
+            text = text.strip()
+            if text and (text not in bucket or score > bucket[text]):
+                bucket[text] = float(score)
+    return [[t for t, _ in sorted(b.items(), key=lambda kv: -kv[1])][: config.n_return] for b in found]
+
+
+def _lockstep_groups(model, tokenizer, prompts, trie, config: BeamConfig, groups: int, beams: int):
+    """Per group (decoded texts, scores) of all prompts' beams from one lock-step search (`beams.py`)."""
+    from negrec.llm.beams import group_beam_search
+
+    enc, width = _encode(tokenizer, prompts, model.device)
+    processor = TrieLogitsProcessor(trie, tokenizer.eos_token_id, width) if trie is not None else None
+    fill = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    result = group_beam_search(model, enc["input_ids"], enc["attention_mask"], groups=groups, beams=beams,
+                               penalty=config.diversity_penalty, max_new_tokens=config.max_new_tokens,
+                               eos_token_id=tokenizer.eos_token_id, fill_token_id=fill, processor=processor)
+    for g in range(groups):
+        texts = tokenizer.batch_decode(result.sequences[:, g].reshape(len(prompts) * beams, -1), skip_special_tokens=True)
+        yield texts, result.scores[:, g].reshape(-1).cpu().numpy()
+
+
+def _generate_groups(model, tokenizer, prompts, trie, config: BeamConfig, groups: int, beams: int):
+    """Per group (decoded texts, scores) from one transformers `generate` call per group, in sequence, each
+    penalised by the tokens the earlier groups chose at the same step (the reference the lock-step search
+    reproduces; also the fallback for models whose cache cannot be reordered)."""
+    import torch
+
     enc, width = _encode(tokenizer, prompts, model.device)
     earlier: list[list[np.ndarray]] = []
-    found: list[dict[str, float]] = [{} for _ in prompts]
-    beams = config.beams_per_group if groups > 1 else max(config.n_return, config.beams_per_group)
     for _ in range(groups):
         recorder = _StepRecorder(width)
         processors = [recorder]
         if earlier:
             processors.insert(0, _HammingDiversity(earlier, beams, config.diversity_penalty, width))
-        if trie is not None and config.constrained:
+        if trie is not None:
             processors.append(TrieLogitsProcessor(trie, tokenizer.eos_token_id, width))
         with torch.no_grad():
             out = model.generate(
@@ -100,16 +136,8 @@ def beam_titles(model, tokenizer, prompts: Sequence[str], trie: TitleTrie | None
                 return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
             )
         earlier.append(recorder.steps)
-        texts = tokenizer.batch_decode(out.sequences[:, width:], skip_special_tokens=True)
-        scores = out.sequences_scores.detach().cpu().numpy()
-        for j, (text, score) in enumerate(zip(texts, scores)):
-            if score < -1e8:  # constrained beams that never finished carry a −1e9 filler score
-                continue
-            bucket = found[j // beams]
-            text = text.strip()
-            if text and (text not in bucket or score > bucket[text]):
-                bucket[text] = float(score)
-    return [[t for t, _ in sorted(b.items(), key=lambda kv: -kv[1])][: config.n_return] for b in found]
+        yield (tokenizer.batch_decode(out.sequences[:, width:], skip_special_tokens=True),
+               out.sequences_scores.detach().cpu().numpy())
 
 
 def single_token_titles(trie: TitleTrie) -> tuple[int, np.ndarray] | None:
