@@ -105,7 +105,7 @@ def _lockstep_groups(model, tokenizer, prompts, trie, config: BeamConfig, groups
 
     enc, width = _encode(tokenizer, prompts, model.device)
     processor = TrieLogitsProcessor(trie, tokenizer.eos_token_id, width) if trie is not None else None
-    fill = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    fill = tokenizer.pad_token_id or tokenizer.eos_token_id  # transformers' fill (pad id 0 falls through to eos)
     result = group_beam_search(model, enc["input_ids"], enc["attention_mask"], groups=groups, beams=beams,
                                penalty=config.diversity_penalty, max_new_tokens=config.max_new_tokens,
                                eos_token_id=tokenizer.eos_token_id, fill_token_id=fill, processor=processor)
