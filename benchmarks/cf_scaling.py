@@ -21,7 +21,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from cf_timing import implicit_epochs, negrec_epochs, pin_threads, summary
+from cf_timing import implicit_epochs, negrec_epochs
+from timing import pin_threads, summary
 
 SYSTEMS = {  # name → (sampler, optimizer, lr) for negrec; None for implicit
     "negrec uniform (sgd)": ("uniform", "sgd", 0.05),

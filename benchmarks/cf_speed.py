@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import time
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
-from cf_timing import implicit_epochs, negrec_epochs, pin_threads, summary
+from cf_timing import implicit_epochs, negrec_epochs
+from timing import pin_threads, repeat_timed, summary
 
 from negrec.cf.trainer import TrainConfig
 from negrec.data.interactions import Interactions
@@ -54,19 +53,14 @@ def sampling_benchmark(n_pairs: int, n_items: int, n_users: int, seed: int) -> d
     inter = Interactions.from_arrays(users, items, n_users=n_users, n_items=n_items)
     pairs_u = inter.entry_users()
     positives_of = {u: set(inter.user_items(u).tolist()) for u in range(n_users)}
-    t0 = time.perf_counter()
-    homework_loop(torch.from_numpy(pairs_u), positives_of, list(range(n_items)), seed)
-    t_loop = time.perf_counter() - t0
+    loop_times, _ = repeat_timed(lambda: homework_loop(torch.from_numpy(pairs_u), positives_of, list(range(n_items)), seed), 3)
     inter.contains(pairs_u[:1], pairs_u[:1])  # build the membership bitmap outside the timed region, once
     draw = make_draw(n_items, np.random.default_rng(seed))
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        neg, ok = draw_excluding(pairs_u, 1, draw, inter)
-        times.append(time.perf_counter() - t0)
+    times, (neg, ok) = repeat_timed(lambda: draw_excluding(pairs_u, 1, draw, inter), 5)
     assert ok.all() and not inter.contains(pairs_u, neg[:, 0]).any()
-    return {"pairs": int(len(pairs_u)), "items": n_items, "homework_loop_seconds": t_loop, "negrec_seconds": min(times),
-            "speedup": t_loop / min(times)}
+    t_loop, t_ours = summary(loop_times)["median_seconds"], summary(times)["median_seconds"]
+    return {"pairs": int(len(pairs_u)), "items": n_items, "homework_loop_seconds": t_loop, "negrec_seconds": t_ours,
+            "speedup": t_loop / t_ours, "spread": {"homework_loop": summary(loop_times), "negrec": summary(times)}}
 
 
 def epoch_comparison(ml: Interactions, batch_size: int, threads: int, epochs: int, repeats: int) -> tuple[dict, dict]:

@@ -4,31 +4,16 @@ Both sides run on the same number of threads (torch intra-op threads; implicit's
 epoch is timed from the end of the previous epoch to the end of this one (negrec: its history's
 `seconds`, which include negative sampling; implicit: its per-epoch callback), so set-up before the first
 epoch is excluded on both sides and the first epoch is dropped as the warm-up. The figure is the median
-over the remaining epochs of all repeats; the spread is the min and max of those epochs.
+over the remaining epochs of all repeats; the spread is the min and max of those epochs (timing.summary).
 """
 
 from __future__ import annotations
 
-import os
 import time
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit asks for it; numpy BLAS plays no part in either timed loop
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
-
-def pin_threads(threads: int) -> None:
-    """Same intra-op thread count for torch (negrec) as implicit gets through `num_threads`."""
-    torch.set_num_threads(threads)
-
-
-def summary(epoch_seconds: list[float]) -> dict:
-    """Median and spread of steady-state epoch times."""
-    arr = np.asarray(epoch_seconds)
-    return {"median_seconds": float(np.median(arr)), "min_seconds": float(arr.min()), "max_seconds": float(arr.max()),
-            "epochs_timed": int(len(arr))}
 
 
 def negrec_epochs(train_data, spec: str, config, repeats: int) -> list[float]:

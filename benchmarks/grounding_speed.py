@@ -5,7 +5,8 @@ Times, in one process on one seed prediction fixture (`goodreads-seed-runs/predi
   encoded into an empty cache) and warm (cached title embeddings, as every later evaluation);
 - the grounding step alone: negrec (`encode` in batches of 64 + `nearest_items`) vs. the seed's way
   (SEED-METHOD §3.1: encode in batches of 8, `torch.cdist`, full `argsort().argsort()` rank matrix, top K
-  read from the ranks), checking that both give the same top-K lists (up to the order of exact ties).
+  read from the ranks), checking that both give the same top-K lists (up to the order of exact ties); after
+  a warm-up, the median of `--repeats` alternating runs per side (spread in the file), pinned threads.
 Needs the shared data (NEGREC_DATA_DIR or --data-dir). Writes benchmarks/results/grounding_speed.json.
 """
 
@@ -14,10 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import pin_threads, repeat_timed, summary
 
 from negrec.data.goodreads import load_goodreads_catalog
 from negrec.data.io import read_records
@@ -27,9 +28,9 @@ from negrec.llm.evaluate import evaluate_predictions
 
 
 def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
+    """One timed call: cold and first-warm evaluations happen once by nature."""
+    times, out = repeat_timed(fn, 1, warmup=False)
+    return times[0], out
 
 
 def seed_grounding(encoder: SeedMiniLML3, names: list[str], titles_emb: np.ndarray, k: int) -> np.ndarray:
@@ -46,8 +47,11 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--run", default="curriculum-clusterout-low-then-clusterin-low")
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "grounding_speed.json")
     args = parser.parse_args()
+    pin_threads(args.threads)
     root = data_root(args.data_dir)
     if root is None:
         raise SystemExit("needs the shared data folder: pass --data-dir or set NEGREC_DATA_DIR")
@@ -61,8 +65,17 @@ def main() -> None:
         t_warm, ev = timed(lambda: evaluate_predictions(records, catalog, encoder=encoder, cache_dir=cache, **options))
         titles_emb = catalog_embeddings(catalog, encoder, cache)
     names = [extract_name(r["prediction"], "seed-ns") for r in records]
-    t_ours, ours = timed(lambda: nearest_items(encoder.encode(names), titles_emb, args.k))
-    t_seed, seed = timed(lambda: seed_grounding(encoder, names, titles_emb, args.k))
+    # the grounding comparison: warm-up, then the median of --repeats runs per side, alternating the sides
+    runs: dict[str, list[float]] = {"negrec": [], "seed_style": []}
+    sides = {"negrec": lambda: nearest_items(encoder.encode(names), titles_emb, args.k),
+             "seed_style": lambda: seed_grounding(encoder, names, titles_emb, args.k)}
+    found = {name: fn() for name, fn in sides.items()}
+    for _ in range(args.repeats):
+        for name, fn in sides.items():
+            times, found[name] = repeat_timed(fn, 1, warmup=False)
+            runs[name] += times
+    ours, seed = found["negrec"], found["seed_style"]
+    t_ours, t_seed = (summary(runs[name])["median_seconds"] for name in ("negrec", "seed_style"))
     same = float((ours == seed).all(axis=1).mean())
     # Rows that differ in order hold titles at exactly equal distance (duplicate embeddings): the seed
     # breaks those ties by torch.argsort's order, negrec by the lower item id.
@@ -72,7 +85,8 @@ def main() -> None:
         "predictions": len(records), "titles": catalog.n_items, "k": args.k, "run": args.run,
         "encoder_load_seconds": t_load, "evaluate_cold_seconds": t_cold, "evaluate_warm_seconds": t_warm,
         "grounding_negrec_seconds": t_ours, "grounding_seed_style_seconds": t_seed,
-        "grounding_speedup": t_seed / t_ours, "same_top_k_fraction": same, "same_top_k_set_fraction": same_sets,
+        "grounding_speedup": t_seed / t_ours, "grounding_spread": {name: summary(t) for name, t in runs.items()},
+        "threads": args.threads, "same_top_k_fraction": same, "same_top_k_set_fraction": same_sets,
         "NDCG@10": ev.metrics[f"NDCG@{args.k}"],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

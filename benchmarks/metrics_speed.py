@@ -5,8 +5,8 @@ genre fairness over 7 genres. The seed path turns a score matrix into a full ran
 (`argsort().argsort()`, batched, as the seed does) and then loops over users in Python with title/genre
 dict lookups; negrec takes `top_k` (torch.topk) and `evaluate`. Both compute HR, NDCG, MRR, Diversity,
 DivRatio, ORRatio, DGU and MGU; the script checks that they agree and prints two speed ratios measured
-in this run: end to end (from scores) and metrics only (after ranking). Writes
-benchmarks/results/metrics_speed.json.
+in this run: end to end (from scores) and metrics only (after ranking), each the median of `--repeats` runs
+after a warm-up on pinned threads (spreads in the file). Writes benchmarks/results/metrics_speed.json.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from timing import pin_threads, repeat_timed, summary
 
 from negrec.ranking import top_k
 from negrec.data.catalog import Catalog, genre_matrix
@@ -90,13 +90,11 @@ def negrec_metrics(top, targets, catalog, history, k):
     return ev.summary()
 
 
-def best_of(fn, repeats: int):
-    times, result = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
+def median_of(fn, repeats: int, spread: dict, name: str):
+    """Median time of `repeats` calls after a warm-up; the spread goes into `spread[name]`."""
+    times, result = repeat_timed(fn, repeats)
+    spread[name] = summary(times)
+    return spread[name]["median_seconds"], result
 
 
 def main() -> None:
@@ -105,8 +103,10 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=4_058)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "metrics_speed.json")
     args = parser.parse_args()
+    pin_threads(args.threads)
     k = args.k
     scores, targets, catalog, genre_lists, histories = make_inputs(args.users, args.items, seed=0)
     id2name = {str(i): t for i, t in enumerate(catalog.titles)}
@@ -114,16 +114,15 @@ def main() -> None:
     genre_dict = dict.fromkeys(GENRES, 0)
     rows = np.repeat(np.arange(args.users), histories.shape[1])
     history = sp.csr_matrix((np.ones(histories.size), (rows, histories.ravel())), shape=(args.users, args.items))
-    top_k(scores[:2], k)  # warm torch up outside the timed region
-
-    t_rank, rank = best_of(lambda: seed_rank(scores), args.repeats)
-    t_loop, ref = best_of(lambda: seed_loop(rank, targets, id2name, name2genre, genre_dict, histories, k), args.repeats)
-    t_top, top = best_of(lambda: top_k(scores, k), args.repeats)
-    t_vec, got = best_of(lambda: negrec_metrics(top, targets, catalog, history, k), args.repeats)
+    spread: dict[str, dict] = {}
+    t_rank, rank = median_of(lambda: seed_rank(scores), args.repeats, spread, "seed_rank")
+    t_loop, ref = median_of(lambda: seed_loop(rank, targets, id2name, name2genre, genre_dict, histories, k), args.repeats, spread, "seed_loop")
+    t_top, top = median_of(lambda: top_k(scores, k), args.repeats, spread, "negrec_top_k")
+    t_vec, got = median_of(lambda: negrec_metrics(top, targets, catalog, history, k), args.repeats, spread, "negrec_metrics")
 
     agree = {name: bool(abs(got[name] - value) <= 1e-9 * max(1.0, abs(value))) for name, value in ref.items()}
     result = {
-        "users": args.users, "items": args.items, "k": k,
+        "users": args.users, "items": args.items, "k": k, "threads": args.threads, "spread": spread,
         "seed_rank_seconds": t_rank, "seed_loop_seconds": t_loop,
         "negrec_top_k_seconds": t_top, "negrec_metrics_seconds": t_vec,
         "speedup_metrics_only": t_loop / t_vec,

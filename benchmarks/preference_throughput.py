@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from timing import repeat_timed, summary
 
 from negrec.data.synthetic import SyntheticConfig, generate
 from negrec.preference.annotate import annotate
@@ -68,27 +68,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--candidates", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "preference_throughput.json")
     args = parser.parse_args()
     catalog, records, name2genre = make_records(args.records, args.candidates, seed=0)
 
-    t0 = time.perf_counter()
-    reference = seed_loop(records, name2genre)
-    t_loop = time.perf_counter() - t0
+    # each measurement: a warm-up, then the median of --repeats runs (spreads in the file)
+    spread: dict[str, dict] = {}
 
-    t0 = time.perf_counter()
-    ann = annotate(records, catalog, parser="seed")
-    t_annotate = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ours, _ = strategy_records(ann, "clusterout_low")
-    t_select = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for strategy in STRATEGIES:
-        strategy_records(ann, strategy, rng=np.random.default_rng(0))
-    t_all = time.perf_counter() - t0
+    def measure(name, fn):
+        times, out = repeat_timed(fn, args.repeats)
+        spread[name] = summary(times)
+        return spread[name]["median_seconds"], out
+
+    t_loop, reference = measure("seed_loop", lambda: seed_loop(records, name2genre))
+    t_annotate, ann = measure("negrec_annotate", lambda: annotate(records, catalog, parser="seed"))
+    t_select, (ours, _) = measure("negrec_select", lambda: strategy_records(ann, "clusterout_low"))
+    t_all, _ = measure("negrec_all_nine", lambda: [strategy_records(ann, s, rng=np.random.default_rng(0)) for s in STRATEGIES])
 
     result = {
-        "records": args.records, "candidates_per_record": args.candidates,
+        "records": args.records, "candidates_per_record": args.candidates, "repeats": args.repeats, "spread": spread,
         "seed_loop_seconds": t_loop, "negrec_annotate_seconds": t_annotate, "negrec_select_clusterout_low_seconds": t_select,
         "negrec_all_nine_strategies_seconds": t_all,
         "speedup_annotate_plus_select": t_loop / (t_annotate + t_select),

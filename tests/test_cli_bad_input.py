@@ -125,3 +125,14 @@ def test_every_command_names_a_bad_output_location(world, tmp_path, command, whe
     assert result.exception is None or isinstance(result.exception, SystemExit), f"{command}: {result.exception!r}"
     assert result.exit_code == 2 and "blocker" in result.output, result.output
     assert blocker.read_text() == "a file in the way\n"  # nothing overwritten
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "lightgcn", "--optimizer", "sgd"], "sgd updates MF's embedding rows; LightGCN trains with adam"),
+    (["--optimizer", "sgd", "--weight-decay", "0.1"], "--weight-decay is Adam's; sgd regularises with --reg"),
+    (["--optimizer", "rmsprop"], "Invalid value for '--optimizer'"),
+])
+def test_cf_optimizer_options_are_refused_before_any_work(tmp_path, args, message):
+    result = runner.invoke(app, ["cf", "train", "--out", str(tmp_path / "run"), *args], terminal_width=400)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "run").exists()

@@ -25,6 +25,12 @@ class ModelName(str, Enum):
     lightgcn = "lightgcn"
 
 
+class OptimizerName(str, Enum):
+    adam = "adam"
+    sparse_adam = "sparse_adam"
+    sgd = "sgd"
+
+
 class LossName(str, Enum):
     bpr = "bpr"
     bce = "bce"
@@ -43,14 +49,18 @@ LrOpt = Annotated[float, typer.Option(help="Learning rate.")]
 RegOpt = Annotated[float, typer.Option(help="L2 on each batch's embeddings.")]
 ValSizeOpt = Annotated[float, typer.Option(help="ratio protocol: validation share of all entries.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the split, the models and the samplers.")]
+OptimizerOpt = Annotated[OptimizerName, typer.Option(help="adam (dense), sparse_adam (Adam on the rows a batch touches, MF) "
+                                                          "or sgd (per-pair SGD on those rows in place, MF; its cost does "
+                                                          "not grow with the number of users and items).")]
 
 
-def _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed):
+def _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,
+            optimizer):
     from negrec.cf.trainer import TrainConfig
 
     return TrainConfig(model=model.value, loss=loss.value, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg,
                        weight_decay=weight_decay, margin=margin, metric=metric, patience=patience, time_budget=time_budget,
-                       negatives="static" if static else "dynamic", seed=seed)
+                       negatives="static" if static else "dynamic", seed=seed, optimizer=optimizer.value)
 
 
 def _check_samplers(specs: list[str]) -> list[str]:
@@ -88,6 +98,7 @@ def train_command(
     batch_size: BatchOpt = 1024,
     lr: LrOpt = 0.005,
     reg: RegOpt = 1e-4,
+    optimizer: OptimizerOpt = OptimizerName.adam,
     weight_decay: Annotated[float, typer.Option(help="Adam weight decay.")] = 0.0,
     margin: Annotated[float, typer.Option(help="BPR margin.")] = 0.0,
     metric: Annotated[str, typer.Option(help="Validation metric, e.g. NDCG@10 or MAP@50.")] = "NDCG@10",
@@ -106,7 +117,8 @@ def train_command(
 
     # the run folder appears whole or not at all (an earlier one is replaced only on success)
     with user_errors(), atomic_dir(out) as folder:
-        config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed)
+        config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,
+                         optimizer)
         _check_samplers([sampler])
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit)
@@ -130,6 +142,7 @@ def compare_command(
     batch_size: BatchOpt = 1024,
     lr: LrOpt = 0.005,
     reg: RegOpt = 1e-4,
+    optimizer: OptimizerOpt = OptimizerName.adam,
     val_size: ValSizeOpt = 0.0,
     seed: SeedOpt = 123,
 ) -> None:
@@ -138,7 +151,7 @@ def compare_command(
     from negrec.experiments.cf import compare
 
     with user_errors(), atomic_dir(out) as folder:
-        config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed)
+        config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed, optimizer)
         specs = _check_samplers([s.strip() for s in samplers.split(",") if s.strip()])
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         runs = compare(prep, specs, config, folder, progress=progress_bar("training one model per sampler"))
