@@ -30,9 +30,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/metrics_speed.py
 	$(BIN)/python benchmarks/preference_throughput.py
 	$(BIN)/python benchmarks/cf_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
+	$(BIN)/python benchmarks/cf_scaling.py
 	$(BIN)/python benchmarks/cf_quality.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/grounding_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/constrained_decoding.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
+	$(BIN)/python benchmarks/candidates_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/llm_training_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/sft_head_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/title_ranking_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
