@@ -145,3 +145,22 @@ def test_cf_option_defaults_are_the_train_config(command):
             assert default == getattr(expected, param.name), (command, param.name)
             compared += 1
     assert compared >= 7
+
+
+def test_threads_option_and_environment_set_torch_threads(tmp_path, monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        result = runner.invoke(app, ["--threads", "1", "data", "synth", "--out", str(tmp_path / "a"), "--users", "20", "--items", "30"])
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        monkeypatch.setenv("NEGREC_THREADS", "1")
+        result = runner.invoke(app, ["data", "synth", "--out", str(tmp_path / "b"), "--users", "20", "--items", "30"])
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+        bad = runner.invoke(app, ["--threads", "0", "data", "info", "synthetic"])
+        assert bad.exit_code == 2 and "Invalid value for '--threads'" in bad.output
+    finally:
+        torch.set_num_threads(before)

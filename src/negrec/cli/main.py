@@ -18,12 +18,22 @@ app.add_typer(data_app, name="data")
 
 
 @app.callback()
-def root(verbose: Annotated[bool, typer.Option("--verbose", help="Also show library logs, progress bars and trainer lines "
-                                                                  "(they always go to the run's log file).")] = False) -> None:
+def root(
+    verbose: Annotated[bool, typer.Option("--verbose", help="Also show library logs, progress bars and trainer lines "
+                                                            "(they always go to the run's log file).")] = False,
+    threads: Annotated[Optional[int], typer.Option(min=1, envvar="NEGREC_THREADS",
+                                                   help="torch intra-op threads for this command (default: torch's "
+                                                        "choice). Two torch processes on the same cores slow each "
+                                                        "other far more than 2×: give each its share.")] = None,
+) -> None:
     """negrec: negative sampling as a first-class, measured part of training recommenders."""
     from negrec.llm.logs import set_verbose
 
     set_verbose(verbose)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _register_groups() -> None:
