@@ -109,10 +109,13 @@ def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Pat
     from negrec.data.io import folder_signature, read_records
     from negrec.llm.models import load_model
     from negrec.llm.pipeline import check_title_count
-    from negrec.llm.runs import parse_shard, run_chunks
+    from negrec.llm.runs import launcher_shard, parse_shard, run_chunks, wait_for_all_chunks
 
     with user_errors():
-        part = parse_shard(shard)
+        part, launched = parse_shard(shard), launcher_shard()
+        if launched is not None and part != (0, 1):
+            raise ValueError("--shard and a multi-process launch both split the records: use one of them")
+        part = launched or part
         cat = load_goodreads_catalog(catalog)
         count = "n" if "n" in options else "k"
         check_title_count(options[count], cat, f"--{count}")
@@ -121,9 +124,15 @@ def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Pat
             lm, tok = load_model(model)
             work = work_dir or out.with_name(out.name + ".chunks")
             settings = {"stage": label, **options, "model": folder_signature(model), "titles": list(cat.titles)}
+            follower = launched is not None and part[0] > 0
             run_chunks(recs, work, make_fn(lm, tok, cat), settings=settings, chunk_size=chunk_size, shard=part,
-                       overwrite=overwrite, progress=progress_bar(label))
-            _finish(work, out, part)
+                       overwrite=overwrite, progress=progress_bar(label), follower=follower)
+            if launched is not None and not follower:
+                wait_for_all_chunks(work)  # rank 0 merges what every process wrote
+            if follower:
+                console.print(f"process {part[0]}/{part[1]}: chunks done; rank 0 merges them into {out}")
+            else:
+                _finish(work, out, part)
 
 
 def _finish(work: Path, out: Path, shard: tuple[int, int]) -> None:

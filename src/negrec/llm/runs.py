@@ -3,12 +3,16 @@
 Records are cut into fixed-size chunks; shard i of n owns the chunks whose index ≡ i (mod n). A chunk is
 written atomically (temp file + rename) only when complete, so an interrupted run leaves complete
 chunks only and a rerun does just the missing ones. Every chunk draws its randomness from a seed derived
-from (seed, chunk index), so resumed, sharded and uninterrupted runs write the same records.
+from (seed, chunk index), so resumed, sharded and uninterrupted runs write the same records. Under
+`accelerate launch` / torchrun with several processes, process r of n runs shard r/n and rank 0 merges once
+every chunk is there: the same file, byte for byte, as one process.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -34,18 +38,39 @@ def chunk_path(work_dir: Path, index: int) -> Path:
     return work_dir / f"chunk_{index:05d}.jsonl"
 
 
+def launcher_shard() -> tuple[int, int] | None:
+    """(rank, processes) when started by `accelerate launch` / torchrun with more than one process, else None."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")), world) if world > 1 else None
+
+
+def _wait_until(done: Callable[[], bool], what: str, timeout: float) -> None:
+    """Poll the shared folder until `done()` (the launcher stops every process when one of them fails)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise DataError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
 def run_chunks(records: Sequence[dict], work_dir: str | Path, fn: ChunkFn, *, settings: Any, chunk_size: int = 100,
                shard: tuple[int, int] = (0, 1), overwrite: bool = False,
-               progress: Callable[[Iterable[int]], Iterable[int]] | None = None) -> list[Path]:
+               progress: Callable[[Iterable[int]], Iterable[int]] | None = None, follower: bool = False,
+               wait_seconds: float = 24 * 3600) -> list[Path]:
     """Process this shard's missing chunks; return the chunk files this shard owns.
 
     The plan records a fingerprint of the records and of `settings` (everything else the output depends on: the
     model's file signature, the catalog, the stage's options). Chunks made under another plan are never reused: a
-    mismatch is refused, or with `overwrite` the old chunks are deleted and the work starts over."""
+    mismatch is refused, or with `overwrite` the old chunks are deleted and the work starts over. A `follower`
+    (rank > 0 of a multi-process launch) leaves the plan to rank 0 and waits until it is written."""
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     n_chunks = (len(records) + chunk_size - 1) // chunk_size
     plan = {"records": len(records), "chunk_size": chunk_size, "chunks": n_chunks, "fingerprint": fingerprint(records, settings)}
+    if follower:
+        _wait_until(lambda: (work_dir / "plan.json").is_file() and read_json(work_dir / "plan.json") == plan,
+                    f"rank 0 to write this stage's plan in {work_dir}", wait_seconds)
+        return _run_mine(records, work_dir, fn, n_chunks, chunk_size, shard, progress)
     old = read_json(work_dir / "plan.json") if (work_dir / "plan.json").is_file() else None
     if old is not None and old != plan:
         if not overwrite:
@@ -54,11 +79,25 @@ def run_chunks(records: Sequence[dict], work_dir: str | Path, fn: ChunkFn, *, se
         for stale in work_dir.glob("chunk_*.jsonl"):
             stale.unlink()
     write_json(work_dir / "plan.json", plan)
+    return _run_mine(records, work_dir, fn, n_chunks, chunk_size, shard, progress)
+
+
+def _run_mine(records, work_dir: Path, fn: ChunkFn, n_chunks: int, chunk_size: int, shard: tuple[int, int],
+              progress) -> list[Path]:
+    """Write this shard's missing chunks (index ≡ shard (mod shards)); return the files it owns."""
     mine = [c for c in range(n_chunks) if c % shard[1] == shard[0]]
     todo = [c for c in mine if not chunk_path(work_dir, c).is_file()]
     for c in progress(todo) if progress else todo:
         write_jsonl(chunk_path(work_dir, c), fn(records[c * chunk_size : (c + 1) * chunk_size], c))
     return [chunk_path(work_dir, c) for c in mine]
+
+
+def wait_for_all_chunks(work_dir: str | Path, wait_seconds: float = 24 * 3600) -> None:
+    """Rank 0 of a multi-process launch: wait until the other ranks have written their chunks."""
+    work_dir = Path(work_dir)
+    n_chunks = read_json(work_dir / "plan.json")["chunks"]
+    _wait_until(lambda: all(chunk_path(work_dir, c).is_file() for c in range(n_chunks)),
+                f"the other processes' chunks in {work_dir}", wait_seconds)
 
 
 def merge_chunks(work_dir: str | Path, out: str | Path, *, as_jsonl: bool | None = None) -> int:
