@@ -3,6 +3,8 @@ optimizer as per-pair SGD; candidate pools drawn ahead give the same negatives a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -111,3 +113,38 @@ def test_scoring_without_gradients_equals_scoring_with_them():
     with torch.no_grad():
         fast = model.score(users, items)
     assert torch.allclose(fast, model.score(users, items), atol=1e-6)
+
+
+def _tiny_data() -> Interactions:
+    rng = np.random.default_rng(5)
+    return Interactions.from_arrays(rng.integers(0, 30, 400), rng.integers(0, 25, 400), n_users=30, n_items=25)
+
+
+@pytest.mark.parametrize("model", ["mf", "lightgcn"])
+def test_device_cpu_and_auto_without_cuda_train_exactly_as_before(model):
+    if torch.cuda.is_available():
+        pytest.skip("auto picks CUDA on this machine; the CUDA path has its own test")
+    data = _tiny_data()
+    base = TrainConfig(model=model, epochs=3, batch_size=64, seed=3)
+    configs = [base, replace(base, device="cpu"), replace(base, device="auto")]
+    weights = [train(data, parse_sampler("dns:4"), c).model.state_dict() for c in configs]
+    for other in weights[1:]:
+        assert all(torch.equal(weights[0][k], other[k]) for k in weights[0])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_training_follows_the_cpu_run():
+    data = _tiny_data()
+    base = TrainConfig(epochs=4, batch_size=64, seed=3)
+    cpu = train(data, parse_sampler("uniform"), base)
+    gpu = train(data, parse_sampler("uniform"), replace(base, device="cuda"))
+    assert next(gpu.model.parameters()).device.type == "cpu"  # returned on the CPU for saving and serving
+    assert [h["loss"] for h in gpu.history] == pytest.approx([h["loss"] for h in cpu.history], rel=1e-3)
+
+
+def test_device_values_are_refused_by_name():
+    with pytest.raises(ValueError, match="--device must be auto, cpu, cuda or cuda:<index>"):
+        TrainConfig(device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="--device cuda:0: no such CUDA device here"):
+            TrainConfig(device="cuda:0")

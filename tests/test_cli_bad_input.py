@@ -136,3 +136,9 @@ def test_cf_optimizer_options_are_refused_before_any_work(tmp_path, args, messag
     result = runner.invoke(app, ["cf", "train", "--out", str(tmp_path / "run"), *args], terminal_width=400)
     assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_cf_device_option_is_refused_before_any_work(tmp_path):
+    result = runner.invoke(app, ["cf", "train", "--out", str(tmp_path / "run"), "--device", "tpu"], terminal_width=400)
+    assert result.exit_code == 2 and "--device must be auto, cpu, cuda or cuda:<index>, got 'tpu'" in result.output, result.output
+    assert not (tmp_path / "run").exists()

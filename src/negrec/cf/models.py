@@ -92,6 +92,11 @@ class LightGCN(nn.Module):
             self.embedding.normal_(0.0, init_std, generator=generator)
         self.adjacency = adjacency
 
+    def _apply(self, fn, recurse: bool = True):
+        """`.to(device)` / `.cpu()` also move the (non-parameter, sparse) adjacency."""
+        self.adjacency = fn(self.adjacency)
+        return super()._apply(fn, recurse)
+
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Final user and item embeddings (mean over layer 0..L)."""
         x = self.embedding

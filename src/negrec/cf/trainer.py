@@ -49,6 +49,9 @@ class TrainConfig:
     time_budget: float | None = None  # seconds of training before stopping
     init_std: float = 0.1
     seed: int = 0
+    # where the model, its updates, scoring and validation run: cpu, cuda, cuda:<i>, or auto (cuda when present).
+    # Candidate drawing and membership checks stay vectorised numpy on the CPU; their indices move per batch.
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         """Refuse values no run can use, naming the option (before any data is loaded or trained on)."""
@@ -73,12 +76,28 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         if self.weight_decay > 0 and self.optimizer != "adam":
             raise ValueError(f"--weight-decay is Adam's; {self.optimizer} regularises with --reg")
+        resolve_device(self.device)
         if self.optimizer != "adam" and self.model == "lightgcn":
             raise ValueError(f"{self.optimizer} updates MF's embedding rows; LightGCN trains with adam")
 
     def as_dict(self) -> dict:
         """Plain dict for run configs."""
         return asdict(self)
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for --device (auto: the first CUDA device when there is one, else the CPU)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"--device must be auto, cpu, cuda or cuda:<index>, got {name!r}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be auto, cpu, cuda or cuda:<index>, got {name!r}")
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"--device {name}: no such CUDA device here ({torch.cuda.device_count()} visible)")
+    return device
 
 
 @dataclass
@@ -121,7 +140,8 @@ def recommend(
     """Top-k items per user from full scores, excluding the rows of `exclude` (e.g. training items) and,
     for everyone, `banned_items` (e.g. items never seen in training, which cornac cannot rank)."""
     model.eval()
-    return top_k_by_user(lambda batch: model.full_scores(torch.as_tensor(batch, dtype=torch.long)).numpy(), users, k,
+    device = next(model.parameters()).device
+    return top_k_by_user(lambda batch: model.full_scores(torch.as_tensor(batch, dtype=torch.long, device=device)).cpu().numpy(), users, k,
                          exclude=exclude, banned_items=banned_items, chunk=chunk)
 
 
@@ -137,14 +157,19 @@ def _scorers(model: torch.nn.Module, cache: tuple | None) -> tuple[Callable, Cal
     """Score functions for scored selections (numpy in and out, no gradients): candidates and every item."""
     frozen = None if cache is None else (cache[0].detach(), cache[1].detach())
 
+    device = next(model.parameters()).device
+
+    def on(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
     def score(users: np.ndarray, items: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return model.score(torch.from_numpy(users), torch.from_numpy(np.ascontiguousarray(items)), frozen).numpy()
+            return model.score(on(users), on(items), frozen).cpu().numpy()
 
     def full_score(users: np.ndarray) -> np.ndarray:
         if frozen is None:
-            return model.full_scores(torch.from_numpy(users)).numpy()
-        return (frozen[0][torch.from_numpy(users)] @ frozen[1].T).numpy()
+            return model.full_scores(on(users)).cpu().numpy()
+        return (frozen[0][on(users)] @ frozen[1].T).cpu().numpy()
 
     return score, full_score
 
@@ -202,7 +227,8 @@ def train(
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)  # dropout-free models, but keeps any library default draws seeded
     matrix = train.binary()
-    model = build_model(config, matrix, gen)
+    device = resolve_device(config.device)
+    model = build_model(config, matrix, gen).to(device)  # initialised on the CPU: the same weights on every device
     opts = _optimizers(model, config)
     sampler = NegativeSampler(sampler_config, train, rng, catalog)
     if config.negatives == "static" and sampler.needs_scores:
@@ -231,13 +257,13 @@ def train(
             for start in range(0, len(rows), config.batch_size):
                 part = slice(start, start + config.batch_size)
                 u_np, p_np = u_chunk[part], p_chunk[part]
-                u, p = torch.from_numpy(u_np), torch.from_numpy(p_np)
+                u, p = torch.from_numpy(u_np).to(device), torch.from_numpy(p_np).to(device)
                 cache = model.propagate() if isinstance(model, LightGCN) else None
                 if drawn is not None:
                     neg_np, ok_np = drawn[0][part], drawn[1][part]
                 else:
                     neg_np, ok_np = sampler.sample(u_np, p_np, *_scorers(model, cache), pool=None if pool is None else (pool[0][part], pool[1][part]))
-                neg, ok = torch.from_numpy(np.ascontiguousarray(neg_np)), torch.from_numpy(np.ascontiguousarray(ok_np))
+                neg, ok = (torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in (neg_np, ok_np))
                 total += step(u, p, neg, ok, cache)
                 batches += 1
         spent += time.perf_counter() - t0
@@ -267,4 +293,5 @@ def train(
     elif best_state is not None:
         model.load_state_dict(best_state)
     result.sampling = sampler.stats.as_dict()
+    model.cpu()  # what callers save, evaluate and serve is a CPU model, whatever it trained on
     return result

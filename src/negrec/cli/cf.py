@@ -49,18 +49,21 @@ LrOpt = Annotated[float, typer.Option(help="Learning rate.")]
 RegOpt = Annotated[float, typer.Option(help="L2 on each batch's embeddings.")]
 ValSizeOpt = Annotated[float, typer.Option(help="ratio protocol: validation share of all entries.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the split, the models and the samplers.")]
+DeviceOpt = Annotated[str, typer.Option(help="Where the model trains: cpu, cuda, cuda:<index> or auto (CUDA when present); "
+                                             "the trained model is always saved for the CPU.")]
 OptimizerOpt = Annotated[OptimizerName, typer.Option(help="adam (dense), sparse_adam (Adam on the rows a batch touches, MF) "
                                                           "or sgd (per-pair SGD on those rows in place, MF; its cost does "
                                                           "not grow with the number of users and items).")]
 
 
 def _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,
-            optimizer):
+            optimizer, device):
     from negrec.cf.trainer import TrainConfig
 
     return TrainConfig(model=model.value, loss=loss.value, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg,
                        weight_decay=weight_decay, margin=margin, metric=metric, patience=patience, time_budget=time_budget,
-                       negatives="static" if static else "dynamic", seed=seed, optimizer=optimizer.value)
+                       negatives="static" if static else "dynamic", seed=seed, optimizer=optimizer.value,
+                       device=device)
 
 
 def _check_samplers(specs: list[str]) -> list[str]:
@@ -99,6 +102,7 @@ def train_command(
     lr: LrOpt = 0.005,
     reg: RegOpt = 1e-4,
     optimizer: OptimizerOpt = OptimizerName.adam,
+    device: DeviceOpt = "cpu",
     weight_decay: Annotated[float, typer.Option(help="Adam weight decay.")] = 0.0,
     margin: Annotated[float, typer.Option(help="BPR margin.")] = 0.0,
     metric: Annotated[str, typer.Option(help="Validation metric, e.g. NDCG@10 or MAP@50.")] = "NDCG@10",
@@ -118,7 +122,7 @@ def train_command(
     # the run folder appears whole or not at all (an earlier one is replaced only on success)
     with user_errors(), atomic_dir(out) as folder:
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,
-                         optimizer)
+                         optimizer, device)
         _check_samplers([sampler])
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit)
@@ -143,6 +147,7 @@ def compare_command(
     lr: LrOpt = 0.005,
     reg: RegOpt = 1e-4,
     optimizer: OptimizerOpt = OptimizerName.adam,
+    device: DeviceOpt = "cpu",
     val_size: ValSizeOpt = 0.0,
     seed: SeedOpt = 123,
 ) -> None:
@@ -151,7 +156,7 @@ def compare_command(
     from negrec.experiments.cf import compare
 
     with user_errors(), atomic_dir(out) as folder:
-        config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed, optimizer)
+        config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed, optimizer, device)
         specs = _check_samplers([s.strip() for s in samplers.split(",") if s.strip()])
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         runs = compare(prep, specs, config, folder, progress=progress_bar("training one model per sampler"))
