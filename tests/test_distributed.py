@@ -67,3 +67,63 @@ def test_shard_option_and_a_launch_do_not_mix(folder, monkeypatch):
                                       "--shard", "1/2"], terminal_width=400)
     assert result.exit_code == 2 and "--shard and a multi-process launch both split the records" in result.output
     assert not (folder / "x.json").exists()
+
+
+TRAINING = {  # stage → (command, input option, input file, loss tolerance)
+    # SFT's loss is normalised by each process's own answer tokens before the processes are averaged, so it
+    # differs from one process's normalisation over all tokens of the global batch by a little
+    "sft": (["llm", "sft"], "--records", "records16.json", 2e-2),
+    # DPO's loss is a mean over pairs: two halves of a global batch average to the same number up to rounding
+    "dpo": (["llm", "dpo"], "--pairs", "pairs16.json", 1e-4),
+}
+
+
+@pytest.fixture(scope="module")
+def training_inputs(folder):
+    import numpy as np
+
+    from negrec.preference.negatives import random_records
+
+    data = generate(SyntheticConfig(n_users=40, n_items=80, seed=4))
+    records = data.records["train"][:16]  # a multiple of the global batch: no padded last batch on either side
+    write_json(folder / "records16.json", records)
+    write_json(folder / "pairs16.json", random_records(records, data.catalog, 1, np.random.default_rng(0))[0])
+    return folder
+
+
+def _final_loss(run: Path) -> float:
+    import json
+
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()][-1]["loss"]
+
+
+@pytest.mark.slow  # two trainings per stage; the generation tests above are the default run's version
+@pytest.mark.skipif(not ACCELERATE.exists(), reason="accelerate's launcher is not installed (pip install '.[llm]')")
+@pytest.mark.parametrize("stage", list(TRAINING))
+def test_two_processes_train_like_one_with_the_same_global_batch(training_inputs, stage):
+    command, option, file, tolerance = TRAINING[stage]
+    common = [*command, "--model", "model", option, file, "--epochs", "1", "--seed", "0"]
+    one = _run(training_inputs, [*common, "--out", f"{stage}-1", "--batch-size", "4"], [sys.executable])
+    assert one.returncode == 0, one.stderr
+    two = _run(training_inputs, [*common, "--out", f"{stage}-2", "--batch-size", "2"],
+               [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                "--mixed_precision", "no", "--dynamo_backend", "no"])
+    assert two.returncode == 0, two.stderr
+    assert two.stdout.count("model →") == 1  # one closing line, from rank 0
+    assert (training_inputs / f"{stage}-2" / "run.rank1.log").is_file()  # the second process trained beside it
+    assert _final_loss(training_inputs / f"{stage}-2") == pytest.approx(_final_loss(training_inputs / f"{stage}-1"), rel=tolerance)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["llm", "sdpo", "--pairs", "x.json"], "S-DPO (its own training loop, not yet a TRL trainer) runs in one process"),
+    (["llm", "run", "recipe.yaml"], "`negrec llm run` (launch its generation stages one by one instead) runs in one process"),
+])
+def test_stages_not_yet_multi_process_refuse_a_launch(folder, monkeypatch, args, message):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    extra = ["--model", str(folder / "model")] if args[1] == "sdpo" else []
+    write_json(folder / "x.json", [{"prompt": "p", "chosen": "\"a\"", "rejected": ["\"b\""]}])
+    (folder / "recipe.yaml").write_text("name: x\n")
+    result = CliRunner().invoke(app, [*args[:2], *extra, *[str(folder / a) if a.endswith((".json", ".yaml")) else a for a in args[2:]],
+                                      "--out", str(folder / "refused")], terminal_width=400)
+    assert result.exit_code == 2 and message in result.output, result.output

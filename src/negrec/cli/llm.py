@@ -94,11 +94,23 @@ OverwriteOpt = Annotated[bool, typer.Option(help="Delete chunks made from other 
                                                  "(without it such a chunk folder is refused).")]
 
 
-def _curves(out: Path) -> None:
-    """curve.png beside every training log of a run folder."""
+def _finish_training(out: Path, message: str) -> None:
+    """curve.png beside every training log of the run folder and the closing line, once: by rank 0 under a
+    multi-process launch."""
+    from negrec.launch import is_main_process
     from negrec.report.plots import curves_from_logs
 
-    curves_from_logs(out)
+    if is_main_process():
+        curves_from_logs(out)
+        console.print(message)
+
+
+def _run_log(out: Path) -> Path:
+    """The run's library log; the other processes of a multi-process launch each keep their own."""
+    from negrec.launch import launch_rank
+
+    launched = launch_rank()
+    return out / ("run.log" if launched is None or launched[0] == 0 else f"run.rank{launched[0]}.log")
 
 
 def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Path | None, shard: str, chunk_size: int,
@@ -109,10 +121,11 @@ def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Pat
     from negrec.data.io import folder_signature, read_records
     from negrec.llm.models import load_model
     from negrec.llm.pipeline import check_title_count
-    from negrec.llm.runs import launcher_shard, parse_shard, run_chunks, wait_for_all_chunks
+    from negrec.launch import launch_rank
+    from negrec.llm.runs import parse_shard, run_chunks, wait_for_all_chunks
 
     with user_errors():
-        part, launched = parse_shard(shard), launcher_shard()
+        part, launched = parse_shard(shard), launch_rank()
         if launched is not None and part != (0, 1):
             raise ValueError("--shard and a multi-process launch both split the records: use one of them")
         part = launched or part
@@ -250,15 +263,14 @@ def sft_command(
     from negrec.data.io import read_records
     from negrec.llm.train import sft
 
-    with user_errors(), writer_lock(out), library_logs(out / "run.log"):
+    with user_errors(), writer_lock(out), library_logs(_run_log(out)):
         settings = _stage_settings(epochs, lr, batch_size, grad_accum, 0.1, max_length, save_steps, seed, lora, False,
                                    template=template.value, history_loss_from=history_loss_from, time_budget_s=time_budget,
                                    warmup_steps=warmup_steps, weight_decay=weight_decay, lr_schedule=lr_schedule,
                                    dropout=dropout)
         recs, _ = read_records(records)
         final = sft(model, recs, out, settings)
-    _curves(out)
-    console.print(f"SFT model → {final}")
+    _finish_training(out, f"SFT model → {final}")
 
 
 @app.command("dpo")
@@ -275,13 +287,12 @@ def dpo_command(
     from negrec.data.io import read_records
     from negrec.llm.train import dpo
 
-    with user_errors(), writer_lock(out), library_logs(out / "run.log"):
+    with user_errors(), writer_lock(out), library_logs(_run_log(out)):
         settings = _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, precompute_ref,
                                    anchor=anchor, title_logps=title_logps)
         recs, _ = read_records(pairs)
         final = dpo(model, recs, out, settings, reference)
-    _curves(out)
-    console.print(f"DPO model → {final}")
+    _finish_training(out, f"DPO model → {final}")
 
 
 @app.command("sdpo")
@@ -298,13 +309,12 @@ def sdpo_command(
     from negrec.data.io import read_records
     from negrec.llm.train import sdpo
 
-    with user_errors(), writer_lock(out), library_logs(out / "run.log"):
+    with user_errors(), writer_lock(out), library_logs(_run_log(out)):
         settings = _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, False, False,
                                    anchor=anchor, title_logps=title_logps)
         recs, _ = read_records(pairs)
         final = sdpo(model, recs, out, settings, reference, pad_empty_to)
-    _curves(out)
-    console.print(f"S-DPO model → {final}")
+    _finish_training(out, f"S-DPO model → {final}")
 
 
 @app.command("curriculum")
@@ -319,7 +329,7 @@ def curriculum_command(
     """Stages of DPO / S-DPO, each starting (policy and reference) from the previous stage."""
     from negrec.llm.train import curriculum
 
-    with user_errors(), writer_lock(out), library_logs(out / "run.log"):
+    with user_errors(), writer_lock(out), library_logs(_run_log(out)):
         stages = []
         for spec in stage:
             kind, _, path = spec.partition(":")
@@ -328,8 +338,7 @@ def curriculum_command(
             stages.append((kind, Path(path)))
         final = curriculum(model, stages, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed,
                                                                False, False, anchor=anchor, title_logps=title_logps))
-    _curves(out)
-    console.print(f"curriculum model → {final}")
+    _finish_training(out, f"curriculum model → {final}")
 
 
 @app.command("selfplay")
@@ -345,13 +354,12 @@ def selfplay_command(
     from negrec.data.io import read_records
     from negrec.llm.train import selfplay_rounds
 
-    with user_errors(), writer_lock(out), library_logs(out / "run.log"):
+    with user_errors(), writer_lock(out), library_logs(_run_log(out)):
         recs, _ = read_records(records)
         final = selfplay_rounds(model, recs, load_goodreads_catalog(catalog), rounds, out,
                                 _stage_settings(epochs, lr, batch_size, 1, beta, max_length, save_steps, seed, False, False,
                                                 template=template.value, anchor=anchor, title_logps=title_logps))
-    _curves(out)
-    console.print(f"self-play model → {final}")
+    _finish_training(out, f"self-play model → {final}")
 
 
 @app.command("run")
@@ -363,7 +371,10 @@ def run_command(
     """Run a whole recipe: model → SFT → candidates → negatives → training → predict → evaluate → report."""
     from negrec.experiments.llm_recipe import Runner, load_recipe
 
+    from negrec.launch import refuse_under_launch
+
     with user_errors():
+        refuse_under_launch("`negrec llm run` (launch its generation stages one by one instead)")
         parsed = load_recipe(recipe)  # checked before the lock or any work
         with writer_lock(out):
             summary = Runner(parsed, out, data_dir, log=log_line).run()

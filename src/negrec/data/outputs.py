@@ -45,11 +45,16 @@ def _alive(pid: int) -> bool:
 def writer_lock(path: str | Path) -> Iterator[Path]:
     """Hold `.<name>.lock` beside `path` for the block: a second live writer to the same output is refused (a lock
     left by a killed writer is taken over). For outputs that resume in place, such as training run folders."""
+    from negrec.launch import is_main_process
+
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"cannot create the parent folder: {exc.strerror}", path=path) from None
+    if not is_main_process():  # the other processes of a launch write beside rank 0, which holds the lock
+        yield path
+        return
     lock = path.with_name(f".{path.name}.lock")
     _take_lock(lock, path)
     try:

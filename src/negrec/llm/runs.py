@@ -11,7 +11,6 @@ every chunk is there: the same file, byte for byte, as one process.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -36,12 +35,6 @@ def parse_shard(text: str) -> tuple[int, int]:
 def chunk_path(work_dir: Path, index: int) -> Path:
     """File of one chunk."""
     return work_dir / f"chunk_{index:05d}.jsonl"
-
-
-def launcher_shard() -> tuple[int, int] | None:
-    """(rank, processes) when started by `accelerate launch` / torchrun with more than one process, else None."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    return (int(os.environ.get("RANK", "0")), world) if world > 1 else None
 
 
 def _wait_until(done: Callable[[], bool], what: str, timeout: float) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 from negrec.data.io import read_records, write_json
+from negrec.launch import refuse_under_launch
 from negrec.llm.prompts import render
 from negrec.llm.settings import StageSettings
 
@@ -42,8 +43,13 @@ def _last_checkpoint(out: Path) -> str | None:
 
 
 def _finish(history: list[dict], model, tokenizer, out: Path, config: dict) -> Path:
-    """Save the final model, the log (JSONL) and the config (the CLI/experiment layer draws curve.png from the log)."""
+    """Save the final model, the log (JSONL) and the config (the CLI/experiment layer draws curve.png from the log);
+    under a multi-process launch only rank 0 writes them."""
+    from negrec.launch import is_main_process
+
     final = out / "final"
+    if not is_main_process():
+        return final
     model = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model  # LoRA: save a plain model
     model.save_pretrained(final)
     tokenizer.save_pretrained(final)
@@ -152,6 +158,8 @@ def sft(model_dir: str | Path, records: Sequence[dict], out: str | Path, setting
     out = Path(out)
     model, tok = _load_trainable(Path(model_dir), settings)
     dataset = Dataset.from_list(sft_rows(tok, records, settings.template, settings.history_loss_from))
+    if settings.time_budget_s:
+        refuse_under_launch("--time-budget (its steps are measured by one process)")
     steps = _budget_steps(model, tok, dataset, out, settings) if settings.time_budget_s else -1
     trainer = _sft_trainer(model, tok, dataset, out, settings, steps)
     trainer.train(resume_from_checkpoint=_last_checkpoint(out))
@@ -207,6 +215,7 @@ def sdpo(model_dir: str | Path, records: Sequence[dict], out: str | Path, settin
     from negrec.llm.models import load_model
     from negrec.llm.sdpo import train_sdpo
 
+    refuse_under_launch("S-DPO (its own training loop, not yet a TRL trainer)")
     out = Path(out)
     policy, tok = _load_trainable(Path(model_dir), settings)
     reference = load_model(reference_dir or model_dir)[0]
@@ -238,6 +247,7 @@ def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rou
     from negrec.llm.pipeline import predict_fn
     from negrec.preference.selfplay import selfplay_records
 
+    refuse_under_launch("self-play (its generation and training rounds)")
     out = Path(out)
     current = Path(model_dir)
     for r in range(1, rounds + 1):

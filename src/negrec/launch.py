@@ -1,0 +1,23 @@
+"""Which process of a multi-process launch (`accelerate launch`, `torchrun`) this is, from the launcher's environment."""
+
+from __future__ import annotations
+
+import os
+
+
+def launch_rank() -> tuple[int, int] | None:
+    """(rank, processes) when started with more than one process, else None."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")), world) if world > 1 else None
+
+
+def is_main_process() -> bool:
+    """True for rank 0 of a launch and for a plain single process: the one that writes shared outputs."""
+    launched = launch_rank()
+    return launched is None or launched[0] == 0
+
+
+def refuse_under_launch(what: str) -> None:
+    """Stages that are not (yet) multi-process aware stop before any work instead of racing each other."""
+    if launch_rank() is not None:
+        raise ValueError(f"{what} runs in one process; start it without a multi-process launcher (see docs/scaling.md)")
