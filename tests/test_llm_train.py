@@ -167,6 +167,26 @@ def test_sdpo_resume_continues_from_the_last_checkpoint(trained, tmp_path):
     assert all(torch.allclose(a[k], b[k]) for k in a)
 
 
+class Planted:
+    """An object whose unpickling would call a function: what a planted checkpoint would carry."""
+
+    def __reduce__(self):
+        return (print, ("this ran while loading",))
+
+
+def test_sdpo_refuses_a_checkpoint_that_holds_code(trained, tmp_path):
+    from negrec.errors import DataError
+
+    data, _, tuned = trained
+    folder = tmp_path / "run" / "checkpoint-5"
+    folder.mkdir(parents=True)
+    torch.save({"policy": Planted()}, folder / "trainer.pt")
+    policy, tok = load_model(tuned)
+    reference, _ = load_model(tuned)
+    with pytest.raises(DataError, match="is not an S-DPO checkpoint"):
+        train_sdpo(policy, reference, tok, pairs_for(data, 4, k=2, seed=1), tmp_path / "run", StageSettings(batch_size=2))
+
+
 def test_cli_selfplay_round_and_sdpo(trained, trained_titles, tmp_path):
     import json
 

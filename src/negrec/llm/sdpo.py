@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
@@ -21,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from negrec.data.io import write_json
+from negrec.errors import DataError
 from negrec.llm.settings import StageSettings
 
 
@@ -129,7 +131,11 @@ def train_sdpo(policy, reference, tokenizer, records: Sequence[dict], out: str |
     step, log = 0, []
     last = _latest_checkpoint(out)
     if last is not None:
-        state = torch.load(last / "trainer.pt", weights_only=False)
+        try:  # tensors and plain values only: a planted file cannot run code through pickle
+            state = torch.load(last / "trainer.pt", weights_only=True)
+        except pickle.UnpicklingError:
+            raise DataError("is not an S-DPO checkpoint (it holds more than tensors and plain values); move it "
+                            "away to start over", path=last / "trainer.pt") from None
         policy.load_state_dict(state["policy"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
