@@ -168,3 +168,26 @@ def test_model_source_draws_from_the_models_top_unobserved_items():
         assert ok[u].all() and neg[u, 0] in free
     with pytest.raises(ValueError, match="full scores"):
         sampler.sample(users, np.zeros(12, int))
+
+
+def test_strategies_over_the_models_top_items():
+    lists = [["a"], ["a"], ["b"], ["b"], ["c"], ["a"]]
+    mat, names = genre_matrix(lists)
+    cat = Catalog(item_ids=np.arange(6), titles=list("uvwxyz"), genres=mat, genre_names=names, source_genres=lists)
+    # exposure: item0 4, item1 1, item2 3, item3 1, item4 0, item5 1; user 0 knows item 0, cluster {a}
+    u = np.array([0, 1, 2, 3, 1, 2, 3, 4, 5, 5, 4])
+    i = np.array([0, 0, 0, 0, 1, 2, 2, 2, 3, 5, 2])
+    train = Interactions.from_arrays(u, i, n_users=6, n_items=6)
+    scores = lambda users: np.tile(np.array([9.0, 1.0, 8.0, 7.0, 0.5, 6.0]), (len(users), 1))  # noqa: E731
+    # the model's top 3 unobserved items for user 0 are 2, 3, 5 (item 0 is known): 4 (exposure 0) is not among them
+    low = NegativeSampler(parse_sampler("low_exposure@model:3"), train, np.random.default_rng(0), cat)
+    assert low.needs_scores and low.config.source == "model" and low.config.n_candidates == 3
+    neg, ok = low.sample(np.array([0]), np.array([0]), None, scores)
+    assert ok.all() and neg[0, 0] == 3  # exposure 1 among {2: 3, 3: 1, 5: 1}: the first of the tie in the top order
+    out = NegativeSampler(parse_sampler("clusterout_high@model:3"), train, np.random.default_rng(0), cat)
+    assert out.sample(np.array([0]), np.array([0]), None, scores)[0][0, 0] == 2  # outside {a}: 2 (3) and 3 (1)
+    inside = NegativeSampler(parse_sampler("clusterin_low@model:3"), train, np.random.default_rng(0), cat)
+    assert inside.sample(np.array([0]), np.array([0]), None, scores)[0][0, 0] == 5  # the only in-cluster one
+    assert parse_sampler("clusterout_low@model").n_candidates == 50
+    with pytest.raises(ValueError, match="full scores"):
+        low.sample(np.array([0]), np.array([0]))

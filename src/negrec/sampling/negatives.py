@@ -4,7 +4,8 @@ Specs (`parse_sampler`): `uniform`, `popularity[:alpha]`, `dns[:M]` (hardest of 
 (the homework sampler: top `hard` of M scored candidates + `random` more from the whole pool),
 `misranked[:M]` (first candidate scoring above the positive), `model[:M]` (a random one of the model's
 current top-M unobserved items), and every cluster × exposure strategy `<name>[:M]` (picks among M
-uniform candidates by the user's interest cluster and item exposure). Per-row candidate lists given
+uniform candidates by the user's interest cluster and item exposure) or `<name>@model[:M]` (picks among
+the model's current top-M unobserved items — hard candidates, as an LLM's own beams are). Per-row candidate lists given
 from outside (the `list` source, e.g. LLM-generated titles) go straight to `strategies.select`.
 """
 
@@ -49,7 +50,7 @@ class SamplerConfig:
 
 
 SAMPLER_SYNTAX = ("uniform, popularity[:alpha], model[:M], dns[:M], mixed[:M:hard:random], misranked[:M] or a "
-                  "cluster × exposure strategy[:M]")
+                  "cluster × exposure strategy[:M] / strategy@model[:M]")
 
 
 def _sampler_numbers(spec: str, args: list[str], kinds: str) -> list[float]:
@@ -86,7 +87,8 @@ def parse_sampler(spec: str, *, n_negatives: int = 1, policy: Policy = "resample
             raise ValueError(f"sampler {spec!r}: need hard + random ≥ 1 and hard ≤ M")
         return replace(base, selection="mixed", n_candidates=m, n_hard=hard, n_random=rand, n_negatives=hard + rand)
     counted = {"model": ({"source": "model"}, 50), "dns": ({"selection": "hardest"}, 10), "misranked": ({"selection": "misranked"}, 10),
-               **{strategy: ({"selection": strategy}, 10) for strategy in STRATEGIES}}
+               **{strategy: ({"selection": strategy}, 10) for strategy in STRATEGIES},
+               **{f"{strategy}@model": ({"selection": strategy, "source": "model"}, 50) for strategy in STRATEGIES}}
     if name in counted:
         fields, default = counted[name]
         (m,) = _sampler_numbers(spec, args, "i") or [default]
@@ -163,12 +165,12 @@ class NegativeSampler:
         candidates from `draw_pool`, else drawn here."""
         c = self.config
         users = np.asarray(users, dtype=np.int64)
+        if c.selection in STRATEGIES:
+            return self._by_strategy(users, full_score)
         if c.source == "model":
             return self._from_model(users, full_score)
         if c.selection == "random":
             return self._candidates(users, c.n_negatives)
-        if c.selection in STRATEGIES:
-            return self._by_strategy(users)
         if score is None:
             raise ValueError(f"{c.selection} sampling needs the model's scores")
         cand, ok = pool if pool is not None else self._candidates(users, c.n_candidates)
@@ -189,22 +191,32 @@ class NegativeSampler:
         pick = np.where(above.any(axis=1), above.argmax(axis=1), s.argmax(axis=1))[:, None]
         return np.take_along_axis(cand, pick, 1), np.take_along_axis(ok, pick, 1)
 
-    def _from_model(self, users: np.ndarray, full_score: FullScoreFn | None) -> tuple[np.ndarray, np.ndarray]:
-        """n_negatives drawn uniformly from the model's top-M items that are not known positives."""
+    def _model_top(self, users: np.ndarray, full_score: FullScoreFn | None) -> np.ndarray:
+        """(B, M) the model's current top-M items per user that are not known positives (−1 where fewer exist)."""
         if full_score is None:
             raise ValueError("the model source needs the model's full scores")
+        return top_k(full_score(users), self.config.n_candidates, self.train.matrix[users])
+
+    def _from_model(self, users: np.ndarray, full_score: FullScoreFn | None) -> tuple[np.ndarray, np.ndarray]:
+        """n_negatives drawn uniformly from the model's top-M items that are not known positives."""
         c = self.config
-        top = top_k(full_score(users), c.n_candidates, self.train.matrix[users])
+        top = self._model_top(users, full_score)
         pick = self.rng.integers(0, c.n_candidates, size=(len(users), c.n_negatives))
         items = np.take_along_axis(top, pick, axis=1)
         self.stats.drawn += items.size
         return np.maximum(items, 0), items >= 0
 
-    def _by_strategy(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """n_negatives groups of M uniform candidates; each group yields the strategy's 1 (or 2) picks."""
+    def _by_strategy(self, users: np.ndarray, full_score: FullScoreFn | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """n_negatives groups of M candidates (uniform draws, or the model's top M unobserved items); each group
+        yields the strategy's 1 (or 2) picks."""
         c = self.config
         slots = np.repeat(users, c.n_negatives)
-        cand, ok = self._candidates(slots, c.n_candidates)
+        if c.source == "model":
+            top = self._model_top(slots, full_score)
+            self.stats.drawn += top.size
+            cand, ok = np.maximum(top, 0), top >= 0
+        else:
+            cand, ok = self._candidates(slots, c.n_candidates)
         # overlap with the user's cluster: sum of the item's flags over the (up to 3) cluster genres;
         # −1 padding in the cluster reads the all-false extra column of genre_hot
         cl = self.clusters[slots]
