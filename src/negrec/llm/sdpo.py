@@ -11,6 +11,7 @@ with DPO: `anchor` adds anchor × the mean NLL of the chosen answers' tokens (RP
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import pickle
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 
 from negrec.data.io import write_json
 from negrec.errors import DataError
+from negrec.launch import launch_rank
 from negrec.llm.settings import StageSettings
 
 
@@ -123,7 +125,14 @@ def train_sdpo(policy, reference, tokenizer, records: Sequence[dict], out: str |
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = prepare_rows(records, max_negatives, pad_empty_to)
-    per_epoch = math.ceil(len(rows) / (settings.batch_size * settings.grad_accum))
+    # under a multi-process launch each process takes its share of every global batch (batch size × gradient
+    # accumulation × processes, as TRL counts it) and DDP averages the gradients; alone, nothing is wrapped
+    launched = launch_rank()
+    rank, world = launched or (0, 1)
+    trained = _distributed(policy) if launched else policy
+    chunk = settings.batch_size * settings.grad_accum
+    # a last global batch smaller than the number of processes would leave a process idle (and DDP waiting): dropped
+    per_epoch = len(rows) // (chunk * world) + (len(rows) % (chunk * world) >= world)
     total = per_epoch * max(1, round(settings.epochs))
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=settings.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -140,40 +149,76 @@ def train_sdpo(policy, reference, tokenizer, records: Sequence[dict], out: str |
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         step, log = state["step"], state["log"]
-    write_json(out / "settings.json", {**asdict(settings), "max_negatives": max_negatives, "pad_empty_to": pad_empty_to})
+    if rank == 0:
+        write_json(out / "settings.json", {**asdict(settings), "max_negatives": max_negatives, "pad_empty_to": pad_empty_to})
     titles = title_range(tokenizer) if settings.title_logps else None
     reference.eval()
     policy.train()
     while step < total:
         epoch, within = divmod(step, per_epoch)
         order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(settings.seed + epoch)).tolist()
-        chunk = settings.batch_size * settings.grad_accum
-        batch_rows = [rows[i] for i in order[within * chunk : (within + 1) * chunk]]
+        global_rows = order[within * chunk * world : (within + 1) * chunk * world]
+        batch_rows = [rows[i] for i in global_rows[rank::world]]  # round robin: every process gets a share
         optimizer.zero_grad()
         totals: dict[str, float] = {}
-        for start in range(0, len(batch_rows), settings.batch_size):
+        starts = range(0, len(batch_rows), settings.batch_size)
+        for start in starts:
             micro = batch_rows[start : start + settings.batch_size]
-            k = max(len(r[2]) for r in micro)
-            mask = torch.tensor([[j < len(r[2]) for j in range(k)] for r in micro])
-            prompts, chosen, rejected = [r[0] for r in micro], [r[1] for r in micro], [r[2] for r in micro]
-            pc, pr, n_chosen = batch_logps(policy, tokenizer, prompts, chosen, rejected, mask, settings.max_length, titles)
-            with torch.no_grad():
-                rc, rr, _ = batch_logps(reference, tokenizer, prompts, chosen, rejected, mask, settings.max_length, titles)
-            loss, stats = sdpo_loss(pc, pr, rc.to(pc.device), rr.to(pc.device), mask.to(pc.device), settings.beta)
-            if settings.anchor:  # RPO's NLL term on the chosen answers, as TRL's DPO loss type "sft" computes it
-                stats["nll"] = -pc.sum() / n_chosen.sum().clamp(min=1)
-                loss = loss + settings.anchor * stats["nll"]
-            (loss * len(micro) / len(batch_rows)).backward()
+            # DDP all-reduces once per step per process: the last micro-batch's forward + backward syncs what the
+            # earlier ones accumulated (processes may hold different numbers of micro-batches)
+            quiet = launched and start != starts[-1]
+            with trained.no_sync() if quiet else contextlib.nullcontext():
+                loss, stats = _micro_loss(trained, reference, tokenizer, micro, settings, titles)
+                # weights of the global batch: DDP's average over processes then gives the global mean exactly
+                weight = len(micro) * world / len(global_rows)
+                (loss * weight).backward()
             for key, value in {"loss": loss.detach(), **stats}.items():
-                totals[key] = totals.get(key, 0.0) + float(value) * len(micro) / len(batch_rows)
+                totals[key] = totals.get(key, 0.0) + float(value) * weight / world
         optimizer.step()
         schedule.step()
         step += 1
+        if launched:
+            totals = _sum_over_processes(totals)
         log.append({"step": step, "epoch": epoch + (within + 1) / per_epoch, "lr": schedule.get_last_lr()[0], **totals})
-        if step % settings.save_steps == 0 or step == total:
+        if rank == 0 and (step % settings.save_steps == 0 or step == total):
             _save(out / f"checkpoint-{step}", policy, optimizer, schedule, step, log)
-    (out / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    if rank == 0:
+        (out / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
     return log
+
+
+def _micro_loss(policy, reference, tokenizer, micro, settings: StageSettings, titles):
+    """S-DPO loss (plus the anchor term) and its statistics on one micro-batch of (prompt, chosen, negatives)."""
+    k = max(len(r[2]) for r in micro)
+    mask = torch.tensor([[j < len(r[2]) for j in range(k)] for r in micro])
+    prompts, chosen, rejected = [r[0] for r in micro], [r[1] for r in micro], [r[2] for r in micro]
+    pc, pr, n_chosen = batch_logps(policy, tokenizer, prompts, chosen, rejected, mask, settings.max_length, titles)
+    with torch.no_grad():
+        rc, rr, _ = batch_logps(reference, tokenizer, prompts, chosen, rejected, mask, settings.max_length, titles)
+    loss, stats = sdpo_loss(pc, pr, rc.to(pc.device), rr.to(pc.device), mask.to(pc.device), settings.beta)
+    if settings.anchor:  # RPO's NLL term on the chosen answers, as TRL's DPO loss type "sft" computes it
+        stats["nll"] = -pc.sum() / n_chosen.sum().clamp(min=1)
+        loss = loss + settings.anchor * stats["nll"]
+    return loss, stats
+
+
+def _distributed(policy):
+    """The policy wrapped for data-parallel training across the launched processes (gloo on the CPU)."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if next(policy.parameters()).is_cuda else "gloo")
+    return torch.nn.parallel.DistributedDataParallel(policy)
+
+
+def _sum_over_processes(totals: dict[str, float]) -> dict[str, float]:
+    """Each logged statistic over the global batch: the processes' weighted shares added up."""
+    import torch.distributed as dist
+
+    keys = sorted(totals)
+    values = torch.tensor([totals[k] for k in keys], dtype=torch.float64)
+    dist.all_reduce(values)
+    return {k: float(v) for k, v in zip(keys, values)}
 
 
 def _latest_checkpoint(out: Path) -> Path | None:

@@ -215,7 +215,6 @@ def sdpo(model_dir: str | Path, records: Sequence[dict], out: str | Path, settin
     from negrec.llm.models import load_model
     from negrec.llm.sdpo import train_sdpo
 
-    refuse_under_launch("S-DPO (its own training loop, not yet a TRL trainer)")
     out = Path(out)
     policy, tok = _load_trainable(Path(model_dir), settings)
     reference = load_model(reference_dir or model_dir)[0]
