@@ -113,3 +113,19 @@ def test_lockstep_equals_the_plain_reference(tiny, config):
         scores = got.scores[0].reshape(-1).tolist()
         assert [t for t, _ in expected] == texts
         assert [s for _, s in expected] == pytest.approx(scores, rel=1e-4, abs=1e-4)
+
+
+def test_models_whose_cache_the_search_cannot_manage_fall_back_to_generate(tiny, monkeypatch):
+    import negrec.llm.beams as beams
+
+    data, model, tok, _ = tiny
+    trie = build_trie(tok, data.catalog)
+    prompts = [render(r["instruction"], r["input"]) for r in data.records["test"][:3]]
+    config = CONFIGS[0]
+    expected = beam_titles(model, tok, prompts, trie, replace(config, engine="generate"), shortcut=False)
+
+    def unsupported(*args, **kwargs):
+        raise beams.UnsupportedCache("a sliding-window cache")
+
+    monkeypatch.setattr(beams, "group_beam_search", unsupported)
+    assert beam_titles(model, tok, prompts, trie, config, shortcut=False) == expected

@@ -14,6 +14,7 @@ forward passes (the sequential version re-encodes the prompt for every beam of e
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -70,6 +71,11 @@ def _beam_layer_class():
     return BeamLayer
 
 
+class UnsupportedCache(NotImplementedError):
+    """The model's cache is not the plain per-layer key/value cache this search manages (sliding-window, hybrid
+    or quantised caches): use transformers' generate instead."""
+
+
 @dataclass
 class GroupBeams:
     """Per prompt and group, the n finished hypotheses (generated tokens only) and their scores, best first."""
@@ -100,8 +106,14 @@ def group_beam_search(
     # transformers drops an all-ones mask (no padding) before the forward passes; so must we, for the same numbers
     mask = None if bool((attention_mask == 1).all()) else attention_mask
     positions = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
-    out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+    # transformers asks for the last position's logits only where the model takes `logits_to_keep`
+    last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, **last_only)
     cache = out.past_key_values
+    from transformers.cache_utils import DynamicLayer
+
+    if not all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", [None])):
+        raise UnsupportedCache(f"{type(model).__name__}'s cache is not a plain dynamic one")
     beam_layer = _beam_layer_class()
     cache.layers = [beam_layer(layer.keys.repeat_interleave(groups * n, dim=0), layer.values.repeat_interleave(groups * n, dim=0),
                                max_len) for layer in cache.layers]
@@ -187,7 +199,7 @@ def group_beam_search(
             row_mask = torch.cat([mask.repeat_interleave(len(alive) * n, dim=0),
                                   torch.ones((n_prompts * len(alive) * n, cur_len - prompt_len), dtype=mask.dtype, device=device)], 1)
         out = model(input_ids=next_tokens, attention_mask=row_mask, position_ids=step_pos, past_key_values=cache,
-                    use_cache=True, logits_to_keep=1)
+                    use_cache=True, **last_only)
         cache = out.past_key_values
         logits = out.logits[:, -1, :].float()
     return GroupBeams(sequences=fin_seqs[..., prompt_len:], scores=fin_scores)

@@ -85,8 +85,8 @@ def beam_titles(model, tokenizer, prompts: Sequence[str], trie: TitleTrie | None
         if fast is not None:
             return [b[: config.n_return] for b in fast]
     beams = config.beams_per_group if groups > 1 else max(config.n_return, config.beams_per_group)
-    search = _generate_groups if config.engine == "generate" else _lockstep_groups
-    per_group = search(model, tokenizer, prompts, trie if config.constrained else None, config, groups, beams)
+    args = (model, tokenizer, prompts, trie if config.constrained else None, config, groups, beams)
+    per_group = _generate_groups(*args) if config.engine == "generate" else _lockstep_or_generate(*args)
     found: list[dict[str, float]] = [{} for _ in prompts]
     for texts, scores in per_group:  # group by group, prompt-major within a group: ties keep this order
         for j, (text, score) in enumerate(zip(texts, scores)):
@@ -97,6 +97,16 @@ def beam_titles(model, tokenizer, prompts: Sequence[str], trie: TitleTrie | None
             if text and (text not in bucket or score > bucket[text]):
                 bucket[text] = float(score)
     return [[t for t, _ in sorted(b.items(), key=lambda kv: -kv[1])][: config.n_return] for b in found]
+
+
+def _lockstep_or_generate(model, tokenizer, prompts, trie, config: BeamConfig, groups: int, beams: int) -> list:
+    """The lock-step search, or transformers' generate for models whose cache it cannot manage (same beams)."""
+    from negrec.llm.beams import UnsupportedCache
+
+    try:
+        return list(_lockstep_groups(model, tokenizer, prompts, trie, config, groups, beams))
+    except UnsupportedCache:
+        return list(_generate_groups(model, tokenizer, prompts, trie, config, groups, beams))
 
 
 def _lockstep_groups(model, tokenizer, prompts, trie, config: BeamConfig, groups: int, beams: int):
