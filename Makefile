@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/cf_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/cf_scaling.py
 	$(BIN)/python benchmarks/cf_quality.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
+	$(BIN)/python benchmarks/cf_hard_pools.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/grounding_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/constrained_decoding.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
 	$(BIN)/python benchmarks/candidates_speed.py --data-dir $${NEGREC_DATA_DIR:-../shared/data}
