@@ -139,3 +139,20 @@ def test_stages_not_yet_multi_process_refuse_a_launch(folder, monkeypatch):
                                 terminal_width=400)
     assert result.exit_code == 2, result.output
     assert "`negrec llm run` (launch its generation stages one by one instead) runs in one process" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ACCELERATE.exists(), reason="accelerate's launcher is not installed (pip install '.[llm]')")
+def test_a_curriculum_of_dpo_then_sdpo_under_two_processes(training_inputs):
+    """Each stage starts from the previous stage's model: the second process waits until rank 0 has saved it."""
+    common = ["llm", "curriculum", "--model", "model", "--stage", "dpo:pairs16.json", "--stage", "sdpo:lists16.json",
+              "--epochs", "1", "--seed", "0"]
+    one = _run(training_inputs, [*common, "--out", "cur-1", "--batch-size", "4"], [sys.executable])
+    assert one.returncode == 0, one.stderr
+    two = _run(training_inputs, [*common, "--out", "cur-2", "--batch-size", "2"],
+               [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                "--mixed_precision", "no", "--dynamo_backend", "no"])
+    assert two.returncode == 0, two.stderr
+    stage = "stage2-sdpo"
+    gap = _update_gap(training_inputs / "model", training_inputs / "cur-1" / stage, training_inputs / "cur-2" / stage)
+    assert gap < 1e-3

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from typing import Callable
 
 
 def launch_rank() -> tuple[int, int] | None:
@@ -21,3 +23,14 @@ def refuse_under_launch(what: str) -> None:
     """Stages that are not (yet) multi-process aware stop before any work instead of racing each other."""
     if launch_rank() is not None:
         raise ValueError(f"{what} runs in one process; start it without a multi-process launcher (see docs/scaling.md)")
+
+
+def wait_until(done: Callable[[], bool], what: str, timeout: float = 24 * 3600) -> None:
+    """Poll the shared folder until `done()` (the launcher stops every process when one of them fails)."""
+    from negrec.errors import DataError
+
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise DataError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)

@@ -11,12 +11,12 @@ every chunk is there: the same file, byte for byte, as one process.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from negrec.data.io import fingerprint, read_json, read_records, write_json, write_jsonl
 from negrec.errors import DataError
+from negrec.launch import wait_until
 
 ChunkFn = Callable[[Sequence[dict], int], list[dict]]  # (records of the chunk, chunk index) → output records
 
@@ -37,15 +37,6 @@ def chunk_path(work_dir: Path, index: int) -> Path:
     return work_dir / f"chunk_{index:05d}.jsonl"
 
 
-def _wait_until(done: Callable[[], bool], what: str, timeout: float) -> None:
-    """Poll the shared folder until `done()` (the launcher stops every process when one of them fails)."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise DataError(f"gave up after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)
-
-
 def run_chunks(records: Sequence[dict], work_dir: str | Path, fn: ChunkFn, *, settings: Any, chunk_size: int = 100,
                shard: tuple[int, int] = (0, 1), overwrite: bool = False,
                progress: Callable[[Iterable[int]], Iterable[int]] | None = None, follower: bool = False,
@@ -61,7 +52,7 @@ def run_chunks(records: Sequence[dict], work_dir: str | Path, fn: ChunkFn, *, se
     n_chunks = (len(records) + chunk_size - 1) // chunk_size
     plan = {"records": len(records), "chunk_size": chunk_size, "chunks": n_chunks, "fingerprint": fingerprint(records, settings)}
     if follower:
-        _wait_until(lambda: (work_dir / "plan.json").is_file() and read_json(work_dir / "plan.json") == plan,
+        wait_until(lambda: (work_dir / "plan.json").is_file() and read_json(work_dir / "plan.json") == plan,
                     f"rank 0 to write this stage's plan in {work_dir}", wait_seconds)
         return _run_mine(records, work_dir, fn, n_chunks, chunk_size, shard, progress)
     old = read_json(work_dir / "plan.json") if (work_dir / "plan.json").is_file() else None
@@ -89,7 +80,7 @@ def wait_for_all_chunks(work_dir: str | Path, wait_seconds: float = 24 * 3600) -
     """Rank 0 of a multi-process launch: wait until the other ranks have written their chunks."""
     work_dir = Path(work_dir)
     n_chunks = read_json(work_dir / "plan.json")["chunks"]
-    _wait_until(lambda: all(chunk_path(work_dir, c).is_file() for c in range(n_chunks)),
+    wait_until(lambda: all(chunk_path(work_dir, c).is_file() for c in range(n_chunks)),
                 f"the other processes' chunks in {work_dir}", wait_seconds)
 
 

@@ -45,10 +45,11 @@ def _last_checkpoint(out: Path) -> str | None:
 def _finish(history: list[dict], model, tokenizer, out: Path, config: dict) -> Path:
     """Save the final model, the log (JSONL) and the config (the CLI/experiment layer draws curve.png from the log);
     under a multi-process launch only rank 0 writes them."""
-    from negrec.launch import is_main_process
+    from negrec.launch import is_main_process, wait_until
 
     final = out / "final"
-    if not is_main_process():
+    if not is_main_process():  # the next stage may start from this model: wait until rank 0 has written it
+        wait_until(lambda: (out / "config.json").is_file(), f"rank 0 to save {final}")
         return final
     model = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model  # LoRA: save a plain model
     model.save_pretrained(final)
