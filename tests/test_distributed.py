@@ -156,3 +156,25 @@ def test_a_curriculum_of_dpo_then_sdpo_under_two_processes(training_inputs):
     stage = "stage2-sdpo"
     gap = _update_gap(training_inputs / "model", training_inputs / "cur-1" / stage, training_inputs / "cur-2" / stage)
     assert gap < 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ACCELERATE.exists(), reason="accelerate's launcher is not installed (pip install '.[llm]')")
+def test_a_selfplay_round_under_two_processes(training_inputs):
+    """Every process predicts the same (greedy) negatives, training runs data-parallel, rank 0 writes the round."""
+    import json
+
+    common = ["llm", "selfplay", "--model", "model", "--catalog", "data", "--records", "records16.json", "--rounds", "1",
+              "--epochs", "1", "--seed", "0"]
+    one = _run(training_inputs, [*common, "--out", "sp-1", "--batch-size", "4"], [sys.executable])
+    assert one.returncode == 0, one.stderr
+    two = _run(training_inputs, [*common, "--out", "sp-2", "--batch-size", "2"],
+               [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                "--mixed_precision", "no", "--dynamo_backend", "no"])
+    assert two.returncode == 0, two.stderr
+    done = [json.loads((training_inputs / run / "round1" / "done.json").read_text()) for run in ("sp-1", "sp-2")]
+    assert done[0]["pairs"] == done[1]["pairs"]
+    assert (training_inputs / "sp-2" / "round1" / "selfplay.json").read_bytes() == \
+        (training_inputs / "sp-1" / "round1" / "selfplay.json").read_bytes()
+    assert _final_loss(training_inputs / "sp-2" / "round1" / "sft") == pytest.approx(
+        _final_loss(training_inputs / "sp-1" / "round1" / "sft"), rel=2e-2)

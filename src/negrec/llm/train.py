@@ -247,22 +247,30 @@ def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rou
     from negrec.llm.pipeline import predict_fn
     from negrec.preference.selfplay import selfplay_records
 
-    refuse_under_launch("self-play (its generation and training rounds)")
+    from negrec.launch import is_main_process, wait_until
+
     out = Path(out)
     current = Path(model_dir)
+    main = is_main_process()
     for r in range(1, rounds + 1):
         round_dir = out / f"round{r}"
         done = round_dir / "done.json"
         if not done.is_file():
+            # under a multi-process launch every process makes the same greedy predictions (deterministic), so
+            # each holds the pairs the training stages need; rank 0 writes the files
             model, tok = load_model(current)
             preds = predict_fn(model, tok, batch_size=batch_size, template=settings.template)(records, 0)
             pairs, report = selfplay_records(records, preds, catalog, template=settings.template)
-            write_json(round_dir / "selfplay.json", pairs)
-            write_json(round_dir / "selfplay_report.json", {"written": report.written, "dropped": dict(report.dropped)})
+            if main:
+                write_json(round_dir / "selfplay.json", pairs)
+                write_json(round_dir / "selfplay_report.json", {"written": report.written, "dropped": dict(report.dropped)})
             final = sft(current, records, round_dir / "sft", settings)
             # a model whose predictions are all filtered out (e.g. a fresh tiny one) leaves nothing to prefer
             if pairs:
                 final = dpo(final, pairs, round_dir / "dpo", settings)
-            write_json(done, {"model": str(final), "pairs": len(pairs)})
+            if main:
+                write_json(done, {"model": str(final), "pairs": len(pairs)})
+            else:
+                wait_until(done.is_file, f"rank 0 to finish self-play round {r}")
         current = Path(json.loads(done.read_text())["model"])
     return current
