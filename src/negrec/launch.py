@@ -34,3 +34,12 @@ def wait_until(done: Callable[[], bool], what: str, timeout: float = 24 * 3600) 
         if time.monotonic() > deadline:
             raise DataError(f"gave up after {timeout:.0f} s waiting for {what}")
         time.sleep(0.2)
+
+
+def processes_barrier() -> None:
+    """Under a multi-process launch whose processes have joined a process group (the trainers do), wait here
+    until all of them arrive; otherwise return at once."""
+    import torch.distributed as dist
+
+    if launch_rank() is not None and dist.is_available() and dist.is_initialized():
+        dist.barrier()

@@ -45,18 +45,17 @@ def _last_checkpoint(out: Path) -> str | None:
 def _finish(history: list[dict], model, tokenizer, out: Path, config: dict) -> Path:
     """Save the final model, the log (JSONL) and the config (the CLI/experiment layer draws curve.png from the log);
     under a multi-process launch only rank 0 writes them."""
-    from negrec.launch import is_main_process, wait_until
+    from negrec.launch import is_main_process, processes_barrier
 
     final = out / "final"
-    if not is_main_process():  # the next stage may start from this model: wait until rank 0 has written it
-        wait_until(lambda: (out / "config.json").is_file(), f"rank 0 to save {final}")
-        return final
-    model = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model  # LoRA: save a plain model
-    model.save_pretrained(final)
-    tokenizer.save_pretrained(final)
-    history = [h for h in history if "loss" in h]
-    (out / "log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
-    write_json(out / "config.json", config)
+    if is_main_process():
+        model = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model  # LoRA: save a plain model
+        model.save_pretrained(final)
+        tokenizer.save_pretrained(final)
+        history = [h for h in history if "loss" in h]
+        (out / "log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+        write_json(out / "config.json", config)
+    processes_barrier()  # the next stage may start from this model: every process waits until rank 0 has saved it
     return final
 
 
