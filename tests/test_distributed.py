@@ -20,6 +20,8 @@ from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 from negrec.llm.tiny import TinyConfig, init_tiny
 
 ACCELERATE = Path(sys.executable).with_name("accelerate")
+LAUNCH_2 = [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+            "--mixed_precision", "no", "--dynamo_backend", "no"]
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +52,7 @@ def test_two_processes_write_the_single_process_file(folder, stage):
     common = [*STAGES[stage], "--model", "model", "--catalog", "data", "--records", "records.json", "--chunk-size", "2"]
     one = _run(folder, [*common, "--out", f"{stage}-one.json"], [sys.executable])
     assert one.returncode == 0, one.stderr
-    two = _run(folder, [*common, "--out", f"{stage}-two.json"],
-               [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                "--mixed_precision", "no", "--dynamo_backend", "no"])
+    two = _run(folder, [*common, "--out", f"{stage}-two.json"], LAUNCH_2)
     assert two.returncode == 0, two.stderr
     assert "process 1/2: chunks done" in two.stdout + two.stderr  # the second process really took a shard
     assert (folder / f"{stage}-two.json").read_bytes() == (folder / f"{stage}-one.json").read_bytes()
@@ -67,6 +67,15 @@ def test_shard_option_and_a_launch_do_not_mix(folder, monkeypatch):
                                       "--shard", "1/2"], terminal_width=400)
     assert result.exit_code == 2 and "--shard and a multi-process launch both split the records" in result.output
     assert not (folder / "x.json").exists()
+
+
+def _one_and_two(folder: Path, common: list[str], name: str, batch: int = 4) -> subprocess.CompletedProcess:
+    """`common` in one process (batch `batch`, out <name>-1) and in two (batch `batch`/2, out <name>-2); both must succeed."""
+    one = _run(folder, [*common, "--out", f"{name}-1", "--batch-size", str(batch)], [sys.executable])
+    assert one.returncode == 0, one.stderr
+    two = _run(folder, [*common, "--out", f"{name}-2", "--batch-size", str(batch // 2)], LAUNCH_2)
+    assert two.returncode == 0, two.stderr
+    return two
 
 
 TRAINING = {  # stage → (command, input option, input file, loss tolerance); weights are compared for dpo / sdpo
@@ -118,12 +127,7 @@ def _final_loss(run: Path) -> float:
 def test_two_processes_train_like_one_with_the_same_global_batch(training_inputs, stage):
     command, option, file, tolerance = TRAINING[stage]
     common = [*command, "--model", "model", option, file, "--epochs", "1", "--seed", "0"]
-    one = _run(training_inputs, [*common, "--out", f"{stage}-1", "--batch-size", "4"], [sys.executable])
-    assert one.returncode == 0, one.stderr
-    two = _run(training_inputs, [*common, "--out", f"{stage}-2", "--batch-size", "2"],
-               [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                "--mixed_precision", "no", "--dynamo_backend", "no"])
-    assert two.returncode == 0, two.stderr
+    two = _one_and_two(training_inputs, common, stage)
     assert two.stdout.count("model →") == 1  # one closing line, from rank 0
     assert (training_inputs / f"{stage}-2" / "run.rank1.log").is_file()  # the second process trained beside it
     assert _final_loss(training_inputs / f"{stage}-2") == pytest.approx(_final_loss(training_inputs / f"{stage}-1"), rel=tolerance)
@@ -147,12 +151,7 @@ def test_a_curriculum_of_dpo_then_sdpo_under_two_processes(training_inputs):
     """Each stage starts from the previous stage's model: the second process waits until rank 0 has saved it."""
     common = ["llm", "curriculum", "--model", "model", "--stage", "dpo:pairs16.json", "--stage", "sdpo:lists16.json",
               "--epochs", "1", "--seed", "0"]
-    one = _run(training_inputs, [*common, "--out", "cur-1", "--batch-size", "4"], [sys.executable])
-    assert one.returncode == 0, one.stderr
-    two = _run(training_inputs, [*common, "--out", "cur-2", "--batch-size", "2"],
-               [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                "--mixed_precision", "no", "--dynamo_backend", "no"])
-    assert two.returncode == 0, two.stderr
+    _one_and_two(training_inputs, common, "cur")
     stage = "stage2-sdpo"
     gap = _update_gap(training_inputs / "model", training_inputs / "cur-1" / stage, training_inputs / "cur-2" / stage)
     assert gap < 1e-3
@@ -166,12 +165,7 @@ def test_a_selfplay_round_under_two_processes(training_inputs):
 
     common = ["llm", "selfplay", "--model", "model", "--catalog", "data", "--records", "records16.json", "--rounds", "1",
               "--epochs", "1", "--seed", "0"]
-    one = _run(training_inputs, [*common, "--out", "sp-1", "--batch-size", "4"], [sys.executable])
-    assert one.returncode == 0, one.stderr
-    two = _run(training_inputs, [*common, "--out", "sp-2", "--batch-size", "2"],
-               [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                "--mixed_precision", "no", "--dynamo_backend", "no"])
-    assert two.returncode == 0, two.stderr
+    _one_and_two(training_inputs, common, "sp")
     done = [json.loads((training_inputs / run / "round1" / "done.json").read_text()) for run in ("sp-1", "sp-2")]
     assert done[0]["pairs"] == done[1]["pairs"]
     assert (training_inputs / "sp-2" / "round1" / "selfplay.json").read_bytes() == \
