@@ -156,7 +156,6 @@ def validation_score(model: torch.nn.Module, train: sp.csr_matrix, valid: sp.csr
 def _scorers(model: torch.nn.Module, cache: tuple | None) -> tuple[Callable, Callable]:
     """Score functions for scored selections (numpy in and out, no gradients): candidates and every item."""
     frozen = None if cache is None else (cache[0].detach(), cache[1].detach())
-
     device = next(model.parameters()).device
 
     def on(array: np.ndarray) -> torch.Tensor:

@@ -121,9 +121,9 @@ class Interactions:
                 cached = np.zeros(n_bits // 8 + 1, dtype=np.uint8)
                 # keys are sorted and distinct: the bits of one byte are distinct powers of two, so their sum is
                 # their OR (one reduceat instead of the much slower unbuffered bitwise_or.at)
-                byte = keys >> 3
-                starts = np.flatnonzero(np.concatenate([[True], byte[1:] != byte[:-1]])) if len(keys) else np.zeros(0, np.int64)
-                if len(starts):
+                if len(keys):
+                    byte = keys >> 3
+                    starts = np.flatnonzero(np.concatenate([[True], byte[1:] != byte[:-1]]))
                     cached[byte[starts]] = np.add.reduceat((1 << (keys & 7)).astype(np.uint8), starts)
             object.__setattr__(self, "_bits", cached)
         return cached

@@ -246,7 +246,7 @@ def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rou
     from negrec.llm.pipeline import predict_fn
     from negrec.preference.selfplay import selfplay_records
 
-    from negrec.launch import is_main_process, wait_until
+    from negrec.launch import is_main_process, processes_barrier
 
     out = Path(out)
     current = Path(model_dir)
@@ -269,7 +269,6 @@ def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rou
                 final = dpo(final, pairs, round_dir / "dpo", settings)
             if main:
                 write_json(done, {"model": str(final), "pairs": len(pairs)})
-            else:
-                wait_until(done.is_file, f"rank 0 to finish self-play round {r}")
+            processes_barrier()  # every process reads the round's record next
         current = Path(json.loads(done.read_text())["model"])
     return current
