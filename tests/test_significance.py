@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from negrec.eval.significance import bootstrap_ci, paired_test
+from negrec.eval.significance import bootstrap_ci, over_seeds, paired_test, seeds_difference
 
 
 def test_bootstrap_ci_contains_mean_and_is_seeded():
@@ -55,3 +55,26 @@ def test_paired_drops_nan_rows_and_identical_vectors():
     assert res.n == 2 and res.diff == 0.0 and res.p_value == 1.0
     with pytest.raises(ValueError, match="differ in shape"):
         paired_test(np.zeros(2), np.zeros(3))
+
+
+def test_over_seeds_is_the_student_t_interval():
+    x = np.array([0.30, 0.32, 0.31, 0.35, 0.29])
+    s = over_seeds(x)
+    lo, hi = stats.t.interval(0.95, 4, loc=x.mean(), scale=stats.sem(x))
+    assert s.n == 5 and s.mean == pytest.approx(x.mean()) and s.std == pytest.approx(np.std(x, ddof=1))
+    assert (s.ci_low, s.ci_high) == (pytest.approx(lo), pytest.approx(hi))
+    one = over_seeds([0.3])
+    assert one.mean == 0.3 and np.isnan(one.std) and np.isnan(one.ci_low)
+
+
+def test_seeds_difference_welch_and_degenerate_cases():
+    a, b = np.array([0.30, 0.32, 0.31, 0.35, 0.29]), np.array([0.28, 0.27, 0.30, 0.26, 0.27])
+    t = seeds_difference(a, b)
+    ref = stats.ttest_ind(a, b, equal_var=False)
+    assert t.diff == pytest.approx(a.mean() - b.mean()) and t.p_value == pytest.approx(ref.pvalue)
+    ci = ref.confidence_interval(0.95)
+    assert (t.ci_low, t.ci_high) == (pytest.approx(ci.low), pytest.approx(ci.high)) and t.ci_low > 0
+    const = seeds_difference(np.full(5, 0.3), np.full(5, 0.25))  # deterministic systems: the difference is exact
+    assert const.ci_low == const.ci_high == pytest.approx(0.05) and const.p_value == 0
+    assert seeds_difference(np.full(3, 0.3), np.full(3, 0.3)).p_value == 1
+    assert np.isnan(seeds_difference([0.3], [0.2]).ci_low)

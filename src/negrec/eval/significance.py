@@ -91,3 +91,41 @@ def paired_test(
     else:
         raise ValueError(f"unknown test method {method!r}")
     return PairedTest(metric, n, float(a.mean()), float(b.mean()), float(d.mean()), float(ci.low), float(ci.high), float(p), method)
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    """A metric over independent runs (seeds): mean, sample standard deviation and the Student-t CI of the mean."""
+
+    n: int
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+
+
+def over_seeds(values: np.ndarray, *, level: float = 0.95) -> SeedSummary:
+    """Mean, std (ddof 1) and t-interval of one metric measured once per seed (one run: no spread, the CI is NaN)."""
+    x = np.asarray(values, dtype=np.float64)
+    n, mean = len(x), float(np.mean(x))
+    if n < 2:
+        return SeedSummary(n, mean, float("nan"), float("nan"), float("nan"))
+    std = float(np.std(x, ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * std / np.sqrt(n)
+    return SeedSummary(n, mean, std, mean - half, mean + half)
+
+
+def seeds_difference(a: np.ndarray, b: np.ndarray, *, level: float = 0.95) -> PairedTest:
+    """Welch's test of mean(A) − mean(B) for two systems' per-seed results (independent runs, unequal variances).
+    Fewer than 2 runs on a side: CI and p-value are NaN; neither side varies (deterministic systems): the difference
+    is exact, so the CI collapses to it and p is 0 (1 when equal)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    diff = float(a.mean() - b.mean())
+    n = min(len(a), len(b))
+    if n < 2:
+        return PairedTest("", n, float(a.mean()), float(b.mean()), diff, float("nan"), float("nan"), float("nan"), "welch")
+    if np.all(a == a[0]) and np.all(b == b[0]):
+        return PairedTest("", n, float(a.mean()), float(b.mean()), diff, diff, diff, float(diff == 0), "welch")
+    res = stats.ttest_ind(a, b, equal_var=False)
+    ci = res.confidence_interval(confidence_level=level)
+    return PairedTest("", n, float(a.mean()), float(b.mean()), diff, float(ci.low), float(ci.high), float(res.pvalue), "welch")

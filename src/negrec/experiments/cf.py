@@ -86,6 +86,15 @@ def prepare(data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: flo
     raise ValueError(f"unknown protocol {protocol!r}")
 
 
+def tuning_split(prep: Prepared, *, fraction: float = 0.1, seed: int = 123) -> Prepared:
+    """The protocol for choosing hyper-parameters: a cornac-style ratio split of `prep`'s training positives, whose
+    held-out part both early-stops and scores (`valid` and `test`); the real test part is never seen. Held-out items
+    of users or items left without training entries are dropped, and such items cannot be recommended, as in `ratio`."""
+    split = ratio_split(prep.train, test_size=fraction, seed=seed)
+    unseen = np.flatnonzero(split.train.popularity() == 0)
+    return Prepared(prep.data, split.train, split.test, split.test, split.train.binary(), unseen)
+
+
 @dataclass
 class CFRun:
     """One trained system and its test evaluation."""
