@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 from typer.testing import CliRunner
 
-from negrec.experiments.cf import load_cf_dataset, prepare, run_sampler
+from negrec.experiments.cf import load_cf_dataset, prepare, run_sampler, tuning_split
 from negrec.cf.losses import bce_loss, bpr_loss, softmax_loss
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.trainer import TrainConfig, train, validation_score
@@ -128,6 +128,29 @@ def test_ratio_protocol_masks_only_training_positives():
     assert prep.train.ratings.min() >= 4 and prep.test.ratings.min() >= 4
     assert (prep.exclude != prep.train.binary()).nnz == 0
     assert set(prep.banned_items.tolist()) >= {80, 81, 82, 83, 84}  # never interacted → cannot be ranked
+
+
+def test_tuning_split_holds_out_training_positives_only():
+    rng = np.random.default_rng(2)
+    n = 3000
+    data = Interactions.from_arrays(rng.integers(0, 60, n), rng.integers(0, 80, n), n_users=60, n_items=85,
+                                    ratings=rng.integers(1, 6, n).astype(float))
+    from negrec.data.catalog import Catalog
+    from negrec.data.tabular import Dataset
+
+    prep = prepare(Dataset("toy", Catalog.from_ids(np.arange(85)), data), "ratio", seed=1)
+    tune = tuning_split(prep, fraction=0.25, seed=5)
+    pairs = lambda inter: set(zip(inter.entry_users().tolist(), inter.matrix.indices.tolist()))
+    train, held, full = pairs(tune.train), pairs(tune.test), pairs(prep.train)
+    assert tune.valid is tune.test and not train & held and train | held <= full
+    assert not held & pairs(prep.test)  # the real test part is never used for tuning
+    dropped = full - train - held  # held-out entries of items or users with no training entry left
+    assert all(i not in {j for _, j in train} or u not in {v for v, _ in train} for u, i in dropped)
+    assert len(full - train) == math.ceil(0.25 * len(full))
+    assert set(tune.banned_items.tolist()) == set(range(85)) - {i for _, i in train}
+    assert (tune.exclude != tune.train.binary()).nnz == 0
+    again = tuning_split(prep, fraction=0.25, seed=5)
+    assert pairs(again.test) == held and pairs(tuning_split(prep, fraction=0.25, seed=6).test) != held
 
 
 def test_cli_train_recommend_and_compare(tmp_path):
