@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from negrec.cf.fused import applies as fused_applies, run_chunk
 from negrec.cf.losses import LOSSES
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.rows import GatheredRows
@@ -52,6 +53,9 @@ class TrainConfig:
     # where the model, its updates, scoring and validation run: cpu, cuda, cuda:<i>, or auto (cuda when present).
     # Candidate drawing and membership checks stay vectorised numpy on the CPU; their indices move per batch.
     device: str = "cpu"
+    # fused: MF + BPR + sgd batches on the CPU run in one compiled loop per chunk (`cf/fused.py`; drawn negatives or
+    # DNS of one), every other setting in torch; torch: always the torch path (the reference the kernel is tested on)
+    engine: Literal["fused", "torch"] = "fused"
 
     def __post_init__(self) -> None:
         """Refuse values no run can use, naming the option (before any data is loaded or trained on)."""
@@ -71,7 +75,8 @@ class TrainConfig:
         if name not in ACCURACY or not k.isdigit() or int(k) < 1:
             raise ValueError(f"--metric must look like NDCG@10 or MAP@50 ({', '.join(ACCURACY)}), got {self.metric!r}")
         for name, value, allowed in (("model", self.model, ("mf", "mf-nobias", "lightgcn")), ("loss", self.loss, tuple(LOSSES)),
-                                     ("optimizer", self.optimizer, ("adam", "sparse_adam", "sgd")), ("negatives", self.negatives, ("dynamic", "static"))):
+                                     ("optimizer", self.optimizer, ("adam", "sparse_adam", "sgd")), ("negatives", self.negatives, ("dynamic", "static")),
+                                     ("engine", self.engine, ("fused", "torch"))):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         if self.weight_decay > 0 and self.optimizer != "adam":
@@ -236,6 +241,8 @@ def train(
     items_all = train.matrix.indices.astype(np.int64)
     static = sampler.sample(users_all, items_all) if config.negatives == "static" else None
     step = _batch_step(model, opts, config)
+    fused = fused_applies(model, config)
+    fused_pool = fused and sampler.config.selection == "hardest" and sampler.negatives_per_positive == 1
     result = TrainResult(model=model)
     best_state = None
     bad_epochs, spent = 0, 0.0
@@ -253,6 +260,10 @@ def train(
             drawn = (static[0][rows], static[1][rows]) if static is not None else \
                 None if sampler.needs_scores else sampler.sample(u_chunk, p_chunk)
             pool = sampler.draw_pool(u_chunk) if drawn is None else None
+            if fused and (drawn is not None or (fused_pool and pool is not None)):
+                loss_sum, n_batches = run_chunk(model, config, u_chunk, p_chunk, *(drawn or pool), hardest=drawn is None)
+                total, batches = total + loss_sum, batches + n_batches
+                continue
             for start in range(0, len(rows), config.batch_size):
                 part = slice(start, start + config.batch_size)
                 u_np, p_np = u_chunk[part], p_chunk[part]

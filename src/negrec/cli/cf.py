@@ -53,7 +53,8 @@ DeviceOpt = Annotated[str, typer.Option(help="Where the model trains: cpu, cuda,
                                              "the trained model is always saved for the CPU.")]
 OptimizerOpt = Annotated[OptimizerName, typer.Option(help="adam (dense), sparse_adam (Adam on the rows a batch touches, MF) "
                                                           "or sgd (per-pair SGD on those rows in place, MF; its cost does "
-                                                          "not grow with the number of users and items).")]
+                                                          "not grow with the number of users and items; with BPR on the CPU "
+                                                          "whole chunks of batches run in one compiled loop).")]
 
 
 def _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,

@@ -1,0 +1,158 @@
+"""MF + BPR + row-sparse SGD batches in one compiled loop (numba), for whole chunks of an epoch at a time.
+
+Why: on MovieLens-sized data an epoch is a few dozen batches of ~30 small torch kernels each, and per-kernel
+overhead, not arithmetic, sets its time. This kernel does exactly what `_batch_step`'s MF path does under
+`optimizer="sgd"` with the BPR loss — per batch: scores of the gathered rows from the weights before the step,
+the masked-mean BPR loss plus `reg` × the squared norm of the gathered factor rows / B, gradients of the
+gathered rows, and the in-place step −lr·B·gradient added per occurrence (index_add) — and, for DNS, the hardest
+valid candidate of each row's pool (the first maximum, as `NegativeSampler.sample`). The torch path stays the
+reference (tests compare both); every other loss, optimizer, model or selection uses it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from negrec.cf.models import MF
+
+
+def applies(model: torch.nn.Module, config) -> bool:
+    """Whether the fused kernel can train this model with this config (MF on the CPU, BPR, sgd); the trainer also
+    needs the chunk's negatives drawn ahead (model-independent samplers) or a DNS pool with one pick per row."""
+    return (config.engine == "fused" and isinstance(model, MF) and config.loss == "bpr" and config.optimizer == "sgd"
+            and next(model.parameters()).device.type == "cpu")
+
+
+def _kernels():
+    """Compile (or load from numba's cache) the kernel; numba is imported only when a fused run starts.
+    One thread: numba's parallel loops beside torch's threads (or other processes) on 2 cores made a chunk up
+    to 20× slower, and a serial loop is deterministic by construction."""
+    import numba
+
+    @numba.njit(cache=True)
+    def run_batches(U, I, bu, bi, gb, users, pos, items, ok, hardest, batch_size, lr, reg, margin, biases):  # pragma: no cover - compiled
+        n, width = items.shape
+        dim = U.shape[1]
+        k = 1 if hardest else width
+        total = 0.0
+        batches = 0
+        # per-batch buffers, allocated once (every entry of a batch's rows is written before it is read)
+        chosen = np.empty((batch_size, 1 + k), dtype=np.int64)
+        mask = np.empty((batch_size, k), dtype=np.float32)
+        s = np.empty((batch_size, 1 + k), dtype=np.float32)
+        ds = np.empty((batch_size, 1 + k), dtype=np.float32)
+        gu = np.empty((batch_size, dim), dtype=np.float32)
+        gi = np.empty((batch_size, 1 + k, dim), dtype=np.float32)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            b = stop - start
+            # phase 1: pick DNS negatives and score, all from the weights before this step
+            for r in range(b):
+                row = start + r
+                u = users[row]
+                chosen[r, 0] = pos[row]
+                if hardest:
+                    best, best_j = -np.inf, 0
+                    for j in range(width):
+                        if ok[row, j]:
+                            v = np.float32(0.0)
+                            for d in range(dim):
+                                v += U[u, d] * I[items[row, j], d]
+                            if biases:
+                                v = v + bu[u] + bi[items[row, j]] + gb[0]
+                            if v > best:
+                                best, best_j = v, j
+                    chosen[r, 1] = items[row, best_j]
+                    mask[r, 0] = 1.0 if ok[row, best_j] else 0.0
+                else:
+                    for c in range(k):
+                        chosen[r, 1 + c] = items[row, c]
+                        mask[r, c] = 1.0 if ok[row, c] else 0.0
+                for c in range(1 + k):
+                    v = np.float32(0.0)
+                    for d in range(dim):
+                        v += U[u, d] * I[chosen[r, c], d]
+                    if biases:
+                        v = v + bu[u] + bi[chosen[r, c]] + gb[0]
+                    s[r, c] = v
+            denom = max(mask[:b].sum(), np.float32(1.0))
+            # dL/ds per slot: BPR on x = s⁺ − s⁻ − margin is softplus(−x), whose derivative is −σ(−x)
+            ds[:b] = 0.0
+            loss = 0.0
+            for r in range(b):
+                for c in range(k):
+                    if mask[r, c] > 0:
+                        x = s[r, 0] - s[r, 1 + c] - margin
+                        loss += max(-x, 0.0) + math.log1p(math.exp(-abs(x)))
+                        g = np.float32(-1.0 / (1.0 + math.exp(x))) / denom
+                        ds[r, 0] += g
+                        ds[r, 1 + c] -= g
+            loss /= denom
+            # gradients of the gathered rows, then the step added per occurrence (phase 2 reads no updated row)
+            two_reg = np.float32(2.0 * reg / b)
+            sq = 0.0
+            for r in range(b):
+                u = users[start + r]
+                for d in range(dim):
+                    acc = np.float32(0.0)
+                    for c in range(1 + k):
+                        acc += ds[r, c] * I[chosen[r, c], d]
+                        gi[r, c, d] = ds[r, c] * U[u, d] + two_reg * I[chosen[r, c], d]
+                    gu[r, d] = acc + two_reg * U[u, d]
+            if reg > 0:
+                for r in range(b):
+                    u = users[start + r]
+                    for d in range(dim):
+                        sq += U[u, d] * U[u, d]
+                        for c in range(1 + k):
+                            sq += I[chosen[r, c], d] * I[chosen[r, c], d]
+                loss += reg * sq / b
+            step = np.float32(lr * b)
+            for r in range(b):
+                u = users[start + r]
+                for d in range(dim):
+                    U[u, d] -= step * gu[r, d]
+                for c in range(1 + k):
+                    i = chosen[r, c]
+                    for d in range(dim):
+                        I[i, d] -= step * gi[r, c, d]
+            if biases:
+                g_all = np.float32(0.0)
+                for r in range(b):
+                    g_row = np.float32(0.0)
+                    for c in range(1 + k):
+                        g_row += ds[r, c]
+                        bi[chosen[r, c]] -= step * ds[r, c]
+                    bu[users[start + r]] -= step * g_row
+                    g_all += g_row
+                gb[0] -= step * g_all
+            total += loss
+            batches += 1
+        return total, batches
+
+    return run_batches
+
+
+_COMPILED = None
+
+
+def run_chunk(model: MF, config, users: np.ndarray, positives: np.ndarray, items: np.ndarray, ok: np.ndarray,
+              *, hardest: bool) -> tuple[float, int]:
+    """Train on one chunk's rows in batches of `config.batch_size`: `items`/`ok` are the drawn negatives (B, k),
+    or with `hardest` each row's candidate pool (B, M). Returns (sum of batch losses, number of batches)."""
+    global _COMPILED
+    if _COMPILED is None:
+        _COMPILED = _kernels()
+    with torch.no_grad():
+        tables = [model.user.weight, model.item.weight]
+        if model.biases:
+            tables += [model.user_bias.weight.view(-1), model.item_bias.weight.view(-1), model.global_bias]
+        else:
+            tables += [torch.zeros(1), torch.zeros(1), torch.zeros(1)]
+        arrays = [t.detach().numpy() for t in tables]  # views: the kernel updates the model's weights in place
+        return _COMPILED(*arrays, np.ascontiguousarray(users, dtype=np.int64), np.ascontiguousarray(positives, dtype=np.int64),
+                         np.ascontiguousarray(items, dtype=np.int64), np.ascontiguousarray(ok, dtype=np.bool_), hardest,
+                         config.batch_size, float(config.lr), float(config.reg), float(config.margin), model.biases)
