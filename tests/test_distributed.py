@@ -135,14 +135,65 @@ def test_two_processes_train_like_one_with_the_same_global_batch(training_inputs
         assert _update_gap(training_inputs / "model", training_inputs / f"{stage}-1", training_inputs / f"{stage}-2") < 1e-3
 
 
-def test_stages_not_yet_multi_process_refuse_a_launch(folder, monkeypatch):
+def test_a_time_budget_refuses_a_launch(folder, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
-    (folder / "recipe.yaml").write_text("name: x\n")
-    result = CliRunner().invoke(app, ["llm", "run", str(folder / "recipe.yaml"), "--out", str(folder / "refused")],
-                                terminal_width=400)
+    result = CliRunner().invoke(app, ["llm", "sft", "--model", str(folder / "model"), "--records", str(folder / "records.json"),
+                                      "--out", str(folder / "refused"), "--time-budget", "5"], terminal_width=400)
     assert result.exit_code == 2, result.output
-    assert "`negrec llm run` (launch its generation stages one by one instead) runs in one process" in result.output
+    assert "--time-budget (its steps are measured by one process) runs in one process" in result.output
+
+
+RECIPE = """name: tiny-launch
+data: synthetic
+synthetic: {n_users: 40, n_items: 60, train_records_per_user: 3}
+sft_data: train.json
+train: train.json
+test: test.json
+limit_train: 48
+limit_test: 10
+template: compact
+model:
+  init_tiny: {titles: tokens, vocab_size: 300, hidden_size: 32, intermediate_size: 64, num_layers: 1, num_heads: 2}
+sft: {epochs: 1, lr: 0.003, batch_size: 8, save_steps: 1000}
+candidates: {method: diverse, n: 4, groups: 2, batch_size: 8}
+preference: {epochs: 1, lr: 0.0002, batch_size: 8, beta: 0.1, save_steps: 1000}
+predict: {batch_size: 4, max_new_tokens: 8, k: 10}
+evaluate: {ks: [5, 10], grounding: exact, conventions: clean}
+baseline: [MostPop]
+methods:
+  - {name: SPRec, kind: selfplay, rounds: 1}
+  - {name: clusterout_low, kind: dpo, negatives: clusterout_low}
+  - {name: balanced_popularity, kind: sdpo, negatives: balanced_popularity}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ACCELERATE.exists(), reason="accelerate's launcher is not installed (pip install '.[llm]')")
+def test_a_whole_recipe_under_two_processes(tmp_path):
+    """`llm run` under a launch: every stage finishes, generation is split by rank and merged in record order,
+    rank 0 alone reports (one summary on the terminal), and a rerun finds every stage done."""
+    import json
+
+    (tmp_path / "recipe.yaml").write_text(RECIPE)
+    one = _run(tmp_path, ["llm", "run", "recipe.yaml", "--out", "one"], [sys.executable])
+    assert one.returncode == 0, one.stderr
+    two = _run(tmp_path, ["llm", "run", "recipe.yaml", "--out", "two"], LAUNCH_2)
+    assert two.returncode == 0, two.stderr
+    assert two.stdout.count("report: two/report/metrics.md") == 1 and (tmp_path / "two" / "run.rank1.log").is_file()
+    rows = {run: json.loads((tmp_path / run / "report" / "metrics.json").read_text())["rows"] for run in ("one", "two")}
+    assert [(r["system"], r["protocol"]) for r in rows["two"]] == [(r["system"], r["protocol"]) for r in rows["one"]]
+    for name in ("candidates.json", "predictions/SFT-ranked.json", "predictions/SPRec-seed.json"):
+        split = tmp_path / "two" / name.replace(".json", ".chunks")
+        assert json.loads((split / "plan.json").read_text())["chunks"] >= 1  # made by the split path
+        got, want = (json.loads((tmp_path / run / name).read_text()) for run in ("two", "one"))
+        key = "ground_truth" if "predictions" in name else "chosen"
+        assert [r.get(key) for r in got] == [r.get(key) for r in want]  # every record once, in order
+    assert (tmp_path / "two" / "predictions" / "MostPop-ranked.json").read_bytes() == \
+        (tmp_path / "one" / "predictions" / "MostPop-ranked.json").read_bytes()
+    again = _run(tmp_path, ["llm", "run", "recipe.yaml", "--out", "two"], LAUNCH_2)
+    assert again.returncode == 0, again.stderr
+    assert "running" not in again.stdout and again.stdout.count("done already") >= 10
 
 
 @pytest.mark.slow

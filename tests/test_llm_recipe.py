@@ -109,6 +109,7 @@ def test_several_seeds_report_the_mean_and_pair_per_user_averages(tmp_path):
     ("data: synthetic\nbaseline: SPRec\n", "baseline 'SPRec' is not a system"),
     ("data: synthetic\ntemplate: chat\n", "unknown template 'chat'"),
     ("data: synthetic\nprotocols: [greedy]\n", "protocols must be"),
+    ("data: synthetic\nevaluate: {ks: [5]}\n", r"field 'evaluate': ks must list 5 and 10 .* got \[5\]"),
 ])
 def test_recipe_validation(tmp_path, body, message):
     path = tmp_path / "r.yaml"

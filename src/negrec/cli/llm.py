@@ -368,18 +368,18 @@ def run_command(
     out: Annotated[Path, typer.Option(help="Run folder; a rerun resumes, skipping finished stages.")],
     data_dir: Annotated[Optional[Path], typer.Option(help="Data root for recipes naming a dataset (default: $NEGREC_DATA_DIR).")] = None,
 ) -> None:
-    """Run a whole recipe: model → SFT → candidates → negatives → training → predict → evaluate → report."""
+    """Run a whole recipe: model → SFT → candidates → negatives → training → predict → evaluate → report.
+    Under `accelerate launch … -m negrec llm run` its stages run on every process (docs/scaling.md)."""
     from negrec.experiments.llm_recipe import Runner, load_recipe
-
-    from negrec.launch import refuse_under_launch
+    from negrec.launch import is_main_process
 
     with user_errors():
-        refuse_under_launch("`negrec llm run` (launch its generation stages one by one instead)")
         parsed = load_recipe(recipe)  # checked before the lock or any work
         with writer_lock(out):
             summary = Runner(parsed, out, data_dir, log=log_line).run()
-    print_llm_summary(summary, f"{recipe.name} → {out}")
-    console.print(f"report: {out / 'report' / 'metrics.md'}")
+    if is_main_process():
+        print_llm_summary(summary, f"{recipe.name} → {out}")
+        console.print(f"report: {out / 'report' / 'metrics.md'}")
 
 
 @app.command("evaluate")

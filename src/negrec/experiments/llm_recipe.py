@@ -9,6 +9,11 @@ Protocols: `seed` = one greedy answer grounded to K items by the seed's encoder 
 `ranked` = K catalog titles from constrained beam search (titles the user already has left out), scored as
 a ranked list. With several `seeds`, every seed runs in `seed-<s>/` and `report/` holds the mean over seeds
 and paired tests on per-user metrics averaged over seeds.
+
+Under a multi-process launch (`accelerate launch … -m negrec llm run`) every process walks the same stages:
+training stages run data-parallel, candidates and predictions split their records by rank (rank 0 merges),
+and the rest — the tiny model, annotation, negatives, evaluation, reports — runs in rank 0 while the others
+wait at a process-group barrier after every stage, so each process sees the same finished stages.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 
 from negrec.data.io import read_json, read_records, read_utf8, write_json, write_text
 from negrec.errors import DataError
+from negrec.launch import is_main_process, launch_rank, processes_barrier
 from negrec.report.columns import LLM_TABLE, LLM_TESTS
 from negrec.report.compare import paired_table, write_comparison
 from negrec.report.plots import curves_from_logs
@@ -109,6 +115,9 @@ def _check(r: Recipe, path: Path) -> None:
         for k in section:
             if k not in allowed:
                 fail(f"unknown option {k!r} (known: {', '.join(sorted(allowed))})", key)
+    ks = r.evaluate.get("ks", [5, 10])
+    if not isinstance(ks, list) or not {5, 10} <= set(ks):
+        fail(f"ks must list 5 and 10 (the report's table, paired tests and plots read @5 and @10), got {ks!r}", "evaluate")
     if not r.protocols or any(p not in PROTOCOLS for p in r.protocols):
         fail(f"protocols must be a non-empty list of {PROTOCOLS}", "protocols")
     for key, section in (("sft", r.sft), ("preference", r.preference)):
@@ -152,11 +161,18 @@ class Runner:
         self.r, self.out, self.log, self.data_dir = recipe, Path(out), log, data_dir
 
     def run(self) -> dict:
-        """Execute every stage; return the summary {protocol: {system: {metric: value}}}. Library logs and
-        warnings go to `<out>/run.log`."""
+        """Execute every stage; return the summary {protocol: {system: {metric: value}}} (empty in the other
+        processes of a launch). Library logs and warnings go to `<out>/run.log` (`run.rank<r>.log` for rank r > 0)."""
         from negrec.llm.logs import library_logs
 
-        with library_logs(self.out / "run.log"):
+        launched = launch_rank()
+        if launched is not None:
+            join_process_group()
+            if launched[0] > 0:
+                self.log = lambda message: None  # one terminal: rank 0 reports the stages
+        log_name = "run.log" if launched is None or launched[0] == 0 else f"run.rank{launched[0]}.log"
+        self.out.mkdir(parents=True, exist_ok=True)
+        with library_logs(self.out / log_name):
             return self._run()
 
     def _run(self) -> dict:
@@ -165,23 +181,35 @@ class Runner:
 
         r, out = self.r, self.out
         check_resume(out, r)
-        out.mkdir(parents=True, exist_ok=True)
+        processes_barrier()  # every process has compared the stored recipe before rank 0 rewrites it
         seeds = r.seed_list()
         if r.data == "synthetic":
             data_dir = out / "data"
-            if not (data_dir / "id2name.json").exists():
+            if not (data_dir / "id2name.json").exists() and is_main_process():
                 write_goodreads_dir(generate(SyntheticConfig(**{"seed": seeds[0], **r.synthetic})), data_dir)
         else:
             root = data_root(self.data_dir)
             data_dir = Path(r.data) if Path(r.data).is_dir() or root is None else root / r.data
-        write_json(out / "recipe.json", r.__dict__)
+        if is_main_process():
+            write_json(out / "recipe.json", r.__dict__)
+        processes_barrier()
         if len(seeds) == 1:
             return SeedRun(r, seeds[0], out, data_dir, self.log).run()[0]
         results = {}
         for s in seeds:
             self.log(f"seed {s}")
             results[s] = SeedRun(r, s, out / f"seed-{s}", data_dir, self.log, cache_dir=out / "cache").run()[1]
-        return write_seed_summary(out / "report", results, r.baselines())
+        return write_seed_summary(out / "report", results, r.baselines()) if is_main_process() else {}
+
+
+def join_process_group() -> None:
+    """Under a launch, join the processes' group before the first stage (the trainers reuse it), with a timeout long
+    enough for the stages that rank 0 runs alone while the others wait at a barrier."""
+    from datetime import timedelta
+
+    from accelerate import PartialState
+
+    PartialState(timeout=timedelta(hours=24))
 
 
 # keys a rerun may change: they only choose what the report compares, never what a finished stage computed
@@ -212,13 +240,20 @@ class SeedRun:
         self.cache_dir = cache_dir or out / "cache"  # catalog title embeddings, shared by the seeds of a run
         self.times: dict[str, float] = {}
 
-    def _stage(self, name: str, marker: Path, fn: Callable[[], Any]) -> None:
-        if marker.exists():
+    def _stage(self, name: str, marker: Path, fn: Callable[[], Any], *, every_process: bool = False) -> None:
+        """Run `fn` unless `marker` exists: in every process of a launch for multi-process stages, else in rank 0
+        alone. Every process looks for the marker before any may write it (a fast rank 0 could otherwise finish a
+        short stage before another process looks), and all meet again after the stage."""
+        done = marker.exists()
+        processes_barrier()
+        if done:
             self.log(f"[{name}] done already")
             return
         self.log(f"[{name}] running")
         t0 = time.perf_counter()
-        fn()
+        if every_process or is_main_process():
+            fn()
+        processes_barrier()
         self.times[name] = time.perf_counter() - t0
 
     def _settings(self, stage: str, *layers: dict):
@@ -241,7 +276,8 @@ class SeedRun:
 
         model_dir = self._base_model("model", out / "model", sft_train, catalog)
         sft_dir = out / "sft"
-        self._stage("sft", sft_dir / "final" / "config.json", lambda: sft(model_dir, sft_train, sft_dir, self._settings("sft", r.sft)))
+        self._stage("sft", sft_dir / "final" / "config.json", lambda: sft(model_dir, sft_train, sft_dir, self._settings("sft", r.sft)),
+                    every_process=True)
         sft_model = sft_dir / "final"
 
         if any(m["kind"] in ("dpo", "sdpo", "curriculum") and m.get("negatives") != "random" for m in r.methods):
@@ -251,6 +287,8 @@ class SeedRun:
         for method in r.methods:
             systems[method["name"]] = self._method(method, sft_model, catalog, train, sft_train)
         summary, evals = self._predict_and_evaluate(systems, catalog, test)
+        if not is_main_process():
+            return summary, evals
         curves_from_logs(out)  # curve.png beside every training stage's log.jsonl
         # A resumed run times only the stages it ran; keep the earlier stages' times beside them.
         timings = out / "timings.json"
@@ -273,7 +311,6 @@ class SeedRun:
         from negrec.llm.models import load_model
         from negrec.llm.pipeline import CandidateSettings, build_trie, candidates_fn
         from negrec.data.io import folder_signature
-        from negrec.llm.runs import merge_chunks, run_chunks
         from negrec.sampling.profiles import count_exposure
 
         out = self.out
@@ -284,11 +321,10 @@ class SeedRun:
             trie = build_trie(tok, catalog, settings.template)
             # the run owns its chunk folder: chunks from an earlier SFT model or other settings are dropped, not reused
             signature = {**asdict(settings), "model": folder_signature(sft_model), "titles": list(catalog.titles)}
-            run_chunks(train, out / "candidates.chunks", candidates_fn(model, tok, catalog, settings, trie), settings=signature,
-                       overwrite=True)
-            merge_chunks(out / "candidates.chunks", out / "candidates.json")
+            chunked(train, out / "candidates.chunks", candidates_fn(model, tok, catalog, settings, trie), signature,
+                    out / "candidates.json")
 
-        self._stage("candidates", out / "candidates.json", generate_candidates)
+        self._stage("candidates", out / "candidates.json", generate_candidates, every_process=True)
 
         def annotate_candidates():
             exposure = None if self.r.exposure_from == "candidates" else count_exposure(histories_of(self.data_dir / self.r.train))
@@ -324,7 +360,8 @@ class SeedRun:
         if kind == "sequential":  # the same tiny transformer on the item sequence alone (SASRec-style reference)
             base = self._base_model(f"model {name}", folder / "model", sft_train, catalog)
             settings = self._settings("sft", self.r.sft, {"template": "ids"}, method.get("settings", {}))
-            self._stage(name, folder / "sft" / "final" / "config.json", lambda: sft(base, sft_train, folder / "sft", settings))
+            self._stage(name, folder / "sft" / "final" / "config.json", lambda: sft(base, sft_train, folder / "sft", settings),
+                        every_process=True)
             return System(folder / "sft" / "final", "ids")
         settings = self._settings("preference", self.r.preference, method.get("settings", {}))
         if kind in ("selfplay", "curriculum"):
@@ -334,22 +371,25 @@ class SeedRun:
             else:
                 stages = [(method.get("stage_kind", "dpo"), self._negatives(s, catalog, train)) for s in method["stages"]]
                 fn = lambda: curriculum(sft_model, stages, folder, settings)  # noqa: E731
-            self._stage(name, marker, lambda: write_text(marker, str(fn())))
+            self._stage(name, marker, lambda: mark(marker, fn()), every_process=True)
             return System(Path(marker.read_text()), self.r.template)
         negatives = self._negatives(method["negatives"], catalog, train)
         train_fn = dpo if kind == "dpo" else sdpo
-        self._stage(name, folder / "final" / "config.json", lambda: train_fn(sft_model, read_records(negatives)[0], folder, settings))
+        self._stage(name, folder / "final" / "config.json", lambda: train_fn(sft_model, read_records(negatives)[0], folder, settings),
+                    every_process=True)
         return System(folder / "final", self.r.template)
 
-    def _predictions(self, system: System, protocol: str, catalog, test: list[dict]) -> list[dict]:
-        """One system's predictions in one protocol."""
+    def _predictions(self, system: System, protocol: str, catalog, test: list[dict], path: Path) -> None:
+        """One system's predictions in one protocol, written to `path` (split by rank under a launch)."""
+        from negrec.data.io import folder_signature
         from negrec.llm.models import load_model
         from negrec.llm.pipeline import build_trie, predict_fn
 
         p = self.r.predict
         k = int(p.get("k", 10))
         if system.model is None:
-            return self._most_popular(catalog, test, k, system.template)
+            write_json(path, self._most_popular(catalog, test, k, system.template))
+            return
         model, tok = load_model(system.model)
         common = {"batch_size": p.get("batch_size", 8), "max_new_tokens": p.get("max_new_tokens", 50), "template": system.template}
         if protocol == "seed":
@@ -357,7 +397,11 @@ class SeedRun:
         else:
             fn = predict_fn(model, tok, mode="beams", k=k, trie=build_trie(tok, catalog, system.template),
                             exclude_history=p.get("exclude_history", True), **common)
-        return fn(test, 0)
+        if launch_rank() is None:
+            write_json(path, fn(test, 0))
+        else:
+            signature = {"protocol": protocol, **p, "model": folder_signature(system.model), "titles": list(catalog.titles)}
+            chunked(test, path.with_name(path.stem + ".chunks"), fn, signature, path)
 
     def _predict_and_evaluate(self, systems: dict[str, System], catalog, test: list[dict]) -> tuple[dict, dict]:
         from negrec.llm.evaluate import evaluate_predictions
@@ -369,13 +413,18 @@ class SeedRun:
             for protocol in self.r.protocols:
                 preds_path = self.out / "predictions" / f"{name}-{protocol}.json"
                 self._stage(f"predict {name} ({protocol})", preds_path,
-                            lambda s=system, p=protocol, path=preds_path: write_json(path, self._predictions(s, p, catalog, test)))
+                            lambda s=system, p=protocol, path=preds_path: self._predictions(s, p, catalog, test, path),
+                            every_process=system.model is not None)
+                if not is_main_process():
+                    continue  # rank 0 evaluates and reports
                 grounding = options["grounding"] if protocol == "seed" else "beams"
                 ev = evaluate_predictions(read_records(preds_path)[0], catalog, cache_dir=self.cache_dir,
                                           **{**options, "grounding": grounding})
                 write_json(self.out / "metrics" / f"{name}-{protocol}.json", ev.metrics)
                 evals[protocol][name] = ev.evaluation
                 rows.append(_row(name, protocol, ev.evaluation))
+        if not is_main_process():
+            return {}, {}
         for protocol, by_system in evals.items():
             write_comparison(self.out / "report" / protocol, by_system, _metrics(by_system), baseline=self.r.baselines(),
                              tests=LLM_TESTS, plots={"accuracy_vs_diversity": ("DivRatio@10", "NDCG@10"),
@@ -406,6 +455,26 @@ class SeedRun:
             beam = [f'"{titles[i]}"' for i in ids if i >= 0]
             rows.append(prediction_row(rec, render(rec["instruction"], rec["input"], template), beam[0] if beam else "", beam))
         return rows
+
+
+def chunked(records: list[dict], work: Path, fn, signature: dict, path: Path) -> None:
+    """`fn` over `records` in chunk files (the run owns the folder: chunks of other inputs are dropped), merged into
+    `path`; under a launch each process takes the chunks of its rank and rank 0 merges once all are written."""
+    from negrec.llm.runs import merge_chunks, run_chunks, wait_for_all_chunks
+
+    launched = launch_rank()
+    shard = launched or (0, 1)
+    run_chunks(records, work, fn, settings=signature, overwrite=True, shard=shard, follower=shard[0] > 0)
+    if shard[0] == 0:
+        if launched is not None:
+            wait_for_all_chunks(work)
+        merge_chunks(work, path)
+
+
+def mark(marker: Path, value: Any) -> None:
+    """Write a stage's marker file (rank 0 only: the processes of a launch all finish the stage)."""
+    if is_main_process():
+        write_text(marker, str(value))
 
 
 def _metrics(evals: dict) -> list[str]:

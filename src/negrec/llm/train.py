@@ -33,7 +33,10 @@ def _trl_common(out: Path, s: StageSettings) -> dict:
                 gradient_accumulation_steps=s.grad_accum, warmup_steps=s.warmup_steps, save_strategy="steps",
                 weight_decay=s.weight_decay, lr_scheduler_type=s.lr_schedule,
                 save_steps=s.save_steps, logging_steps=1, report_to=[], disable_tqdm=True, seed=s.seed, bf16=not cpu and torch.cuda.is_bf16_supported(),
-                activation_checkpointing=False, max_length=s.max_length, use_cpu=cpu)
+                activation_checkpointing=False, max_length=s.max_length, use_cpu=cpu,
+                # every trained parameter takes part in each forward (a DPO reference is frozen and not wrapped): the
+                # default search for unused ones costs a graph traversal per step and a warning per process
+                ddp_find_unused_parameters=False)
 
 
 def _last_checkpoint(out: Path) -> str | None:
