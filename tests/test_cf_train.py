@@ -116,29 +116,27 @@ def test_training_is_deterministic(small_prep):
     assert (a.recommendations == b.recommendations).all()
 
 
-def test_ratio_protocol_masks_only_training_positives():
-    rng = np.random.default_rng(0)
-    n = 3000
-    data = Interactions.from_arrays(rng.integers(0, 60, n), rng.integers(0, 80, n), n_users=60, n_items=85,
-                                    ratings=rng.integers(1, 6, n).astype(float))
+def _rated_toy(seed: int):
+    """The ratio protocol on 60 users × 85 items rated 1-5 (items 80-84 never interacted)."""
     from negrec.data.catalog import Catalog
     from negrec.data.tabular import Dataset
 
-    prep = prepare(Dataset("toy", Catalog.from_ids(np.arange(85)), data), "ratio", seed=1)
+    rng = np.random.default_rng(seed)
+    n = 3000
+    data = Interactions.from_arrays(rng.integers(0, 60, n), rng.integers(0, 80, n), n_users=60, n_items=85,
+                                    ratings=rng.integers(1, 6, n).astype(float))
+    return prepare(Dataset("toy", Catalog.from_ids(np.arange(85)), data), "ratio", seed=1)
+
+
+def test_ratio_protocol_masks_only_training_positives():
+    prep = _rated_toy(0)
     assert prep.train.ratings.min() >= 4 and prep.test.ratings.min() >= 4
     assert (prep.exclude != prep.train.binary()).nnz == 0
     assert set(prep.banned_items.tolist()) >= {80, 81, 82, 83, 84}  # never interacted → cannot be ranked
 
 
 def test_tuning_split_holds_out_training_positives_only():
-    rng = np.random.default_rng(2)
-    n = 3000
-    data = Interactions.from_arrays(rng.integers(0, 60, n), rng.integers(0, 80, n), n_users=60, n_items=85,
-                                    ratings=rng.integers(1, 6, n).astype(float))
-    from negrec.data.catalog import Catalog
-    from negrec.data.tabular import Dataset
-
-    prep = prepare(Dataset("toy", Catalog.from_ids(np.arange(85)), data), "ratio", seed=1)
+    prep = _rated_toy(2)
     tune = tuning_split(prep, fraction=0.25, seed=5)
     pairs = lambda inter: set(zip(inter.entry_users().tolist(), inter.matrix.indices.tolist()))
     train, held, full = pairs(tune.train), pairs(tune.test), pairs(prep.train)
