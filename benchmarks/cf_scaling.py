@@ -3,8 +3,9 @@
 Data: synthetic implicit feedback with users = N/50 and items = N/500 (so density falls as N grows, as in
 real logs), user activity and item popularity both long-tailed (Zipf-like), the same seed for every system.
 Systems: negrec's trainer (mf-nobias, BPR, one negative per positive, batch 4096, sampling included) with
-uniform and DNS-10 negatives under the row-sparse `sgd` optimizer, uniform under dense `adam` up to 10^6
-(its step touches every parameter, which is what stops it scaling), and implicit's CPU BPR. Every
+uniform and DNS-10 negatives under the row-sparse `sgd` optimizer (the fused compiled loop, one thread), uniform
+under dense `adam` up to 10^6 (its step touches every parameter, which is what stops it scaling), and
+implicit's CPU BPR (on the given threads). Every
 (system, size) runs in a fresh process with the same thread count, so its peak resident memory
 (ru_maxrss: data, model, sampler state) is its own; epoch times are steady-state medians (cf_timing.py).
 Writes benchmarks/results/cf_scaling.json and cf_scaling.png (log-log).
