@@ -1,141 +1,380 @@
-"""CF quality on MovieLens with cornac's README protocol, negrec samplers vs. cornac baselines in one run.
+"""CF quality with every system tuned on validation under the same budget: negrec MF / LightGCN per negative
+sampler against cornac (BPR, EASE, VAECF), implicit (ALS, BPR) and MostPop, several seeds each.
 
-Protocol (negrec `prepare(..., "ratio")`): global random split, 20 % test, seed 123; ratings ≥ 4 are
-positives (models learn from the training positives); full ranking where, as in cornac's ranking
-evaluation, a user's training positives are masked and items never seen in training cannot be ranked.
-cornac's BPR (README: k=10, max_iter=200, lr=0.001, λ=0.01), a tuned BPR (k=64, lr=0.01) and EASE (λ=500)
-are trained on the same split and scored twice: by cornac's own evaluator and by negrec's (which must
-agree). Hyper-parameters of the negrec models are fixed for all samplers (chosen once with uniform
-sampling on MovieLens 100K; no per-sampler tuning). Writes benchmarks/results/cf_quality[_<dataset>].json.
+Protocol. Test: cornac's README protocol (negrec `prepare(..., "ratio")`): a global random split, 20 % test, seed
+123; ratings ≥ 4 are positives; every system learns from the same training positives (binary); full ranking where a
+user's training positives are masked and items never seen in training cannot be ranked. Tuning: 10 % of the
+training positives held out (`tuning_split`: a cornac-style ratio split, seed 123, the same for every system); each
+system gets the same budget of Optuna TPE trials (sampler seed 0, model seed 0) maximising NDCG@10 on that part,
+search spaces in this file. The peers' epochs / iterations are a tuned parameter; negrec chooses its epochs by
+early stopping on the same held-out part (patience 5, up to a maximum) and keeps that count. The best configuration
+is retrained on all training positives with seeds 0..S-1 (initialisation and sampling; the split is fixed) and
+scored once on test. Reported: NDCG@10 / Recall@10 mean, std and Student-t CI over seeds; each sampler against its
+model's uniform row and the best negrec row against the best peer (Welch over seeds), with a paired per-user test
+on seed 0. Each system's study and runs are kept in results/cf_quality.parts/<dataset>/ (reused while the settings
+match), so a stopped run resumes and datasets can run in separate processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit asks for it; its own loops take --threads
 
 import numpy as np
 
-from negrec.experiments.cf import evaluate_recs, load_cf_dataset, prepare, run_sampler
-from negrec.ranking import top_k
-from negrec.cf.trainer import TrainConfig
-from negrec.eval.significance import paired_test
+from negrec.cf.recommenders import train_model
+from negrec.cf.trainer import TrainConfig, recommend
+from negrec.data.io import write_json
+from negrec.data.synthetic import SyntheticConfig
+from negrec.data.tabular import Dataset
+from negrec.eval.significance import over_seeds, paired_test, seeds_difference
+from negrec.experiments.cf import Prepared, evaluate_recs, load_cf_dataset, prepare, tuning_split
+from negrec.ranking import top_k_by_user
 
-MF_SAMPLERS = ["uniform", "popularity", "dns:3", "mixed", "misranked", "clusterin_high", "clusterin_low", "clusterout_low",
-               "clusterout_high", "low_exposure", "high_exposure", "balanced_popularity", "clusterin_high_clusterout_low",
-               "clusterin_low_clusterout_low"]
-LGCN_SAMPLERS = ["uniform", "popularity", "dns:3", "mixed", "clusterin_high", "clusterin_low", "clusterout_low",
-                 "clusterout_high", "balanced_popularity"]
-CONFIGS = {
-    "mf": TrainConfig(model="mf", dim=64, epochs=60, lr=0.002, reg=1e-4, batch_size=1024, seed=123),
-    "lightgcn": TrainConfig(model="lightgcn", dim=64, layers=3, epochs=30, lr=0.005, reg=1e-4, batch_size=1024, seed=123),
-}
+VERSION = 1  # bump when the protocol changes: cached parts of another version are recomputed
+K = 20  # recommendation list length (NDCG@10 and Recall@10 read its first 10)
+SYNTHETIC = {"synthetic-3000": SyntheticConfig(n_users=3000, n_items=2000, seed=0)}
+NEGREC = {"mf": ["uniform", "popularity", "dns", "mixed", "clusterout_low", "low_exposure", "balanced_popularity",
+                 "low_exposure@model:10"],
+          "lightgcn": ["uniform", "dns", "mixed"]}
+QUICK_NEGREC = {"mf": ["uniform", "dns"], "lightgcn": ["uniform"]}
+MAX_EPOCHS = {"mf": 100, "lightgcn": 40}
+PEERS = ["MostPop", "cornac BPR", "cornac EASE", "cornac VAECF", "implicit BPR", "implicit ALS"]
+Params = dict
+Fit = Callable[[Prepared, Params, int, bool], tuple[np.ndarray, Params]]  # prep, params, seed, tuning → recs, kept
 
 
-def cornac_baselines(prep, all_ratings):
-    """Train cornac's three models on the split; return their own metrics and negrec's metrics of their scores."""
-    import cornac
-    from cornac.eval_methods import BaseMethod
+@dataclass(frozen=True)
+class System:
+    """A row of the table: how to draw its hyper-parameters and how to train it and rank for the test users."""
+
+    model: str
+    sampler: str  # negrec's negative sampler, or "own" for a peer
+    space: Callable | None  # optuna trial → params (None: nothing to tune)
+    fit: Fit
+
+    @property
+    def name(self) -> str:
+        return f"negrec {self.model} {self.sampler}" if self.sampler != "own" else self.model
+
+
+def negrec_system(model: str, sampler: str) -> System:
+    """negrec's model with one sampler; a sampler's own number (DNS pool, popularity exponent) is tuned with it."""
+
+    def space(trial) -> Params:
+        p = {"dim": trial.suggest_categorical("dim", [32, 64, 128] if model == "mf" else [32, 64]),
+             "lr": trial.suggest_float("lr", 5e-4, 2e-2, log=True), "reg": trial.suggest_float("reg", 1e-6, 1e-2, log=True)}
+        if model == "lightgcn":
+            p["layers"] = trial.suggest_int("layers", 1, 3)
+        if sampler == "dns":
+            p["sampler"] = f"dns:{trial.suggest_int('dns_candidates', 2, 10)}"
+        elif sampler == "popularity":
+            p["sampler"] = f"popularity:{trial.suggest_float('popularity_alpha', 0.0, 1.0):.3f}"
+        else:
+            p["sampler"] = sampler
+        return p
+
+    def fit(prep: Prepared, params: Params, seed: int, tuning: bool) -> tuple[np.ndarray, Params]:
+        p = dict(params)
+        spec, epochs = p.pop("sampler"), p.pop("epochs", MAX_EPOCHS[model])
+        config = TrainConfig(model=model, epochs=epochs, batch_size=1024, patience=5, seed=seed, **p)
+        if tuning:
+            result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.data.catalog)
+            kept = {"epochs": result.best_epoch + 1}
+        else:  # no validation left: train the chosen number of epochs and keep the last
+            result, kept = train_model(prep.train, spec, config, catalog=prep.data.catalog, restore_best=False), {}
+        return recommend(result.model, prep.test_users(), prep.exclude, K, banned_items=prep.banned_items), kept
+
+    return System(model, sampler, space, fit)
+
+
+def rank_scores(prep: Prepared, scores: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Top-K of a peer's full score rows for the test users, masked like negrec's models."""
+    return top_k_by_user(scores, prep.test_users(), K, exclude=prep.exclude, banned_items=prep.banned_items)
+
+
+def triples(inter) -> list[tuple[str, str, float]]:
+    """Positives as cornac's (user, item, 1.0) triples; the ids are negrec's indices."""
+    return [(str(u), str(i), 1.0) for u, i in zip(inter.entry_users().tolist(), inter.matrix.indices.tolist())]
+
+
+def cornac_ranked(prep: Prepared, model, train_set) -> np.ndarray:
+    """Top-K of a trained cornac model's `score` rows, mapped back to negrec's item indices."""
+    cols = np.fromiter((int(raw) for raw in train_set.iid_map), dtype=np.int64)
+    inner = np.fromiter(train_set.iid_map.values(), dtype=np.int64)
+
+    def scores(batch: np.ndarray) -> np.ndarray:
+        out = np.full((len(batch), prep.data.catalog.n_items), -np.inf)
+        for row, u in enumerate(batch):
+            out[row, cols] = np.ravel(model.score(train_set.uid_map[str(u)]))[inner]
+        return out
+
+    return rank_scores(prep, scores)
+
+
+def cornac_fit(make: Callable[[Params, int], object]) -> Fit:
+    """Train a cornac model on the training positives and rank with its `score`."""
+
+    def fit(prep: Prepared, params: Params, seed: int, tuning: bool) -> tuple[np.ndarray, Params]:
+        import cornac
+
+        data = cornac.data.Dataset.from_uir(triples(prep.train), seed=seed)
+        model = make(params, seed)
+        model.fit(data)
+        return cornac_ranked(prep, model, data), {}
+
+    return fit
+
+
+def cornac_agreement(prep: Prepared, params: Params, threads: int) -> dict:
+    """The tuned cornac BPR (seed 0) on the test split, scored by cornac's own ranking evaluation and by negrec's: the
+    two evaluators must agree. cornac drops test entries of items with no training *positive* (unknown to a model
+    of positives) where the table keeps every item rated in training, so both score the test part without them."""
+    from dataclasses import replace
+
+    from cornac.eval_methods import BaseMethod, ranking_eval
     from cornac.metrics import NDCG, Recall
+    from cornac.models import BPR
 
-    data = prep.data
-    uid = data.interactions.user_ids
-    iid = data.catalog.item_ids
+    known_item, known_user = prep.train.popularity() > 0, prep.train.user_counts() > 0
+    prep = replace(prep, test=prep.test.select(known_item[prep.test.matrix.indices] & known_user[prep.test.entry_users()]))
 
-    def triples(inter):
-        return [(str(uid[u]), str(iid[i]), float(r)) for u, i, r in zip(inter.entry_users(), inter.matrix.indices, inter.ratings)]
+    method = BaseMethod.from_splits(train_data=triples(prep.train), test_data=triples(prep.test), rating_threshold=1.0,
+                                    exclude_unknowns=True, seed=0, verbose=False)
+    model = BPR(**params, num_threads=threads, seed=0, verbose=False)
+    model.fit(method.train_set)
+    own = ranking_eval(model, [NDCG(k=10), Recall(k=10)], method.train_set, method.test_set, rating_threshold=1.0,
+                       exclude_unknowns=True)[0]
+    ndcg, recall, _ = scored(prep, cornac_ranked(prep, model, method.train_set))
+    return {"model": "cornac BPR, tuned, seed 0", "cornac_evaluator": {"ndcg@10": float(own[0]), "recall@10": float(own[1])},
+            "negrec_evaluator": {"ndcg@10": ndcg, "recall@10": recall}}
 
-    method = BaseMethod.from_splits(train_data=triples(all_ratings.train), test_data=triples(all_ratings.test),
-                                    rating_threshold=4.0, exclude_unknowns=True, seed=123, verbose=False)
-    models = {
-        "bpr_default": cornac.models.BPR(k=10, max_iter=200, learning_rate=0.001, lambda_reg=0.01, seed=123),
-        "bpr_tuned": cornac.models.BPR(k=64, max_iter=200, learning_rate=0.01, lambda_reg=0.01, seed=123),
-        "ease": cornac.models.EASE(lamb=500),
+
+def implicit_fit(make: Callable[[Params, int], object]) -> Fit:
+    """Train an implicit model (CPU) on the user × item matrix of training positives; scores are factor dot products."""
+
+    def fit(prep: Prepared, params: Params, seed: int, tuning: bool) -> tuple[np.ndarray, Params]:
+        model = make(params, seed)
+        model.fit(prep.train.binary().astype(np.float32).tocsr(), show_progress=False)
+        return rank_scores(prep, lambda batch: model.user_factors[batch] @ model.item_factors.T), {}
+
+    return fit
+
+
+def mostpop_fit(prep: Prepared, params: Params, seed: int, tuning: bool) -> tuple[np.ndarray, Params]:
+    """Most-popular training items (ties by lower id)."""
+    pop = prep.train.popularity().astype(np.float64)
+    return rank_scores(prep, lambda batch: np.broadcast_to(pop, (len(batch), len(pop)))), {}
+
+
+def peer_systems(threads: int) -> dict[str, System]:
+    """The peers and their search spaces."""
+    from cornac.models import BPR, EASE, VAECF
+    from implicit.cpu.als import AlternatingLeastSquares
+    from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+    def cornac_bpr(t):
+        return {"k": t.suggest_categorical("k", [16, 32, 64, 128]), "learning_rate": t.suggest_float("learning_rate", 1e-3, 1e-1, log=True),
+                "lambda_reg": t.suggest_float("lambda_reg", 1e-4, 1e-1, log=True), "max_iter": t.suggest_int("max_iter", 50, 500)}
+
+    def cornac_vaecf(t):
+        return {"k": t.suggest_int("k", 10, 100), "autoencoder_structure": [t.suggest_int("hidden", 50, 400)],
+                "n_epochs": t.suggest_int("n_epochs", 50, 300), "learning_rate": t.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+                "beta": t.suggest_float("beta", 0.1, 1.0)}
+
+    def implicit_bpr(t):
+        return {"factors": t.suggest_categorical("factors", [32, 64, 128]), "learning_rate": t.suggest_float("learning_rate", 1e-3, 1e-1, log=True),
+                "regularization": t.suggest_float("regularization", 1e-4, 1e-1, log=True), "iterations": t.suggest_int("iterations", 50, 500)}
+
+    def implicit_als(t):
+        return {"factors": t.suggest_categorical("factors", [32, 64, 128]), "regularization": t.suggest_float("regularization", 1e-3, 10, log=True),
+                "alpha": t.suggest_float("alpha", 0.1, 50, log=True), "iterations": t.suggest_int("iterations", 5, 30)}
+
+    return {
+        "MostPop": System("MostPop", "own", None, mostpop_fit),
+        "cornac BPR": System("cornac BPR", "own", cornac_bpr,
+                             cornac_fit(lambda p, s: BPR(**p, num_threads=threads, seed=s, verbose=False))),
+        "cornac EASE": System("cornac EASE", "own", lambda t: {"lamb": t.suggest_float("lamb", 1.0, 5000.0, log=True),
+                                                               "posB": t.suggest_categorical("posB", [True, False])},
+                              cornac_fit(lambda p, s: EASE(**p, seed=s, verbose=False))),
+        "cornac VAECF": System("cornac VAECF", "own", cornac_vaecf,
+                               cornac_fit(lambda p, s: VAECF(**p, batch_size=100, seed=s, use_gpu=False, verbose=False))),
+        "implicit BPR": System("implicit BPR", "own", implicit_bpr,
+                               implicit_fit(lambda p, s: BayesianPersonalizedRanking(**p, num_threads=threads, random_state=s))),
+        "implicit ALS": System("implicit ALS", "own", implicit_als,
+                               implicit_fit(lambda p, s: AlternatingLeastSquares(**p, num_threads=threads, random_state=s))),
     }
-    users = prep.test_users()
-    out = {}
-    for name, model in models.items():
-        model.fit(method.train_set)
-        own = cornac.eval_methods.ranking_eval(model, [NDCG(k=10), Recall(k=10)], method.train_set, method.test_set,
-                                               rating_threshold=4.0, exclude_unknowns=True)[0]
-        scores = np.full((len(users), data.catalog.n_items), -np.inf)
-        cols = np.array([data.catalog.index_of([int(k) if k.isdigit() else k])[0] for k in method.train_set.iid_map])
-        inner = np.array(list(method.train_set.iid_map.values()))
-        for row, u in enumerate(users):
-            scores[row, cols] = np.ravel(model.score(method.train_set.uid_map[str(uid[u])]))[inner]
-        ev = evaluate_recs(top_k(scores, 20, prep.exclude[users]), prep).summary()
-        out[name] = {"ndcg@10": ev["NDCG@10"], "recall@10": ev["Recall@10"],
-                     "cornac_evaluator": {"ndcg@10": float(own[0]), "recall@10": float(own[1])}}
-    return out
 
 
-def run_dataset(name: str, data_dir: Path, mf_samplers, lgcn_samplers, log=print) -> dict:
-    data = load_cf_dataset(name, data_dir)
+def scored(prep: Prepared, recs: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """NDCG@10, Recall@10 and the per-user NDCG@10 of a recommendation matrix for the test users."""
+    ev = evaluate_recs(recs, prep, [10])
+    s = ev.summary()
+    return s["NDCG@10"], s["Recall@10"], np.asarray(ev.per_user()["NDCG@10"], dtype=float)
+
+
+def tune(system: System, tprep: Prepared, trials: int) -> tuple[Params, float, list[dict]]:
+    """The best parameters after `trials` TPE trials on the tuning split (and what negrec's early stopping kept)."""
+    if system.space is None:
+        return {}, scored(tprep, system.fit(tprep, {}, 0, True)[0])[0], []
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=min(5, trials)))
+    log = []
+
+    def objective(trial) -> float:
+        params = system.space(trial)
+        recs, kept = system.fit(tprep, params, 0, True)
+        value = scored(tprep, recs)[0]
+        log.append({"params": params, "kept": kept, "validation_ndcg@10": value})
+        trial.set_user_attr("params", {**params, **kept})
+        return value
+
+    study.optimize(objective, n_trials=trials)
+    return study.best_trial.user_attrs["params"], study.best_value, log
+
+
+def run_system(system: System, prep: Prepared, tprep: Prepared, trials: int, seeds: int, part: Path, key: str) -> dict:
+    """Tune, retrain with every seed and score on test — or read the finished record of an identical earlier run."""
+    if part.is_file():
+        record = json.loads(part.read_text())
+        if record.get("key") == key:
+            return record
+    t0 = time.perf_counter()
+    params, best, log = tune(system, tprep, trials)
+    ndcg, recall, per_user = [], [], None
+    for seed in range(seeds):
+        n, r, users = scored(prep, system.fit(prep, params, seed, False)[0])
+        ndcg.append(n), recall.append(r)
+        per_user = users if per_user is None else per_user
+    record = {"key": key, "model": system.model, "sampler": system.sampler, "params": params, "validation_ndcg@10": best,
+              "trials": len(log), "trial_log": log, "ndcg@10_per_seed": ndcg, "recall@10_per_seed": recall,
+              "ndcg@10_per_user_seed0": per_user.tolist(), "seconds": time.perf_counter() - t0}
+    write_json(part, record)
+    return record
+
+
+def row(record: dict) -> dict:
+    """The reported form of a system's record."""
+    n, r = over_seeds(record["ndcg@10_per_seed"]), over_seeds(record["recall@10_per_seed"])
+    return {"model": record["model"], "sampler": record["sampler"], "params": record["params"], "ndcg@10_mean": n.mean,
+            "ndcg@10_std": n.std, "ndcg@10_ci": [n.ci_low, n.ci_high], "recall@10_mean": r.mean, "recall@10_std": r.std,
+            "ndcg@10_per_seed": record["ndcg@10_per_seed"], "seeds": n.n, "tuned_on": "validation",
+            "validation_ndcg@10": record["validation_ndcg@10"], "trials": record["trials"], "seconds": record["seconds"]}
+
+
+def compare(a: dict, b: dict) -> dict:
+    """A − B: Welch over seeds, and the paired per-user test on seed 0."""
+    return {"a": f"{a['model']} {a['sampler']}", "b": f"{b['model']} {b['sampler']}",
+            "over_seeds": seeds_difference(a["ndcg@10_per_seed"], b["ndcg@10_per_seed"]).as_dict(),
+            "paired_seed0": paired_test(np.array(a["ndcg@10_per_user_seed0"]), np.array(b["ndcg@10_per_user_seed0"]),
+                                        metric="NDCG@10", seed=0).as_dict()}
+
+
+def run_dataset(name: str, args, log=print) -> dict:
+    """Every system on one dataset."""
+    if name in SYNTHETIC:
+        synthetic = load_cf_dataset("synthetic", synthetic=SYNTHETIC[name])
+        data = Dataset(name, synthetic.catalog, synthetic.interactions)
+    else:
+        data = load_cf_dataset(name, args.data_dir)
     prep = prepare(data, "ratio", seed=123)
-    from negrec.data.splits import ratio_split
+    tprep = tuning_split(prep, fraction=0.1, seed=123)
+    negrec = QUICK_NEGREC if args.quick else NEGREC
+    systems = [negrec_system(m, s) for m, samplers in negrec.items() for s in samplers]
+    peers = peer_systems(args.threads)
+    systems += [peers[p] for p in PEERS]
+    records = {}
+    for system in systems:
+        key = hashlib.sha256(json.dumps([VERSION, name, system.name, args.trials, args.seeds, MAX_EPOCHS]).encode()).hexdigest()[:16]
+        part = args.parts / name / (system.name.replace(" ", "_").replace(":", "-").replace("@", "-at-") + ".json")
+        rec = records[system.name] = run_system(system, prep, tprep, args.trials, args.seeds, part, key)
+        log(f"{name} {system.name:<36} NDCG@10 {np.mean(rec['ndcg@10_per_seed']):.4f} (validation {rec['validation_ndcg@10']:.4f}, "
+            f"{rec['seconds']:.0f} s)")
+    rows = [r for r in records.values() if r["sampler"] != "own"]
+    peer_rows = [r for r in records.values() if r["sampler"] == "own"]
+    best = max(rows, key=lambda r: np.mean(r["ndcg@10_per_seed"]))
+    best_peer = max(peer_rows, key=lambda r: np.mean(r["ndcg@10_per_seed"]))
+    uniform = {r["model"]: r for r in rows if r["sampler"] == "uniform"}
+    return {"dataset": name, "test_users": int(len(prep.test_users())), "tuning_users": int(len(tprep.test_users())),
+            "rows": [row(r) for r in rows], "peers": [row(r) for r in peer_rows],
+            "evaluators": cornac_agreement(prep, records["cornac BPR"]["params"], args.threads),
+            "vs_uniform": [compare(r, uniform[r["model"]]) for r in rows if r["sampler"] != "uniform"],
+            "best_vs_best_peer": compare(best, best_peer)}
 
-    all_ratings = ratio_split(data.interactions, test_size=0.2, seed=123)  # the same split, every rating (for cornac)
-    rows, per_user = [], {}
-    for model, samplers in (("mf", mf_samplers), ("lightgcn", lgcn_samplers)):
-        for spec in samplers:
-            t0 = time.perf_counter()
-            run = run_sampler(prep, spec, CONFIGS[model])
-            s = run.evaluation.summary()
-            rows.append({"model": model, "sampler": spec, "ndcg@10": s["NDCG@10"], "recall@10": s["Recall@10"],
-                         "coverage@10": s["Coverage@10"], "avgpop@10": s["AvgPop@10"],
-                         **({"mgu@10": s["MGU@10"]} if "MGU@10" in s else {}), "seconds": time.perf_counter() - t0})
-            per_user[(model, spec)] = run.evaluation.per_user()["NDCG@10"]
-            log(f"{name} {model:<9} {spec:<32} NDCG@10={s['NDCG@10']:.4f} Recall@10={s['Recall@10']:.4f}")
-    paired = {}
-    for model in ("mf", "lightgcn"):
-        if (model, "dns:3") in per_user:
-            t = paired_test(per_user[(model, "dns:3")], per_user[(model, "uniform")], metric="NDCG@10", seed=0)
-            paired[f"{model}: dns:3 - uniform"] = t.as_dict()
-    cornac_rows = cornac_baselines(prep, all_ratings)
-    best = max(rows, key=lambda r: r["ndcg@10"])
-    return {"dataset": name, "test_users": int(len(prep.test_users())), "rows": rows, "cornac": cornac_rows,
-            "paired_ndcg@10": paired, "best": {"model": best["model"], "sampler": best["sampler"], "ndcg@10": best["ndcg@10"]},
-            "configs": {k: v.as_dict() for k, v in CONFIGS.items()}}
+
+def num(x: float | None, spec: str = ".4f") -> str:
+    """A figure, or – where there is none (a CI from one seed is NaN, stored as null)."""
+    return "–" if x is None or x != x else format(x, spec)
+
+
+def fmt_diff(t: dict) -> str:
+    """A difference with its CI and p-value."""
+    return f"{num(t['diff'], '+.4f')} [{num(t['ci_low'], '+.4f')}, {num(t['ci_high'], '+.4f')}], p = {num(t['p_value'], '.2g')}"
 
 
 def to_markdown(result: dict) -> str:
-    """The result as a markdown table (negrec rows, then cornac's models under both evaluators)."""
-    lines = [f"#### {result['dataset']} ({result['test_users']} test users)", "",
-             "| model | negatives | NDCG@10 | Recall@10 | Coverage@10 |", "|---|---|---|---|---|"]
-    for r in sorted(result["rows"], key=lambda r: -r["ndcg@10"]):
-        lines.append(f"| negrec {r['model']} | {r['sampler']} | {r['ndcg@10']:.4f} | {r['recall@10']:.4f} | {r['coverage@10']:.3f} |")
-    for name, c in result["cornac"].items():
-        lines.append(f"| cornac {name} | (its own) | {c['ndcg@10']:.4f} | {c['recall@10']:.4f} | – |")
-    lines += ["", "cornac's own evaluator on its models: " + ", ".join(
-        f"{k} {v['cornac_evaluator']['ndcg@10']:.4f}" for k, v in result["cornac"].items()) + " (NDCG@10)."]
-    for label, t in result["paired_ndcg@10"].items():
-        lines.append(f"Paired NDCG@10 difference, {label}: {t['diff']:+.4f} (95 % CI [{t['ci_low']:+.4f}, {t['ci_high']:+.4f}], "
-                     f"t-test p = {t['p_value']:.2g}).")
+    """One dataset's table (all systems by mean NDCG@10) and its comparisons."""
+    lines = [f"#### {result['dataset']} ({result['test_users']} test users; tuned on {result['tuning_users']} users' "
+             f"held-out training positives)", "",
+             "| system | negatives | NDCG@10 mean ± std (95 % CI over seeds) | Recall@10 | validation NDCG@10 | seeds × trials |",
+             "|---|---|---|---|---|---|"]
+    everything = [(f"negrec {r['model']}", r) for r in result["rows"]] + [(r["model"], r) for r in result["peers"]]
+    for label, r in sorted(everything, key=lambda x: -x[1]["ndcg@10_mean"]):
+        spec = r["params"].get("sampler", r["sampler"]) if r["sampler"] != "own" else "(its own)"
+        lines.append(f"| {label} | {spec} | {num(r['ndcg@10_mean'])} ± {num(r['ndcg@10_std'])} ({num(r['ndcg@10_ci'][0])} to "
+                     f"{num(r['ndcg@10_ci'][1])}) | {num(r['recall@10_mean'])} | {num(r['validation_ndcg@10'])} | "
+                     f"{r['seeds']} × {r['trials']} |")
+    e = result["evaluators"]
+    c = result["best_vs_best_peer"]
+    lines += ["", f"{e['model']}, NDCG@10 / Recall@10 by cornac's own evaluator {e['cornac_evaluator']['ndcg@10']:.6f} / "
+                  f"{e['cornac_evaluator']['recall@10']:.6f} and by negrec's {e['negrec_evaluator']['ndcg@10']:.6f} / "
+                  f"{e['negrec_evaluator']['recall@10']:.6f}.", "", f"Best negrec row vs best tuned peer ({c['a']} − {c['b']}): over seeds {fmt_diff(c['over_seeds'])} (Welch); "
+                  f"per user on seed 0 {fmt_diff(c['paired_seed0'])} (paired t).", "",
+              "| sampler − uniform (same model) | over seeds (Welch) | per user, seed 0 (paired t) |", "|---|---|---|"]
+    lines += [f"| {c['a']} | {fmt_diff(c['over_seeds'])} | {fmt_diff(c['paired_seed0'])} |" for c in result["vs_uniform"]]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--datasets", default="movielens-100k,ml-latest-small")
-    parser.add_argument("--quick", action="store_true", help="MF with uniform negatives only (a smoke run)")
-    parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--datasets", default="movielens-100k,ml-latest-small,synthetic-3000")
+    parser.add_argument("--trials", type=int, default=None, help="Optuna trials per system (default 10; --quick: 2)")
+    parser.add_argument("--seeds", type=int, default=None, help="final runs per system (default 5; --quick: 1)")
+    parser.add_argument("--quick", action="store_true", help="MovieLens 100K, fewer samplers, 1 seed, 2 trials: a smoke run")
+    parser.add_argument("--threads", type=int, default=2, help="torch, cornac and implicit threads")
+    parser.add_argument("--out", type=Path, default=None, help="default results/cf_quality.json (--quick: cf_quality_quick.json)")
     args = parser.parse_args()
-    mf = ["uniform"] if args.quick else MF_SAMPLERS
-    lg = [] if args.quick else LGCN_SAMPLERS
-    for i, name in enumerate(args.datasets.split(",")):
-        result = run_dataset(name, args.data_dir, mf, lg)
-        path = args.out_dir / ("cf_quality.json" if i == 0 else f"cf_quality_{name}.json")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2) + "\n")
-        path.with_suffix(".md").write_text(to_markdown(result))
-        c = result["cornac"]
-        print(f"\n{name}: best negrec {result['best']} | cornac (negrec evaluator / cornac evaluator) " + ", ".join(
-            f"{k} {v['ndcg@10']:.4f}/{v['cornac_evaluator']['ndcg@10']:.4f}" for k, v in c.items()))
-        for label, t in result["paired_ndcg@10"].items():
-            print(f"  {label}: {t['diff']:+.4f} [{t['ci_low']:+.4f}, {t['ci_high']:+.4f}] p={t['p_value']:.2g}")
+    results = Path(__file__).parent / "results"
+    args.trials = args.trials or (2 if args.quick else 10)
+    args.seeds = args.seeds or (1 if args.quick else 5)
+    args.out = args.out or results / ("cf_quality_quick.json" if args.quick else "cf_quality.json")
+    args.parts = args.out.with_suffix(".parts")
+    names = ["movielens-100k"] if args.quick and args.datasets == parser.get_default("datasets") else args.datasets.split(",")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    done = json.loads(args.out.read_text()).get("datasets", {}) if args.out.is_file() else {}
+    for name in names:
+        done[name] = run_dataset(name, args)
+        # other datasets (perhaps run by another process) stay as the file has them
+        current = json.loads(args.out.read_text()).get("datasets", {}) if args.out.is_file() else {}
+        done = {**current, name: done[name]}
+        write_json(args.out, {"protocol": " ".join(__doc__.split("\n\n")[1].split()), "trials": args.trials,
+                              "seeds": args.seeds, "datasets": done})
+        args.out.with_suffix(".md").write_text("\n".join(to_markdown(done[n]) for n in sorted(done)))
+        c = done[name]["best_vs_best_peer"]
+        print(f"{name}: {c['a']} − {c['b']}: {fmt_diff(c['over_seeds'])} over seeds; {fmt_diff(c['paired_seed0'])} per user (seed 0)")
 
 
 if __name__ == "__main__":
