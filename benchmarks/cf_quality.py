@@ -334,11 +334,14 @@ def to_markdown(result: dict) -> str:
         lines.append(f"| {label} | {spec} | {num(r['ndcg@10_mean'])} ± {num(r['ndcg@10_std'])} ({num(r['ndcg@10_ci'][0])} to "
                      f"{num(r['ndcg@10_ci'][1])}) | {num(r['recall@10_mean'])} | {num(r['validation_ndcg@10'])} | "
                      f"{r['seeds']} × {r['trials']} |")
-    e = result["evaluators"]
+    e = result.get("evaluators")  # absent from a file written by an earlier version of this script
+    if e is not None:
+        lines += ["", f"{e['model']}, NDCG@10 / Recall@10 by cornac's own evaluator {e['cornac_evaluator']['ndcg@10']:.6f} / "
+                      f"{e['cornac_evaluator']['recall@10']:.6f} and by negrec's {e['negrec_evaluator']['ndcg@10']:.6f} / "
+                      f"{e['negrec_evaluator']['recall@10']:.6f} (test entries of items without a training positive "
+                      "left out for both, as cornac does)."]
     c = result["best_vs_best_peer"]
-    lines += ["", f"{e['model']}, NDCG@10 / Recall@10 by cornac's own evaluator {e['cornac_evaluator']['ndcg@10']:.6f} / "
-                  f"{e['cornac_evaluator']['recall@10']:.6f} and by negrec's {e['negrec_evaluator']['ndcg@10']:.6f} / "
-                  f"{e['negrec_evaluator']['recall@10']:.6f}.", "", f"Best negrec row vs best tuned peer ({c['a']} − {c['b']}): over seeds {fmt_diff(c['over_seeds'])} (Welch); "
+    lines += ["", f"Best negrec row vs best tuned peer ({c['a']} − {c['b']}): over seeds {fmt_diff(c['over_seeds'])} (Welch); "
                   f"per user on seed 0 {fmt_diff(c['paired_seed0'])} (paired t).", "",
               "| sampler − uniform (same model) | over seeds (Welch) | per user, seed 0 (paired t) |", "|---|---|---|"]
     lines += [f"| {c['a']} | {fmt_diff(c['over_seeds'])} | {fmt_diff(c['paired_seed0'])} |" for c in result["vs_uniform"]]
