@@ -211,7 +211,8 @@ def test_a_curriculum_of_dpo_then_sdpo_under_two_processes(training_inputs):
 @pytest.mark.slow
 @pytest.mark.skipif(not ACCELERATE.exists(), reason="accelerate's launcher is not installed (pip install '.[llm]')")
 def test_a_selfplay_round_under_two_processes(training_inputs):
-    """Every process predicts the same (greedy) negatives, training runs data-parallel, rank 0 writes the round."""
+    """Each process predicts its rank's chunks of the greedy negatives (rank 0 merges), training runs data-parallel,
+    rank 0 writes the round: the same pairs as one process."""
     import json
 
     common = ["llm", "selfplay", "--model", "model", "--catalog", "data", "--records", "records16.json", "--rounds", "1",
@@ -219,6 +220,8 @@ def test_a_selfplay_round_under_two_processes(training_inputs):
     _one_and_two(training_inputs, common, "sp")
     done = [json.loads((training_inputs / run / "round1" / "done.json").read_text()) for run in ("sp-1", "sp-2")]
     assert done[0]["pairs"] == done[1]["pairs"]
+    plan = json.loads((training_inputs / "sp-2" / "round1" / "predictions.chunks" / "plan.json").read_text())
+    assert plan["chunks"] >= 2  # the predictions were split between the processes
     assert (training_inputs / "sp-2" / "round1" / "selfplay.json").read_bytes() == \
         (training_inputs / "sp-1" / "round1" / "selfplay.json").read_bytes()
     assert _final_loss(training_inputs / "sp-2" / "round1" / "sft") == pytest.approx(

@@ -43,3 +43,13 @@ def processes_barrier() -> None:
 
     if launch_rank() is not None and dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def join_process_group() -> None:
+    """Under a launch, join the processes' group now (the trainers reuse it), so barriers work before the first
+    trainer starts; the timeout is long enough for stages that rank 0 runs alone while the others wait."""
+    from datetime import timedelta
+
+    from accelerate import PartialState
+
+    PartialState(timeout=timedelta(hours=24))

@@ -28,7 +28,8 @@ import numpy as np
 
 from negrec.data.io import read_json, read_records, read_utf8, write_json, write_text
 from negrec.errors import DataError
-from negrec.launch import is_main_process, launch_rank, processes_barrier
+from negrec.launch import is_main_process, join_process_group, launch_rank, processes_barrier
+from negrec.llm.runs import run_and_merge
 from negrec.report.columns import LLM_TABLE, LLM_TESTS
 from negrec.report.compare import paired_table, write_comparison
 from negrec.report.plots import curves_from_logs
@@ -202,16 +203,6 @@ class Runner:
         return write_seed_summary(out / "report", results, r.baselines()) if is_main_process() else {}
 
 
-def join_process_group() -> None:
-    """Under a launch, join the processes' group before the first stage (the trainers reuse it), with a timeout long
-    enough for the stages that rank 0 runs alone while the others wait at a barrier."""
-    from datetime import timedelta
-
-    from accelerate import PartialState
-
-    PartialState(timeout=timedelta(hours=24))
-
-
 # keys a rerun may change: they only choose what the report compares, never what a finished stage computed
 REPORT_ONLY = ("name", "baseline")
 
@@ -321,7 +312,7 @@ class SeedRun:
             trie = build_trie(tok, catalog, settings.template)
             # the run owns its chunk folder: chunks from an earlier SFT model or other settings are dropped, not reused
             signature = {**asdict(settings), "model": folder_signature(sft_model), "titles": list(catalog.titles)}
-            chunked(train, out / "candidates.chunks", candidates_fn(model, tok, catalog, settings, trie), signature,
+            run_and_merge(train, out / "candidates.chunks", candidates_fn(model, tok, catalog, settings, trie), signature,
                     out / "candidates.json")
 
         self._stage("candidates", out / "candidates.json", generate_candidates, every_process=True)
@@ -401,7 +392,7 @@ class SeedRun:
             write_json(path, fn(test, 0))
         else:
             signature = {"protocol": protocol, **p, "model": folder_signature(system.model), "titles": list(catalog.titles)}
-            chunked(test, path.with_name(path.stem + ".chunks"), fn, signature, path)
+            run_and_merge(test, path.with_name(path.stem + ".chunks"), fn, signature, path)
 
     def _predict_and_evaluate(self, systems: dict[str, System], catalog, test: list[dict]) -> tuple[dict, dict]:
         from negrec.llm.evaluate import evaluate_predictions
@@ -455,20 +446,6 @@ class SeedRun:
             beam = [f'"{titles[i]}"' for i in ids if i >= 0]
             rows.append(prediction_row(rec, render(rec["instruction"], rec["input"], template), beam[0] if beam else "", beam))
         return rows
-
-
-def chunked(records: list[dict], work: Path, fn, signature: dict, path: Path) -> None:
-    """`fn` over `records` in chunk files (the run owns the folder: chunks of other inputs are dropped), merged into
-    `path`; under a launch each process takes the chunks of its rank and rank 0 merges once all are written."""
-    from negrec.llm.runs import merge_chunks, run_chunks, wait_for_all_chunks
-
-    launched = launch_rank()
-    shard = launched or (0, 1)
-    run_chunks(records, work, fn, settings=signature, overwrite=True, shard=shard, follower=shard[0] > 0)
-    if shard[0] == 0:
-        if launched is not None:
-            wait_for_all_chunks(work)
-        merge_chunks(work, path)
 
 
 def mark(marker: Path, value: Any) -> None:

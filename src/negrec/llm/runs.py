@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from negrec.data.io import fingerprint, read_json, read_records, write_json, write_jsonl
 from negrec.errors import DataError
-from negrec.launch import wait_until
+from negrec.launch import launch_rank, wait_until
 
 ChunkFn = Callable[[Sequence[dict], int], list[dict]]  # (records of the chunk, chunk index) → output records
 
@@ -100,3 +100,16 @@ def merge_chunks(work_dir: str | Path, out: str | Path, *, as_jsonl: bool | None
     jsonl = out.suffix == ".jsonl" if as_jsonl is None else as_jsonl
     (write_jsonl if jsonl else write_json)(out, rows)
     return len(rows)
+
+
+def run_and_merge(records: Sequence[dict], work_dir: Path, fn: ChunkFn, settings: Any, out: Path, chunk_size: int = 100) -> None:
+    """`fn` over `records` in chunk files of a folder the caller owns (chunks of other inputs are dropped), merged into
+    `out`; under a multi-process launch each process takes the chunks of its rank and rank 0 merges once all exist."""
+    launched = launch_rank()
+    shard = launched or (0, 1)
+    run_chunks(records, work_dir, fn, settings=settings, chunk_size=chunk_size, overwrite=True, shard=shard,
+               follower=shard[0] > 0)
+    if shard[0] == 0:
+        if launched is not None:
+            wait_for_all_chunks(work_dir)
+        merge_chunks(work_dir, out)

@@ -249,19 +249,31 @@ def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rou
     from negrec.llm.pipeline import predict_fn
     from negrec.preference.selfplay import selfplay_records
 
-    from negrec.launch import is_main_process, processes_barrier
+    from negrec.data.io import folder_signature, read_records
+    from negrec.launch import is_main_process, join_process_group, launch_rank, processes_barrier
+    from negrec.llm.runs import run_and_merge
 
     out = Path(out)
     current = Path(model_dir)
     main = is_main_process()
+    if launch_rank() is not None:
+        join_process_group()  # the processes meet after the predictions, before any trainer has joined them
     for r in range(1, rounds + 1):
         round_dir = out / f"round{r}"
         done = round_dir / "done.json"
         if not done.is_file():
-            # under a multi-process launch every process makes the same greedy predictions (deterministic), so
-            # each holds the pairs the training stages need; rank 0 writes the files
             model, tok = load_model(current)
-            preds = predict_fn(model, tok, batch_size=batch_size, template=settings.template)(records, 0)
+            predict = predict_fn(model, tok, batch_size=batch_size, template=settings.template)
+            if launch_rank() is None:
+                preds = predict(records, 0)
+            else:
+                # each process predicts its rank's chunks (one batch each, so the batches, and hence the greedy
+                # answers, are those of one process) and rank 0 merges; every process then reads all of them
+                signature = {"stage": "selfplay predictions", "model": folder_signature(current), "template": settings.template}
+                run_and_merge(records, round_dir / "predictions.chunks", predict, signature, round_dir / "predictions.json",
+                              chunk_size=batch_size)
+                processes_barrier()
+                preds = read_records(round_dir / "predictions.json")[0]
             pairs, report = selfplay_records(records, preds, catalog, template=settings.template)
             if main:
                 write_json(round_dir / "selfplay.json", pairs)
