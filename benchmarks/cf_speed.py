@@ -4,7 +4,8 @@
 (b) one BPR epoch on MovieLens 100K (64 factors, one negative per positive) vs. `implicit`'s BPR (negrec's
     fused sgd kernel on one thread, implicit on --threads);
 (c) a DNS epoch (hardest of 10 scored candidates) vs. a uniform epoch of the same trainer.
-Epoch times are steady-state medians over interleaved repeats (see cf_timing.py); spreads are in the file.
+Epoch times are steady-state medians over interleaved repeats (see cf_timing.py); (b) and (c) run in several fresh
+processes (invocations) and the ratios are the median over them; every invocation and the spreads are in the file.
 Writes benchmarks/results/cf_speed.json.
 """
 
@@ -13,6 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import subprocess
+import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -106,20 +110,42 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads and implicit's num_threads")
     parser.add_argument("--epochs", type=int, default=6, help="epochs per run; the first is the warm-up")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of each side")
+    parser.add_argument("--invocations", type=int, default=3, help="fresh processes running (b) and (c)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cf_speed.json")
+    parser.add_argument("--invocation-out", type=Path, help=argparse.SUPPRESS)  # one invocation of (b) and (c), as JSON
     args = parser.parse_args()
     pin_threads(args.threads)
-    result = {"sampling": sampling_benchmark(args.pairs, args.items, args.users, seed=0)}
     ml = load_movielens_100k(args.data_dir / "movielens-100k").interactions
-    result["bpr_epoch"], result["dns_epoch"] = epoch_comparison(ml, args.batch_size, args.threads, args.epochs, args.repeats)
+    if args.invocation_out:
+        args.invocation_out.write_text(json.dumps(epoch_comparison(ml, args.batch_size, args.threads, args.epochs, args.repeats)))
+        return
+    result = {"sampling": sampling_benchmark(args.pairs, args.items, args.users, seed=0)}
+    # each invocation in a fresh interpreter: on a shared 2-core machine one run's ratios drift between invocations
+    # (implicit's epoch 9-25 ms), so the file keeps every invocation and reports the median ratio over them
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.invocations):
+            part = Path(tmp) / f"{i}.json"
+            subprocess.run([sys.executable, __file__, "--data-dir", str(args.data_dir), "--batch-size", str(args.batch_size),
+                            "--threads", str(args.threads), "--epochs", str(args.epochs), "--repeats", str(args.repeats),
+                            "--invocation-out", str(part)], check=True)
+            runs.append(tuple(json.loads(part.read_text())))
+    ratios = {"bpr": [b["ratio_to_implicit"] for b, _ in runs], "dns": [d["ratio"] for _, d in runs]}
+    middle = int(np.argsort(ratios["bpr"])[len(runs) // 2])  # the invocation with the median BPR ratio
+    result["bpr_epoch"] = {**runs[middle][0], "ratio_to_implicit": float(np.median(ratios["bpr"])),
+                           "ratio_per_invocation": ratios["bpr"], "median_invocation": middle}
+    result["dns_epoch"] = {**runs[middle][1], "ratio": float(np.median(ratios["dns"])), "ratio_per_invocation": ratios["dns"]}
+    result["invocations"] = [{"bpr_epoch": b, "dns_epoch": d} for b, d in runs]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     s, b, d = result["sampling"], result["bpr_epoch"], result["dns_epoch"]
     print(f"{'measure':<44}{'negrec':>10}{'baseline':>10}{'ratio':>9}")
     print(f"{'(a) uniform + exclusion, %d pairs (s)' % s['pairs']:<44}{s['negrec_seconds']:>10.3f}{s['homework_loop_seconds']:>10.3f}{s['speedup']:>8.1f}x  (homework loop / negrec)")
-    print(f"{'(b) BPR epoch, MovieLens 100K (s)':<44}{b['negrec_seconds']:>10.3f}{b['implicit_seconds']:>10.3f}{b['ratio_to_implicit']:>8.1f}x  (negrec / implicit)")
+    print(f"{'(b) BPR epoch, MovieLens 100K (s)':<44}{b['negrec_seconds']:>10.3f}{b['implicit_seconds']:>10.3f}{b['ratio_to_implicit']:>8.1f}x  (negrec / implicit; "
+          f"per invocation {', '.join(f'{r:.2f}' for r in b['ratio_per_invocation'])})")
     print(f"{'    torch path / dense Adam':<44}{b['torch_sgd_ratio_to_implicit']:>29.1f}x / {b['adam_ratio_to_implicit']:.1f}x")
-    print(f"{'(c) DNS-10 epoch vs uniform epoch (s)':<44}{d['dns10_seconds']:>10.3f}{d['uniform_seconds']:>10.3f}{d['ratio']:>8.1f}x  (dns / uniform; Adam {d['adam_ratio']:.1f}x)")
+    print(f"{'(c) DNS-10 epoch vs uniform epoch (s)':<44}{d['dns10_seconds']:>10.3f}{d['uniform_seconds']:>10.3f}{d['ratio']:>8.1f}x  (dns / uniform; Adam {d['adam_ratio']:.1f}x; "
+          f"per invocation {', '.join(f'{r:.2f}' for r in d['ratio_per_invocation'])})")
 
 
 if __name__ == "__main__":
