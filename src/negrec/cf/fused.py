@@ -11,6 +11,7 @@ reference (tests compare both); every other loss, optimizer, model or selection 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -26,6 +27,7 @@ def applies(model: torch.nn.Module, config) -> bool:
             and next(model.parameters()).device.type == "cpu")
 
 
+@functools.cache
 def _kernels():
     """Compile (or load from numba's cache) the kernel; numba is imported only when a fused run starts.
     One thread: numba's parallel loops beside torch's threads (or other processes) on 2 cores made a chunk up
@@ -142,16 +144,10 @@ def _kernels():
     return run_batches
 
 
-_COMPILED = None
-
-
 def run_chunk(model: MF, config, users: np.ndarray, positives: np.ndarray, items: np.ndarray, ok: np.ndarray,
               *, hardest: bool) -> tuple[float, int]:
     """Train on one chunk's rows in batches of `config.batch_size`: `items`/`ok` are the drawn negatives (B, k),
     or with `hardest` each row's candidate pool (B, M). Returns (sum of batch losses, number of batches)."""
-    global _COMPILED
-    if _COMPILED is None:
-        _COMPILED = _kernels()
     with torch.no_grad():
         tables = [model.user.weight, model.item.weight]
         if model.biases:
@@ -159,6 +155,6 @@ def run_chunk(model: MF, config, users: np.ndarray, positives: np.ndarray, items
         else:
             tables += [torch.zeros(1), torch.zeros(1), torch.zeros(1)]
         arrays = [t.detach().numpy() for t in tables]  # views: the kernel updates the model's weights in place
-        return _COMPILED(*arrays, np.ascontiguousarray(users, dtype=np.int64), np.ascontiguousarray(positives, dtype=np.int64),
+        return _kernels()(*arrays, np.ascontiguousarray(users, dtype=np.int64), np.ascontiguousarray(positives, dtype=np.int64),
                          np.ascontiguousarray(items, dtype=np.int64), np.ascontiguousarray(ok, dtype=np.bool_), hardest,
                          config.batch_size, float(config.lr), float(config.reg), float(config.margin), model.biases)
