@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
+from timing import pin_threads
 
 from negrec.data.goodreads import load_goodreads_catalog
 from negrec.data.io import read_records
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "candidates_speed.json")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    pin_threads(args.threads)
     folder = args.data_dir / "goodreads"
     catalog = load_goodreads_catalog(folder)
     train, _ = read_records(folder / "train_sample.json")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from transformers import PrefixConstrainedLogitsProcessor
+from timing import pin_threads
 
 from negrec.data.goodreads import load_goodreads_catalog
 from negrec.data.io import read_records
@@ -79,7 +80,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="an existing model directory (default: build the tiny one)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "constrained_decoding.json")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    pin_threads(args.threads)
     folder = args.data_dir / "goodreads"
     catalog = load_goodreads_catalog(folder)
     records, _ = read_records(folder / "test_sample.json")

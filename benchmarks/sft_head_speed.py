@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
+from timing import pin_threads
 
 from negrec.data.goodreads import load_goodreads_catalog
 from negrec.data.io import read_records
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "sft_head_speed.json")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    pin_threads(args.threads)
     from datasets import Dataset
 
     from negrec.llm.logs import library_logs

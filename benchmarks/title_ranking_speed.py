@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
+from timing import pin_threads
 
 from negrec.data.goodreads import load_goodreads_catalog
 from negrec.data.io import read_records
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="a trained title-token model (default: build one)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "title_ranking_speed.json")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    pin_threads(args.threads)
     folder = args.data_dir / "goodreads"
     catalog = load_goodreads_catalog(folder)
     records, _ = read_records(folder / "test_sample.json")
