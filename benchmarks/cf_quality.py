@@ -32,7 +32,7 @@ import numpy as np
 
 from negrec.cf.recommenders import train_model
 from negrec.cf.trainer import TrainConfig, recommend
-from negrec.data.io import write_json
+from negrec.data.io import write_json, write_text
 from negrec.data.synthetic import SyntheticConfig
 from negrec.data.tabular import Dataset
 from negrec.eval.significance import over_seeds, paired_test, seeds_difference
@@ -367,15 +367,14 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    done = json.loads(args.out.read_text()).get("datasets", {}) if args.out.is_file() else {}
     for name in names:
-        done[name] = run_dataset(name, args)
+        result = run_dataset(name, args)
         # other datasets (perhaps run by another process) stay as the file has them
         current = json.loads(args.out.read_text()).get("datasets", {}) if args.out.is_file() else {}
-        done = {**current, name: done[name]}
+        done = {**current, name: result}
         write_json(args.out, {"protocol": " ".join(__doc__.split("\n\n")[1].split()), "trials": args.trials,
                               "seeds": args.seeds, "datasets": done})
-        args.out.with_suffix(".md").write_text("\n".join(to_markdown(done[n]) for n in sorted(done)))
+        write_text(args.out.with_suffix(".md"), "\n".join(to_markdown(done[n]) for n in sorted(done)))
         c = done[name]["best_vs_best_peer"]
         print(f"{name}: {c['a']} − {c['b']}: {fmt_diff(c['over_seeds'])} over seeds; {fmt_diff(c['paired_seed0'])} per user (seed 0)")
 
