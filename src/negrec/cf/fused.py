@@ -11,9 +11,6 @@ reference (tests compare both); every other loss, optimizer, model or selection 
 
 from __future__ import annotations
 
-import functools
-import math
-
 import numpy as np
 import torch
 
@@ -27,127 +24,12 @@ def applies(model: torch.nn.Module, config) -> bool:
             and next(model.parameters()).device.type == "cpu")
 
 
-@functools.cache
-def _kernels():
-    """Compile (or load from numba's cache) the kernel; numba is imported only when a fused run starts.
-    One thread: numba's parallel loops beside torch's threads (or other processes) on 2 cores made a chunk up
-    to 20× slower, and a serial loop is deterministic by construction."""
-    import numba
-
-    # reassociation lets LLVM vectorise the 64-wide sums (a strict left-to-right float sum cannot be); no flag that
-    # assumes finite values: DNS starts its search at −inf
-    fast = {"reassoc", "contract", "nsz"}
-
-    @numba.njit(cache=True, fastmath=fast)
-    def dot(a, b):  # pragma: no cover - compiled
-        v = np.float32(0.0)
-        for d in range(a.shape[0]):
-            v += a[d] * b[d]
-        return v
-
-    @numba.njit(cache=True, fastmath=fast)
-    def run_batches(U, I, bu, bi, gb, users, pos, items, ok, hardest, batch_size, lr, reg, margin, biases):  # pragma: no cover - compiled
-        n, width = items.shape
-        dim = U.shape[1]
-        k = 1 if hardest else width
-        total = 0.0
-        batches = 0
-        # per-batch buffers, allocated once (every entry of a batch's rows is written before it is read)
-        chosen = np.empty((batch_size, 1 + k), dtype=np.int64)
-        mask = np.empty((batch_size, k), dtype=np.float32)
-        s = np.empty((batch_size, 1 + k), dtype=np.float32)
-        ds = np.empty((batch_size, 1 + k), dtype=np.float32)
-        gu = np.empty((batch_size, dim), dtype=np.float32)
-        gi = np.empty((batch_size, 1 + k, dim), dtype=np.float32)
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            b = stop - start
-            # phase 1: pick DNS negatives and score, all from the weights before this step
-            for r in range(b):
-                row = start + r
-                u = users[row]
-                chosen[r, 0] = pos[row]
-                if hardest:
-                    best, best_j = -np.inf, 0
-                    for j in range(width):
-                        if ok[row, j]:
-                            v = dot(U[u], I[items[row, j]])
-                            if biases:
-                                v = v + bu[u] + bi[items[row, j]] + gb[0]
-                            if v > best:
-                                best, best_j = v, j
-                    chosen[r, 1] = items[row, best_j]
-                    mask[r, 0] = 1.0 if ok[row, best_j] else 0.0
-                else:
-                    for c in range(k):
-                        chosen[r, 1 + c] = items[row, c]
-                        mask[r, c] = 1.0 if ok[row, c] else 0.0
-                for c in range(1 + k):
-                    v = dot(U[u], I[chosen[r, c]])
-                    if biases:
-                        v = v + bu[u] + bi[chosen[r, c]] + gb[0]
-                    s[r, c] = v
-            denom = max(mask[:b].sum(), np.float32(1.0))
-            # dL/ds per slot: BPR on x = s⁺ − s⁻ − margin is softplus(−x), whose derivative is −σ(−x)
-            ds[:b] = 0.0
-            loss = 0.0
-            for r in range(b):
-                for c in range(k):
-                    if mask[r, c] > 0:
-                        x = s[r, 0] - s[r, 1 + c] - margin
-                        loss += max(-x, 0.0) + math.log1p(math.exp(-abs(x)))
-                        g = np.float32(-1.0 / (1.0 + math.exp(x))) / denom
-                        ds[r, 0] += g
-                        ds[r, 1 + c] -= g
-            loss /= denom
-            # gradients of the gathered rows, then the step added per occurrence (phase 2 reads no updated row)
-            two_reg = np.float32(2.0 * reg / b)
-            sq = 0.0
-            for r in range(b):
-                u = users[start + r]
-                for d in range(dim):
-                    gu[r, d] = two_reg * U[u, d]
-                for c in range(1 + k):
-                    i, g = chosen[r, c], ds[r, c]
-                    for d in range(dim):
-                        gu[r, d] += g * I[i, d]
-                        gi[r, c, d] = g * U[u, d] + two_reg * I[i, d]
-            if reg > 0:
-                for r in range(b):
-                    sq += dot(U[users[start + r]], U[users[start + r]])
-                    for c in range(1 + k):
-                        sq += dot(I[chosen[r, c]], I[chosen[r, c]])
-                loss += reg * sq / b
-            step = np.float32(lr * b)
-            for r in range(b):
-                u = users[start + r]
-                for d in range(dim):
-                    U[u, d] -= step * gu[r, d]
-                for c in range(1 + k):
-                    i = chosen[r, c]
-                    for d in range(dim):
-                        I[i, d] -= step * gi[r, c, d]
-            if biases:
-                g_all = np.float32(0.0)
-                for r in range(b):
-                    g_row = np.float32(0.0)
-                    for c in range(1 + k):
-                        g_row += ds[r, c]
-                        bi[chosen[r, c]] -= step * ds[r, c]
-                    bu[users[start + r]] -= step * g_row
-                    g_all += g_row
-                gb[0] -= step * g_all
-            total += loss
-            batches += 1
-        return total, batches
-
-    return run_batches
-
-
 def run_chunk(model: MF, config, users: np.ndarray, positives: np.ndarray, items: np.ndarray, ok: np.ndarray,
               *, hardest: bool) -> tuple[float, int]:
     """Train on one chunk's rows in batches of `config.batch_size`: `items`/`ok` are the drawn negatives (B, k),
     or with `hardest` each row's candidate pool (B, M). Returns (sum of batch losses, number of batches)."""
+    from negrec.cf.fused_loop import run_batches
+
     with torch.no_grad():
         tables = [model.user.weight, model.item.weight]
         if model.biases:
@@ -155,6 +37,6 @@ def run_chunk(model: MF, config, users: np.ndarray, positives: np.ndarray, items
         else:
             tables += [torch.zeros(1), torch.zeros(1), torch.zeros(1)]
         arrays = [t.detach().numpy() for t in tables]  # views: the kernel updates the model's weights in place
-        return _kernels()(*arrays, np.ascontiguousarray(users, dtype=np.int64), np.ascontiguousarray(positives, dtype=np.int64),
+        return run_batches(*arrays, np.ascontiguousarray(users, dtype=np.int64), np.ascontiguousarray(positives, dtype=np.int64),
                          np.ascontiguousarray(items, dtype=np.int64), np.ascontiguousarray(ok, dtype=np.bool_), hardest,
                          config.batch_size, float(config.lr), float(config.reg), float(config.margin), model.biases)
