@@ -25,6 +25,13 @@ def dot(a, b):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, fastmath=FAST)
+def score(U, I, bu, bi, gb, u, i, biases):  # pragma: no cover - compiled
+    """The model's score of item i for user u (dot product, plus the three biases when the model has them)."""
+    v = dot(U[u], I[i])
+    return v + bu[u] + bi[i] + gb[0] if biases else v
+
+
+@numba.njit(cache=True, fastmath=FAST)
 def run_batches(U, I, bu, bi, gb, users, pos, items, ok, hardest, batch_size, lr, reg, margin, biases):  # pragma: no cover - compiled
     """Train on the rows of one chunk batch by batch, updating the tables in place; (sum of batch losses, batches)."""
     n, width = items.shape
@@ -36,6 +43,7 @@ def run_batches(U, I, bu, bi, gb, users, pos, items, ok, hardest, batch_size, lr
     chosen = np.empty((batch_size, 1 + k), dtype=np.int64)
     mask = np.empty((batch_size, k), dtype=np.float32)
     s = np.empty((batch_size, 1 + k), dtype=np.float32)
+    pool = np.empty(width, dtype=np.float32)
     ds = np.empty((batch_size, 1 + k), dtype=np.float32)
     gu = np.empty((batch_size, dim), dtype=np.float32)
     gi = np.empty((batch_size, 1 + k, dim), dtype=np.float32)
@@ -47,26 +55,27 @@ def run_batches(U, I, bu, bi, gb, users, pos, items, ok, hardest, batch_size, lr
             row = start + r
             u = users[row]
             chosen[r, 0] = pos[row]
+            scored = 1
             if hardest:
-                best, best_j = -np.inf, 0
+                # every candidate scored first (independent dots overlap in the CPU), then the first maximum over
+                # the valid ones; the pick's score is reused as its slot's score
                 for j in range(width):
-                    if ok[row, j]:
-                        v = dot(U[u], I[items[row, j]])
-                        if biases:
-                            v = v + bu[u] + bi[items[row, j]] + gb[0]
-                        if v > best:
-                            best, best_j = v, j
+                    pool[j] = score(U, I, bu, bi, gb, u, items[row, j], biases)
+                best, best_j = np.float32(-np.inf), 0  # float32 like the scores: no conversion per compare
+                for j in range(width):
+                    if ok[row, j] and pool[j] > best:
+                        best, best_j = pool[j], j
                 chosen[r, 1] = items[row, best_j]
                 mask[r, 0] = 1.0 if ok[row, best_j] else 0.0
+                s[r, 1] = pool[best_j]
+                scored = 2
             else:
                 for c in range(k):
                     chosen[r, 1 + c] = items[row, c]
                     mask[r, c] = 1.0 if ok[row, c] else 0.0
-            for c in range(1 + k):
-                v = dot(U[u], I[chosen[r, c]])
-                if biases:
-                    v = v + bu[u] + bi[chosen[r, c]] + gb[0]
-                s[r, c] = v
+            s[r, 0] = score(U, I, bu, bi, gb, u, chosen[r, 0], biases)
+            for c in range(scored, 1 + k):
+                s[r, c] = score(U, I, bu, bi, gb, u, chosen[r, c], biases)
         denom = max(mask[:b].sum(), np.float32(1.0))
         # dL/ds per slot: BPR on x = s⁺ − s⁻ − margin is softplus(−x), whose derivative is −σ(−x)
         ds[:b] = 0.0

@@ -129,14 +129,19 @@ class Interactions:
         return cached
 
     def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Elementwise: is (users[k], items[k]) an interaction? Negative items are never contained."""
+        """Elementwise (broadcast): is (users[k], items[k]) an interaction? Negative items are never contained."""
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
-        valid = (items >= 0) & (items < self.n_items)
-        q = users * self.n_items + np.where(valid, items, 0)
         bits = self._bitmap()
         if bits is not None:
-            return ((bits[q >> 3] >> (q & 7).astype(np.uint8)) & 1).astype(bool) & valid
+            from negrec.data.bitmap import lookup
+
+            if users.ndim == 1 and items.ndim == 2 and len(users) == len(items):  # one user per row: no copies
+                return lookup(bits, users, items, self.n_items)
+            u, i = np.broadcast_arrays(users, items)
+            return lookup(bits, u.ravel(), i.reshape(-1, 1), self.n_items).reshape(u.shape)
+        valid = (items >= 0) & (items < self.n_items)
+        q = users * self.n_items + np.where(valid, items, 0)
         keys = self.keys()
         if len(keys) == 0:
             return np.zeros(q.shape, dtype=bool)

@@ -57,12 +57,11 @@ def draw_excluding(
     """(B, M) candidates for B users and a validity mask.
 
     Known positives (and, per row, the items in `banned` (B, b)) are redrawn up to `max_tries` times
-    (`resample`), masked at once (`skip`), or kept (`allow`). Conflicts are found with one searchsorted
-    over the sorted user·n_items+item keys.
+    (`resample`), masked at once (`skip`), or kept (`allow`). Conflicts are looked up
+    in the packed bitmap (or by binary search on very large data).
     """
     users = np.asarray(users, dtype=np.int64)
     n = len(users) * shape_m
-    flat_users = np.repeat(users, shape_m) if shape_m > 1 else users
     cand = draw(n)
     stats = stats if stats is not None else SamplingStats()
     stats.drawn += n
@@ -70,25 +69,27 @@ def draw_excluding(
         return cand.reshape(len(users), shape_m), np.ones((len(users), shape_m), dtype=bool)
 
     def conflicts(items: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
-        bad = known.contains(flat_users if idx is None else flat_users[idx], items)
+        rows = None if idx is None else idx // shape_m
+        # the whole draw as (B, M) against one user per row; redraws as single entries of their rows
+        bad = known.contains(users, items.reshape(len(users), shape_m)).ravel() if idx is None else \
+            known.contains(users[rows], items)
         if banned is not None:
-            rows = np.arange(n) // shape_m if idx is None else idx // shape_m
+            rows = np.arange(n) // shape_m if rows is None else rows
             bad |= (banned[rows] == items[:, None]).any(axis=1)
         return bad
 
     bad = conflicts(cand, None)
-    n_bad = int(bad.sum())
-    stats.rejected += n_bad
+    idx = np.flatnonzero(bad)  # the conflicting entries, ascending; each redraw keeps those still conflicting
+    stats.rejected += len(idx)
     for _ in range(max_tries if policy == "resample" else 0):
-        if n_bad == 0:
+        if len(idx) == 0:
             break
-        idx = np.flatnonzero(bad)
         fresh = draw(len(idx))
         still = conflicts(fresh, idx)
         stats.drawn += len(idx)
         cand[idx] = fresh
         bad[idx] = still
-        n_bad = int(still.sum())
-        stats.rejected += n_bad
-    stats.unresolved += n_bad
+        idx = idx[still]
+        stats.rejected += len(idx)
+    stats.unresolved += len(idx)
     return cand.reshape(len(users), shape_m), ~bad.reshape(len(users), shape_m)
