@@ -100,3 +100,20 @@ def test_contains_bitmap_and_binary_search_agree(pairs, queries):
     expected = [tuple(x) in set(pairs) for x in queries]
     assert with_bitmap.contains(q[:, 0], q[:, 1]).tolist() == expected
     assert without.contains(q[:, 0], q[:, 1]).tolist() == expected
+
+
+@pytest.mark.parametrize("width", [1, 3, 7])
+def test_contains_rows_of_candidates_across_lookup_blocks(width):
+    """(B, M) queries with one user per row, over more rows than one lookup block holds (32768 entries), with
+    out-of-range items, agree with a Python set and with the broadcast form of the same query."""
+    rng = np.random.default_rng(width)
+    n_users, n_items = 50, 40
+    users, items = rng.integers(0, n_users, 800), rng.integers(0, n_items, 800)
+    inter = Interactions.from_arrays(users, items, n_users=n_users, n_items=n_items)
+    known = set(zip(users.tolist(), items.tolist()))
+    rows = 40_000 // width + 17
+    q_users, q_items = rng.integers(0, n_users, rows), rng.integers(-2, n_items + 2, (rows, width))
+    got = inter.contains(q_users, q_items)
+    expected = [[(u, i) in known for i in row] for u, row in zip(q_users.tolist(), q_items.tolist())]
+    assert got.shape == (rows, width) and got.tolist() == expected
+    assert inter.contains(q_users[:, None], q_items).tolist() == expected
