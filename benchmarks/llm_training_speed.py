@@ -1,5 +1,5 @@
-"""Seconds per 100 examples for SFT, DPO (TRL) and S-DPO (negrec, 2 negatives) with the default tiny model
-(~4M parameters, built by `init_tiny` on the Goodreads sample) on this machine. Writes
+"""Seconds per 100 examples for SFT, DPO (TRL) and S-DPO (TRL's DPO trainer with negrec's loss, 2 negatives) with
+the default tiny model (~4M parameters, built by `init_tiny` on the Goodreads sample) on this machine. Writes
 benchmarks/results/llm_training_speed.json. Each stage: a warm-up run, then the median of `--repeats` runs (spread
 in the file), pinned threads."""
 

@@ -84,7 +84,7 @@ TRAINING = {  # stage → (command, input option, input file, loss tolerance); w
     "sft": (["llm", "sft"], "--records", "records16.json", 2e-2),
     # DPO's loss is a mean over pairs: two halves of a global batch average to the same number up to rounding
     "dpo": (["llm", "dpo"], "--pairs", "pairs16.json", 1e-4),
-    # S-DPO (negrec's loop under DDP): each process weights its rows by their share of the global batch
+    # S-DPO (TRL's DPO trainer with the S-DPO loss): a mean over records, as DPO's over pairs
     "sdpo": (["llm", "sdpo"], "--pairs", "lists16.json", 1e-4),
 }
 

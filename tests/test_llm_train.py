@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 pytest.importorskip("trl")
 
+from transformers import TrainerCallback  # noqa: E402
+
 from negrec.llm.models import load_model  # noqa: E402
 from negrec.preference.negatives import random_records  # noqa: E402
-from negrec.llm.sdpo import batch_logps, completion_logps, sdpo_loss, train_sdpo  # noqa: E402
-from negrec.llm.train import StageSettings, curriculum, dpo, sft  # noqa: E402
+from negrec.llm.sdpo import completion_logps, sdpo_loss  # noqa: E402
+from negrec.llm.train import StageSettings, curriculum, dpo, sdpo, sdpo_trainer, sft  # noqa: E402
 
 
 def pairs_for(data, n, k=1, seed=0, split="train"):
@@ -43,8 +47,9 @@ def trained_titles(tmp_path_factory):
 
 @pytest.mark.parametrize("titles, anchor", [(False, 0.0), (True, 0.0), (True, 0.7)])
 def test_sdpo_with_one_negative_equals_trls_dpo_loss(trained, trained_titles, tmp_path, titles, anchor):
-    """Our S-DPO with K = 1 is TRL's DPO loss — also with the NLL anchor (TRL: loss types sigmoid + sft) and with
-    title-restricted log-probs (TRL through `install_gathered_head`, ours through `label_logprobs`)."""
+    """The S-DPO trainer with K = 1 computes TRL's DPO loss on the same batch — also with the NLL anchor (TRL: loss
+    types sigmoid + sft) and with title-restricted log-probs (TRL through `install_gathered_head`, ours through
+    `label_logprobs`)."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
@@ -58,24 +63,20 @@ def test_sdpo_with_one_negative_equals_trls_dpo_loss(trained, trained_titles, tm
              for p in random_records(data.records["train"][:6], data.catalog, 1, np.random.default_rng(0),
                                      template="compact" if titles else "train")[0]]
     losses = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, anchor]) if anchor else {}
-    args = DPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=len(pairs), beta=0.1, bf16=False, report_to=[],
-                     use_cpu=True, max_length=512, activation_checkpointing=False, **losses)
+    args = DPOConfig(output_dir=str(tmp_path / "trl"), per_device_train_batch_size=len(pairs), beta=0.1, bf16=False,
+                     report_to=[], use_cpu=True, max_length=512, activation_checkpointing=False, **losses)
     trainer = DPOTrainer(model=policy, ref_model=reference, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tok)
-    restrict = title_range(tok) if titles else None
     for net in (trainer.model, trainer.ref_model):
-        install_gathered_head(net, restrict)
-    batch = next(iter(trainer.get_train_dataloader()))
-    with torch.no_grad():
-        trl_loss = float(trainer.compute_loss(policy, batch))
-        mask = torch.ones(len(pairs), 1, dtype=torch.bool)
-        prompts = [p["prompt"] for p in pairs]
-        chosen, rejected = [p["chosen"] for p in pairs], [[p["rejected"]] for p in pairs]
-        pc, pr, n_chosen = batch_logps(policy, tok, prompts, chosen, rejected, mask, 512, restrict)
-        rc, rr, _ = batch_logps(reference, tok, prompts, chosen, rejected, mask, 512, restrict)
-        ours, _ = sdpo_loss(pc, pr, rc, rr, mask, beta=0.1)
-        ours = ours + anchor * (-pc.sum() / n_chosen.sum())
-    assert abs(pc - rc).max() > 1e-3  # the policy really differs from the reference
-    assert float(ours) == pytest.approx(trl_loss, abs=1e-5)
+        install_gathered_head(net, title_range(tok) if titles else None)
+    ours = sdpo_trainer(tuned, pairs, tmp_path / "sdpo", StageSettings(batch_size=len(pairs), beta=0.1, anchor=anchor,
+                                                                        title_logps=titles), reference_dir=base)
+    with torch.no_grad():  # one batch of all pairs on each side: both losses are means over the same pairs
+        trl_loss = float(trainer.compute_loss(policy, next(iter(trainer.get_train_dataloader()))))
+        batch = next(iter(ours.get_train_dataloader()))
+        assert batch["negatives_mask"].shape == (len(pairs), 1)
+        sdpo_value = float(ours.compute_loss(ours.model, batch))
+    assert ours._metrics["train"]["rewards/chosen"][0] != 0  # the policy really differs from the reference
+    assert sdpo_value == pytest.approx(trl_loss, abs=1e-5)
 
 
 def test_masked_negatives_do_not_change_the_loss():
@@ -90,6 +91,19 @@ def test_masked_negatives_do_not_change_the_loss():
     one, _ = sdpo_loss(pc[1:2], pr[1:2], rc[1:2], rr[1:2], mask[1:2], beta=0.1)
     dpo = -torch.nn.functional.logsigmoid(0.1 * ((pc[1] - rc[1]) - (pr[1, 0] - rr[1, 0])))
     assert float(one) == pytest.approx(float(dpo))
+
+
+def test_the_collator_lays_out_chosen_answers_then_k_negatives_per_record():
+    from negrec.llm.sdpo_trainer import KRejectedCollator
+
+    examples = [{"chosen_ids": [5, 6, 7], "chosen_start": 2, "rejected_ids": [[5, 8]], "rejected_starts": [1]},
+                {"chosen_ids": [1, 2], "chosen_start": 1, "rejected_ids": [[1, 3, 4, 9], [1, 4]], "rejected_starts": [1, 1]}]
+    batch = KRejectedCollator(pad_token_id=0)(examples)
+    assert batch["negatives_mask"].tolist() == [[True, False], [True, True]]
+    # rows: chosen 0, chosen 1, record 0's negative and its filler (its chosen answer, masked), record 1's two
+    assert batch["input_ids"].tolist() == [[5, 6, 7, 0], [1, 2, 0, 0], [5, 8, 0, 0], [5, 6, 7, 0], [1, 3, 4, 9], [1, 4, 0, 0]]
+    assert batch["attention_mask"].sum(1).tolist() == [3, 2, 2, 3, 4, 2]
+    assert batch["score_mask"].int().tolist() == [[0, 0, 1, 0], [0, 1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 1, 1, 1], [0, 1, 0, 0]]
 
 
 def margin(model_dir, tok_pairs):
@@ -125,46 +139,53 @@ def test_curriculum_stage_two_starts_from_stage_one(trained, tmp_path):
     stage2 = load_model(final)[0].state_dict()
     # with a zero learning rate stage 2 cannot move: its weights are exactly the ones it started from
     assert all(torch.equal(stage1[k], stage2[k]) for k in stage1)
-    import json
-
     assert json.loads((tmp_path / "cur" / "stage2-sdpo" / "final" / ".." / "config.json").read_text())["model"].endswith("stage1-dpo/final")
 
 
-class Crashing(torch.nn.Module):
-    """Wraps a model and raises on the n-th forward (a machine lost mid-run)."""
+class Crash(TrainerCallback):
+    """Raises before optimiser step `at` + 1 begins (a machine lost mid-run)."""
 
-    def __init__(self, model, crash_at=None):
-        super().__init__()
-        self.model, self.crash_at, self.calls = model, crash_at, 0
+    def __init__(self, at: int):
+        self.at = at
 
-    def forward(self, **kw):
-        self.calls += 1
-        if self.crash_at is not None and self.calls == self.crash_at:
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == self.at:
             raise KeyboardInterrupt
-        return self.model(**kw)
+
+
+class Steps(TrainerCallback):
+    """Records the optimiser steps that ran."""
+
+    def __init__(self):
+        self.done: list[int] = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.done.append(state.global_step)
 
 
 def test_sdpo_resume_continues_from_the_last_checkpoint(trained, tmp_path):
+    from safetensors.torch import load_file
+
     data, _, tuned = trained
     records = pairs_for(data, 16, k=2, seed=5)
     settings = StageSettings(lr=1e-3, batch_size=4, epochs=1, save_steps=2)
-
-    def run(folder, crash_at=None):
-        policy, tok = load_model(tuned)
-        reference, _ = load_model(tuned)
-        wrapped = Crashing(policy, crash_at)
-        return train_sdpo(wrapped, reference, tok, records, folder, settings), wrapped
-
-    full_log, full = run(tmp_path / "full")
+    sdpo(tuned, records, tmp_path / "full", settings)
+    crashing = sdpo_trainer(tuned, records, tmp_path / "resumed", settings)
+    crashing.add_callback(Crash(at=2))
     with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "resumed", crash_at=3)  # dies in step 3, after checkpoint-2
-    assert (tmp_path / "resumed" / "checkpoint-2" / "trainer.pt").is_file()
-    resumed_log, resumed = run(tmp_path / "resumed")
-    assert [r["step"] for r in resumed_log] == [1, 2, 3, 4]
-    assert resumed.calls == 2  # only steps 3 and 4 ran again
-    assert [round(r["loss"], 6) for r in resumed_log] == [round(r["loss"], 6) for r in full_log]
-    a, b = full.state_dict(), resumed.state_dict()
-    assert all(torch.allclose(a[k], b[k]) for k in a)
+        crashing.train()  # dies before step 3, after checkpoint-2
+    assert sorted(p.name for p in (tmp_path / "resumed").glob("checkpoint-*")) == ["checkpoint-2"]
+    steps = Steps()
+    counting = sdpo_trainer(tuned, records, tmp_path / "resumed", settings)
+    counting.add_callback(steps)
+    counting.train(resume_from_checkpoint=str(tmp_path / "resumed" / "checkpoint-2"))
+    assert steps.done == [3, 4]  # only the steps after the checkpoint ran again
+    losses = [[round(h["loss"], 6) for h in log if "loss" in h] for log in
+              ([json.loads(x) for x in (tmp_path / "full" / "log.jsonl").read_text().splitlines()], counting.state.log_history)]
+    assert len(losses[0]) == 4 and losses[0] == losses[1]
+    full = load_file(str(tmp_path / "full" / "final" / "model.safetensors"))
+    resumed = counting.model.state_dict()
+    assert all(torch.allclose(full[k], resumed[k]) for k in full)
 
 
 class Planted:
@@ -174,22 +195,21 @@ class Planted:
         return (print, ("this ran while loading",))
 
 
-def test_sdpo_refuses_a_checkpoint_that_holds_code(trained, tmp_path):
+def test_a_checkpoint_that_holds_code_is_refused(trained, tmp_path):
     from negrec.errors import DataError
 
     data, _, tuned = trained
-    folder = tmp_path / "run" / "checkpoint-5"
-    folder.mkdir(parents=True)
-    torch.save({"policy": Planted()}, folder / "trainer.pt")
-    policy, tok = load_model(tuned)
-    reference, _ = load_model(tuned)
-    with pytest.raises(DataError, match="is not an S-DPO checkpoint"):
-        train_sdpo(policy, reference, tok, pairs_for(data, 4, k=2, seed=1), tmp_path / "run", StageSettings(batch_size=2))
+    records, settings = pairs_for(data, 4, k=2, seed=1), StageSettings(batch_size=2, save_steps=1)
+    crashing = sdpo_trainer(tuned, records, tmp_path / "run", settings)
+    crashing.add_callback(Crash(at=1))
+    with pytest.raises(KeyboardInterrupt):
+        crashing.train()
+    torch.save({"state": Planted()}, tmp_path / "run" / "checkpoint-1" / "optimizer.pt")
+    with pytest.raises(DataError, match="checkpoint-1.*is not a training checkpoint"):
+        sdpo(tuned, records, tmp_path / "run", settings)
 
 
 def test_cli_selfplay_round_and_sdpo(trained, trained_titles, tmp_path):
-    import json
-
     from typer.testing import CliRunner
 
     from negrec.cli import app

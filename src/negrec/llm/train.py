@@ -1,4 +1,4 @@
-"""Preference training stages: SFT and DPO through TRL, S-DPO through `negrec.llm.sdpo`, a curriculum of
+"""Preference training stages: SFT, DPO and S-DPO through TRL (S-DPO: `negrec.llm.sdpo_trainer`), a curriculum of
 stages, and SPRec self-play rounds. Every stage writes a run folder: `final/` (model + tokenizer),
 checkpoints (resumed automatically), `log.jsonl` and `config.json`; `report.plots.curves_from_logs`
 draws `curve.png` from the logs."""
@@ -39,10 +39,23 @@ def _trl_common(out: Path, s: StageSettings) -> dict:
                 ddp_find_unused_parameters=False)
 
 
-def _last_checkpoint(out: Path) -> str | None:
+def _train(trainer, out: Path) -> None:
+    """Train, resuming from the newest checkpoint under `out`; a checkpoint whose files hold more than tensors and
+    plain values (transformers loads them with weights_only=True, so a planted file cannot run code) is refused."""
+    import pickle
+
     from transformers.trainer_utils import get_last_checkpoint
 
-    return get_last_checkpoint(str(out)) if out.is_dir() else None
+    from negrec.errors import DataError
+
+    last = get_last_checkpoint(str(out)) if out.is_dir() else None
+    try:
+        trainer.train(resume_from_checkpoint=last)
+    except pickle.UnpicklingError:
+        if last is None:
+            raise
+        raise DataError("is not a training checkpoint (a file in it holds more than tensors and plain values); move "
+                        "it away to start over", path=last) from None
 
 
 def _finish(history: list[dict], model, tokenizer, out: Path, config: dict) -> Path:
@@ -165,7 +178,7 @@ def sft(model_dir: str | Path, records: Sequence[dict], out: str | Path, setting
         refuse_under_launch("--time-budget (its steps are measured by one process)")
     steps = _budget_steps(model, tok, dataset, out, settings) if settings.time_budget_s else -1
     trainer = _sft_trainer(model, tok, dataset, out, settings, steps)
-    trainer.train(resume_from_checkpoint=_last_checkpoint(out))
+    _train(trainer, out)
     return _finish(trainer.state.log_history, trainer.model, tok, out,
                    {"stage": "sft", "model": str(model_dir), "steps": trainer.state.global_step, **asdict(settings)})
 
@@ -207,22 +220,47 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     for net in (trainer.model, trainer.ref_model):
         if net is not None:
             install_gathered_head(net, titles)
-    quiet_trainer(trainer).train(resume_from_checkpoint=_last_checkpoint(out))
+    _train(quiet_trainer(trainer), out)
     return _finish(trainer.state.log_history, trainer.model, tok, out, {"stage": "dpo", "model": str(model_dir),
                                                       "reference": str(reference_dir or model_dir), **asdict(settings)})
 
 
-def sdpo(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
-         reference_dir: str | Path | None = None, pad_empty_to: int | None = None) -> Path:
-    """S-DPO over lists of negatives (project loss, masked); policy and reference start from `model_dir`."""
-    from negrec.llm.models import load_model
-    from negrec.llm.sdpo import train_sdpo
+def sdpo_trainer(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
+                 reference_dir: str | Path | None = None, pad_empty_to: int | None = None):
+    """The S-DPO trainer (TRL's DPO trainer with the S-DPO loss, `negrec.llm.sdpo_trainer`) on lists of negatives;
+    the reference is a frozen copy of `reference_dir` (default: the starting model)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from datasets import Dataset
+    from trl import DPOConfig
 
-    out = Path(out)
+    from negrec.llm.logs import quiet_trainer
+    from negrec.llm.models import load_model
+    from negrec.llm.sdpo import prepare_rows, title_range
+    from negrec.llm.sdpo_trainer import SDPOTrainer
+
+    rows = prepare_rows(records, pad_empty_to=pad_empty_to)
+    if not rows:
+        raise ValueError("no preference records with a negative to train on")
     policy, tok = _load_trainable(Path(model_dir), settings)
     reference = load_model(reference_dir or model_dir)[0]
-    log = train_sdpo(policy, reference, tok, records, out, settings, pad_empty_to=pad_empty_to)
-    return _finish(log, policy, tok, out, {"stage": "sdpo", "model": str(model_dir), "pad_empty_to": pad_empty_to, **asdict(settings)})
+    reference.eval()
+    for p in reference.parameters():
+        p.requires_grad_(False)
+    args = DPOConfig(**_trl_common(Path(out), settings), beta=settings.beta)
+    return quiet_trainer(SDPOTrainer(model=policy, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows),
+                                     processing_class=tok, title_range=title_range(tok) if settings.title_logps else None,
+                                     anchor=settings.anchor))
+
+
+def sdpo(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
+         reference_dir: str | Path | None = None, pad_empty_to: int | None = None) -> Path:
+    """S-DPO over lists of negatives (masked), trained like DPO (`sdpo_trainer`); resumes from its last checkpoint."""
+    out = Path(out)
+    trainer = sdpo_trainer(model_dir, records, out, settings, reference_dir, pad_empty_to)
+    _train(trainer, out)
+    return _finish(trainer.state.log_history, trainer.model, trainer.processing_class, out,
+                   {"stage": "sdpo", "model": str(model_dir), "reference": str(reference_dir or model_dir),
+                    "pad_empty_to": pad_empty_to, **asdict(settings)})
 
 
 def curriculum(model_dir: str | Path, stages: Sequence[tuple[Kind, str | Path]], out: str | Path,
