@@ -265,3 +265,14 @@ def test_anchor_keeps_a_title_model_writing_titles(tmp_path):
                                       StageSettings(lr=1e-3, batch_size=8, epochs=2, beta=0.1, anchor=anchor, save_steps=10**6)))
               for anchor in (0.0, 1.0)}
     assert shares[0.0] < 0.5 and shares[1.0] >= 0.95
+
+
+def test_sdpo_with_lora_moves_only_the_adapted_projections(trained, tmp_path):
+    """`--lora` trains adapters on q_proj / v_proj only; the saved model has them merged in, every other weight as
+    it started."""
+    data, _, tuned = trained
+    final = sdpo(tuned, pairs_for(data, 8, k=2, seed=3), tmp_path / "lora", StageSettings(lr=5e-3, batch_size=4, epochs=2, lora=True))
+    start, after = load_model(tuned)[0].state_dict(), load_model(final)[0].state_dict()
+    assert sorted(after) == sorted(start)
+    moved = sorted({k.split(".")[-2] for k in start if not torch.equal(start[k], after[k])})
+    assert moved == ["q_proj", "v_proj"]

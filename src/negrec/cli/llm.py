@@ -301,7 +301,7 @@ def sdpo_command(
     reference: Annotated[Optional[Path], typer.Option(help="Reference model (default: the starting model).")] = None,
     epochs: EpochsOpt = PREF.epochs, lr: LrOpt = PREF.lr, batch_size: BatchOpt = PREF.batch_size, grad_accum: AccumOpt = PREF.grad_accum,
     beta: BetaOpt = PREF.beta,
-    max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed,
+    max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, lora: LoraOpt = PREF.lora,
     pad_empty_to: Annotated[Optional[int], typer.Option(help="Seed quirk: pad negatives with empty answers up to this many.")] = None,
     anchor: AnchorOpt = PREF.anchor, title_logps: TitleLogpsOpt = PREF.title_logps,
 ) -> None:
@@ -310,7 +310,7 @@ def sdpo_command(
     from negrec.llm.train import sdpo
 
     with user_errors(), writer_lock(out), library_logs(_run_log(out)):
-        settings = _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, False, False,
+        settings = _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, False,
                                    anchor=anchor, title_logps=title_logps)
         recs, _ = read_records(pairs)
         final = sdpo(model, recs, out, settings, reference, pad_empty_to)
