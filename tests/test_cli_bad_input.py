@@ -142,3 +142,13 @@ def test_cf_device_option_is_refused_before_any_work(tmp_path):
     result = runner.invoke(app, ["cf", "train", "--out", str(tmp_path / "run"), "--device", "tpu"], terminal_width=400)
     assert result.exit_code == 2 and "--device must be auto, cpu, cuda or cuda:<index>, got 'tpu'" in result.output, result.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sampling", "device", "--sampler", "clusterin_high"], "--sampling device: sampler 'clusterin_high' has no device version"),
+    (["--sampling", "device", "--static"], "static negatives are drawn once on the host"),
+])
+def test_cf_device_sampling_is_refused_before_any_work(tmp_path, args, message):
+    result = runner.invoke(app, ["cf", "train", "--out", str(tmp_path / "run"), *args], terminal_width=400)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "run").exists()

@@ -20,6 +20,7 @@ from negrec.ranking import top_k_by_user
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.eval.metrics import ACCURACY, accuracy_metrics
+from negrec.sampling.device import DeviceSampler, runs_on_device
 from negrec.sampling.negatives import NegativeSampler, SamplerConfig
 
 ModelName = Literal["mf", "mf-nobias", "lightgcn"]
@@ -50,9 +51,12 @@ class TrainConfig:
     time_budget: float | None = None  # seconds of training before stopping
     init_std: float = 0.1
     seed: int = 0
-    # where the model, its updates, scoring and validation run: cpu, cuda, cuda:<i>, or auto (cuda when present).
-    # Candidate drawing and membership checks stay vectorised numpy on the CPU; their indices move per batch.
+    # where the model, its updates, scoring and validation run: cpu, cuda, cuda:<i>, or auto (cuda when present)
     device: str = "cpu"
+    # where negatives are drawn, checked and picked: host (numpy, the reference), device (torch on the model's
+    # device: uniform / popularity sources with random, dns or mixed selections) or auto (device off the CPU when
+    # the sampler has a device version, else host — so CPU runs stay exactly as they were)
+    sampling: Literal["auto", "host", "device"] = "auto"
     # fused: MF + BPR + sgd batches on the CPU run in one compiled loop per chunk (`cf/fused.py`; drawn negatives or
     # DNS of one), every other setting in torch; torch: always the torch path (the reference the kernel is tested on)
     engine: Literal["fused", "torch"] = "fused"
@@ -76,7 +80,7 @@ class TrainConfig:
             raise ValueError(f"--metric must look like NDCG@10 or MAP@50 ({', '.join(ACCURACY)}), got {self.metric!r}")
         for name, value, allowed in (("model", self.model, ("mf", "mf-nobias", "lightgcn")), ("loss", self.loss, tuple(LOSSES)),
                                      ("optimizer", self.optimizer, ("adam", "sparse_adam", "sgd")), ("negatives", self.negatives, ("dynamic", "static")),
-                                     ("engine", self.engine, ("fused", "torch"))):
+                                     ("engine", self.engine, ("fused", "torch")), ("sampling", self.sampling, ("auto", "host", "device"))):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         if self.weight_decay > 0 and self.optimizer != "adam":
@@ -84,6 +88,18 @@ class TrainConfig:
         resolve_device(self.device)
         if self.optimizer != "adam" and self.model == "lightgcn":
             raise ValueError(f"{self.optimizer} updates MF's embedding rows; LightGCN trains with adam")
+        if self.sampling == "device" and self.negatives == "static":
+            raise ValueError("--sampling device draws every batch; static negatives are drawn once on the host")
+
+    def samples_on_device(self, sampler: SamplerConfig) -> bool:
+        """Whether this run draws its negatives with the device sampler (refuses --sampling device for a sampler
+        without a device version, naming it)."""
+        if self.sampling == "device" and not runs_on_device(sampler):
+            raise ValueError(f"--sampling device: sampler {sampler.name!r} has no device version (uniform / popularity "
+                             "sources with random, dns or mixed selections do); use --sampling host or auto")
+        if self.sampling == "auto":
+            return resolve_device(self.device).type != "cpu" and self.negatives == "dynamic" and runs_on_device(sampler)
+        return self.sampling == "device"
 
     def as_dict(self) -> dict:
         """Plain dict for run configs."""
@@ -215,6 +231,34 @@ def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], confi
     return mf_step if isinstance(model, MF) else graph_step
 
 
+def _host_negatives(model, sampler: NegativeSampler, users: np.ndarray, positives: np.ndarray, drawn, pool,
+                    device: torch.device) -> Callable[[slice, tuple | None], tuple[torch.Tensor, torch.Tensor]]:
+    """A chunk's negatives per batch from the numpy sampler: drawn ahead, or picked from the pool (or from fresh
+    candidates) by the model's current scores; moved to the device."""
+    def negatives(part: slice, cache: tuple | None) -> tuple[torch.Tensor, torch.Tensor]:
+        if drawn is not None:
+            neg, ok = drawn[0][part], drawn[1][part]
+        else:
+            neg, ok = sampler.sample(users[part], positives[part], *_scorers(model, cache),
+                                     pool=None if pool is None else (pool[0][part], pool[1][part]))
+        return tuple(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in (neg, ok))
+
+    return negatives
+
+
+def _device_negatives(model, sampler: DeviceSampler, users: torch.Tensor) -> Callable[[slice, tuple | None], tuple[torch.Tensor, torch.Tensor]]:
+    """A chunk's negatives per batch from the device sampler (random ones drawn for the whole chunk at once)."""
+    drawn = None if sampler.needs_scores else sampler.sample(users)
+    pool = sampler.draw_pool(users)
+
+    def negatives(part: slice, cache: tuple | None) -> tuple[torch.Tensor, torch.Tensor]:
+        if drawn is not None:
+            return drawn[0][part], drawn[1][part]
+        return sampler.sample(users[part], lambda u, items: model.score(u, items, cache), pool=(pool[0][part], pool[1][part]))
+
+    return negatives
+
+
 def train(
     train: Interactions,
     sampler_config: SamplerConfig,
@@ -237,11 +281,12 @@ def train(
     sampler = NegativeSampler(sampler_config, train, rng, catalog)
     if config.negatives == "static" and sampler.needs_scores:
         raise ValueError(f"{sampler_config.name} scores candidates with the model: it cannot be drawn once (static)")
+    on_device = DeviceSampler(sampler_config, train, device, config.seed) if config.samples_on_device(sampler_config) else None
     users_all = train.entry_users()
     items_all = train.matrix.indices.astype(np.int64)
     static = sampler.sample(users_all, items_all) if config.negatives == "static" else None
     step = _batch_step(model, opts, config)
-    fused = fused_applies(model, config)
+    fused = fused_applies(model, config) and on_device is None
     fused_pool = fused and sampler.config.selection == "hardest" and sampler.negatives_per_positive == 1
     result = TrainResult(model=model)
     best_state = None
@@ -257,28 +302,27 @@ def train(
         for c0 in range(0, len(order), chunk):
             rows = order[c0 : c0 + chunk]
             u_chunk, p_chunk = users_all[rows], items_all[rows]
-            drawn = (static[0][rows], static[1][rows]) if static is not None else \
-                None if sampler.needs_scores else sampler.sample(u_chunk, p_chunk)
-            pool = sampler.draw_pool(u_chunk) if drawn is None else None
-            if fused and (drawn is not None or (fused_pool and pool is not None)):
-                loss_sum, n_batches = run_chunk(model, config, u_chunk, p_chunk, *(drawn or pool), hardest=drawn is None)
-                total, batches = total + loss_sum, batches + n_batches
-                continue
+            if on_device is not None:
+                negatives = _device_negatives(model, on_device, torch.from_numpy(u_chunk).to(device))
+            else:
+                drawn = (static[0][rows], static[1][rows]) if static is not None else \
+                    None if sampler.needs_scores else sampler.sample(u_chunk, p_chunk)
+                pool = sampler.draw_pool(u_chunk) if drawn is None else None
+                if fused and (drawn is not None or (fused_pool and pool is not None)):
+                    loss_sum, n_batches = run_chunk(model, config, u_chunk, p_chunk, *(drawn or pool), hardest=drawn is None)
+                    total, batches = total + loss_sum, batches + n_batches
+                    continue
+                negatives = _host_negatives(model, sampler, u_chunk, p_chunk, drawn, pool, device)
+            u_dev, p_dev = torch.from_numpy(u_chunk).to(device), torch.from_numpy(p_chunk).to(device)
             for start in range(0, len(rows), config.batch_size):
                 part = slice(start, start + config.batch_size)
-                u_np, p_np = u_chunk[part], p_chunk[part]
-                u, p = torch.from_numpy(u_np).to(device), torch.from_numpy(p_np).to(device)
                 cache = model.propagate() if isinstance(model, LightGCN) else None
-                if drawn is not None:
-                    neg_np, ok_np = drawn[0][part], drawn[1][part]
-                else:
-                    neg_np, ok_np = sampler.sample(u_np, p_np, *_scorers(model, cache), pool=None if pool is None else (pool[0][part], pool[1][part]))
-                neg, ok = (torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in (neg_np, ok_np))
-                total += step(u, p, neg, ok, cache)
+                total += step(u_dev[part], p_dev[part], *negatives(part, cache), cache)
                 batches += 1
         spent += time.perf_counter() - t0
+        stats = (on_device or sampler).stats
         row = {"epoch": epoch, "loss": total / max(batches, 1), "positives": len(order), "seconds": spent,
-               "rejection_rate": sampler.stats.rejection_rate}
+               "rejection_rate": stats.rejection_rate}
         if valid is not None and valid.nnz:
             row[config.metric] = validation_score(model, matrix, valid.binary(), config.metric)
         result.history.append(row)
@@ -302,6 +346,6 @@ def train(
         result.best_epoch, result.best_metric = len(result.history) - 1, float("nan")
     elif best_state is not None:
         model.load_state_dict(best_state)
-    result.sampling = sampler.stats.as_dict()
+    result.sampling = {**stats.as_dict(), "on": "device" if on_device is not None else "host"}
     model.cpu()  # what callers save, evaluate and serve is a CPU model, whatever it trained on
     return result

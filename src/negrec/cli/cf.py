@@ -31,6 +31,12 @@ class OptimizerName(str, Enum):
     sgd = "sgd"
 
 
+class SamplingPlace(str, Enum):
+    auto = "auto"
+    host = "host"
+    device = "device"
+
+
 class LossName(str, Enum):
     bpr = "bpr"
     bce = "bce"
@@ -51,6 +57,9 @@ ValSizeOpt = Annotated[float, typer.Option(help="ratio protocol: validation shar
 SeedOpt = Annotated[int, typer.Option(help="Seed of the split, the models and the samplers.")]
 DeviceOpt = Annotated[str, typer.Option(help="Where the model trains: cpu, cuda, cuda:<index> or auto (CUDA when present); "
                                              "the trained model is always saved for the CPU.")]
+SamplingOpt = Annotated[SamplingPlace, typer.Option(help="Where negatives are drawn and picked: host (numpy), device (torch on "
+                                                          "--device; uniform / popularity sources with random, dns or mixed "
+                                                          "selections) or auto (device off the CPU where it applies).")]
 OptimizerOpt = Annotated[OptimizerName, typer.Option(help="adam (dense), sparse_adam (Adam on the rows a batch touches, MF) "
                                                           "or sgd (per-pair SGD on those rows in place, MF; its cost does "
                                                           "not grow with the number of users and items; with BPR on the CPU "
@@ -58,23 +67,24 @@ OptimizerOpt = Annotated[OptimizerName, typer.Option(help="adam (dense), sparse_
 
 
 def _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,
-            optimizer, device):
+            optimizer, device, sampling):
     from negrec.cf.trainer import TrainConfig
 
     return TrainConfig(model=model.value, loss=loss.value, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg,
                        weight_decay=weight_decay, margin=margin, metric=metric, patience=patience, time_budget=time_budget,
                        negatives="static" if static else "dynamic", seed=seed, optimizer=optimizer.value,
-                       device=device)
+                       device=device, sampling=sampling.value)
 
 
-def _check_samplers(specs: list[str]) -> list[str]:
-    """Every spec parses (before any data is loaded or model trained); at least one is given."""
+def _check_samplers(specs: list[str], config) -> list[str]:
+    """Every spec parses and can sample where `config` asks (before any data is loaded or model trained); at
+    least one is given."""
     from negrec.sampling.negatives import parse_sampler
 
     if not specs:
         raise ValueError("--samplers lists no sampler")
     for spec in specs:
-        parse_sampler(spec)
+        config.samples_on_device(parse_sampler(spec))
     return specs
 
 
@@ -104,6 +114,7 @@ def train_command(
     reg: RegOpt = 1e-4,
     optimizer: OptimizerOpt = OptimizerName.adam,
     device: DeviceOpt = "cpu",
+    sampling: SamplingOpt = SamplingPlace.auto,
     weight_decay: Annotated[float, typer.Option(help="Adam weight decay.")] = 0.0,
     margin: Annotated[float, typer.Option(help="BPR margin.")] = 0.0,
     metric: Annotated[str, typer.Option(help="Validation metric, e.g. NDCG@10 or MAP@50.")] = "NDCG@10",
@@ -123,8 +134,8 @@ def train_command(
     # the run folder appears whole or not at all (an earlier one is replaced only on success)
     with user_errors(), atomic_dir(out) as folder:
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,
-                         optimizer, device)
-        _check_samplers([sampler])
+                         optimizer, device, sampling)
+        _check_samplers([sampler], config)
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit)
     from negrec.report.columns import CF_RUN_LINE
@@ -149,6 +160,7 @@ def compare_command(
     reg: RegOpt = 1e-4,
     optimizer: OptimizerOpt = OptimizerName.adam,
     device: DeviceOpt = "cpu",
+    sampling: SamplingOpt = SamplingPlace.auto,
     val_size: ValSizeOpt = 0.0,
     seed: SeedOpt = 123,
 ) -> None:
@@ -157,8 +169,9 @@ def compare_command(
     from negrec.experiments.cf import compare
 
     with user_errors(), atomic_dir(out) as folder:
-        config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed, optimizer, device)
-        specs = _check_samplers([s.strip() for s in samplers.split(",") if s.strip()])
+        config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed, optimizer, device,
+                         sampling)
+        specs = _check_samplers([s.strip() for s in samplers.split(",") if s.strip()], config)
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         runs = compare(prep, specs, config, folder, progress=progress_bar("training one model per sampler"))
     for name, run in runs.items():
