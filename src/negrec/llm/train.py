@@ -218,8 +218,8 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     titles = title_range(tok) if settings.title_logps else None
     trainer = DPOTrainer(model=model, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
     for net in (trainer.model, trainer.ref_model):
-        if net is not None:
-            install_gathered_head(net, titles)
+        if net is not None:  # under DeepSpeed the reference is an engine: the head belongs to its module
+            install_gathered_head(getattr(net, "module", net), titles)
     _train(quiet_trainer(trainer), out)
     return _finish(trainer.state.log_history, trainer.model, tok, out, {"stage": "dpo", "model": str(model_dir),
                                                       "reference": str(reference_dir or model_dir), **asdict(settings)})
