@@ -106,6 +106,18 @@ def test_the_collator_lays_out_chosen_answers_then_k_negatives_per_record():
     assert batch["score_mask"].int().tolist() == [[0, 0, 1, 0], [0, 1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 1, 1, 1], [0, 1, 0, 0]]
 
 
+def test_seed_padding_adds_empty_answers_scored_as_eos_alone(trained):
+    from negrec.llm.sdpo import encode_completion, prepare_rows
+
+    records = [{"prompt": "Which book?", "chosen": '"A"', "rejected": ['"B"']}, {"prompt": "x", "chosen": '"A"', "rejected": []}]
+    assert prepare_rows(records) == [{"prompt": "Which book?", "chosen": '\n"A"', "rejected": ['\n"B"']}]
+    padded = prepare_rows(records, pad_empty_to=3)
+    assert [r["rejected"] for r in padded] == [['\n"B"', "", ""], ["", "", ""]]
+    tok = load_model(trained[2])[1]
+    ids, start = encode_completion(tok, "Which book?", "", 512)
+    assert ids[start:] == [tok.eos_token_id]
+
+
 def margin(model_dir, tok_pairs):
     model, tok = load_model(model_dir)
     with torch.no_grad():
