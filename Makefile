@@ -23,6 +23,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 test-all: $(STAMP)
+	# the slow set includes ZeRO-2/3 runs (skipped without DeepSpeed)
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev,llm,deepspeed]'
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
