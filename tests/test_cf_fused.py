@@ -53,6 +53,16 @@ def test_fused_kernel_trains_the_torch_paths_weights(spec, model, reg, margin, s
     assert got.sampling == ref.sampling
 
 
+@pytest.mark.parametrize("spec", ["uniform", "dns:6"])
+def test_draws_made_ahead_and_never_trained_on_are_not_counted(spec):
+    """The fused path draws the next chunk on another thread while it trains; a run that stops after its first
+    epoch (a zero time budget) reports the sampler's counts of what it trained on, as the torch path does."""
+    config = TrainConfig(dim=8, epochs=5, batch_size=96, optimizer="sgd", lr=0.02, time_budget=0.0)
+    ref, got = (train(_data(), parse_sampler(spec), replace(config, engine=engine)) for engine in ("torch", "fused"))
+    assert len(got.history) == len(ref.history) == 1 and got.stopped == "time budget"
+    assert got.sampling == ref.sampling and got.sampling["drawn"] >= _data().nnz * (6 if spec == "dns:6" else 1)
+
+
 def test_fused_kernel_is_deterministic_across_thread_counts():
     data, config = _data(1), TrainConfig(dim=8, epochs=2, batch_size=64, optimizer="sgd", lr=0.02, reg=1e-3)
     threads = torch.get_num_threads()

@@ -31,7 +31,8 @@ def score(U, I, bu, bi, gb, u, i, biases):  # pragma: no cover - compiled
     return v + bu[u] + bi[i] + gb[0] if biases else v
 
 
-@numba.njit(cache=True, fastmath=FAST)
+# nogil: the trainer draws the next chunk's negatives on another thread while this runs
+@numba.njit(cache=True, fastmath=FAST, nogil=True)
 def run_batches(U, I, bu, bi, gb, users, pos, items, ok, hardest, batch_size, lr, reg, margin, biases):  # pragma: no cover - compiled
     """Train on the rows of one chunk batch by batch, updating the tables in place; (sum of batch losses, batches)."""
     n, width = items.shape

@@ -3,10 +3,12 @@ stopping that restores a real copy of the best weights, and a wall-clock budget.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Literal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable, Iterator, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,6 +24,7 @@ from negrec.data.interactions import Interactions
 from negrec.eval.metrics import ACCURACY, accuracy_metrics
 from negrec.sampling.device import DeviceSampler, runs_on_device
 from negrec.sampling.negatives import NegativeSampler, SamplerConfig
+from negrec.sampling.sources import SamplingStats
 
 ModelName = Literal["mf", "mf-nobias", "lightgcn"]
 
@@ -231,6 +234,43 @@ def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], confi
     return mf_step if isinstance(model, MF) else graph_step
 
 
+@dataclass
+class _Chunk:
+    """One chunk of an epoch's shuffled (user, positive) rows, its model-independent draws, and the sampler's
+    counts once they were made."""
+
+    users: np.ndarray
+    positives: np.ndarray
+    drawn: tuple[np.ndarray, np.ndarray] | None
+    pool: tuple[np.ndarray, np.ndarray] | None
+    stats: SamplingStats
+
+
+def _chunks(rng: np.random.Generator, sampler: NegativeSampler, users: np.ndarray, positives: np.ndarray, static, chunk: int,
+            epochs: int, *, host: bool) -> Iterator[_Chunk]:
+    """Every epoch's chunks in training order, with the host sampler's draws that do not depend on the model
+    (negatives, or a scored selection's candidate pool), in the order the rng serves them."""
+    for _ in range(epochs):
+        order = rng.permutation(len(users))
+        for c0 in range(0, len(order), chunk):
+            rows = order[c0 : c0 + chunk]
+            u, p = users[rows], positives[rows]
+            drawn = pool = None
+            if host:
+                drawn = (static[0][rows], static[1][rows]) if static is not None else \
+                    None if sampler.needs_scores else sampler.sample(u, p)
+                pool = sampler.draw_pool(u) if drawn is None else None
+            yield _Chunk(u, p, drawn, pool, replace(sampler.stats))
+
+
+def _prefetched(items: Iterator[_Chunk], worker: ThreadPoolExecutor) -> Iterator[_Chunk]:
+    """`items`, each computed on `worker` while the caller works on the one before."""
+    pending = worker.submit(next, items, None)
+    while (item := pending.result()) is not None:
+        pending = worker.submit(next, items, None)
+        yield item
+
+
 def _host_negatives(model, sampler: NegativeSampler, users: np.ndarray, positives: np.ndarray, drawn, pool,
                     device: torch.device) -> Callable[[slice, tuple | None], tuple[torch.Tensor, torch.Tensor]]:
     """A chunk's negatives per batch from the numpy sampler: drawn ahead, or picked from the pool (or from fresh
@@ -294,54 +334,58 @@ def train(
     # negatives (or scored selections' candidate pools) that do not depend on the model are drawn for many
     # batches in one vectorised call; chunks of ~2^18 rows bound the memory of a pool on large data
     chunk = config.batch_size * max(1, 2**18 // config.batch_size)
-    for epoch in range(config.epochs):
-        t0 = time.perf_counter()
-        model.train()
-        order = rng.permutation(len(users_all))
-        total, batches = 0.0, 0
-        for c0 in range(0, len(order), chunk):
-            rows = order[c0 : c0 + chunk]
-            u_chunk, p_chunk = users_all[rows], items_all[rows]
-            if on_device is not None:
-                negatives = _device_negatives(model, on_device, torch.from_numpy(u_chunk).to(device))
-            else:
-                drawn = (static[0][rows], static[1][rows]) if static is not None else \
-                    None if sampler.needs_scores else sampler.sample(u_chunk, p_chunk)
-                pool = sampler.draw_pool(u_chunk) if drawn is None else None
-                if fused and (drawn is not None or (fused_pool and pool is not None)):
-                    loss_sum, n_batches = run_chunk(model, config, u_chunk, p_chunk, *(drawn or pool), hardest=drawn is None)
+    n_chunks = -(-len(users_all) // chunk)
+    draws = _chunks(rng, sampler, users_all, items_all, static, chunk, config.epochs, host=on_device is None)
+    # when the fused loop trains on draws made ahead, nothing else uses the rng while it runs: the next chunk's
+    # draws are made beside it on another thread (same order of draws, so the same numbers); numpy's draws and
+    # the compiled loop both release the GIL
+    ahead = fused and (static is not None or not sampler.needs_scores or fused_pool)
+    with ThreadPoolExecutor(1) if ahead else contextlib.nullcontext() as worker:
+        if ahead:
+            draws = _prefetched(draws, worker)
+        for epoch in range(config.epochs):
+            t0 = time.perf_counter()
+            model.train()
+            total, batches = 0.0, 0
+            for _ in range(n_chunks):
+                c = next(draws)
+                if on_device is not None:
+                    negatives = _device_negatives(model, on_device, torch.from_numpy(c.users).to(device))
+                elif fused and (c.drawn is not None or (fused_pool and c.pool is not None)):
+                    loss_sum, n_batches = run_chunk(model, config, c.users, c.positives, *(c.drawn or c.pool), hardest=c.drawn is None)
                     total, batches = total + loss_sum, batches + n_batches
                     continue
-                negatives = _host_negatives(model, sampler, u_chunk, p_chunk, drawn, pool, device)
-            u_dev, p_dev = torch.from_numpy(u_chunk).to(device), torch.from_numpy(p_chunk).to(device)
-            for start in range(0, len(rows), config.batch_size):
-                part = slice(start, start + config.batch_size)
-                cache = model.propagate() if isinstance(model, LightGCN) else None
-                total += step(u_dev[part], p_dev[part], *negatives(part, cache), cache)
-                batches += 1
-        spent += time.perf_counter() - t0
-        stats = (on_device or sampler).stats
-        row = {"epoch": epoch, "loss": total / max(batches, 1), "positives": len(order), "seconds": spent,
-               "rejection_rate": stats.rejection_rate}
-        if valid is not None and valid.nnz:
-            row[config.metric] = validation_score(model, matrix, valid.binary(), config.metric)
-        result.history.append(row)
-        if log:
-            log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-        current = row.get(config.metric, -row["loss"])  # without validation: keep the lowest-loss epoch
-        if current > result.best_metric:
-            result.best_metric, result.best_epoch = current, epoch
-            if restore_best:  # a real copy, not live references (the homework's bug)
-                best_state = copy.deepcopy(model.state_dict())
-            bad_epochs = 0
-        else:
-            bad_epochs += 1
-            if valid is not None and bad_epochs >= config.patience:
-                result.stopped = "early stopping"
+                else:
+                    negatives = _host_negatives(model, sampler, c.users, c.positives, c.drawn, c.pool, device)
+                u_dev, p_dev = torch.from_numpy(c.users).to(device), torch.from_numpy(c.positives).to(device)
+                for start in range(0, len(c.users), config.batch_size):
+                    part = slice(start, start + config.batch_size)
+                    cache = model.propagate() if isinstance(model, LightGCN) else None
+                    total += step(u_dev[part], p_dev[part], *negatives(part, cache), cache)
+                    batches += 1
+            spent += time.perf_counter() - t0
+            stats = c.stats if ahead else (on_device or sampler).stats  # draws made ahead and not trained on do not count
+            row = {"epoch": epoch, "loss": total / max(batches, 1), "positives": len(users_all), "seconds": spent,
+                   "rejection_rate": stats.rejection_rate}
+            if valid is not None and valid.nnz:
+                row[config.metric] = validation_score(model, matrix, valid.binary(), config.metric)
+            result.history.append(row)
+            if log:
+                log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            current = row.get(config.metric, -row["loss"])  # without validation: keep the lowest-loss epoch
+            if current > result.best_metric:
+                result.best_metric, result.best_epoch = current, epoch
+                if restore_best:  # a real copy, not live references (the homework's bug)
+                    best_state = copy.deepcopy(model.state_dict())
+                bad_epochs = 0
+            else:
+                bad_epochs += 1
+                if valid is not None and bad_epochs >= config.patience:
+                    result.stopped = "early stopping"
+                    break
+            if config.time_budget is not None and spent >= config.time_budget:
+                result.stopped = "time budget"
                 break
-        if config.time_budget is not None and spent >= config.time_budget:
-            result.stopped = "time budget"
-            break
     if not restore_best:
         result.best_epoch, result.best_metric = len(result.history) - 1, float("nan")
     elif best_state is not None:
