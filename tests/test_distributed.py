@@ -198,6 +198,16 @@ methods:
 """
 
 
+def test_processes_refuses_to_launch_from_inside_a_launch(tmp_path, monkeypatch):
+    (tmp_path / "recipe.yaml").write_text(RECIPE)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    result = CliRunner().invoke(app, ["llm", "run", str(tmp_path / "recipe.yaml"), "--out", str(tmp_path / "run"),
+                                      "--processes", "2"], terminal_width=400)
+    assert result.exit_code == 2 and "--processes starts its own launch; this command already runs under one" in result.output
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not ACCELERATE.exists(), reason="accelerate's launcher is not installed (pip install '.[llm]')")
 def test_a_whole_recipe_under_two_processes(tmp_path):
@@ -221,7 +231,7 @@ def test_a_whole_recipe_under_two_processes(tmp_path):
         assert [r.get(key) for r in got] == [r.get(key) for r in want]  # every record once, in order
     assert (tmp_path / "two" / "predictions" / "MostPop-ranked.json").read_bytes() == \
         (tmp_path / "one" / "predictions" / "MostPop-ranked.json").read_bytes()
-    again = _run(tmp_path, ["llm", "run", "recipe.yaml", "--out", "two"], LAUNCH_2)
+    again = _run(tmp_path, ["llm", "run", "recipe.yaml", "--out", "two", "--processes", "2"], [sys.executable])  # launches itself
     assert again.returncode == 0, again.stderr
     assert "running" not in again.stdout and again.stdout.count("done already") >= 10
 

@@ -53,3 +53,29 @@ def join_process_group() -> None:
     from accelerate import PartialState
 
     PartialState(timeout=timedelta(hours=24))
+
+
+def relaunch(command: list[str], processes: int, *, threads: int | None = None, verbose: bool = False) -> int:
+    """Run `negrec <command>` on `processes` processes through `accelerate launch` (torchrun underneath: one process
+    per GPU; on a machine without GPUs they share the CPU, each with cores / processes torch threads unless
+    `threads` says otherwise) and return its exit status."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    if launch_rank() is not None:
+        raise ValueError("--processes starts its own launch; this command already runs under one")
+    launcher = Path(sys.executable).with_name("accelerate")
+    if not launcher.exists():
+        raise ValueError("--processes needs accelerate's launcher: pip install '.[llm]'")
+    env = dict(os.environ)
+    if threads is None and not torch.cuda.is_available():
+        threads = max(1, (os.cpu_count() or 1) // processes)
+    if threads is not None:
+        env["NEGREC_THREADS"] = str(threads)
+    options = ["--multi_gpu", "--num_processes", str(processes), "--num_machines", "1", "--mixed_precision", "no",
+               "--dynamo_backend", "no"]
+    return subprocess.run([str(launcher), "launch", *options, "-m", "negrec", *(["--verbose"] if verbose else []), *command],
+                          env=env).returncode

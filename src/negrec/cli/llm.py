@@ -364,17 +364,26 @@ def selfplay_command(
 
 @app.command("run")
 def run_command(
+    ctx: typer.Context,
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML (see recipes/).")],
     out: Annotated[Path, typer.Option(help="Run folder; a rerun resumes, skipping finished stages.")],
     data_dir: Annotated[Optional[Path], typer.Option(help="Data root for recipes naming a dataset (default: $NEGREC_DATA_DIR).")] = None,
+    processes: Annotated[int, typer.Option(min=1, help="Run the stages on this many processes (accelerate launch: one per "
+                                                       "GPU; without GPUs they share the CPU cores).")] = 1,
 ) -> None:
     """Run a whole recipe: model → SFT → candidates → negatives → training → predict → evaluate → report.
-    Under `accelerate launch … -m negrec llm run` its stages run on every process (docs/scaling.md)."""
+    With --processes N (or under `accelerate launch … -m negrec llm run`) its stages run on every process
+    (docs/scaling.md)."""
     from negrec.experiments.llm_recipe import Runner, load_recipe
-    from negrec.launch import is_main_process
+    from negrec.launch import is_main_process, relaunch
 
     with user_errors():
         parsed = load_recipe(recipe)  # checked before the lock or any work
+        if processes > 1:
+            root = ctx.find_root().params
+            command = ["llm", "run", str(recipe), "--out", str(out), *(["--data-dir", str(data_dir)] if data_dir else [])]
+            status = relaunch(command, processes, threads=root.get("threads"), verbose=bool(root.get("verbose")))
+            raise typer.Exit(status)
         with writer_lock(out):
             summary = Runner(parsed, out, data_dir, log=log_line).run()
     if is_main_process():

@@ -5,11 +5,12 @@ results; the training numbers go to each stage's `log.jsonl`). `negrec --verbose
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-LIBRARIES = ("transformers", "trl", "datasets", "accelerate", "peft", "huggingface_hub", "py.warnings")
+LIBRARIES = ("transformers", "trl", "datasets", "accelerate", "peft", "huggingface_hub", "DeepSpeed", "py.warnings")
 _VERBOSE = {"on": False}  # `negrec --verbose`: library output also on the terminal
 
 
@@ -22,8 +23,13 @@ def set_verbose(on: bool) -> None:
 def library_logs(path: str | Path) -> Iterator[Path]:
     """Within the block, library log records (INFO and up) and warnings are appended to `path`."""
     import datasets
+    import torch
     import transformers
 
+    if not torch.cuda.is_available():
+        # DeepSpeed (when installed, the trainers import it) otherwise prints at import, bypassing logging's
+        # handlers, that it found no GPU and uses the CPU
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
