@@ -324,9 +324,10 @@ def curriculum_command(
     epochs: EpochsOpt = PREF.epochs, lr: LrOpt = PREF.lr, batch_size: BatchOpt = PREF.batch_size, grad_accum: AccumOpt = PREF.grad_accum,
     beta: BetaOpt = PREF.beta,
     max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, anchor: AnchorOpt = PREF.anchor,
-    title_logps: TitleLogpsOpt = PREF.title_logps,
+    title_logps: TitleLogpsOpt = PREF.title_logps, lora: LoraOpt = PREF.lora,
 ) -> None:
-    """Stages of DPO / S-DPO, each starting (policy and reference) from the previous stage."""
+    """Stages of DPO / S-DPO, each starting (policy and reference) from the previous stage (with --lora: from its
+    merged model, with fresh adapters)."""
     from negrec.llm.train import curriculum
 
     with user_errors(), writer_lock(out), library_logs(_run_log(out)):
@@ -337,7 +338,7 @@ def curriculum_command(
                 raise ValueError(f"--stage must be dpo:FILE or sdpo:FILE, got {spec!r}")
             stages.append((kind, Path(path)))
         final = curriculum(model, stages, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed,
-                                                               False, False, anchor=anchor, title_logps=title_logps))
+                                                               lora, False, anchor=anchor, title_logps=title_logps))
     _finish_training(out, f"curriculum model → {final}")
 
 
