@@ -3,11 +3,12 @@
 Data: synthetic implicit feedback with users = N/50 and items = N/500 (so density falls as N grows, as in
 real logs), user activity and item popularity both long-tailed (Zipf-like), the same seed for every system.
 Systems: negrec's trainer (mf-nobias, BPR, one negative per positive, batch 4096, sampling included) with
-uniform and DNS-10 negatives under the row-sparse `sgd` optimizer (the fused compiled loop, one thread), uniform
-under dense `adam` up to 10^6 (its step touches every parameter, which is what stops it scaling), and
-implicit's CPU BPR (on the given threads). Every
-(system, size) runs in a fresh process with the same thread count, so its peak resident memory
-(ru_maxrss: data, model, sampler state) is its own; epoch times are steady-state medians (cf_timing.py).
+uniform and DNS-10 negatives under the row-sparse `sgd` optimizer (the fused compiled loop, one thread, the next
+chunk's negatives drawn on a second), uniform under dense `adam` up to 10^6 (its step touches every parameter,
+which is what stops it scaling), and implicit's CPU BPR (on the given threads). Every (system, size) runs in
+`--invocations` fresh processes with the same thread count, so its peak resident memory (ru_maxrss: data, model,
+sampler state; the largest over the invocations) is its own; the epoch time is the median of all their
+steady-state epochs (cf_timing.py), each invocation's median kept beside it.
 Writes benchmarks/results/cf_scaling.json and cf_scaling.png (log-log).
 """
 
@@ -91,7 +92,7 @@ def measure_one(system: str, data_path: Path, threads: int, epochs: int) -> dict
         config = TrainConfig(epochs=epochs, batch_size=4096, reg=0.0, model="mf-nobias", optimizer=optimizer, lr=lr)
         times = negrec_epochs(data, sampler, config, 1)
     return {"system": system, "interactions": data.nnz, "users": data.n_users, "items": data.n_items, "threads": threads,
-            **summary(times), "peak_rss_mb": peak_mb(), "rss_after_data_mb": after_data}
+            "epoch_seconds": times, "peak_rss_mb": peak_mb(), "rss_after_data_mb": after_data}
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000,10000000", help="interaction counts, comma-separated")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=4, help="epochs per run; the first is the warm-up")
+    parser.add_argument("--invocations", type=int, default=3, help="fresh processes per (system, size)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cf_scaling.json")
     parser.add_argument("--one", nargs=2, metavar=("SYSTEM", "DATA"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -140,9 +142,16 @@ def main() -> None:
             if spec is not None and spec[1] == "adam" and n > ADAM_MAX:
                 rows.append({"system": system, "interactions_requested": n, "skipped": "dense Adam steps every parameter"})
                 continue
-            done = subprocess.run([sys.executable, __file__, "--one", system, str(data_path), "--threads", str(args.threads),
-                                   "--epochs", str(args.epochs)], capture_output=True, text=True, check=True)
-            row = json.loads(done.stdout.strip().splitlines()[-1])
+            runs = []
+            for _ in range(args.invocations):
+                done = subprocess.run([sys.executable, __file__, "--one", system, str(data_path), "--threads", str(args.threads),
+                                       "--epochs", str(args.epochs)], capture_output=True, text=True, check=True)
+                runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            # the epochs of every invocation pooled (one machine's slow spell moves one invocation, not the median)
+            per_run = [run.pop("epoch_seconds") for run in runs]
+            row = {**runs[0], **summary([t for r in per_run for t in r]), "invocations": len(runs),
+                   "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+                   "median_seconds_per_invocation": [float(np.median(r)) for r in per_run]}
             rows.append(row)
             print(f"{n:>10} {system:<24} {row['median_seconds']:>9.3f} s/epoch  peak {row['peak_rss_mb']:>8.0f} MB", flush=True)
     ratios = {}
