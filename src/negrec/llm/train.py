@@ -58,6 +58,14 @@ def _train(trainer, out: Path) -> None:
                         "it away to start over", path=last) from None
 
 
+def _frozen(model):
+    """A reference model: evaluation mode, no parameter takes gradients."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
 def _finish(history: list[dict], model, tokenizer, out: Path, config: dict) -> Path:
     """Save the final model, the log (JSONL) and the config (the CLI/experiment layer draws curve.png from the log);
     under a multi-process launch only rank 0 writes them."""
@@ -206,10 +214,7 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     model, tok = _load_trainable(Path(model_dir), settings)
     reference = None
     if not settings.lora:
-        reference = load_model(reference_dir or model_dir)[0] if reference_dir else copy.deepcopy(model)
-        reference.eval()
-        for p in reference.parameters():
-            p.requires_grad_(False)
+        reference = _frozen(load_model(reference_dir)[0] if reference_dir else copy.deepcopy(model))
     rows = [{"prompt": p["prompt"], "chosen": _completion(p["chosen"]), "rejected": _completion(p["rejected"])} for p in pairs]
     # the anchor is RPO: TRL's "sft" loss (mean NLL of the chosen tokens) weighted beside the sigmoid DPO loss
     losses = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, settings.anchor]) if settings.anchor else {}
@@ -242,10 +247,7 @@ def sdpo_trainer(model_dir: str | Path, records: Sequence[dict], out: str | Path
     if not rows:
         raise ValueError("no preference records with a negative to train on")
     policy, tok = _load_trainable(Path(model_dir), settings)
-    reference = load_model(reference_dir or model_dir)[0]
-    reference.eval()
-    for p in reference.parameters():
-        p.requires_grad_(False)
+    reference = _frozen(load_model(reference_dir or model_dir)[0])
     args = DPOConfig(**_trl_common(Path(out), settings), beta=settings.beta)
     return quiet_trainer(SDPOTrainer(model=policy, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows),
                                      processing_class=tok, title_range=title_range(tok) if settings.title_logps else None,
