@@ -19,7 +19,7 @@ import scipy.sparse as sp
 def negrec_epochs(train_data, spec: str, config, repeats: int) -> list[float]:
     """Epoch times (all but each run's first) of `repeats` training runs of negrec's trainer."""
     from negrec.cf.trainer import train
-    from negrec.sampling.negatives import parse_sampler
+    from negrec.sampling.registry import parse_sampler
 
     times: list[float] = []
     for _ in range(repeats):

@@ -12,7 +12,7 @@ import torch
 from negrec.cf import fused
 from negrec.cf.trainer import TrainConfig, train
 from negrec.data.interactions import Interactions
-from negrec.sampling.negatives import parse_sampler
+from negrec.sampling.registry import parse_sampler
 from test_cf_sampling import genre_catalog
 
 

@@ -14,7 +14,8 @@ from negrec.cf.models import MF
 from negrec.cf.rows import GatheredRows
 from negrec.cf.trainer import TrainConfig, train
 from negrec.data.interactions import Interactions
-from negrec.sampling.negatives import NegativeSampler, parse_sampler
+from negrec.sampling.negatives import NegativeSampler
+from negrec.sampling.registry import parse_sampler
 
 
 def _batch(seed: int, n_users: int = 6, n_items: int = 9, b: int = 12, k: int = 3):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,7 +12,8 @@ from scipy import stats
 
 from negrec.data.catalog import Catalog, genre_matrix
 from negrec.data.interactions import Interactions
-from negrec.sampling.negatives import NegativeSampler, SamplerConfig, parse_sampler, user_clusters
+from negrec.sampling.negatives import NegativeSampler, user_clusters
+from negrec.sampling.registry import SamplerConfig, parse_sampler
 from negrec.sampling.sources import draw_excluding, make_draw, popularity_probabilities
 
 SPECS = ["uniform", "popularity", "popularity:0.5", "dns:5", "mixed:8:2:2", "misranked:5", "clusterin_high:6",
@@ -43,7 +46,7 @@ def test_no_known_positive_under_resample(seed, spec):
     users = train.entry_users()
     pos = train.matrix.indices
     neg, ok = sampler.sample(users, pos, item_id_score)
-    assert neg.shape == ok.shape == (len(users), sampler.negatives_per_positive)
+    assert neg.shape == ok.shape == (len(users), sampler.width(len(users)))
     rows = np.repeat(users, neg.shape[1]).reshape(neg.shape)
     assert not (train.contains(rows, neg) & ok).any()
     if not spec.startswith(("clusterin", "balanced")):  # those may legitimately find nothing to pick
@@ -145,15 +148,19 @@ def test_parse_sampler_specs():
     ("dns:0", "'0' must be an integer ≥ 1"),
     ("dns:2.5", "'2.5' must be an integer ≥ 1"),
     ("dns:x", "'x' is not a number"),
-    ("dns:3:4", "takes 1 numbers after the name, got 2"),
-    ("mixed:10", "takes 3 numbers after the name, got 1"),
+    ("dns:3:4", "takes 0 or 1 numbers after the name, got 2 \\(syntax: dns\\[:M\\]\\)"),
+    ("mixed:10", "takes 0 or 3 numbers after the name, got 1"),
     ("mixed:10:0:0", "need hard \\+ random ≥ 1 and hard ≤ M"),
     ("mixed:2:3:1", "need hard \\+ random ≥ 1 and hard ≤ M"),
-    ("uniform:3", "takes 0 numbers after the name, got 1"),
+    ("uniform:3:1", "takes 0 or 1 numbers after the name, got 2"),
+    ("uniform:0", "'0' must be an integer ≥ 1"),
+    ("ahns:3:1", "takes 0 or 1 or 4 numbers after the name, got 2"),
+    ("uniform+logq", "uniform takes no \\+logq"),
+    ("mns:8+logq", "mns is always logQ-corrected"),
     ("clusterout_low:-1", "'-1' must be an integer ≥ 1"),
 ])
 def test_malformed_sampler_specs_are_refused_by_name(spec, message):
-    with pytest.raises(ValueError, match=f"sampler '{spec}': {message}"):
+    with pytest.raises(ValueError, match=f"sampler {re.escape(repr(spec))}: {message}"):
         parse_sampler(spec)
 
 

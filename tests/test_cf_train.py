@@ -17,7 +17,7 @@ from negrec.cf.trainer import TrainConfig, train, validation_score
 from negrec.cli import app
 from negrec.data.interactions import Interactions
 from negrec.data.synthetic import SyntheticConfig
-from negrec.sampling.negatives import parse_sampler
+from negrec.sampling.registry import parse_sampler
 
 SMALL = SyntheticConfig(n_users=120, n_items=150, seed=5)
 

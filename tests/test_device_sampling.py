@@ -10,7 +10,8 @@ import torch
 from negrec.cf.trainer import TrainConfig, train
 from negrec.data.interactions import Interactions
 from negrec.sampling.device import DeviceSampler, runs_on_device
-from negrec.sampling.negatives import NegativeSampler, parse_sampler
+from negrec.sampling.negatives import NegativeSampler
+from negrec.sampling.registry import parse_sampler
 from negrec.sampling.sources import popularity_probabilities
 
 CPU = torch.device("cpu")

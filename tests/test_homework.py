@@ -14,7 +14,7 @@ from negrec.cf.trainer import TrainConfig, train
 from negrec.cli import app
 from negrec.data.kaggle import load_kaggle, read_kaggle_lists, submission_problems
 from negrec.experiments.cf import prepare, run_sampler
-from negrec.sampling.negatives import parse_sampler
+from negrec.sampling.registry import parse_sampler
 
 runner = CliRunner()
 

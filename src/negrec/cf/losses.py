@@ -24,9 +24,13 @@ def bce_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor) -> torch.
     return (pos_term.sum() + (neg_term * m).sum()) / (pos.numel() + m.sum())
 
 
-def softmax_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Sampled softmax: −log exp(s⁺/τ) / (exp(s⁺/τ) + Σ_valid exp(s⁻/τ)), mean over rows."""
+def softmax_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor, temperature: float = 1.0,
+                 pos_shift: torch.Tensor | None = None, neg_shift: torch.Tensor | None = None) -> torch.Tensor:
+    """Sampled softmax: −log exp(s⁺/τ) / (exp(s⁺/τ) + Σ_valid exp(s⁻/τ)), mean over rows; with shifts (logQ) the
+    logits are s/τ − shift (the correction is not divided by τ: it is a log-probability, as in the references)."""
     logits = torch.cat([pos.unsqueeze(1), neg.masked_fill(~mask, float("-inf"))], dim=1) / temperature
+    if pos_shift is not None:
+        logits = logits - torch.cat([pos_shift.unsqueeze(1), neg_shift.expand_as(neg)], dim=1)
     return (torch.logsumexp(logits, dim=1) - logits[:, 0]).mean()
 
 

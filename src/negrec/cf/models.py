@@ -97,6 +97,14 @@ class LightGCN(nn.Module):
         self.adjacency = fn(self.adjacency)
         return super()._apply(fn, recurse)
 
+    def layer_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """User (n_users, L + 1, d) and item (n_items, L + 1, d) embeddings of every layer 0..L (MixGCF mixes them)."""
+        layers = [self.embedding]
+        for _ in range(self.layers):
+            layers.append(torch.sparse.mm(self.adjacency, layers[-1]))
+        stacked = torch.stack(layers, dim=1)
+        return stacked[: self.n_users], stacked[self.n_users :]
+
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Final user and item embeddings (mean over layer 0..L)."""
         x = self.embedding

@@ -23,7 +23,7 @@ from negrec.data.interactions import Interactions
 from negrec.data.io import read_json, write_json
 from negrec.ranking import top_k_by_user
 from negrec.errors import DataError
-from negrec.sampling.negatives import parse_sampler
+from negrec.sampling.registry import parse_sampler
 
 
 class Recommender(ABC):
@@ -55,8 +55,8 @@ class TrainedRecommender(Recommender):
     """MF or LightGCN (per `config.model`) trained with the negatives of `sampler` (a spec such as 'dns:3')."""
 
     def __init__(self, config: TrainConfig = TrainConfig(), sampler: str = "uniform", catalog: Catalog | None = None):
-        parse_sampler(sampler)  # refuse a malformed spec before any training
-        self.config, self.sampler, self.catalog = config, sampler, catalog
+        # a malformed spec or a sampler the model / loss cannot use is refused before any training
+        self.config, self.sampler, self.catalog = config.for_sampler(parse_sampler(sampler)), sampler, catalog
         self.model: torch.nn.Module | None = None
         self.train_matrix: sp.csr_matrix | None = None
         self.result: TrainResult | None = None

@@ -19,7 +19,7 @@ class GatheredRows:
 
     def __init__(self, model: MF, users: torch.Tensor, items: torch.Tensor):
         self.model = model
-        self.shape = items.shape  # (B, 1 + k): the positive first, then k negatives
+        self.shape = items.shape  # (B, 1 + k): the positive first, then k negatives; or (C,) shared by every user
         flat = items.reshape(-1)
         tables = [(model.user.weight, users), (model.item.weight, flat)]
         if model.biases:
@@ -37,6 +37,13 @@ class GatheredRows:
         s = (self.values[0].index_select(0, slots) * self.values[1]).sum(-1).view(b, width)
         if self.model.biases:
             s = s + self.values[2] + self.values[3].view(b, width) + self.model.global_bias
+        return s
+
+    def matrix_scores(self) -> torch.Tensor:
+        """(B, C) scores of every user row against every item row, for items gathered as one shared (C,) list."""
+        s = self.values[0] @ self.values[1].T
+        if self.model.biases:
+            s = s + self.values[2] + self.values[3].view(1, -1) + self.model.global_bias
         return s
 
     def squared_norm(self) -> torch.Tensor:

@@ -15,7 +15,9 @@ import scipy.sparse as sp
 import torch
 
 from negrec.cf.fused import applies as fused_applies, run_chunk
+from negrec.cf.logq import LogQ
 from negrec.cf.losses import LOSSES
+from negrec.cf.mixgcf import mix_negatives
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.rows import GatheredRows
 from negrec.ranking import top_k_by_user
@@ -23,7 +25,8 @@ from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.eval.metrics import ACCURACY, accuracy_metrics
 from negrec.sampling.device import DeviceSampler, runs_on_device
-from negrec.sampling.negatives import NegativeSampler, SamplerConfig
+from negrec.sampling.negatives import NegativeSampler
+from negrec.sampling.registry import SamplerConfig, check_pairing
 from negrec.sampling.sources import SamplingStats
 
 ModelName = Literal["mf", "mf-nobias", "lightgcn"]
@@ -36,7 +39,7 @@ class TrainConfig:
     model: ModelName = "mf"
     dim: int = 64
     layers: int = 3  # LightGCN propagation depth
-    loss: Literal["bpr", "bce", "softmax"] = "bpr"
+    loss: Literal["bpr", "bce", "softmax"] | None = None  # None: the sampler's own (softmax for in-batch / MNS), else BPR
     margin: float = 0.0  # BPR margin (the homework's hard-negative trainer used 1.0)
     temperature: float = 1.0  # sampled softmax
     epochs: int = 30
@@ -81,7 +84,7 @@ class TrainConfig:
         name, _, k = self.metric.partition("@")
         if name not in ACCURACY or not k.isdigit() or int(k) < 1:
             raise ValueError(f"--metric must look like NDCG@10 or MAP@50 ({', '.join(ACCURACY)}), got {self.metric!r}")
-        for name, value, allowed in (("model", self.model, ("mf", "mf-nobias", "lightgcn")), ("loss", self.loss, tuple(LOSSES)),
+        for name, value, allowed in (("model", self.model, ("mf", "mf-nobias", "lightgcn")), ("loss", self.loss or "bpr", tuple(LOSSES)),
                                      ("optimizer", self.optimizer, ("adam", "sparse_adam", "sgd")), ("negatives", self.negatives, ("dynamic", "static")),
                                      ("engine", self.engine, ("fused", "torch")), ("sampling", self.sampling, ("auto", "host", "device"))):
             if value not in allowed:
@@ -93,6 +96,11 @@ class TrainConfig:
             raise ValueError(f"{self.optimizer} updates MF's embedding rows; LightGCN trains with adam")
         if self.sampling == "device" and self.negatives == "static":
             raise ValueError("--sampling device draws every batch; static negatives are drawn once on the host")
+
+    def for_sampler(self, sampler: SamplerConfig) -> "TrainConfig":
+        """This config with the loss the sampler trains with (the given one, else the sampler's own); a model or loss
+        the sampler cannot work with is refused by name."""
+        return replace(self, loss=check_pairing(sampler, model=self.model, loss=self.loss))
 
     def samples_on_device(self, sampler: SamplerConfig) -> bool:
         """Whether this run draws its negatives with the device sampler (refuses --sampling device for a sampler
@@ -197,19 +205,32 @@ def _scorers(model: torch.nn.Module, cache: tuple | None) -> tuple[Callable, Cal
     return score, full_score
 
 
-def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], config: TrainConfig) -> Callable[..., float]:
-    """One optimisation step on (users, positives, negatives, mask); returns the batch loss."""
+def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], config: TrainConfig, sampler: SamplerConfig,
+                logq: LogQ | None, mixing: torch.Generator) -> Callable[..., float]:
+    """One optimisation step on (users, positives, negatives, mask, cache); returns the batch loss. Negatives are
+    (B, k) per row, or one shared (C,) list whose first B entries are the rows' positives (in-batch, MNS), or for
+    MixGCF each row's (B, M) candidates to mix."""
     loss_fn = LOSSES[config.loss]
     options = {"bpr": {"margin": config.margin}, "softmax": {"temperature": config.temperature}}.get(config.loss, {})
+
+    def loss_of(pos: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, items: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        if logq is None:
+            return loss_fn(pos, neg, ok, **options)
+        return loss_fn(pos, neg, ok, pos_shift=logq(p, len(p)), neg_shift=logq(items, len(p)), **options)
 
     def backward(loss: torch.Tensor) -> None:
         model.zero_grad()  # every parameter's gradient to None (the sgd path has no optimizer to do it)
         loss.backward()
 
     def mf_step(u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache: None) -> float:
-        rows = GatheredRows(model, u, torch.cat([p.unsqueeze(1), neg], 1))
-        s = rows.scores()
-        loss = loss_fn(s[:, 0], s[:, 1:], ok, **options)
+        if neg.dim() == 1:  # shared candidates: the row's positive is column b
+            rows = GatheredRows(model, u, neg)
+            s = rows.matrix_scores()
+            loss = loss_of(s.diagonal(), s, ok, neg, p)
+        else:
+            rows = GatheredRows(model, u, torch.cat([p.unsqueeze(1), neg], 1))
+            s = rows.scores()
+            loss = loss_of(s[:, 0], s[:, 1:], ok, neg, p)
         if config.reg > 0:
             loss = loss + config.reg * rows.squared_norm() / len(u)
         backward(loss)
@@ -223,15 +244,34 @@ def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], confi
         return loss.item()
 
     def graph_step(u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache: tuple) -> float:
-        loss = loss_fn(model.score(u, p, cache), model.score(u, neg, cache), ok, **options)
+        if sampler.selection == "mixgcf":
+            users, items = cache[2]
+            synthetic = mix_negatives(users[u], items[p], items[neg], ok,
+                                      torch.rand(len(u), users.shape[1], generator=mixing).to(users.device))
+            loss = loss_fn(model.score(u, p, cache), (cache[0][u] * synthetic).sum(-1, keepdim=True), ok.any(1, keepdim=True), **options)
+        elif neg.dim() == 1:
+            s = cache[0][u] @ cache[1][neg].T
+            loss = loss_of(s.diagonal(), s, ok, neg, p)
+        else:
+            loss = loss_of(model.score(u, p, cache), model.score(u, neg, cache), ok, neg, p)
         if config.reg > 0:
-            loss = loss + config.reg * model.ego_weights(u, torch.cat([p.unsqueeze(1), neg], 1)).pow(2).sum() / len(u)
+            loss = loss + config.reg * model.ego_weights(u, neg if neg.dim() == 1 else torch.cat([p.unsqueeze(1), neg], 1)).pow(2).sum() / len(u)
         backward(loss)
         for opt in opts:
             opt.step()
         return loss.item()
 
     return mf_step if isinstance(model, MF) else graph_step
+
+
+def _graph_cache(model: torch.nn.Module, sampler: SamplerConfig) -> tuple | None:
+    """LightGCN's propagated embeddings for one batch (with every layer's, for MixGCF); None for MF."""
+    if not isinstance(model, LightGCN):
+        return None
+    if sampler.selection != "mixgcf":
+        return model.propagate()
+    users, items = model.layer_embeddings()
+    return users.mean(1), items.mean(1), (users, items)
 
 
 @dataclass
@@ -258,7 +298,7 @@ def _chunks(rng: np.random.Generator, sampler: NegativeSampler, users: np.ndarra
             drawn = pool = None
             if host:
                 drawn = (static[0][rows], static[1][rows]) if static is not None else \
-                    None if sampler.needs_scores else sampler.sample(u, p)
+                    None if sampler.per_batch else sampler.sample(u, p)
                 pool = sampler.draw_pool(u) if drawn is None else None
             yield _Chunk(u, p, drawn, pool, replace(sampler.stats))
 
@@ -278,6 +318,9 @@ def _host_negatives(model, sampler: NegativeSampler, users: np.ndarray, positive
     def negatives(part: slice, cache: tuple | None) -> tuple[torch.Tensor, torch.Tensor]:
         if drawn is not None:
             neg, ok = drawn[0][part], drawn[1][part]
+        elif sampler.config.shared:
+            shared = sampler.shared(users[part], positives[part])
+            neg, ok = shared.items, shared.ok
         else:
             neg, ok = sampler.sample(users[part], positives[part], *_scorers(model, cache),
                                      pool=None if pool is None else (pool[0][part], pool[1][part]))
@@ -311,6 +354,7 @@ def train(
 ) -> TrainResult:
     """Train a model on `train` with negatives from `sampler_config`; early-stop on `valid` when given.
     `restore_best=False` keeps the last epoch's weights (a refit that trains a fixed number of epochs)."""
+    config = config.for_sampler(sampler_config)
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)  # dropout-free models, but keeps any library default draws seeded
@@ -319,15 +363,17 @@ def train(
     model = build_model(config, matrix, gen).to(device)  # initialised on the CPU: the same weights on every device
     opts = _optimizers(model, config)
     sampler = NegativeSampler(sampler_config, train, rng, catalog)
-    if config.negatives == "static" and sampler.needs_scores:
-        raise ValueError(f"{sampler_config.name} scores candidates with the model: it cannot be drawn once (static)")
+    if config.negatives == "static" and sampler.per_batch:
+        raise ValueError(f"{sampler_config.name} draws for each batch (scored by the model, shared by the batch or mixed "
+                         "from its embeddings): it cannot be drawn once (static)")
     on_device = DeviceSampler(sampler_config, train, device, config.seed) if config.samples_on_device(sampler_config) else None
     users_all = train.entry_users()
     items_all = train.matrix.indices.astype(np.int64)
     static = sampler.sample(users_all, items_all) if config.negatives == "static" else None
-    step = _batch_step(model, opts, config)
+    logq = LogQ(sampler_config, train, device) if sampler_config.logq else None
+    step = _batch_step(model, opts, config, sampler_config, logq, torch.Generator().manual_seed(config.seed + 1))
     fused = fused_applies(model, config) and on_device is None
-    fused_pool = fused and sampler.config.selection == "hardest" and sampler.negatives_per_positive == 1
+    fused_pool = fused and sampler.config.selection == "hardest" and sampler.width(1) == 1
     result = TrainResult(model=model)
     best_state = None
     bad_epochs, spent = 0, 0.0
@@ -339,7 +385,7 @@ def train(
     # when the fused loop trains on draws made ahead, nothing else uses the rng while it runs: the next chunk's
     # draws are made beside it on another thread (same order of draws, so the same numbers); numpy's draws and
     # the compiled loop both release the GIL
-    ahead = fused and (static is not None or not sampler.needs_scores or fused_pool)
+    ahead = fused and (static is not None or not sampler.per_batch or fused_pool)
     with ThreadPoolExecutor(1) if ahead else contextlib.nullcontext() as worker:
         if ahead:
             draws = _prefetched(draws, worker)
@@ -360,7 +406,7 @@ def train(
                 u_dev, p_dev = torch.from_numpy(c.users).to(device), torch.from_numpy(c.positives).to(device)
                 for start in range(0, len(c.users), config.batch_size):
                     part = slice(start, start + config.batch_size)
-                    cache = model.propagate() if isinstance(model, LightGCN) else None
+                    cache = _graph_cache(model, sampler_config)
                     total += step(u_dev[part], p_dev[part], *negatives(part, cache), cache)
                     batches += 1
             spent += time.perf_counter() - t0

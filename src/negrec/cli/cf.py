@@ -79,7 +79,7 @@ def _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin,
 def _check_samplers(specs: list[str], config) -> list[str]:
     """Every spec parses and can sample where `config` asks (before any data is loaded or model trained); at
     least one is given."""
-    from negrec.sampling.negatives import parse_sampler
+    from negrec.sampling.registry import parse_sampler
 
     if not specs:
         raise ValueError("--samplers lists no sampler")

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from negrec.cf.baselines import popularity_recommend, random_recommend
 from negrec.cf.recommenders import TrainedRecommender, train_model
+from negrec.sampling.registry import parse_sampler
 from negrec.cf.trainer import TrainConfig, TrainResult, recommend
 from negrec.data.formats import detect_format, resolve_source
 from negrec.data.interactions import Interactions
@@ -142,6 +143,7 @@ def run_sampler(prep: Prepared, spec: str, config: TrainConfig, *, out: Path | N
     the selected model is the one scored."""
     if refit:
         check_refit(prep)
+    config = config.for_sampler(parse_sampler(spec))  # the run records the loss it trained with
     result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.data.catalog, log=log)
     final = refit_model(prep, spec, config, result, log=log) if refit else None
     scored, exclude = result, prep.exclude

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from negrec.data.interactions import Interactions
-from negrec.sampling.negatives import SamplerConfig
+from negrec.sampling.registry import SamplerConfig
 from negrec.sampling.sources import SamplingStats, popularity_probabilities
 
 DeviceScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # users (B,), items (B, M) → scores (B, M)

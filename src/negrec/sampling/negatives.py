@@ -1,99 +1,29 @@
-"""The negative sampler of the CF trainer: a candidate source, a selection and a false-negative policy.
-
-Specs (`parse_sampler`): `uniform`, `popularity[:alpha]`, `dns[:M]` (hardest of M), `mixed[:M:hard:random]`
-(the homework sampler: top `hard` of M scored candidates + `random` more from the whole pool),
-`misranked[:M]` (first candidate scoring above the positive), `model[:M]` (a random one of the model's
-current top-M unobserved items), and every cluster × exposure strategy `<name>[:M]` (picks among M
-uniform candidates by the user's interest cluster and item exposure) or `<name>@model[:M]` (picks among
-the model's current top-M unobserved items — hard candidates, as an LLM's own beams are). Per-row candidate lists given
-from outside (the `list` source, e.g. LLM-generated titles) go straight to `strategies.select`.
+"""The negative sampler of the CF trainer: a candidate source, a selection and a false-negative policy, for every
+spec of `sampling/registry.py` (parsed there). Per-row candidate lists given from outside (the `list` source, e.g.
+LLM-generated titles) go straight to `strategies.select`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Callable, Literal
+from typing import Callable
 
 import numpy as np
 
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.ranking import top_k
+from negrec.sampling.ahns import ahns_pick
+from negrec.sampling.inbatch import SharedCandidates, shared_candidates
 from negrec.sampling.profiles import interest_clusters
-from negrec.sampling.sources import Policy, SamplingStats, draw_excluding, make_draw, popularity_probabilities
+from negrec.sampling.registry import SamplerConfig
+from negrec.sampling.sources import SamplingStats, draw_excluding, make_draw, popularity_probabilities
+from negrec.sampling.srns import SRNSMemory
 from negrec.sampling.strategies import PAIRS, STRATEGIES, CandidateTable, select
 
-Selection = Literal["random", "hardest", "mixed", "misranked"]
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]  # users (B,), items (B, M) → scores (B, M)
 FullScoreFn = Callable[[np.ndarray], np.ndarray]  # users (B,) → scores of every item (B, n_items)
-SCORED = ("hardest", "mixed", "misranked")
-
-
-@dataclass(frozen=True)
-class SamplerConfig:
-    """What to draw (source, M candidates), how to pick (selection, k negatives), and the false-negative policy."""
-
-    name: str = "uniform"
-    source: Literal["uniform", "popularity", "model"] = "uniform"
-    alpha: float = 1.0
-    selection: str = "random"
-    n_candidates: int = 1
-    n_negatives: int = 1
-    n_hard: int = 3
-    n_random: int = 3
-    policy: Policy = "resample"
-    max_tries: int = 10
-
-    def as_dict(self) -> dict:
-        """Plain dict for run configs."""
-        return asdict(self)
-
-
-SAMPLER_SYNTAX = ("uniform, popularity[:alpha], model[:M], dns[:M], mixed[:M:hard:random], misranked[:M] or a "
-                  "cluster × exposure strategy[:M] / strategy@model[:M]")
-
-
-def _sampler_numbers(spec: str, args: list[str], kinds: str) -> list[float]:
-    """Parse `args` against `kinds` ('f' a finite number ≥ 0, 'i' an integer ≥ 1, 'z' an integer ≥ 0): all or none."""
-    if args and len(args) != len(kinds):
-        raise ValueError(f"sampler {spec!r}: takes {len(kinds)} numbers after the name, got {len(args)} (syntax: {SAMPLER_SYNTAX})")
-    out = []
-    for text, kind in zip(args, kinds):
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"sampler {spec!r}: {text!r} is not a number") from None
-        low = 1 if kind == "i" else 0
-        if not np.isfinite(value) or value < low or (kind in "iz" and value != int(value)):
-            what = "a finite number ≥ 0" if kind == "f" else f"an integer ≥ {low}"
-            raise ValueError(f"sampler {spec!r}: {text!r} must be {what}")
-        out.append(value)
-    return out
-
-
-def parse_sampler(spec: str, *, n_negatives: int = 1, policy: Policy = "resample", max_tries: int = 10) -> SamplerConfig:
-    """SamplerConfig from a spec string (see the module docstring); malformed numbers are refused by name."""
-    name, *args = spec.split(":")
-    base = SamplerConfig(name=spec, n_negatives=n_negatives, policy=policy, max_tries=max_tries)
-    if name == "uniform":
-        _sampler_numbers(spec, args, "")
-        return base
-    if name == "popularity":
-        (alpha,) = _sampler_numbers(spec, args, "f") or [1.0]
-        return replace(base, source="popularity", alpha=alpha)
-    if name == "mixed":
-        m, hard, rand = (int(x) for x in _sampler_numbers(spec, args, "izz") or [20, 3, 3])
-        if hard + rand < 1 or hard > m:
-            raise ValueError(f"sampler {spec!r}: need hard + random ≥ 1 and hard ≤ M")
-        return replace(base, selection="mixed", n_candidates=m, n_hard=hard, n_random=rand, n_negatives=hard + rand)
-    counted = {"model": ({"source": "model"}, 50), "dns": ({"selection": "hardest"}, 10), "misranked": ({"selection": "misranked"}, 10),
-               **{strategy: ({"selection": strategy}, 10) for strategy in STRATEGIES},
-               **{f"{strategy}@model": ({"selection": strategy, "source": "model"}, 50) for strategy in STRATEGIES}}
-    if name in counted:
-        fields, default = counted[name]
-        (m,) = _sampler_numbers(spec, args, "i") or [default]
-        return replace(base, n_candidates=int(m), **fields)
-    raise ValueError(f"unknown sampler {spec!r}: use {SAMPLER_SYNTAX}")
+SCORED = ("hardest", "mixed", "misranked", "ahns", "srns")  # picks by the model's current scores, on the host
+POOLED = ("hardest", "mixed", "misranked", "ahns", "mixgcf")  # pick among M model-independent candidates drawn ahead
 
 
 def user_clusters(train: Interactions, catalog: Catalog, k: int = 3) -> np.ndarray:
@@ -116,7 +46,7 @@ class NegativeSampler:
     """Draws negatives for (user, positive) batches; every random choice comes from `rng`."""
 
     def __init__(self, config: SamplerConfig, train: Interactions, rng: np.random.Generator, catalog: Catalog | None = None):
-        if config.selection not in ("random",) + SCORED + STRATEGIES:
+        if config.selection not in ("random", "inbatch", "mns", "mixgcf") + SCORED + STRATEGIES:
             raise ValueError(f"unknown selection {config.selection!r}")
         self.config = config
         self.train = train
@@ -131,6 +61,7 @@ class NegativeSampler:
                 raise ValueError(f"{config.selection} needs a catalog with genres")
             self.clusters = user_clusters(train, catalog)
             self.genre_hot = np.hstack([catalog.require_genres("sampling").toarray() > 0, np.zeros((train.n_items, 1), bool)])
+        self.memory = SRNSMemory(train.n_users, config.n_candidates) if config.selection == "srns" else None
 
     @property
     def needs_scores(self) -> bool:
@@ -138,11 +69,24 @@ class NegativeSampler:
         return self.config.selection in SCORED or self.config.source == "model"
 
     @property
-    def negatives_per_positive(self) -> int:
-        """Width of the returned negative matrix."""
+    def per_batch(self) -> bool:
+        """Whether negatives must be drawn batch by batch (scored by the current model, shared by the batch, or mixed
+        from its embeddings) rather than ahead for a whole chunk."""
+        return self.needs_scores or self.config.shared or self.config.selection == "mixgcf"
+
+    def width(self, batch_size: int) -> int:
+        """Width of the negative matrix `sample` returns for a batch of `batch_size` rows."""
         c = self.config
+        if c.shared:
+            return batch_size + c.n_shared
         if c.selection == "mixed":
             return c.n_hard + c.n_random
+        if c.selection == "mixgcf":
+            return c.n_candidates
+        if c.selection in ("srns", "ahns", "misranked"):
+            return 1
+        if c.selection == "hardest":
+            return min(c.n_negatives, c.n_candidates)
         return c.n_negatives * (2 if c.selection in PAIRS else 1)
 
     def _candidates(self, users: np.ndarray, m: int, banned: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -150,10 +94,10 @@ class NegativeSampler:
         return draw_excluding(users, m, self.draw, self.train, policy=c.policy, max_tries=c.max_tries, banned=banned, stats=self.stats)
 
     def draw_pool(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """The M candidates per row that a scored selection (dns, mixed, misranked) scores, drawn ahead of
-        `sample` (they do not depend on the model: one draw can serve many batches); None for other samplers."""
+        """The M candidates per row that a pooled selection (dns, mixed, misranked, ahns, mixgcf) picks from, drawn
+        ahead of `sample` (they do not depend on the model: one draw can serve many batches); None for others."""
         c = self.config
-        if c.selection not in SCORED or c.source == "model":
+        if c.selection not in POOLED or c.source == "model":
             return None
         return self._candidates(np.asarray(users, dtype=np.int64), c.n_candidates)
 
@@ -162,9 +106,20 @@ class NegativeSampler:
         *, pool: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(B, n) negative items and a validity mask (False = no usable negative in that slot); `pool`: these rows'
-        candidates from `draw_pool`, else drawn here."""
+        candidates from `draw_pool`, else drawn here. Shared samplers give each row the batch's candidate set (see
+        `shared`); mixgcf gives the candidates whose embeddings the trainer mixes."""
         c = self.config
         users = np.asarray(users, dtype=np.int64)
+        if c.shared:
+            return self.shared(users, positives).tiled()
+        if c.selection == "mixgcf":
+            return pool if pool is not None else self._candidates(users, c.n_candidates)
+        if c.selection == "srns":
+            if score is None:
+                raise ValueError("srns sampling needs the model's scores")
+            neg = self.memory.visit(users, self._candidates, score, self.rng, n_fresh=int(c.option("S2")), alpha=c.option("alpha"),
+                                    tau=c.option("tau"))
+            return neg, ~self.train.contains(users, neg)
         if c.selection in STRATEGIES:
             return self._by_strategy(users, full_score)
         if c.source == "model":
@@ -185,11 +140,18 @@ class NegativeSampler:
             hard, hard_ok = np.take_along_axis(cand, top, 1), np.take_along_axis(ok, top, 1)
             rand, rand_ok = self._candidates(users, c.n_random, banned=hard)
             return np.hstack([hard, rand]), np.hstack([hard_ok, rand_ok])
-        # misranked: the first candidate (in draw order) scoring above the positive; else the hardest
         pos = np.asarray(score(users, np.asarray(positives)[:, None]), dtype=np.float64)
+        if c.selection == "ahns":
+            pick = ahns_pick(s, ok, pos[:, 0], c.option("alpha"), c.option("beta"), c.option("p"))[:, None]
+            return np.take_along_axis(cand, pick, 1), np.take_along_axis(ok, pick, 1)
+        # misranked: the first candidate (in draw order) scoring above the positive; else the hardest
         above = s > pos
         pick = np.where(above.any(axis=1), above.argmax(axis=1), s.argmax(axis=1))[:, None]
         return np.take_along_axis(cand, pick, 1), np.take_along_axis(ok, pick, 1)
+
+    def shared(self, users: np.ndarray, positives: np.ndarray) -> SharedCandidates:
+        """The batch's shared candidates (in-batch, MNS): its positives, then n_shared uniform corpus items."""
+        return shared_candidates(users, positives, self.train, self.config.n_shared, self.rng, self.stats)
 
     def _model_top(self, users: np.ndarray, full_score: FullScoreFn | None) -> np.ndarray:
         """(B, M) the model's current top-M items per user that are not known positives (−1 where fewer exist)."""

@@ -1,0 +1,42 @@
+"""Shared candidates for a whole batch: in-batch negatives (the batch's positives) and mixed negative sampling
+(in-batch + M uniform corpus items), each row's own known positives masked ("accidental hits").
+
+Why shared: a softmax over the batch scores every row against one candidate set, a (B × C) matrix product instead
+of B separate gathers; the candidate list is the batch's positives in row order (row b's target is column b), then
+the M corpus items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from negrec.data.interactions import Interactions
+from negrec.sampling.sources import SamplingStats
+
+
+@dataclass(frozen=True, eq=False)
+class SharedCandidates:
+    """One batch's candidate set: items (C,) whose first B are the rows' positives, and (B, C) usability."""
+
+    items: np.ndarray
+    ok: np.ndarray
+
+    def tiled(self) -> tuple[np.ndarray, np.ndarray]:
+        """The (B, C) per-row view of the same negatives."""
+        return np.broadcast_to(self.items, self.ok.shape).copy(), self.ok
+
+
+def shared_candidates(users: np.ndarray, positives: np.ndarray, known: Interactions, n_corpus: int,
+                      rng: np.random.Generator, stats: SamplingStats) -> SharedCandidates:
+    """The batch's positives plus `n_corpus` uniform items (drawn with replacement, as the references do); a
+    candidate is usable for a row unless it is one of that row's user's known positives (which masks the row's
+    own target too: the loss reads it from the diagonal)."""
+    corpus = rng.integers(0, known.n_items, size=n_corpus) if n_corpus else np.zeros(0, dtype=np.int64)
+    items = np.concatenate([np.asarray(positives, dtype=np.int64), corpus])
+    ok = ~known.contains(np.asarray(users, dtype=np.int64)[:, None], items[None, :])
+    stats.drawn += ok.size
+    stats.rejected += int(ok.size - ok.sum())
+    stats.unresolved += int(ok.size - ok.sum())  # masked, never redrawn: the candidate set is the batch
+    return SharedCandidates(items, ok)
