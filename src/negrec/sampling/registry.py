@@ -147,9 +147,11 @@ def parse_sampler(spec: str, *, n_negatives: int = 1, policy: Policy = "resample
     kind = REGISTRY.get(name)
     if kind is None:
         raise ValueError(f"unknown sampler {spec!r}{suggestion(name, REGISTRY)}: use {syntax_summary()}")
-    base = SamplerConfig(name=spec, kind=name, n_negatives=n_negatives, policy=policy, max_tries=max_tries, logq=logq)
+    base = SamplerConfig(name=spec, kind=name, n_negatives=n_negatives, policy=policy, max_tries=max_tries)
     config = kind.build(base, _numbers(spec, kind, args))
-    if logq and not kind.logq:
+    if logq and kind.logq:
+        return replace(config, logq=True)
+    if logq:
         why = "is always logQ-corrected" if config.logq else f"takes no {LOGQ} (it applies to " + \
             ", ".join(k.name for k in REGISTRY.values() if k.logq) + ")"
         raise ValueError(f"sampler {spec!r}: {name} {why}")
