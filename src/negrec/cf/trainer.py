@@ -248,7 +248,8 @@ def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], confi
             users, items = cache[2]
             synthetic = mix_negatives(users[u], items[p], items[neg], ok,
                                       torch.rand(len(u), users.shape[1], generator=mixing).to(users.device))
-            loss = loss_fn(model.score(u, p, cache), (cache[0][u] * synthetic).sum(-1, keepdim=True), ok.any(1, keepdim=True), **options)
+            user = cache[0][u]
+            loss = loss_fn((user * cache[1][p]).sum(-1), (user * synthetic).sum(-1, keepdim=True), ok.any(1, keepdim=True), **options)
         elif neg.dim() == 1:
             s = cache[0][u] @ cache[1][neg].T
             loss = loss_of(s.diagonal(), s, ok, neg, p)

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from negrec.cli.common import command_group, progress_bar, user_errors
+from negrec.sampling.registry import cli_help
 
 app = command_group("Collaborative filtering with measured negative sampling.")
 
@@ -47,7 +48,8 @@ DatasetOpt = Annotated[str, typer.Option(help="'synthetic', a dataset name under
 DataDirOpt = Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")]
 ProtocolOpt = Annotated[ProtocolName, typer.Option(help="ratio (cornac RatioSplit, 20 % test, ratings ≥ 4), leave-last-out, homework.")]
 ModelOpt = Annotated[ModelName, typer.Option(help="Model.")]
-LossOpt = Annotated[LossName, typer.Option(help="Loss.")]
+LossOpt = Annotated[Optional[LossName], typer.Option(help="Loss (default: the sampler's own — softmax for inbatch / mns — else bpr).")]
+TemperatureOpt = Annotated[float, typer.Option(help="Softmax temperature τ (logits s/τ).")]
 DimOpt = Annotated[int, typer.Option(help="Embedding size.")]
 EpochsOpt = Annotated[int, typer.Option(help="Maximum epochs.")]
 BatchOpt = Annotated[int, typer.Option(help="Positives per batch.")]
@@ -67,10 +69,10 @@ OptimizerOpt = Annotated[OptimizerName, typer.Option(help="adam (dense), sparse_
 
 
 def _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,
-            optimizer, device, sampling):
+            optimizer, device, sampling, temperature):
     from negrec.cf.trainer import TrainConfig
 
-    return TrainConfig(model=model.value, loss=loss.value, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg,
+    return TrainConfig(model=model.value, loss=loss.value if loss else None, temperature=temperature, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg,
                        weight_decay=weight_decay, margin=margin, metric=metric, patience=patience, time_budget=time_budget,
                        negatives="static" if static else "dynamic", seed=seed, optimizer=optimizer.value,
                        device=device, sampling=sampling.value)
@@ -104,9 +106,10 @@ def train_command(
     dataset: DatasetOpt = "synthetic",
     data_dir: DataDirOpt = None,
     protocol: ProtocolOpt = ProtocolName.leave_last_out,
-    sampler: Annotated[str, typer.Option(help="uniform, popularity[:alpha], dns[:M], mixed[:M:hard:random], misranked[:M], or a cluster × exposure strategy[:M].")] = "uniform",
+    sampler: Annotated[str, typer.Option(help=cli_help())] = "uniform",
     model: ModelOpt = ModelName.mf,
-    loss: LossOpt = LossName.bpr,
+    loss: LossOpt = None,
+    temperature: TemperatureOpt = 1.0,
     dim: DimOpt = 64,
     epochs: EpochsOpt = 30,
     batch_size: BatchOpt = 1024,
@@ -134,7 +137,7 @@ def train_command(
     # the run folder appears whole or not at all (an earlier one is replaced only on success)
     with user_errors(), atomic_dir(out) as folder:
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,
-                         optimizer, device, sampling)
+                         optimizer, device, sampling, temperature)
         _check_samplers([sampler], config)
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit)
@@ -152,7 +155,8 @@ def compare_command(
     data_dir: DataDirOpt = None,
     protocol: ProtocolOpt = ProtocolName.leave_last_out,
     model: ModelOpt = ModelName.mf,
-    loss: LossOpt = LossName.bpr,
+    loss: LossOpt = None,
+    temperature: TemperatureOpt = 1.0,
     dim: DimOpt = 64,
     epochs: EpochsOpt = 30,
     batch_size: BatchOpt = 1024,
@@ -170,7 +174,7 @@ def compare_command(
 
     with user_errors(), atomic_dir(out) as folder:
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed, optimizer, device,
-                         sampling)
+                         sampling, temperature)
         specs = _check_samplers([s.strip() for s in samplers.split(",") if s.strip()], config)
         prep = _prepare(dataset, data_dir, protocol, seed, val_size)
         runs = compare(prep, specs, config, folder, progress=progress_bar("training one model per sampler"))

@@ -170,10 +170,10 @@ def check_pairing(config: SamplerConfig, *, model: str, loss: str | None) -> str
     if kind.models is not None and model not in kind.models:
         raise ValueError(f"sampler {config.name!r} needs --model {' or '.join(kind.models)}, not {model}")
     chosen = loss or kind.loss or "bpr"
-    allowed = kind.losses if not config.logq else ("softmax",)
-    if allowed is not None and chosen not in allowed:
-        why = f"{LOGQ} corrects softmax logits" if config.logq else f"{config.kind} works with --loss {' or '.join(allowed)}"
-        raise ValueError(f"sampler {config.name!r} with --loss {chosen}: {why}")
+    if kind.losses is not None and chosen not in kind.losses:
+        raise ValueError(f"sampler {config.name!r} with --loss {chosen}: {config.kind} works with --loss {' or '.join(kind.losses)}")
+    if config.logq and chosen != "softmax":
+        raise ValueError(f"sampler {config.name!r} with --loss {chosen}: {LOGQ} corrects softmax logits")
     return chosen
 
 
