@@ -43,9 +43,11 @@ VERSION = 1  # bump when the protocol changes: cached parts of another version a
 K = 20  # recommendation list length (NDCG@10 and Recall@10 read its first 10)
 SYNTHETIC = {"synthetic-3000": SyntheticConfig(n_users=3000, n_items=2000, seed=0)}
 NEGREC = {"mf": ["uniform", "popularity", "dns", "mixed", "clusterout_low", "low_exposure", "balanced_popularity",
-                 "low_exposure@model:10"],
-          "lightgcn": ["uniform", "dns", "mixed"]}
-QUICK_NEGREC = {"mf": ["uniform", "dns"], "lightgcn": ["uniform"]}
+                 "low_exposure@model:10", "inbatch", "inbatch+logq", "mns", "popularity+logq", "ahns", "srns"],
+          "lightgcn": ["uniform", "dns", "mixed", "inbatch+logq", "mns", "mixgcf"]}
+QUICK_NEGREC = {"mf": ["uniform", "dns", "inbatch+logq"], "lightgcn": ["uniform", "mixgcf"]}
+SOFTMAX = ("inbatch", "inbatch+logq", "mns", "popularity+logq")  # rows trained with a (sampled) softmax: τ is tuned
+SAMPLED_SOFTMAX_K = 64
 MAX_EPOCHS = {"mf": 100, "lightgcn": 40}
 PEERS = ["MostPop", "cornac BPR", "cornac EASE", "cornac VAECF", "implicit BPR", "implicit ALS"]
 Params = dict
@@ -74,10 +76,25 @@ def negrec_system(model: str, sampler: str) -> System:
              "lr": trial.suggest_float("lr", 5e-4, 2e-2, log=True), "reg": trial.suggest_float("reg", 1e-6, 1e-2, log=True)}
         if model == "lightgcn":
             p["layers"] = trial.suggest_int("layers", 1, 3)
+        if sampler in SOFTMAX:
+            p["temperature"] = trial.suggest_float("temperature", 0.05, 1.0, log=True)
         if sampler == "dns":
             p["sampler"] = f"dns:{trial.suggest_int('dns_candidates', 2, 10)}"
         elif sampler == "popularity":
             p["sampler"] = f"popularity:{trial.suggest_float('popularity_alpha', 0.0, 1.0):.3f}"
+        elif sampler == "popularity+logq":  # sampled softmax over K popularity^alpha draws, logQ-corrected
+            p["sampler"] = f"popularity:{trial.suggest_float('popularity_alpha', 0.0, 1.0):.3f}:{SAMPLED_SOFTMAX_K}+logq"
+            p["loss"] = "softmax"
+        elif sampler == "mns":
+            p["sampler"] = f"mns:{trial.suggest_categorical('mns_corpus', [64, 128, 256, 512])}"
+        elif sampler == "ahns":
+            p["sampler"] = (f"ahns:{trial.suggest_int('ahns_candidates', 4, 32)}:{trial.suggest_float('ahns_alpha', 0.0, 2.0):.3f}:"
+                            f"{trial.suggest_float('ahns_beta', 0.01, 1.0, log=True):.4f}:{trial.suggest_float('ahns_p', -3.0, 0.0):.3f}")
+        elif sampler == "srns":
+            p["sampler"] = (f"srns:{trial.suggest_int('srns_memory', 4, 32)}:{trial.suggest_int('srns_fresh', 4, 32)}:"
+                            f"{trial.suggest_float('srns_alpha', 0.0, 5.0):.3f}:{trial.suggest_float('srns_tau', 0.1, 2.0, log=True):.3f}")
+        elif sampler == "mixgcf":
+            p["sampler"] = f"mixgcf:{trial.suggest_int('mixgcf_candidates', 4, 32)}"
         else:
             p["sampler"] = sampler
         return p
@@ -296,7 +313,7 @@ def run_dataset(name: str, args, log=print) -> dict:
     records = {}
     for system in systems:
         key = hashlib.sha256(json.dumps([VERSION, name, system.name, args.trials, args.seeds, MAX_EPOCHS]).encode()).hexdigest()[:16]
-        part = args.parts / name / (system.name.replace(" ", "_").replace(":", "-").replace("@", "-at-") + ".json")
+        part = args.parts / name / (system.name.replace(" ", "_").replace(":", "-").replace("@", "-at-").replace("+", "-plus-") + ".json")
         rec = records[system.name] = run_system(system, prep, tprep, args.trials, args.seeds, part, key)
         log(f"{name} {system.name:<36} NDCG@10 {np.mean(rec['ndcg@10_per_seed']):.4f} (validation {rec['validation_ndcg@10']:.4f}, "
             f"{rec['seconds']:.0f} s)")

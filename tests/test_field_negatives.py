@@ -227,3 +227,11 @@ def test_cf_train_help_lists_every_registered_sampler():
             assert f"{kind.syntax}: {kind.summary}" in text.replace("- ", "-"), kind.name
         else:
             assert kind.name.split("@")[0] in text
+
+
+def test_the_docs_sampler_table_is_the_registrys():
+    from pathlib import Path
+
+    from negrec.sampling.registry import markdown_table
+
+    assert markdown_table() in (Path(__file__).parents[1] / "docs" / "cf.md").read_text()

@@ -36,7 +36,7 @@ def kaggle_file(path, n_users: int = 40, n_items: int = 60, seed: int = 0):
 def test_help_shows_the_sampler_syntax_literally():
     result = runner.invoke(app, ["cf", "train", "--help"], terminal_width=200)
     assert result.exit_code == 0
-    assert "mixed[:M:hard:random]" in result.output and "popularity[:alpha]" in result.output
+    assert "mixed[:M:hard:random]" in result.output and "popularity[:alpha[:K]]" in result.output
 
 
 def test_refit_trains_on_all_the_input_for_the_chosen_epochs(tmp_path):

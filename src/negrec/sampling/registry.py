@@ -206,11 +206,12 @@ for _kind in (
                 build=lambda b, n: replace(b, source="popularity", alpha=n["alpha"], n_negatives=_with_k(b, n)), logq=True,
                 device=True, reference="Mikolov et al. 2013 (alpha 0.75); sampled softmax + logQ: Bengio & Senécal 2008"),
     SamplerKind("model", "a random one of the model's current top-M unobserved items", (Param("M", "i", 50),),
-                build=_counted("random", source="model")),
+                build=_counted("random", source="model"), reference="negrec (the model's own hard candidates)"),
     SamplerKind("dns", "the highest-scored of M uniform candidates", (Param("M", "i", 10),), build=_counted("hardest"),
                 device=True, reference="Zhang et al., DNS, SIGIR 2013"),
     SamplerKind("mixed", "top `hard` of M scored candidates + `random` uniform ones (the homework's)",
-                (Param("M", "i", 20), Param("hard", "z", 3), Param("random", "z", 3)), arities=(0, 3), build=_mixed, device=True),
+                (Param("M", "i", 20), Param("hard", "z", 3), Param("random", "z", 3)), arities=(0, 3), build=_mixed, device=True,
+                reference="the course homework (hard + random)"),
     SamplerKind("misranked", "the first of M candidates scored above the positive, else the hardest", (Param("M", "i", 10),),
                 build=_counted("misranked"), reference="Weston et al., WARP, IJCAI 2011"),
     SamplerKind("ahns", "of M candidates the one scored closest to beta·(s⁺ + alpha)^(p+1)",
@@ -224,7 +225,7 @@ for _kind in (
     SamplerKind("inbatch", "the batch's other positives, accidental hits masked", build=lambda b, n: replace(b, source="batch",
                 selection="inbatch"), loss="softmax", losses=("softmax", "bpr", "bce"), logq=True,
                 reference="Yi et al., sampling-bias-corrected two-tower retrieval, RecSys 2019"),
-    SamplerKind("mns", "in-batch negatives + M uniform corpus items shared by the batch, logQ-corrected per proposal",
+    SamplerKind("mns", "in-batch negatives + M uniform corpus items shared by the batch, logQ-corrected by the mixture's expected counts",
                 (Param("M", "i", 128),), build=lambda b, n: replace(b, source="batch", selection="mns", n_shared=int(n["M"]), logq=True),
                 loss="softmax", losses=("softmax",), reference="Yang et al., mixed negative sampling, WWW 2020"),
     SamplerKind("mixgcf", "hop + positive mixing of M uniform candidates' layer embeddings (LightGCN)", (Param("M", "i", 16),),
@@ -241,6 +242,15 @@ def help_table() -> list[tuple[str, str, str]]:
     """(syntax, what it does, reference) per registered kind, for docs and --help."""
     return [(k.syntax, k.summary + (f"; brings --loss {k.loss}" if k.loss else "") +
              (f"; --model {'/'.join(k.models)} only" if k.models else ""), k.reference) for k in REGISTRY.values()]
+
+
+def markdown_table() -> str:
+    """The docs' sampler table (docs/cf.md holds it verbatim; a test keeps the two equal)."""
+    rows = [(syntax, what, ref) for syntax, what, ref in help_table() if syntax.split("[")[0].split("@")[0] not in STRATEGIES]
+    rows += [(f"<strategy>[:M], <strategy>@model[:M]", f"the {CLUSTERS}: among M uniform candidates, or among the model's "
+              "top-M unobserved items; strategies: " + ", ".join(STRATEGIES), "the seed's method")]
+    lines = ["| spec | what it draws and picks | reference |", "|---|---|---|"]
+    return "\n".join(lines + [f"| `{syntax}` | {what} | {ref} |" for syntax, what, ref in rows]) + "\n"
 
 
 def cli_help() -> str:
