@@ -49,6 +49,9 @@ QUICK_NEGREC = {"mf": ["uniform", "dns", "inbatch+logq"], "lightgcn": ["uniform"
 SOFTMAX = ("inbatch", "inbatch+logq", "mns", "popularity+logq")  # rows trained with a (sampled) softmax: τ is tuned
 SAMPLED_SOFTMAX_K = 64
 MAX_EPOCHS = {"mf": 100, "lightgcn": 40}
+# peers tried and not installable beside the pinned stack (pip install --dry-run -c requirements/constraints.txt)
+NOT_INSTALLED = {"LensKit FlexMF": "lenskit 2026.1 and newer need Python >= 3.12.5 (this stack: 3.11); 2025.8.1, the newest for "
+                                   "Python 3.11, needs pandas ~= 2.0 where the stack pins pandas 3.1.1 (checked 2026-12-03)"}
 PEERS = ["MostPop", "cornac BPR", "cornac EASE", "cornac VAECF", "implicit BPR", "implicit ALS"]
 Params = dict
 Fit = Callable[[Prepared, Params, int, bool], tuple[np.ndarray, Params]]  # prep, params, seed, tuning → recs, kept
@@ -329,6 +332,22 @@ def run_dataset(name: str, args, log=print) -> dict:
             "best_vs_best_peer": compare(best, best_peer)}
 
 
+def plot(result: dict, path: Path) -> Path:
+    """NDCG@10 per system (negrec rows per model, the peers) with the CI over seeds."""
+    from negrec.report.plots import leaderboard
+
+    rows = [{"name": r["sampler"], "group": f"negrec {r['model']}"} | r for r in result["rows"]]
+    rows += [{"name": r["model"], "group": "peer"} | r for r in result["peers"]]
+    return leaderboard([{"name": r["name"], "group": r["group"], "mean": r["ndcg@10_mean"], "low": nan(r["ndcg@10_ci"][0]),
+                         "high": nan(r["ndcg@10_ci"][1])} for r in rows], path,
+                       title=f"{result['dataset']}: every system tuned on validation, {result['rows'][0]['seeds']} seeds")
+
+
+def nan(x: float | None) -> float:
+    """A stored figure, NaN where the file has null."""
+    return float("nan") if x is None else float(x)
+
+
 def num(x: float | None, spec: str = ".4f") -> str:
     """A figure, or – where there is none (a CI from one seed is NaN, stored as null)."""
     return "–" if x is None or x != x else format(x, spec)
@@ -390,8 +409,9 @@ def main() -> None:
         current = json.loads(args.out.read_text()).get("datasets", {}) if args.out.is_file() else {}
         done = {**current, name: result}
         write_json(args.out, {"protocol": " ".join(__doc__.split("\n\n")[1].split()), "trials": args.trials,
-                              "seeds": args.seeds, "datasets": done})
+                              "seeds": args.seeds, "peers_not_installed": NOT_INSTALLED, "datasets": done})
         write_text(args.out.with_suffix(".md"), "\n".join(to_markdown(done[n]) for n in sorted(done)))
+        plot(result, args.out.with_name(f"{args.out.stem}_{name}.png"))
         c = done[name]["best_vs_best_peer"]
         print(f"{name}: {c['a']} − {c['b']}: {fmt_diff(c['over_seeds'])} over seeds; {fmt_diff(c['paired_seed0'])} per user (seed 0)")
 

@@ -34,4 +34,19 @@ def softmax_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor, tempe
     return (torch.logsumexp(logits, dim=1) - logits[:, 0]).mean()
 
 
+def shared_softmax_loss(users: torch.Tensor, items: torch.Tensor, item_bias: torch.Tensor | None, ok: torch.Tensor,
+                        temperature: float = 1.0, shift: torch.Tensor | None = None) -> torch.Tensor:
+    """`softmax_loss` for B rows against one shared list of C candidate rows whose first B are the rows' targets
+    (row b's at column b), in one fused matrix product and cross-entropy: logits u·i/τ + b_i/τ − shift_i, columns
+    masked where `ok` is False except each row's target. User and global biases are left out: a softmax over one
+    row is unchanged by a constant added to all its logits."""
+    column = torch.zeros(items.shape[0], dtype=users.dtype, device=users.device) if item_bias is None else item_bias.reshape(-1) / temperature
+    if shift is not None:
+        column = column - shift
+    logits = torch.addmm(column.unsqueeze(0), users, items.T, alpha=1.0 / temperature)
+    keep = ok.clone()
+    keep.diagonal().fill_(True)
+    return F.cross_entropy(logits.masked_fill(~keep, float("-inf")), torch.arange(len(users), device=users.device))
+
+
 LOSSES = {"bpr": bpr_loss, "bce": bce_loss, "softmax": softmax_loss}

@@ -46,6 +46,18 @@ class GatheredRows:
             s = s + self.values[2] + self.values[3].view(1, -1) + self.model.global_bias
         return s
 
+    @property
+    def user_factors(self) -> torch.Tensor:
+        return self.values[0]
+
+    @property
+    def item_factors(self) -> torch.Tensor:
+        return self.values[1]
+
+    @property
+    def item_biases(self) -> torch.Tensor | None:
+        return self.values[3] if self.model.biases else None
+
     def squared_norm(self) -> torch.Tensor:
         """Σ of squared user and item factors in the batch (the classic BPR L2 term; biases are not penalised)."""
         return self.values[0].pow(2).sum() + self.values[1].pow(2).sum()
@@ -55,6 +67,8 @@ class GatheredRows:
         with `step`, instead update the tables in place by −step × gradient (row-sparse SGD)."""
         for (table, index), value in zip(self._tables, self.values):
             grad = value.grad
+            if grad is None:  # a table the loss does not read (user biases cancel in a softmax over one row)
+                continue
             if step is not None:
                 table.data.index_add_(0, index, grad.mul_(-step))  # index_add_'s alpha= path is ~4× slower
             elif sparse:

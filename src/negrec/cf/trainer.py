@@ -16,7 +16,7 @@ import torch
 
 from negrec.cf.fused import applies as fused_applies, run_chunk
 from negrec.cf.logq import LogQ
-from negrec.cf.losses import LOSSES
+from negrec.cf.losses import LOSSES, shared_softmax_loss
 from negrec.cf.mixgcf import mix_negatives
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.rows import GatheredRows
@@ -25,6 +25,7 @@ from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.eval.metrics import ACCURACY, accuracy_metrics
 from negrec.sampling.device import DeviceSampler, runs_on_device
+from negrec.sampling.inbatch import SharedCandidates
 from negrec.sampling.negatives import NegativeSampler
 from negrec.sampling.registry import SamplerConfig, check_pairing
 from negrec.sampling.sources import SamplingStats
@@ -213,6 +214,15 @@ def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], confi
     loss_fn = LOSSES[config.loss]
     options = {"bpr": {"margin": config.margin}, "softmax": {"temperature": config.temperature}}.get(config.loss, {})
 
+    def shared_loss(users: torch.Tensor, item_rows: torch.Tensor, item_bias: torch.Tensor | None, scores: Callable[[], torch.Tensor],
+                    ok: torch.Tensor, items: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """The loss against one shared candidate list (the rows' positives first): the fused softmax, or any loss
+        over the full score matrix."""
+        if config.loss == "softmax":
+            return shared_softmax_loss(users, item_rows, item_bias, ok, config.temperature, None if logq is None else logq(items, len(p)))
+        s = scores()
+        return loss_of(s.diagonal(), s, ok, items, p)
+
     def loss_of(pos: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, items: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         if logq is None:
             return loss_fn(pos, neg, ok, **options)
@@ -225,8 +235,7 @@ def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], confi
     def mf_step(u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache: None) -> float:
         if neg.dim() == 1:  # shared candidates: the row's positive is column b
             rows = GatheredRows(model, u, neg)
-            s = rows.matrix_scores()
-            loss = loss_of(s.diagonal(), s, ok, neg, p)
+            loss = shared_loss(rows.user_factors, rows.item_factors, rows.item_biases, rows.matrix_scores, ok, neg, p)
         else:
             rows = GatheredRows(model, u, torch.cat([p.unsqueeze(1), neg], 1))
             s = rows.scores()
@@ -237,7 +246,7 @@ def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], confi
         # sgd: a per-pair step, so the batch-mean gradient is scaled back up by the batch size
         sgd = config.lr * len(u) if config.optimizer == "sgd" else None
         rows.scatter(sparse=config.optimizer == "sparse_adam", step=sgd)
-        if sgd is not None and model.biases:
+        if sgd is not None and model.biases and model.global_bias.grad is not None:
             model.global_bias.data.add_(model.global_bias.grad, alpha=-sgd)
         for opt in opts:
             opt.step()
@@ -251,8 +260,8 @@ def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], confi
             user = cache[0][u]
             loss = loss_fn((user * cache[1][p]).sum(-1), (user * synthetic).sum(-1, keepdim=True), ok.any(1, keepdim=True), **options)
         elif neg.dim() == 1:
-            s = cache[0][u] @ cache[1][neg].T
-            loss = loss_of(s.diagonal(), s, ok, neg, p)
+            users, items = cache[0][u], cache[1][neg]
+            loss = shared_loss(users, items, None, lambda: users @ items.T, ok, neg, p)
         else:
             loss = loss_of(model.score(u, p, cache), model.score(u, neg, cache), ok, neg, p)
         if config.reg > 0:
@@ -285,12 +294,14 @@ class _Chunk:
     drawn: tuple[np.ndarray, np.ndarray] | None
     pool: tuple[np.ndarray, np.ndarray] | None
     stats: SamplingStats
+    shared: list[SharedCandidates] | None = None  # per batch, for samplers whose batch shares its candidates
 
 
 def _chunks(rng: np.random.Generator, sampler: NegativeSampler, users: np.ndarray, positives: np.ndarray, static, chunk: int,
-            epochs: int, *, host: bool) -> Iterator[_Chunk]:
+            epochs: int, *, host: bool, batch: int) -> Iterator[_Chunk]:
     """Every epoch's chunks in training order, with the host sampler's draws that do not depend on the model
-    (negatives, or a scored selection's candidate pool), in the order the rng serves them."""
+    (negatives, a scored selection's candidate pool, or each batch's shared candidates and their accidental-hit
+    masks), in the order the rng serves them."""
     for _ in range(epochs):
         order = rng.permutation(len(users))
         for c0 in range(0, len(order), chunk):
@@ -301,7 +312,9 @@ def _chunks(rng: np.random.Generator, sampler: NegativeSampler, users: np.ndarra
                 drawn = (static[0][rows], static[1][rows]) if static is not None else \
                     None if sampler.per_batch else sampler.sample(u, p)
                 pool = sampler.draw_pool(u) if drawn is None else None
-            yield _Chunk(u, p, drawn, pool, replace(sampler.stats))
+            shared = [sampler.shared(u[b : b + batch], p[b : b + batch]) for b in range(0, len(u), batch)] \
+                if host and sampler.config.shared else None
+            yield _Chunk(u, p, drawn, pool, replace(sampler.stats), shared)
 
 
 def _prefetched(items: Iterator[_Chunk], worker: ThreadPoolExecutor) -> Iterator[_Chunk]:
@@ -312,16 +325,18 @@ def _prefetched(items: Iterator[_Chunk], worker: ThreadPoolExecutor) -> Iterator
         yield item
 
 
-def _host_negatives(model, sampler: NegativeSampler, users: np.ndarray, positives: np.ndarray, drawn, pool,
+def _host_negatives(model, sampler: NegativeSampler, chunk: _Chunk, batch: int,
                     device: torch.device) -> Callable[[slice, tuple | None], tuple[torch.Tensor, torch.Tensor]]:
-    """A chunk's negatives per batch from the numpy sampler: drawn ahead, or picked from the pool (or from fresh
-    candidates) by the model's current scores; moved to the device."""
+    """A chunk's negatives per batch from the numpy sampler: drawn ahead (per row, or each batch's shared
+    candidates), or picked from the pool (or from fresh candidates) by the model's current scores; moved to the
+    device."""
+    users, positives, drawn, pool = chunk.users, chunk.positives, chunk.drawn, chunk.pool
+
     def negatives(part: slice, cache: tuple | None) -> tuple[torch.Tensor, torch.Tensor]:
         if drawn is not None:
             neg, ok = drawn[0][part], drawn[1][part]
-        elif sampler.config.shared:
-            shared = sampler.shared(users[part], positives[part])
-            neg, ok = shared.items, shared.ok
+        elif chunk.shared is not None:
+            neg, ok = chunk.shared[part.start // batch].items, chunk.shared[part.start // batch].ok
         else:
             neg, ok = sampler.sample(users[part], positives[part], *_scorers(model, cache),
                                      pool=None if pool is None else (pool[0][part], pool[1][part]))
@@ -380,13 +395,15 @@ def train(
     bad_epochs, spent = 0, 0.0
     # negatives (or scored selections' candidate pools) that do not depend on the model are drawn for many
     # batches in one vectorised call; chunks of ~2^18 rows bound the memory of a pool on large data
-    chunk = config.batch_size * max(1, 2**18 // config.batch_size)
+    # (shared candidates: 16 batches, since each holds a B × C accidental-hit mask)
+    chunk = config.batch_size * (16 if sampler_config.shared else max(1, 2**18 // config.batch_size))
     n_chunks = -(-len(users_all) // chunk)
-    draws = _chunks(rng, sampler, users_all, items_all, static, chunk, config.epochs, host=on_device is None)
+    draws = _chunks(rng, sampler, users_all, items_all, static, chunk, config.epochs, host=on_device is None, batch=config.batch_size)
     # when the fused loop trains on draws made ahead, nothing else uses the rng while it runs: the next chunk's
     # draws are made beside it on another thread (same order of draws, so the same numbers); numpy's draws and
     # the compiled loop both release the GIL
-    ahead = fused and (static is not None or not sampler.per_batch or fused_pool)
+    # shared candidates (in-batch, MNS) depend only on the batch, so they too are made ahead, beside the torch steps
+    ahead = (fused and (static is not None or not sampler.per_batch or fused_pool)) or (sampler_config.shared and on_device is None)
     with ThreadPoolExecutor(1) if ahead else contextlib.nullcontext() as worker:
         if ahead:
             draws = _prefetched(draws, worker)
@@ -403,7 +420,7 @@ def train(
                     total, batches = total + loss_sum, batches + n_batches
                     continue
                 else:
-                    negatives = _host_negatives(model, sampler, c.users, c.positives, c.drawn, c.pool, device)
+                    negatives = _host_negatives(model, sampler, c, config.batch_size, device)
                 u_dev, p_dev = torch.from_numpy(c.users).to(device), torch.from_numpy(c.positives).to(device)
                 for start in range(0, len(c.users), config.batch_size):
                     part = slice(start, start + config.batch_size)

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)  # nogil: draws made ahead on a worker thread overlap the training steps
 def lookup(bits, users, items, n_items):  # pragma: no cover - compiled
     """(B, M) bools: is (users[b], items[b, m]) set in the bitmap? Items outside [0, n_items) are not."""
     rows, width = items.shape

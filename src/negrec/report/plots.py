@@ -43,6 +43,29 @@ def metric_bars(rows: list[dict], metric: str, path: str | Path, *, label: str =
         plt.close(fig)
 
 
+def leaderboard(rows: list[dict], path: str | Path, *, metric: str = "NDCG@10", title: str = "") -> Path:
+    """Horizontal bars of one metric per system, best at the top, with the CI over seeds as whiskers; rows are
+    {"name", "mean", "low", "high", "group"} and each group (e.g. MF, LightGCN, peer) gets its own colour."""
+    plt = _pyplot()
+    rows = sorted(rows, key=lambda r: r["mean"])
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    colours = dict(zip(groups, ["#4C72B0", "#55A868", "#C44E52", "#8172B2", "#CCB974"]))
+    fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(rows) + 1.2))
+    ys = range(len(rows))
+    low = [r["mean"] - r["low"] if r["low"] == r["low"] else 0.0 for r in rows]  # a NaN CI (one seed): no whisker
+    high = [r["high"] - r["mean"] if r["high"] == r["high"] else 0.0 for r in rows]
+    ax.barh(list(ys), [r["mean"] for r in rows], xerr=[low, high], capsize=2, color=[colours[r["group"]] for r in rows])
+    ax.set_yticks(list(ys), [r["name"] for r in rows], fontsize=8)
+    ax.set_xlabel(f"{metric} (→ better; whiskers: 95 % CI over seeds)")
+    ax.set_xlim(0, max(r["high"] if r["high"] == r["high"] else r["mean"] for r in rows) * 1.08)
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[g]) for g in groups], labels=groups, loc="lower right", fontsize=8)
+    ax.set_title(title)
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
 def coincident_labels(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
     """Merge the labels of systems that sit on the same point ("a = b"), first appearance first."""
     merged: dict[tuple[float, float], list[str]] = {}
