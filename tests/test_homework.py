@@ -85,7 +85,7 @@ def test_kaggle_workflow_train_submit_check(tmp_path, refit):
     res = runner.invoke(app, ["cf", "check-submission", str(sub), "--train", str(data), "--k", "10"])
     assert res.exit_code == 0 and res.output.startswith("ok: 40 users")
     # opting out lets known items back in, and the check says so (exit 1, one line per offending row)
-    res = runner.invoke(app, ["cf", "recommend", "--run", str(run), "--out", str(sub), "--k", "10", "--keep-known"])
+    res = runner.invoke(app, ["cf", "recommend", "--run", str(run), "--out", str(sub), "--k", "10", "--keep-known", "--overwrite"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["cf", "check-submission", str(sub), "--train", str(data), "--k", "10"])
     assert res.exit_code == 1 and "already has in" in res.output

@@ -124,10 +124,16 @@ def test_cli_candidates_sharded_then_merged(tiny, tmp_path):
     assert len(rows) == 6 and all(r["rejected"] for r in rows)
     bad = runner.invoke(app, common + ["--shard", "2/2"])
     assert bad.exit_code == 2 and "need 0 ≤ i < n" in bad.output
-    # the same chunk folder with another --n is refused before any generation, then redone with --overwrite
+    # a finished output is never replaced unasked; with it gone, the same chunk folder with another --n is refused
+    # before any generation; --overwrite redoes both
     stale = [*common[:-4], "--n", "2", "--chunk-size", "2"]
     res = runner.invoke(app, stale)
+    assert res.exit_code == 2 and "cands.json: exists; pass --overwrite" in res.output
+    merged = out.read_bytes()
+    out.unlink()
+    res = runner.invoke(app, stale)
     assert res.exit_code == 2 and "cands.json.chunks" in res.output and "--overwrite" in res.output
+    out.write_bytes(merged)
     res = runner.invoke(app, [*stale, "--overwrite"])
     assert res.exit_code == 0, res.output
     assert all(len(r["rejected"]) <= 2 for r in json.loads(out.read_text()))

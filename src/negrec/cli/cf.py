@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli.common import command_group, progress_bar, user_errors
+from negrec.cli.common import OverwriteOpt, command_group, progress_bar, user_errors
 from negrec.sampling.registry import cli_help
 
 app = command_group("Collaborative filtering with measured negative sampling.")
@@ -129,13 +129,16 @@ def train_command(
                                               "+ validation parts for that many epochs (same settings and seed) and keep "
                                               "that as the run's model; the selected model stays under selected/.")] = False,
     seed: SeedOpt = 123,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
-    from negrec.data.outputs import atomic_dir
+    from negrec.data.outputs import atomic_dir, claim_output
     from negrec.experiments.cf import run_sampler
 
-    # the run folder appears whole or not at all (an earlier one is replaced only on success)
-    with user_errors(), atomic_dir(out) as folder:
+    # the run folder appears whole or not at all (an earlier one is replaced only on success, and only when asked)
+    with user_errors():
+        claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir], kind="cf-run")
+    with user_errors(), atomic_dir(out, kind="cf-run") as folder:
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,
                          optimizer, device, sampling, temperature)
         _check_samplers([sampler], config)
@@ -167,12 +170,15 @@ def compare_command(
     sampling: SamplingOpt = SamplingPlace.auto,
     val_size: ValSizeOpt = 0.0,
     seed: SeedOpt = 123,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
-    from negrec.data.outputs import atomic_dir
+    from negrec.data.outputs import atomic_dir, claim_output
     from negrec.experiments.cf import compare
 
-    with user_errors(), atomic_dir(out) as folder:
+    with user_errors():
+        claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir], kind="cf-compare")
+    with user_errors(), atomic_dir(out, kind="cf-compare") as folder:
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed, optimizer, device,
                          sampling, temperature)
         specs = _check_samplers([s.strip() for s in samplers.split(",") if s.strip()], config)
@@ -191,6 +197,7 @@ def recommend_command(
     k: Annotated[int, typer.Option(help="Items per user.")] = 50,
     keep_known: Annotated[bool, typer.Option(help="Allow items a user already has in the run's input (by default every "
                                                   "one of them is masked: training and validation parts).")] = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Top-K items for every user as a Kaggle submission file, checked like `cf check-submission`; the masking is
     recorded in the run folder (recommend.json)."""
@@ -200,11 +207,13 @@ def recommend_command(
     from negrec.data.catalog import Catalog
     from negrec.data.io import write_json
     from negrec.data.kaggle import submission_problems, write_submission
+    from negrec.data.outputs import claim_output
     from negrec.experiments.cf import load_run
 
     with user_errors():
         if k < 1:
             raise ValueError(f"--k must be ≥ 1, got {k}")
+        claim_output(out, overwrite=overwrite, inputs=[run])
         saved = load_run(run)
         mask = sp.csr_matrix(saved.known.shape) if keep_known else saved.known
         recs = saved.recommender.recommend(np.arange(saved.known.shape[0]), k, exclude=mask)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Annotated, Iterator
 
 import typer
 from rich.console import Console
@@ -12,6 +12,7 @@ from rich.markup import escape
 from negrec.errors import DataError
 
 console = Console()
+OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing output (a folder only when this kind of command wrote it).")]
 
 
 def command_group(help: str) -> typer.Typer:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli.common import command_group, console, log_line, print_llm_summary, progress_bar, user_errors
+from negrec.cli.common import OverwriteOpt, command_group, console, log_line, print_llm_summary, progress_bar, user_errors
 from negrec.data.outputs import writer_lock
 from negrec.llm.logs import library_logs
 from negrec.llm.prompts import TEMPLATES
@@ -90,8 +90,8 @@ RecordsOpt = Annotated[Path, typer.Option(help="Records {instruction, input, out
 WorkOpt = Annotated[Optional[Path], typer.Option(help="Chunk folder (default: <out>.chunks); reruns resume from it.")]
 ShardOpt = Annotated[str, typer.Option(help="i/n: this worker's share of the chunks.")]
 ChunkOpt = Annotated[int, typer.Option(min=1, help="Records per chunk file.")]
-OverwriteOpt = Annotated[bool, typer.Option(help="Delete chunks made from other records, model or options and start over "
-                                                 "(without it such a chunk folder is refused).")]
+ChunksOverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing output, and delete chunks made from other records, "
+                                                       "model or options and start over (without it both are refused).")]
 
 
 def _finish_training(out: Path, message: str) -> None:
@@ -122,10 +122,12 @@ def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Pat
     from negrec.llm.models import load_model
     from negrec.llm.pipeline import check_title_count
     from negrec.launch import launch_rank
+    from negrec.data.outputs import claim_output
     from negrec.llm.runs import parse_shard, run_chunks, wait_for_all_chunks
 
     with user_errors():
         part, launched = parse_shard(shard), launch_rank()
+        claim_output(out, overwrite=overwrite, inputs=[model, catalog, records, work_dir])
         if launched is not None and part != (0, 1):
             raise ValueError("--shard and a multi-process launch both split the records: use one of them")
         part = launched or part
@@ -171,7 +173,7 @@ def candidates_command(
     penalty: Annotated[float, typer.Option(help="Diverse: diversity penalty.")] = 1.0,
     constrained: Annotated[bool, typer.Option(help="Keep every title inside the catalog (trie).")] = True,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts per generate call.")] = 8,
-    chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None, overwrite: OverwriteOpt = False,
+    chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None, overwrite: ChunksOverwriteOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of the sampling method.")] = 0,
     template: TemplateOpt = TemplateName.train,
 ) -> None:
@@ -196,7 +198,7 @@ def predict_command(
     k: Annotated[int, typer.Option(min=1, help="beams: titles per prompt.")] = 10,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation length.")] = 50,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts per generate call.")] = 8,
-    chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None, overwrite: OverwriteOpt = False,
+    chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None, overwrite: ChunksOverwriteOpt = False,
     template: TemplateOpt = TemplateName.train,
     exclude_history: Annotated[bool, typer.Option(help="beams: leave out titles the user already has.")] = False,
 ) -> None:
@@ -401,14 +403,18 @@ def evaluate_command(
     grounding: Annotated[GroundingName, typer.Option(help="seed-minilm-l3 (the seed's encoder, offline ONNX), minilm-l6, exact, beams.")] = GroundingName.seed_minilm_l3,
     conventions: Annotated[ConventionName, typer.Option(help="seed-ns (evaluator E-NS2), seed-ce (E-CE) or clean.")] = ConventionName.seed_ns,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Where catalog title embeddings are cached (default ~/.cache/negrec).")] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Ground predictions to catalog items and compute the seed's metrics (NDCG, HR, Diversity, DivRatio,
     DGU, MGU, ORRatio, NotInRatio) plus the shared ones."""
     from negrec.data.goodreads import load_goodreads_catalog
     from negrec.data.io import write_json
+    from negrec.data.outputs import claim_output
     from negrec.llm.evaluate import evaluate_predictions, read_predictions
 
     with user_errors():
+        for path in (out, out.with_name(out.stem + ".per_user.json")):
+            claim_output(path, overwrite=overwrite, inputs=[predictions, catalog, cache_dir])
         cat = load_goodreads_catalog(catalog)
         result = evaluate_predictions(read_predictions(predictions), cat, ks=k, grounding=grounding.value,
                                       conventions=conventions.value, cache_dir=cache_dir)

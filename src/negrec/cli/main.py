@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from negrec.cli.common import command_group, console, log_line, print_llm_summary, progress_bar, user_errors
+from negrec.cli.common import OverwriteOpt, command_group, console, log_line, print_llm_summary, progress_bar, user_errors
 
 app = command_group("negrec: negative sampling as a first-class, measured part of training recommenders.")
 data_app = command_group("Inspect and synthesise datasets.")
@@ -178,14 +178,18 @@ def data_synth(
     items: Annotated[int, typer.Option(help="Number of items.")] = 500,
     genres: Annotated[int, typer.Option(help="Number of genres (≤ 12).")] = 8,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Write the seeded synthetic dataset to a folder."""
+    from negrec.data.outputs import atomic_dir, claim_output
     from negrec.data.stats import dataset_stats
     from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 
     with user_errors():
+        claim_output(out, overwrite=overwrite, kind="synthetic-data")
         data = generate(SyntheticConfig(n_users=users, n_items=items, n_genres=genres, n_fairness_genres=min(7, genres), seed=seed))
-        write_goodreads_dir(data, out)
+        with atomic_dir(out, kind="synthetic-data") as folder:  # no file of an earlier folder stays mixed in
+            write_goodreads_dir(data, folder)
     _print_mapping(f"synthetic dataset → {out}", dataset_stats(data.interactions, data.catalog))
 
 
@@ -199,9 +203,12 @@ def data_kaggle(
                                              "instead of --out: a nested hold-out to score a submission on.")] = 0.0,
     hidden: Annotated[Optional[Path], typer.Option(help="Where the hidden items go (needed with --hide).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the hidden items' choice.")] = 0,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Write a dataset in the course homework's Kaggle format, optionally with a nested hold-out."""
+    from negrec.data.formats import resolve_source
     from negrec.data.kaggle import kaggle_lists, write_kaggle_lists
+    from negrec.data.outputs import claim_output
     from negrec.data.splits import per_user_ratio_split
     from negrec.experiments.cf import load_cf_dataset
 
@@ -210,6 +217,15 @@ def data_kaggle(
             raise ValueError(f"--hide must be in [0, 1), got {hide}")
         if hide > 0 and hidden is None:
             raise ValueError("--hide needs --hidden (the file the hidden items go to)")
+        if hidden is not None and hidden.resolve() == out.resolve():
+            raise ValueError(f"--hidden and --out are the same file ({out}): the hidden items would replace the training ones")
+        if hidden is not None and hide == 0:
+            raise ValueError("--hidden needs --hide > 0 (without it nothing is hidden, and --out would hold every item)")
+        source_path = None if source == "synthetic" else resolve_source(source, data_dir)
+        claim_output(out, overwrite=overwrite, inputs=[source_path])
+        if hidden is not None:
+            # rewriting --out alone over an earlier nested hold-out would put the hidden items back into training
+            claim_output(hidden, overwrite=overwrite, inputs=[source_path, out], option="--hidden")
         data = load_cf_dataset(source, data_dir)
         inter = data.interactions
         if threshold is not None:
@@ -234,6 +250,7 @@ def eval_command(
     k: Annotated[list[int], typer.Option("--k", help="Cut-offs (repeatable).")] = [10],
     conventions: Annotated[ConventionName, typer.Option(help="Denominator conventions.")] = ConventionName.clean,
     out: Annotated[Optional[Path], typer.Option(help="Folder for metrics.{md,csv,json} and per_user.csv.")] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Score a recommendations file against ground truth and print the metrics table."""
     import numpy as np
@@ -246,7 +263,11 @@ def eval_command(
     from negrec.eval.evaluate import evaluate
     from negrec.report.compare import write_comparison
 
+    from negrec.data.outputs import atomic_dir, claim_output
+
     with user_errors():
+        if out is not None:
+            claim_output(out, overwrite=overwrite, inputs=[recs, truth, train], kind="eval-report")
         rec_users, rec_lists = read_kaggle_lists(recs)
         truth_users, truth_lists = read_kaggle_lists(truth)
         train_lists = read_kaggle_lists(train)[1] if train else []
@@ -271,8 +292,8 @@ def eval_command(
         ev = evaluate(matrix, gt.interactions.matrix, ks=list(k), conventions=conventions.value, popularity=popularity)
     _print_mapping(f"{recs.name} vs {truth.name} ({ev.n_valid} users)", ev.summary())
     if out is not None:
-        with user_errors():
-            write_comparison(out, {recs.stem: ev}, list(ev.summary()))
+        with user_errors(), atomic_dir(out, kind="eval-report") as folder:
+            write_comparison(folder, {recs.stem: ev}, list(ev.summary()))
         console.print(f"written to {out}")
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Callable, Optional, Sequence
 
 import typer
 
-from negrec.cli.common import command_group, user_errors
+from negrec.cli.common import OverwriteOpt, command_group, user_errors
 from negrec.errors import DataError
 
 app = command_group("Negative candidates → preference data (annotate, select, self-play, CF-scored).")
@@ -47,9 +47,12 @@ def _exposure(option: str | None, catalog_dir: Path, parser: str):
 
 
 def _write_picks(strategy: str, known: Sequence[str], pick: Callable, out: Path, format: Fmt, catalog_dir: Path,
-                 annotated: Path | None, candidates: Path | None, exposure: str | None, compat: Compat) -> None:
-    """Shared body of `select` and `cf`: check the strategy, load (or annotate) the candidates, pick, write."""
+                 annotated: Path | None, candidates: Path | None, exposure: str | None, compat: Compat, *, overwrite: bool,
+                 inputs: Sequence[Path | None] = ()) -> None:
+    """Shared body of `select` and `cf`: check the strategy and the output, load (or annotate) the candidates, pick,
+    write."""
     from negrec.data.goodreads import load_goodreads_catalog
+    from negrec.data.outputs import claim_output
     from negrec.preference.annotate import annotate, load_annotated, read_candidates
     from negrec.preference.negatives import write_preferences
 
@@ -59,6 +62,7 @@ def _write_picks(strategy: str, known: Sequence[str], pick: Callable, out: Path,
         raise typer.BadParameter("give exactly one of --annotated or --candidates")
     parser = "seed" if compat == Compat.seed else "list"
     with user_errors():
+        claim_output(out, overwrite=overwrite, inputs=[annotated, candidates, catalog_dir, exposure, *inputs])
         cat = load_goodreads_catalog(catalog_dir)
         if annotated is not None:
             ann = load_annotated(annotated)
@@ -76,14 +80,17 @@ def annotate_command(
     out: Annotated[Path, typer.Option(help="Annotated output (JSON array).")],
     exposure_from: ExposureOpt = None,
     compat: CompatOpt = Compat.clean,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Add interest clusters (top-3 history genres) and per-candidate genres, exposure count and rank."""
     from negrec.data.goodreads import load_goodreads_catalog
     from negrec.data.io import write_json
+    from negrec.data.outputs import claim_output
     from negrec.preference.annotate import annotate, read_candidates
 
     parser = "seed" if compat == Compat.seed else "list"
     with user_errors():
+        claim_output(out, overwrite=overwrite, inputs=[candidates, catalog, exposure_from])
         cat = load_goodreads_catalog(catalog)
         ann = annotate(read_candidates(candidates), cat, exposure=_exposure(exposure_from, catalog, parser), parser=parser, where=str(candidates))
         write_json(out, ann.records())
@@ -104,6 +111,7 @@ def select_command(
     n: Annotated[int, typer.Option(min=1, help="random: negatives per record.")] = 1,
     format: FormatOpt = Fmt.seed,
     compat: CompatOpt = Compat.clean,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Pick negatives with one strategy and write {prompt, chosen, rejected} records."""
     import numpy as np
@@ -118,7 +126,8 @@ def select_command(
             return random_records(rows, cat, n, rng, parser=parser)
         return strategy_records(ann, strategy, rng=rng, empty_negatives=compat == Compat.seed)
 
-    _write_picks(strategy, NEGATIVE_STRATEGIES, pick, out, format, catalog, annotated, candidates, exposure_from, compat)
+    _write_picks(strategy, NEGATIVE_STRATEGIES, pick, out, format, catalog, annotated, candidates, exposure_from, compat,
+                 overwrite=overwrite)
 
 
 @app.command("selfplay")
@@ -129,14 +138,17 @@ def selfplay_command(
     out: Annotated[Path, typer.Option(help="Output preference file.")],
     format: FormatOpt = Fmt.seed,
     compat: CompatOpt = Compat.clean,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """SPRec self-play: each record's own greedy prediction becomes its rejected answer."""
     from negrec.data.goodreads import load_goodreads_catalog, load_goodreads_records
     from negrec.data.io import read_records
+    from negrec.data.outputs import claim_output
     from negrec.preference.negatives import write_preferences
     from negrec.preference.selfplay import selfplay_records
 
     with user_errors():
+        claim_output(out, overwrite=overwrite, inputs=[records, predictions, catalog])
         cat = load_goodreads_catalog(catalog)
         recs = load_goodreads_records(records, cat).records
         preds, _ = read_records(predictions)
@@ -156,6 +168,7 @@ def cf_command(
     exposure_from: ExposureOpt = None,
     format: FormatOpt = Fmt.seed,
     compat: CompatOpt = Compat.clean,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Negatives ranked by CF item-embedding distance to the history centroid or to the chosen item."""
     from negrec.preference.cf_negatives import CF_STRATEGIES, cf_strategy_records, load_item_embeddings
@@ -163,4 +176,5 @@ def cf_command(
     def pick(cat, ann, parser):
         return cf_strategy_records(ann, cat, load_item_embeddings(embeddings, cat), strategy, parser=parser)
 
-    _write_picks(strategy, CF_STRATEGIES, pick, out, format, catalog, annotated, candidates, exposure_from, compat)
+    _write_picks(strategy, CF_STRATEGIES, pick, out, format, catalog, annotated, candidates, exposure_from, compat,
+                 overwrite=overwrite, inputs=[embeddings])

@@ -7,7 +7,7 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from negrec.errors import DataError
 
@@ -63,11 +63,48 @@ def writer_lock(path: str | Path) -> Iterator[Path]:
         lock.unlink(missing_ok=True)
 
 
+MARKER = ".negrec-output"  # inside every folder a command writes as a unit: which kind of output it is
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def claim_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path | None] = (), kind: str | None = None,
+                 option: str = "--out") -> Path:
+    """Check an output before any work is done: it is none of the inputs and holds none of them; an existing one is
+    replaced only with `overwrite`, and an existing folder only when this kind of command wrote it (its marker
+    names `kind`) — so a mistyped --out never deletes a dataset or somebody's notes."""
+    path = Path(path)
+    target = path.resolve()
+    for given in inputs:
+        if given is None or not Path(given).exists():
+            continue
+        source = Path(given).resolve()
+        if _inside(source, target):
+            what = "is" if source == target else f"holds {given}, which is"
+            raise DataError(f"{option} {what} an input of this command; write the output elsewhere", path=path)
+    if not path.exists():
+        return path
+    if kind is not None and not path.is_dir():
+        raise DataError("exists and is not a folder", path=path)
+    if not overwrite:
+        raise DataError(f"exists; pass --overwrite to replace it, or choose another {option}", path=path)
+    if path.is_dir() and kind is not None:
+        marker = path / MARKER
+        found = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+        if found != kind:
+            what = f"a {found} folder" if found else "not a folder negrec wrote"
+            raise DataError(f"is {what}; --overwrite replaces only a {kind} folder", path=path)
+    return path
+
+
 @contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
+def atomic_dir(path: str | Path, *, kind: str | None = None) -> Iterator[Path]:
     """Write a folder as a unit: the block fills a hidden sibling, which replaces `path` only when the block succeeds
-    (an earlier folder stays whole until then). A lock refuses a second live writer; what a killed writer left (its
-    lock, temporary folder, or an earlier folder moved aside) is cleaned up or put back first."""
+    (an earlier folder stays whole until then); `kind` is written into its marker (see `claim_output`). A lock
+    refuses a second live writer; what a killed writer left (its lock, temporary folder, or an earlier folder moved
+    aside) is cleaned up or put back first."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise DataError("exists and is not a folder", path=path)
@@ -78,6 +115,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         for leftover in (tmp, old):
             shutil.rmtree(leftover, ignore_errors=True)
         tmp.mkdir()
+        if kind is not None:
+            (tmp / MARKER).write_text(kind + "\n", encoding="utf-8")
         try:
             yield tmp
         except BaseException:
