@@ -27,7 +27,7 @@ from negrec.eval.metrics import ACCURACY, accuracy_metrics
 from negrec.sampling.device import DeviceSampler, runs_on_device
 from negrec.sampling.inbatch import SharedCandidates
 from negrec.sampling.negatives import NegativeSampler
-from negrec.sampling.registry import SamplerConfig, check_pairing
+from negrec.sampling.registry import SamplerConfig, check_pairing, suggestion
 from negrec.sampling.sources import SamplingStats
 
 ModelName = Literal["mf", "mf-nobias", "lightgcn"]
@@ -84,7 +84,8 @@ class TrainConfig:
             raise ValueError(f"--time-budget must be ≥ 0 seconds, got {self.time_budget}")
         name, _, k = self.metric.partition("@")
         if name not in ACCURACY or not k.isdigit() or int(k) < 1:
-            raise ValueError(f"--metric must look like NDCG@10 or MAP@50 ({', '.join(ACCURACY)}), got {self.metric!r}")
+            raise ValueError(f"--metric must look like NDCG@10 or MAP@50 ({', '.join(ACCURACY)}), got {self.metric!r}"
+                             f"{suggestion(name, ACCURACY)}")
         for name, value, allowed in (("model", self.model, ("mf", "mf-nobias", "lightgcn")), ("loss", self.loss or "bpr", tuple(LOSSES)),
                                      ("optimizer", self.optimizer, ("adam", "sparse_adam", "sgd")), ("negatives", self.negatives, ("dynamic", "static")),
                                      ("engine", self.engine, ("fused", "torch")), ("sampling", self.sampling, ("auto", "host", "device"))):

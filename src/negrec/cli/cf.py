@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli.common import OverwriteOpt, command_group, progress_bar, user_errors
+from negrec.cli.common import (ItemColOpt, ItemsOpt, OverwriteOpt, RatingColOpt, SepOpt, TimeColOpt, UserColOpt, command_group,
+                               progress_bar, table_options, user_errors)
 from negrec.sampling.registry import cli_help
 
 app = command_group("Collaborative filtering with measured negative sampling.")
@@ -90,12 +91,15 @@ def _check_samplers(specs: list[str], config) -> list[str]:
     return specs
 
 
-def _prepare(dataset: str, data_dir: Path | None, protocol: ProtocolName, seed: int, val_size: float):
-    from negrec.experiments.cf import load_cf_dataset, prepare
+def _prepare(dataset: str, data_dir: Path | None, protocol: ProtocolName, seed: int, val_size: float, table, specs: list[str]):
+    """Load and split the dataset, then check the samplers against it (genres) before any training."""
+    from negrec.experiments.cf import check_samplers_fit, load_cf_dataset, prepare
 
     if val_size and protocol != ProtocolName.ratio:
         raise ValueError(f"--val-size applies to the ratio protocol; {protocol.value} has its own validation part")
-    return prepare(load_cf_dataset(dataset, data_dir), protocol.value, seed=seed, val_size=val_size)
+    prep = prepare(load_cf_dataset(dataset, data_dir, table=table), protocol.value, seed=seed, val_size=val_size)
+    check_samplers_fit(prep, specs)
+    return prep
 
 
 
@@ -129,6 +133,12 @@ def train_command(
                                               "+ validation parts for that many epochs (same settings and seed) and keep "
                                               "that as the run's model; the selected model stays under selected/.")] = False,
     seed: SeedOpt = 123,
+    user_col: UserColOpt = "user",
+    item_col: ItemColOpt = "item",
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = ",",
+    items: ItemsOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
@@ -137,12 +147,13 @@ def train_command(
 
     # the run folder appears whole or not at all (an earlier one is replaced only on success, and only when asked)
     with user_errors():
-        claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir], kind="cf-run")
+        claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, items], kind="cf-run")
     with user_errors(), atomic_dir(out, kind="cf-run") as folder:
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,
                          optimizer, device, sampling, temperature)
         _check_samplers([sampler], config)
-        prep = _prepare(dataset, data_dir, protocol, seed, val_size)
+        prep = _prepare(dataset, data_dir, protocol, seed, val_size, table_options(user_col, item_col, rating_col, time_col, sep, items),
+                        [sampler])
         run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit)
     from negrec.report.columns import CF_RUN_LINE
 
@@ -153,7 +164,9 @@ def train_command(
 @app.command("compare")
 def compare_command(
     out: Annotated[Path, typer.Option(help="Report folder.")],
-    samplers: Annotated[str, typer.Option(help="Comma-separated sampler specs; the first 'uniform' is the paired-test baseline.")] = "uniform,popularity,dns,mixed,clusterin_high,clusterout_low",
+    samplers: Annotated[Optional[str], typer.Option(help="Comma-separated sampler specs; 'uniform' (else the first) is the "
+                                                         "paired-test baseline. Default: uniform, popularity, dns, mixed, "
+                                                         "and clusterin_high, clusterout_low when the data has genres.")] = None,
     dataset: DatasetOpt = "synthetic",
     data_dir: DataDirOpt = None,
     protocol: ProtocolOpt = ProtocolName.leave_last_out,
@@ -170,6 +183,12 @@ def compare_command(
     sampling: SamplingOpt = SamplingPlace.auto,
     val_size: ValSizeOpt = 0.0,
     seed: SeedOpt = 123,
+    user_col: UserColOpt = "user",
+    item_col: ItemColOpt = "item",
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = ",",
+    items: ItemsOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
@@ -177,12 +196,16 @@ def compare_command(
     from negrec.experiments.cf import compare
 
     with user_errors():
-        claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir], kind="cf-compare")
+        claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, items], kind="cf-compare")
     with user_errors(), atomic_dir(out, kind="cf-compare") as folder:
         config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed, optimizer, device,
                          sampling, temperature)
-        specs = _check_samplers([s.strip() for s in samplers.split(",") if s.strip()], config)
-        prep = _prepare(dataset, data_dir, protocol, seed, val_size)
+        from negrec.experiments.cf import default_samplers
+
+        given = None if samplers is None else _check_samplers([s.strip() for s in samplers.split(",") if s.strip()], config)
+        prep = _prepare(dataset, data_dir, protocol, seed, val_size, table_options(user_col, item_col, rating_col, time_col, sep, items),
+                        given or [])
+        specs = given or _check_samplers(default_samplers(prep.data.catalog.has_genres), config)
         runs = compare(prep, specs, config, folder, progress=progress_bar("training one model per sampler"))
     for name, run in runs.items():
         s = run.evaluation.summary()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Annotated, Iterator
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -11,7 +12,14 @@ from rich.markup import escape
 
 from negrec.errors import DataError
 
-console = Console()
+console = Console(emoji=False)  # `:M:` in a sampler spec is not an emoji
+UserColOpt = Annotated[str, typer.Option(help="Generic table: the user column.")]
+ItemColOpt = Annotated[str, typer.Option(help="Generic table: the item column.")]
+RatingColOpt = Annotated[Optional[str], typer.Option(help="Generic table: the rating column (the ratio protocol keeps ratings ≥ 4).")]
+TimeColOpt = Annotated[Optional[str], typer.Option(help="Generic table: the timestamp column (leave-last-out order).")]
+SepOpt = Annotated[str, typer.Option(help="Generic table: field separator.")]
+ItemsOpt = Annotated[Optional[Path], typer.Option(help="Generic table: item file with columns id, title[, genres] "
+                                                       "(genres separated by '|'): titles, and genres for the cluster strategies.")]
 OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing output (a folder only when this kind of command wrote it).")]
 
 
@@ -19,6 +27,13 @@ def command_group(help: str) -> typer.Typer:
     """A Typer app whose help prints literally: rich markup would eat `[...]` and turn `:M:` into an emoji, so the
     sampler syntax `mixed[:M:hard:random]` (and every other option's text) is shown as click writes it."""
     return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+
+
+def table_options(user_col: str, item_col: str, rating_col: str | None, time_col: str | None, sep: str, items: Path | None):
+    """The generic-table options of a command that reads a dataset."""
+    from negrec.data.tabular import TableOptions
+
+    return TableOptions(user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col, sep=sep, items=items)
 
 
 def fail(exc: Exception) -> None:

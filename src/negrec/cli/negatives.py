@@ -57,7 +57,9 @@ def _write_picks(strategy: str, known: Sequence[str], pick: Callable, out: Path,
     from negrec.preference.negatives import write_preferences
 
     if strategy not in known:
-        raise typer.BadParameter(f"unknown strategy {strategy!r}; choose one of {', '.join(known)}")
+        from negrec.sampling.registry import suggestion
+
+        raise typer.BadParameter(f"unknown strategy {strategy!r}{suggestion(strategy, known)}; choose one of {', '.join(known)}")
     if (annotated is None) == (candidates is None):
         raise typer.BadParameter("give exactly one of --annotated or --candidates")
     parser = "seed" if compat == Compat.seed else "list"

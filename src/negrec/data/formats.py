@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,7 @@ from negrec.data.paths import data_root
 from negrec.errors import DataError
 
 Format = Literal["auto", "movielens-100k", "ml-latest-small", "goodreads", "kaggle", "table", "synthetic"]
+DATA_SUFFIXES = {".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl"}
 FORMATS = ["auto", "movielens-100k", "ml-latest-small", "goodreads", "kaggle", "table", "synthetic"]
 # folder names of ../shared/data, so `negrec data info movielens-100k` works with NEGREC_DATA_DIR set
 KNOWN_FOLDERS = {"movielens-100k": "movielens-100k", "ml-latest-small": "movielens-latest-small", "goodreads": "goodreads"}
@@ -24,8 +26,13 @@ def resolve_source(source: str, data_dir: str | Path | None = None) -> Path:
         for name in (source, KNOWN_FOLDERS.get(source, source)):
             if (root / name).exists():
                 return root / name
-    hint = "" if root is not None else " (set NEGREC_DATA_DIR or pass --data-dir)"
-    raise DataError(f"no such file or dataset{hint}", path=source)
+    if root is None:
+        raise DataError("no such file or dataset (set NEGREC_DATA_DIR or pass --data-dir)", path=source)
+    names = sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.suffix in DATA_SUFFIXES)) \
+        if root.is_dir() else []
+    close = difflib.get_close_matches(source, names, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise DataError(f"no such file or dataset{hint}; datasets under {root}: {', '.join(names) or 'none'}", path=source)
 
 
 def detect_format(path: Path) -> str:

@@ -135,7 +135,7 @@ def read_csv(path: str | Path, *, sep: str = ",", header: bool = True, names: Se
 def numeric_column(frame: pd.DataFrame, column: str, path: str | Path, *, first_line: int, kind: str = "float") -> np.ndarray:
     """Column as numbers; the first unparsable value raises a DataError with its file line."""
     if column not in frame.columns:
-        raise DataError(f"missing column (have {list(frame.columns)})", path=path, field=column)
+        raise missing_column(frame, column, path)
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(values)
@@ -154,10 +154,16 @@ def numeric_column(frame: pd.DataFrame, column: str, path: str | Path, *, first_
     return values.astype(np.int64) if kind == "int" else values
 
 
+def missing_column(frame: pd.DataFrame, column: str, path: str | Path) -> DataError:
+    """The error for a column the file lacks: the columns it has, and the options that name columns."""
+    return DataError(f"missing column (have {list(frame.columns)}; name yours with --user-col, --item-col, --rating-col, "
+                     "--time-col)", path=path, field=column)
+
+
 def text_column(frame: pd.DataFrame, column: str, path: str | Path, *, first_line: int) -> np.ndarray:
     """Column as non-empty strings; an empty value raises a DataError with its file line."""
     if column not in frame.columns:
-        raise DataError(f"missing column (have {list(frame.columns)})", path=path, field=column)
+        raise missing_column(frame, column, path)
     values = frame[column].to_numpy(dtype=object)
     empty = np.fromiter((not str(v).strip() for v in values), dtype=bool, count=len(values))
     if empty.any():

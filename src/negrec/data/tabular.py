@@ -88,6 +88,33 @@ def interactions_from_columns(
     return Dataset(name=name, catalog=catalog, interactions=inter)
 
 
+@dataclass(frozen=True)
+class TableOptions:
+    """How to read a generic interactions table: its columns, separator, and an optional item file
+    (`id,title[,genres]`, genres separated by '|') that gives the items titles and genres."""
+
+    user_col: str = "user"
+    item_col: str = "item"
+    rating_col: str | None = None
+    time_col: str | None = None
+    sep: str = ","
+    items: Path | None = None
+
+
+def load_item_file(path: str | Path, *, sep: str = ",", genre_sep: str = "|") -> Catalog:
+    """A catalog from an item file with columns id, title and optionally genres (every id once, titles non-empty)."""
+    path = Path(path)
+    frame = read_csv(path, sep=sep)
+    ids = unique_ids(_ids(text_column(frame, "id", path, first_line=2)), path, "id", first_line=2)
+    titles = text_column(frame, "title", path, first_line=2).astype(str).tolist()
+    genres = mat = None
+    names: list[str] = []
+    if "genres" in frame.columns:
+        genres = [[g.strip() for g in str(v).split(genre_sep) if g.strip()] if v == v else [] for v in frame["genres"].tolist()]
+        mat, names = genre_matrix(genres)
+    return Catalog(item_ids=ids, titles=titles, genres=mat, genre_names=names, source_genres=genres, name=path.stem)
+
+
 def load_table(
     path: str | Path,
     *,

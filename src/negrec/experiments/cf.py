@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from negrec.cf.baselines import popularity_recommend, random_recommend
 from negrec.cf.recommenders import TrainedRecommender, train_model
-from negrec.sampling.registry import parse_sampler
+from negrec.sampling.registry import kind_of, parse_sampler
 from negrec.cf.trainer import TrainConfig, TrainResult, recommend
 from negrec.data.formats import detect_format, resolve_source
 from negrec.data.interactions import Interactions
@@ -19,7 +19,7 @@ from negrec.data.io import read_json, write_json
 from negrec.data.kaggle import load_kaggle
 from negrec.data.splits import leave_last_out, per_user_ratio_split, ratio_split
 from negrec.data.synthetic import SyntheticConfig, generate
-from negrec.data.tabular import Dataset, load_movielens_100k, load_movielens_latest, load_table
+from negrec.data.tabular import Dataset, TableOptions, load_item_file, load_movielens_100k, load_movielens_latest, load_table
 from negrec.eval.evaluate import Evaluation, evaluate
 from negrec.errors import DataError
 from negrec.report.columns import CF_GENRES, CF_TABLE, CF_TESTS
@@ -30,17 +30,46 @@ Protocol = Literal["ratio", "leave-last-out", "homework"]
 KS = [10, 20]
 
 
-def load_cf_dataset(source: str, data_dir: str | Path | None = None, synthetic: SyntheticConfig | None = None) -> Dataset:
-    """'synthetic' (the embedded default), a dataset name under the data root, or a path."""
+def load_cf_dataset(source: str, data_dir: str | Path | None = None, synthetic: SyntheticConfig | None = None,
+                    table: TableOptions | None = None) -> Dataset:
+    """'synthetic' (the embedded default), a dataset name under the data root, or a path; `table` reads a generic
+    CSV / TSV / Parquet file (its columns, and an item file with titles and genres)."""
     if source == "synthetic":
         data = generate(synthetic)
         return Dataset("synthetic", data.catalog, data.interactions)
     path = resolve_source(source, data_dir)
     fmt = detect_format(path)
-    loaders = {"movielens-100k": load_movielens_100k, "ml-latest-small": load_movielens_latest, "kaggle": load_kaggle, "table": load_table}
+    table = table or TableOptions()
+    if table != TableOptions() and fmt != "table":
+        raise ValueError(f"{path} is in the {fmt} format: --user-col, --item-col, --rating-col, --time-col, --sep and --items "
+                         "apply to generic tables")
+    if fmt == "table":
+        catalog = load_item_file(table.items, sep=table.sep) if table.items is not None else None
+        return load_table(path, user_col=table.user_col, item_col=table.item_col, rating_col=table.rating_col,
+                          time_col=table.time_col, sep=table.sep, catalog=catalog)
+    loaders = {"movielens-100k": load_movielens_100k, "ml-latest-small": load_movielens_latest, "kaggle": load_kaggle}
     if fmt not in loaders:
         raise ValueError(f"{path}: format {fmt!r} has no user × item interactions for CF")
     return loaders[fmt](path)
+
+
+COMPARE_DEFAULT = ("uniform", "popularity", "dns", "mixed")
+COMPARE_GENRES = ("clusterin_high", "clusterout_low")  # added where the data has genres
+
+
+def default_samplers(has_genres: bool) -> list[str]:
+    """`cf compare`'s samplers when none are given: the cluster strategies only where the catalog has genres."""
+    return list(COMPARE_DEFAULT + (COMPARE_GENRES if has_genres else ()))
+
+
+def check_samplers_fit(prep: "Prepared", specs: list[str]) -> None:
+    """Refuse, before any training, samplers that read genres when the dataset has none (naming them)."""
+    if prep.data.catalog.has_genres:
+        return
+    needing = [s for s in specs if kind_of(parse_sampler(s)).needs_genres]
+    if needing:
+        raise ValueError(f"{', '.join(needing)} need{'s' if len(needing) == 1 else ''} item genres, and {prep.data.name} has none "
+                         "(give a generic table an item file with --items id,title,genres)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,9 +235,14 @@ class SavedRun:
 
 def load_run(folder: str | Path) -> SavedRun:
     """The final model, the known items and the external user / item ids of a run folder."""
+    from negrec.data.outputs import MARKER
+
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError("no such run folder (write one with `negrec cf train --out`)", path=folder)
+    if (folder / MARKER).is_file() and (folder / MARKER).read_text(encoding="utf-8").strip() == "cf-compare":
+        runs = sorted(p.name for p in (folder / "runs").iterdir()) if (folder / "runs").is_dir() else []
+        raise DataError(f"this is a comparison folder; its runs are in {folder / 'runs'}/<sampler> ({', '.join(runs)})", path=folder)
     ids = read_json(folder / "ids.json")
     try:
         users, items = ids["users"], ids["items"]

@@ -79,6 +79,7 @@ class SamplerKind:
     models: tuple[str, ...] | None = None  # the models it works with (None: every one)
     logq: bool = False  # accepts +logq
     device: bool = False  # has a device twin (sampling/device.py)
+    needs_genres: bool = False  # reads the catalog's genres (the user's interest cluster)
     reference: str = ""
 
     @property
@@ -233,9 +234,10 @@ for _kind in (
 ):
     register(_kind)
 for _strategy in STRATEGIES:
-    register(SamplerKind(_strategy, f"{CLUSTERS}, among M uniform candidates", (Param("M", "i", 10),), build=_counted(_strategy)))
+    register(SamplerKind(_strategy, f"{CLUSTERS}, among M uniform candidates", (Param("M", "i", 10),), build=_counted(_strategy),
+                         needs_genres=True))
     register(SamplerKind(f"{_strategy}@model", f"{CLUSTERS}, among the model's top-M unobserved items", (Param("M", "i", 50),),
-                         build=_counted(_strategy, source="model")))
+                         build=_counted(_strategy, source="model"), needs_genres=True))
 
 
 def help_table() -> list[tuple[str, str, str]]:
