@@ -44,7 +44,7 @@ K = 20  # recommendation list length (NDCG@10 and Recall@10 read its first 10)
 SYNTHETIC = {"synthetic-3000": SyntheticConfig(n_users=3000, n_items=2000, seed=0)}
 NEGREC = {"mf": ["uniform", "popularity", "dns", "mixed", "clusterout_low", "low_exposure", "balanced_popularity",
                  "low_exposure@model:10", "inbatch", "inbatch+logq", "mns", "popularity+logq", "ahns", "srns"],
-          "lightgcn": ["uniform", "dns", "mixed", "inbatch+logq", "mns", "mixgcf"]}
+          "lightgcn": ["uniform", "dns", "mixed", "mixgcf"]}
 QUICK_NEGREC = {"mf": ["uniform", "dns", "inbatch+logq"], "lightgcn": ["uniform", "mixgcf"]}
 SOFTMAX = ("inbatch", "inbatch+logq", "mns", "popularity+logq")  # rows trained with a (sampled) softmax: τ is tuned
 SAMPLED_SOFTMAX_K = 64

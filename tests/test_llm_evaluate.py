@@ -105,6 +105,7 @@ def test_cli_evaluate(data_dir, tmp_path):
     res = CliRunner().invoke(app, [
         "llm", "evaluate", "--predictions", str(data_dir / "goodreads-seed-runs/predictions/dpo-clusterout-low/predictions.json"),
         "--catalog", str(data_dir / "goodreads"), "--k", "5", "--out", str(out), "--cache-dir", str(tmp_path / "c"),
+        "--conventions", "seed-ns",  # the seed's evaluator, opt-in (clean is the default)
     ])
     assert res.exit_code == 0, res.output
     metrics = json.loads(out.read_text())

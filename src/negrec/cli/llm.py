@@ -41,6 +41,23 @@ TemplateOpt = Annotated[TemplateName, typer.Option(help="Prompt template: train 
                                                         "compact (history titles only), ids (the title sequence alone), …")]
 
 
+ModelTemplateOpt = Annotated[Optional[TemplateName], typer.Option(
+    help="Prompt template (default: the one the model was trained with, recorded in its negrec.json; else train).")]
+
+
+def _model_and_template(model: Path, template: "TemplateName | None") -> tuple[Path, str]:
+    """The model folder (a training run folder resolves to its final/ model) and the prompt template: the one the model
+    was trained with unless --template is given, which must then agree with it."""
+    from negrec.llm.models import SETTINGS_FILE, model_settings, resolve_model_dir
+
+    folder = resolve_model_dir(model)
+    recorded = model_settings(folder).get("template")
+    if template is not None and recorded is not None and template.value != recorded:
+        raise ValueError(f"--template {template.value} contradicts the template the model was trained with ({recorded}, "
+                         f"recorded in {folder / SETTINGS_FILE}); leave --template out to use it")
+    return folder, template.value if template is not None else recorded or "train"
+
+
 # option defaults of the training commands come from the stages' settings (negrec.llm.settings.STAGE_DEFAULTS)
 SFT, PREF = stage_settings("sft"), stage_settings("preference")
 
@@ -175,7 +192,7 @@ def candidates_command(
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts per generate call.")] = 8,
     chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None, overwrite: ChunksOverwriteOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of the sampling method.")] = 0,
-    template: TemplateOpt = TemplateName.train,
+    template: ModelTemplateOpt = None,
 ) -> None:
     """Generate negative candidates for every record (chunked, resumable, shardable)."""
     from dataclasses import asdict
@@ -183,10 +200,11 @@ def candidates_command(
     from negrec.llm.pipeline import CandidateSettings, build_trie, candidates_fn
 
     with user_errors():
+        model, prompt = _model_and_template(model, template)
         settings = CandidateSettings(method=method.value, n=n, groups=groups, diversity_penalty=penalty, batch_size=batch_size,
-                                     seed=seed, template=template.value)
+                                     seed=seed, template=prompt)
     _chunked(model, catalog, records, out, work_dir, shard, chunk_size, overwrite,
-             lambda lm, tok, cat: candidates_fn(lm, tok, cat, settings, build_trie(tok, cat, template.value) if constrained else None),
+             lambda lm, tok, cat: candidates_fn(lm, tok, cat, settings, build_trie(tok, cat, prompt) if constrained else None),
              "generating candidates", {**asdict(settings), "constrained": constrained})
 
 
@@ -199,16 +217,18 @@ def predict_command(
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation length.")] = 50,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts per generate call.")] = 8,
     chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None, overwrite: ChunksOverwriteOpt = False,
-    template: TemplateOpt = TemplateName.train,
+    template: ModelTemplateOpt = None,
     exclude_history: Annotated[bool, typer.Option(help="beams: leave out titles the user already has.")] = False,
 ) -> None:
     """Predict the next item for every record (chunked, resumable, shardable)."""
     from negrec.llm.pipeline import build_trie, predict_fn
 
+    with user_errors():
+        model, prompt = _model_and_template(model, template)
     options = {"mode": mode.value, "k": k, "batch_size": batch_size, "max_new_tokens": max_new_tokens,
-               "template": template.value, "exclude_history": exclude_history}
+               "template": prompt, "exclude_history": exclude_history}
     _chunked(model, catalog, records, out, work_dir, shard, chunk_size, overwrite,
-             lambda lm, tok, cat: predict_fn(lm, tok, trie=build_trie(tok, cat, template.value) if mode == ModeName.beams else None,
+             lambda lm, tok, cat: predict_fn(lm, tok, trie=build_trie(tok, cat, prompt) if mode == ModeName.beams else None,
                                              **options),
              "predicting", options)
 
@@ -401,7 +421,8 @@ def evaluate_command(
     out: Annotated[Path, typer.Option(help="Metrics JSON; per-user vectors and CIs go to <out stem>.per_user.json.")],
     k: Annotated[list[int], typer.Option("--k", help="Cut-offs (repeatable).")] = [5, 10],
     grounding: Annotated[GroundingName, typer.Option(help="seed-minilm-l3 (the seed's encoder, offline ONNX), minilm-l6, exact, beams.")] = GroundingName.seed_minilm_l3,
-    conventions: Annotated[ConventionName, typer.Option(help="seed-ns (evaluator E-NS2), seed-ce (E-CE) or clean.")] = ConventionName.seed_ns,
+    conventions: Annotated[ConventionName, typer.Option(help="clean (the default everywhere), or the seed's evaluators: seed-ns "
+                                                             "(E-NS2), seed-ce (E-CE).")] = ConventionName.clean,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Where catalog title embeddings are cached (default ~/.cache/negrec).")] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:

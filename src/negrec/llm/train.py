@@ -71,6 +71,8 @@ def _finish(history: list[dict], model, tokenizer, out: Path, config: dict) -> P
     under a multi-process launch only rank 0 writes them."""
     from negrec.launch import is_main_process, processes_barrier
 
+    from negrec.llm.models import SETTINGS_FILE, write_run_readme
+
     final = out / "final"
     if is_main_process():
         model = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model  # LoRA: save a plain model
@@ -78,7 +80,9 @@ def _finish(history: list[dict], model, tokenizer, out: Path, config: dict) -> P
         tokenizer.save_pretrained(final)
         history = [h for h in history if "loss" in h]
         (out / "log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+        write_json(final / SETTINGS_FILE, config)  # what later stages need (the template above all) travels with the model
         write_json(out / "config.json", config)
+        write_run_readme(out, config, len(history))
     processes_barrier()  # the next stage may start from this model: every process waits until rank 0 has saved it
     return final
 
