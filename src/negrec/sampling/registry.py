@@ -109,7 +109,7 @@ def register(kind: SamplerKind) -> SamplerKind:
 
 def syntax_summary() -> str:
     """Every registered spec's syntax, the cluster × exposure strategies folded into one entry."""
-    own = [k.syntax for k in REGISTRY.values() if k.name.split("@")[0] not in STRATEGIES]
+    own = [k.syntax for k in REGISTRY.values() if not k.needs_genres]
     return ", ".join(own) + ", or a cluster × exposure strategy[:M] / strategy@model[:M] (" + ", ".join(STRATEGIES) + ")"
 
 
@@ -248,8 +248,8 @@ def help_table() -> list[tuple[str, str, str]]:
 
 def markdown_table() -> str:
     """The docs' sampler table (docs/cf.md holds it verbatim; a test keeps the two equal)."""
-    rows = [(syntax, what, ref) for syntax, what, ref in help_table() if syntax.split("[")[0].split("@")[0] not in STRATEGIES]
-    rows += [(f"<strategy>[:M], <strategy>@model[:M]", f"the {CLUSTERS}: among M uniform candidates, or among the model's "
+    rows = [row for row, kind in zip(help_table(), REGISTRY.values()) if not kind.needs_genres]
+    rows += [("<strategy>[:M], <strategy>@model[:M]", f"the {CLUSTERS}: among M uniform candidates, or among the model's "
               "top-M unobserved items; strategies: " + ", ".join(STRATEGIES), "the seed's method")]
     lines = ["| spec | what it draws and picks | reference |", "|---|---|---|"]
     return "\n".join(lines + [f"| `{syntax}` | {what} | {ref} |" for syntax, what, ref in rows]) + "\n"
@@ -257,7 +257,7 @@ def markdown_table() -> str:
 
 def cli_help() -> str:
     """The sampler option's help text, generated from the registry."""
-    lines = [f"{syntax}: {what}" for syntax, what, _ in help_table() if syntax.split("[")[0].split("@")[0] not in STRATEGIES]
+    lines = [f"{syntax}: {what}" for (syntax, what, _), kind in zip(help_table(), REGISTRY.values()) if not kind.needs_genres]
     return ("Negative sampler spec. " + "; ".join(lines) + f"; or a cluster × exposure strategy (needs genres) as "
             f"name[:M] or name@model[:M]: {', '.join(STRATEGIES)}. K: negatives per positive.")
 
