@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/negrec demo --out runs/demo
+	$(BIN)/negrec demo --out runs/demo --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

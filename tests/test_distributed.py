@@ -172,7 +172,7 @@ def test_a_time_budget_refuses_a_launch(folder, monkeypatch):
     result = CliRunner().invoke(app, ["llm", "sft", "--model", str(folder / "model"), "--records", str(folder / "records.json"),
                                       "--out", str(folder / "refused"), "--time-budget", "5"], terminal_width=400)
     assert result.exit_code == 2, result.output
-    assert "--time-budget (its steps are measured by one process) runs in one process" in result.output
+    assert "--time-budget (each process would stop after its own step count) runs in one process" in result.output
 
 
 RECIPE = """name: tiny-launch
@@ -232,7 +232,7 @@ def test_a_whole_recipe_under_two_processes(tmp_path):
         assert [r.get(key) for r in got] == [r.get(key) for r in want]  # every record once, in order
     assert (tmp_path / "two" / "predictions" / "MostPop-ranked.json").read_bytes() == \
         (tmp_path / "one" / "predictions" / "MostPop-ranked.json").read_bytes()
-    again = _run(tmp_path, ["llm", "run", "recipe.yaml", "--out", "two", "--processes", "2"], [sys.executable])  # launches itself
+    again = _run(tmp_path, ["llm", "run", "recipe.yaml", "--out", "two", "--processes", "2", "--resume"], [sys.executable])  # launches itself
     assert again.returncode == 0, again.stderr
     assert "running" not in again.stdout and again.stdout.count("done already") >= 10
 

@@ -12,7 +12,7 @@ from negrec.cli import app
 from negrec.data.catalog import Catalog, genre_matrix
 from negrec.errors import DataError
 from negrec.eval.grounding import extract_name, nearest_items
-from negrec.llm.evaluate import evaluate_predictions, read_predictions
+from negrec.llm.evaluate import clean_name, evaluate_predictions, read_predictions
 from negrec.llm.prompts import render
 
 
@@ -151,3 +151,48 @@ def test_title_embedding_cache_is_checked_and_rebuilt(tmp_path):
     path.write_bytes(path.read_bytes()[:40])  # truncated
     np.testing.assert_array_equal(catalog_embeddings(catalog, enc, tmp_path), fresh)
     assert enc.calls[-1] == 4 and np.array_equal(np.load(path), fresh)
+
+
+def awkward_catalog() -> Catalog:
+    titles = ['A Child Called "It" (Dave Pelzer #1)', " Spaced Out ", '"Quoted"', "A", "B", 'A", "B', "Plain"]
+    lists = [["a"], ["b"], ["a"], ["b"], ["a"], ["b"], ["a"]]
+    mat, names = genre_matrix(lists, ["a", "b"])
+    return Catalog(item_ids=np.arange(len(titles)), titles=titles, genres=mat, genre_names=names, fairness_genres=["a", "b"],
+                   source_genres=lists)
+
+
+def test_predictions_equal_to_the_ground_truth_score_every_user_on_awkward_titles():
+    """Quoted titles, titles with outer spaces or quotes and `A", "B`-style titles are read whole: HR@1 = 1 over every
+    user, NotInRatio 0 (the ground truth as negrec's predict writes it, the prediction as the model answers)."""
+    from negrec.data.titles import parse_target
+
+    cat = awkward_catalog()
+    recs = [record(f'"{t}"\n', parse_target(f'"{t}"\n'), history=("Plain",)) for t in cat.titles]
+    ev = evaluate_predictions(recs, cat, ks=[1], grounding="exact", conventions="clean")
+    assert ev.names == cat.titles
+    assert ev.metrics["HR@1"] == 1.0 and ev.metrics["NotInRatio"] == 0.0
+    assert ev.scored == len(cat.titles) and ev.unknown_truths == []
+    assert clean_name('"A", "B"', cat) == 'A", "B' and clean_name('"A" is next', cat) == "A"
+
+
+def test_unknown_ground_truths_are_counted_and_named(tmp_path):
+    from negrec.data.io import write_json
+    from negrec.data.synthetic import write_goodreads_dir
+    from negrec.data.synthetic import SyntheticConfig, generate
+
+    data = generate(SyntheticConfig(n_users=20, n_items=30, seed=1))
+    folder = write_goodreads_dir(data, tmp_path / "data")
+    titles = data.catalog.titles
+    preds = [record(f'"{titles[0]}"', titles[0], history=(titles[1],)), record(f'"{titles[0]}"', "Not A Title", history=(titles[1],))]
+    write_json(tmp_path / "p.json", preds)
+    result = CliRunner().invoke(app, ["llm", "evaluate", "--predictions", str(tmp_path / "p.json"), "--catalog", str(folder),
+                                      "--out", str(tmp_path / "m.json"), "--grounding", "exact", "--k", "1"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert "warning: 1 of 2 ground truths are no catalog title (first: 'Not A Title') and are not scored" in result.output
+    assert "1 of 2 users scored" in result.output
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert (metrics["n"], metrics["scored"], metrics["unscored"]) == (2, 1, 1) and metrics["HR@1"] == 1.0
+    for bad, message in ((["--k", "31"], "--k 31 is more than the 30 titles in the catalog"), (["--k", "-1"], "Invalid value for '--k'")):
+        res = CliRunner().invoke(app, ["llm", "evaluate", "--predictions", str(tmp_path / "p.json"), "--catalog", str(folder),
+                                       "--out", str(tmp_path / "m2.json"), "--grounding", "exact", *bad], terminal_width=300)
+        assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output

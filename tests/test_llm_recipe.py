@@ -70,7 +70,11 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path):
     annotated = json.loads((out / "annotated.json").read_text())
     assert len(annotated) == len(json.loads((out / "candidates.json").read_text())) == 100  # 50 users × 2 train records
     assert_most_popular(out)
-    second = runner.invoke(app, ["llm", "run", str(recipe), "--out", str(out)])
+    report = (out / "report" / "metrics.json").read_bytes()
+    refused = runner.invoke(app, ["llm", "run", str(recipe), "--out", str(out)], terminal_width=300)
+    assert refused.exit_code == 2 and "pass --resume to continue it" in refused.output and "--overwrite" in refused.output
+    assert (out / "report" / "metrics.json").read_bytes() == report
+    second = runner.invoke(app, ["llm", "run", str(recipe), "--out", str(out), "--resume"])
     assert second.exit_code == 0, second.output
     assert "running" not in second.output.replace("done already", "")  # every stage was skipped
     stages = set(json.loads((out / "timings.json").read_text())["stages"])
@@ -110,6 +114,23 @@ def test_several_seeds_report_the_mean_and_pair_per_user_averages(tmp_path):
     ("data: synthetic\ntemplate: chat\n", "unknown template 'chat'"),
     ("data: synthetic\nprotocols: [greedy]\n", "protocols must be"),
     ("data: synthetic\nevaluate: {ks: [5]}\n", r"field 'evaluate': ks must list 5 and 10 .* got \[5\]"),
+    # method names become folders, files and report rows: plain, unique, not a baseline row
+    ("data: synthetic\nmethods: [{name: ../../x, kind: dpo, negatives: random}]\n", r"method name '../../x' must be a plain file name"),
+    ("data: synthetic\nmethods: [{name: /tmp/x, kind: dpo, negatives: random}]\n", r"method name '/tmp/x' must be a plain"),
+    ("data: synthetic\nmethods: [{name: .hidden, kind: dpo, negatives: random}]\n", r"method name '.hidden' must be a plain"),
+    ("data: synthetic\nmethods: [{name: a, kind: dpo, negatives: random}, {name: A, kind: sdpo, negatives: random}]\n",
+     r"record 1, field 'methods': method name 'A' is taken \(by another method"),
+    ("data: synthetic\nmethods: [{name: SFT, kind: dpo, negatives: random}]\n", r"method name 'SFT' is taken \(by a baseline row"),
+    # every number bounded before any work
+    ("data: synthetic\nseed: -1\n", r"field 'seed': must be an integer from 0 to 4294967295, got -1"),
+    ("data: synthetic\nseeds: [0, 0]\n", r"field 'seeds': must be a list of distinct integers"),
+    ("data: synthetic\nlimit_test: -55\n", r"field 'limit_test': must be an integer from 1"),
+    ("data: synthetic\npredict: {k: 1.0e+20}\n", r"field 'predict': k must be an integer from 1 to 10000, got 1e\+20"),
+    ("data: synthetic\nsft: {epochs: 1.0e+300}\n", r"field 'sft': invalid training setting epochs=1e\+300"),
+    ("data: synthetic\nmethods: [{name: x, kind: dpo, negatives: 'random:abc'}]\n", r"'random:abc': random:N takes a count"),
+    ("data: synthetic\nmethods: [{name: x, kind: selfplay, rounds: 0}]\n", r"rounds must be an integer from 1 to 100"),
+    ("data: synthetic\nsynthetic: {n_userz: 5}\n", r"field 'synthetic': .*n_userz"),
+    ("data: synthetic\nsynthetic: {n_users: [1, 2]}\n", r"field 'synthetic': takes SyntheticConfig's settings"),
 ])
 def test_recipe_validation(tmp_path, body, message):
     path = tmp_path / "r.yaml"
@@ -148,3 +169,14 @@ def test_a_rerun_with_a_changed_recipe_is_refused(tmp_path):
     path.write_text(TINY.replace("sft: {epochs: 3,", "sft: {epochs: 4,").replace("limit_test: 40", "limit_test: 30"))
     with pytest.raises(DataError, match=r"run: was made by a recipe that differs in limit_test, sft; .* use another --out"):
         check_resume(tmp_path / "run", load_recipe(path))
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
+    """Nine levels of nine aliases would expand to 9^9 nodes from a few hundred bytes."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join(['*a' + str(i - 1)] * 9)}]" for i in range(1, 10)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("data: synthetic\nsynthetic:\n" + "\n".join("  " + line for line in lines) + "\n")
+    assert path.stat().st_size < 1000
+    with pytest.raises(DataError, match=r"bomb.yaml: .*expands to more than 100000 values"):
+        load_recipe(path)

@@ -91,7 +91,7 @@ def test_cli_init_tiny_writes_a_loadable_model(tmp_path, small_synth):
 
     data_dir = write_goodreads_dir(small_synth, tmp_path / "data")
     out = tmp_path / "model"
-    res = CliRunner().invoke(app, ["llm", "init-tiny", "--data", str(data_dir), "--out", str(out), "--vocab-size", "400",
+    res = CliRunner().invoke(app, ["llm", "init-tiny", "--data", str(data_dir), "--out", str(out), "--titles", "text", "--vocab-size", "400",
                                    "--hidden-size", "32", "--intermediate-size", "64", "--layers", "1", "--heads", "2"])
     assert res.exit_code == 0, res.output
     model, tok = load_model(out)

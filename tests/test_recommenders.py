@@ -134,7 +134,7 @@ class TestTitleTokenLLM(RecommenderContract):
         assert log[-1]["loss"] < log[0]["loss"]
         positions = int(np.maximum(prep.train.user_counts() - 1, 0).sum())
         config = json.loads((fitted.model_dir.parent / "config.json").read_text())
-        assert config["steps"] == -(-positions // 32)  # one epoch of batches of 32 over every position
+        assert config["result"]["steps"] == -(-positions // 32)  # one epoch of batches of 32 over every position
 
 
 def test_next_item_records_follow_the_timeline():

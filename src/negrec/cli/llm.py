@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -74,14 +76,17 @@ def init_tiny_command(
     heads: Annotated[int, typer.Option(help="Attention heads.")] = 4,
     seed: Annotated[int, typer.Option(help="Seed of the weights.")] = 0,
     titles: Annotated[TitlesName, typer.Option(help="tokens: one vocabulary entry per catalog title (learns on a CPU); "
-                                                     "text: titles spelled in BPE pieces.")] = TitlesName.text,
+                                                     "text: titles spelled in BPE pieces.")] = TitlesName.tokens,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Train a byte-level BPE tokenizer on the dataset's text and write a small Llama-style model."""
     from negrec.data.goodreads import load_goodreads_catalog
     from negrec.data.io import read_records
-    from negrec.llm.tiny import TinyConfig, init_tiny
+    from negrec.data.outputs import claim_output
+    from negrec.llm.tiny import TINY_KIND, TinyConfig, init_tiny
 
     with user_errors():
+        claim_output(out, overwrite=overwrite, inputs=[data, records], kind=TINY_KIND)
         catalog = load_goodreads_catalog(data)
         recs, _ = read_records(records or data / "train.json")
         config = TinyConfig(vocab_size=vocab_size, hidden_size=hidden_size, intermediate_size=intermediate_size,
@@ -111,15 +116,18 @@ ChunksOverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing outp
                                                        "model or options and start over (without it both are refused).")]
 
 
-def _finish_training(out: Path, message: str) -> None:
-    """curve.png beside every training log of the run folder and the closing line, once: by rank 0 under a
-    multi-process launch."""
+def _finish_training(out: Path, what: str, final: Path) -> None:
+    """curve.png beside every training log of the run folder and the closing line (steps, training time, why it
+    stopped, where the model is), once: by rank 0 under a multi-process launch."""
     from negrec.launch import is_main_process
+    from negrec.llm.models import model_settings
     from negrec.report.plots import curves_from_logs
 
     if is_main_process():
         curves_from_logs(out)
-        console.print(message)
+        got = model_settings(final).get("result")
+        done = f" ({got['steps']} steps, {got['training_seconds']:.1f} s of training, stopped by {got['stopped']})" if got else ""
+        console.print(f"{what} → {final}{done}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _run_log(out: Path) -> Path:
@@ -137,7 +145,7 @@ def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Pat
     from negrec.data.goodreads import load_goodreads_catalog
     from negrec.data.io import folder_signature, read_records
     from negrec.llm.models import load_model
-    from negrec.llm.pipeline import check_title_count
+    from negrec.llm.pipeline import check_title_count, check_title_tokens
     from negrec.launch import launch_rank
     from negrec.data.outputs import claim_output
     from negrec.llm.runs import parse_shard, run_chunks, wait_for_all_chunks
@@ -149,6 +157,7 @@ def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Pat
             raise ValueError("--shard and a multi-process launch both split the records: use one of them")
         part = launched or part
         cat = load_goodreads_catalog(catalog)
+        check_title_tokens(model, cat)
         count = "n" if "n" in options else "k"
         check_title_count(options[count], cat, f"--{count}")
         recs, _ = read_records(records)
@@ -229,7 +238,7 @@ def predict_command(
                "template": prompt, "exclude_history": exclude_history}
     _chunked(model, catalog, records, out, work_dir, shard, chunk_size, overwrite,
              lambda lm, tok, cat: predict_fn(lm, tok, trie=build_trie(tok, cat, prompt) if mode == ModeName.beams else None,
-                                             **options),
+                                             catalog=cat, **options),
              "predicting", options)
 
 
@@ -246,26 +255,45 @@ def merge_command(
     console.print(f"{n} records → {out}")
 
 
-def _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, precompute, **extra):
-    from negrec.llm.train import StageSettings
-
-    return StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, beta=beta, max_length=max_length,
-                         save_steps=save_steps, seed=seed, lora=lora, precompute_ref_log_probs=precompute, **extra)
-
-
-EpochsOpt = Annotated[float, typer.Option(help="Epochs.")]
+EpochsOpt = Annotated[float, typer.Option(help="Epochs (the learning-rate schedule runs over them).")]
 LrOpt = Annotated[float, typer.Option(help="Learning rate.")]
 BatchOpt = Annotated[int, typer.Option(help="Examples per device batch.")]
 AccumOpt = Annotated[int, typer.Option(help="Gradient accumulation steps.")]
 BetaOpt = Annotated[float, typer.Option(help="DPO / S-DPO β.")]
 LenOpt = Annotated[int, typer.Option(help="Maximum tokens per sequence.")]
-SaveOpt = Annotated[int, typer.Option(help="Checkpoint every this many steps (reruns resume from the last).")]
+SaveOpt = Annotated[int, typer.Option(help="Checkpoint every this many steps (--resume continues from the last).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed.")]
 LoraOpt = Annotated[bool, typer.Option(help="Train a LoRA adapter (q_proj, v_proj; r 16, α 32) instead of all weights.")]
 OutDirOpt = Annotated[Path, typer.Option(help="Run folder: final/, checkpoints, log.jsonl, curve.png, config.json.")]
 AnchorOpt = Annotated[float, typer.Option(help="Weight of an NLL term on the chosen answer (RPO); keeps a from-scratch model "
                                                "writing titles.")]
 TitleLogpsOpt = Annotated[bool, typer.Option(help="Title-token models: score the title with a softmax over catalog titles only.")]
+ResumeOpt = Annotated[bool, typer.Option(help="Continue the run in --out; refused, naming what differs, unless its options "
+                                              "and inputs are the same.")]
+RunOverwriteOpt = Annotated[bool, typer.Option(help="Start over in --out (a folder negrec's training wrote); the old run is "
+                                                    "deleted once the new one is complete.")]
+MaxStepsOpt = Annotated[int, typer.Option(help="Stop after this many optimiser steps (-1: no limit; the schedule ends there).")]
+TimeBudgetOpt = Annotated[float, typer.Option(help="Stop once this many seconds of training steps have passed (0: no budget; "
+                                                   "the schedule runs over --epochs).")]
+LimitOpt = Annotated[Optional[int], typer.Option(min=1, help="Train on the first N records only.")]
+
+
+@contextmanager
+def _training_run(out: Path, resume: bool, overwrite: bool, inputs: list):
+    """The frame of a training command: user errors as one line, a writer lock, the run folder claimed (a rerun needs
+    --resume or --overwrite), library logs in the run's log."""
+    from negrec.data.outputs import replaceable_run
+    from negrec.llm.stage_runs import KIND
+
+    with user_errors(), writer_lock(out), replaceable_run(out, resume=resume, overwrite=overwrite, kind=KIND, inputs=inputs), \
+            library_logs(_run_log(out)):
+        yield
+
+
+def _records(path: Path, limit: int | None) -> list[dict]:
+    from negrec.data.io import read_records
+
+    return read_records(path)[0][:limit]
 
 
 @app.command("sft")
@@ -275,24 +303,23 @@ def sft_command(
     lora: LoraOpt = SFT.lora, template: TemplateOpt = TemplateName.train,
     history_loss_from: Annotated[int, typer.Option(help="Title-token models: also put loss on every history title from "
                                                         "this one on (1-based; 0 = the answer only).")] = SFT.history_loss_from,
-    time_budget: Annotated[float, typer.Option(help="Seconds of training instead of --epochs (steps measured up front).")] = SFT.time_budget_s,
+    time_budget: TimeBudgetOpt = SFT.time_budget_s, max_steps: MaxStepsOpt = SFT.max_steps, limit_records: LimitOpt = None,
     warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps.")] = SFT.warmup_steps,
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = SFT.weight_decay,
     lr_schedule: Annotated[str, typer.Option(help="Learning-rate schedule (transformers name: linear, cosine, ...).")] = SFT.lr_schedule,
     dropout: Annotated[float, typer.Option(help="Dropout on embeddings and attention/MLP outputs while training.")] = SFT.dropout,
+    resume: ResumeOpt = False, overwrite: RunOverwriteOpt = False,
 ) -> None:
     """Supervised fine-tuning (TRL SFTTrainer; loss on the answer, optionally on the history titles too)."""
-    from negrec.data.io import read_records
-    from negrec.llm.train import sft
+    from negrec.llm.train import StageSettings, sft
 
-    with user_errors(), writer_lock(out), library_logs(_run_log(out)):
-        settings = _stage_settings(epochs, lr, batch_size, grad_accum, 0.1, max_length, save_steps, seed, lora, False,
-                                   template=template.value, history_loss_from=history_loss_from, time_budget_s=time_budget,
-                                   warmup_steps=warmup_steps, weight_decay=weight_decay, lr_schedule=lr_schedule,
-                                   dropout=dropout)
-        recs, _ = read_records(records)
-        final = sft(model, recs, out, settings)
-    _finish_training(out, f"SFT model → {final}")
+    with _training_run(out, resume, overwrite, [model, records]):
+        settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
+                                 save_steps=save_steps, seed=seed, lora=lora, template=template.value,
+                                 history_loss_from=history_loss_from, time_budget_s=time_budget, max_steps=max_steps,
+                                 warmup_steps=warmup_steps, weight_decay=weight_decay, lr_schedule=lr_schedule, dropout=dropout)
+        final = sft(model, _records(records, limit_records), out, settings)
+    _finish_training(out, "SFT model", final)
 
 
 @app.command("dpo")
@@ -304,17 +331,18 @@ def dpo_command(
     max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, lora: LoraOpt = PREF.lora,
     precompute_ref: Annotated[bool, typer.Option(help="Precompute the reference log-probs once.")] = False,
     anchor: AnchorOpt = PREF.anchor, title_logps: TitleLogpsOpt = PREF.title_logps,
+    time_budget: TimeBudgetOpt = PREF.time_budget_s, max_steps: MaxStepsOpt = PREF.max_steps, limit_records: LimitOpt = None,
+    resume: ResumeOpt = False, overwrite: RunOverwriteOpt = False,
 ) -> None:
     """DPO with TRL against a frozen reference."""
-    from negrec.data.io import read_records
-    from negrec.llm.train import dpo
+    from negrec.llm.train import StageSettings, dpo
 
-    with user_errors(), writer_lock(out), library_logs(_run_log(out)):
-        settings = _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, precompute_ref,
-                                   anchor=anchor, title_logps=title_logps)
-        recs, _ = read_records(pairs)
-        final = dpo(model, recs, out, settings, reference)
-    _finish_training(out, f"DPO model → {final}")
+    with _training_run(out, resume, overwrite, [model, pairs, reference]):
+        settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, beta=beta, max_length=max_length,
+                                 save_steps=save_steps, seed=seed, lora=lora, precompute_ref_log_probs=precompute_ref,
+                                 anchor=anchor, title_logps=title_logps, time_budget_s=time_budget, max_steps=max_steps)
+        final = dpo(model, _records(pairs, limit_records), out, settings, reference)
+    _finish_training(out, "DPO model", final)
 
 
 @app.command("sdpo")
@@ -326,17 +354,18 @@ def sdpo_command(
     max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, lora: LoraOpt = PREF.lora,
     pad_empty_to: Annotated[Optional[int], typer.Option(help="Seed quirk: pad negatives with empty answers up to this many.")] = None,
     anchor: AnchorOpt = PREF.anchor, title_logps: TitleLogpsOpt = PREF.title_logps,
+    time_budget: TimeBudgetOpt = PREF.time_budget_s, max_steps: MaxStepsOpt = PREF.max_steps, limit_records: LimitOpt = None,
+    resume: ResumeOpt = False, overwrite: RunOverwriteOpt = False,
 ) -> None:
     """S-DPO over several negatives (project loss; missing negatives masked)."""
-    from negrec.data.io import read_records
-    from negrec.llm.train import sdpo
+    from negrec.llm.train import StageSettings, sdpo
 
-    with user_errors(), writer_lock(out), library_logs(_run_log(out)):
-        settings = _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed, lora, False,
-                                   anchor=anchor, title_logps=title_logps)
-        recs, _ = read_records(pairs)
-        final = sdpo(model, recs, out, settings, reference, pad_empty_to)
-    _finish_training(out, f"S-DPO model → {final}")
+    with _training_run(out, resume, overwrite, [model, pairs, reference]):
+        settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, beta=beta, max_length=max_length,
+                                 save_steps=save_steps, seed=seed, lora=lora, anchor=anchor, title_logps=title_logps,
+                                 time_budget_s=time_budget, max_steps=max_steps)
+        final = sdpo(model, _records(pairs, limit_records), out, settings, reference, pad_empty_to)
+    _finish_training(out, "S-DPO model", final)
 
 
 @app.command("curriculum")
@@ -347,67 +376,82 @@ def curriculum_command(
     beta: BetaOpt = PREF.beta,
     max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, anchor: AnchorOpt = PREF.anchor,
     title_logps: TitleLogpsOpt = PREF.title_logps, lora: LoraOpt = PREF.lora,
+    time_budget: TimeBudgetOpt = PREF.time_budget_s, max_steps: MaxStepsOpt = PREF.max_steps,
+    resume: ResumeOpt = False, overwrite: RunOverwriteOpt = False,
 ) -> None:
     """Stages of DPO / S-DPO, each starting (policy and reference) from the previous stage (with --lora: from its
-    merged model, with fresh adapters)."""
-    from negrec.llm.train import curriculum
+    merged model, with fresh adapters); --time-budget and --max-steps apply to each stage."""
+    from negrec.llm.train import StageSettings, curriculum
 
-    with user_errors(), writer_lock(out), library_logs(_run_log(out)):
-        stages = []
-        for spec in stage:
-            kind, _, path = spec.partition(":")
-            if kind not in ("dpo", "sdpo") or not path:
-                raise ValueError(f"--stage must be dpo:FILE or sdpo:FILE, got {spec!r}")
-            stages.append((kind, Path(path)))
-        final = curriculum(model, stages, out, _stage_settings(epochs, lr, batch_size, grad_accum, beta, max_length, save_steps, seed,
-                                                               lora, False, anchor=anchor, title_logps=title_logps))
-    _finish_training(out, f"curriculum model → {final}")
+    stages = []
+    for spec in stage:
+        kind, _, path = spec.partition(":")
+        stages.append((kind, Path(path)))
+    with _training_run(out, resume, overwrite, [model, *(p for _, p in stages)]):
+        bad = [spec for spec, (kind, path) in zip(stage, stages) if kind not in ("dpo", "sdpo") or not path.name]
+        if bad:
+            raise ValueError(f"--stage must be dpo:FILE or sdpo:FILE, got {bad[0]!r}")
+        settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, beta=beta, max_length=max_length,
+                                 save_steps=save_steps, seed=seed, lora=lora, anchor=anchor, title_logps=title_logps,
+                                 time_budget_s=time_budget, max_steps=max_steps)
+        final = curriculum(model, stages, out, settings)
+    _finish_training(out, "curriculum model", final)
 
 
 @app.command("selfplay")
 def selfplay_command(
     model: ModelOpt, catalog: CatalogOpt, records: RecordsOpt, out: OutDirOpt,
-    rounds: Annotated[int, typer.Option(help="Self-play rounds.")] = 1,
+    rounds: Annotated[int, typer.Option(min=1, help="Self-play rounds.")] = 1,
     epochs: EpochsOpt = PREF.epochs, lr: LrOpt = PREF.lr, batch_size: BatchOpt = PREF.batch_size, beta: BetaOpt = PREF.beta,
     max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, template: TemplateOpt = TemplateName.train, anchor: AnchorOpt = PREF.anchor,
-    title_logps: TitleLogpsOpt = PREF.title_logps,
+    title_logps: TitleLogpsOpt = PREF.title_logps, limit_records: LimitOpt = None,
+    resume: ResumeOpt = False, overwrite: RunOverwriteOpt = False,
 ) -> None:
     """SPRec: rounds of own-prediction negatives → SFT → DPO, starting from an SFT model."""
     from negrec.data.goodreads import load_goodreads_catalog
-    from negrec.data.io import read_records
-    from negrec.llm.train import selfplay_rounds
+    from negrec.llm.train import StageSettings, selfplay_rounds
 
-    with user_errors(), writer_lock(out), library_logs(_run_log(out)):
-        recs, _ = read_records(records)
-        final = selfplay_rounds(model, recs, load_goodreads_catalog(catalog), rounds, out,
-                                _stage_settings(epochs, lr, batch_size, 1, beta, max_length, save_steps, seed, False, False,
-                                                template=template.value, anchor=anchor, title_logps=title_logps))
-    _finish_training(out, f"self-play model → {final}")
+    with _training_run(out, resume, overwrite, [model, catalog, records]):
+        settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, beta=beta, max_length=max_length, save_steps=save_steps,
+                                 seed=seed, template=template.value, anchor=anchor, title_logps=title_logps)
+        final = selfplay_rounds(model, _records(records, limit_records), load_goodreads_catalog(catalog), rounds, out, settings)
+    _finish_training(out, "self-play model", final)
 
 
 @app.command("run")
 def run_command(
     ctx: typer.Context,
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML (see recipes/).")],
-    out: Annotated[Path, typer.Option(help="Run folder; a rerun resumes, skipping finished stages.")],
+    out: Annotated[Path, typer.Option(help="Run folder (a new one, or an earlier run of this recipe with --resume).")],
     data_dir: Annotated[Optional[Path], typer.Option(help="Data root for recipes naming a dataset (default: $NEGREC_DATA_DIR).")] = None,
     processes: Annotated[int, typer.Option(min=1, help="Run the stages on this many processes (accelerate launch: one per "
                                                        "GPU; without GPUs they share the CPU cores).")] = 1,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out, skipping its finished stages (refused when the "
+                                              "recipe or the data files differ).")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Start over in --out (a recipe run folder only); the old run is deleted "
+                                                 "once the new one is complete.")] = False,
 ) -> None:
     """Run a whole recipe: model → SFT → candidates → negatives → training → predict → evaluate → report.
     With --processes N (or under `accelerate launch … -m negrec llm run`) its stages run on every process
     (docs/scaling.md)."""
-    from negrec.experiments.llm_recipe import Runner, load_recipe
-    from negrec.launch import is_main_process, relaunch
+    from negrec.data.outputs import replaceable_run
+    from negrec.experiments.llm_recipe import RUN_KIND, Runner, load_recipe
+    from negrec.launch import is_main_process, launch_rank, relaunch
 
     with user_errors():
         parsed = load_recipe(recipe)  # checked before the lock or any work
         if processes > 1:
-            root = ctx.find_root().params
-            command = ["llm", "run", str(recipe), "--out", str(out), *(["--data-dir", str(data_dir)] if data_dir else [])]
-            status = relaunch(command, processes, threads=root.get("threads"), verbose=bool(root.get("verbose")))
-            raise typer.Exit(status)
-        with writer_lock(out):
+            with replaceable_run(out, resume=resume, overwrite=overwrite, kind=RUN_KIND):  # refused here, not in N processes
+                root = ctx.find_root().params
+                command = ["llm", "run", str(recipe), "--out", str(out), *(["--data-dir", str(data_dir)] if data_dir else []),
+                           "--resume"]  # the processes find the folder this process claimed
+                status = relaunch(command, processes, threads=root.get("threads"), verbose=bool(root.get("verbose")))
+                if status:
+                    raise typer.Exit(status)
+            raise typer.Exit(0)
+        claimed = launch_rank() is None or is_main_process()  # under a launch, rank 0 claims; the others follow it
+        with writer_lock(out), (replaceable_run(out, resume=resume, overwrite=overwrite, kind=RUN_KIND) if claimed
+                                 else contextlib.nullcontext()):
             summary = Runner(parsed, out, data_dir, log=log_line).run()
     if is_main_process():
         print_llm_summary(summary, f"{recipe.name} → {out}")
@@ -419,7 +463,7 @@ def evaluate_command(
     predictions: Annotated[Path, typer.Option(help="Predictions {prompt, prediction, ground_truth[, beams]} (JSON or JSONL).")],
     catalog: Annotated[Path, typer.Option(help="Catalog folder (id2name.json, name2genre.json, genre_dict.json).")],
     out: Annotated[Path, typer.Option(help="Metrics JSON; per-user vectors and CIs go to <out stem>.per_user.json.")],
-    k: Annotated[list[int], typer.Option("--k", help="Cut-offs (repeatable).")] = [5, 10],
+    k: Annotated[list[int], typer.Option("--k", min=1, help="Cut-offs (repeatable).")] = [5, 10],
     grounding: Annotated[GroundingName, typer.Option(help="seed-minilm-l3 (the seed's encoder, offline ONNX), minilm-l6, exact, beams.")] = GroundingName.seed_minilm_l3,
     conventions: Annotated[ConventionName, typer.Option(help="clean (the default everywhere), or the seed's evaluators: seed-ns "
                                                              "(E-NS2), seed-ce (E-CE).")] = ConventionName.clean,
@@ -440,10 +484,15 @@ def evaluate_command(
         result = evaluate_predictions(read_predictions(predictions), cat, ks=k, grounding=grounding.value,
                                       conventions=conventions.value, cache_dir=cache_dir)
         write_json(out, {"predictions": str(predictions), "grounding": grounding.value, "conventions": conventions.value,
-                         "n": len(result.names), **result.metrics})
+                         "n": len(result.names), "scored": result.scored, "unscored": len(result.unknown_truths),
+                         **result.metrics})
         side = out.with_name(out.stem + ".per_user.json")
         write_json(side, {"ci": result.evaluation.with_ci(), "per_user": result.evaluation.per_user()}, indent=None)
     for key, value in result.metrics.items():
         if not isinstance(value, dict):
             console.print(f"{key:>14} {value:.6f}")
-    console.print(f"→ {out} (+ {side.name})")
+    if result.unknown_truths:
+        console.print(f"warning: {len(result.unknown_truths)} of {len(result.names)} ground truths are no catalog title "
+                      f"(first: {result.unknown_truths[0]!r}) and are not scored: is --catalog the predictions' catalog?",
+                      markup=False, highlight=False, soft_wrap=True)
+    console.print(f"{result.scored} of {len(result.names)} users scored → {out} (+ {side.name})", markup=False, soft_wrap=True)

@@ -85,15 +85,30 @@ def demo(
     samplers: Annotated[Optional[str], typer.Option(help="Comma-separated sampler specs (default: all).")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum training epochs per sampler.")] = 30,
     llm: Annotated[bool, typer.Option(help="Also run the quick LLM recipe (tiny model, SFT, candidates, DPO/S-DPO, SPRec) into <out>/llm.")] = True,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing demo folder (deleted once the new one is complete).")] = False,
 ) -> None:
     """Compare negative samplers for MF on the embedded synthetic dataset, then run the quick LLM recipe."""
+    from contextlib import ExitStack
+
     from negrec.cf.trainer import TrainConfig
+    from negrec.data.outputs import replaceable_run, writer_lock
     from negrec.data.synthetic import SyntheticConfig
-    from negrec.experiments.demo import run_demo
+    from negrec.experiments.demo import DEMO_KIND, run_demo
 
     chosen = [s.strip() for s in samplers.split(",")] if samplers else None
-    result = run_demo(out, SyntheticConfig(n_users=users, n_items=items, seed=seed), samplers=chosen,
-                      train_config=TrainConfig(epochs=epochs, seed=seed), log=console.print,
+    frame = ExitStack()  # the folder stays claimed (and the one it replaces kept aside) until the whole demo is done
+    with user_errors():
+        frame.enter_context(writer_lock(out))
+        frame.enter_context(replaceable_run(out, resume=False, overwrite=overwrite, kind=DEMO_KIND, resumable=False))
+    with frame:
+        _demo(out, SyntheticConfig(n_users=users, n_items=items, seed=seed), chosen, TrainConfig(epochs=epochs, seed=seed), llm)
+
+
+def _demo(out: Path, config, samplers: list[str] | None, train_config, llm: bool) -> None:
+    """The demo's work and its terminal tables, in a claimed folder."""
+    from negrec.experiments.demo import run_demo
+
+    result = run_demo(out, config, samplers=samplers, train_config=train_config, log=console.print,
                       progress=progress_bar("training MF once per negative sampler"))
     table = Table(title="Negative samplers for MF on the synthetic dataset (leave-last-out test items)")
     metrics = list(next(iter(result["metrics"].values())))

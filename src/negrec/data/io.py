@@ -182,12 +182,15 @@ def folder_signature(folder: str | Path, edge_bytes: int = 2**20) -> list[tuple[
     """(name, size, hash of the first and last `edge_bytes`) of every file under `folder`, in name order: cheap
     even for multi-GB weights, and any retraining, resize or replacement of a file changes it."""
     folder = Path(folder)
-    out = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            head = fh.read(edge_bytes)
-            fh.seek(max(size - edge_bytes, 0))
-            tail = fh.read(edge_bytes)
-        out.append((path.relative_to(folder).as_posix(), size, hashlib.sha256(head + tail).hexdigest()[:16]))
-    return out
+    return [(path.relative_to(folder).as_posix(), *file_signature(path, edge_bytes))
+            for path in sorted(p for p in folder.rglob("*") if p.is_file())]
+
+
+def file_signature(path: str | Path, edge_bytes: int = 2**20) -> tuple[int, str]:
+    """(size, hash of the first and last `edge_bytes`) of one file."""
+    size = Path(path).stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(edge_bytes)
+        fh.seek(max(size - edge_bytes, 0))
+        tail = fh.read(edge_bytes)
+    return size, hashlib.sha256(head + tail).hexdigest()[:16]

@@ -66,16 +66,31 @@ def writer_lock(path: str | Path) -> Iterator[Path]:
 MARKER = ".negrec-output"  # inside every folder a command writes as a unit: which kind of output it is
 
 
+def check_writable(path: str | Path) -> None:
+    """Refuse an output whose location this user cannot write: the folder itself when it exists, else its nearest
+    existing parent (which would receive the new file or folder)."""
+    path = Path(path)
+    place = path if path.is_dir() else path.parent
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    if place.exists() and not os.access(place, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write there: {place} is not writable", path=path)
+
+
+def _marker(folder: Path) -> str | None:
+    """The kind of output a negrec command wrote into `folder` (None: no marker)."""
+    marker = folder / MARKER
+    return marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+
+
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def claim_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path | None] = (), kind: str | None = None,
-                 option: str = "--out") -> Path:
-    """Check an output before any work is done: it is none of the inputs and holds none of them; an existing one is
-    replaced only with `overwrite`, and an existing folder only when this kind of command wrote it (its marker
-    names `kind`) — so a mistyped --out never deletes a dataset or somebody's notes."""
-    path = Path(path)
+def check_not_input(path: Path, inputs: Iterable[str | Path | None], option: str = "--out") -> None:
+    """Refuse an output that is one of the inputs or holds one of them, or that cannot be written (checked before any
+    work, so a read-only location fails at once instead of after training)."""
+    check_writable(path)
     target = path.resolve()
     for given in inputs:
         if given is None or not Path(given).exists():
@@ -84,6 +99,46 @@ def claim_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Pa
         if _inside(source, target):
             what = "is" if source == target else f"holds {given}, which is"
             raise DataError(f"{option} {what} an input of this command; write the output elsewhere", path=path)
+
+
+@contextmanager
+def replaceable_run(path: str | Path, *, resume: bool, overwrite: bool, kind: str, inputs: Iterable[str | Path | None] = (),
+                    resumable: bool = True) -> Iterator[Path]:
+    """Claim a run folder that resumes in place (training stages, recipes): a new or empty one is used; an existing one
+    only with `resume` (the stage then checks that it is the same run; commands that cannot resume pass
+    `resumable=False`) or `overwrite` (a folder of this `kind` only, moved aside and deleted once the new run has
+    succeeded, so a failed or killed run leaves the old one whole)."""
+    path = Path(path)
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: choose one")
+    check_not_input(path, inputs)
+    aside = path.with_name(f".{path.name}.replaced")
+    if path.is_dir() and not any(path.iterdir()):
+        path.rmdir()
+    if path.exists() and overwrite:
+        claim_output(path, overwrite=True, kind=kind)
+        if aside.exists():  # a killed --overwrite: the folder is its incomplete run; the run it replaces is kept aside
+            shutil.rmtree(path)
+        else:
+            path.rename(aside)
+    elif path.exists() and not resume:
+        if not resumable:
+            raise DataError("exists; pass --overwrite to replace it, or choose another --out", path=path)
+        raise DataError("holds a run; pass --resume to continue it (same options and inputs) or --overwrite to start "
+                        "over, or choose another --out", path=path)
+    elif path.exists() and _marker(path) != kind:
+        raise DataError(f"is not a {kind} folder negrec wrote; --resume continues only such a folder", path=path)
+    yield path
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def claim_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path | None] = (), kind: str | None = None,
+                 option: str = "--out") -> Path:
+    """Check an output before any work is done: it is none of the inputs and holds none of them; an existing one is
+    replaced only with `overwrite`, and an existing folder only when this kind of command wrote it (its marker
+    names `kind`) — so a mistyped --out never deletes a dataset or somebody's notes."""
+    path = Path(path)
+    check_not_input(path, inputs, option)
     if not path.exists():
         return path
     if kind is not None and not path.is_dir():
@@ -91,8 +146,7 @@ def claim_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Pa
     if not overwrite:
         raise DataError(f"exists; pass --overwrite to replace it, or choose another {option}", path=path)
     if path.is_dir() and kind is not None:
-        marker = path / MARKER
-        found = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+        found = _marker(path)
         if found != kind:
             what = f"a {found} folder" if found else "not a folder negrec wrote"
             raise DataError(f"is {what}; --overwrite replaces only a {kind} folder", path=path)

@@ -8,12 +8,14 @@ from typing import Callable, Iterable
 
 from negrec.experiments.cf import compare, prepare
 from negrec.cf.trainer import TrainConfig
-from negrec.data.io import write_json, write_text
+from negrec.data.io import read_json, write_json, write_text
+from negrec.data.outputs import MARKER
 from negrec.data.stats import dataset_stats
 from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 from negrec.data.tabular import Dataset
 from negrec.report.columns import CF_DEMO_SUMMARY
 
+DEMO_KIND = "demo"  # the marker of a demo folder (see data.outputs)
 SAMPLERS = ["uniform", "popularity", "dns", "mixed", "misranked", "clusterin_high", "clusterin_low", "clusterout_low",
             "clusterout_high", "low_exposure", "high_exposure", "balanced_popularity", "clusterin_high_clusterout_low"]
 
@@ -22,17 +24,10 @@ def run_llm_demo(out: str | Path, *, log: Callable[[str], None] = print) -> dict
     """The quick LLM recipe (recipes/synthetic-quick.yaml, shipped inside the package) in `out`."""
     from importlib import resources
 
-    import shutil
-
-    from negrec.errors import DataError
-    from negrec.experiments.llm_recipe import Runner, check_resume, load_recipe
+    from negrec.experiments.llm_recipe import Runner, load_recipe
 
     with resources.as_file(resources.files("negrec") / "recipes" / "synthetic-quick.yaml") as path:
         recipe = load_recipe(path)
-    try:
-        check_resume(Path(out), recipe)
-    except DataError:  # the demo owns this folder: a run of an older shipped recipe starts over instead of failing
-        shutil.rmtree(out)
     return Runner(recipe, out, log=log).run()
 
 
@@ -41,6 +36,8 @@ def run_demo(out: str | Path, config: SyntheticConfig | None = None, *, samplers
              progress: Callable[[Iterable[str]], Iterable[str]] | None = None) -> dict:
     """Synthesise the default dataset, train MF with every sampler (same split and seeds), write the report."""
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(DEMO_KIND + "\n", encoding="utf-8")
     cfg = config or SyntheticConfig()
     data = generate(cfg)
     write_goodreads_dir(data, out / "data")
@@ -52,15 +49,17 @@ def run_demo(out: str | Path, config: SyntheticConfig | None = None, *, samplers
     tc = train_config or TrainConfig(epochs=30, seed=cfg.seed)
     runs = compare(prep, samplers or SAMPLERS, tc, out, progress=progress)
     summary = {name: {m: run.evaluation.summary()[m] for m in CF_DEMO_SUMMARY} for name, run in runs.items()}
-    write_text(out / "README.md", _readme(stats, len(prep.test_users()), tc, (out / "metrics.md").read_text(),
+    finding = read_json(out / "metrics.json")["summary"]
+    write_text(out / "README.md", _readme(finding, stats, len(prep.test_users()), tc, (out / "metrics.md").read_text(),
                                           (out / "paired_tests.md").read_text()))
     log(f"report in {out}")
     return {"stats": stats, "metrics": summary}
 
 
-def _readme(stats: dict, n_users: int, tc: TrainConfig, metrics_md: str, paired_md: str) -> str:
+def _readme(finding: str, stats: dict, n_users: int, tc: TrainConfig, metrics_md: str, paired_md: str) -> str:
     return (
         "# negrec demo: negative samplers for matrix factorisation\n\n"
+        f"{finding}\n\n"
         f"Embedded synthetic dataset: {stats['users']} users, {stats['items']} items, {stats['interactions']} "
         f"interactions (density {stats['density']:.4f}, popularity Gini {stats['popularity_gini']:.3f}).\n"
         f"Protocol: leave-last-out by timestamp (the item before the last validates, early stopping on "

@@ -19,6 +19,7 @@ wait at a process-group barrier after every stage, so each process sees the same
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -26,7 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from negrec.data.io import read_json, read_records, read_utf8, write_json, write_text
+from negrec.data.io import fingerprint, read_json, read_records, read_utf8, write_json, write_text
+from negrec.data.outputs import MARKER
 from negrec.errors import DataError
 from negrec.launch import is_main_process, join_process_group, launch_rank, processes_barrier
 from negrec.llm.runs import run_and_merge
@@ -84,8 +86,12 @@ def load_recipe(path: str | Path) -> Recipe:
     path = Path(path)
     if not path.is_file():
         raise DataError("recipe not found", path=path)
+    if path.stat().st_size > MAX_RECIPE_BYTES:
+        raise DataError(f"a recipe is at most {MAX_RECIPE_BYTES // 1000} kB", path=path)
+    text = read_utf8(path)
     try:
-        raw = yaml.safe_load(read_utf8(path))
+        _check_expansion(yaml.compose(text), path)
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise DataError(f"malformed YAML: {exc}", path=path) from None
     if not isinstance(raw, dict):
@@ -99,6 +105,34 @@ def load_recipe(path: str | Path) -> Recipe:
     recipe = Recipe(**{"name": path.stem, **raw})
     _check(recipe, path)
     return recipe
+
+
+MAX_RECIPE_BYTES, MAX_NODES, MAX_DEPTH = 200_000, 100_000, 32
+
+
+def _check_expansion(root, path: Path) -> None:
+    """Count what the YAML node graph expands to before it is built: aliases share nodes, so a few hundred bytes
+    can name billions of values (an alias bomb); refuse past MAX_NODES values or MAX_DEPTH levels."""
+    if root is None:
+        return
+    sizes: dict[int, int] = {}
+
+    def size(node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise DataError(f"nests deeper than {MAX_DEPTH} levels", path=path)
+        if id(node) in sizes:
+            return sizes[id(node)]
+        children = node.value if isinstance(node.value, list) else []
+        flat = [c for pair in children for c in (pair if isinstance(pair, tuple) else (pair,))]
+        total = 1
+        for child in flat:
+            total += size(child, depth + 1)
+            if total > MAX_NODES:
+                raise DataError(f"expands to more than {MAX_NODES} values (YAML aliases?)", path=path)
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0)
 
 
 def _check(r: Recipe, path: Path) -> None:
@@ -126,17 +160,33 @@ def _check(r: Recipe, path: Path) -> None:
             stage_settings(key, section)
         except (TypeError, ValueError) as exc:
             fail(str(exc), key)
+    _check_values(r, fail)
     names = ["MostPop", "SFT"]
     for k, m in enumerate(r.methods):
         if not isinstance(m, dict) or m.get("kind") not in METHOD_KINDS or "name" not in m:
             fail(f"each method needs a name and a kind in {METHOD_KINDS}", "methods", k)
-        names.append(m["name"])
+        name = m["name"]
+        # the name is a folder and file name under the run folder, and a row of the report
+        if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+            fail(f"method name {name!r} must be a plain file name (letters, digits, . _ + -; no path, not starting with "
+                 "a dot)", "methods", k)
+        if name.casefold() in {n.casefold() for n in names}:
+            fail(f"method name {name!r} is taken (by {'a baseline row' if name.casefold() in ('mostpop', 'sft') else 'another method'}"
+                 "; names are compared ignoring case, as some file systems do)", "methods", k)
+        names.append(name)
         strategies = m.get("stages", []) if m["kind"] == "curriculum" else [m["negatives"]] if m["kind"] in ("dpo", "sdpo") else []
         if m["kind"] in ("dpo", "sdpo") and "negatives" not in m:
             fail("dpo/sdpo methods need `negatives`", "methods", k)
         for strategy in strategies:
-            if strategy.split(":")[0] not in NEGATIVE_STRATEGIES:
+            if not isinstance(strategy, str) or strategy.split(":")[0] not in NEGATIVE_STRATEGIES:
                 fail(f"unknown negatives {strategy!r} (known: {', '.join(NEGATIVE_STRATEGIES)})", "methods", k)
+            count = strategy.partition(":")[2]
+            if strategy.startswith("random:") and not (count.isdigit() and 1 <= int(count) <= 1000):
+                fail(f"negatives {strategy!r}: random:N takes a count N from 1 to 1000", "methods", k)
+            if ":" in strategy and not strategy.startswith("random:"):
+                fail(f"negatives {strategy!r}: only random takes a count (random:N)", "methods", k)
+        if m["kind"] == "selfplay" and not _int_in(m.get("rounds", 1), 1, 100):
+            fail(f"rounds must be an integer from 1 to 100, got {m.get('rounds')!r}", "methods", k)
         try:
             sequential = m["kind"] == "sequential"
             stage_settings("sft" if sequential else "preference", r.sft if sequential else r.preference, m.get("settings", {}))
@@ -145,6 +195,41 @@ def _check(r: Recipe, path: Path) -> None:
     for b in r.baselines():
         if b not in names:
             fail(f"baseline {b!r} is not a system of this recipe ({', '.join(names)})", "baseline")
+
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+LIMITS = {"seed": (0, 2**32 - 1), "limit_train": (1, 10**9), "limit_test": (1, 10**9)}
+PREDICT_LIMITS = {"k": (1, 10_000), "batch_size": (1, 4096), "max_new_tokens": (1, 4096)}
+
+
+def _int_in(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_values(r: Recipe, fail) -> None:
+    """Bounds of the recipe's numbers and the synthetic dataset's settings (a `seed: -1` or `k: 1e20` would only fail
+    after training)."""
+    from negrec.data.synthetic import SyntheticConfig
+
+    for key, (low, high) in LIMITS.items():
+        value = getattr(r, key)
+        if value is not None and not _int_in(value, low, high):
+            fail(f"must be an integer from {low} to {high}, got {value!r}", key)
+    if r.seeds is not None and (not isinstance(r.seeds, list) or not r.seeds
+                                or not all(_int_in(s, *LIMITS["seed"]) for s in r.seeds) or len(set(r.seeds)) < len(r.seeds)):
+        fail(f"must be a list of distinct integers from 0 to {LIMITS['seed'][1]}, got {r.seeds!r}", "seeds")
+    for key, (low, high) in PREDICT_LIMITS.items():
+        if key in r.predict and not _int_in(r.predict[key], low, high):
+            fail(f"{key} must be an integer from {low} to {high}, got {r.predict[key]!r}", "predict")
+    if not all(_int_in(k, 1, 10_000) for k in r.evaluate.get("ks", [5, 10]) if isinstance(r.evaluate.get("ks"), list)):
+        fail(f"ks must be integers from 1 to 10000, got {r.evaluate.get('ks')!r}", "evaluate")
+    if r.data == "synthetic":
+        try:
+            if not isinstance(r.synthetic, dict) or not all(isinstance(v, (int, float, str, bool)) for v in r.synthetic.values()):
+                raise ValueError("takes SyntheticConfig's settings, each a plain number or word")
+            SyntheticConfig(**r.synthetic)
+        except (TypeError, ValueError) as exc:
+            fail(str(exc), "synthetic")
 
 
 @dataclass
@@ -181,18 +266,20 @@ class Runner:
         from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 
         r, out = self.r, self.out
-        check_resume(out, r)
-        processes_barrier()  # every process has compared the stored recipe before rank 0 rewrites it
         seeds = r.seed_list()
         if r.data == "synthetic":
-            data_dir = out / "data"
-            if not (data_dir / "id2name.json").exists() and is_main_process():
-                write_goodreads_dir(generate(SyntheticConfig(**{"seed": seeds[0], **r.synthetic})), data_dir)
+            data_dir, data = out / "data", None  # made here from the recipe, which check_resume compares
         else:
             root = data_root(self.data_dir)
             data_dir = Path(r.data) if Path(r.data).is_dir() or root is None else root / r.data
+            data = data_fingerprint(data_dir, r)
+        check_resume(out, r, data)
+        processes_barrier()  # every process has compared the stored recipe before rank 0 rewrites it
+        if r.data == "synthetic" and not (data_dir / "id2name.json").exists() and is_main_process():
+            write_goodreads_dir(generate(SyntheticConfig(**{"seed": seeds[0], **r.synthetic})), data_dir)
         if is_main_process():
-            write_json(out / "recipe.json", r.__dict__)
+            write_json(out / "recipe.json", {**r.__dict__, DATA_KEY: data})
+            (out / MARKER).write_text(RUN_KIND + "\n", encoding="utf-8")
         processes_barrier()
         if len(seeds) == 1:
             return SeedRun(r, seeds[0], out, data_dir, self.log).run()[0]
@@ -203,17 +290,33 @@ class Runner:
         return write_seed_summary(out / "report", results, r.baselines()) if is_main_process() else {}
 
 
+RUN_KIND = "llm recipe run"  # the marker of a recipe's run folder (see data.outputs)
+DATA_KEY = "data_files"  # in recipe.json: the content fingerprint of the data files the run read
+
+
+def data_fingerprint(data_dir: Path, recipe: Recipe) -> str:
+    """Content fingerprint of the files a recipe reads from its data folder (records and catalog)."""
+    from negrec.data.io import file_signature
+
+    names = [recipe.train, recipe.test, recipe.sft_data, "id2name.json", "name2genre.json", "genre_dict.json"]
+    return fingerprint([(name, file_signature(data_dir / name)) for name in names if name and (data_dir / name).is_file()])
+
+
 # keys a rerun may change: they only choose what the report compares, never what a finished stage computed
 REPORT_ONLY = ("name", "baseline")
 
 
-def check_resume(out: Path, recipe: Recipe) -> None:
-    """A rerun into a run folder resumes it, reusing finished stages; that is only right for the recipe that made
-    them. Refuse a recipe that differs in anything but REPORT_ONLY keys (a new --out starts afresh)."""
+def check_resume(out: Path, recipe: Recipe, data: str | None = None) -> None:
+    """A rerun into a run folder resumes it, reusing finished stages; that is only right for the recipe and the data
+    that made them. Refuse a recipe that differs in anything but REPORT_ONLY keys, or other data files (`data`: their
+    fingerprint); a new --out starts afresh."""
     stored = out / "recipe.json"
     if not stored.is_file():
         return
     before = read_json(stored)
+    if before.pop(DATA_KEY, None) != data:
+        raise DataError("was made from other data files (records or catalog differ); its finished stages would be "
+                        "reused against them — use another --out", path=out)
     now = json.loads(json.dumps(recipe.__dict__, default=str))  # as recipe.json stores it (tuples → lists)
     changed = sorted(k for k in before.keys() | now.keys() if k not in REPORT_ONLY and before.get(k) != now.get(k))
     if changed:
@@ -386,7 +489,7 @@ class SeedRun:
         if protocol == "seed":
             fn = predict_fn(model, tok, mode="greedy", **common)
         else:
-            fn = predict_fn(model, tok, mode="beams", k=k, trie=build_trie(tok, catalog, system.template),
+            fn = predict_fn(model, tok, mode="beams", k=k, trie=build_trie(tok, catalog, system.template), catalog=catalog,
                             exclude_history=p.get("exclude_history", True), **common)
         if launch_rank() is None:
             write_json(path, fn(test, 0))
@@ -421,7 +524,8 @@ class SeedRun:
                              tests=LLM_TESTS, plots={"accuracy_vs_diversity": ("DivRatio@10", "NDCG@10"),
                                                  "accuracy_vs_fairness": ("MGU@10", "NDCG@10")},
                              bars=["NDCG@10"], seed=self.seed)
-        _write_rows(self.out / "report", rows, title=f"{self.r.name}, seed {self.seed}")
+        findings = {p: read_json(self.out / "report" / p / "metrics.json")["summary"] for p in evals}
+        _write_rows(self.out / "report", rows, title=f"{self.r.name} (training seed {self.seed})", findings=findings)
         summary = {p: {name: {m: ev.summary().get(m) for m in _metrics(by)} for name, ev in by.items()} for p, by in evals.items()}
         write_json(self.out / "report" / "summary.json", summary)
         return summary, evals
@@ -471,17 +575,23 @@ def _row(system: str, protocol: str, evaluation) -> dict:
     return row
 
 
-def _write_rows(folder: Path, rows: list[dict], title: str) -> None:
-    """`metrics.json` ({"rows": [...]}) and `metrics.md`, one table per protocol."""
+def _write_rows(folder: Path, rows: list[dict], title: str, findings: dict[str, str] | None = None) -> None:
+    """`metrics.json` ({"rows": [...]}) and `metrics.md`, one table per protocol (mean [95% CI], the best in bold,
+    opening with the protocol's finding)."""
     write_json(folder / "metrics.json", {"rows": rows})
     parts = [f"# {title}\n"]
     for protocol in dict.fromkeys(r["protocol"] for r in rows):
-        table = ResultTable(title=f"Protocol: {protocol}")
+        table = ResultTable(title=f"Protocol: {protocol}", summary=(findings or {}).get(protocol, ""), bold_best=True)
         for r in rows:
             if r["protocol"] == protocol:
-                table.add({k: v for k, v in r.items() if k != "protocol" and not k.endswith("_ci")})
+                table.add({k: _with_ci(v, r.get(f"{k}_ci")) for k, v in r.items() if k != "protocol" and not k.endswith("_ci")})
         parts.append(table.to_markdown())
     write_text(folder / "metrics.md", "\n".join(parts))
+
+
+def _with_ci(value: Any, ci: list | None) -> Any:
+    """A table cell: the value with its CI where one was computed."""
+    return {"mean": value, "low": ci[0], "high": ci[1]} if ci else value
 
 
 def write_seed_summary(folder: Path, results: dict[int, dict], baselines: list[str]) -> dict:

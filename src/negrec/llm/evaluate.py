@@ -37,6 +37,8 @@ class LLMEvaluation:
     evaluation: Evaluation
     names: list[str]
     recommendations: np.ndarray
+    scored: int  # records whose ground truth is a catalog title (the others cannot be scored)
+    unknown_truths: list[str]
 
 
 def read_predictions(path: str | Path) -> list[dict]:
@@ -94,10 +96,16 @@ def evaluate_predictions(
     not-in-catalog ratio and the other shared metrics. `conventions`: seed-ns (E-NS2), seed-ce (E-CE), clean."""
     get_conventions(conventions)
     catalog.require_genres("LLM evaluation")
-    names = [extract_name(r["prediction"], conventions if conventions in ("seed-ns", "seed-ce") else "clean") for r in records]
+    seed = conventions in ("seed-ns", "seed-ce")
+    names = [extract_name(r["prediction"], conventions) if seed else clean_name(r["prediction"], catalog) for r in records]
     ks = sorted(set(int(k) for k in ks))
+    if max(ks) > catalog.n_items:
+        raise ValueError(f"--k {max(ks)} is more than the {catalog.n_items} titles in the catalog")
     recs = _ground(records, names, catalog, grounding, max(ks), encoder, cache_dir)
-    targets = catalog.lookup_many([r["ground_truth"].strip().strip('"') for r in records])
+    # the seed strips every outer quote and space (a title ending in a quote is then never found); clean conventions
+    # take the ground truth as written, else without one pair of outer quotes
+    targets = (catalog.lookup_many([r["ground_truth"].strip().strip('"') for r in records]) if seed
+               else np.array([_title_id(r["ground_truth"], catalog) for r in records], dtype=np.int64))
     history = _histories(records, catalog, seed_regex=conventions != "clean").history_matrix(catalog.n_items)
     ev = evaluate(recs, targets_to_csr(targets, catalog.n_items), ks=ks, conventions=conventions, catalog=catalog, history=history)
     # not in catalog: the extracted name is no exact catalog title ("NAN" included), over all N records
@@ -106,4 +114,23 @@ def evaluate_predictions(
     metrics = ev.summary()
     for key, gaps in ev.genre_gaps.items():
         metrics[f"Dis_genre{key}"] = gaps
-    return LLMEvaluation(metrics, ev, names, recs)
+    unknown = [r["ground_truth"] for r, t in zip(records, targets.tolist()) if t < 0]
+    return LLMEvaluation(metrics, ev, names, recs, len(records) - len(unknown), unknown)
+
+
+def _title_id(text: str, catalog: Catalog) -> int:
+    """The catalog item a title names: as written, else without surrounding whitespace and one pair of quotes."""
+    found = catalog.lookup(text)
+    return found if found >= 0 else catalog.lookup(parse_target(text))
+
+
+def clean_name(prediction: str, catalog: Catalog) -> str:
+    """The item name a prediction states, under the clean conventions: a prediction that opens with a quote names the
+    longest catalog title that it quotes whole (titles may hold quotes and `", "`), else `extract_name`'s clean rule."""
+    text = prediction.strip()
+    if text.startswith('"'):
+        closing = [q for q in range(len(text) - 1, 0, -1) if text[q] == '"']
+        for q in closing:
+            if catalog.lookup(text[1:q]) >= 0:
+                return text[1:q]
+    return extract_name(prediction, "clean")

@@ -61,13 +61,16 @@ def library_logs(path: str | Path) -> Iterator[Path]:
         handler.close()
 
 
-def quiet_trainer(trainer):
+def quiet_trainer(trainer, description: str = "training"):
     """No per-step printing from a transformers Trainer unless `--verbose` (its log history is kept and written to
-    log.jsonl either way)."""
+    log.jsonl either way): one progress bar of its steps instead."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from negrec.llm.stage_callbacks import StageProgress
 
     if _VERBOSE["on"]:
         return trainer
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(StageProgress(description))
     return trainer

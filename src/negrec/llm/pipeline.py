@@ -48,6 +48,26 @@ class CandidateSettings:
             raise ValueError(f"--penalty must be a finite number ≥ 0, got {self.diversity_penalty}")
 
 
+def check_title_tokens(model_dir, catalog: Catalog) -> None:
+    """A title-token model knows the titles of the catalog it was built on: refuse another catalog, whose titles it
+    would write as fragments."""
+    from pathlib import Path
+
+    from negrec.data.io import read_json
+    from negrec.errors import DataError
+    from negrec.llm.titletok import TITLE_TABLE
+
+    table = Path(model_dir) / TITLE_TABLE
+    if not table.is_file():
+        return
+    known, given = read_json(table)["titles"], catalog.require_titles("a title-token model")
+    missing, extra = [t for t in given if t not in set(known)], [t for t in known if t not in set(given)]
+    if missing or extra:
+        first = f"first missing: {missing[0]!r}" if missing else f"first unknown to the catalog: {extra[0]!r}"
+        raise DataError(f"its title tokens were built on another catalog: {len(missing)} of the catalog's {len(given)} titles "
+                        f"are not among its {len(known)} ({first}); use the model built on this catalog", path=model_dir)
+
+
 def check_title_count(n: int, catalog: Catalog, option: str = "--n") -> None:
     """More distinct titles per prompt than the catalog holds can never be found: refuse instead of searching."""
     if n > catalog.n_items:
@@ -106,10 +126,12 @@ def _sample_until_in_cluster(model, tokenizer, catalog, records, prompts, settin
 
 
 def predict_fn(model, tokenizer, *, mode: Literal["greedy", "beams"] = "greedy", k: int = 10, batch_size: int = 8,
-               max_new_tokens: int = 50, template: str = "train", trie: TitleTrie | None = None, exclude_history: bool = False):
+               max_new_tokens: int = 50, template: str = "train", trie: TitleTrie | None = None, exclude_history: bool = False,
+               catalog: Catalog | None = None):
     """A chunk function writing the seed's prediction format (+ `beams`, the K constrained titles, in beams mode).
     `exclude_history` (beams mode): search K + (longest history) beams and drop titles the user already has,
-    so the list holds K unseen titles when the search finds them."""
+    so the list holds K unseen titles when the search finds them. With `catalog`, a beam the length limit cut off
+    before its title ended (a prefix such as `"S`) is dropped rather than ranked."""
 
     def run(records: Sequence[dict], chunk: int) -> list[dict]:
         prompts = [render(r["instruction"], r["input"], template) for r in records]
@@ -124,7 +146,8 @@ def predict_fn(model, tokenizer, *, mode: Literal["greedy", "beams"] = "greedy",
                 width = k + max(len(s) for s in seen)
                 found = beam_titles(model, tokenizer, batch, trie, BeamConfig(n_return=width, beams_per_group=width, groups=1,
                                                                                diversity_penalty=0.0, max_new_tokens=max_new_tokens))
-                beams = [[t for t in titles if parse_target(t) not in s][:k] for titles, s in zip(found, seen)]
+                finished = [[t for t in titles if catalog is None or catalog.lookup(parse_target(t)) >= 0] for titles in found]
+                beams = [[t for t in titles if parse_target(t) not in s][:k] for titles, s in zip(finished, seen)]
                 preds = [b[0] if b else "" for b in beams]
             out.extend(prediction_row(rec, prompt, pred, beam) for rec, prompt, pred, beam in zip(recs, batch, preds, beams))
         return out
@@ -134,7 +157,7 @@ def predict_fn(model, tokenizer, *, mode: Literal["greedy", "beams"] = "greedy",
 
 def prediction_row(rec: dict, prompt: str, prediction: str, beam: list[str] | None) -> dict:
     """One record of the seed's prediction format (+ `beams` when the prediction is a ranked title list)."""
-    row = {"prompt": prompt, "prediction": prediction, "ground_truth": rec["output"].strip('" \n')}
+    row = {"prompt": prompt, "prediction": prediction, "ground_truth": parse_target(rec["output"])}
     if beam is not None:
         row["beams"] = beam
     return row

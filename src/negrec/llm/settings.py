@@ -30,8 +30,9 @@ class StageSettings:
     template: str = "train"  # prompt template of SFT and self-play records (prompts.TEMPLATES)
     # SFT: also put loss on every history title from this one on (1-based; 0 = answer only). Title-token models.
     history_loss_from: int = 0
-    # SFT: a wall-clock budget in seconds instead of `epochs`; the steps it affords are measured once up front
+    # stop once this many seconds of training steps have passed (0: no budget); the schedule still runs over `epochs`
     time_budget_s: float = 0.0
+    max_steps: int = -1  # stop after this many optimiser steps (-1: none); the schedule then ends there, as in transformers
     # DPO / S-DPO: weight of an NLL term on the chosen answer (RPO); keeps a from-scratch model writing titles
     anchor: float = 0.0
     # DPO / S-DPO on title-token models: score the title token with a softmax over catalog titles only
@@ -40,7 +41,8 @@ class StageSettings:
     def __post_init__(self) -> None:
         positive = {"lr": self.lr >= 0, "batch_size": self.batch_size > 0, "grad_accum": self.grad_accum > 0,
                     "max_length": self.max_length > 0, "save_steps": self.save_steps > 0, "beta": self.beta > 0,
-                    "epochs": self.epochs > 0 or self.time_budget_s > 0, "time_budget_s": self.time_budget_s >= 0,
+                    "epochs": 0 < self.epochs <= 10_000, "time_budget_s": self.time_budget_s >= 0,
+                    "max_steps": self.max_steps == -1 or self.max_steps > 0, "seed": 0 <= self.seed < 2**32,
                     "history_loss_from": self.history_loss_from >= 0, "anchor": self.anchor >= 0,
                     "weight_decay": self.weight_decay >= 0, "warmup_steps": self.warmup_steps >= 0,
                     "dropout": 0 <= self.dropout < 1}

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from negrec.data.io import write_json
+from negrec.data.outputs import atomic_dir
 from negrec.llm.prompts import TEMPLATES, render
 
+TINY_KIND = "llm tiny model"  # the marker of a folder init_tiny wrote (see data.outputs.claim_output)
 SPECIAL = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
 
 
@@ -60,7 +62,8 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
 
 
 def init_tiny(records: Sequence[dict], titles: Sequence[str], out: str | Path, config: TinyConfig = TinyConfig()) -> Path:
-    """Train the tokenizer, build a Llama-style model with random weights (seeded) and save both to `out`."""
+    """Train the tokenizer, build a Llama-style model with random weights (seeded) and save both to `out`, written as a
+    unit (nothing of an earlier folder there survives into the new one)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -79,13 +82,13 @@ def init_tiny(records: Sequence[dict], titles: Sequence[str], out: str | Path, c
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
     )
     model = LlamaForCausalLM(model_config)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    if offset is not None:
-        from negrec.llm.titletok import write_title_table
+    with atomic_dir(out, kind=TINY_KIND) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if offset is not None:
+            from negrec.llm.titletok import write_title_table
 
-        write_title_table(out, titles, offset)
-    write_json(out / "negrec_tiny.json", asdict(config))
+            write_title_table(tmp, titles, offset)
+        write_json(tmp / "negrec_tiny.json", asdict(config))
     return out
 

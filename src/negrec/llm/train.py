@@ -8,11 +8,10 @@ from __future__ import annotations
 import copy
 import json
 import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import Literal, Sequence
 
-from negrec.data.io import read_records, write_json
+from negrec.data.io import fingerprint, read_records, write_json
 from negrec.launch import refuse_under_launch
 from negrec.llm.prompts import render
 from negrec.llm.settings import StageSettings
@@ -29,7 +28,7 @@ def _trl_common(out: Path, s: StageSettings) -> dict:
     import torch
 
     cpu = not torch.cuda.is_available()
-    return dict(output_dir=str(out), num_train_epochs=s.epochs, learning_rate=s.lr, per_device_train_batch_size=s.batch_size,
+    return dict(output_dir=str(out), num_train_epochs=s.epochs, max_steps=s.max_steps, learning_rate=s.lr, per_device_train_batch_size=s.batch_size,
                 gradient_accumulation_steps=s.grad_accum, warmup_steps=s.warmup_steps, save_strategy="steps",
                 weight_decay=s.weight_decay, lr_scheduler_type=s.lr_schedule,
                 save_steps=s.save_steps, logging_steps=1, report_to=[], disable_tqdm=True, seed=s.seed, bf16=not cpu and torch.cuda.is_bf16_supported(),
@@ -66,25 +65,39 @@ def _frozen(model):
     return model
 
 
-def _finish(history: list[dict], model, tokenizer, out: Path, config: dict) -> Path:
-    """Save the final model, the log (JSONL) and the config (the CLI/experiment layer draws curve.png from the log);
-    under a multi-process launch only rank 0 writes them."""
+def _finish(trainer, tokenizer, out: Path) -> Path:
+    """Save the log (JSONL), the run's README, what it got (config.json's `result`) and, last, the final model as a
+    unit (the CLI/experiment layer draws curve.png from the log); under a multi-process launch only rank 0 writes."""
     from negrec.launch import is_main_process, processes_barrier
 
-    from negrec.llm.models import SETTINGS_FILE, write_run_readme
+    from negrec.llm.models import write_run_readme
+    from negrec.llm.stage_callbacks import TrainingClock
+    from negrec.llm.stage_runs import CONFIG, record_result, save_final
 
-    final = out / "final"
+    record = json.loads((out / CONFIG).read_text(encoding="utf-8"))  # the run begin_stage recorded
+    state = trainer.state
+    clock = next(c for c in trainer.callback_handler.callbacks if isinstance(c, TrainingClock))
+    stopped = "time budget" if clock.stopped_by_budget else "max steps" if 0 < trainer.args.max_steps <= state.global_step else "epochs"
+    result = {"steps": state.global_step, "training_seconds": round(clock.seconds, 3), "stopped": stopped}
     if is_main_process():
+        model = trainer.model
         model = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model  # LoRA: save a plain model
-        model.save_pretrained(final)
-        tokenizer.save_pretrained(final)
-        history = [h for h in history if "loss" in h]
+        history = [h for h in state.log_history if "loss" in h]
         (out / "log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
-        write_json(final / SETTINGS_FILE, config)  # what later stages need (the template above all) travels with the model
-        write_json(out / "config.json", config)
-        write_run_readme(out, config, len(history))
+        record_result(out, result)
+        write_run_readme(out, {**record, **result}, len(history))
+        save_final(out, model, tokenizer, {**record, "result": result})
     processes_barrier()  # the next stage may start from this model: every process waits until rank 0 has saved it
-    return final
+    return out / "final"
+
+
+def _callbacks(out: Path, settings: StageSettings) -> list:
+    """The stage's training clock (stops at `time_budget_s` of training time when set)."""
+    from negrec.llm.stage_callbacks import TrainingClock
+
+    if settings.time_budget_s:
+        refuse_under_launch("--time-budget (each process would stop after its own step count)")
+    return [TrainingClock(out, settings.time_budget_s)]
 
 
 def _load_trainable(model_dir: Path, s: StageSettings):
@@ -133,34 +146,7 @@ def sft_rows(tokenizer, records: Sequence[dict], template: str = "train", histor
     return rows
 
 
-def _budget_steps(model, tok, dataset, out: Path, settings: StageSettings) -> int:
-    """Optimiser steps that fit `time_budget_s`: timed on a throw-away copy of the model with the real trainer
-    (a few steps after a warm-up), decided once and kept in `budget.json` so a resumed run trains the same steps."""
-    import tempfile
-    import time
-
-    from transformers import TrainerCallback
-
-    record = out / "budget.json"
-    if record.is_file():
-        return int(json.loads(record.read_text())["steps"])
-    warm, timed, stamps = 3, 12, []
-
-    class Clock(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            stamps.append(time.perf_counter())
-
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        probe = StageSettings(**{**asdict(settings), "epochs": 1.0, "save_steps": 10**9})
-        _sft_trainer(copy.deepcopy(model), tok, dataset, Path(tmp), probe, warm + timed, [Clock()]).train()
-    per_step = (stamps[-1] - stamps[warm - 1]) / timed
-    steps = max(1, int((settings.time_budget_s - (time.perf_counter() - t0)) / per_step))
-    write_json(record, {"steps": steps, "seconds_per_step": per_step, "budget_s": settings.time_budget_s})
-    return steps
-
-
-def _sft_trainer(model, tok, dataset, out: Path, settings: StageSettings, max_steps: int = -1, callbacks=None):
+def _sft_trainer(model, tok, dataset, out: Path, settings: StageSettings, callbacks=None):
     """TRL's SFTTrainer on tokenised rows, its LM head answered on labelled positions only (`negrec.llm.heads`)."""
     from trl import SFTConfig, SFTTrainer
 
@@ -169,30 +155,32 @@ def _sft_trainer(model, tok, dataset, out: Path, settings: StageSettings, max_st
 
     if settings.dropout:
         add_dropout(model, settings.dropout)
-    args = SFTConfig(**_trl_common(out, settings), completion_only_loss=True, max_steps=max_steps)
+    args = SFTConfig(**_trl_common(out, settings), completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tok, callbacks=callbacks)
     install_gathered_head(trainer.model)
-    return quiet_trainer(trainer)
+    return quiet_trainer(trainer, "SFT")
 
 
 def sft(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings()) -> Path:
     """Supervised fine-tuning on `{instruction, input, output}` records with TRL's SFTTrainer: prompt (template
     `settings.template`) → `\\n"Title"` + EOS, loss on the answer (and, for title-token models with
     `history_loss_from`, on the history titles; TRL's fused head computes the LM head only where loss is taken).
-    With `time_budget_s` the run takes as many steps as the budget affords, with the schedule ending there."""
+    With `time_budget_s` training stops once that many seconds of training steps have passed (the schedule runs over
+    `epochs`). Reruns into `out` resume only the same run (`stage_runs.begin_stage`)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from datasets import Dataset
 
+    from negrec.llm.stage_runs import begin_stage, stage_record
+
     out = Path(out)
+    callbacks = _callbacks(out, settings)
+    if begin_stage(out, stage_record("sft", settings, model=model_dir, data=records)):
+        return out / "final"
     model, tok = _load_trainable(Path(model_dir), settings)
     dataset = Dataset.from_list(sft_rows(tok, records, settings.template, settings.history_loss_from))
-    if settings.time_budget_s:
-        refuse_under_launch("--time-budget (its steps are measured by one process)")
-    steps = _budget_steps(model, tok, dataset, out, settings) if settings.time_budget_s else -1
-    trainer = _sft_trainer(model, tok, dataset, out, settings, steps)
+    trainer = _sft_trainer(model, tok, dataset, out, settings, callbacks)
     _train(trainer, out)
-    return _finish(trainer.state.log_history, trainer.model, tok, out,
-                   {"stage": "sft", "model": str(model_dir), "steps": trainer.state.global_step, **asdict(settings)})
+    return _finish(trainer, tok, out)
 
 
 def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
@@ -209,12 +197,17 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     from negrec.llm.models import load_model
     from negrec.llm.sdpo import title_range
 
+    from negrec.llm.stage_runs import begin_stage, stage_record
+
     out = Path(out)
     if not pairs:
         raise ValueError("no preference records to train on")
     lists = [i for i, p in enumerate(pairs) if isinstance(p["rejected"], list)]
     if lists:
         raise ValueError(f"record {lists[0]} has a list of negatives: DPO takes one; use `negrec llm sdpo`")
+    callbacks = _callbacks(out, settings)
+    if begin_stage(out, stage_record("dpo", settings, model=model_dir, data=pairs, reference=Path(reference_dir or model_dir))):
+        return out / "final"
     model, tok = _load_trainable(Path(model_dir), settings)
     reference = None
     if not settings.lora:
@@ -225,19 +218,20 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     args = DPOConfig(**_trl_common(out, settings), beta=settings.beta, precompute_ref_log_probs=settings.precompute_ref_log_probs,
                      **losses)
     titles = title_range(tok) if settings.title_logps else None
-    trainer = DPOTrainer(model=model, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
+    trainer = DPOTrainer(model=model, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+                         callbacks=callbacks)
     for net in (trainer.model, trainer.ref_model):
         if net is not None:  # under DeepSpeed the reference is an engine: the head belongs to its module
             install_gathered_head(getattr(net, "module", net), titles)
-    _train(quiet_trainer(trainer), out)
-    return _finish(trainer.state.log_history, trainer.model, tok, out, {"stage": "dpo", "model": str(model_dir),
-                                                      "reference": str(reference_dir or model_dir), **asdict(settings)})
+    _train(quiet_trainer(trainer, "DPO"), out)
+    return _finish(trainer, tok, out)
 
 
 def sdpo_trainer(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
                  reference_dir: str | Path | None = None, pad_empty_to: int | None = None):
-    """The S-DPO trainer (TRL's DPO trainer with the S-DPO loss, `negrec.llm.sdpo_trainer`) on lists of negatives;
-    the reference is a frozen copy of `reference_dir` (default: the starting model)."""
+    """The S-DPO trainer (TRL's DPO trainer with the S-DPO loss, `negrec.llm.sdpo_trainer`) on lists of negatives,
+    `out` claimed for its run (`stage_runs.begin_stage`; None when that run is finished already); the reference is a
+    frozen copy of `reference_dir` (default: the starting model)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from datasets import Dataset
     from trl import DPOConfig
@@ -247,41 +241,54 @@ def sdpo_trainer(model_dir: str | Path, records: Sequence[dict], out: str | Path
     from negrec.llm.sdpo import prepare_rows, title_range
     from negrec.llm.sdpo_trainer import SDPOTrainer
 
+    from negrec.llm.stage_runs import begin_stage, stage_record
+
     rows = prepare_rows(records, pad_empty_to=pad_empty_to)
     if not rows:
         raise ValueError("no preference records with a negative to train on")
+    out = Path(out)
+    callbacks = _callbacks(out, settings)
+    if begin_stage(out, stage_record("sdpo", settings, model=model_dir, data=records, reference=Path(reference_dir or model_dir),
+                                     pad_empty_to=pad_empty_to)):
+        return None
     policy, tok = _load_trainable(Path(model_dir), settings)
     reference = _frozen(load_model(reference_dir or model_dir)[0])
-    args = DPOConfig(**_trl_common(Path(out), settings), beta=settings.beta)
-    return quiet_trainer(SDPOTrainer(model=policy, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows),
-                                     processing_class=tok, title_range=title_range(tok) if settings.title_logps else None,
-                                     anchor=settings.anchor))
+    args = DPOConfig(**_trl_common(out, settings), beta=settings.beta)
+    trainer = SDPOTrainer(model=policy, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+                          title_range=title_range(tok) if settings.title_logps else None, anchor=settings.anchor,
+                          callbacks=callbacks)
+    return quiet_trainer(trainer, "S-DPO")
 
 
 def sdpo(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
          reference_dir: str | Path | None = None, pad_empty_to: int | None = None) -> Path:
-    """S-DPO over lists of negatives (masked), trained like DPO (`sdpo_trainer`); resumes from its last checkpoint."""
+    """S-DPO over lists of negatives (masked), trained like DPO (`sdpo_trainer`); resumes the same run from its last
+    checkpoint."""
     out = Path(out)
     trainer = sdpo_trainer(model_dir, records, out, settings, reference_dir, pad_empty_to)
+    if trainer is None:
+        return out / "final"
     _train(trainer, out)
-    return _finish(trainer.state.log_history, trainer.model, trainer.processing_class, out,
-                   {"stage": "sdpo", "model": str(model_dir), "reference": str(reference_dir or model_dir),
-                    "pad_empty_to": pad_empty_to, **asdict(settings)})
+    return _finish(trainer, trainer.processing_class, out)
 
 
 def curriculum(model_dir: str | Path, stages: Sequence[tuple[Kind, str | Path]], out: str | Path,
                settings: StageSettings = StageSettings()) -> Path:
     """Stages of DPO / S-DPO, each starting from the previous stage's weights for both policy and reference
-    (the seed's headline method: clusterout_low, then clusterin_low). Finished stages are skipped on rerun."""
+    (the seed's headline method: clusterout_low, then clusterin_low). A rerun resumes the same curriculum only,
+    skipping its finished stages."""
+    from negrec.llm.stage_runs import begin_stage, stage_record
+
     out = Path(out)
+    data = [(kind, read_records(path)[0]) for kind, path in stages]
+    stage_fn = {"dpo": dpo, "sdpo": sdpo}
+    unknown = [kind for kind, _ in stages if kind not in stage_fn]
+    if unknown:
+        raise ValueError(f"unknown curriculum stage kind {unknown[0]!r}; choose one of {sorted(stage_fn)}")
+    begin_stage(out, stage_record("curriculum", settings, model=model_dir, data=data, stage_files=[str(p) for _, p in stages]))
     current = Path(model_dir)
-    for i, (kind, data) in enumerate(stages, start=1):
-        stage_dir = out / f"stage{i}-{kind}"
-        if not (stage_dir / "final" / "config.json").is_file():
-            records, _ = read_records(data)
-            (dpo if kind == "dpo" else sdpo)(current, records, stage_dir, settings)
-        current = stage_dir / "final"
-    write_json(out / "config.json", {"stages": [[k, str(d)] for k, d in stages], "model": str(model_dir), **asdict(settings)})
+    for i, (kind, records) in enumerate(data, start=1):
+        current = stage_fn[kind](current, records, out / f"stage{i}-{kind}", settings)
     return current
 
 
@@ -296,8 +303,11 @@ def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rou
     from negrec.data.io import folder_signature, read_records
     from negrec.launch import is_main_process, join_process_group, launch_rank, processes_barrier
     from negrec.llm.runs import run_and_merge
+    from negrec.llm.stage_runs import begin_stage, stage_record
 
     out = Path(out)
+    begin_stage(out, stage_record("selfplay", settings, model=model_dir, data=records, rounds=rounds, batch_size=batch_size,
+                                  catalog=fingerprint(list(catalog.titles))))
     current = Path(model_dir)
     main = is_main_process()
     if launch_rank() is not None:
