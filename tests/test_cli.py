@@ -37,6 +37,21 @@ def test_demo_writes_report(tmp_path):
     assert {(t["system"], t["metric"]) for t in tests} >= {("dns", "NDCG@10"), ("clusterout_low", "Recall@10")}
     stats = json.loads((out / "dataset.json").read_text())["stats"]
     assert stats["users"] == 120 and stats["items"] == 150
+    # the README opens with what the comparison found: the best NDCG@10 and its paired difference to uniform
+    best = max(rows, key=lambda name: rows[name]["NDCG@10"]["mean"])
+    opening = (out / "README.md").read_text().split("\n\n")[1]
+    assert opening.startswith(f"Best NDCG@10: **{best}** ({rows[best]['NDCG@10']['mean']:.4f}).")
+    if best != "uniform":
+        test = next(t for t in tests if (t["system"], t["metric"]) == (best, "NDCG@10"))
+        assert f"Against uniform: {test['diff']:+.4f}, 95% CI [{test['ci_low']:+.4f}, {test['ci_high']:+.4f}]" in opening
+        assert ("not distinguishable" in opening) == (test["ci_low"] <= 0 <= test["ci_high"])
+    markdown = (out / "metrics.md").read_text()
+    assert "HR@10 equals Recall@10 for every user here and is not shown" in markdown
+    assert "| HR@10 |" not in markdown and "HR@10" in rows["dns"]  # leave-last-out: one test item per user
+    readme = (out / "README.md").read_bytes()
+    again = runner.invoke(app, ["demo", "--out", str(out), "--no-llm"], terminal_width=300)
+    assert again.exit_code == 2 and f"{out}: exists; pass --overwrite to replace it" in again.output
+    assert (out / "README.md").read_bytes() == readme
 
 
 def test_data_synth_and_info(tmp_path):

@@ -23,6 +23,10 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
     if exclude is not None or not arr.flags.writeable:
         arr = np.array(arr, copy=True)  # we write -inf into it (or torch needs a writable buffer)
     n_rows, n_items = arr.shape
+    nan = np.isnan(arr)
+    if nan.any():  # torch.topk ranks NaN above every number: a broken model would fill the top slots
+        row = int(np.flatnonzero(nan.any(axis=1))[0])
+        raise ValueError(f"scores hold NaN (row {row}, item {int(np.flatnonzero(nan[row])[0])}): cannot rank them")
     if exclude is not None:
         ex = sp.csr_matrix(exclude)
         arr[np.repeat(np.arange(ex.shape[0]), np.diff(ex.indptr)), ex.indices] = -np.inf

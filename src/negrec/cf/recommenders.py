@@ -48,6 +48,10 @@ class Recommender(ABC):
 
     def recommend(self, users: np.ndarray, k: int, *, exclude: sp.csr_matrix | None = None, chunk: int = 2048) -> np.ndarray:
         """(len(users), k) item ids, best first; rows of `exclude` (indexed by user) are never recommended."""
+        users = np.asarray(users)
+        if users.size and (users.dtype.kind not in "iu" or users.min() < 0):
+            bad = users[users < 0][0].item() if users.dtype.kind in "iu" else users.flat[0]
+            raise ValueError(f"user ids must be non-negative integers (got {bad!r}): a negative index would pick another user")
         return top_k_by_user(self.score, users, k, exclude=exclude, chunk=chunk)
 
 
@@ -80,6 +84,9 @@ class TrainedRecommender(Recommender):
 
     def score(self, users: np.ndarray) -> np.ndarray:
         model = self._fitted()
+        users = np.asarray(users)
+        if users.size and users.max() >= self.train_matrix.shape[0]:
+            raise ValueError(f"user id {int(users.max())} is past the {self.train_matrix.shape[0]} users the model was trained on")
         model.eval()
         with torch.no_grad():
             return model.full_scores(torch.as_tensor(np.asarray(users), dtype=torch.long)).numpy()

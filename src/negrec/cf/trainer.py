@@ -372,6 +372,8 @@ def train(
     """Train a model on `train` with negatives from `sampler_config`; early-stop on `valid` when given.
     `restore_best=False` keeps the last epoch's weights (a refit that trains a fixed number of epochs)."""
     config = config.for_sampler(sampler_config)
+    if train.nnz == 0:
+        raise ValueError("no training interactions: a model trained on nothing would recommend from random weights")
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)  # dropout-free models, but keeps any library default draws seeded

@@ -61,8 +61,14 @@ def evaluate(
     items = recs.items if isinstance(recs, Recommendations) else np.asarray(recs)
     conv = get_conventions(conventions)
     ks = sorted(set(int(k) for k in ks))
-    metrics = accuracy_metrics(items, truth, ks, denominator=conv.accuracy_denominator)
     n_items = truth.shape[1]
+    if items.shape[0] != truth.shape[0]:
+        raise ValueError(f"{items.shape[0]} recommendation rows for {truth.shape[0]} rows of ground truth")
+    out_of_range = (items >= n_items) | (items < -1)
+    if out_of_range.any():  # -1 marks an empty slot; anything else must be an item of the catalog
+        row, col = (int(v[0]) for v in np.nonzero(out_of_range))
+        raise ValueError(f"recommended item id {int(items[row, col])} (row {row}, slot {col}) is outside 0..{n_items - 1}")
+    metrics = accuracy_metrics(items, truth, ks, denominator=conv.accuracy_denominator)
     valid = np.diff(sp.csr_matrix(truth).indptr) > 0
     n_rows, n_valid = len(valid), int(valid.sum())
     d = n_valid if conv.ratio_denominator == "valid" else n_rows

@@ -37,15 +37,58 @@ def comparison_tables(
     evals: dict[str, Evaluation], metrics: list[str], *, baseline: str | Sequence[str] | None = None,
     tests: list[str] | None = None, seed: int = 0, n_resamples: int = 1000,
 ) -> tuple[ResultTable, ResultTable]:
-    """A metrics table (mean [95% CI] per system) and a paired-test table of every system against each baseline."""
-    table = ResultTable(title="Metrics (mean [95% bootstrap CI] over evaluated users)")
+    """A metrics table (mean [95% CI] per system, the best per column in bold, opening with what it found) and a
+    paired-test table of every system against each baseline. A metric equal to an earlier one for every user of every
+    system (HR@10 and Recall@10 with one test item per user) is shown once."""
+    duplicates = _duplicates(evals, metrics)
+    table = ResultTable(title="Metrics (mean [95% bootstrap CI] over evaluated users)", bold_best=True, hidden=list(duplicates))
     for name, ev in evals.items():
         cis = ev.with_ci(seed=seed, n_resamples=n_resamples)
         table.add({"system": name, **{m: cis[m] for m in metrics if m in cis}})
     baselines = [baseline] if isinstance(baseline, str) else list(baseline or [])
     paired = paired_table({name: ev.per_user() for name, ev in evals.items()}, baselines, tests or [], seed=seed,
                           n_resamples=n_resamples)
+    notes = [f"{m} equals {same} for every user here and is not shown (it stays in the CSV and JSON)."
+             for m, same in duplicates.items()]
+    table.summary = " ".join([finding(table, paired, (tests or ["NDCG@10"])[0], baselines[0] if baselines else None), *notes])
     return table, paired
+
+
+def _duplicates(evals: dict[str, Evaluation], metrics: list[str]) -> dict[str, str]:
+    """{metric: the earlier metric it equals for every user of every system} (metrics with values only)."""
+    per_user = {name: ev.per_user() for name, ev in evals.items()}
+    same: dict[str, str] = {}
+    for i, m in enumerate(metrics):
+        for earlier in metrics[:i]:
+            if earlier not in same and all(m in pu and earlier in pu and np.isfinite(pu[m]).any()
+                                           and np.array_equal(pu[m], pu[earlier], equal_nan=True) for pu in per_user.values()):
+                same[m] = earlier
+                break
+    return same
+
+
+def finding(table: ResultTable, paired: ResultTable, metric: str, baseline: str | None) -> str:
+    """One or two sentences: the system with the best `metric` and its paired difference to `baseline` with the CI,
+    said to be not distinguishable where the CI holds 0."""
+    from negrec.report.columns import higher_is_better
+
+    rows = [r for r in table.rows if isinstance(r.get(metric), dict)]
+    if not rows:
+        return ""
+    pick = max if higher_is_better(metric) else min
+    best = pick(rows, key=lambda r: r[metric]["mean"])
+    text = f"Best {metric}: **{best['system']}** ({best[metric]['mean']:.4f})."
+    if baseline is None:
+        return text
+    if best["system"] == baseline:
+        return text + f" That is the reference itself: no system beats {baseline} on {metric}."
+    test = next((p for p in paired.rows if (p["system"], p["baseline"], p["metric"]) == (best["system"], baseline, metric)), None)
+    if test is None:
+        return text
+    ci = f"{test['diff']:+.4f}, 95% CI [{test['ci_low']:+.4f}, {test['ci_high']:+.4f}], p = {test['p_value']:.2g}"
+    if test["ci_low"] <= 0 <= test["ci_high"]:
+        return text + f" Against {baseline}: {ci} — not distinguishable (the CI holds 0)."
+    return text + f" Against {baseline}: {ci}."
 
 
 def write_comparison(

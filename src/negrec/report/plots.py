@@ -124,17 +124,17 @@ def scatter_tradeoff(rows: list[dict], x: str, y: str, path: str | Path, *, labe
         plt.close(fig)
 
 
-def training_curves(history: list[dict], path: str | Path, *, metric: str | None = None) -> Path:
-    """Loss (left axis) and the validation metric (right axis) per epoch."""
+def training_curves(history: list[dict], path: str | Path, *, metric: str | None = None, x: str = "epoch") -> Path:
+    """Loss (left axis) and the validation metric (right axis) per epoch (or per optimiser step: `x="step"`)."""
     plt = _pyplot()
-    epochs = [h["epoch"] for h in history]
+    epochs = [h[x] for h in history]
     fig, ax = plt.subplots(figsize=(5.0, 3.2))
     ax.plot(epochs, [h["loss"] for h in history], color="#4C72B0", marker="o", ms=3, label="training loss")
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("optimiser step" if x == "step" else x)
     ax.set_ylabel("loss", color="#4C72B0")
     if metric and any(metric in h for h in history):
         ax2 = ax.twinx()
-        pts = [(h["epoch"], h[metric]) for h in history if metric in h]
+        pts = [(h[x], h[metric]) for h in history if metric in h]
         ax2.plot([p[0] for p in pts], [p[1] for p in pts], color="#DD8452", marker="s", ms=3, label=metric)
         ax2.set_ylabel(f"validation {metric}", color="#DD8452")
     ax.set_title("training curve")
@@ -155,7 +155,7 @@ def curves_from_logs(folder: str | Path) -> list[Path]:
         if not rows:
             continue
         metric = "reward accuracy" if "rewards/accuracies" in rows[0] else None
-        points = [{"epoch": r.get("step", i), "loss": r["loss"], **({metric: r["rewards/accuracies"]} if metric else {})}
+        points = [{"step": r.get("step", i), "loss": r["loss"], **({metric: r["rewards/accuracies"]} if metric else {})}
                   for i, r in enumerate(rows)]
-        written.append(training_curves(points, log.with_name("curve.png"), metric=metric))
+        written.append(training_curves(points, log.with_name("curve.png"), metric=metric, x="step"))
     return written

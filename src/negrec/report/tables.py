@@ -22,12 +22,24 @@ def _fmt(value: object, digits: int) -> str:
     return str(value)
 
 
+def _mean(value: object) -> float | None:
+    """The number a cell shows (a CI cell's mean); None for text."""
+    if isinstance(value, dict) and "mean" in value:
+        return float(value["mean"])
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
 @dataclass
 class ResultTable:
     """Rows of {column: value}; metric cells may carry a CI as {mean, low, high}."""
 
     rows: list[dict] = field(default_factory=list)
     title: str = ""
+    summary: str = ""  # sentences printed between the title and the table (what the table found)
+    bold_best: bool = False  # markdown: the best value of each metric column in bold
+    hidden: list[str] = field(default_factory=list)  # columns left out of the markdown (still in CSV and JSON)
 
     def add(self, row: dict) -> None:
         """Append one row (e.g. {"system": "popularity", "NDCG@10": {...}, ...})."""
@@ -55,7 +67,7 @@ class ResultTable:
 
     def to_markdown(self, digits: int = 4) -> str:
         """GitHub markdown; CI cells print as `mean [low, high]`."""
-        cols = self.columns()
+        cols = [c for c in self.columns() if c not in self.hidden]
 
         def cell(val: object) -> str:
             if isinstance(val, dict) and "mean" in val:
@@ -65,11 +77,29 @@ class ResultTable:
                 return f"{_fmt(float(val['mean']), digits)} [{_fmt(float(lo), digits)}, {_fmt(float(hi), digits)}]"
             return _fmt(val, digits) if val is not None else ""
 
+        best = self._best_rows(cols) if self.bold_best else {}
         lines = [f"### {self.title}", ""] if self.title else []
+        if self.summary:
+            lines += [self.summary, ""]
         lines.append("| " + " | ".join(cols) + " |")
         lines.append("|" + "|".join("---" for _ in cols) + "|")
-        lines += ["| " + " | ".join(cell(row.get(c)) for c in cols) + " |" for row in self.rows]
+        lines += ["| " + " | ".join(f"**{cell(row.get(c))}**" if i in best.get(c, ()) else cell(row.get(c)) for c in cols) + " |"
+                  for i, row in enumerate(self.rows)]
         return "\n".join(lines) + "\n"
+
+    def _best_rows(self, cols: list[str]) -> dict[str, set[int]]:
+        """Per metric column (one with numeric or CI cells), the rows holding its best value (ties all bold)."""
+        from negrec.report.columns import higher_is_better
+
+        best: dict[str, set[int]] = {}
+        for c in cols:
+            values = {i: _mean(row.get(c)) for i, row in enumerate(self.rows)}
+            values = {i: v for i, v in values.items() if v is not None and not math.isnan(v)}
+            if c == "system" or len(values) < 2:
+                continue
+            top = (max if higher_is_better(c) else min)(values.values())
+            best[c] = {i for i, v in values.items() if v == top}
+        return best
 
     def to_csv(self) -> str:
         """CSV with CI bounds in their own columns."""
@@ -89,5 +119,5 @@ class ResultTable:
         return [
             write_text(folder / f"{stem}.md", self.to_markdown()),
             write_text(folder / f"{stem}.csv", self.to_csv()),
-            write_json(folder / f"{stem}.json", {"title": self.title, "rows": self.rows}),
+            write_json(folder / f"{stem}.json", {"title": self.title, "summary": self.summary, "rows": self.rows}),
         ]
