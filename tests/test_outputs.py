@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -48,6 +49,25 @@ def test_a_second_live_writer_is_refused_and_a_dead_ones_lock_taken_over(tmp_pat
     with atomic_dir(out) as folder:
         (folder / "ok").write_text("1")
     assert listing(tmp_path) == ["run"] and listing(out) == ["ok"]
+
+
+def test_the_lock_of_a_killed_writer_not_yet_reaped_is_taken_over(tmp_path):
+    """kill -9 leaves a zombie until its parent reaps it: its pid still answers signals, but it writes nothing."""
+    import signal
+    import time
+
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / ".run.lock").write_text(str(writer.pid))
+        writer.send_signal(signal.SIGKILL)
+        time.sleep(0.5)  # dead, and not reaped (no wait() yet): a zombie
+        assert Path(f"/proc/{writer.pid}").exists()
+        with atomic_dir(tmp_path / "run") as folder:
+            (folder / "ok").write_text("1")
+        assert listing(tmp_path / "run") == ["ok"]
+    finally:
+        writer.kill()
+        writer.wait()
 
 
 def test_killed_between_the_renames_puts_the_earlier_folder_back(tmp_path):

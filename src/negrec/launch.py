@@ -55,10 +55,13 @@ def join_process_group() -> None:
     PartialState(timeout=timedelta(hours=24))
 
 
-def relaunch(command: list[str], processes: int, *, threads: int | None = None, verbose: bool = False) -> int:
+def relaunch(command: list[str], processes: int, *, threads: int | None = None, verbose: bool = False,
+             launcher_log: "os.PathLike | None" = None) -> int:
     """Run `negrec <command>` on `processes` processes through `accelerate launch` (torchrun underneath: one process
     per GPU; on a machine without GPUs they share the CPU, each with cores / processes torch threads unless
-    `threads` says otherwise) and return its exit status."""
+    `threads` says otherwise) and return its exit status. With `launcher_log` (and without `verbose`) the
+    processes' stderr — where torchrun reports a failed rank with its own traceback after negrec's one-line error —
+    goes to that file instead of the terminal."""
     import subprocess
     import sys
     from pathlib import Path
@@ -77,5 +80,9 @@ def relaunch(command: list[str], processes: int, *, threads: int | None = None, 
         env["NEGREC_THREADS"] = str(threads)
     options = ["--multi_gpu", "--num_processes", str(processes), "--num_machines", "1", "--mixed_precision", "no",
                "--dynamo_backend", "no"]
-    return subprocess.run([str(launcher), "launch", *options, "-m", "negrec", *(["--verbose"] if verbose else []), *command],
-                          env=env).returncode
+    args = [str(launcher), "launch", *options, "-m", "negrec", *(["--verbose"] if verbose else []), *command]
+    if launcher_log is None or verbose:
+        return subprocess.run(args, env=env).returncode
+    Path(launcher_log).parent.mkdir(parents=True, exist_ok=True)
+    with open(launcher_log, "w", encoding="utf-8") as log:
+        return subprocess.run(args, env=env, stderr=log).returncode

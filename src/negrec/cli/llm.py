@@ -88,7 +88,7 @@ def init_tiny_command(
     with user_errors():
         claim_output(out, overwrite=overwrite, inputs=[data, records], kind=TINY_KIND)
         catalog = load_goodreads_catalog(data)
-        recs, _ = read_records(records or data / "train.json")
+        recs, _ = read_records(records or data / "train.json", SFT_FIELDS)
         config = TinyConfig(vocab_size=vocab_size, hidden_size=hidden_size, intermediate_size=intermediate_size,
                             num_layers=layers, num_heads=heads, seed=seed, titles=titles.value)
         init_tiny(recs, catalog.titles, out, config)
@@ -160,7 +160,7 @@ def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Pat
         check_title_tokens(model, cat)
         count = "n" if "n" in options else "k"
         check_title_count(options[count], cat, f"--{count}")
-        recs, _ = read_records(records)
+        recs, _ = read_records(records, SFT_FIELDS)
         with library_logs(out.with_name(out.name + ".log")):  # opened once the cheap checks have passed
             lm, tok = load_model(model)
             work = work_dir or out.with_name(out.name + ".chunks")
@@ -290,10 +290,14 @@ def _training_run(out: Path, resume: bool, overwrite: bool, inputs: list):
         yield
 
 
-def _records(path: Path, limit: int | None) -> list[dict]:
+def _records(path: Path, limit: int | None, fields: tuple[str, ...]) -> list[dict]:
+    """The first `limit` records of a file, each with the text fields the stage reads."""
     from negrec.data.io import read_records
 
-    return read_records(path)[0][:limit]
+    return read_records(path, fields)[0][:limit]
+
+
+SFT_FIELDS, PAIR_FIELDS = ("instruction", "input", "output"), ("prompt", "chosen")
 
 
 @app.command("sft")
@@ -318,7 +322,7 @@ def sft_command(
                                  save_steps=save_steps, seed=seed, lora=lora, template=template.value,
                                  history_loss_from=history_loss_from, time_budget_s=time_budget, max_steps=max_steps,
                                  warmup_steps=warmup_steps, weight_decay=weight_decay, lr_schedule=lr_schedule, dropout=dropout)
-        final = sft(model, _records(records, limit_records), out, settings)
+        final = sft(model, _records(records, limit_records, SFT_FIELDS), out, settings)
     _finish_training(out, "SFT model", final)
 
 
@@ -341,7 +345,7 @@ def dpo_command(
         settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, beta=beta, max_length=max_length,
                                  save_steps=save_steps, seed=seed, lora=lora, precompute_ref_log_probs=precompute_ref,
                                  anchor=anchor, title_logps=title_logps, time_budget_s=time_budget, max_steps=max_steps)
-        final = dpo(model, _records(pairs, limit_records), out, settings, reference)
+        final = dpo(model, _records(pairs, limit_records, (*PAIR_FIELDS, "rejected")), out, settings, reference)
     _finish_training(out, "DPO model", final)
 
 
@@ -364,7 +368,7 @@ def sdpo_command(
         settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, beta=beta, max_length=max_length,
                                  save_steps=save_steps, seed=seed, lora=lora, anchor=anchor, title_logps=title_logps,
                                  time_budget_s=time_budget, max_steps=max_steps)
-        final = sdpo(model, _records(pairs, limit_records), out, settings, reference, pad_empty_to)
+        final = sdpo(model, _records(pairs, limit_records, PAIR_FIELDS), out, settings, reference, pad_empty_to)
     _finish_training(out, "S-DPO model", final)
 
 
@@ -414,7 +418,7 @@ def selfplay_command(
     with _training_run(out, resume, overwrite, [model, catalog, records]):
         settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, beta=beta, max_length=max_length, save_steps=save_steps,
                                  seed=seed, template=template.value, anchor=anchor, title_logps=title_logps)
-        final = selfplay_rounds(model, _records(records, limit_records), load_goodreads_catalog(catalog), rounds, out, settings)
+        final = selfplay_rounds(model, _records(records, limit_records, SFT_FIELDS), load_goodreads_catalog(catalog), rounds, out, settings)
     _finish_training(out, "self-play model", final)
 
 
@@ -445,8 +449,12 @@ def run_command(
                 root = ctx.find_root().params
                 command = ["llm", "run", str(recipe), "--out", str(out), *(["--data-dir", str(data_dir)] if data_dir else []),
                            "--resume"]  # the processes find the folder this process claimed
-                status = relaunch(command, processes, threads=root.get("threads"), verbose=bool(root.get("verbose")))
+                log = out.with_name(out.name + ".launch.log")  # beside: the processes claim --out themselves
+                status = relaunch(command, processes, threads=root.get("threads"), verbose=bool(root.get("verbose")),
+                                  launcher_log=log)
                 if status:
+                    console.print(f"the {processes} processes stopped (exit {status}); the launcher's report is in {log}",
+                                  markup=False, soft_wrap=True)
                     raise typer.Exit(status)
             raise typer.Exit(0)
         claimed = launch_rank() is None or is_main_process()  # under a launch, rank 0 claims; the others follow it

@@ -156,7 +156,7 @@ def data_info(
                 catalog = goodreads.load_goodreads_catalog(path)
                 summary = goodreads.goodreads_summary(path, catalog)
                 train = path / "train.json"
-                result = {"format": fmt, **summary}
+                result = {"format": fmt, **summary, "warnings": _catalog_warnings(catalog)}
                 if train.is_file():
                     split = goodreads.load_goodreads_records(train, catalog)
                     inter = goodreads.history_interactions(split, catalog.n_items)
@@ -176,6 +176,7 @@ def data_info(
     if as_json:
         console.print_json(json.dumps(result))
         return
+    warnings = result.pop("warnings", [])
     nested = {k: v for k, v in result.items() if isinstance(v, dict) and k != "genre_shares"}
     _print_mapping(f"{source}", {k: v for k, v in result.items() if k not in nested})
     for key, value in nested.items():
@@ -184,6 +185,23 @@ def data_info(
                 _print_mapping(f"{source}/{name}", info)
         else:
             _print_mapping(f"{source}: {key}", value)
+    for line in warnings:
+        console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _catalog_warnings(catalog) -> list[str]:
+    """What in a Goodreads-layout catalog would mislead the LLM stages or the fairness metrics."""
+    import numpy as np
+
+    from negrec.llm.prompts import title_clashes
+
+    lines = title_clashes(catalog.titles or [])
+    if catalog.genres is not None and catalog.fairness_genres:
+        counts = dict(zip(catalog.genre_names, np.asarray(catalog.genres.sum(axis=0)).ravel().tolist()))
+        unused = [g for g in catalog.fairness_genres if not counts.get(g)]
+        if unused:
+            lines.append(f"genre_dict.json names {len(unused)} genre(s) that no item has, e.g. {unused[0]!r} (DGU/MGU count them)")
+    return lines
 
 
 @data_app.command("synth")

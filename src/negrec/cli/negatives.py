@@ -46,6 +46,17 @@ def _exposure(option: str | None, catalog_dir: Path, parser: str):
     return count_exposure(histories_of(path, parser))
 
 
+def _check_known(ann, catalog, where: Path) -> None:
+    """Candidates none of which is a catalog title come from another catalog: every strategy would fall back."""
+    from negrec.data.titles import parse_target
+    from negrec.errors import DataError
+
+    given = [c for c in ann.candidates if c]
+    if given and not any(catalog.lookup(parse_target(c)) >= 0 for c in given):
+        raise DataError(f"none of its {len(given)} candidates is a title of --catalog (first: {given[0]!r}); is --catalog the "
+                        "catalog the candidates were generated from?", path=where)
+
+
 def _write_picks(strategy: str, known: Sequence[str], pick: Callable, out: Path, format: Fmt, catalog_dir: Path,
                  annotated: Path | None, candidates: Path | None, exposure: str | None, compat: Compat, *, overwrite: bool,
                  inputs: Sequence[Path | None] = ()) -> None:
@@ -70,6 +81,7 @@ def _write_picks(strategy: str, known: Sequence[str], pick: Callable, out: Path,
             ann = load_annotated(annotated)
         else:
             ann = annotate(read_candidates(candidates), cat, exposure=_exposure(exposure, catalog_dir, parser), parser=parser, where=str(candidates))
+        _check_known(ann, cat, annotated or candidates)
         rows, report = pick(cat, ann, parser)
         write_preferences(out, rows, format.value)
     typer.echo(f"{report.summary()} → {out}")
@@ -95,6 +107,7 @@ def annotate_command(
         claim_output(out, overwrite=overwrite, inputs=[candidates, catalog, exposure_from])
         cat = load_goodreads_catalog(catalog)
         ann = annotate(read_candidates(candidates), cat, exposure=_exposure(exposure_from, catalog, parser), parser=parser, where=str(candidates))
+        _check_known(ann, cat, candidates)
         write_json(out, ann.records())
     typer.echo(f"annotated {len(ann)} records ({len(ann.candidates)} candidates) → {out}")
 

@@ -87,8 +87,9 @@ def read_json(path: str | Path) -> Any:
         raise DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno) from None
 
 
-def read_records(path: str | Path) -> tuple[list[dict], list[int] | None]:
-    """Records from a JSON array or a JSONL file, and each record's line number (JSONL only)."""
+def read_records(path: str | Path, text_fields: Sequence[str] = ()) -> tuple[list[dict], list[int] | None]:
+    """Records from a JSON array or a JSONL file, and each record's line number (JSONL only); each of `text_fields`
+    must be a string in every record (the error names the record, line and field)."""
     path = Path(path)
     text = read_utf8(path)
     if text.lstrip().startswith("["):
@@ -109,8 +110,12 @@ def read_records(path: str | Path) -> tuple[list[dict], list[int] | None]:
     if not data:
         raise DataError("no records (an empty file or array)", path=path)
     for k, rec in enumerate(data):
+        line = lines[k] if lines else None
         if not isinstance(rec, dict):
-            raise DataError(f"expected an object, got {type(rec).__name__}", path=path, record=k, line=lines[k] if lines else None)
+            raise DataError(f"expected an object, got {type(rec).__name__}", path=path, record=k, line=line)
+        for key in text_fields:
+            if not isinstance(rec.get(key), str):
+                raise DataError("missing or not a string", path=path, record=k, line=line, field=key)
     return data, lines
 
 

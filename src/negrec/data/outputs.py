@@ -32,13 +32,18 @@ def _take_lock(lock: Path, target: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether a process runs: a killed writer not yet reaped by its parent (a zombie) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's live process
         return True
-    return True
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # no /proc (not Linux): trust the signal test
+        return True
+    return "\nState:\tZ" not in status
 
 
 @contextmanager
@@ -73,6 +78,8 @@ def check_writable(path: str | Path) -> None:
     place = path if path.is_dir() else path.parent
     while not place.exists() and place != place.parent:
         place = place.parent
+    if place.exists() and not place.is_dir():
+        raise DataError(f"cannot create the parent folder: {place} is a file", path=path)
     if place.exists() and not os.access(place, os.W_OK | os.X_OK):
         raise DataError(f"cannot write there: {place} is not writable", path=path)
 

@@ -43,12 +43,7 @@ class LLMEvaluation:
 
 def read_predictions(path: str | Path) -> list[dict]:
     """Prediction records `{prompt, prediction, ground_truth[, beams]}`, validated field by field."""
-    records, lines = read_records(path)
-    for k, rec in enumerate(records):
-        for key in ("prompt", "prediction", "ground_truth"):
-            if not isinstance(rec.get(key), str):
-                raise DataError("missing or not a string", path=path, record=k, line=lines[k] if lines else None, field=key)
-    return records
+    return read_records(path, ("prompt", "prediction", "ground_truth"))[0]
 
 
 def make_encoder(grounding: Grounding) -> Encoder:

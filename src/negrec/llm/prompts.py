@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from typing import Sequence
 
 from negrec.data.titles import parse_title_list, quote
 from negrec.errors import DataError
@@ -73,3 +75,27 @@ def parse_prompt(prompt: str, *, where: str = "prompt", record: int | None = Non
         missing = "### Instruction:/### Input:" if instruction is None else "### Input:/### Response:"
         raise DataError(f"prompt lacks the template markers {missing}", path=where, record=record, field="prompt")
     return instruction, inp
+
+
+MARKERS = ("### Instruction:", "### Input:", "### Response:")
+LIST_SEPARATOR = '", "'  # between the quoted titles of a history
+
+
+def title_clashes(titles: Sequence[str], special_tokens: Sequence[str] = ("<s>", "</s>", "<pad>", "<unk>")) -> list[str]:
+    """Why titles would break the prompt format, one line per problem (first title named): a template marker cuts the
+    history short, a special token becomes a control token mid-prompt, the list separator or a doubled quote makes two
+    titles read as one (or one as two), a repeated title is two items with one name."""
+    checks = [(f"holds the template marker {m!r}", lambda t, m=m: m in t) for m in MARKERS]
+    checks += [(f"holds the special token {tok!r}", lambda t, tok=tok: tok in t) for tok in special_tokens]
+    checks += [(f"holds the list separator {LIST_SEPARATOR!r}", lambda t: LIST_SEPARATOR in t),
+               ('holds \'""\' (two titles written back to back)', lambda t: '""' in t),
+               ("holds a line break", lambda t: "\n" in t)]
+    problems = []
+    for what, test in checks:
+        bad = [t for t in titles if test(t)]
+        if bad:
+            problems.append(f"{len(bad)} title(s) {what}, e.g. {bad[0]!r}")
+    repeated = [t for t, n in Counter(titles).items() if n > 1]
+    if repeated:
+        problems.append(f"{len(repeated)} title(s) appear more than once, e.g. {repeated[0]!r}")
+    return problems

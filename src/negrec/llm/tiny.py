@@ -67,7 +67,12 @@ def init_tiny(records: Sequence[dict], titles: Sequence[str], out: str | Path, c
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    from negrec.llm.prompts import title_clashes
+
     out = Path(out)
+    clashes = title_clashes(titles, list(SPECIAL.values()))
+    if clashes:  # a model built on them would misread its own prompts
+        raise ValueError("catalog titles clash with the prompt format: " + "; ".join(clashes))
     tokenizer = train_tokenizer(training_texts(records, titles), config.vocab_size)
     offset = None
     if config.titles == "tokens":

@@ -72,12 +72,9 @@ class Annotated:
 
 def read_candidates(path: str | Path) -> list[dict]:
     """Candidate records `{prompt, chosen, rejected: [..]}` (JSON or JSONL), validated field by field."""
-    records, lines = read_records(path)
+    records, lines = read_records(path, ("prompt", "chosen"))
     for k, rec in enumerate(records):
         line = lines[k] if lines else None
-        for key in ("prompt", "chosen"):
-            if not isinstance(rec.get(key), str):
-                raise DataError("missing or not a string", path=path, record=k, line=line, field=key)
         rejected = rec.get("rejected")
         if isinstance(rejected, str):
             rec["rejected"] = [rejected]
