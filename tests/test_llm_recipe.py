@@ -180,3 +180,37 @@ def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
     assert path.stat().st_size < 1000
     with pytest.raises(DataError, match=r"bomb.yaml: .*expands to more than 100000 values"):
         load_recipe(path)
+
+
+def test_a_kill_while_saving_a_stage_reruns_it_and_the_report_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    """SFT dies after writing its weights but before its final/ folder is complete (a kill -9 mid-save): the rerun
+    does not take the stage as finished, trains it again, and ends with the uninterrupted run's report."""
+    import negrec.llm.stage_runs as stage_runs
+
+    recipe = tmp_path / "small.yaml"
+    recipe.write_text(TINY.split("methods:")[0].replace("baseline: [SPRec, MostPop]", "baseline: MostPop")
+                      + "protocols: [ranked]\nmethods: []\n")
+    runner = CliRunner()
+    whole = runner.invoke(app, ["llm", "run", str(recipe), "--out", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    real = stage_runs.write_json
+
+    class Killed(Exception):
+        pass
+
+    def killed(path, obj, **kw):
+        if path.name == "negrec.json":
+            raise Killed  # what a kill leaves behind: weights written, the folder not renamed into place
+        return real(path, obj, **kw)
+
+    monkeypatch.setattr(stage_runs, "write_json", killed)
+    with pytest.raises(Killed):
+        runner.invoke(app, ["llm", "run", str(recipe), "--out", str(tmp_path / "killed")], catch_exceptions=False)
+    monkeypatch.setattr(stage_runs, "write_json", real)
+    sft = tmp_path / "killed" / "sft"
+    assert (sft / ".final.tmp" / "model.safetensors").is_file() and not (sft / "final").exists()
+    again = runner.invoke(app, ["llm", "run", str(recipe), "--out", str(tmp_path / "killed"), "--resume"])
+    assert again.exit_code == 0, again.output
+    assert "[sft] running" in again.output and "[model] done already" in again.output
+    rows = [json.loads((tmp_path / run / "report" / "metrics.json").read_text())["rows"] for run in ("whole", "killed")]
+    assert rows[0] == rows[1]
