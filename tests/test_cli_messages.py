@@ -3,6 +3,8 @@ that need genres refused before any training, generic tables read through column
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -76,3 +78,41 @@ def test_samplers_that_need_genres_are_refused_before_training_and_compare_adapt
     res = run("cf", "recommend", "--run", str(table / "genres"), "--out", str(table / "sub.csv"))
     assert res.exit_code == 2 and (f"error: {table / 'genres'}: this is a comparison folder; its runs are in {table / 'genres' / 'runs'}"
                                    "/<sampler> (clusterin_high, clusterout_low, dns, mixed, popularity, uniform)") in res.output
+
+
+def test_data_kaggle_reads_generic_tables_and_writes_each_users_items_in_time_order(tmp_path):
+    rows = "customer,product,when\nu1,p10,30\nu1,p2,10\nu1,p9,20\nu2,p1,5\n"  # as strings p10 < p2 < p9: not time order
+    (tmp_path / "t.csv").write_text(rows)
+    res = run("data", "kaggle", str(tmp_path / "t.csv"), "--out", str(tmp_path / "k.csv"), "--user-col", "customer",
+              "--item-col", "product", "--time-col", "when")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "k.csv").read_text().splitlines() == ["UserId,ItemId", "u1,p2 p9 p10", "u2,p1"]
+
+
+def test_terminal_tables_never_cut_a_system_name(monkeypatch):
+    from rich.console import Console
+
+    import negrec.cli.common as common
+
+    recorder = Console(width=72, record=True, emoji=False)
+    monkeypatch.setattr(common, "console", recorder)
+    name = "clusterin_low_clusterout_low"
+    metrics = {m: 0.1234 for m in ("NDCG@10", "HR@5", "HR@10", "DivRatio@10", "MGU@10", "NotInRatio")}
+    common.print_llm_summary({"ranked": {name: metrics, "SFT": metrics}}, "title")
+    text = recorder.export_text()
+    assert "…" not in text
+    cells = [line.split("│")[2].strip() for line in text.splitlines() if line.count("│") > 3]
+    assert name in "".join(cells)  # folded over lines, every character kept
+
+
+def test_the_cf_summary_names_the_selection_metric_best_epoch_and_stop_reason(tmp_path):
+    res = run("cf", "train", "--dataset", "synthetic", "--epochs", "3", "--metric", "MAP@50", "--out", str(tmp_path / "run"))
+    assert res.exit_code == 0, res.output
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    lines = res.output.splitlines()
+    training = next(line for line in lines if line.startswith("training: "))
+    assert training.startswith("training: 3 epochs, stopped by epochs; best epoch ")
+    assert "(validation MAP@50 " in training
+    test = next(line for line in lines if line.startswith("test: "))
+    assert test.startswith("test: MAP@50=") and "NDCG@10=" in test
+    assert "MAP@50" in json.dumps(saved)

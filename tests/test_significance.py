@@ -91,3 +91,16 @@ def test_seeds_difference_against_a_deterministic_system_is_welch_without_warnin
         warnings.simplefilter("ignore")  # scipy's own reference call warns about the constant side
         ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
     assert (t.ci_low, t.ci_high) == (pytest.approx(ci.low), pytest.approx(ci.high)) and t.ci_low < 0 < t.ci_high
+
+
+def test_the_minimum_detectable_effect_is_the_power_formula_and_has_its_power():
+    """MDE = (t_0.975 + t_0.8) sd / sqrt(n); simulated differences of that size are found about 80 % of the time."""
+    from negrec.eval.significance import minimum_detectable_effect
+
+    rng = np.random.default_rng(0)
+    d = rng.normal(0.0, 0.3, size=200)
+    expected = (stats.t.ppf(0.975, 199) + stats.t.ppf(0.8, 199)) * d.std(ddof=1) / np.sqrt(200)
+    assert minimum_detectable_effect(d) == pytest.approx(expected)
+    assert paired_test(d + 1.0, np.ones(200)).mde == pytest.approx(expected)
+    hits = np.mean([stats.ttest_1samp(rng.normal(expected, 0.3, size=200), 0.0).pvalue < 0.05 for _ in range(2000)])
+    assert 0.76 < hits < 0.84

@@ -24,6 +24,17 @@ def applies(model: torch.nn.Module, config) -> bool:
             and next(model.parameters()).device.type == "cpu")
 
 
+def compile_note() -> str | None:
+    """A line to show before the first fused epoch when numba has not compiled the loop yet on this machine (it then
+    takes about a minute, once: the compiled code is cached beside the module for every later process)."""
+    from pathlib import Path
+
+    cache = Path(__file__).with_name("__pycache__")
+    if any(cache.glob("fused_loop.run_batches-*.nbi")):
+        return None
+    return "compiling the fused training loop (numba; once per machine, cached for later runs) …"
+
+
 def run_chunk(model: MF, config, users: np.ndarray, positives: np.ndarray, items: np.ndarray, ok: np.ndarray,
               *, hardest: bool) -> tuple[float, int]:
     """Train on one chunk's rows in batches of `config.batch_size`: `items`/`ok` are the drawn negatives (B, k),

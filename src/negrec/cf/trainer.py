@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from negrec.cf.fused import applies as fused_applies, run_chunk
+from negrec.cf.fused import applies as fused_applies, compile_note, run_chunk
 from negrec.cf.logq import LogQ
 from negrec.cf.losses import LOSSES, shared_softmax_loss
 from negrec.cf.mixgcf import mix_negatives
@@ -393,6 +393,9 @@ def train(
     step = _batch_step(model, opts, config, sampler_config, logq, torch.Generator().manual_seed(config.seed + 1))
     fused = fused_applies(model, config) and on_device is None
     fused_pool = fused and sampler.config.selection == "hardest" and sampler.width(1) == 1
+    note = compile_note() if fused and log is not None else None
+    if note:
+        log(note)
     result = TrainResult(model=model)
     best_state = None
     bad_epochs, spent = 0, 0.0

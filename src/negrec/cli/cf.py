@@ -158,7 +158,20 @@ def train_command(
     from negrec.report.columns import CF_RUN_LINE
 
     summary = run.evaluation.summary()
-    typer.echo(" ".join(f"{m}={summary[m]:.4f}" for m in CF_RUN_LINE) + f" → {out}")
+    metrics = list(dict.fromkeys([config.metric, *CF_RUN_LINE]))  # the selection metric first
+    typer.echo(_training_line(run, config))
+    typer.echo("test: " + " ".join(f"{m}={summary[m]:.4f}" for m in metrics if m in summary) + f" → {out}")
+
+
+def _training_line(run, config) -> str:
+    """How training went: epochs, why it stopped, the best epoch on the validation metric, the refit."""
+    r = run.result
+    line = f"training: {len(r.history)} epochs, stopped by {r.stopped}"
+    if r.best_metric == r.best_metric and r.best_metric != float("-inf"):  # a validation part chose the epoch
+        line += f"; best epoch {r.best_epoch + 1} (validation {config.metric} {r.best_metric:.4f})"
+    if run.refit is not None:
+        line += f"; refit on training + validation for {len(run.refit.history)} epochs"
+    return line
 
 
 @app.command("compare")

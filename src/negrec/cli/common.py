@@ -74,7 +74,9 @@ def print_llm_summary(summary: dict, title: str) -> None:
 
     table = Table(title=title)
     for c in ["protocol", "system", *cols]:
-        table.add_column(c, justify="left" if c in ("protocol", "system") else "right")
+        # names fold onto a second line rather than lose their ends ("clusterin_high_clu…") in a narrow terminal
+        table.add_column(c, justify="left" if c in ("protocol", "system") else "right", overflow="fold",
+                         min_width=len(c) if c not in ("protocol", "system") else None)
     for protocol, systems in summary.items():
         for name, m in systems.items():
             table.add_row(protocol, escape(name), *(f"{m[c]:.4f}" if m.get(c) is not None else "–" for c in cols))

@@ -345,7 +345,7 @@ def dpo_command(
         settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, beta=beta, max_length=max_length,
                                  save_steps=save_steps, seed=seed, lora=lora, precompute_ref_log_probs=precompute_ref,
                                  anchor=anchor, title_logps=title_logps, time_budget_s=time_budget, max_steps=max_steps)
-        final = dpo(model, _records(pairs, limit_records, (*PAIR_FIELDS, "rejected")), out, settings, reference)
+        final = dpo(model, _records(pairs, limit_records, PAIR_FIELDS), out, settings, reference)
     _finish_training(out, "DPO model", final)
 
 

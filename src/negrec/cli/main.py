@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from negrec.cli.common import OverwriteOpt, command_group, console, log_line, print_llm_summary, progress_bar, user_errors
+from negrec.cli.common import (ItemColOpt, ItemsOpt, OverwriteOpt, RatingColOpt, SepOpt, TimeColOpt, UserColOpt, command_group,
+                               console, log_line, print_llm_summary, progress_bar, table_options, user_errors)
 
 app = command_group("negrec: negative sampling as a first-class, measured part of training recommenders.")
 data_app = command_group("Inspect and synthesise datasets.")
@@ -112,7 +113,7 @@ def _demo(out: Path, config, samplers: list[str] | None, train_config, llm: bool
                       progress=progress_bar("training MF once per negative sampler"))
     table = Table(title="Negative samplers for MF on the synthetic dataset (leave-last-out test items)")
     metrics = list(next(iter(result["metrics"].values())))
-    table.add_column("system")
+    table.add_column("system", overflow="fold")  # long sampler names wrap instead of being cut
     for m in metrics:
         table.add_column(m, justify="right")
     for name, values in result["metrics"].items():
@@ -229,13 +230,16 @@ def data_synth(
 @data_app.command("kaggle")
 def data_kaggle(
     source: Annotated[str, typer.Argument(help="A dataset name under the data root (e.g. movielens-100k), a path, or 'synthetic'.")],
-    out: Annotated[Path, typer.Option(help="Kaggle-format CSV to write (UserId,ItemId with space-separated ids, time order).")],
+    out: Annotated[Path, typer.Option(help="Kaggle-format CSV to write (UserId,ItemId with space-separated ids; each user's "
+                                           "items in time order where the data has timestamps, else in catalog order).")],
     data_dir: Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="Keep ratings ≥ this (implicit feedback).")] = None,
     hide: Annotated[float, typer.Option(help="Share of each user's items (int(n·share), chosen at random) written to --hidden "
                                              "instead of --out: a nested hold-out to score a submission on.")] = 0.0,
     hidden: Annotated[Optional[Path], typer.Option(help="Where the hidden items go (needed with --hide).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the hidden items' choice.")] = 0,
+    user_col: UserColOpt = "user", item_col: ItemColOpt = "item", rating_col: RatingColOpt = None, time_col: TimeColOpt = None,
+    sep: SepOpt = ",", items: ItemsOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write a dataset in the course homework's Kaggle format, optionally with a nested hold-out."""
@@ -255,11 +259,11 @@ def data_kaggle(
         if hidden is not None and hide == 0:
             raise ValueError("--hidden needs --hide > 0 (without it nothing is hidden, and --out would hold every item)")
         source_path = None if source == "synthetic" else resolve_source(source, data_dir)
-        claim_output(out, overwrite=overwrite, inputs=[source_path])
+        claim_output(out, overwrite=overwrite, inputs=[source_path, items])
         if hidden is not None:
             # rewriting --out alone over an earlier nested hold-out would put the hidden items back into training
-            claim_output(hidden, overwrite=overwrite, inputs=[source_path, out], option="--hidden")
-        data = load_cf_dataset(source, data_dir)
+            claim_output(hidden, overwrite=overwrite, inputs=[source_path, out, items], option="--hidden")
+        data = load_cf_dataset(source, data_dir, table=table_options(user_col, item_col, rating_col, time_col, sep, items))
         inter = data.interactions
         if threshold is not None:
             if not inter.has_ratings:

@@ -174,7 +174,8 @@ def run_sampler(prep: Prepared, spec: str, config: TrainConfig, *, out: Path | N
         check_refit(prep)
     config = config.for_sampler(parse_sampler(spec))  # the run records the loss it trained with
     result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.data.catalog, log=log)
-    final = refit_model(prep, spec, config, result, log=log) if refit else None
+    refit_log = None if log is None else (lambda line: log(f"refit {line}"))  # its epochs read apart from the selection's
+    final = refit_model(prep, spec, config, result, log=refit_log) if refit else None
     scored, exclude = result, prep.exclude
     if final is not None and prep.test is not prep.valid:
         scored, exclude = final, (prep.exclude + prep.valid.binary()).astype(bool).astype(np.float32)

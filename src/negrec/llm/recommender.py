@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,8 @@ class TitleTokenRecommender(Recommender):
         timelines = user_timelines(train)
         records = next_item_records(timelines, self.titles, self.max_history)
         work = Path(tempfile.mkdtemp(prefix="negrec-llm-rec-"))
+        # the fitted model lives here until `save` copies it: removed with the recommender (or at interpreter exit)
+        self._work = weakref.finalize(self, shutil.rmtree, work, True)
         init_tiny(records, self.titles, work / "init", self.tiny)
         self._use(sft(work / "init", records, work / "sft", self.settings),
                   [t[-self.max_history :].tolist() for t in timelines])

@@ -202,9 +202,12 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     out = Path(out)
     if not pairs:
         raise ValueError("no preference records to train on")
-    lists = [i for i, p in enumerate(pairs) if isinstance(p["rejected"], list)]
+    lists = [i for i, p in enumerate(pairs) if isinstance(p.get("rejected"), list)]
     if lists:
         raise ValueError(f"record {lists[0]} has a list of negatives: DPO takes one; use `negrec llm sdpo`")
+    missing = [i for i, p in enumerate(pairs) if not isinstance(p.get("rejected"), str)]
+    if missing:
+        raise ValueError(f"record {missing[0]}, field 'rejected': missing or not a string")
     callbacks = _callbacks(out, settings)
     if begin_stage(out, stage_record("dpo", settings, model=model_dir, data=pairs, reference=Path(reference_dir or model_dir))):
         return out / "final"

@@ -18,7 +18,8 @@ def paired_table(per_user: dict[str, dict[str, np.ndarray]], baselines: Sequence
                  seed: int = 0, n_resamples: int = 1000) -> ResultTable:
     """Every system against each baseline, per metric: mean difference, its bootstrap CI and the t-test p-value."""
     names = ", ".join(f"'{b}'" for b in baselines)
-    paired = ResultTable(title=f"Paired tests against {names} (t-test p-value; 95% bootstrap CI of the difference)")
+    paired = ResultTable(title=f"Paired tests against {names} (t-test p-value; 95% bootstrap CI of the difference; mde: the "
+                               "smallest difference this test detects with 80% power at α = 0.05)")
     for baseline in baselines:
         base = per_user[baseline]
         for name, mine in per_user.items():
@@ -28,7 +29,7 @@ def paired_table(per_user: dict[str, dict[str, np.ndarray]], baselines: Sequence
                 res = paired_test(mine[metric], base[metric], metric=metric, seed=seed, n_resamples=n_resamples)
                 paired.add({
                     "system": name, "baseline": baseline, "metric": metric, "n": res.n, "diff": res.diff,
-                    "ci_low": res.ci_low, "ci_high": res.ci_high, "p_value": res.p_value,
+                    "ci_low": res.ci_low, "ci_high": res.ci_high, "p_value": res.p_value, "mde": res.mde,
                 })
     return paired
 
@@ -87,7 +88,8 @@ def finding(table: ResultTable, paired: ResultTable, metric: str, baseline: str 
         return text
     ci = f"{test['diff']:+.4f}, 95% CI [{test['ci_low']:+.4f}, {test['ci_high']:+.4f}], p = {test['p_value']:.2g}"
     if test["ci_low"] <= 0 <= test["ci_high"]:
-        return text + f" Against {baseline}: {ci} — not distinguishable (the CI holds 0)."
+        return text + (f" Against {baseline}: {ci} — not distinguishable (the CI holds 0; this comparison detects "
+                       f"differences of {test['mde']:.4f} or more with 80% power).")
     return text + f" Against {baseline}: {ci}."
 
 

@@ -90,6 +90,17 @@ def label_offsets(anchors: list[tuple[float, float]], *, width: float = 60.0, he
     return offsets
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "<", ">", "h", "*")
+REFERENCE_ROWS = ("MostPop", "RandomRec")  # recommenders shown for reference: they train with no negatives
+
+
+def _direction(metric: str) -> str:
+    """An axis label that says which way is better."""
+    from negrec.report.columns import higher_is_better
+
+    return f"{metric} ({'higher' if higher_is_better(metric) else 'lower'} is better)"
+
+
 def scatter_tradeoff(rows: list[dict], x: str, y: str, path: str | Path, *, label: str = "system") -> Path:
     """Scatter of two metrics (e.g. accuracy vs. diversity) with 95 % CI bars where the cells carry them, one
     label per distinct position, labels moved apart where they would overlap."""
@@ -109,13 +120,21 @@ def scatter_tradeoff(rows: list[dict], x: str, y: str, path: str | Path, *, labe
                         yerr=None if ey is None else [[ey[0]], [ey[1]]], fmt="none", ecolor="0.7", lw=0.8, capsize=2)
     # Systems with identical metrics (e.g. strategies that picked the same negatives) share one joined label
     points = coincident_labels([(val(r[x]), val(r[y]), str(r[label])) for r in rows])
-    for px, py, _ in points:
-        ax.scatter(px, py, s=40, zorder=3)
+    palette = plt.get_cmap("tab20").colors
+    for i, (px, py, text) in enumerate(points):
+        reference = any(name in REFERENCE_ROWS for name in text.split(" = "))
+        # reference recommenders (no negatives) in grey crosses; systems get a colour and a marker each
+        ax.scatter(px, py, s=44, zorder=3, marker="X" if reference else MARKERS[i % len(MARKERS)],
+                   color="0.45" if reference else palette[i % len(palette)], edgecolors="white", linewidths=0.5)
     display = ax.transData.transform([(px, py) for px, py, _ in points]) * 72.0 / fig.dpi if points else []
     for (px, py, text), dy in zip(points, label_offsets([tuple(d) for d in display])):
-        ax.annotate(text, (px, py), textcoords="offset points", xytext=(5, 4 + dy), fontsize=8)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+        # a label pushed off its point keeps a thin line back to it
+        ax.annotate(text, (px, py), textcoords="offset points", xytext=(5, 4 + dy), fontsize=8,
+                    arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5} if dy else None,
+                    style="italic" if any(n in REFERENCE_ROWS for n in text.split(" = ")) else "normal")
+    ax.margins(x=0.12, y=0.12)  # room for the labels of the outermost points inside the axes
+    ax.set_xlabel(_direction(x))
+    ax.set_ylabel(_direction(y))
     ax.set_title(f"{y} vs. {x}" + (" (95% CI)" if any(err(r[y]) for r in rows) else ""))
     ax.grid(alpha=0.3)
     try:
