@@ -227,6 +227,47 @@ def data_synth(
     _print_mapping(f"synthetic dataset → {out}", dataset_stats(data.interactions, data.catalog))
 
 
+@data_app.command("llm-records")
+def data_llm_records(
+    source: Annotated[str, typer.Argument(help="A dataset with item titles: a name under the data root (e.g. movielens-100k), "
+                                               "a path (with --items for a generic table), or 'synthetic'.")],
+    out: Annotated[Path, typer.Option(help="Folder to write in the Goodreads LLM layout (records + catalog files).")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")] = None,
+    history: Annotated[int, typer.Option(help="History items per record (the latest before the target).")] = 10,
+    min_history: Annotated[int, typer.Option(help="Fewest history items a record may have.")] = 3,
+    train_per_user: Annotated[int, typer.Option(help="Training records per user (the latest positions before validation).")] = 5,
+    valid: Annotated[Optional[int], typer.Option(help="Validation records: this many users at random (default: every user).")] = None,
+    test: Annotated[Optional[int], typer.Option(help="Test records: this many users at random (default: every user).")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Keep ratings ≥ this (default: every interaction).")] = None,
+    noun: Annotated[str, typer.Option(help="What the prompts call the items (the seed: books).")] = "items",
+    seed: Annotated[int, typer.Option(help="Seed of the validation and test users' draw.")] = 0,
+    user_col: UserColOpt = "user", item_col: ItemColOpt = "item", rating_col: RatingColOpt = None, time_col: TimeColOpt = None,
+    sep: SepOpt = ",", items: ItemsOpt = None,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Turn an interactions dataset with titles into LLM records: per user, the last item tests, the one before
+    validates, earlier positions train; titles made unique and safe for the prompt format."""
+    from negrec.data.formats import resolve_source
+    from negrec.data.llm_records import RECORDS_KIND, RecordsConfig, write_llm_records
+    from negrec.data.outputs import atomic_dir, claim_output
+    from negrec.experiments.cf import load_cf_dataset
+
+    with user_errors():
+        config = RecordsConfig(history=history, min_history=min_history, train_per_user=train_per_user, valid=valid, test=test,
+                               seed=seed, noun=noun)
+        source_path = None if source == "synthetic" else resolve_source(source, data_dir)
+        claim_output(out, overwrite=overwrite, inputs=[source_path, items], kind=RECORDS_KIND)
+        data = load_cf_dataset(source, data_dir, table=table_options(user_col, item_col, rating_col, time_col, sep, items))
+        inter = data.interactions
+        if threshold is not None:
+            if not inter.has_ratings:
+                raise ValueError(f"--threshold needs ratings; {source} has none")
+            inter = inter.at_least(threshold)
+        with atomic_dir(out, kind=RECORDS_KIND) as folder:
+            counts = write_llm_records(folder, inter, data.catalog, config)
+    console.print(", ".join(f"{name}: {n} records" for name, n in counts.items()) + f" → {out}", markup=False, soft_wrap=True)
+
+
 @data_app.command("kaggle")
 def data_kaggle(
     source: Annotated[str, typer.Argument(help="A dataset name under the data root (e.g. movielens-100k), a path, or 'synthetic'.")],

@@ -135,13 +135,17 @@ def history_interactions(split: GoodreadsSplit, n_items: int) -> Interactions:
     return Interactions.from_arrays(rows[keep], seqs.items[keep], n_users=len(seqs), n_items=n_items)
 
 
+# the layout's catalog files and the settings files the writers of this layout add beside the records
+NOT_RECORDS = {"id2name.json", "name2id.json", "name2genre.json", "genre_dict.json", "synthetic_config.json", "records_config.json"}
+
+
 def goodreads_summary(folder: str | Path, catalog: Catalog | None = None) -> dict:
     """Catalog size and, per records file in the folder, its record count and missing-title report."""
     folder = Path(folder)
     catalog = catalog or load_goodreads_catalog(folder)
     files = {}
     for path in sorted(folder.glob("*.json")):
-        if path.name in {"id2name.json", "name2id.json", "name2genre.json", "genre_dict.json", "synthetic_config.json"}:
+        if path.name in NOT_RECORDS:
             continue
         split = load_goodreads_records(path, catalog)
         files[path.name] = {

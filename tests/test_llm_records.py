@@ -1,0 +1,62 @@
+"""`negrec data llm-records`: any interactions dataset with titles → the Goodreads LLM layout, exactly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from negrec.cli import app
+from negrec.data.goodreads import load_goodreads_catalog, load_goodreads_records
+
+runner = CliRunner()
+PREFIX, SUFFIX = "The user has played the following items before: ", ", please write a new items that the user may bought"
+
+
+def invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args], terminal_width=300)
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_exact_records_from_a_generic_table(tmp_path):
+    # u1 read p3, p1, p2, p4, p5 in time order (rows are not in time order); u2 has too few items for any record
+    (tmp_path / "t.csv").write_text("user,item,when\nu1,p1,20\nu1,p3,10\nu1,p2,30\nu1,p5,50\nu1,p4,40\nu2,p1,5\nu2,p2,6\n")
+    (tmp_path / "items.csv").write_text('id,title,genres\np1,Same,a\np2,Same,b\np3,"Say ""Hi""",a|b\np4,Four,b\np5,Five,a\n')
+    out = tmp_path / "records"
+    res = invoke("data", "llm-records", tmp_path / "t.csv", "--out", out, "--time-col", "when", "--items", tmp_path / "items.csv",
+                 "--min-history", "1", "--train-per-user", "5")
+    assert res.exit_code == 0, res.output
+    titles = json.loads((out / "id2name.json").read_text())
+    # repeated titles get their item id; double quotes become single ones (the history is a quoted list)
+    assert sorted(titles.values()) == ["Five", "Four", "Same [p1]", "Same [p2]", "Say 'Hi'"]
+
+    def rec(history, target):
+        return {"instruction": "Given a list of items the user recently enjoys, please recommend a new items that the user may like",
+                "input": PREFIX + ", ".join(f'"{t}"' for t in history) + SUFFIX, "output": f'"{target}"\n'}
+
+    read = {name: json.loads((out / f"{name}.json").read_text()) for name in ("train", "valid", "test")}
+    assert read["test"] == [rec(["Say 'Hi'", "Same [p1]", "Same [p2]", "Four"], "Five"),
+                            rec(["Same [p1]"], "Same [p2]")]
+    assert read["valid"] == [rec(["Say 'Hi'", "Same [p1]", "Same [p2]"], "Four")]
+    assert read["train"] == [rec(["Say 'Hi'"], "Same [p1]"), rec(["Say 'Hi'", "Same [p1]"], "Same [p2]")]
+    genres = json.loads((out / "name2genre.json").read_text())
+    assert genres["Say 'Hi'"] == ["a", "b"]
+
+
+def test_movielens_records_are_catalog_titles_and_reproducible(data_dir, tmp_path):
+    args = ["data", "llm-records", "movielens-100k", "--data-dir", data_dir, "--noun", "movies", "--test", "200", "--seed", "3"]
+    assert invoke(*args, "--out", tmp_path / "a").exit_code == 0
+    assert invoke(*args, "--out", tmp_path / "b").exit_code == 0
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert all((tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes() for n in names)  # byte-identical
+    catalog = load_goodreads_catalog(tmp_path / "a")
+    assert len(set(catalog.titles)) == catalog.n_items == 1682  # repeated MovieLens titles made unique
+    for split, n in (("test", 200), ("valid", 943)):
+        records = load_goodreads_records(tmp_path / "a" / f"{split}.json", catalog)
+        assert len(records.records) == n
+        assert records.missing.summary().startswith("0/") and " and 0/" in records.missing.summary()  # every title known
+    again = invoke(*args, "--out", tmp_path / "a")
+    assert again.exit_code == 2 and "pass --overwrite" in again.output
