@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -214,3 +215,28 @@ def test_a_kill_while_saving_a_stage_reruns_it_and_the_report_equals_an_uninterr
     assert "[sft] running" in again.output and "[model] done already" in again.output
     rows = [json.loads((tmp_path / run / "report" / "metrics.json").read_text())["rows"] for run in ("whole", "killed")]
     assert rows[0] == rows[1]
+
+
+def test_a_recipe_builds_its_records_from_an_interactions_dataset(tmp_path):
+    """`records:` turns the recipe's dataset into the LLM layout as the run's first stage (MovieLens 100K in the
+    shipped recipe; the synthetic interactions here), then the stages run on it."""
+    import negrec
+
+    shipped = load_recipe(Path(negrec.__path__[0]) / "recipes" / "movielens-100k-sft.yaml")
+    assert shipped.data == "movielens-100k" and shipped.records["noun"] == "movies"
+    path = tmp_path / "r.yaml"
+    path.write_text(TINY.split("methods:")[0].replace("baseline: [SPRec, MostPop]", "baseline: MostPop")
+                    .replace("limit_test: 40\n", "") + "records: {noun: books, train_per_user: 2}\nprotocols: [ranked]\nmethods: []\n")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["llm", "run", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "[records] building LLM records from synthetic" in result.output
+    built = json.loads((out / "data" / "records_config.json").read_text())
+    assert built["train_per_user"] == 2 and built["source_items"] == 80
+    test = json.loads((out / "data" / "test.json").read_text())
+    assert {r["system"] for r in json.loads((out / "report" / "metrics.json").read_text())["rows"]} == {"MostPop", "SFT"}
+    assert len(json.loads((out / "predictions" / "SFT-ranked.json").read_text())) == len(test)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: movielens-100k\nrecords: {histroy: 3}\n")
+    with pytest.raises(DataError, match=r"field 'records': .*histroy"):
+        load_recipe(bad)

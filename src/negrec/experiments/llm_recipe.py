@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from negrec.data.io import fingerprint, read_json, read_records, read_utf8, write_json, write_text
+from negrec.data.io import file_signature, fingerprint, read_json, read_records, read_utf8, write_json, write_text
 from negrec.data.outputs import MARKER
 from negrec.errors import DataError
 from negrec.launch import is_main_process, join_process_group, launch_rank, processes_barrier
@@ -55,6 +55,9 @@ class Recipe:
     limit_train: int | None = None
     limit_test: int | None = None
     synthetic: dict = field(default_factory=dict)
+    # build the records from an interactions dataset with titles (`data` names it): RecordsConfig's settings and an
+    # optional rating `threshold`; the layout is written into <out>/data as the run's first stage
+    records: dict | None = None
     model: dict = field(default_factory=lambda: {"init_tiny": {}})
     template: str = "train"  # prompt template of every stage (prompts.TEMPLATES)
     sft: dict = field(default_factory=dict)
@@ -223,6 +226,15 @@ def _check_values(r: Recipe, fail) -> None:
             fail(f"{key} must be an integer from {low} to {high}, got {r.predict[key]!r}", "predict")
     if not all(_int_in(k, 1, 10_000) for k in r.evaluate.get("ks", [5, 10]) if isinstance(r.evaluate.get("ks"), list)):
         fail(f"ks must be integers from 1 to 10000, got {r.evaluate.get('ks')!r}", "evaluate")
+    if r.records is not None:
+        from negrec.data.llm_records import RecordsConfig
+
+        try:
+            if not isinstance(r.records, dict):
+                raise ValueError("takes RecordsConfig's settings and a rating threshold")
+            RecordsConfig(**{k: v for k, v in r.records.items() if k != "threshold"})
+        except (TypeError, ValueError) as exc:
+            fail(str(exc), "records")
     if r.data == "synthetic":
         try:
             if not isinstance(r.synthetic, dict) or not all(isinstance(v, (int, float, str, bool)) for v in r.synthetic.values()):
@@ -261,22 +273,37 @@ class Runner:
         with library_logs(self.out / log_name):
             return self._run()
 
-    def _run(self) -> dict:
+    def _data_source(self) -> tuple[Path, str | None]:
+        """The run's Goodreads-layout folder and the fingerprint of what it is made from (None: the recipe alone,
+        which check_resume compares anyway). Synthetic data and `records:` are built into <out>/data."""
+        from negrec.data.formats import resolve_source
+        from negrec.data.io import folder_signature
         from negrec.data.paths import data_root
+
+        r = self.r
+        if r.data == "synthetic":
+            return self.out / "data", None
+        if r.records is not None:
+            source = resolve_source(r.data, self.data_dir)
+            return self.out / "data", fingerprint(folder_signature(source) if source.is_dir() else [file_signature(source)])
+        root = data_root(self.data_dir)
+        data_dir = Path(r.data) if Path(r.data).is_dir() or root is None else root / r.data
+        return data_dir, data_fingerprint(data_dir, r)
+
+    def _run(self) -> dict:
         from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 
         r, out = self.r, self.out
         seeds = r.seed_list()
-        if r.data == "synthetic":
-            data_dir, data = out / "data", None  # made here from the recipe, which check_resume compares
-        else:
-            root = data_root(self.data_dir)
-            data_dir = Path(r.data) if Path(r.data).is_dir() or root is None else root / r.data
-            data = data_fingerprint(data_dir, r)
+        data_dir, data = self._data_source()
         check_resume(out, r, data)
         processes_barrier()  # every process has compared the stored recipe before rank 0 rewrites it
-        if r.data == "synthetic" and not (data_dir / "id2name.json").exists() and is_main_process():
-            write_goodreads_dir(generate(SyntheticConfig(**{"seed": seeds[0], **r.synthetic})), data_dir)
+        if is_main_process() and not (data_dir / "id2name.json").exists():
+            if r.records is not None:
+                self.log(f"[records] building LLM records from {r.data}")
+                build_records_dir(r, self.data_dir, data_dir)
+            elif r.data == "synthetic":
+                write_goodreads_dir(generate(SyntheticConfig(**{"seed": seeds[0], **r.synthetic})), data_dir)
         if is_main_process():
             write_json(out / "recipe.json", {**r.__dict__, DATA_KEY: data})
             (out / MARKER).write_text(RUN_KIND + "\n", encoding="utf-8")
@@ -290,14 +317,29 @@ class Runner:
         return write_seed_summary(out / "report", results, r.baselines()) if is_main_process() else {}
 
 
+def build_records_dir(recipe: Recipe, data_root: str | Path | None, folder: Path) -> None:
+    """The recipe's `records:` stage: its dataset in the Goodreads layout, written as a unit."""
+    from negrec.data.llm_records import RECORDS_KIND, RecordsConfig, write_llm_records
+    from negrec.data.outputs import atomic_dir
+    from negrec.experiments.cf import load_cf_dataset
+
+    from negrec.data.synthetic import SyntheticConfig
+
+    options = dict(recipe.records or {})
+    threshold = options.pop("threshold", None)
+    synthetic = SyntheticConfig(**{"seed": recipe.seed_list()[0], **recipe.synthetic}) if recipe.data == "synthetic" else None
+    data = load_cf_dataset(recipe.data, data_root, synthetic=synthetic)
+    inter = data.interactions if threshold is None else data.interactions.at_least(threshold)
+    with atomic_dir(folder, kind=RECORDS_KIND) as tmp:
+        write_llm_records(tmp, inter, data.catalog, RecordsConfig(**options))
+
+
 RUN_KIND = "llm recipe run"  # the marker of a recipe's run folder (see data.outputs)
 DATA_KEY = "data_files"  # in recipe.json: the content fingerprint of the data files the run read
 
 
 def data_fingerprint(data_dir: Path, recipe: Recipe) -> str:
     """Content fingerprint of the files a recipe reads from its data folder (records and catalog)."""
-    from negrec.data.io import file_signature
-
     names = [recipe.train, recipe.test, recipe.sft_data, "id2name.json", "name2genre.json", "genre_dict.json"]
     return fingerprint([(name, file_signature(data_dir / name)) for name in names if name and (data_dir / name).is_file()])
 
