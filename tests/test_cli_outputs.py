@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from negrec.cli import app
 from negrec.data.io import write_json
 from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 from negrec.llm.tiny import TinyConfig, init_tiny
 
 runner = CliRunner()

@@ -104,7 +104,7 @@ def test_beams_cut_off_before_their_title_ends_are_dropped(two_catalogs, tmp_pat
 
 
 def test_candidates_from_another_catalog_are_refused(two_catalogs, tmp_path):
-    from negrec.llm.prompts import render
+    from negrec.data.prompts import render
 
     _, one, two = two_catalogs
     other = next(iter(json.loads((two / "id2name.json").read_text()).values()))

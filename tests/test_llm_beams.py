@@ -10,7 +10,7 @@ import pytest
 
 from negrec.llm.generate import BeamConfig, beam_titles
 from negrec.llm.pipeline import build_trie
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 
 CONFIGS = [
     BeamConfig(n_return=8, beams_per_group=2, groups=4, diversity_penalty=1.0),

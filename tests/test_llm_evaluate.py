@@ -13,7 +13,7 @@ from negrec.data.catalog import Catalog, genre_matrix
 from negrec.errors import DataError
 from negrec.eval.grounding import extract_name, nearest_items
 from negrec.llm.evaluate import clean_name, evaluate_predictions, read_predictions
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 
 
 def test_extract_name_conventions():

@@ -11,7 +11,7 @@ from negrec.cli import app
 from negrec.data.titles import parse_target, parse_title_list
 from negrec.llm.generate import BeamConfig, beam_titles
 from negrec.llm.pipeline import CandidateSettings, build_trie, candidates_fn, predict_fn
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 from negrec.llm.runs import merge_chunks, run_chunks
 
 

@@ -65,7 +65,7 @@ def test_constrained_generation_yields_catalog_titles(tiny, kwargs):
     import torch
     from transformers import LogitsProcessorList
 
-    from negrec.llm.prompts import render
+    from negrec.data.prompts import render
     from negrec.llm.trie import TrieLogitsProcessor, completion_tokens
 
     data, model, tok, _ = tiny

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from negrec.cli import app
 from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 from negrec.llm.models import SETTINGS_FILE
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ from negrec.errors import DataError
 from negrec.preference.annotate import annotate, load_annotated, read_candidates
 from negrec.preference.cf_negatives import cf_strategy_records
 from negrec.preference.negatives import random_records, strategy_records, write_preferences
-from negrec.llm.prompts import parse_prompt, render
+from negrec.data.prompts import parse_prompt, render
 from negrec.data.titles import parse_title_list
 from negrec.preference.selfplay import selfplay_records
 from negrec.sampling.profiles import count_exposure

@@ -16,7 +16,7 @@ pytest.importorskip("transformers")
 from negrec.data.synthetic import SyntheticConfig, generate  # noqa: E402
 from negrec.data.titles import parse_target, parse_title_list, quote  # noqa: E402
 from negrec.llm.models import load_model  # noqa: E402
-from negrec.llm.prompts import render  # noqa: E402
+from negrec.data.prompts import render  # noqa: E402
 from negrec.llm.tiny import TinyConfig, init_tiny  # noqa: E402
 
 SMALL = dict(vocab_size=400, hidden_size=48, intermediate_size=96, num_layers=1, num_heads=2)

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from negrec.cli import app
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 
 REPO = Path(__file__).resolve().parents[1]
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]

@@ -1,4 +1,4 @@
-"""One interface for the CF recommenders: `fit / score / recommend / save / load`.
+"""The CF recommenders behind the one interface (`negrec.recommender.Recommender`).
 
 `TrainedRecommender` wraps MF and LightGCN trained with a negative sampler; `MostPopRecommender` is the
 popularity reference. Both score every item for a batch of users and share `recommend` (top-K of the scores,
@@ -8,7 +8,6 @@ ties by lower item id, excluded items never returned). Run folders (`experiments
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -21,38 +20,9 @@ from negrec.cf.trainer import TrainConfig, TrainResult, build_model, train
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.data.io import read_json, write_json
-from negrec.ranking import top_k_by_user
 from negrec.errors import DataError
+from negrec.recommender import Recommender
 from negrec.sampling.registry import parse_sampler
-
-
-class Recommender(ABC):
-    """Scores every item for a batch of users; everything else follows from the scores."""
-
-    @abstractmethod
-    def fit(self, train: Interactions, *, valid: Interactions | None = None) -> "Recommender":
-        """Learn from the training positives (and early-stop on `valid` where the model trains); returns self."""
-
-    @abstractmethod
-    def score(self, users: np.ndarray) -> np.ndarray:
-        """(len(users), n_items) float scores; higher is better."""
-
-    @abstractmethod
-    def save(self, folder: str | Path) -> Path:
-        """Write what `load` needs into `folder` (created if missing)."""
-
-    @classmethod
-    @abstractmethod
-    def load(cls, folder: str | Path) -> "Recommender":
-        """The recommender `save` wrote."""
-
-    def recommend(self, users: np.ndarray, k: int, *, exclude: sp.csr_matrix | None = None, chunk: int = 2048) -> np.ndarray:
-        """(len(users), k) item ids, best first; rows of `exclude` (indexed by user) are never recommended."""
-        users = np.asarray(users)
-        if users.size and (users.dtype.kind not in "iu" or users.min() < 0):
-            bad = users[users < 0][0].item() if users.dtype.kind in "iu" else users.flat[0]
-            raise ValueError(f"user ids must be non-negative integers (got {bad!r}): a negative index would pick another user")
-        return top_k_by_user(self.score, users, k, exclude=exclude, chunk=chunk)
 
 
 class TrainedRecommender(Recommender):

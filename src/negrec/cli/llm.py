@@ -13,7 +13,7 @@ import typer
 from negrec.cli.common import OverwriteOpt, command_group, console, log_line, print_llm_summary, progress_bar, user_errors
 from negrec.data.outputs import writer_lock
 from negrec.llm.logs import library_logs
-from negrec.llm.prompts import TEMPLATES
+from negrec.data.prompts import TEMPLATES
 from negrec.llm.settings import stage_settings
 
 app = command_group("LLM recommenders: tiny model, candidates, training stages, predictions, evaluation.")
@@ -37,7 +37,7 @@ class TitlesName(str, Enum):
     tokens = "tokens"
 
 
-# the choices are the templates negrec.llm.prompts defines, so the CLI cannot drift from them
+# the choices are the templates negrec.data.prompts defines, so the CLI cannot drift from them
 TemplateName = Enum("TemplateName", {name: name for name in TEMPLATES}, type=str)
 TemplateOpt = Annotated[TemplateName, typer.Option(help="Prompt template: train (the seed's T-train), pred (T-pred), "
                                                         "compact (history titles only), ids (the title sequence alone), …")]

@@ -194,7 +194,7 @@ def _catalog_warnings(catalog) -> list[str]:
     """What in a Goodreads-layout catalog would mislead the LLM stages or the fairness metrics."""
     import numpy as np
 
-    from negrec.llm.prompts import title_clashes
+    from negrec.data.prompts import title_clashes
 
     lines = title_clashes(catalog.titles or [])
     if catalog.genres is not None and catalog.fairness_genres:

@@ -141,7 +141,7 @@ def _check_expansion(root, path: Path) -> None:
 def _check(r: Recipe, path: Path) -> None:
     """Every option a stage will read, checked up front (a typo must not surface after an hour of training)."""
     from negrec.preference.negatives import NEGATIVE_STRATEGIES
-    from negrec.llm.prompts import TEMPLATES
+    from negrec.data.prompts import TEMPLATES
     from negrec.llm.settings import stage_settings
 
     def fail(message: str, field_name: str, record: int | None = None):
@@ -578,7 +578,7 @@ class SeedRun:
         from negrec.cf.baselines import popularity_recommend
         from negrec.data.goodreads import load_goodreads_records
         from negrec.llm.pipeline import prediction_row
-        from negrec.llm.prompts import render
+        from negrec.data.prompts import render
 
         def histories(name: str, limit: int | None):
             return load_goodreads_records(self.data_dir / name, catalog).sequences.history_matrix(catalog.n_items)[:limit]

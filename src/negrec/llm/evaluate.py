@@ -23,7 +23,7 @@ from negrec.eval.conventions import get_conventions
 from negrec.eval.evaluate import Evaluation, evaluate
 from negrec.eval.metrics import MetricResult
 from negrec.eval.grounding import Encoder, catalog_embeddings, extract_name, nearest_items
-from negrec.llm.prompts import parse_prompt
+from negrec.data.prompts import parse_prompt
 
 Grounding = Literal["seed-minilm-l3", "minilm-l6", "exact", "beams"]
 _SEED_HISTORY = re.compile(r'"([^"]+)"')  # the evaluators' history regex over the whole prompt

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from negrec.cf.recommenders import Recommender
+from negrec.recommender import Recommender
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.data.io import read_json, write_json
 from negrec.data.synthetic import INPUT_PREFIX, INPUT_SUFFIX, INSTRUCTION
 from negrec.data.titles import quote
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 from negrec.llm.settings import StageSettings, stage_settings
 from negrec.llm.tiny import TinyConfig
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from negrec.llm.prompts import TEMPLATES
+from negrec.data.prompts import TEMPLATES
 
 
 @dataclass(frozen=True)

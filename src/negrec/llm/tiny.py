@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 from negrec.data.io import write_json
 from negrec.data.outputs import atomic_dir
-from negrec.llm.prompts import TEMPLATES, render
+from negrec.data.prompts import TEMPLATES, render
 
 TINY_KIND = "llm tiny model"  # the marker of a folder init_tiny wrote (see data.outputs.claim_output)
 SPECIAL = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
@@ -67,7 +67,7 @@ def init_tiny(records: Sequence[dict], titles: Sequence[str], out: str | Path, c
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from negrec.llm.prompts import title_clashes
+    from negrec.data.prompts import title_clashes
 
     out = Path(out)
     clashes = title_clashes(titles, list(SPECIAL.values()))

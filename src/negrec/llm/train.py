@@ -13,7 +13,7 @@ from typing import Literal, Sequence
 
 from negrec.data.io import fingerprint, read_records, write_json
 from negrec.launch import refuse_under_launch
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 from negrec.llm.settings import StageSettings
 
 Kind = Literal["dpo", "sdpo"]

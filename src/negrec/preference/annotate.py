@@ -14,7 +14,7 @@ from negrec.data.catalog import Catalog
 from negrec.data.io import read_records
 from negrec.data.titles import TitleParser, parse_target, parse_title_list
 from negrec.errors import DataError
-from negrec.llm.prompts import parse_prompt
+from negrec.data.prompts import parse_prompt
 from negrec.sampling.profiles import Exposure, count_exposure, interest_clusters
 from negrec.sampling.strategies import CandidateTable
 

@@ -19,7 +19,7 @@ from negrec.data.titles import TitleParser, parse_target, parse_title_list, quot
 from negrec.errors import DataError
 from negrec.preference.annotate import Annotated, candidate_name
 from negrec.preference.negatives import SelectionReport
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 from negrec.sampling.strategies import segment_best
 
 CF_STRATEGIES = tuple(

@@ -12,7 +12,7 @@ from negrec.data.catalog import Catalog
 from negrec.data.io import write_json, write_jsonl
 from negrec.data.titles import TitleParser, parse_target, parse_title_list, quote
 from negrec.preference.annotate import Annotated
-from negrec.llm.prompts import parse_prompt, render
+from negrec.data.prompts import parse_prompt, render
 from negrec.sampling.strategies import PAIRS, STRATEGIES, select
 
 OutputFormat = Literal["seed", "trl"]

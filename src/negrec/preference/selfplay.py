@@ -10,7 +10,7 @@ from typing import Sequence
 from negrec.data.catalog import Catalog
 from negrec.data.titles import TitleParser, parse_target, parse_title_list, quote
 from negrec.errors import DataError
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 
 _SEED_NAME = re.compile(r'"(.*?)"')  # CE selfplay: first non-greedy quoted name
 _OPEN_NAME = re.compile(r'"([^"\n]*)')  # a title after the first quote, closing quote optional
