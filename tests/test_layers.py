@@ -19,4 +19,19 @@ def test_packages_import_only_the_layers_below_them():
         pytest.skip("import-linter is not installed (pip install '.[dev]')")
     result = subprocess.run([linter, "--no-cache"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "1 kept, 0 broken" in result.stdout
+    assert "2 kept, 0 broken" in result.stdout  # the layers, and no import cycles
+
+
+def test_the_contract_fails_on_an_upward_import(tmp_path):
+    """A throwaway module in a copy of the package that imports a layer above its own breaks the contract, by name."""
+    linter = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    if linter is None:
+        pytest.skip("import-linter is not installed (pip install '.[dev]')")
+    shutil.copytree(REPO / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "src" / "negrec" / "data" / "upward.py").write_text('"""A data module that reaches up."""\n\nimport negrec.cli.cf\n')
+    env = {"PYTHONPATH": str(tmp_path / "src"), "PATH": str(Path(sys.executable).parent)}
+    result = subprocess.run([linter, "--no-cache"], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "negrec.data is not allowed to import negrec.cli" in result.stdout
+    assert "negrec.data.upward -> negrec.cli.cf" in result.stdout

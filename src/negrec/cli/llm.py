@@ -413,7 +413,8 @@ def selfplay_command(
 ) -> None:
     """SPRec: rounds of own-prediction negatives → SFT → DPO, starting from an SFT model."""
     from negrec.data.goodreads import load_goodreads_catalog
-    from negrec.llm.train import StageSettings, selfplay_rounds
+    from negrec.experiments.selfplay import selfplay_rounds
+    from negrec.llm.train import StageSettings
 
     with _training_run(out, resume, overwrite, [model, catalog, records]):
         settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, beta=beta, max_length=max_length, save_steps=save_steps,

@@ -487,7 +487,8 @@ class SeedRun:
         return path
 
     def _method(self, method: dict, sft_model: Path, catalog, train: list[dict], sft_train: list[dict]) -> System:
-        from negrec.llm.train import curriculum, dpo, sdpo, selfplay_rounds, sft
+        from negrec.experiments.selfplay import selfplay_rounds
+        from negrec.llm.train import curriculum, dpo, sdpo, sft
 
         name, kind = method["name"], method["kind"]
         folder = self.out / "methods" / name

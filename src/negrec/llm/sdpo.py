@@ -18,6 +18,22 @@ import torch
 import torch.nn.functional as F
 
 
+def answer(text: str) -> str:
+    """An answer as it follows its prompt: starting with the newline after `### Response:` (SFT text, DPO and S-DPO
+    completions alike)."""
+    return text if text.startswith("\n") else "\n" + text
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the shared start of two id lists (where a completion's tokens begin after its prompt)."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def title_range(tokenizer) -> tuple[int, int]:
     """[first, last + 1) title token ids of a title-token tokenizer (for title-restricted scoring)."""
     if not hasattr(tokenizer, "title_offset"):
@@ -47,8 +63,6 @@ def encode_completion(tokenizer, prompt: str, completion: str, max_length: int |
     """Token ids of prompt + completion + EOS and where the completion starts: where the tokenised prompt and
     prompt + completion diverge (as TRL's DPO does); over `max_length` the start is cut (the completion is what is
     scored), keeping at least one token before the completion."""
-    from negrec.llm.train import common_prefix
-
     p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     full = tokenizer(prompt + completion + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
     start = common_prefix(p_ids, full)
@@ -95,15 +109,12 @@ def completion_logps(model, tokenizer, prompts: Sequence[str], completions: Sequ
 def prepare_rows(records: Sequence[dict], max_negatives: int = 5, pad_empty_to: int | None = None) -> list[dict]:
     """{prompt, chosen, rejected: [answers]} with answers starting on the newline that follows the prompt; records
     without a negative are left out."""
-    def completion(text: str) -> str:
-        return text if text.startswith("\n") else "\n" + text
-
     rows = []
     for rec in records:
         rejected = rec["rejected"] if isinstance(rec["rejected"], list) else [rec["rejected"]]
-        negs = [completion(x) for x in rejected if x != ""][:max_negatives]
+        negs = [answer(x) for x in rejected if x != ""][:max_negatives]
         if pad_empty_to:
             negs += [""] * max(0, pad_empty_to - len(negs))  # "" becomes an EOS-only answer, as in the seed
         if negs:
-            rows.append({"prompt": rec["prompt"], "chosen": completion(rec["chosen"]), "rejected": negs})
+            rows.append({"prompt": rec["prompt"], "chosen": answer(rec["chosen"]), "rejected": negs})
     return rows

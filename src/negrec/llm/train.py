@@ -1,7 +1,7 @@
-"""Preference training stages: SFT, DPO and S-DPO through TRL (S-DPO: `negrec.llm.sdpo_trainer`), a curriculum of
-stages, and SPRec self-play rounds. Every stage writes a run folder: `final/` (model + tokenizer),
-checkpoints (resumed automatically), `log.jsonl` and `config.json`; `report.plots.curves_from_logs`
-draws `curve.png` from the logs."""
+"""Training stages: SFT, DPO and S-DPO through TRL (S-DPO: `negrec.llm.sdpo_trainer`) and a curriculum of stages
+(SPRec's self-play loop over them is an experiment: `negrec.experiments.selfplay`). Every stage writes a run folder:
+`final/` (model + tokenizer), checkpoints (`--resume` continues the same run), `log.jsonl` and `config.json`;
+`report.plots.curves_from_logs` draws `curve.png` from the logs."""
 
 from __future__ import annotations
 
@@ -11,17 +11,13 @@ import os
 from pathlib import Path
 from typing import Literal, Sequence
 
-from negrec.data.io import fingerprint, read_records, write_json
-from negrec.launch import refuse_under_launch
+from negrec.data.io import read_records
 from negrec.data.prompts import render
+from negrec.launch import refuse_under_launch
+from negrec.llm.sdpo import answer, common_prefix
 from negrec.llm.settings import StageSettings
 
 Kind = Literal["dpo", "sdpo"]
-
-
-def _completion(text: str) -> str:
-    """Answers start with the newline that follows the prompt in the SFT text."""
-    return text if text.startswith("\n") else "\n" + text
 
 
 def _trl_common(out: Path, s: StageSettings) -> dict:
@@ -113,16 +109,6 @@ def _load_trainable(model_dir: Path, s: StageSettings):
     return model, tok
 
 
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """Length of the shared start of two id lists (where a completion's tokens begin after its prompt)."""
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def sft_rows(tokenizer, records: Sequence[dict], template: str = "train", history_loss_from: int = 0) -> list[dict]:
     """Tokenised SFT examples `{input_ids, completion_mask}`: prompt, answer and EOS; the mask marks the answer
     and, with `history_loss_from` = h > 0 (title-token models), every history title from the h-th on — next-item
@@ -133,7 +119,7 @@ def sft_rows(tokenizer, records: Sequence[dict], template: str = "train", histor
     for r in records:
         prompt = render(r["instruction"], r["input"], template)
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        ids = tokenizer(prompt + _completion(r["output"].strip()), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        ids = tokenizer(prompt + answer(r["output"].strip()), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         start = common_prefix(prompt_ids, ids)
         mask = [0] * start + [1] * (len(ids) - start)
         if history_loss_from:
@@ -215,7 +201,7 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     reference = None
     if not settings.lora:
         reference = _frozen(load_model(reference_dir)[0] if reference_dir else copy.deepcopy(model))
-    rows = [{"prompt": p["prompt"], "chosen": _completion(p["chosen"]), "rejected": _completion(p["rejected"])} for p in pairs]
+    rows = [{"prompt": p["prompt"], "chosen": answer(p["chosen"]), "rejected": answer(p["rejected"])} for p in pairs]
     # the anchor is RPO: TRL's "sft" loss (mean NLL of the chosen tokens) weighted beside the sigmoid DPO loss
     losses = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, settings.anchor]) if settings.anchor else {}
     args = DPOConfig(**_trl_common(out, settings), beta=settings.beta, precompute_ref_log_probs=settings.precompute_ref_log_probs,
@@ -292,55 +278,4 @@ def curriculum(model_dir: str | Path, stages: Sequence[tuple[Kind, str | Path]],
     current = Path(model_dir)
     for i, (kind, records) in enumerate(data, start=1):
         current = stage_fn[kind](current, records, out / f"stage{i}-{kind}", settings)
-    return current
-
-
-def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rounds: int, out: str | Path,
-                    settings: StageSettings = StageSettings(), batch_size: int = 8) -> Path:
-    """SPRec: per round, the current model's greedy predictions become negatives (clean filtering), then SFT on
-    the positives and DPO on the self-play pairs, both from the current model; the next round starts there."""
-    from negrec.llm.models import load_model
-    from negrec.llm.pipeline import predict_fn
-    from negrec.preference.selfplay import selfplay_records
-
-    from negrec.data.io import folder_signature, read_records
-    from negrec.launch import is_main_process, join_process_group, launch_rank, processes_barrier
-    from negrec.llm.runs import run_and_merge
-    from negrec.llm.stage_runs import begin_stage, stage_record
-
-    out = Path(out)
-    begin_stage(out, stage_record("selfplay", settings, model=model_dir, data=records, rounds=rounds, batch_size=batch_size,
-                                  catalog=fingerprint(list(catalog.titles))))
-    current = Path(model_dir)
-    main = is_main_process()
-    if launch_rank() is not None:
-        join_process_group()  # the processes meet after the predictions, before any trainer has joined them
-    for r in range(1, rounds + 1):
-        round_dir = out / f"round{r}"
-        done = round_dir / "done.json"
-        if not done.is_file():
-            model, tok = load_model(current)
-            predict = predict_fn(model, tok, batch_size=batch_size, template=settings.template)
-            if launch_rank() is None:
-                preds = predict(records, 0)
-            else:
-                # each process predicts its rank's chunks (one batch each, so the batches, and hence the greedy
-                # answers, are those of one process) and rank 0 merges; every process then reads all of them
-                signature = {"stage": "selfplay predictions", "model": folder_signature(current), "template": settings.template}
-                run_and_merge(records, round_dir / "predictions.chunks", predict, signature, round_dir / "predictions.json",
-                              chunk_size=batch_size)
-                processes_barrier()
-                preds = read_records(round_dir / "predictions.json")[0]
-            pairs, report = selfplay_records(records, preds, catalog, template=settings.template)
-            if main:
-                write_json(round_dir / "selfplay.json", pairs)
-                write_json(round_dir / "selfplay_report.json", {"written": report.written, "dropped": dict(report.dropped)})
-            final = sft(current, records, round_dir / "sft", settings)
-            # a model whose predictions are all filtered out (e.g. a fresh tiny one) leaves nothing to prefer
-            if pairs:
-                final = dpo(final, pairs, round_dir / "dpo", settings)
-            if main:
-                write_json(done, {"model": str(final), "pairs": len(pairs)})
-            processes_barrier()  # every process reads the round's record next
-        current = Path(json.loads(done.read_text())["model"])
     return current
