@@ -12,7 +12,8 @@ from scipy import stats
 
 from negrec.data.catalog import Catalog, genre_matrix
 from negrec.data.interactions import Interactions
-from negrec.sampling.negatives import NegativeSampler, user_clusters
+from negrec.sampling.negatives import NegativeSampler
+from negrec.sampling.profiles import user_clusters
 from negrec.sampling.registry import SamplerConfig, parse_sampler
 from negrec.sampling.sources import draw_excluding, make_draw, popularity_probabilities
 

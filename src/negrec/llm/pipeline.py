@@ -9,7 +9,7 @@ import numpy as np
 
 from negrec.data.catalog import Catalog
 from negrec.data.titles import parse_target, parse_title_list
-from negrec.preference.annotate import cluster_ids
+from negrec.sampling.profiles import cluster_ids
 from negrec.llm.generate import BeamConfig, beam_titles, candidate_string, filter_candidates, greedy_texts, sample_texts
 from negrec.data.prompts import render
 from negrec.llm.trie import TitleTrie, completion_tokens

@@ -15,7 +15,7 @@ from negrec.data.io import read_records
 from negrec.data.titles import TitleParser, parse_target, parse_title_list
 from negrec.errors import DataError
 from negrec.data.prompts import parse_prompt
-from negrec.sampling.profiles import Exposure, count_exposure, interest_clusters
+from negrec.sampling.profiles import Exposure, cluster_ids, count_exposure, genre_ids, listed_genres
 from negrec.sampling.strategies import CandidateTable
 
 _FIRST_QUOTED = re.compile(r'"(.*?)"')
@@ -98,44 +98,6 @@ def histories_of(path: str | Path, parser: TitleParser = "list") -> list[list[st
     return out
 
 
-def _listed_genres(catalog: Catalog) -> list[list[str]]:
-    """Per item its genre names as listed in the source (vocabulary order when the source is unknown)."""
-    return catalog.source_genres or [catalog.item_genres(i) for i in range(catalog.n_items)]
-
-
-def _genre_ids(listed: list[list[str]], catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
-    """Per item its genre ids in listed order, as (offsets, flat ids)."""
-    index = {g: j for j, g in enumerate(catalog.genre_names)}
-    lengths = np.fromiter((len(g) for g in listed), dtype=np.int64, count=len(listed))
-    offsets = np.zeros(len(listed) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = np.fromiter((index[g] for gs in listed for g in gs), dtype=np.int64, count=int(offsets[-1]))
-    return offsets, flat
-
-
-def _expand(items: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each (known) item its ragged slice of a flat array: (owner position, index into flat)."""
-    lengths = offsets[items + 1] - offsets[items]
-    owner = np.repeat(np.arange(len(items)), lengths)
-    starts = np.repeat(offsets[items], lengths)
-    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return owner, starts + within
-
-
-def cluster_ids(histories: Sequence[Sequence[str]], catalog: Catalog, k: int = 3, *, listed: list[list[str]] | None = None,
-                genre_ids: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """(n, k) interest-cluster genre ids of title histories: top-k genres over every genre of every catalog
-    title in reading order (titles, then each title's genres as listed), first seen wins; −1 padded."""
-    listed = listed or _listed_genres(catalog)
-    g_off, g_flat = genre_ids or _genre_ids(listed, catalog)
-    lengths = np.fromiter((len(h) for h in histories), dtype=np.int64, count=len(histories))
-    items = catalog.lookup_many([t for h in histories for t in h])
-    rows = np.repeat(np.arange(len(histories)), lengths)
-    known = items >= 0
-    owner, flat_idx = _expand(items[known], g_off)
-    return interest_clusters(rows[known][owner], g_flat[flat_idx], len(histories), len(catalog.genre_names), k)
-
-
 def annotate(
     records: Sequence[dict],
     catalog: Catalog,
@@ -157,11 +119,11 @@ def annotate(
         inputs.append(inp)
         histories.append(parse_title_list(inp, parser))
     exposure = exposure or count_exposure(histories)
-    listed = _listed_genres(catalog)
-    g_off, g_flat = _genre_ids(listed, catalog)
+    listed = listed_genres(catalog)
+    g_off, g_flat = genre_ids(listed, catalog)
     n_rows, n_genres = len(records), len(catalog.genre_names)
 
-    top = cluster_ids(histories, catalog, top_k, listed=listed, genre_ids=(g_off, g_flat))
+    top = cluster_ids(histories, catalog, top_k, listed=listed, given_ids=(g_off, g_flat))
     names = catalog.genre_names
     clusters = [[names[g] for g in row if g >= 0] for row in top]
 

@@ -14,7 +14,7 @@ from negrec.data.interactions import Interactions
 from negrec.ranking import top_k
 from negrec.sampling.ahns import ahns_pick
 from negrec.sampling.inbatch import SharedCandidates, shared_candidates
-from negrec.sampling.profiles import interest_clusters
+from negrec.sampling.profiles import user_clusters
 from negrec.sampling.registry import SamplerConfig
 from negrec.sampling.sources import SamplingStats, draw_excluding, make_draw, popularity_probabilities
 from negrec.sampling.srns import SRNSMemory
@@ -24,22 +24,6 @@ ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]  # users (B,), items (B
 FullScoreFn = Callable[[np.ndarray], np.ndarray]  # users (B,) → scores of every item (B, n_items)
 SCORED = ("hardest", "mixed", "misranked", "ahns", "srns")  # picks by the model's current scores, on the host
 POOLED = ("hardest", "mixed", "misranked", "ahns", "mixgcf")  # pick among M model-independent candidates drawn ahead
-
-
-def user_clusters(train: Interactions, catalog: Catalog, k: int = 3) -> np.ndarray:
-    """(n_users, k) interest-cluster genre ids: top-k genres of each user's training items, first seen wins
-    (reading order: by timestamp when known, else by item id; each item's genres in listed order)."""
-    genres = catalog.require_genres("cluster × exposure sampling")
-    users = train.entry_users()
-    items = train.matrix.indices
-    if train.timestamps is not None:
-        order = np.lexsort((items, train.timestamps, users))
-        users, items = users[order], items[order]
-    per_item = np.diff(genres.indptr)
-    rows = np.repeat(users, per_item[items])
-    starts = np.repeat(genres.indptr[items], per_item[items])
-    within = np.arange(len(rows)) - np.repeat(np.cumsum(per_item[items]) - per_item[items], per_item[items])
-    return interest_clusters(rows, genres.indices[starts + within], train.n_users, len(catalog.genre_names), k)
 
 
 class NegativeSampler:

@@ -7,6 +7,9 @@ from typing import Hashable, Iterable, Sequence
 
 import numpy as np
 
+from negrec.data.catalog import Catalog
+from negrec.data.interactions import Interactions
+
 
 @dataclass(frozen=True, eq=False)
 class Exposure:
@@ -62,3 +65,54 @@ def interest_clusters(rows: np.ndarray, genres: np.ndarray, n_rows: int, n_genre
     out = np.full((n_rows, k), -1, dtype=np.int64)
     out[prow[keep], rank[keep]] = present[keep] % n_genres
     return out
+
+
+def listed_genres(catalog: Catalog) -> list[list[str]]:
+    """Per item its genre names as listed in the source (vocabulary order when the source is unknown)."""
+    return catalog.source_genres or [catalog.item_genres(i) for i in range(catalog.n_items)]
+
+
+def genre_ids(listed: list[list[str]], catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
+    """Per item its genre ids in listed order, as (offsets, flat ids)."""
+    index = {g: j for j, g in enumerate(catalog.genre_names)}
+    lengths = np.fromiter((len(g) for g in listed), dtype=np.int64, count=len(listed))
+    offsets = np.zeros(len(listed) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.fromiter((index[g] for gs in listed for g in gs), dtype=np.int64, count=int(offsets[-1]))
+    return offsets, flat
+
+
+def expand(items: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each (known) item its ragged slice of a flat array: (owner position, index into flat)."""
+    lengths = offsets[items + 1] - offsets[items]
+    owner = np.repeat(np.arange(len(items)), lengths)
+    starts = np.repeat(offsets[items], lengths)
+    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return owner, starts + within
+
+
+def cluster_ids(histories: Sequence[Sequence[str]], catalog: Catalog, k: int = 3, *, listed: list[list[str]] | None = None,
+                given_ids: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(n, k) interest-cluster genre ids of title histories: top-k genres over every genre of every catalog
+    title in reading order (titles, then each title's genres as listed), first seen wins; −1 padded."""
+    listed = listed or listed_genres(catalog)
+    g_off, g_flat = given_ids or genre_ids(listed, catalog)
+    lengths = np.fromiter((len(h) for h in histories), dtype=np.int64, count=len(histories))
+    items = catalog.lookup_many([t for h in histories for t in h])
+    rows = np.repeat(np.arange(len(histories)), lengths)
+    known = items >= 0
+    owner, flat_idx = expand(items[known], g_off)
+    return interest_clusters(rows[known][owner], g_flat[flat_idx], len(histories), len(catalog.genre_names), k)
+
+
+def user_clusters(train: Interactions, catalog: Catalog, k: int = 3) -> np.ndarray:
+    """(n_users, k) interest-cluster genre ids: top-k genres of each user's training items, first seen wins
+    (reading order: by timestamp when known, else by item id; each item's genres in listed order)."""
+    genres = catalog.require_genres("cluster × exposure sampling")
+    users = train.entry_users()
+    items = train.matrix.indices
+    if train.timestamps is not None:
+        order = np.lexsort((items, train.timestamps, users))
+        users, items = users[order], items[order]
+    owner, flat = expand(items, genres.indptr)
+    return interest_clusters(users[owner], genres.indices[flat], train.n_users, len(catalog.genre_names), k)
