@@ -26,7 +26,7 @@ from negrec.data.io import read_records
 from negrec.llm.generate import BeamConfig, beam_titles
 from negrec.llm.models import load_model
 from negrec.llm.pipeline import build_trie
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 from negrec.llm.tiny import TinyConfig, init_tiny
 
 
@@ -61,16 +61,30 @@ def main() -> None:
         n_titles += sum(map(len, found["lockstep"]))
     ratios = np.array(seconds["generate"]) / np.array(seconds["lockstep"])
     total = {name: float(sum(t)) for name, t in seconds.items()}
-    result = {"prompts": len(prompts), "batch": args.batch, "threads": args.threads, "groups": config.groups,
-              "beams_per_group": config.beams_per_group, "titles_returned": n_titles, "seconds": total,
-              "speedup": total["generate"] / total["lockstep"], "per_batch_speedup": {
-                  "median": float(np.median(ratios)), "min": float(ratios.min()), "max": float(ratios.max()), "batches": len(ratios)},
-              "identical": bool(identical)}
+    result = {
+        "prompts": len(prompts),
+        "batch": args.batch,
+        "threads": args.threads,
+        "groups": config.groups,
+        "beams_per_group": config.beams_per_group,
+        "titles_returned": n_titles,
+        "seconds": total,
+        "speedup": total["generate"] / total["lockstep"],
+        "per_batch_speedup": {
+            "median": float(np.median(ratios)),
+            "min": float(ratios.min()),
+            "max": float(ratios.max()),
+            "batches": len(ratios),
+        },
+        "identical": bool(identical),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{len(prompts)} prompts, {config.groups} groups × {config.beams_per_group} beams: lock-step {total['lockstep']:.1f} s, "
-          f"generate per group {total['generate']:.1f} s → {result['speedup']:.1f}x (per batch: median "
-          f"{np.median(ratios):.1f}x, {ratios.min():.1f}–{ratios.max():.1f}x); identical: {identical}")
+    print(
+        f"{len(prompts)} prompts, {config.groups} groups × {config.beams_per_group} beams: lock-step {total['lockstep']:.1f} s, "
+        f"generate per group {total['generate']:.1f} s → {result['speedup']:.1f}x (per batch: median "
+        f"{np.median(ratios):.1f}x, {ratios.min():.1f}–{ratios.max():.1f}x); identical: {identical}"
+    )
 
 
 if __name__ == "__main__":

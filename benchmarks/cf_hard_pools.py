@@ -46,18 +46,35 @@ def main() -> None:
             scores.append(run.evaluation.summary()["NDCG@10"])
             users.append(run.evaluation.per_user()["NDCG@10"])
         per_user[spec] = np.mean(users, axis=0)
-        rows.append({"sampler": spec, "ndcg@10_mean": float(np.mean(scores)), "ndcg@10_std": float(np.std(scores, ddof=1)),
-                     "ndcg@10_per_seed": scores})
+        rows.append(
+            {
+                "sampler": spec,
+                "ndcg@10_mean": float(np.mean(scores)),
+                "ndcg@10_std": float(np.std(scores, ddof=1)),
+                "ndcg@10_per_seed": scores,
+            }
+        )
         print(f"{spec:<30} NDCG@10 {np.mean(scores):.4f} ± {np.std(scores, ddof=1):.4f}", flush=True)
     for row in rows:
         if row["sampler"] != "uniform":
             row["vs_uniform"] = paired_test(per_user[row["sampler"]], per_user["uniform"], metric="NDCG@10", seed=0).as_dict()
-    result = {"dataset": args.dataset, "model": "mf", "config": MF.as_dict(), "seeds": args.seeds,
-              "test_users": int(len(prep.test_users())), "rows": rows, "protocol": __doc__.split("\n\n")[1].replace("\n", " ")}
+    result = {
+        "dataset": args.dataset,
+        "model": "mf",
+        "config": MF.as_dict(),
+        "seeds": args.seeds,
+        "test_users": int(len(prep.test_users())),
+        "rows": rows,
+        "protocol": __doc__.split("\n\n")[1].replace("\n", " "),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    lines = [f"#### {args.dataset}, MF, {args.seeds} seeds ({result['test_users']} test users)", "",
-             "| sampler | NDCG@10 (mean ± std) | vs uniform (paired, seed-averaged per user) |", "|---|---|---|"]
+    lines = [
+        f"#### {args.dataset}, MF, {args.seeds} seeds ({result['test_users']} test users)",
+        "",
+        "| sampler | NDCG@10 (mean ± std) | vs uniform (paired, seed-averaged per user) |",
+        "|---|---|---|",
+    ]
     for row in rows:
         t = row.get("vs_uniform")
         versus = "–" if t is None else f"{t['diff']:+.4f} [{t['ci_low']:+.4f}, {t['ci_high']:+.4f}], p = {t['p_value']:.2g}"

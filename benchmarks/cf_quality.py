@@ -42,16 +42,34 @@ from negrec.ranking import top_k_by_user
 VERSION = 1  # bump when the protocol changes: cached parts of another version are recomputed
 K = 20  # recommendation list length (NDCG@10 and Recall@10 read its first 10)
 SYNTHETIC = {"synthetic-3000": SyntheticConfig(n_users=3000, n_items=2000, seed=0)}
-NEGREC = {"mf": ["uniform", "popularity", "dns", "mixed", "clusterout_low", "low_exposure", "balanced_popularity",
-                 "low_exposure@model:10", "inbatch", "inbatch+logq", "mns", "popularity+logq", "ahns", "srns"],
-          "lightgcn": ["uniform", "dns", "mixed", "mixgcf"]}
+NEGREC = {
+    "mf": [
+        "uniform",
+        "popularity",
+        "dns",
+        "mixed",
+        "clusterout_low",
+        "low_exposure",
+        "balanced_popularity",
+        "low_exposure@model:10",
+        "inbatch",
+        "inbatch+logq",
+        "mns",
+        "popularity+logq",
+        "ahns",
+        "srns",
+    ],
+    "lightgcn": ["uniform", "dns", "mixed", "mixgcf"],
+}
 QUICK_NEGREC = {"mf": ["uniform", "dns", "inbatch+logq"], "lightgcn": ["uniform", "mixgcf"]}
 SOFTMAX = ("inbatch", "inbatch+logq", "mns", "popularity+logq")  # rows trained with a (sampled) softmax: τ is tuned
 SAMPLED_SOFTMAX_K = 64
 MAX_EPOCHS = {"mf": 100, "lightgcn": 40}
 # peers tried and not installable beside the pinned stack (pip install --dry-run -c requirements/constraints.txt)
-NOT_INSTALLED = {"LensKit FlexMF": "lenskit 2026.1 and newer need Python >= 3.12.5 (this stack: 3.11); 2025.8.1, the newest for "
-                                   "Python 3.11, needs pandas ~= 2.0 where the stack pins pandas 3.1.1 (checked 2026-12-03)"}
+NOT_INSTALLED = {
+    "LensKit FlexMF": "lenskit 2026.1 and newer need Python >= 3.12.5 (this stack: 3.11); 2025.8.1, the newest for "
+    "Python 3.11, needs pandas ~= 2.0 where the stack pins pandas 3.1.1 (checked 2026-12-03)"
+}
 PEERS = ["MostPop", "cornac BPR", "cornac EASE", "cornac VAECF", "implicit BPR", "implicit ALS"]
 Params = dict
 Fit = Callable[[Prepared, Params, int, bool], tuple[np.ndarray, Params]]  # prep, params, seed, tuning → recs, kept
@@ -75,8 +93,11 @@ def negrec_system(model: str, sampler: str) -> System:
     """negrec's model with one sampler; a sampler's own number (DNS pool, popularity exponent) is tuned with it."""
 
     def space(trial) -> Params:
-        p = {"dim": trial.suggest_categorical("dim", [32, 64, 128] if model == "mf" else [32, 64]),
-             "lr": trial.suggest_float("lr", 5e-4, 2e-2, log=True), "reg": trial.suggest_float("reg", 1e-6, 1e-2, log=True)}
+        p = {
+            "dim": trial.suggest_categorical("dim", [32, 64, 128] if model == "mf" else [32, 64]),
+            "lr": trial.suggest_float("lr", 5e-4, 2e-2, log=True),
+            "reg": trial.suggest_float("reg", 1e-6, 1e-2, log=True),
+        }
         if model == "lightgcn":
             p["layers"] = trial.suggest_int("layers", 1, 3)
         if sampler in SOFTMAX:
@@ -91,11 +112,15 @@ def negrec_system(model: str, sampler: str) -> System:
         elif sampler == "mns":
             p["sampler"] = f"mns:{trial.suggest_categorical('mns_corpus', [64, 128, 256, 512])}"
         elif sampler == "ahns":
-            p["sampler"] = (f"ahns:{trial.suggest_int('ahns_candidates', 4, 32)}:{trial.suggest_float('ahns_alpha', 0.0, 2.0):.3f}:"
-                            f"{trial.suggest_float('ahns_beta', 0.01, 1.0, log=True):.4f}:{trial.suggest_float('ahns_p', -3.0, 0.0):.3f}")
+            p["sampler"] = (
+                f"ahns:{trial.suggest_int('ahns_candidates', 4, 32)}:{trial.suggest_float('ahns_alpha', 0.0, 2.0):.3f}:"
+                f"{trial.suggest_float('ahns_beta', 0.01, 1.0, log=True):.4f}:{trial.suggest_float('ahns_p', -3.0, 0.0):.3f}"
+            )
         elif sampler == "srns":
-            p["sampler"] = (f"srns:{trial.suggest_int('srns_memory', 4, 32)}:{trial.suggest_int('srns_fresh', 4, 32)}:"
-                            f"{trial.suggest_float('srns_alpha', 0.0, 5.0):.3f}:{trial.suggest_float('srns_tau', 0.1, 2.0, log=True):.3f}")
+            p["sampler"] = (
+                f"srns:{trial.suggest_int('srns_memory', 4, 32)}:{trial.suggest_int('srns_fresh', 4, 32)}:"
+                f"{trial.suggest_float('srns_alpha', 0.0, 5.0):.3f}:{trial.suggest_float('srns_tau', 0.1, 2.0, log=True):.3f}"
+            )
         elif sampler == "mixgcf":
             p["sampler"] = f"mixgcf:{trial.suggest_int('mixgcf_candidates', 4, 32)}"
         else:
@@ -167,15 +192,25 @@ def cornac_agreement(prep: Prepared, params: Params, threads: int) -> dict:
     known_item, known_user = prep.train.popularity() > 0, prep.train.user_counts() > 0
     prep = replace(prep, test=prep.test.select(known_item[prep.test.matrix.indices] & known_user[prep.test.entry_users()]))
 
-    method = BaseMethod.from_splits(train_data=triples(prep.train), test_data=triples(prep.test), rating_threshold=1.0,
-                                    exclude_unknowns=True, seed=0, verbose=False)
+    method = BaseMethod.from_splits(
+        train_data=triples(prep.train),
+        test_data=triples(prep.test),
+        rating_threshold=1.0,
+        exclude_unknowns=True,
+        seed=0,
+        verbose=False,
+    )
     model = BPR(**params, num_threads=threads, seed=0, verbose=False)
     model.fit(method.train_set)
-    own = ranking_eval(model, [NDCG(k=10), Recall(k=10)], method.train_set, method.test_set, rating_threshold=1.0,
-                       exclude_unknowns=True)[0]
+    own = ranking_eval(
+        model, [NDCG(k=10), Recall(k=10)], method.train_set, method.test_set, rating_threshold=1.0, exclude_unknowns=True
+    )[0]
     ndcg, recall, _ = scored(prep, cornac_ranked(prep, model, method.train_set))
-    return {"model": "cornac BPR, tuned, seed 0", "cornac_evaluator": {"ndcg@10": float(own[0]), "recall@10": float(own[1])},
-            "negrec_evaluator": {"ndcg@10": ndcg, "recall@10": recall}}
+    return {
+        "model": "cornac BPR, tuned, seed 0",
+        "cornac_evaluator": {"ndcg@10": float(own[0]), "recall@10": float(own[1])},
+        "negrec_evaluator": {"ndcg@10": ndcg, "recall@10": recall},
+    }
 
 
 def implicit_fit(make: Callable[[Params, int], object]) -> Fit:
@@ -202,35 +237,70 @@ def peer_systems(threads: int) -> dict[str, System]:
     from implicit.cpu.bpr import BayesianPersonalizedRanking
 
     def cornac_bpr(t):
-        return {"k": t.suggest_categorical("k", [16, 32, 64, 128]), "learning_rate": t.suggest_float("learning_rate", 1e-3, 1e-1, log=True),
-                "lambda_reg": t.suggest_float("lambda_reg", 1e-4, 1e-1, log=True), "max_iter": t.suggest_int("max_iter", 50, 500)}
+        return {
+            "k": t.suggest_categorical("k", [16, 32, 64, 128]),
+            "learning_rate": t.suggest_float("learning_rate", 1e-3, 1e-1, log=True),
+            "lambda_reg": t.suggest_float("lambda_reg", 1e-4, 1e-1, log=True),
+            "max_iter": t.suggest_int("max_iter", 50, 500),
+        }
 
     def cornac_vaecf(t):
-        return {"k": t.suggest_int("k", 10, 100), "autoencoder_structure": [t.suggest_int("hidden", 50, 400)],
-                "n_epochs": t.suggest_int("n_epochs", 50, 300), "learning_rate": t.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
-                "beta": t.suggest_float("beta", 0.1, 1.0)}
+        return {
+            "k": t.suggest_int("k", 10, 100),
+            "autoencoder_structure": [t.suggest_int("hidden", 50, 400)],
+            "n_epochs": t.suggest_int("n_epochs", 50, 300),
+            "learning_rate": t.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+            "beta": t.suggest_float("beta", 0.1, 1.0),
+        }
 
     def implicit_bpr(t):
-        return {"factors": t.suggest_categorical("factors", [32, 64, 128]), "learning_rate": t.suggest_float("learning_rate", 1e-3, 1e-1, log=True),
-                "regularization": t.suggest_float("regularization", 1e-4, 1e-1, log=True), "iterations": t.suggest_int("iterations", 50, 500)}
+        return {
+            "factors": t.suggest_categorical("factors", [32, 64, 128]),
+            "learning_rate": t.suggest_float("learning_rate", 1e-3, 1e-1, log=True),
+            "regularization": t.suggest_float("regularization", 1e-4, 1e-1, log=True),
+            "iterations": t.suggest_int("iterations", 50, 500),
+        }
 
     def implicit_als(t):
-        return {"factors": t.suggest_categorical("factors", [32, 64, 128]), "regularization": t.suggest_float("regularization", 1e-3, 10, log=True),
-                "alpha": t.suggest_float("alpha", 0.1, 50, log=True), "iterations": t.suggest_int("iterations", 5, 30)}
+        return {
+            "factors": t.suggest_categorical("factors", [32, 64, 128]),
+            "regularization": t.suggest_float("regularization", 1e-3, 10, log=True),
+            "alpha": t.suggest_float("alpha", 0.1, 50, log=True),
+            "iterations": t.suggest_int("iterations", 5, 30),
+        }
 
     return {
         "MostPop": System("MostPop", "own", None, mostpop_fit),
-        "cornac BPR": System("cornac BPR", "own", cornac_bpr,
-                             cornac_fit(lambda p, s: BPR(**p, num_threads=threads, seed=s, verbose=False))),
-        "cornac EASE": System("cornac EASE", "own", lambda t: {"lamb": t.suggest_float("lamb", 1.0, 5000.0, log=True),
-                                                               "posB": t.suggest_categorical("posB", [True, False])},
-                              cornac_fit(lambda p, s: EASE(**p, seed=s, verbose=False))),
-        "cornac VAECF": System("cornac VAECF", "own", cornac_vaecf,
-                               cornac_fit(lambda p, s: VAECF(**p, batch_size=100, seed=s, use_gpu=False, verbose=False))),
-        "implicit BPR": System("implicit BPR", "own", implicit_bpr,
-                               implicit_fit(lambda p, s: BayesianPersonalizedRanking(**p, num_threads=threads, random_state=s))),
-        "implicit ALS": System("implicit ALS", "own", implicit_als,
-                               implicit_fit(lambda p, s: AlternatingLeastSquares(**p, num_threads=threads, random_state=s))),
+        "cornac BPR": System(
+            "cornac BPR", "own", cornac_bpr, cornac_fit(lambda p, s: BPR(**p, num_threads=threads, seed=s, verbose=False))
+        ),
+        "cornac EASE": System(
+            "cornac EASE",
+            "own",
+            lambda t: {
+                "lamb": t.suggest_float("lamb", 1.0, 5000.0, log=True),
+                "posB": t.suggest_categorical("posB", [True, False]),
+            },
+            cornac_fit(lambda p, s: EASE(**p, seed=s, verbose=False)),
+        ),
+        "cornac VAECF": System(
+            "cornac VAECF",
+            "own",
+            cornac_vaecf,
+            cornac_fit(lambda p, s: VAECF(**p, batch_size=100, seed=s, use_gpu=False, verbose=False)),
+        ),
+        "implicit BPR": System(
+            "implicit BPR",
+            "own",
+            implicit_bpr,
+            implicit_fit(lambda p, s: BayesianPersonalizedRanking(**p, num_threads=threads, random_state=s)),
+        ),
+        "implicit ALS": System(
+            "implicit ALS",
+            "own",
+            implicit_als,
+            implicit_fit(lambda p, s: AlternatingLeastSquares(**p, num_threads=threads, random_state=s)),
+        ),
     }
 
 
@@ -276,9 +346,19 @@ def run_system(system: System, prep: Prepared, tprep: Prepared, trials: int, see
         n, r, users = scored(prep, system.fit(prep, params, seed, False)[0])
         ndcg.append(n), recall.append(r)
         per_user = users if per_user is None else per_user
-    record = {"key": key, "model": system.model, "sampler": system.sampler, "params": params, "validation_ndcg@10": best,
-              "trials": len(log), "trial_log": log, "ndcg@10_per_seed": ndcg, "recall@10_per_seed": recall,
-              "ndcg@10_per_user_seed0": per_user.tolist(), "seconds": time.perf_counter() - t0}
+    record = {
+        "key": key,
+        "model": system.model,
+        "sampler": system.sampler,
+        "params": params,
+        "validation_ndcg@10": best,
+        "trials": len(log),
+        "trial_log": log,
+        "ndcg@10_per_seed": ndcg,
+        "recall@10_per_seed": recall,
+        "ndcg@10_per_user_seed0": per_user.tolist(),
+        "seconds": time.perf_counter() - t0,
+    }
     write_json(part, record)
     return record
 
@@ -286,18 +366,34 @@ def run_system(system: System, prep: Prepared, tprep: Prepared, trials: int, see
 def row(record: dict) -> dict:
     """The reported form of a system's record."""
     n, r = over_seeds(record["ndcg@10_per_seed"]), over_seeds(record["recall@10_per_seed"])
-    return {"model": record["model"], "sampler": record["sampler"], "params": record["params"], "ndcg@10_mean": n.mean,
-            "ndcg@10_std": n.std, "ndcg@10_ci": [n.ci_low, n.ci_high], "recall@10_mean": r.mean, "recall@10_std": r.std,
-            "ndcg@10_per_seed": record["ndcg@10_per_seed"], "seeds": n.n, "tuned_on": "validation",
-            "validation_ndcg@10": record["validation_ndcg@10"], "trials": record["trials"], "seconds": record["seconds"]}
+    return {
+        "model": record["model"],
+        "sampler": record["sampler"],
+        "params": record["params"],
+        "ndcg@10_mean": n.mean,
+        "ndcg@10_std": n.std,
+        "ndcg@10_ci": [n.ci_low, n.ci_high],
+        "recall@10_mean": r.mean,
+        "recall@10_std": r.std,
+        "ndcg@10_per_seed": record["ndcg@10_per_seed"],
+        "seeds": n.n,
+        "tuned_on": "validation",
+        "validation_ndcg@10": record["validation_ndcg@10"],
+        "trials": record["trials"],
+        "seconds": record["seconds"],
+    }
 
 
 def compare(a: dict, b: dict) -> dict:
     """A − B: Welch over seeds, and the paired per-user test on seed 0."""
-    return {"a": f"{a['model']} {a['sampler']}", "b": f"{b['model']} {b['sampler']}",
-            "over_seeds": seeds_difference(a["ndcg@10_per_seed"], b["ndcg@10_per_seed"]).as_dict(),
-            "paired_seed0": paired_test(np.array(a["ndcg@10_per_user_seed0"]), np.array(b["ndcg@10_per_user_seed0"]),
-                                        metric="NDCG@10", seed=0).as_dict()}
+    return {
+        "a": f"{a['model']} {a['sampler']}",
+        "b": f"{b['model']} {b['sampler']}",
+        "over_seeds": seeds_difference(a["ndcg@10_per_seed"], b["ndcg@10_per_seed"]).as_dict(),
+        "paired_seed0": paired_test(
+            np.array(a["ndcg@10_per_user_seed0"]), np.array(b["ndcg@10_per_user_seed0"]), metric="NDCG@10", seed=0
+        ).as_dict(),
+    }
 
 
 def run_dataset(name: str, args, log=print) -> dict:
@@ -315,21 +411,34 @@ def run_dataset(name: str, args, log=print) -> dict:
     systems += [peers[p] for p in PEERS]
     records = {}
     for system in systems:
-        key = hashlib.sha256(json.dumps([VERSION, name, system.name, args.trials, args.seeds, MAX_EPOCHS]).encode()).hexdigest()[:16]
-        part = args.parts / name / (system.name.replace(" ", "_").replace(":", "-").replace("@", "-at-").replace("+", "-plus-") + ".json")
+        key = hashlib.sha256(json.dumps([VERSION, name, system.name, args.trials, args.seeds, MAX_EPOCHS]).encode()).hexdigest()[
+            :16
+        ]
+        part = (
+            args.parts
+            / name
+            / (system.name.replace(" ", "_").replace(":", "-").replace("@", "-at-").replace("+", "-plus-") + ".json")
+        )
         rec = records[system.name] = run_system(system, prep, tprep, args.trials, args.seeds, part, key)
-        log(f"{name} {system.name:<36} NDCG@10 {np.mean(rec['ndcg@10_per_seed']):.4f} (validation {rec['validation_ndcg@10']:.4f}, "
-            f"{rec['seconds']:.0f} s)")
+        log(
+            f"{name} {system.name:<36} NDCG@10 {np.mean(rec['ndcg@10_per_seed']):.4f} "
+            f"(validation {rec['validation_ndcg@10']:.4f}, {rec['seconds']:.0f} s)"
+        )
     rows = [r for r in records.values() if r["sampler"] != "own"]
     peer_rows = [r for r in records.values() if r["sampler"] == "own"]
     best = max(rows, key=lambda r: np.mean(r["ndcg@10_per_seed"]))
     best_peer = max(peer_rows, key=lambda r: np.mean(r["ndcg@10_per_seed"]))
     uniform = {r["model"]: r for r in rows if r["sampler"] == "uniform"}
-    return {"dataset": name, "test_users": int(len(prep.test_users())), "tuning_users": int(len(tprep.test_users())),
-            "rows": [row(r) for r in rows], "peers": [row(r) for r in peer_rows],
-            "evaluators": cornac_agreement(prep, records["cornac BPR"]["params"], args.threads),
-            "vs_uniform": [compare(r, uniform[r["model"]]) for r in rows if r["sampler"] != "uniform"],
-            "best_vs_best_peer": compare(best, best_peer)}
+    return {
+        "dataset": name,
+        "test_users": int(len(prep.test_users())),
+        "tuning_users": int(len(tprep.test_users())),
+        "rows": [row(r) for r in rows],
+        "peers": [row(r) for r in peer_rows],
+        "evaluators": cornac_agreement(prep, records["cornac BPR"]["params"], args.threads),
+        "vs_uniform": [compare(r, uniform[r["model"]]) for r in rows if r["sampler"] != "uniform"],
+        "best_vs_best_peer": compare(best, best_peer),
+    }
 
 
 def plot(result: dict, path: Path) -> Path:
@@ -338,9 +447,20 @@ def plot(result: dict, path: Path) -> Path:
 
     rows = [{"name": r["sampler"], "group": f"negrec {r['model']}"} | r for r in result["rows"]]
     rows += [{"name": r["model"], "group": "peer"} | r for r in result["peers"]]
-    return leaderboard([{"name": r["name"], "group": r["group"], "mean": r["ndcg@10_mean"], "low": nan(r["ndcg@10_ci"][0]),
-                         "high": nan(r["ndcg@10_ci"][1])} for r in rows], path,
-                       title=f"{result['dataset']}: every system tuned on validation, {result['rows'][0]['seeds']} seeds")
+    return leaderboard(
+        [
+            {
+                "name": r["name"],
+                "group": r["group"],
+                "mean": r["ndcg@10_mean"],
+                "low": nan(r["ndcg@10_ci"][0]),
+                "high": nan(r["ndcg@10_ci"][1]),
+            }
+            for r in rows
+        ],
+        path,
+        title=f"{result['dataset']}: every system tuned on validation, {result['rows'][0]['seeds']} seeds",
+    )
 
 
 def nan(x: float | None) -> float:
@@ -360,26 +480,39 @@ def fmt_diff(t: dict) -> str:
 
 def to_markdown(result: dict) -> str:
     """One dataset's table (all systems by mean NDCG@10) and its comparisons."""
-    lines = [f"#### {result['dataset']} ({result['test_users']} test users; tuned on {result['tuning_users']} users' "
-             f"held-out training positives)", "",
-             "| system | negatives | NDCG@10 mean ± std (95 % CI over seeds) | Recall@10 | validation NDCG@10 | seeds × trials |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"#### {result['dataset']} ({result['test_users']} test users; tuned on {result['tuning_users']} users' "
+        f"held-out training positives)",
+        "",
+        "| system | negatives | NDCG@10 mean ± std (95 % CI over seeds) | Recall@10 | validation NDCG@10 | seeds × trials |",
+        "|---|---|---|---|---|---|",
+    ]
     everything = [(f"negrec {r['model']}", r) for r in result["rows"]] + [(r["model"], r) for r in result["peers"]]
     for label, r in sorted(everything, key=lambda x: -x[1]["ndcg@10_mean"]):
         spec = r["params"].get("sampler", r["sampler"]) if r["sampler"] != "own" else "(its own)"
-        lines.append(f"| {label} | {spec} | {num(r['ndcg@10_mean'])} ± {num(r['ndcg@10_std'])} ({num(r['ndcg@10_ci'][0])} to "
-                     f"{num(r['ndcg@10_ci'][1])}) | {num(r['recall@10_mean'])} | {num(r['validation_ndcg@10'])} | "
-                     f"{r['seeds']} × {r['trials']} |")
+        lines.append(
+            f"| {label} | {spec} | {num(r['ndcg@10_mean'])} ± {num(r['ndcg@10_std'])} ({num(r['ndcg@10_ci'][0])} to "
+            f"{num(r['ndcg@10_ci'][1])}) | {num(r['recall@10_mean'])} | {num(r['validation_ndcg@10'])} | "
+            f"{r['seeds']} × {r['trials']} |"
+        )
     e = result.get("evaluators")  # absent from a file written by an earlier version of this script
     if e is not None:
-        lines += ["", f"{e['model']}, NDCG@10 / Recall@10 by cornac's own evaluator {e['cornac_evaluator']['ndcg@10']:.6f} / "
-                      f"{e['cornac_evaluator']['recall@10']:.6f} and by negrec's {e['negrec_evaluator']['ndcg@10']:.6f} / "
-                      f"{e['negrec_evaluator']['recall@10']:.6f} (test entries of items without a training positive "
-                      "left out for both, as cornac does)."]
+        lines += [
+            "",
+            f"{e['model']}, NDCG@10 / Recall@10 by cornac's own evaluator {e['cornac_evaluator']['ndcg@10']:.6f} / "
+            f"{e['cornac_evaluator']['recall@10']:.6f} and by negrec's {e['negrec_evaluator']['ndcg@10']:.6f} / "
+            f"{e['negrec_evaluator']['recall@10']:.6f} (test entries of items without a training positive "
+            "left out for both, as cornac does).",
+        ]
     c = result["best_vs_best_peer"]
-    lines += ["", f"Best negrec row vs best tuned peer ({c['a']} − {c['b']}): over seeds {fmt_diff(c['over_seeds'])} (Welch); "
-                  f"per user on seed 0 {fmt_diff(c['paired_seed0'])} (paired t).", "",
-              "| sampler − uniform (same model) | over seeds (Welch) | per user, seed 0 (paired t) |", "|---|---|---|"]
+    lines += [
+        "",
+        f"Best negrec row vs best tuned peer ({c['a']} − {c['b']}): over seeds {fmt_diff(c['over_seeds'])} (Welch); "
+        f"per user on seed 0 {fmt_diff(c['paired_seed0'])} (paired t).",
+        "",
+        "| sampler − uniform (same model) | over seeds (Welch) | per user, seed 0 (paired t) |",
+        "|---|---|---|",
+    ]
     lines += [f"| {c['a']} | {fmt_diff(c['over_seeds'])} | {fmt_diff(c['paired_seed0'])} |" for c in result["vs_uniform"]]
     return "\n".join(lines) + "\n"
 
@@ -408,12 +541,23 @@ def main() -> None:
         # other datasets (perhaps run by another process) stay as the file has them
         current = json.loads(args.out.read_text()).get("datasets", {}) if args.out.is_file() else {}
         done = {**current, name: result}
-        write_json(args.out, {"protocol": " ".join(__doc__.split("\n\n")[1].split()), "trials": args.trials,
-                              "seeds": args.seeds, "peers_not_installed": NOT_INSTALLED, "datasets": done})
+        write_json(
+            args.out,
+            {
+                "protocol": " ".join(__doc__.split("\n\n")[1].split()),
+                "trials": args.trials,
+                "seeds": args.seeds,
+                "peers_not_installed": NOT_INSTALLED,
+                "datasets": done,
+            },
+        )
         write_text(args.out.with_suffix(".md"), "\n".join(to_markdown(done[n]) for n in sorted(done)))
         plot(result, args.out.with_name(f"{args.out.stem}_{name}.png"))
         c = done[name]["best_vs_best_peer"]
-        print(f"{name}: {c['a']} − {c['b']}: {fmt_diff(c['over_seeds'])} over seeds; {fmt_diff(c['paired_seed0'])} per user (seed 0)")
+        print(
+            f"{name}: {c['a']} − {c['b']}: {fmt_diff(c['over_seeds'])} over seeds; "
+            f"{fmt_diff(c['paired_seed0'])} per user (seed 0)"
+        )
 
 
 if __name__ == "__main__":

@@ -91,8 +91,16 @@ def measure_one(system: str, data_path: Path, threads: int, epochs: int) -> dict
         sampler, optimizer, lr = spec
         config = TrainConfig(epochs=epochs, batch_size=4096, reg=0.0, model="mf-nobias", optimizer=optimizer, lr=lr)
         times = negrec_epochs(data, sampler, config, 1)
-    return {"system": system, "interactions": data.nnz, "users": data.n_users, "items": data.n_items, "threads": threads,
-            "epoch_seconds": times, "peak_rss_mb": peak_mb(), "rss_after_data_mb": after_data}
+    return {
+        "system": system,
+        "interactions": data.nnz,
+        "users": data.n_users,
+        "items": data.n_items,
+        "threads": threads,
+        "epoch_seconds": times,
+        "peak_rss_mb": peak_mb(),
+        "rss_after_data_mb": after_data,
+    }
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -144,14 +152,32 @@ def main() -> None:
                 continue
             runs = []
             for _ in range(args.invocations):
-                done = subprocess.run([sys.executable, __file__, "--one", system, str(data_path), "--threads", str(args.threads),
-                                       "--epochs", str(args.epochs)], capture_output=True, text=True, check=True)
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--one",
+                        system,
+                        str(data_path),
+                        "--threads",
+                        str(args.threads),
+                        "--epochs",
+                        str(args.epochs),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
             # the epochs of every invocation pooled (one machine's slow spell moves one invocation, not the median)
             per_run = [run.pop("epoch_seconds") for run in runs]
-            row = {**runs[0], **summary([t for r in per_run for t in r]), "invocations": len(runs),
-                   "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
-                   "median_seconds_per_invocation": [float(np.median(r)) for r in per_run]}
+            row = {
+                **runs[0],
+                **summary([t for r in per_run for t in r]),
+                "invocations": len(runs),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+                "median_seconds_per_invocation": [float(np.median(r)) for r in per_run],
+            }
             rows.append(row)
             print(f"{n:>10} {system:<24} {row['median_seconds']:>9.3f} s/epoch  peak {row['peak_rss_mb']:>8.0f} MB", flush=True)
     ratios = {}

@@ -67,8 +67,14 @@ def sampling_benchmark(n_pairs: int, n_items: int, n_users: int, seed: int) -> d
     times, (neg, ok) = repeat_timed(lambda: draw_excluding(pairs_u, 1, draw, inter), 5)
     assert ok.all() and not inter.contains(pairs_u, neg[:, 0]).any()
     t_loop, t_ours = summary(loop_times)["median_seconds"], summary(times)["median_seconds"]
-    return {"pairs": int(len(pairs_u)), "items": n_items, "homework_loop_seconds": t_loop, "negrec_seconds": t_ours,
-            "speedup": t_loop / t_ours, "spread": {"homework_loop": summary(loop_times), "negrec": summary(times)}}
+    return {
+        "pairs": int(len(pairs_u)),
+        "items": n_items,
+        "homework_loop_seconds": t_loop,
+        "negrec_seconds": t_ours,
+        "speedup": t_loop / t_ours,
+        "spread": {"homework_loop": summary(loop_times), "negrec": summary(times)},
+    }
 
 
 INBATCH_BATCH = 1024  # the trainer's default batch: its softmax has 1023 negatives per positive
@@ -79,10 +85,16 @@ def epoch_comparison(ml: Interactions, batch_size: int, threads: int, epochs: in
     adam = TrainConfig(epochs=epochs, batch_size=batch_size, reg=0.0, model="mf-nobias")
     sgd = replace(adam, optimizer="sgd", lr=0.05)
     shared = replace(sgd, batch_size=INBATCH_BATCH, lr=0.001)
-    sides = {"negrec_sgd": ("uniform", sgd), "negrec_sgd_dns10": ("dns:10", sgd),
-             "negrec_sgd_torch": ("uniform", replace(sgd, engine="torch")), "negrec_adam": ("uniform", adam),
-             "negrec_adam_dns10": ("dns:10", adam), "negrec_sgd_b1024": ("uniform", shared),
-             "negrec_inbatch": ("inbatch", shared), "negrec_mns128": ("mns:128", shared)}
+    sides = {
+        "negrec_sgd": ("uniform", sgd),
+        "negrec_sgd_dns10": ("dns:10", sgd),
+        "negrec_sgd_torch": ("uniform", replace(sgd, engine="torch")),
+        "negrec_adam": ("uniform", adam),
+        "negrec_adam_dns10": ("dns:10", adam),
+        "negrec_sgd_b1024": ("uniform", shared),
+        "negrec_inbatch": ("inbatch", shared),
+        "negrec_mns128": ("mns:128", shared),
+    }
     times: dict[str, list[float]] = {name: [] for name in [*sides, "implicit"]}
     matrix = ml.binary().astype(np.float32)
     for _ in range(repeats):
@@ -91,29 +103,47 @@ def epoch_comparison(ml: Interactions, batch_size: int, threads: int, epochs: in
             times[name] += negrec_epochs(ml, spec, config, 1)
     stats = {name: summary(t) for name, t in times.items()}
     med = {name: s["median_seconds"] for name, s in stats.items()}
-    bpr = {"dataset": "movielens-100k", "pairs": ml.nnz, "factors": 64, "batch_size": batch_size, "threads": threads,
-           "work": "one epoch: every (user, positive) pair once with one uniform negative excluding known positives, "
-                   "BPR loss, no regularisation, sampling included. negrec (mf-nobias): --optimizer sgd, the per-pair "
-                   "step implicit also takes, in the fused kernel (one thread; the next chunk's negatives are drawn on a "
-                   "second meanwhile) — ratio_to_implicit; the same in torch "
-                   "(--engine torch) and with dense Adam for reference. implicit: its CPU BPR (per-sample SGD on "
-                   "`threads` threads, negatives verified against the user's items)",
-           "negrec_seconds": med["negrec_sgd"], "implicit_seconds": med["implicit"],
-           "ratio_to_implicit": med["negrec_sgd"] / med["implicit"],
-           "torch_sgd_ratio_to_implicit": med["negrec_sgd_torch"] / med["implicit"],
-           "adam_ratio_to_implicit": med["negrec_adam"] / med["implicit"], "epochs": stats}
-    dns = {"work": "the same trainer, uniform negatives vs the hardest of 10 uniform candidates scored by the model: "
-                   "--optimizer sgd (fused kernel) for `ratio`, dense Adam (torch) for `adam_ratio`",
-           "uniform_seconds": med["negrec_sgd"], "dns10_seconds": med["negrec_sgd_dns10"],
-           "ratio": med["negrec_sgd_dns10"] / med["negrec_sgd"], "adam_ratio": med["negrec_adam_dns10"] / med["negrec_adam"]}
-    inbatch = {"work": f"in-batch softmax (batches of {INBATCH_BATCH}: {INBATCH_BATCH - 1} shared negatives per positive, "
-                       "accidental hits masked) and MNS (+128 shared uniform items, logQ), --optimizer sgd (torch: no fused "
-                       "kernel for a softmax), vs the uniform BPR epoch of bpr_epoch (fused, one negative per positive) — "
-                       "`ratio`, `mns_ratio` — and vs a uniform BPR epoch at the same batch size — `ratio_same_batch`",
-               "inbatch_seconds": med["negrec_inbatch"], "mns_seconds": med["negrec_mns128"], "uniform_seconds": med["negrec_sgd"],
-               "uniform_b1024_seconds": med["negrec_sgd_b1024"], "ratio": med["negrec_inbatch"] / med["negrec_sgd"],
-               "mns_ratio": med["negrec_mns128"] / med["negrec_sgd"], "ratio_same_batch": med["negrec_inbatch"] / med["negrec_sgd_b1024"],
-               "negatives_scored_per_second_ratio": (INBATCH_BATCH - 1) * med["negrec_sgd"] / med["negrec_inbatch"]}
+    bpr = {
+        "dataset": "movielens-100k",
+        "pairs": ml.nnz,
+        "factors": 64,
+        "batch_size": batch_size,
+        "threads": threads,
+        "work": "one epoch: every (user, positive) pair once with one uniform negative excluding known positives, "
+        "BPR loss, no regularisation, sampling included. negrec (mf-nobias): --optimizer sgd, the per-pair "
+        "step implicit also takes, in the fused kernel (one thread; the next chunk's negatives are drawn on a "
+        "second meanwhile) — ratio_to_implicit; the same in torch "
+        "(--engine torch) and with dense Adam for reference. implicit: its CPU BPR (per-sample SGD on "
+        "`threads` threads, negatives verified against the user's items)",
+        "negrec_seconds": med["negrec_sgd"],
+        "implicit_seconds": med["implicit"],
+        "ratio_to_implicit": med["negrec_sgd"] / med["implicit"],
+        "torch_sgd_ratio_to_implicit": med["negrec_sgd_torch"] / med["implicit"],
+        "adam_ratio_to_implicit": med["negrec_adam"] / med["implicit"],
+        "epochs": stats,
+    }
+    dns = {
+        "work": "the same trainer, uniform negatives vs the hardest of 10 uniform candidates scored by the model: "
+        "--optimizer sgd (fused kernel) for `ratio`, dense Adam (torch) for `adam_ratio`",
+        "uniform_seconds": med["negrec_sgd"],
+        "dns10_seconds": med["negrec_sgd_dns10"],
+        "ratio": med["negrec_sgd_dns10"] / med["negrec_sgd"],
+        "adam_ratio": med["negrec_adam_dns10"] / med["negrec_adam"],
+    }
+    inbatch = {
+        "work": f"in-batch softmax (batches of {INBATCH_BATCH}: {INBATCH_BATCH - 1} shared negatives per positive, "
+        "accidental hits masked) and MNS (+128 shared uniform items, logQ), --optimizer sgd (torch: no fused "
+        "kernel for a softmax), vs the uniform BPR epoch of bpr_epoch (fused, one negative per positive) — "
+        "`ratio`, `mns_ratio` — and vs a uniform BPR epoch at the same batch size — `ratio_same_batch`",
+        "inbatch_seconds": med["negrec_inbatch"],
+        "mns_seconds": med["negrec_mns128"],
+        "uniform_seconds": med["negrec_sgd"],
+        "uniform_b1024_seconds": med["negrec_sgd_b1024"],
+        "ratio": med["negrec_inbatch"] / med["negrec_sgd"],
+        "mns_ratio": med["negrec_mns128"] / med["negrec_sgd"],
+        "ratio_same_batch": med["negrec_inbatch"] / med["negrec_sgd_b1024"],
+        "negatives_scored_per_second_ratio": (INBATCH_BATCH - 1) * med["negrec_sgd"] / med["negrec_inbatch"],
+    }
     return bpr, dns, inbatch
 
 
@@ -143,31 +173,72 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.invocations):
             part = Path(tmp) / f"{i}.json"
-            subprocess.run([sys.executable, __file__, "--data-dir", str(args.data_dir), "--batch-size", str(args.batch_size),
-                            "--threads", str(args.threads), "--epochs", str(args.epochs), "--repeats", str(args.repeats),
-                            "--invocation-out", str(part)], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--data-dir",
+                    str(args.data_dir),
+                    "--batch-size",
+                    str(args.batch_size),
+                    "--threads",
+                    str(args.threads),
+                    "--epochs",
+                    str(args.epochs),
+                    "--repeats",
+                    str(args.repeats),
+                    "--invocation-out",
+                    str(part),
+                ],
+                check=True,
+            )
             runs.append(tuple(json.loads(part.read_text())))
-    ratios = {"bpr": [b["ratio_to_implicit"] for b, _, _ in runs], "dns": [d["ratio"] for _, d, _ in runs],
-              "inbatch": [x["ratio"] for _, _, x in runs], "mns": [x["mns_ratio"] for _, _, x in runs]}
+    ratios = {
+        "bpr": [b["ratio_to_implicit"] for b, _, _ in runs],
+        "dns": [d["ratio"] for _, d, _ in runs],
+        "inbatch": [x["ratio"] for _, _, x in runs],
+        "mns": [x["mns_ratio"] for _, _, x in runs],
+    }
     middle = int(np.argsort(ratios["bpr"])[len(runs) // 2])  # the invocation with the median BPR ratio
-    result["bpr_epoch"] = {**runs[middle][0], "ratio_to_implicit": float(np.median(ratios["bpr"])),
-                           "ratio_per_invocation": ratios["bpr"], "median_invocation": middle}
+    result["bpr_epoch"] = {
+        **runs[middle][0],
+        "ratio_to_implicit": float(np.median(ratios["bpr"])),
+        "ratio_per_invocation": ratios["bpr"],
+        "median_invocation": middle,
+    }
     result["dns_epoch"] = {**runs[middle][1], "ratio": float(np.median(ratios["dns"])), "ratio_per_invocation": ratios["dns"]}
-    result["inbatch_epoch"] = {**runs[middle][2], "ratio": float(np.median(ratios["inbatch"])), "mns_ratio": float(np.median(ratios["mns"])),
-                               "ratio_per_invocation": ratios["inbatch"], "mns_ratio_per_invocation": ratios["mns"]}
+    result["inbatch_epoch"] = {
+        **runs[middle][2],
+        "ratio": float(np.median(ratios["inbatch"])),
+        "mns_ratio": float(np.median(ratios["mns"])),
+        "ratio_per_invocation": ratios["inbatch"],
+        "mns_ratio_per_invocation": ratios["mns"],
+    }
     result["invocations"] = [{"bpr_epoch": b, "dns_epoch": d, "inbatch_epoch": x} for b, d, x in runs]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     s, b, d, x = result["sampling"], result["bpr_epoch"], result["dns_epoch"], result["inbatch_epoch"]
     print(f"{'measure':<44}{'negrec':>10}{'baseline':>10}{'ratio':>9}")
-    print(f"{'(a) uniform + exclusion, %d pairs (s)' % s['pairs']:<44}{s['negrec_seconds']:>10.3f}{s['homework_loop_seconds']:>10.3f}{s['speedup']:>8.1f}x  (homework loop / negrec)")
-    print(f"{'(b) BPR epoch, MovieLens 100K (s)':<44}{b['negrec_seconds']:>10.3f}{b['implicit_seconds']:>10.3f}{b['ratio_to_implicit']:>8.1f}x  (negrec / implicit; "
-          f"per invocation {', '.join(f'{r:.2f}' for r in b['ratio_per_invocation'])})")
+    print(
+        f"{'(a) uniform + exclusion, %d pairs (s)' % s['pairs']:<44}{s['negrec_seconds']:>10.3f}"
+        f"{s['homework_loop_seconds']:>10.3f}{s['speedup']:>8.1f}x  (homework loop / negrec)"
+    )
+    print(
+        f"{'(b) BPR epoch, MovieLens 100K (s)':<44}{b['negrec_seconds']:>10.3f}{b['implicit_seconds']:>10.3f}"
+        f"{b['ratio_to_implicit']:>8.1f}x  (negrec / implicit; "
+        f"per invocation {', '.join(f'{r:.2f}' for r in b['ratio_per_invocation'])})"
+    )
     print(f"{'    torch path / dense Adam':<44}{b['torch_sgd_ratio_to_implicit']:>29.1f}x / {b['adam_ratio_to_implicit']:.1f}x")
-    print(f"{'(c) DNS-10 epoch vs uniform epoch (s)':<44}{d['dns10_seconds']:>10.3f}{d['uniform_seconds']:>10.3f}{d['ratio']:>8.1f}x  (dns / uniform; Adam {d['adam_ratio']:.1f}x; "
-          f"per invocation {', '.join(f'{r:.2f}' for r in d['ratio_per_invocation'])})")
-    print(f"{'(d) in-batch softmax epoch vs uniform BPR (s)':<44}{x['inbatch_seconds']:>10.3f}{x['uniform_seconds']:>10.3f}{x['ratio']:>8.1f}x  (MNS {x['mns_ratio']:.1f}x; "
-          f"same batch {x['ratio_same_batch']:.1f}x; {x['negatives_scored_per_second_ratio']:.0f}x the negatives scored per second)")
+    print(
+        f"{'(c) DNS-10 epoch vs uniform epoch (s)':<44}{d['dns10_seconds']:>10.3f}{d['uniform_seconds']:>10.3f}"
+        f"{d['ratio']:>8.1f}x  (dns / uniform; Adam {d['adam_ratio']:.1f}x; "
+        f"per invocation {', '.join(f'{r:.2f}' for r in d['ratio_per_invocation'])})"
+    )
+    print(
+        f"{'(d) in-batch softmax epoch vs uniform BPR (s)':<44}{x['inbatch_seconds']:>10.3f}{x['uniform_seconds']:>10.3f}"
+        f"{x['ratio']:>8.1f}x  (MNS {x['mns_ratio']:.1f}x; "
+        f"same batch {x['ratio_same_batch']:.1f}x; {x['negatives_scored_per_second_ratio']:.0f}x the negatives scored per second)"
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import numpy as np
 import scipy.sparse as sp
 
 
-
 def negrec_epochs(train_data, spec: str, config, repeats: int) -> list[float]:
     """Epoch times (all but each run's first) of `repeats` training runs of negrec's trainer."""
     from negrec.cf.trainer import train

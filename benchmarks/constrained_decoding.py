@@ -27,7 +27,7 @@ from negrec.data.goodreads import load_goodreads_catalog
 from negrec.data.io import read_records
 from negrec.llm.beams import group_beam_search
 from negrec.llm.models import load_model
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 from negrec.llm.tiny import TinyConfig, init_tiny
 from negrec.llm.trie import TitleTrie, TrieLogitsProcessor, completion_tokens
 
@@ -93,13 +93,30 @@ def main() -> None:
     seqs = completion_tokens(tok, prompts[0], catalog.titles)
     trie, root = TitleTrie.build(seqs, len(tok)), dict_trie(seqs)
     max_new = max(len(s) for s in seqs) + 1
-    common = dict(num_beams=args.beams, num_return_sequences=args.beams, max_new_tokens=max_new, do_sample=False,
-                  early_stopping="never", pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    common = dict(
+        num_beams=args.beams,
+        num_return_sequences=args.beams,
+        max_new_tokens=max_new,
+        do_sample=False,
+        early_stopping="never",
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     fill = tok.pad_token_id or tok.eos_token_id  # transformers' fill value past a beam's end
 
     def negrec_search(enc, processor):
-        found = group_beam_search(model, enc["input_ids"], enc["attention_mask"], groups=1, beams=args.beams, penalty=0.0,
-                                  max_new_tokens=max_new, eos_token_id=tok.eos_token_id, fill_token_id=fill, processor=processor)
+        found = group_beam_search(
+            model,
+            enc["input_ids"],
+            enc["attention_mask"],
+            groups=1,
+            beams=args.beams,
+            penalty=0.0,
+            max_new_tokens=max_new,
+            eos_token_id=tok.eos_token_id,
+            fill_token_id=fill,
+            processor=processor,
+        )
         return found.sequences[:, 0].reshape(-1, found.sequences.shape[-1])
 
     def batches():
@@ -128,18 +145,32 @@ def main() -> None:
             identical &= bool((ours[:, : ref.shape[1]] == ref).all()) and bool((ours[:, ref.shape[1] :] == fill).all())
     ratios = np.array(times["prefix_allowed_tokens_fn"]) / np.array(times["negrec"])
     times = {name: float(sum(t)) for name, t in times.items()}
-    result = {"prompts": len(prompts), "beams": args.beams, "catalog_titles": len(seqs), "trie_nodes": trie.n_nodes,
-              "threads": args.threads, "seconds": times, "speedup": times["prefix_allowed_tokens_fn"] / times["negrec"],
-              "per_batch_speedup": {"median": float(np.median(ratios)), "min": float(ratios.min()), "max": float(ratios.max()),
-                                    "batches": len(ratios)},
-              "processor_seconds": inside, "processor_speedup": inside["prefix_allowed_tokens_fn"] / inside["negrec"],
-              "identical": identical}
+    result = {
+        "prompts": len(prompts),
+        "beams": args.beams,
+        "catalog_titles": len(seqs),
+        "trie_nodes": trie.n_nodes,
+        "threads": args.threads,
+        "seconds": times,
+        "speedup": times["prefix_allowed_tokens_fn"] / times["negrec"],
+        "per_batch_speedup": {
+            "median": float(np.median(ratios)),
+            "min": float(ratios.min()),
+            "max": float(ratios.max()),
+            "batches": len(ratios),
+        },
+        "processor_seconds": inside,
+        "processor_speedup": inside["prefix_allowed_tokens_fn"] / inside["negrec"],
+        "identical": identical,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{len(prompts)} prompts × {args.beams} beams, end to end: negrec {times['negrec']:.2f} s, "
-          f"prefix_allowed_tokens_fn {times['prefix_allowed_tokens_fn']:.2f} s → {result['speedup']:.1f}x; inside the "
-          f"processors: {inside['negrec']:.2f} s vs {inside['prefix_allowed_tokens_fn']:.2f} s → "
-          f"{result['processor_speedup']:.1f}x; identical outputs: {identical}")
+    print(
+        f"{len(prompts)} prompts × {args.beams} beams, end to end: negrec {times['negrec']:.2f} s, "
+        f"prefix_allowed_tokens_fn {times['prefix_allowed_tokens_fn']:.2f} s → {result['speedup']:.1f}x; inside the "
+        f"processors: {inside['negrec']:.2f} s vs {inside['prefix_allowed_tokens_fn']:.2f} s → "
+        f"{result['processor_speedup']:.1f}x; identical outputs: {identical}"
+    )
 
 
 if __name__ == "__main__":

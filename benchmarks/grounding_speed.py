@@ -67,8 +67,10 @@ def main() -> None:
     names = [extract_name(r["prediction"], "seed-ns") for r in records]
     # the grounding comparison: warm-up, then the median of --repeats runs per side, alternating the sides
     runs: dict[str, list[float]] = {"negrec": [], "seed_style": []}
-    sides = {"negrec": lambda: nearest_items(encoder.encode(names), titles_emb, args.k),
-             "seed_style": lambda: seed_grounding(encoder, names, titles_emb, args.k)}
+    sides = {
+        "negrec": lambda: nearest_items(encoder.encode(names), titles_emb, args.k),
+        "seed_style": lambda: seed_grounding(encoder, names, titles_emb, args.k),
+    }
     found = {name: fn() for name, fn in sides.items()}
     for _ in range(args.repeats):
         for name, fn in sides.items():
@@ -82,19 +84,32 @@ def main() -> None:
     same_sets = float((np.sort(ours, axis=1) == np.sort(seed, axis=1)).all(axis=1).mean())
 
     result = {
-        "predictions": len(records), "titles": catalog.n_items, "k": args.k, "run": args.run,
-        "encoder_load_seconds": t_load, "evaluate_cold_seconds": t_cold, "evaluate_warm_seconds": t_warm,
-        "grounding_negrec_seconds": t_ours, "grounding_seed_style_seconds": t_seed,
-        "grounding_speedup": t_seed / t_ours, "grounding_spread": {name: summary(t) for name, t in runs.items()},
-        "threads": args.threads, "same_top_k_fraction": same, "same_top_k_set_fraction": same_sets,
+        "predictions": len(records),
+        "titles": catalog.n_items,
+        "k": args.k,
+        "run": args.run,
+        "encoder_load_seconds": t_load,
+        "evaluate_cold_seconds": t_cold,
+        "evaluate_warm_seconds": t_warm,
+        "grounding_negrec_seconds": t_ours,
+        "grounding_seed_style_seconds": t_seed,
+        "grounding_speedup": t_seed / t_ours,
+        "grounding_spread": {name: summary(t) for name, t in runs.items()},
+        "threads": args.threads,
+        "same_top_k_fraction": same,
+        "same_top_k_set_fraction": same_sets,
         "NDCG@10": ev.metrics[f"NDCG@{args.k}"],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"evaluate {len(records)} predictions × {catalog.n_items} titles: cold {t_cold:.1f} s, warm {t_warm:.1f} s "
-          f"(encoder load {t_load:.1f} s)")
-    print(f"grounding only: negrec {t_ours:.2f} s vs seed style {t_seed:.2f} s → {result['grounding_speedup']:.1f}x; "
-          f"same top-{args.k} lists for {same:.1%} of predictions, same sets for {same_sets:.1%}")
+    print(
+        f"evaluate {len(records)} predictions × {catalog.n_items} titles: cold {t_cold:.1f} s, warm {t_warm:.1f} s "
+        f"(encoder load {t_load:.1f} s)"
+    )
+    print(
+        f"grounding only: negrec {t_ours:.2f} s vs seed style {t_seed:.2f} s → {result['grounding_speedup']:.1f}x; "
+        f"same top-{args.k} lists for {same:.1%} of predictions, same sets for {same_sets:.1%}"
+    )
 
 
 if __name__ == "__main__":

@@ -86,19 +86,35 @@ def main() -> None:
             per_user[v].append(s)
         recs = recommend(run.result.model, np.arange(known.shape[0]), prep.train.binary(), 50)
         leaked = int(sum(len(set(recs[u]) & set(known[u].indices)) for u in range(known.shape[0])))
-        runs.append({"seed": seed, "validation_MAP@50": run.result.best_metric, "best_epoch": run.result.best_epoch,
-                     "refit_epochs": len(final.history), "known_items_in_old_submission": leaked,
-                     "hidden_users": int(len(scores[VARIANTS[0]])), **{v: float(s.mean()) for v, s in scores.items()}})
+        runs.append(
+            {
+                "seed": seed,
+                "validation_MAP@50": run.result.best_metric,
+                "best_epoch": run.result.best_epoch,
+                "refit_epochs": len(final.history),
+                "known_items_in_old_submission": leaked,
+                "hidden_users": int(len(scores[VARIANTS[0]])),
+                **{v: float(s.mean()) for v, s in scores.items()},
+            }
+        )
         print(json.dumps(runs[-1]))
-    summary = {v: {"mean": float(np.mean([r[v] for r in runs])), "std": float(np.std([r[v] for r in runs], ddof=1))}
-               for v in VARIANTS}
+    summary = {
+        v: {"mean": float(np.mean([r[v] for r in runs])), "std": float(np.std([r[v] for r in runs], ddof=1))} for v in VARIANTS
+    }
     tests = {}
     for a, b in [(VARIANTS[1], VARIANTS[0]), (VARIANTS[2], VARIANTS[1]), (VARIANTS[2], VARIANTS[0])]:
         # users with hidden items differ by seed, so pair within each seed and pool the pairs
         t = paired_test(np.concatenate(per_user[a]), np.concatenate(per_user[b]), metric="MAP@50")
         tests[f"{a} − {b}"] = {"diff": t.diff, "ci": [t.ci_low, t.ci_high], "p": t.p_value, "pairs": t.n}
-    result = {"dataset": "MovieLens 100K, ratings ≥ 4, Kaggle format (942 users)", "hidden": "int(n·0.1) per user",
-              "sampler": SAMPLER, "config": CONFIG.as_dict(), "seeds": runs, "summary": summary, "paired": tests}
+    result = {
+        "dataset": "MovieLens 100K, ratings ≥ 4, Kaggle format (942 users)",
+        "hidden": "int(n·0.1) per user",
+        "sampler": SAMPLER,
+        "config": CONFIG.as_dict(),
+        "seeds": runs,
+        "summary": summary,
+        "paired": tests,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for v in VARIANTS:

@@ -41,9 +41,11 @@ def main() -> None:
     pairs, _ = random_records(records, catalog, 1, np.random.default_rng(0))
     two, _ = random_records(records, catalog, 2, np.random.default_rng(1))
     run = itertools.count()  # a fresh output folder per run: a finished one would be resumed, not retrained
-    stages = {"sft_seconds_per_100": lambda: sft(model, records, work / f"sft{next(run)}", settings),
-              "dpo_seconds_per_100_pairs": lambda: dpo(model, pairs, work / f"dpo{next(run)}", settings),
-              "sdpo2_seconds_per_100_records": lambda: sdpo(model, two, work / f"sdpo{next(run)}", settings)}
+    stages = {
+        "sft_seconds_per_100": lambda: sft(model, records, work / f"sft{next(run)}", settings),
+        "dpo_seconds_per_100_pairs": lambda: dpo(model, pairs, work / f"dpo{next(run)}", settings),
+        "sdpo2_seconds_per_100_records": lambda: sdpo(model, two, work / f"sdpo{next(run)}", settings),
+    }
     result["spread_seconds"] = {}
     for name, fn in stages.items():  # a warm-up run, then the median of --repeats runs, each from the same model
         times, _ = repeat_timed(fn, args.repeats)

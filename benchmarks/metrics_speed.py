@@ -35,7 +35,9 @@ def make_inputs(n_users: int, n_items: int, seed: int):
     scores = (np.log(popularity)[None, :] * 0.3 + rng.standard_normal((n_users, n_items))).astype(np.float32)
     targets = rng.choice(n_items, size=n_users, p=popularity / popularity.sum())
     targets[rng.random(n_users) < 0.01] = -1
-    genre_lists = [list(rng.choice(GENRES + ["poetry", "comics"], size=rng.integers(0, 4), replace=False)) for _ in range(n_items)]
+    genre_lists = [
+        list(rng.choice(GENRES + ["poetry", "comics"], size=rng.integers(0, 4), replace=False)) for _ in range(n_items)
+    ]
     mat, names = genre_matrix(genre_lists, GENRES)
     titles = [f"Title {i}" for i in range(n_items)]
     catalog = Catalog(item_ids=np.arange(n_items), titles=titles, genres=mat, genre_names=names, fairness_genres=GENRES)
@@ -79,9 +81,14 @@ def seed_loop(rank, targets, id2name, name2genre, genre_dict, histories, k):
     dis = [gp[g] / sp_ - gh[g] / sh for g in genre_dict]
     top3 = sum(sorted(counts.values(), reverse=True)[:3])
     return {
-        f"NDCG@{k}": ndcg / n, f"HR@{k}": hr / n, f"MRR@{k}": mrr / n,
-        f"Diversity@{k}": float(len(counts)), f"DivRatio@{k}": len(counts) / (k * valid),
-        f"ORRatio@{k}": top3 / (k * valid), f"DGU@{k}": max(dis) - min(dis), f"MGU@{k}": sum(map(abs, dis)) / len(dis),
+        f"NDCG@{k}": ndcg / n,
+        f"HR@{k}": hr / n,
+        f"MRR@{k}": mrr / n,
+        f"Diversity@{k}": float(len(counts)),
+        f"DivRatio@{k}": len(counts) / (k * valid),
+        f"ORRatio@{k}": top3 / (k * valid),
+        f"DGU@{k}": max(dis) - min(dis),
+        f"MGU@{k}": sum(map(abs, dis)) / len(dis),
     }
 
 
@@ -116,26 +123,36 @@ def main() -> None:
     history = sp.csr_matrix((np.ones(histories.size), (rows, histories.ravel())), shape=(args.users, args.items))
     spread: dict[str, dict] = {}
     t_rank, rank = median_of(lambda: seed_rank(scores), args.repeats, spread, "seed_rank")
-    t_loop, ref = median_of(lambda: seed_loop(rank, targets, id2name, name2genre, genre_dict, histories, k), args.repeats, spread, "seed_loop")
+    t_loop, ref = median_of(
+        lambda: seed_loop(rank, targets, id2name, name2genre, genre_dict, histories, k), args.repeats, spread, "seed_loop"
+    )
     t_top, top = median_of(lambda: top_k(scores, k), args.repeats, spread, "negrec_top_k")
     t_vec, got = median_of(lambda: negrec_metrics(top, targets, catalog, history, k), args.repeats, spread, "negrec_metrics")
 
     agree = {name: bool(abs(got[name] - value) <= 1e-9 * max(1.0, abs(value))) for name, value in ref.items()}
     result = {
-        "users": args.users, "items": args.items, "k": k, "threads": args.threads, "spread": spread,
-        "seed_rank_seconds": t_rank, "seed_loop_seconds": t_loop,
-        "negrec_top_k_seconds": t_top, "negrec_metrics_seconds": t_vec,
+        "users": args.users,
+        "items": args.items,
+        "k": k,
+        "threads": args.threads,
+        "spread": spread,
+        "seed_rank_seconds": t_rank,
+        "seed_loop_seconds": t_loop,
+        "negrec_top_k_seconds": t_top,
+        "negrec_metrics_seconds": t_vec,
         "speedup_metrics_only": t_loop / t_vec,
         "speedup_end_to_end": (t_rank + t_loop) / (t_top + t_vec),
-        "identical": all(agree.values()), "agreement": agree,
+        "identical": all(agree.values()),
+        "agreement": agree,
         "note": "negrec's evaluate() also computes Recall, Precision, MAP, coverage and Gini, which the loop does not",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"seed style: rank {t_rank:.3f} s + per-user loop {t_loop:.3f} s | negrec: top_k {t_top:.3f} s + "
-          f"metrics {t_vec:.3f} s")
-    print(f"speed-up metrics only: {result['speedup_metrics_only']:.1f}x   end to end: "
-          f"{result['speedup_end_to_end']:.1f}x   identical metrics: {result['identical']}")
+    print(f"seed style: rank {t_rank:.3f} s + per-user loop {t_loop:.3f} s | negrec: top_k {t_top:.3f} s + metrics {t_vec:.3f} s")
+    print(
+        f"speed-up metrics only: {result['speedup_metrics_only']:.1f}x   end to end: "
+        f"{result['speedup_end_to_end']:.1f}x   identical metrics: {result['identical']}"
+    )
     if not result["identical"]:
         raise SystemExit(f"metrics disagree: {agree}")
 

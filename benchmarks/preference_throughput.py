@@ -18,7 +18,7 @@ from timing import repeat_timed, summary
 from negrec.data.synthetic import SyntheticConfig, generate
 from negrec.preference.annotate import annotate
 from negrec.preference.negatives import strategy_records
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 from negrec.sampling.strategies import STRATEGIES
 
 INSTRUCTION = "Given a list of books the user recently enjoys, please recommend a new books that the user may like"
@@ -34,7 +34,9 @@ def make_records(n_records: int, n_candidates: int, seed: int):
     for row in picks:
         hist, cands, target = row[:10], row[10:-1], row[-1]
         inp = "The user has played the following books before: " + ", ".join(f'"{titles[i]}"' for i in hist) + ", please write"
-        records.append({"prompt": render(INSTRUCTION, inp), "chosen": f'"{titles[target]}"', "rejected": [f'"{titles[i]}"' for i in cands]})
+        records.append(
+            {"prompt": render(INSTRUCTION, inp), "chosen": f'"{titles[target]}"', "rejected": [f'"{titles[i]}"' for i in cands]}
+        )
     name2genre = {t: data.catalog.item_genres(i) for i, t in enumerate(titles)}
     return data.catalog, records, name2genre
 
@@ -87,17 +89,24 @@ def main() -> None:
     t_all, _ = measure("negrec_all_nine", lambda: [strategy_records(ann, s, rng=np.random.default_rng(0)) for s in STRATEGIES])
 
     result = {
-        "records": args.records, "candidates_per_record": args.candidates, "repeats": args.repeats, "spread": spread,
-        "seed_loop_seconds": t_loop, "negrec_annotate_seconds": t_annotate, "negrec_select_clusterout_low_seconds": t_select,
+        "records": args.records,
+        "candidates_per_record": args.candidates,
+        "repeats": args.repeats,
+        "spread": spread,
+        "seed_loop_seconds": t_loop,
+        "negrec_annotate_seconds": t_annotate,
+        "negrec_select_clusterout_low_seconds": t_select,
         "negrec_all_nine_strategies_seconds": t_all,
         "speedup_annotate_plus_select": t_loop / (t_annotate + t_select),
         "identical": ours == reference,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{args.records:,} records × {args.candidates} candidates: seed-style loop {t_loop:.2f} s | negrec annotate "
-          f"{t_annotate:.2f} s + select {t_select:.2f} s (all nine strategies {t_all:.2f} s) | speed-up "
-          f"{result['speedup_annotate_plus_select']:.1f}x | identical clusterout_low output: {result['identical']}")
+    print(
+        f"{args.records:,} records × {args.candidates} candidates: seed-style loop {t_loop:.2f} s | negrec annotate "
+        f"{t_annotate:.2f} s + select {t_select:.2f} s (all nine strategies {t_all:.2f} s) | speed-up "
+        f"{result['speedup_annotate_plus_select']:.1f}x | identical clusterout_low output: {result['identical']}"
+    )
     if not result["identical"]:
         raise SystemExit("outputs differ")
 

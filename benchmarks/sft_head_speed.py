@@ -79,9 +79,12 @@ def main() -> None:
     median = {side: statistics.median(v) for side, v in times.items()}
     result = {
         "work": f"{args.steps} SFT steps × batch {args.batch_size}, title-token model (TinyConfig(titles='tokens', "
-                f"vocab_size=1024): {sum(p.numel() for p in model.parameters()):,} parameters), compact prompt, "
-                "history loss from the 4th title",
-        "threads": args.threads, "repeats": args.repeats, "seconds": times, "median_seconds": median,
+        f"vocab_size=1024): {sum(p.numel() for p in model.parameters()):,} parameters), compact prompt, "
+        "history loss from the 4th title",
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "seconds": times,
+        "median_seconds": median,
         "samples_per_second": {side: args.steps * args.batch_size / s for side, s in median.items()},
         "speedup": median["trl_fused_head"] / median["negrec_gathered_head"],
     }

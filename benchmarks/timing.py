@@ -23,8 +23,12 @@ def pin_threads(threads: int) -> None:
 def summary(seconds: list[float]) -> dict:
     """Median and spread of repeated timings."""
     arr = np.asarray(seconds, dtype=float)
-    return {"median_seconds": float(np.median(arr)), "min_seconds": float(arr.min()), "max_seconds": float(arr.max()),
-            "repeats": int(len(arr))}
+    return {
+        "median_seconds": float(np.median(arr)),
+        "min_seconds": float(arr.min()),
+        "max_seconds": float(arr.max()),
+        "repeats": int(len(arr)),
+    }
 
 
 def repeat_timed(fn: Callable[[], T], repeats: int, warmup: bool = True) -> tuple[list[float], T]:

@@ -23,7 +23,7 @@ from negrec.data.io import read_records
 from negrec.llm.generate import BeamConfig, beam_titles
 from negrec.llm.models import load_model
 from negrec.llm.pipeline import build_trie
-from negrec.llm.prompts import render
+from negrec.data.prompts import render
 from negrec.llm.tiny import TinyConfig, init_tiny
 
 
@@ -56,8 +56,9 @@ def main() -> None:
         model_dir = args.model
         if model_dir is None:
             model_dir = Path(tmp) / "tiny"
-            init_tiny(read_records(folder / "train.json")[0], catalog.titles, model_dir,
-                      TinyConfig(titles="tokens", vocab_size=1024))
+            init_tiny(
+                read_records(folder / "train.json")[0], catalog.titles, model_dir, TinyConfig(titles="tokens", vocab_size=1024)
+            )
         model, tok = load_model(model_dir)
     trie = build_trie(tok, catalog, "compact")
     prompts = [render(r["instruction"], r["input"], "compact") for r in records[: args.prompts]]
@@ -71,9 +72,13 @@ def main() -> None:
     median = {name: statistics.median(v) for name, v in times.items()}
     result = {
         "work": f"{len(prompts)} Goodreads test prompts (compact) × {args.k} titles, {args.batch} prompts per call, "
-                f"title-token tiny model ({'trained: ' + str(args.model) if args.model else 'random weights'})",
-        "threads": args.threads, "repeats": args.repeats, "seconds": times, "median_seconds": median,
-        "speedup": median["beam_search"] / median["two_pass"], "identical": titles["two_pass"] == titles["beam_search"],
+        f"title-token tiny model ({'trained: ' + str(args.model) if args.model else 'random weights'})",
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "seconds": times,
+        "median_seconds": median,
+        "speedup": median["beam_search"] / median["two_pass"],
+        "identical": titles["two_pass"] == titles["beam_search"],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

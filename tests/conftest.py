@@ -43,7 +43,11 @@ def tiny(tmp_path_factory):
     from negrec.llm.tiny import TinyConfig, init_tiny
 
     data = generate(SyntheticConfig(n_users=60, n_items=120, seed=2))
-    folder = init_tiny(data.records["train"], data.catalog.titles, tmp_path_factory.mktemp("tiny"),
-                       TinyConfig(vocab_size=600, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2))
+    folder = init_tiny(
+        data.records["train"],
+        data.catalog.titles,
+        tmp_path_factory.mktemp("tiny"),
+        TinyConfig(vocab_size=600, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2),
+    )
     model, tokenizer = load_model(folder)
     return data, model, tokenizer, folder

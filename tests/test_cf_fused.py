@@ -24,27 +24,32 @@ def _data(seed: int = 0) -> Interactions:
     users = rng.integers(0, n_users, n)
     items = np.minimum(rng.zipf(1.3, n) - 1, n_items - 1)
     full = np.repeat(np.arange(3), n_items - 1), np.tile(np.arange(n_items - 1), 3)
-    return Interactions.from_arrays(np.concatenate([users, full[0]]), np.concatenate([items, full[1]]),
-                                    n_users=n_users, n_items=n_items)
+    return Interactions.from_arrays(
+        np.concatenate([users, full[0]]), np.concatenate([items, full[1]]), n_users=n_users, n_items=n_items
+    )
 
 
-@pytest.mark.parametrize("spec, model, reg, margin, sampler", [
-    ("uniform", "mf", 1e-2, 0.0, {}),
-    ("uniform", "mf-nobias", 0.0, 0.5, {}),
-    ("popularity", "mf", 1e-3, 0.0, {"n_negatives": 3, "max_tries": 1}),  # several negatives, some slots masked
-    ("dns:6", "mf", 1e-2, 0.0, {}),
-    ("dns:4", "mf-nobias", 0.0, 0.0, {"max_tries": 1}),
-    ("clusterout_low:5", "mf", 1e-3, 0.0, {}),
-])
+@pytest.mark.parametrize(
+    "spec, model, reg, margin, sampler",
+    [
+        ("uniform", "mf", 1e-2, 0.0, {}),
+        ("uniform", "mf-nobias", 0.0, 0.5, {}),
+        ("popularity", "mf", 1e-3, 0.0, {"n_negatives": 3, "max_tries": 1}),  # several negatives, some slots masked
+        ("dns:6", "mf", 1e-2, 0.0, {}),
+        ("dns:4", "mf-nobias", 0.0, 0.0, {"max_tries": 1}),
+        ("clusterout_low:5", "mf", 1e-3, 0.0, {}),
+    ],
+)
 def test_fused_kernel_trains_the_torch_paths_weights(spec, model, reg, margin, sampler, monkeypatch):
     calls = []
     monkeypatch.setattr("negrec.cf.trainer.run_chunk", lambda *a, **k: calls.append(k["hardest"]) or fused.run_chunk(*a, **k))
     data = _data()
-    config = TrainConfig(model=model, dim=8, epochs=3, batch_size=96, optimizer="sgd", lr=0.02, reg=reg, margin=margin,
-                         seed=4)
+    config = TrainConfig(model=model, dim=8, epochs=3, batch_size=96, optimizer="sgd", lr=0.02, reg=reg, margin=margin, seed=4)
     catalog = genre_catalog(data.n_items) if spec.startswith("cluster") else None
-    ref, got = (train(data, parse_sampler(spec, **sampler), replace(config, engine=engine), catalog=catalog)
-                for engine in ("torch", "fused"))
+    ref, got = (
+        train(data, parse_sampler(spec, **sampler), replace(config, engine=engine), catalog=catalog)
+        for engine in ("torch", "fused")
+    )
     assert calls and all(h == spec.startswith("dns") for h in calls)  # the kernel ran, with pools for DNS only
     assert [h["loss"] for h in got.history] == pytest.approx([h["loss"] for h in ref.history], rel=1e-5)
     assert ref.history[-1]["loss"] < ref.history[0]["loss"]
@@ -76,9 +81,18 @@ def test_fused_kernel_is_deterministic_across_thread_counts():
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
 
-@pytest.mark.parametrize("spec, change", [("uniform", {"optimizer": "adam"}), ("uniform", {"loss": "bce"}),
-                                          ("uniform", {"model": "lightgcn", "optimizer": "adam"}), ("uniform", {"engine": "torch"}),
-                                          ("mixed:6:1:1", {}), ("misranked:4", {}), ("model:5", {})])
+@pytest.mark.parametrize(
+    "spec, change",
+    [
+        ("uniform", {"optimizer": "adam"}),
+        ("uniform", {"loss": "bce"}),
+        ("uniform", {"model": "lightgcn", "optimizer": "adam"}),
+        ("uniform", {"engine": "torch"}),
+        ("mixed:6:1:1", {}),
+        ("misranked:4", {}),
+        ("model:5", {}),
+    ],
+)
 def test_other_settings_take_the_torch_path(spec, change, monkeypatch):
     monkeypatch.setattr("negrec.cf.trainer.run_chunk", lambda *a, **k: pytest.fail("fused kernel taken"))
     train(_data(), parse_sampler(spec), replace(TrainConfig(dim=4, epochs=1, batch_size=64, optimizer="sgd"), **change))

@@ -17,8 +17,18 @@ from negrec.sampling.profiles import user_clusters
 from negrec.sampling.registry import SamplerConfig, parse_sampler
 from negrec.sampling.sources import draw_excluding, make_draw, popularity_probabilities
 
-SPECS = ["uniform", "popularity", "popularity:0.5", "dns:5", "mixed:8:2:2", "misranked:5", "clusterin_high:6",
-         "clusterout_low:6", "balanced_popularity:6", "clusterin_low_clusterout_low:6"]
+SPECS = [
+    "uniform",
+    "popularity",
+    "popularity:0.5",
+    "dns:5",
+    "mixed:8:2:2",
+    "misranked:5",
+    "clusterin_high:6",
+    "clusterout_low:6",
+    "balanced_popularity:6",
+    "clusterin_low_clusterout_low:6",
+]
 
 
 def interactions(seed: int, n_users: int = 12, n_items: int = 40, density: float = 0.3) -> Interactions:
@@ -32,7 +42,9 @@ def genre_catalog(n_items: int, seed: int = 0) -> Catalog:
     rng = np.random.default_rng(seed)
     lists = [list(rng.choice(list("abcdef"), size=rng.integers(0, 3), replace=False)) for _ in range(n_items)]
     mat, names = genre_matrix(lists)
-    return Catalog(item_ids=np.arange(n_items), titles=[str(i) for i in range(n_items)], genres=mat, genre_names=names, source_genres=lists)
+    return Catalog(
+        item_ids=np.arange(n_items), titles=[str(i) for i in range(n_items)], genres=mat, genre_names=names, source_genres=lists
+    )
 
 
 def item_id_score(users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -92,7 +104,9 @@ def test_hardest_returns_argmax_and_mixed_misranked():
     neg, _ = dns.sample(users, np.zeros(3, int), score)
     assert (neg[:, 0] == seen["cand"].max(axis=1)).all()
 
-    mixed = NegativeSampler(SamplerConfig(selection="mixed", n_candidates=10, n_hard=3, n_random=4), empty, np.random.default_rng(0))
+    mixed = NegativeSampler(
+        SamplerConfig(selection="mixed", n_candidates=10, n_hard=3, n_random=4), empty, np.random.default_rng(0)
+    )
     neg, ok = mixed.sample(users, np.zeros(3, int), score)
     top3 = -np.sort(-seen["cand"], axis=1)[:, :3]
     assert (np.sort(neg[:, :3], axis=1) == np.sort(top3, axis=1)).all()
@@ -112,7 +126,9 @@ def test_user_clusters_first_seen_by_time():
     mat, names = genre_matrix(lists)
     cat = Catalog(item_ids=np.arange(4), titles=list("abcd"), genres=mat, genre_names=names, source_genres=lists)
     # user 0 reads item 2 (z) first, then 0 (x y), then 3 (z): z2, x1, y1 → [z, x]
-    train = Interactions.from_arrays(np.array([0, 0, 0]), np.array([0, 2, 3]), n_users=1, n_items=4, timestamps=np.array([5, 1, 9]))
+    train = Interactions.from_arrays(
+        np.array([0, 0, 0]), np.array([0, 2, 3]), n_users=1, n_items=4, timestamps=np.array([5, 1, 9])
+    )
     clusters = user_clusters(train, cat, k=2)
     assert [names[g] for g in clusters[0]] == ["z", "x"]
 
@@ -143,23 +159,26 @@ def test_parse_sampler_specs():
     assert parse_sampler("clusterout_low:7").n_candidates == 7 and parse_sampler("model").n_candidates == 50
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("popularity:-5", "'-5' must be a finite number ≥ 0"),
-    ("popularity:nan", "'nan' must be a finite number ≥ 0"),
-    ("dns:0", "'0' must be an integer ≥ 1"),
-    ("dns:2.5", "'2.5' must be an integer ≥ 1"),
-    ("dns:x", "'x' is not a number"),
-    ("dns:3:4", "takes 0 or 1 numbers after the name, got 2 \\(syntax: dns\\[:M\\]\\)"),
-    ("mixed:10", "takes 0 or 3 numbers after the name, got 1"),
-    ("mixed:10:0:0", "need hard \\+ random ≥ 1 and hard ≤ M"),
-    ("mixed:2:3:1", "need hard \\+ random ≥ 1 and hard ≤ M"),
-    ("uniform:3:1", "takes 0 or 1 numbers after the name, got 2"),
-    ("uniform:0", "'0' must be an integer ≥ 1"),
-    ("ahns:3:1", "takes 0 or 1 or 4 numbers after the name, got 2"),
-    ("uniform+logq", "uniform takes no \\+logq"),
-    ("mns:8+logq", "mns is always logQ-corrected"),
-    ("clusterout_low:-1", "'-1' must be an integer ≥ 1"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("popularity:-5", "'-5' must be a finite number ≥ 0"),
+        ("popularity:nan", "'nan' must be a finite number ≥ 0"),
+        ("dns:0", "'0' must be an integer ≥ 1"),
+        ("dns:2.5", "'2.5' must be an integer ≥ 1"),
+        ("dns:x", "'x' is not a number"),
+        ("dns:3:4", "takes 0 or 1 numbers after the name, got 2 \\(syntax: dns\\[:M\\]\\)"),
+        ("mixed:10", "takes 0 or 3 numbers after the name, got 1"),
+        ("mixed:10:0:0", "need hard \\+ random ≥ 1 and hard ≤ M"),
+        ("mixed:2:3:1", "need hard \\+ random ≥ 1 and hard ≤ M"),
+        ("uniform:3:1", "takes 0 or 1 numbers after the name, got 2"),
+        ("uniform:0", "'0' must be an integer ≥ 1"),
+        ("ahns:3:1", "takes 0 or 1 or 4 numbers after the name, got 2"),
+        ("uniform+logq", "uniform takes no \\+logq"),
+        ("mns:8+logq", "mns is always logQ-corrected"),
+        ("clusterout_low:-1", "'-1' must be an integer ≥ 1"),
+    ],
+)
 def test_malformed_sampler_specs_are_refused_by_name(spec, message):
     with pytest.raises(ValueError, match=f"sampler {re.escape(repr(spec))}: {message}"):
         parse_sampler(spec)

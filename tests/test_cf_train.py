@@ -32,14 +32,18 @@ def test_losses_exact_values_and_masks():
     mask = torch.tensor([[True, False], [True, True]])
     expected = -(math.log(sig(1.0)) + math.log(sig(-0.5)) + math.log(sig(1.0))) / 3
     assert bpr_loss(pos, neg, mask).item() == pytest.approx(expected)
-    assert bpr_loss(pos, neg, mask, margin=1.0).item() == pytest.approx(-(math.log(sig(0.0)) + math.log(sig(-1.5)) + math.log(sig(0.0))) / 3)
+    assert bpr_loss(pos, neg, mask, margin=1.0).item() == pytest.approx(
+        -(math.log(sig(0.0)) + math.log(sig(-1.5)) + math.log(sig(0.0))) / 3
+    )
     bce = -(math.log(sig(2)) + math.log(sig(0)) + math.log(sig(-1)) + math.log(sig(-0.5)) + math.log(sig(1))) / 5
     assert bce_loss(pos, neg, mask).item() == pytest.approx(bce)
     soft = ((math.log(math.exp(2) + math.exp(1)) - 2) + (math.log(1 + math.exp(0.5) + math.exp(-1)) - 0)) / 2
     assert softmax_loss(pos, neg, mask).item() == pytest.approx(soft)
     # softmax with one negative equals BPR (−log σ(s⁺ − s⁻))
     one = torch.tensor([[1.0], [0.5]])
-    assert softmax_loss(pos, one, torch.ones(2, 1, dtype=torch.bool)).item() == pytest.approx(bpr_loss(pos, one, torch.ones(2, 1, dtype=torch.bool)).item())
+    assert softmax_loss(pos, one, torch.ones(2, 1, dtype=torch.bool)).item() == pytest.approx(
+        bpr_loss(pos, one, torch.ones(2, 1, dtype=torch.bool)).item()
+    )
 
 
 def test_mf_scores_match_formula():
@@ -75,10 +79,22 @@ def small_prep():
     return prepare(load_cf_dataset("synthetic", synthetic=SMALL), "leave-last-out")
 
 
-@pytest.mark.parametrize("model,loss,spec", [("mf", "bpr", "uniform"), ("mf-nobias", "softmax", "dns:5"), ("lightgcn", "bce", "mixed:6:1:1"), ("mf", "bce", "clusterout_low:5")])
+@pytest.mark.parametrize(
+    "model,loss,spec",
+    [
+        ("mf", "bpr", "uniform"),
+        ("mf-nobias", "softmax", "dns:5"),
+        ("lightgcn", "bce", "mixed:6:1:1"),
+        ("mf", "bce", "clusterout_low:5"),
+    ],
+)
 def test_loss_decreases(small_prep, model, loss, spec):
-    result = train(small_prep.train, parse_sampler(spec), TrainConfig(model=model, loss=loss, epochs=6, batch_size=256, lr=0.03),
-                   catalog=small_prep.data.catalog)
+    result = train(
+        small_prep.train,
+        parse_sampler(spec),
+        TrainConfig(model=model, loss=loss, epochs=6, batch_size=256, lr=0.03),
+        catalog=small_prep.data.catalog,
+    )
     losses = [h["loss"] for h in result.history]
     assert losses[-1] < losses[0] * 0.95
 
@@ -97,6 +113,7 @@ def test_early_stopping_restores_best_weights(small_prep):
 def test_time_budget_and_static_negatives(small_prep):
     result = train(small_prep.train, parse_sampler("uniform"), TrainConfig(epochs=50, time_budget=0.0))
     assert result.stopped == "time budget" and len(result.history) == 1
+
     def drawn(epochs: int, negatives: str) -> int:
         config = TrainConfig(epochs=epochs, negatives=negatives)
         result = train(small_prep.train, parse_sampler("uniform", n_negatives=3), config)
@@ -123,8 +140,9 @@ def _rated_toy(seed: int):
 
     rng = np.random.default_rng(seed)
     n = 3000
-    data = Interactions.from_arrays(rng.integers(0, 60, n), rng.integers(0, 80, n), n_users=60, n_items=85,
-                                    ratings=rng.integers(1, 6, n).astype(float))
+    data = Interactions.from_arrays(
+        rng.integers(0, 60, n), rng.integers(0, 80, n), n_users=60, n_items=85, ratings=rng.integers(1, 6, n).astype(float)
+    )
     return prepare(Dataset("toy", Catalog.from_ids(np.arange(85)), data), "ratio", seed=1)
 
 
@@ -138,7 +156,10 @@ def test_ratio_protocol_masks_only_training_positives():
 def test_tuning_split_holds_out_training_positives_only():
     prep = _rated_toy(2)
     tune = tuning_split(prep, fraction=0.25, seed=5)
-    pairs = lambda inter: set(zip(inter.entry_users().tolist(), inter.matrix.indices.tolist()))
+
+    def pairs(inter):
+        return set(zip(inter.entry_users().tolist(), inter.matrix.indices.tolist()))
+
     train, held, full = pairs(tune.train), pairs(tune.test), pairs(prep.train)
     assert tune.valid is tune.test and not train & held and train | held <= full
     assert not held & pairs(prep.test)  # the real test part is never used for tuning

@@ -21,12 +21,40 @@ def test_help_everywhere(args):
 
 def test_demo_writes_report(tmp_path):
     out = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--out", str(out), "--users", "120", "--items", "150",
-                                 "--samplers", "uniform,dns,clusterout_low", "--epochs", "5", "--no-llm"])
+    result = runner.invoke(
+        app,
+        [
+            "demo",
+            "--out",
+            str(out),
+            "--users",
+            "120",
+            "--items",
+            "150",
+            "--samplers",
+            "uniform,dns,clusterout_low",
+            "--epochs",
+            "5",
+            "--no-llm",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    for name in ("README.md", "metrics.md", "metrics.csv", "metrics.json", "paired_tests.md", "per_user.csv",
-                 "bars_NDCG_at_10.png", "accuracy_vs_coverage.png", "accuracy_vs_fairness.png", "dataset.json",
-                 "data/train.json", "data/id2name.json", "runs/dns/curves.png", "runs/uniform/metrics.json"):
+    for name in (
+        "README.md",
+        "metrics.md",
+        "metrics.csv",
+        "metrics.json",
+        "paired_tests.md",
+        "per_user.csv",
+        "bars_NDCG_at_10.png",
+        "accuracy_vs_coverage.png",
+        "accuracy_vs_fairness.png",
+        "dataset.json",
+        "data/train.json",
+        "data/id2name.json",
+        "runs/dns/curves.png",
+        "runs/uniform/metrics.json",
+    ):
         assert (out / name).is_file(), name
     rows = {r["system"]: r for r in json.loads((out / "metrics.json").read_text())["rows"]}
     assert set(rows) == {"uniform", "dns", "clusterout_low", "MostPop", "RandomRec"}
@@ -72,8 +100,9 @@ def test_eval_exact_values(tmp_path):
     (tmp_path / "truth.csv").write_text("UserId,ItemId\nu1,a\nu2,b c\n")
     (tmp_path / "recs.csv").write_text("UserId,ItemId\nu1,x a\nu2,c z\n")
     out = tmp_path / "report"
-    result = runner.invoke(app, ["eval", "--recs", str(tmp_path / "recs.csv"), "--truth", str(tmp_path / "truth.csv"),
-                                 "--k", "2", "--out", str(out)])
+    result = runner.invoke(
+        app, ["eval", "--recs", str(tmp_path / "recs.csv"), "--truth", str(tmp_path / "truth.csv"), "--k", "2", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads((out / "metrics.json").read_text())["rows"]
     assert rows[0]["HR@2"]["mean"] == pytest.approx(1.0)
@@ -85,8 +114,11 @@ def test_eval_counts_repeats_once_and_warns_about_missing_users(tmp_path):
     (tmp_path / "truth.csv").write_text("UserId,ItemId\nu1,a\nu2,b c\nu3,d\n")
     (tmp_path / "recs.csv").write_text("UserId,ItemId\nu1,a a a\nu2,c c b\n")
     out = tmp_path / "report"
-    result = runner.invoke(app, ["eval", "--recs", str(tmp_path / "recs.csv"), "--truth", str(tmp_path / "truth.csv"),
-                                 "--k", "3", "--out", str(out)], terminal_width=200)
+    result = runner.invoke(
+        app,
+        ["eval", "--recs", str(tmp_path / "recs.csv"), "--truth", str(tmp_path / "truth.csv"), "--k", "3", "--out", str(out)],
+        terminal_width=200,
+    )
     assert result.exit_code == 0, result.output
     assert "1 of 3 users in" in result.output and "count as empty lists" in result.output
     rows = json.loads((out / "metrics.json").read_text())["rows"]
@@ -119,11 +151,17 @@ def test_data_info_on_shared_data(data_dir):
     payload = json.loads(result.output)
     assert payload["catalog_items"] == 4058
     assert {k: v["records"] for k, v in payload["files"].items()} == {
-        "test_sample.json": 1000, "train.json": 5000, "train_sample.json": 1024, "valid_sample.json": 256}
+        "test_sample.json": 1000,
+        "train.json": 5000,
+        "train_sample.json": 1024,
+        "valid_sample.json": 256,
+    }
 
 
-@pytest.mark.parametrize("command, stage", [("sft", "sft"), ("dpo", "preference"), ("sdpo", "preference"),
-                                            ("curriculum", "preference"), ("selfplay", "preference")])
+@pytest.mark.parametrize(
+    "command, stage",
+    [("sft", "sft"), ("dpo", "preference"), ("sdpo", "preference"), ("curriculum", "preference"), ("selfplay", "preference")],
+)
 def test_training_option_defaults_are_the_stage_settings(command, stage):
     """`negrec llm <stage>` and a recipe's stage section start from the same values (no drift between them)."""
     import typer
@@ -167,7 +205,9 @@ def test_threads_option_and_environment_set_torch_threads(tmp_path, monkeypatch)
 
     before = torch.get_num_threads()
     try:
-        result = runner.invoke(app, ["--threads", "1", "data", "synth", "--out", str(tmp_path / "a"), "--users", "20", "--items", "30"])
+        result = runner.invoke(
+            app, ["--threads", "1", "data", "synth", "--out", str(tmp_path / "a"), "--users", "20", "--items", "30"]
+        )
         assert result.exit_code == 0, result.output
         assert torch.get_num_threads() == 1
         torch.set_num_threads(2)
@@ -179,3 +219,37 @@ def test_threads_option_and_environment_set_torch_threads(tmp_path, monkeypatch)
         assert bad.exit_code == 2 and "Invalid value for '--threads'" in bad.output
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_readme_library_snippet_runs():
+    """The README's Library example, as written (it trains MF with DNS negatives on the embedded default)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = readme.split("## Library", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(compile(snippet, "README.md#library", "exec"), scope)
+    assert scope["recs"].shape == (len(scope["users"]), 10) and scope["mf"].result.best_epoch >= 0
+
+
+def test_compare_in_one_call_from_python(tmp_path):
+    import negrec
+    from negrec.cf.trainer import TrainConfig
+    from negrec.data.synthetic import SyntheticConfig, generate
+    from negrec.data.tabular import Dataset
+
+    data = generate(SyntheticConfig(n_users=120, n_items=150, seed=1))
+    result = negrec.compare(
+        Dataset("small", data.catalog, data.interactions),
+        ["uniform", "dns:3"],
+        config=TrainConfig(epochs=3, seed=1),
+        out=tmp_path / "cmp",
+    )
+    assert set(result.runs) == {"uniform", "dns:3", "MostPop", "RandomRec"}
+    ndcg = result.metric("NDCG@10")
+    best = max(ndcg, key=ndcg.get)
+    assert result.finding.startswith(f"Best NDCG@10: **{best}** ({ndcg[best]:.4f}).")
+    assert {r["system"] for r in result.paired.rows} == {"dns:3", "MostPop", "RandomRec"}
+    assert json.loads((tmp_path / "cmp" / "metrics.json").read_text())["summary"] == result.finding
+    with pytest.raises(ValueError, match="unknown sampler 'dsn'"):
+        negrec.compare(Dataset("small", data.catalog, data.interactions), ["dsn"])

@@ -28,13 +28,22 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("world")
     data = generate(SyntheticConfig(n_users=20, n_items=30, seed=1))
     catalog = write_goodreads_dir(data, root / "data")
-    model = init_tiny(data.records["train"], data.catalog.titles, root / "model",
-                      TinyConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_layers=1, num_heads=2))
+    model = init_tiny(
+        data.records["train"],
+        data.catalog.titles,
+        root / "model",
+        TinyConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_layers=1, num_heads=2),
+    )
     (root / "good.csv").write_text("UserId,ItemId\nu1,a b\n")
     write_json(root / "records.json", data.records["train"][:2])
     write_json(root / "predictions.json", [{"prediction": f'"{data.catalog.titles[i]}"'} for i in (3, 4)])
-    return {"catalog": str(catalog), "model": str(model), "csv": str(root / "good.csv"), "records": str(root / "records.json"),
-            "predictions": str(root / "predictions.json")}
+    return {
+        "catalog": str(catalog),
+        "model": str(model),
+        "csv": str(root / "good.csv"),
+        "records": str(root / "records.json"),
+        "predictions": str(root / "predictions.json"),
+    }
 
 
 # each command with {bad} where the bad file goes and {out} for its output
@@ -47,11 +56,42 @@ COMMANDS = {
     "cf recommend": ["cf", "recommend", "--run", "{bad}", "--out", "{out}"],
     "cf train": ["cf", "train", "--dataset", "{bad}", "--out", "{out}"],
     "negatives annotate": ["negatives", "annotate", "--candidates", "{bad}", "--catalog", "{catalog}", "--out", "{out}"],
-    "negatives select": ["negatives", "select", "--candidates", "{bad}", "--catalog", "{catalog}", "--strategy",
-                         "clusterout_low", "--out", "{out}"],
-    "negatives selfplay": ["negatives", "selfplay", "--records", "{records}", "--predictions", "{bad}", "--catalog",
-                           "{catalog}", "--out", "{out}"],
-    "llm candidates": ["llm", "candidates", "--model", "{model}", "--catalog", "{catalog}", "--records", "{bad}", "--out", "{out}"],
+    "negatives select": [
+        "negatives",
+        "select",
+        "--candidates",
+        "{bad}",
+        "--catalog",
+        "{catalog}",
+        "--strategy",
+        "clusterout_low",
+        "--out",
+        "{out}",
+    ],
+    "negatives selfplay": [
+        "negatives",
+        "selfplay",
+        "--records",
+        "{records}",
+        "--predictions",
+        "{bad}",
+        "--catalog",
+        "{catalog}",
+        "--out",
+        "{out}",
+    ],
+    "llm candidates": [
+        "llm",
+        "candidates",
+        "--model",
+        "{model}",
+        "--catalog",
+        "{catalog}",
+        "--records",
+        "{bad}",
+        "--out",
+        "{out}",
+    ],
     "llm predict": ["llm", "predict", "--model", "{model}", "--catalog", "{catalog}", "--records", "{bad}", "--out", "{out}"],
     "llm sft": ["llm", "sft", "--model", "{model}", "--records", "{bad}", "--out", "{out}"],
     "llm dpo": ["llm", "dpo", "--model", "{model}", "--pairs", "{bad}", "--out", "{out}"],
@@ -73,24 +113,37 @@ def test_every_command_names_a_bad_file(world, tmp_path, command, kind):
     args = [a.format(bad=bad, out=tmp_path / "out", **world) for a in COMMANDS[command]]
     result = runner.invoke(app, args, terminal_width=400)
     assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"{command} on a {kind} file raised {result.exception!r}")
+        f"{command} on a {kind} file raised {result.exception!r}"
+    )
     assert result.exit_code in (1, 2), result.output  # 2: refused; 1: a submission check that found problems
     assert "bad.json" in result.output, result.output
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["llm", "candidates", "--n", "0"], "Invalid value for '--n'"),
-    (["llm", "candidates", "--n", "31"], "--n 31 is more than the 30 titles in the catalog"),
-    (["llm", "candidates", "--penalty", "nan"], "--penalty must be a finite number ≥ 0"),
-    (["llm", "candidates", "--groups", "0"], "Invalid value for '--groups'"),
-    (["llm", "predict", "--k", "0"], "Invalid value for '--k'"),
-    (["llm", "predict", "--mode", "beams", "--k", "50"], "--k 50 is more than the 30 titles in the catalog"),
-    (["llm", "predict", "--chunk-size", "0"], "Invalid value for '--chunk-size'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["llm", "candidates", "--n", "0"], "Invalid value for '--n'"),
+        (["llm", "candidates", "--n", "31"], "--n 31 is more than the 30 titles in the catalog"),
+        (["llm", "candidates", "--penalty", "nan"], "--penalty must be a finite number ≥ 0"),
+        (["llm", "candidates", "--groups", "0"], "Invalid value for '--groups'"),
+        (["llm", "predict", "--k", "0"], "Invalid value for '--k'"),
+        (["llm", "predict", "--mode", "beams", "--k", "50"], "--k 50 is more than the 30 titles in the catalog"),
+        (["llm", "predict", "--chunk-size", "0"], "Invalid value for '--chunk-size'"),
+    ],
+)
 def test_generation_options_are_refused_before_any_work(world, tmp_path, args, message):
     """Counts that would loop forever or find nothing are refused by name, exit 2, nothing written."""
-    base = ["--model", world["model"], "--catalog", world["catalog"], "--records", world["records"], "--out", str(tmp_path / "o.json")]
+    base = [
+        "--model",
+        world["model"],
+        "--catalog",
+        world["catalog"],
+        "--records",
+        world["records"],
+        "--out",
+        str(tmp_path / "o.json"),
+    ]
     result = runner.invoke(app, [*args[:2], *base, *args[2:]], terminal_width=400)
     assert result.exit_code == 2 and message in result.output, result.output
     assert list(tmp_path.iterdir()) == []
@@ -102,10 +155,36 @@ OUTPUTS = {
     "eval": ["eval", "--recs", "{csv}", "--truth", "{csv}", "--out", "{out}"],
     "cf train": ["cf", "train", "--out", "{out}", "--epochs", "1"],
     "cf compare": ["cf", "compare", "--out", "{out}", "--epochs", "1", "--samplers", "uniform"],
-    "negatives selfplay": ["negatives", "selfplay", "--records", "{records}", "--predictions", "{predictions}", "--catalog",
-                           "{catalog}", "--out", "{out}"],
-    "llm init-tiny": ["llm", "init-tiny", "--data", "{catalog}", "--out", "{out}", "--vocab-size", "300", "--hidden-size", "16",
-                      "--intermediate-size", "32", "--layers", "1", "--heads", "2"],
+    "negatives selfplay": [
+        "negatives",
+        "selfplay",
+        "--records",
+        "{records}",
+        "--predictions",
+        "{predictions}",
+        "--catalog",
+        "{catalog}",
+        "--out",
+        "{out}",
+    ],
+    "llm init-tiny": [
+        "llm",
+        "init-tiny",
+        "--data",
+        "{catalog}",
+        "--out",
+        "{out}",
+        "--vocab-size",
+        "300",
+        "--hidden-size",
+        "16",
+        "--intermediate-size",
+        "32",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+    ],
     "llm sft": ["llm", "sft", "--model", "{model}", "--records", "{records}", "--out", "{out}"],
     "llm predict": ["llm", "predict", "--model", "{model}", "--catalog", "{catalog}", "--records", "{records}", "--out", "{out}"],
 }
@@ -127,11 +206,14 @@ def test_every_command_names_a_bad_output_location(world, tmp_path, command, whe
     assert blocker.read_text() == "a file in the way\n"  # nothing overwritten
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--model", "lightgcn", "--optimizer", "sgd"], "sgd updates MF's embedding rows; LightGCN trains with adam"),
-    (["--optimizer", "sgd", "--weight-decay", "0.1"], "--weight-decay is Adam's; sgd regularises with --reg"),
-    (["--optimizer", "rmsprop"], "Invalid value for '--optimizer'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "lightgcn", "--optimizer", "sgd"], "sgd updates MF's embedding rows; LightGCN trains with adam"),
+        (["--optimizer", "sgd", "--weight-decay", "0.1"], "--weight-decay is Adam's; sgd regularises with --reg"),
+        (["--optimizer", "rmsprop"], "Invalid value for '--optimizer'"),
+    ],
+)
 def test_cf_optimizer_options_are_refused_before_any_work(tmp_path, args, message):
     result = runner.invoke(app, ["cf", "train", "--out", str(tmp_path / "run"), *args], terminal_width=400)
     assert result.exit_code == 2 and message in result.output, result.output
@@ -144,10 +226,16 @@ def test_cf_device_option_is_refused_before_any_work(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--sampling", "device", "--sampler", "clusterin_high"], "--sampling device: sampler 'clusterin_high' has no device version"),
-    (["--sampling", "device", "--static"], "static negatives are drawn once on the host"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--sampling", "device", "--sampler", "clusterin_high"],
+            "--sampling device: sampler 'clusterin_high' has no device version",
+        ),
+        (["--sampling", "device", "--static"], "static negatives are drawn once on the host"),
+    ],
+)
 def test_cf_device_sampling_is_refused_before_any_work(tmp_path, args, message):
     result = runner.invoke(app, ["cf", "train", "--out", str(tmp_path / "run"), *args], terminal_width=400)
     assert result.exit_code == 2 and message in result.output, result.output

@@ -26,41 +26,130 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("outputs")
     data = generate(SyntheticConfig(n_users=20, n_items=30, seed=1))
     catalog = write_goodreads_dir(data, root / "data")
-    model = init_tiny(data.records["train"], data.catalog.titles, root / "model",
-                      TinyConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_layers=1, num_heads=2))
+    model = init_tiny(
+        data.records["train"],
+        data.catalog.titles,
+        root / "model",
+        TinyConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_layers=1, num_heads=2),
+    )
     lines = ["UserId,ItemId"] + [f"u{u},{' '.join(f'i{(u * 7 + j) % 25}' for j in range(6))}" for u in range(12)]
     (root / "train.csv").write_text("\n".join(lines) + "\n")
     write_json(root / "records.json", data.records["train"][:3])
     titles = data.catalog.titles
-    write_json(root / "cands.json", [{"prompt": render(r["instruction"], r["input"]), "chosen": r["output"],
-                                      "rejected": [f'"{titles[i]}"' for i in (1, 2, 3)]} for r in data.records["train"][:3]])
-    write_json(root / "predictions.json", [{"prompt": render(r["instruction"], r["input"]), "prediction": r["output"],
-                                            "ground_truth": r["output"]} for r in data.records["train"][:2]])
+    write_json(
+        root / "cands.json",
+        [
+            {
+                "prompt": render(r["instruction"], r["input"]),
+                "chosen": r["output"],
+                "rejected": [f'"{titles[i]}"' for i in (1, 2, 3)],
+            }
+            for r in data.records["train"][:3]
+        ],
+    )
+    write_json(
+        root / "predictions.json",
+        [
+            {"prompt": render(r["instruction"], r["input"]), "prediction": r["output"], "ground_truth": r["output"]}
+            for r in data.records["train"][:2]
+        ],
+    )
     run = root / "run"
-    assert runner.invoke(app, ["cf", "train", "--dataset", str(root / "train.csv"), "--protocol", "homework", "--epochs", "1",
-                               "--out", str(run)]).exit_code == 0
-    return {"root": root, "catalog": str(catalog), "model": str(model), "csv": str(root / "train.csv"), "run": str(run),
-            "records": str(root / "records.json"), "cands": str(root / "cands.json"), "predictions": str(root / "predictions.json")}
+    assert (
+        runner.invoke(
+            app,
+            ["cf", "train", "--dataset", str(root / "train.csv"), "--protocol", "homework", "--epochs", "1", "--out", str(run)],
+        ).exit_code
+        == 0
+    )
+    return {
+        "root": root,
+        "catalog": str(catalog),
+        "model": str(model),
+        "csv": str(root / "train.csv"),
+        "run": str(run),
+        "records": str(root / "records.json"),
+        "cands": str(root / "cands.json"),
+        "predictions": str(root / "predictions.json"),
+    }
 
 
 # each writing command with {out} for its output; the first run must succeed
 WRITERS = {
     "cf train": ["cf", "train", "--dataset", "{csv}", "--protocol", "homework", "--epochs", "1", "--out", "{out}"],
-    "cf compare": ["cf", "compare", "--dataset", "{csv}", "--protocol", "homework", "--epochs", "1", "--samplers", "uniform",
-                   "--out", "{out}"],
+    "cf compare": [
+        "cf",
+        "compare",
+        "--dataset",
+        "{csv}",
+        "--protocol",
+        "homework",
+        "--epochs",
+        "1",
+        "--samplers",
+        "uniform",
+        "--out",
+        "{out}",
+    ],
     "cf recommend": ["cf", "recommend", "--run", "{run}", "--k", "5", "--out", "{out}"],
     "data kaggle": ["data", "kaggle", "{csv}", "--out", "{out}"],
     "data synth": ["data", "synth", "--users", "20", "--items", "30", "--out", "{out}"],
     "eval --out": ["eval", "--recs", "{csv}", "--truth", "{csv}", "--out", "{out}"],
     "negatives annotate": ["negatives", "annotate", "--candidates", "{cands}", "--catalog", "{catalog}", "--out", "{out}"],
-    "negatives select": ["negatives", "select", "--candidates", "{cands}", "--catalog", "{catalog}", "--strategy", "low_exposure",
-                         "--out", "{out}"],
-    "llm predict": ["llm", "predict", "--model", "{model}", "--catalog", "{catalog}", "--records", "{records}", "--max-new-tokens",
-                    "3", "--out", "{out}"],
-    "llm candidates": ["llm", "candidates", "--model", "{model}", "--catalog", "{catalog}", "--records", "{records}", "--method",
-                       "beam", "--n", "2", "--out", "{out}"],
-    "llm evaluate": ["llm", "evaluate", "--predictions", "{predictions}", "--catalog", "{catalog}", "--grounding", "exact",
-                     "--out", "{out}"],
+    "negatives select": [
+        "negatives",
+        "select",
+        "--candidates",
+        "{cands}",
+        "--catalog",
+        "{catalog}",
+        "--strategy",
+        "low_exposure",
+        "--out",
+        "{out}",
+    ],
+    "llm predict": [
+        "llm",
+        "predict",
+        "--model",
+        "{model}",
+        "--catalog",
+        "{catalog}",
+        "--records",
+        "{records}",
+        "--max-new-tokens",
+        "3",
+        "--out",
+        "{out}",
+    ],
+    "llm candidates": [
+        "llm",
+        "candidates",
+        "--model",
+        "{model}",
+        "--catalog",
+        "{catalog}",
+        "--records",
+        "{records}",
+        "--method",
+        "beam",
+        "--n",
+        "2",
+        "--out",
+        "{out}",
+    ],
+    "llm evaluate": [
+        "llm",
+        "evaluate",
+        "--predictions",
+        "{predictions}",
+        "--catalog",
+        "{catalog}",
+        "--grounding",
+        "exact",
+        "--out",
+        "{out}",
+    ],
 }
 
 
@@ -87,8 +176,10 @@ def test_a_second_run_is_refused_without_overwrite_and_the_first_output_stays(wo
     assert replaced.exit_code == 0, replaced.output
 
 
-@pytest.mark.parametrize("command, inputs", [("negatives select", "cands"), ("llm evaluate", "predictions"), ("llm predict", "records"),
-                                             ("data kaggle", "csv")])
+@pytest.mark.parametrize(
+    "command, inputs",
+    [("negatives select", "cands"), ("llm evaluate", "predictions"), ("llm predict", "records"), ("data kaggle", "csv")],
+)
 def test_an_output_that_is_an_input_is_refused_even_with_overwrite(world, tmp_path, command, inputs):
     source = tmp_path / Path(world[inputs]).name
     source.write_bytes(Path(world[inputs]).read_bytes())
@@ -104,7 +195,9 @@ def test_overwrite_replaces_only_a_folder_of_its_own_kind(world, tmp_path):
     victim.mkdir()
     (victim / "notes.txt").write_text("mine")
     res = invoke(WRITERS["cf train"], world, victim, "--overwrite")
-    assert res.exit_code == 2 and f"{victim}: is not a folder negrec wrote; --overwrite replaces only a cf-run folder" in res.output
+    assert (
+        res.exit_code == 2 and f"{victim}: is not a folder negrec wrote; --overwrite replaces only a cf-run folder" in res.output
+    )
     assert (victim / "notes.txt").read_text() == "mine"
     compared = tmp_path / "cmp"
     assert invoke(WRITERS["cf compare"], world, compared).exit_code == 0
@@ -125,11 +218,25 @@ def test_data_kaggle_never_puts_the_hidden_items_back_into_training(world, tmp_p
     # rerun without --hide over the same training file: refused, so the hold-out cannot leak into it
     res = runner.invoke(app, ["data", "kaggle", world["csv"], "--out", str(out)])
     assert res.exit_code == 2 and f"{out}: exists; pass --overwrite" in res.output
-    res = runner.invoke(app, ["data", "kaggle", world["csv"], "--out", str(tmp_path / "new.csv"), "--hide", "0.5", "--hidden", str(hidden)])
+    res = runner.invoke(
+        app, ["data", "kaggle", world["csv"], "--out", str(tmp_path / "new.csv"), "--hide", "0.5", "--hidden", str(hidden)]
+    )
     assert res.exit_code == 2 and f"{hidden}: exists; pass --overwrite to replace it, or choose another --hidden" in res.output
     res = runner.invoke(app, ["data", "kaggle", world["csv"], "--out", str(out), "--hidden", str(tmp_path / "h2.csv")])
     assert res.exit_code == 2 and "--hidden needs --hide > 0" in res.output
-    res = runner.invoke(app, ["data", "kaggle", world["csv"], "--out", str(tmp_path / "same.csv"), "--hide", "0.5",
-                              "--hidden", str(tmp_path / "same.csv")])
+    res = runner.invoke(
+        app,
+        [
+            "data",
+            "kaggle",
+            world["csv"],
+            "--out",
+            str(tmp_path / "same.csv"),
+            "--hide",
+            "0.5",
+            "--hidden",
+            str(tmp_path / "same.csv"),
+        ],
+    )
     assert res.exit_code == 2 and "--hidden and --out are the same file" in res.output
     assert digest(out) | digest(hidden) == before

@@ -47,8 +47,12 @@ def test_fairness_genres_must_exist():
 
 def test_interactions_dedupe_keeps_latest():
     inter = Interactions.from_arrays(
-        np.array([1, 0, 1, 1]), np.array([2, 1, 2, 0]), n_users=2, n_items=3,
-        ratings=np.array([5.0, 3.0, 1.0, 4.0]), timestamps=np.array([20, 5, 10, 7]),
+        np.array([1, 0, 1, 1]),
+        np.array([2, 1, 2, 0]),
+        n_users=2,
+        n_items=3,
+        ratings=np.array([5.0, 3.0, 1.0, 4.0]),
+        timestamps=np.array([20, 5, 10, 7]),
     )
     assert inter.nnz == 3
     assert inter.matrix.toarray().tolist() == [[0, 3, 0], [4, 0, 5]]  # (1,2) keeps the t=20 rating
@@ -58,8 +62,10 @@ def test_interactions_dedupe_keeps_latest():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), min_size=0, max_size=60),
-       st.lists(st.tuples(st.integers(0, 6), st.integers(-1, 9)), min_size=1, max_size=30))
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), min_size=0, max_size=60),
+    st.lists(st.tuples(st.integers(0, 6), st.integers(-1, 9)), min_size=1, max_size=30),
+)
 def test_contains_matches_python_set(pairs, queries):
     users = np.array([p[0] for p in pairs], dtype=np.int64)
     items = np.array([p[1] for p in pairs], dtype=np.int64)
@@ -72,7 +78,9 @@ def test_contains_matches_python_set(pairs, queries):
 
 
 def test_select_and_threshold():
-    inter = Interactions.from_arrays(np.array([0, 0, 1]), np.array([0, 1, 1]), n_users=2, n_items=2, ratings=np.array([5, 2, 4.0]))
+    inter = Interactions.from_arrays(
+        np.array([0, 0, 1]), np.array([0, 1, 1]), n_users=2, n_items=2, ratings=np.array([5, 2, 4.0])
+    )
     assert inter.at_least(4).matrix.toarray().tolist() == [[5, 0], [0, 4]]
 
 
@@ -88,8 +96,10 @@ def test_sequences_matrices():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), min_size=0, max_size=60),
-       st.lists(st.tuples(st.integers(0, 6), st.integers(-3, 12)), min_size=1, max_size=30))
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), min_size=0, max_size=60),
+    st.lists(st.tuples(st.integers(0, 6), st.integers(-3, 12)), min_size=1, max_size=30),
+)
 def test_contains_bitmap_and_binary_search_agree(pairs, queries):
     users = np.array([p[0] for p in pairs], dtype=np.int64)
     items = np.array([p[1] for p in pairs], dtype=np.int64)

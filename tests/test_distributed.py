@@ -21,16 +21,31 @@ from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 from negrec.llm.tiny import TinyConfig, init_tiny
 
 ACCELERATE = Path(sys.executable).with_name("accelerate")
-LAUNCH_2 = [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-            "--mixed_precision", "no", "--dynamo_backend", "no"]
+LAUNCH_2 = [
+    str(ACCELERATE),
+    "launch",
+    "--multi_gpu",
+    "--num_processes",
+    "2",
+    "--num_machines",
+    "1",
+    "--mixed_precision",
+    "no",
+    "--dynamo_backend",
+    "no",
+]
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("dist")
     data = generate(SyntheticConfig(n_users=40, n_items=80, seed=4))
-    init_tiny(data.records["train"], data.catalog.titles, root / "model",
-              TinyConfig(vocab_size=400, hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2))
+    init_tiny(
+        data.records["train"],
+        data.catalog.titles,
+        root / "model",
+        TinyConfig(vocab_size=400, hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2),
+    )
     write_goodreads_dir(data, root / "data")
     write_json(root / "records.json", data.records["train"][:11])
     return root
@@ -63,9 +78,23 @@ def test_two_processes_write_the_single_process_file(folder, stage):
 def test_shard_option_and_a_launch_do_not_mix(folder, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
-    result = CliRunner().invoke(app, [*STAGES["predict"], "--model", str(folder / "model"), "--catalog", str(folder / "data"),
-                                      "--records", str(folder / "records.json"), "--out", str(folder / "x.json"),
-                                      "--shard", "1/2"], terminal_width=400)
+    result = CliRunner().invoke(
+        app,
+        [
+            *STAGES["predict"],
+            "--model",
+            str(folder / "model"),
+            "--catalog",
+            str(folder / "data"),
+            "--records",
+            str(folder / "records.json"),
+            "--out",
+            str(folder / "x.json"),
+            "--shard",
+            "1/2",
+        ],
+        terminal_width=400,
+    )
     assert result.exit_code == 2 and "--shard and a multi-process launch both split the records" in result.output
     assert not (folder / "x.json").exists()
 
@@ -107,7 +136,6 @@ def training_inputs(folder):
 def _update_gap(start: Path, one: Path, two: Path) -> float:
     """‖w₂ − w₁‖ / ‖w₁ − w₀‖ over all weights: how far the 2-process model is from the 1-process one, relative
     to how far training moved it (gradients not averaged across processes, or rows lost, show up here)."""
-    import torch
     from safetensors.torch import load_file
 
     w0, w1, w2 = (load_file(str(folder / "model.safetensors")) for folder in (start, one / "final", two / "final"))
@@ -135,18 +163,34 @@ def test_two_processes_train_like_one_with_the_same_global_batch(training_inputs
     two = _one_and_two(training_inputs, common, stage)
     assert two.stdout.count("model →") == 1  # one closing line, from rank 0
     assert (training_inputs / f"{stage}-2" / "run.rank1.log").is_file()  # the second process trained beside it
-    assert _final_loss(training_inputs / f"{stage}-2") == pytest.approx(_final_loss(training_inputs / f"{stage}-1"), rel=tolerance)
+    assert _final_loss(training_inputs / f"{stage}-2") == pytest.approx(
+        _final_loss(training_inputs / f"{stage}-1"), rel=tolerance
+    )
     if stage != "sft":  # a mean over pairs: the same update up to rounding
         assert _update_gap(training_inputs / "model", training_inputs / f"{stage}-1", training_inputs / f"{stage}-2") < 1e-3
 
 
 # no --gradient_accumulation_steps: DeepSpeed takes the stage's --grad-accum
-ZERO = [str(ACCELERATE), "launch", "--use_deepspeed", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-        "--dynamo_backend", "no", "--zero_stage"]
+ZERO = [
+    str(ACCELERATE),
+    "launch",
+    "--use_deepspeed",
+    "--num_processes",
+    "2",
+    "--num_machines",
+    "1",
+    "--mixed_precision",
+    "no",
+    "--dynamo_backend",
+    "no",
+    "--zero_stage",
+]
 
 
 @pytest.mark.slow  # three trainings with DeepSpeed's set-up (~20 s each)
-@pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None, reason="DeepSpeed is not installed (pip install '.[deepspeed]')")
+@pytest.mark.skipif(
+    importlib.util.find_spec("deepspeed") is None, reason="DeepSpeed is not installed (pip install '.[deepspeed]')"
+)
 @pytest.mark.parametrize("stage, zero", [("sdpo", 2), ("sdpo", 3), ("dpo", 3)])
 def test_deepspeed_zero_trains_like_ddp(training_inputs, stage, zero):
     """ZeRO-2 / ZeRO-3 (optimizer states, gradients and, for 3, weights sharded over 2 processes; DeepSpeed's CPU
@@ -163,14 +207,30 @@ def test_deepspeed_zero_trains_like_ddp(training_inputs, stage, zero):
     sharded = _run(training_inputs, [*common, "--out", f"{stage}-zero{zero}"], [*ZERO, str(zero)], **cpu)
     assert sharded.returncode == 0, sharded.stderr
     assert _losses(training_inputs / f"{stage}-zero{zero}") == pytest.approx(_losses(training_inputs / f"{stage}-ddp"), rel=1e-6)
-    assert _update_gap(training_inputs / "model", training_inputs / f"{stage}-ddp", training_inputs / f"{stage}-zero{zero}") < 1e-3
+    assert (
+        _update_gap(training_inputs / "model", training_inputs / f"{stage}-ddp", training_inputs / f"{stage}-zero{zero}") < 1e-3
+    )
 
 
 def test_a_time_budget_refuses_a_launch(folder, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
-    result = CliRunner().invoke(app, ["llm", "sft", "--model", str(folder / "model"), "--records", str(folder / "records.json"),
-                                      "--out", str(folder / "refused"), "--time-budget", "5"], terminal_width=400)
+    result = CliRunner().invoke(
+        app,
+        [
+            "llm",
+            "sft",
+            "--model",
+            str(folder / "model"),
+            "--records",
+            str(folder / "records.json"),
+            "--out",
+            str(folder / "refused"),
+            "--time-budget",
+            "5",
+        ],
+        terminal_width=400,
+    )
     assert result.exit_code == 2, result.output
     assert "--time-budget (each process would stop after its own step count) runs in one process" in result.output
 
@@ -203,8 +263,9 @@ def test_processes_refuses_to_launch_from_inside_a_launch(tmp_path, monkeypatch)
     (tmp_path / "recipe.yaml").write_text(RECIPE)
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
-    result = CliRunner().invoke(app, ["llm", "run", str(tmp_path / "recipe.yaml"), "--out", str(tmp_path / "run"),
-                                      "--processes", "2"], terminal_width=400)
+    result = CliRunner().invoke(
+        app, ["llm", "run", str(tmp_path / "recipe.yaml"), "--out", str(tmp_path / "run"), "--processes", "2"], terminal_width=400
+    )
     assert result.exit_code == 2 and "--processes starts its own launch; this command already runs under one" in result.output
     assert not (tmp_path / "run").exists()
 
@@ -230,9 +291,12 @@ def test_a_whole_recipe_under_two_processes(tmp_path):
         got, want = (json.loads((tmp_path / run / name).read_text()) for run in ("two", "one"))
         key = "ground_truth" if "predictions" in name else "chosen"
         assert [r.get(key) for r in got] == [r.get(key) for r in want]  # every record once, in order
-    assert (tmp_path / "two" / "predictions" / "MostPop-ranked.json").read_bytes() == \
-        (tmp_path / "one" / "predictions" / "MostPop-ranked.json").read_bytes()
-    again = _run(tmp_path, ["llm", "run", "recipe.yaml", "--out", "two", "--processes", "2", "--resume"], [sys.executable])  # launches itself
+    assert (tmp_path / "two" / "predictions" / "MostPop-ranked.json").read_bytes() == (
+        tmp_path / "one" / "predictions" / "MostPop-ranked.json"
+    ).read_bytes()
+    again = _run(
+        tmp_path, ["llm", "run", "recipe.yaml", "--out", "two", "--processes", "2", "--resume"], [sys.executable]
+    )  # launches itself
     assert again.returncode == 0, again.stderr
     assert "running" not in again.stdout and again.stdout.count("done already") >= 10
 
@@ -241,8 +305,20 @@ def test_a_whole_recipe_under_two_processes(tmp_path):
 @pytest.mark.skipif(not ACCELERATE.exists(), reason="accelerate's launcher is not installed (pip install '.[llm]')")
 def test_a_curriculum_of_dpo_then_sdpo_under_two_processes(training_inputs):
     """Each stage starts from the previous stage's model: the second process waits until rank 0 has saved it."""
-    common = ["llm", "curriculum", "--model", "model", "--stage", "dpo:pairs16.json", "--stage", "sdpo:lists16.json",
-              "--epochs", "1", "--seed", "0"]
+    common = [
+        "llm",
+        "curriculum",
+        "--model",
+        "model",
+        "--stage",
+        "dpo:pairs16.json",
+        "--stage",
+        "sdpo:lists16.json",
+        "--epochs",
+        "1",
+        "--seed",
+        "0",
+    ]
     _one_and_two(training_inputs, common, "cur")
     stage = "stage2-sdpo"
     gap = _update_gap(training_inputs / "model", training_inputs / "cur-1" / stage, training_inputs / "cur-2" / stage)
@@ -256,14 +332,30 @@ def test_a_selfplay_round_under_two_processes(training_inputs):
     rank 0 writes the round: the same pairs as one process."""
     import json
 
-    common = ["llm", "selfplay", "--model", "model", "--catalog", "data", "--records", "records16.json", "--rounds", "1",
-              "--epochs", "1", "--seed", "0"]
+    common = [
+        "llm",
+        "selfplay",
+        "--model",
+        "model",
+        "--catalog",
+        "data",
+        "--records",
+        "records16.json",
+        "--rounds",
+        "1",
+        "--epochs",
+        "1",
+        "--seed",
+        "0",
+    ]
     _one_and_two(training_inputs, common, "sp")
     done = [json.loads((training_inputs / run / "round1" / "done.json").read_text()) for run in ("sp-1", "sp-2")]
     assert done[0]["pairs"] == done[1]["pairs"]
     plan = json.loads((training_inputs / "sp-2" / "round1" / "predictions.chunks" / "plan.json").read_text())
     assert plan["chunks"] >= 2  # the predictions were split between the processes
-    assert (training_inputs / "sp-2" / "round1" / "selfplay.json").read_bytes() == \
-        (training_inputs / "sp-1" / "round1" / "selfplay.json").read_bytes()
+    assert (training_inputs / "sp-2" / "round1" / "selfplay.json").read_bytes() == (
+        training_inputs / "sp-1" / "round1" / "selfplay.json"
+    ).read_bytes()
     assert _final_loss(training_inputs / "sp-2" / "round1" / "sft") == pytest.approx(
-        _final_loss(training_inputs / "sp-1" / "round1" / "sft"), rel=2e-2)
+        _final_loss(training_inputs / "sp-1" / "round1" / "sft"), rel=2e-2
+    )

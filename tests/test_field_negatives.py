@@ -43,13 +43,20 @@ def score(model, u: int, i: int) -> float:
         return float(model.score(torch.tensor([u]), torch.tensor([i]))[0])
 
 
-def batch_loss(model, spec: str, users: np.ndarray, positives: np.ndarray, temperature: float, loss: str | None = None,
-               seed: int = 0) -> tuple[float, NegativeSampler]:
+def batch_loss(
+    model, spec: str, users: np.ndarray, positives: np.ndarray, temperature: float, loss: str | None = None, seed: int = 0
+) -> tuple[float, NegativeSampler]:
     """The trainer's loss on one batch (computed before its update) and the sampler that drew the negatives."""
     train_part = known()
     sampler_config = parse_sampler(spec)
-    config = TrainConfig(model="lightgcn" if isinstance(model, LightGCN) else "mf", loss=loss, temperature=temperature, reg=0.0,
-                         optimizer="sgd" if isinstance(model, MF) else "adam", lr=1e-9).for_sampler(sampler_config)
+    config = TrainConfig(
+        model="lightgcn" if isinstance(model, LightGCN) else "mf",
+        loss=loss,
+        temperature=temperature,
+        reg=0.0,
+        optimizer="sgd" if isinstance(model, MF) else "adam",
+        lr=1e-9,
+    ).for_sampler(sampler_config)
     sampler = NegativeSampler(sampler_config, train_part, np.random.default_rng(seed))
     logq = LogQ(sampler_config, train_part, torch.device("cpu")) if sampler_config.logq else None
     opts = [] if isinstance(model, MF) else [torch.optim.SGD(model.parameters(), lr=1e-12)]
@@ -70,7 +77,11 @@ def softmax_reference(model, users, positives, candidates, log_q, temperature: f
     total = 0.0
     for b, (u, p) in enumerate(zip(users, positives)):
         target = score(model, u, p) / temperature - log_q(p)
-        logits = [target] + [score(model, u, j) / temperature - log_q(j) for j in candidates(b) if not train_part.contains(np.array([u]), np.array([j]))[0]]
+        logits = [target] + [
+            score(model, u, j) / temperature - log_q(j)
+            for j in candidates(b)
+            if not train_part.contains(np.array([u]), np.array([j]))[0]
+        ]
         top = max(logits)
         total += top + math.log(sum(math.exp(x - top) for x in logits)) - target
     return total / len(users)
@@ -87,15 +98,26 @@ def pairs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def test_inbatch_softmax_equals_the_loop_reference(logq, model_kind):
     users, positives = pairs(6)
     train_part = known()
-    model = mf_model() if model_kind == "mf" else LightGCN(N_USERS, N_ITEMS, normalized_adjacency(train_part.binary()), 4, 2,
-                                                           generator=torch.Generator().manual_seed(0))
+    model = (
+        mf_model()
+        if model_kind == "mf"
+        else LightGCN(
+            N_USERS, N_ITEMS, normalized_adjacency(train_part.binary()), 4, 2, generator=torch.Generator().manual_seed(0)
+        )
+    )
     value, _ = batch_loss(model, "inbatch+logq" if logq else "inbatch", users, positives, temperature=0.5)
     freq = train_part.popularity() / train_part.nnz
     if model_kind == "lightgcn":  # the reference scores LightGCN through its propagated embeddings
         u_all, i_all = model.propagate()
         model = type("Frozen", (), {"score": lambda self, u, i: (u_all[u] * i_all[i]).sum(-1)})()
-    expected = softmax_reference(model, users, positives, lambda b: [p for c, p in enumerate(positives) if c != b],
-                                 (lambda j: math.log(len(users) * freq[j])) if logq else (lambda j: 0.0), 0.5)
+    expected = softmax_reference(
+        model,
+        users,
+        positives,
+        lambda b: [p for c, p in enumerate(positives) if c != b],
+        (lambda j: math.log(len(users) * freq[j])) if logq else (lambda j: 0.0),
+        0.5,
+    )
     assert value == pytest.approx(expected, rel=1e-5)
 
 
@@ -104,12 +126,17 @@ def test_mns_equals_the_loop_reference_with_the_mixture_correction():
     model, train_part = mf_model(1), known()
     value, sampler = batch_loss(model, "mns:4", users, positives, temperature=1.0, seed=7)
     items = sampler.last[0]
-    corpus = items[len(users):]
+    corpus = items[len(users) :]
     assert len(corpus) == 4 and np.array_equal(items[: len(users)], positives)
     freq = train_part.popularity() / train_part.nnz
-    expected = softmax_reference(model, users, positives,
-                                 lambda b: [p for c, p in enumerate(positives) if c != b] + corpus.tolist(),
-                                 lambda j: math.log(len(users) * freq[j] + 4 / N_ITEMS), 1.0)
+    expected = softmax_reference(
+        model,
+        users,
+        positives,
+        lambda b: [p for c, p in enumerate(positives) if c != b] + corpus.tolist(),
+        lambda j: math.log(len(users) * freq[j] + 4 / N_ITEMS),
+        1.0,
+    )
     assert value == pytest.approx(expected, rel=1e-5)
 
 
@@ -136,7 +163,7 @@ def test_ahns_picks_the_candidate_closest_to_its_target():
         usable = [j for j in range(7) if ok[b, j]]
         if base == 0:
             continue
-        target = 0.3 * base ** -1.0
+        target = 0.3 * base**-1.0
         assert picks[b] == min(usable, key=lambda j: (abs(scores[b, j] - target), j))
     # a fractional power of a negative base is undefined: the pick falls back to the hardest usable candidate
     fallback = ahns_pick(scores[:1], ok[:1], np.array([-5.0]), alpha=1.0, beta=1.0, p=-1.5)
@@ -205,8 +232,17 @@ def test_samplers_bring_their_loss_and_refuse_pairings_that_make_no_sense():
         train(known(), parse_sampler("inbatch"), TrainConfig(epochs=1, negatives="static"))
 
 
-@pytest.mark.parametrize("spec, model", [("inbatch+logq", "mf"), ("mns:8", "lightgcn"), ("mixgcf:4", "lightgcn"), ("ahns", "mf"),
-                                         ("srns", "lightgcn"), ("popularity:0.5:8+logq", "mf")])
+@pytest.mark.parametrize(
+    "spec, model",
+    [
+        ("inbatch+logq", "mf"),
+        ("mns:8", "lightgcn"),
+        ("mixgcf:4", "lightgcn"),
+        ("ahns", "mf"),
+        ("srns", "lightgcn"),
+        ("popularity:0.5:8+logq", "mf"),
+    ],
+)
 def test_every_new_sampler_trains_and_reruns_identically(spec, model):
     loss = "softmax" if spec.endswith("+logq") else None
     config = TrainConfig(model=model, loss=loss, epochs=3, batch_size=16, lr=0.02, seed=4)

@@ -33,12 +33,15 @@ def two_catalogs(tmp_path_factory):
     return root, one, two
 
 
-@pytest.mark.parametrize("title, problem", [
-    ("Ends </s> early", "holds the special token '</s>'"),
-    ("A <pad> inside", "holds the special token '<pad>'"),
-    ("Cut ### Response: here", "holds the template marker '### Response:'"),
-    ('A", "B', "holds the list separator '\", \"'"),
-])
+@pytest.mark.parametrize(
+    "title, problem",
+    [
+        ("Ends </s> early", "holds the special token '</s>'"),
+        ("A <pad> inside", "holds the special token '<pad>'"),
+        ("Cut ### Response: here", "holds the template marker '### Response:'"),
+        ('A", "B', "holds the list separator '\", \"'"),
+    ],
+)
 def test_titles_that_clash_with_the_prompt_format_are_refused_and_reported(tmp_path, title, problem):
     data = generate(SyntheticConfig(n_users=20, n_items=30, seed=3))
     folder = write_goodreads_dir(data, tmp_path / "data")
@@ -73,11 +76,33 @@ def test_records_of_the_wrong_shape_name_the_record_and_field(two_catalogs, tmp_
     records = json.loads((one / "test.json").read_text())[:3]
     del records[1]["output"]
     write_json(tmp_path / "bad.json", records)
-    args = {"predict": ["llm", "predict", "--model", root / "model-tokens", "--catalog", one, "--records", tmp_path / "bad.json",
-                        "--out", tmp_path / "p.json"],
-            "candidates": ["llm", "candidates", "--model", root / "model-tokens", "--catalog", one, "--records",
-                           tmp_path / "bad.json", "--out", tmp_path / "c.json"],
-            "sft": ["llm", "sft", "--model", root / "model-tokens", "--records", tmp_path / "bad.json", "--out", tmp_path / "sft"]}
+    args = {
+        "predict": [
+            "llm",
+            "predict",
+            "--model",
+            root / "model-tokens",
+            "--catalog",
+            one,
+            "--records",
+            tmp_path / "bad.json",
+            "--out",
+            tmp_path / "p.json",
+        ],
+        "candidates": [
+            "llm",
+            "candidates",
+            "--model",
+            root / "model-tokens",
+            "--catalog",
+            one,
+            "--records",
+            tmp_path / "bad.json",
+            "--out",
+            tmp_path / "c.json",
+        ],
+        "sft": ["llm", "sft", "--model", root / "model-tokens", "--records", tmp_path / "bad.json", "--out", tmp_path / "sft"],
+    }
     result = invoke(args[command])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"{tmp_path / 'bad.json'}, record 1, field 'output': missing or not a string" in result.output
@@ -85,8 +110,24 @@ def test_records_of_the_wrong_shape_name_the_record_and_field(two_catalogs, tmp_
 
 def test_a_title_token_model_refuses_another_catalog(two_catalogs, tmp_path):
     root, one, two = two_catalogs
-    result = invoke(["llm", "predict", "--model", root / "model-tokens", "--catalog", two, "--records", two / "test.json",
-                     "--out", tmp_path / "p.json", "--mode", "beams", "--k", "5"])
+    result = invoke(
+        [
+            "llm",
+            "predict",
+            "--model",
+            root / "model-tokens",
+            "--catalog",
+            two,
+            "--records",
+            two / "test.json",
+            "--out",
+            tmp_path / "p.json",
+            "--mode",
+            "beams",
+            "--k",
+            "5",
+        ]
+    )
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "its title tokens were built on another catalog: 40 of the catalog's 40 titles are not among its 40" in result.output
     assert not (tmp_path / "p.json").exists()
@@ -96,8 +137,26 @@ def test_beams_cut_off_before_their_title_ends_are_dropped(two_catalogs, tmp_pat
     root, one, _ = two_catalogs
     titles = set(json.loads((one / "id2name.json").read_text()).values())
     write_json(tmp_path / "few.json", json.loads((one / "test.json").read_text())[:6])
-    result = invoke(["llm", "predict", "--model", root / "model-text", "--catalog", one, "--records", tmp_path / "few.json",
-                     "--out", tmp_path / "p.json", "--mode", "beams", "--k", "5", "--max-new-tokens", "3"])
+    result = invoke(
+        [
+            "llm",
+            "predict",
+            "--model",
+            root / "model-text",
+            "--catalog",
+            one,
+            "--records",
+            tmp_path / "few.json",
+            "--out",
+            tmp_path / "p.json",
+            "--mode",
+            "beams",
+            "--k",
+            "5",
+            "--max-new-tokens",
+            "3",
+        ]
+    )
     assert result.exit_code == 0, result.output
     beams = [b for row in json.loads((tmp_path / "p.json").read_text()) for b in row["beams"]]
     assert all(b.startswith('"') and b.endswith('"') and b[1:-1] in titles for b in beams)  # no prefix such as '"S'
@@ -109,9 +168,16 @@ def test_candidates_from_another_catalog_are_refused(two_catalogs, tmp_path):
     _, one, two = two_catalogs
     other = next(iter(json.loads((two / "id2name.json").read_text()).values()))
     records = json.loads((one / "test.json").read_text())[:3]
-    write_json(tmp_path / "c.json", [{"prompt": render(r["instruction"], r["input"], "train"), "chosen": r["output"].strip(),
-                                      "rejected": [f'"{other}"']} for r in records])
-    result = invoke(["negatives", "annotate", "--candidates", tmp_path / "c.json", "--catalog", one, "--out", tmp_path / "a.json"])
+    write_json(
+        tmp_path / "c.json",
+        [
+            {"prompt": render(r["instruction"], r["input"], "train"), "chosen": r["output"].strip(), "rejected": [f'"{other}"']}
+            for r in records
+        ],
+    )
+    result = invoke(
+        ["negatives", "annotate", "--candidates", tmp_path / "c.json", "--catalog", one, "--out", tmp_path / "a.json"]
+    )
     assert result.exit_code == 2
     assert f"none of its 3 candidates is a title of --catalog (first: '\"{other}\"')" in result.output
     assert not (tmp_path / "a.json").exists()

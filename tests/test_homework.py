@@ -50,8 +50,12 @@ def test_refit_trains_on_all_the_input_for_the_chosen_epochs(tmp_path):
     assert len(run.refit.history) == run.result.best_epoch + 1
     everything = prep.data.interactions.nnz
     assert prep.train.nnz + prep.valid.nnz == everything and {h["positives"] for h in run.refit.history} == {everything}
-    direct = train(prep.data.interactions, parse_sampler("mixed:6:1:1"),
-                   TrainConfig(**{**config.as_dict(), "epochs": run.result.best_epoch + 1}), restore_best=False)
+    direct = train(
+        prep.data.interactions,
+        parse_sampler("mixed:6:1:1"),
+        TrainConfig(**{**config.as_dict(), "epochs": run.result.best_epoch + 1}),
+        restore_best=False,
+    )
     for name, tensor in direct.model.state_dict().items():
         assert torch.equal(tensor, run.refit.model.state_dict()[name]), name
 
@@ -61,8 +65,28 @@ def test_kaggle_workflow_train_submit_check(tmp_path, refit):
     """Without a refit the model never saw the validation part, and those items must still be masked."""
     data = kaggle_file(tmp_path / "train.csv")
     run = tmp_path / "run"
-    res = runner.invoke(app, ["cf", "train", "--dataset", str(data), "--protocol", "homework", "--sampler", "mixed:6:1:1",
-                              "--metric", "MAP@50", "--epochs", "4", "--lr", "0.02", "--out", str(run), *(["--refit"] * refit)])
+    res = runner.invoke(
+        app,
+        [
+            "cf",
+            "train",
+            "--dataset",
+            str(data),
+            "--protocol",
+            "homework",
+            "--sampler",
+            "mixed:6:1:1",
+            "--metric",
+            "MAP@50",
+            "--epochs",
+            "4",
+            "--lr",
+            "0.02",
+            "--out",
+            str(run),
+            *(["--refit"] * refit),
+        ],
+    )
     assert res.exit_code == 0, res.output
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test_model"] == "selected"  # the homework protocol tests on validation, which a refit has seen
@@ -85,7 +109,9 @@ def test_kaggle_workflow_train_submit_check(tmp_path, refit):
     res = runner.invoke(app, ["cf", "check-submission", str(sub), "--train", str(data), "--k", "10"])
     assert res.exit_code == 0 and res.output.startswith("ok: 40 users")
     # opting out lets known items back in, and the check says so (exit 1, one line per offending row)
-    res = runner.invoke(app, ["cf", "recommend", "--run", str(run), "--out", str(sub), "--k", "10", "--keep-known", "--overwrite"])
+    res = runner.invoke(
+        app, ["cf", "recommend", "--run", str(run), "--out", str(sub), "--k", "10", "--keep-known", "--overwrite"]
+    )
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["cf", "check-submission", str(sub), "--train", str(data), "--k", "10"])
     assert res.exit_code == 1 and "already has in" in res.output
@@ -105,13 +131,17 @@ def test_submission_problems_names_every_problem(tmp_path):
     ]
     sub.write_text("user,items\n")
     assert submission_problems(sub, ["a"], [[]], ["x"], 1, source="t") == [
-        f"{sub}, line 1: header is 'user,items', expected 'UserId,ItemId'"]
+        f"{sub}, line 1: header is 'user,items', expected 'UserId,ItemId'"
+    ]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["cf", "train", "--protocol", "ratio", "--refit"], "--refit needs a validation part"),
-    (["data", "kaggle", "synthetic", "--out", "x.csv", "--hide", "0.1"], "--hide needs --hidden"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["cf", "train", "--protocol", "ratio", "--refit"], "--refit needs a validation part"),
+        (["data", "kaggle", "synthetic", "--out", "x.csv", "--hide", "0.1"], "--hide needs --hidden"),
+    ],
+)
 def test_bad_options_are_refused_before_work(tmp_path, args, message):
     res = runner.invoke(app, [*args, *(["--out", str(tmp_path / "r")] if args[0] == "cf" else [])])
     assert res.exit_code == 2 and message in res.output and not (tmp_path / "r").exists()

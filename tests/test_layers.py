@@ -1,5 +1,6 @@
-"""The package layers of DESIGN.md, checked by import-linter's contract in pyproject.toml: a package that imports one
-above it (or a sibling on its line) fails the suite, naming the import."""
+"""The house rules, checked in the default run: the package layers of DESIGN.md and no import cycles (import-linter's
+contracts in pyproject.toml: a package that imports one above it, or a sibling on its line, fails naming the import),
+and ruff's lint and format (its configuration in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,20 @@ def test_the_contract_fails_on_an_upward_import(tmp_path):
         pytest.skip("import-linter is not installed (pip install '.[dev]')")
     shutil.copytree(REPO / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    (tmp_path / "src" / "negrec" / "data" / "upward.py").write_text('"""A data module that reaches up."""\n\nimport negrec.cli.cf\n')
+    (tmp_path / "src" / "negrec" / "data" / "upward.py").write_text(
+        '"""A data module that reaches up."""\n\nimport negrec.cli.cf\n'
+    )
     env = {"PYTHONPATH": str(tmp_path / "src"), "PATH": str(Path(sys.executable).parent)}
     result = subprocess.run([linter, "--no-cache"], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert result.returncode == 1, result.stdout[-2000:]
     assert "negrec.data is not allowed to import negrec.cli" in result.stdout
     assert "negrec.data.upward -> negrec.cli.cf" in result.stdout
+
+
+@pytest.mark.parametrize("args", [["check", "src", "tests", "benchmarks"], ["format", "--check", "src", "tests", "benchmarks"]])
+def test_ruff_lint_and_format_pass(args):
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install '.[dev]')")
+    result = subprocess.run([ruff, *args], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]

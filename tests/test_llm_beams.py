@@ -20,8 +20,9 @@ CONFIGS = [
 ]
 
 
-def reference_group_beams(model, tokenizer, prompt: str, trie, *, groups: int, n: int, penalty: float,
-                          max_new_tokens: int) -> list[tuple[str, float]]:
+def reference_group_beams(
+    model, tokenizer, prompt: str, trie, *, groups: int, n: int, penalty: float, max_new_tokens: int
+) -> list[tuple[str, float]]:
     """Group beam search with Hamming diversity for one prompt, spelled out: every step re-runs the model on
     each beam's whole sequence; groups choose in order, each penalised by the tokens the earlier (still
     searching) groups chose at this step; transformers' beam rules (top 2n, length-normalised finished
@@ -68,8 +69,7 @@ def reference_group_beams(model, tokenizer, prompt: str, trie, *, groups: int, n
             keep = torch.topk(running_lp, k=n)[1]
             running[g] = [cands[int(i)] for i in keep]
             run_scores[g] = running_lp[keep]
-            finishing = [(float(top_lp[r]) / (cur + 1 - length), cands[r], True)
-                         for r in range(n) if hits[r] and improvable[g]]
+            finishing = [(float(top_lp[r]) / (cur + 1 - length), cands[r], True) for r in range(n) if hits[r] and improvable[g]]
             done[g] = sorted(done[g] + finishing, key=lambda d: -d[0])[:n]
             best = float(run_scores[g][0]) / max_new_tokens
             improvable[g] = improvable[g] and any(best > (min(d[0] for d in done[g]) if f else -1e9) for _, _, f in done[g])
@@ -98,17 +98,32 @@ def test_lockstep_equals_the_plain_reference(tiny, config):
     trie = build_trie(tok, data.catalog) if config.constrained else None
     for record in data.records["test"][:3]:
         prompt = render(record["instruction"], record["input"])
-        expected = reference_group_beams(model, tok, prompt, trie, groups=config.groups, n=config.beams_per_group,
-                                         penalty=config.diversity_penalty, max_new_tokens=config.max_new_tokens)
+        expected = reference_group_beams(
+            model,
+            tok,
+            prompt,
+            trie,
+            groups=config.groups,
+            n=config.beams_per_group,
+            penalty=config.diversity_penalty,
+            max_new_tokens=config.max_new_tokens,
+        )
         from negrec.llm.trie import TrieLogitsProcessor
 
         enc = tok([prompt], return_tensors="pt", add_special_tokens=False)
         width = enc["input_ids"].shape[1]
-        got = group_beam_search(model, enc["input_ids"], enc["attention_mask"], groups=config.groups,
-                                beams=config.beams_per_group, penalty=config.diversity_penalty,
-                                max_new_tokens=config.max_new_tokens, eos_token_id=tok.eos_token_id,
-                                fill_token_id=tok.pad_token_id,
-                                processor=TrieLogitsProcessor(trie, tok.eos_token_id, width) if trie is not None else None)
+        got = group_beam_search(
+            model,
+            enc["input_ids"],
+            enc["attention_mask"],
+            groups=config.groups,
+            beams=config.beams_per_group,
+            penalty=config.diversity_penalty,
+            max_new_tokens=config.max_new_tokens,
+            eos_token_id=tok.eos_token_id,
+            fill_token_id=tok.pad_token_id,
+            processor=TrieLogitsProcessor(trie, tok.eos_token_id, width) if trie is not None else None,
+        )
         texts = tok.batch_decode(got.sequences[0].reshape(config.groups * config.beams_per_group, -1), skip_special_tokens=True)
         scores = got.scores[0].reshape(-1).tolist()
         assert [t for t, _ in expected] == texts

@@ -38,8 +38,14 @@ def test_nearest_items_matches_brute_force():
 def toy_catalog() -> Catalog:
     lists = [["a"], ["b"], ["a", "b"], ["c"]]
     mat, names = genre_matrix(lists, ["a", "b"])
-    return Catalog(item_ids=np.arange(4), titles=["Alpha", "Beta", "Gamma", "Delta"], genres=mat, genre_names=names,
-                   fairness_genres=["a", "b"], source_genres=lists)
+    return Catalog(
+        item_ids=np.arange(4),
+        titles=["Alpha", "Beta", "Gamma", "Delta"],
+        genres=mat,
+        genre_names=names,
+        fairness_genres=["a", "b"],
+        source_genres=lists,
+    )
 
 
 def record(prediction: str, target: str, history=("Alpha",), beams=None) -> dict:
@@ -73,8 +79,16 @@ def test_bad_prediction_records(tmp_path):
 
 
 RUNS = ["dpo-clusterout-low", "curriculum-clusterout-low-then-clusterin-low", "sdpo-two-negatives-constrained-decoding"]
-SEED_KEYS = {"NDCG": "NDCG@{k}", "HR": "HR@{k}", "diversity": "Diversity@{k}", "DivRatio": "DivRatio@{k}", "DGU": "DGU@{k}",
-             "MGU": "MGU@{k}", "ORRatio": "ORRatio@{k}", "Predict_NotIn_Ratio": "NotInRatio"}
+SEED_KEYS = {
+    "NDCG": "NDCG@{k}",
+    "HR": "HR@{k}",
+    "diversity": "Diversity@{k}",
+    "DivRatio": "DivRatio@{k}",
+    "DGU": "DGU@{k}",
+    "MGU": "MGU@{k}",
+    "ORRatio": "ORRatio@{k}",
+    "Predict_NotIn_Ratio": "NotInRatio",
+}
 
 
 @pytest.mark.shared_data
@@ -102,11 +116,25 @@ def test_reproduces_seed_metrics(data_dir, run, tmp_path_factory):
 def test_cli_evaluate(data_dir, tmp_path):
     pytest.importorskip("onnxruntime")
     out = tmp_path / "m.json"
-    res = CliRunner().invoke(app, [
-        "llm", "evaluate", "--predictions", str(data_dir / "goodreads-seed-runs/predictions/dpo-clusterout-low/predictions.json"),
-        "--catalog", str(data_dir / "goodreads"), "--k", "5", "--out", str(out), "--cache-dir", str(tmp_path / "c"),
-        "--conventions", "seed-ns",  # the seed's evaluator, opt-in (clean is the default)
-    ])
+    res = CliRunner().invoke(
+        app,
+        [
+            "llm",
+            "evaluate",
+            "--predictions",
+            str(data_dir / "goodreads-seed-runs/predictions/dpo-clusterout-low/predictions.json"),
+            "--catalog",
+            str(data_dir / "goodreads"),
+            "--k",
+            "5",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--conventions",
+            "seed-ns",  # the seed's evaluator, opt-in (clean is the default)
+        ],
+    )
     assert res.exit_code == 0, res.output
     metrics = json.loads(out.read_text())
     assert metrics["NDCG@5"] == pytest.approx(0.016232256963506216, abs=1e-6)
@@ -157,8 +185,14 @@ def awkward_catalog() -> Catalog:
     titles = ['A Child Called "It" (Dave Pelzer #1)', " Spaced Out ", '"Quoted"', "A", "B", 'A", "B', "Plain"]
     lists = [["a"], ["b"], ["a"], ["b"], ["a"], ["b"], ["a"]]
     mat, names = genre_matrix(lists, ["a", "b"])
-    return Catalog(item_ids=np.arange(len(titles)), titles=titles, genres=mat, genre_names=names, fairness_genres=["a", "b"],
-                   source_genres=lists)
+    return Catalog(
+        item_ids=np.arange(len(titles)),
+        titles=titles,
+        genres=mat,
+        genre_names=names,
+        fairness_genres=["a", "b"],
+        source_genres=lists,
+    )
 
 
 def test_predictions_equal_to_the_ground_truth_score_every_user_on_awkward_titles():
@@ -183,16 +217,53 @@ def test_unknown_ground_truths_are_counted_and_named(tmp_path):
     data = generate(SyntheticConfig(n_users=20, n_items=30, seed=1))
     folder = write_goodreads_dir(data, tmp_path / "data")
     titles = data.catalog.titles
-    preds = [record(f'"{titles[0]}"', titles[0], history=(titles[1],)), record(f'"{titles[0]}"', "Not A Title", history=(titles[1],))]
+    preds = [
+        record(f'"{titles[0]}"', titles[0], history=(titles[1],)),
+        record(f'"{titles[0]}"', "Not A Title", history=(titles[1],)),
+    ]
     write_json(tmp_path / "p.json", preds)
-    result = CliRunner().invoke(app, ["llm", "evaluate", "--predictions", str(tmp_path / "p.json"), "--catalog", str(folder),
-                                      "--out", str(tmp_path / "m.json"), "--grounding", "exact", "--k", "1"], terminal_width=300)
+    result = CliRunner().invoke(
+        app,
+        [
+            "llm",
+            "evaluate",
+            "--predictions",
+            str(tmp_path / "p.json"),
+            "--catalog",
+            str(folder),
+            "--out",
+            str(tmp_path / "m.json"),
+            "--grounding",
+            "exact",
+            "--k",
+            "1",
+        ],
+        terminal_width=300,
+    )
     assert result.exit_code == 0, result.output
     assert "warning: 1 of 2 ground truths are no catalog title (first: 'Not A Title') and are not scored" in result.output
     assert "1 of 2 users scored" in result.output
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert (metrics["n"], metrics["scored"], metrics["unscored"]) == (2, 1, 1) and metrics["HR@1"] == 1.0
-    for bad, message in ((["--k", "31"], "--k 31 is more than the 30 titles in the catalog"), (["--k", "-1"], "Invalid value for '--k'")):
-        res = CliRunner().invoke(app, ["llm", "evaluate", "--predictions", str(tmp_path / "p.json"), "--catalog", str(folder),
-                                       "--out", str(tmp_path / "m2.json"), "--grounding", "exact", *bad], terminal_width=300)
+    for bad, message in (
+        (["--k", "31"], "--k 31 is more than the 30 titles in the catalog"),
+        (["--k", "-1"], "Invalid value for '--k'"),
+    ):
+        res = CliRunner().invoke(
+            app,
+            [
+                "llm",
+                "evaluate",
+                "--predictions",
+                str(tmp_path / "p.json"),
+                "--catalog",
+                str(folder),
+                "--out",
+                str(tmp_path / "m2.json"),
+                "--grounding",
+                "exact",
+                *bad,
+            ],
+            terminal_width=300,
+        )
         assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output

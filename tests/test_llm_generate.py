@@ -20,7 +20,9 @@ def test_candidates_are_filtered_catalog_titles(tiny, method):
     data, model, tok, _ = tiny
     trie = build_trie(tok, data.catalog)
     records = data.records["train"][:6]
-    rows = candidates_fn(model, tok, data.catalog, CandidateSettings(method=method, n=6, groups=3, batch_size=3), trie)(records, 0)
+    rows = candidates_fn(model, tok, data.catalog, CandidateSettings(method=method, n=6, groups=3, batch_size=3), trie)(
+        records, 0
+    )
     titles = set(data.catalog.titles)
     for rec, row in zip(records, rows):
         assert row["chosen"] == rec["output"].strip() and row["prompt"] == render(rec["instruction"], rec["input"])
@@ -36,7 +38,9 @@ def test_diverse_beam_search_spreads_the_groups(tiny):
     prompts = [render(r["instruction"], r["input"]) for r in data.records["test"][:4]]
 
     def distinct(penalty):
-        lists = beam_titles(model, tok, prompts, trie, BeamConfig(n_return=8, beams_per_group=2, groups=4, diversity_penalty=penalty))
+        lists = beam_titles(
+            model, tok, prompts, trie, BeamConfig(n_return=8, beams_per_group=2, groups=4, diversity_penalty=penalty)
+        )
         for titles in lists:
             assert len(set(titles)) == len(titles)
         return sum(len(t) for t in lists)
@@ -48,7 +52,9 @@ def test_diverse_beam_search_spreads_the_groups(tiny):
 def test_resume_and_shards_reproduce_the_uninterrupted_run(tiny, tmp_path):
     data, model, tok, _ = tiny
     records = data.records["train"][:10]
-    fn = candidates_fn(model, tok, data.catalog, CandidateSettings(method="sample", n=4, batch_size=5, seed=3), build_trie(tok, data.catalog))
+    fn = candidates_fn(
+        model, tok, data.catalog, CandidateSettings(method="sample", n=4, batch_size=5, seed=3), build_trie(tok, data.catalog)
+    )
     run_chunks(records, tmp_path / "full", fn, settings="s", chunk_size=3)
     merge_chunks(tmp_path / "full", tmp_path / "full.json")
     calls = []
@@ -82,8 +88,12 @@ def test_chunks_from_other_inputs_are_never_reused(tmp_path):
     tag = "a"
     run_chunks(records, tmp_path / "w", fn, settings={"n": 10}, chunk_size=2)
     run_chunks(records, tmp_path / "w", fn, settings={"n": 10}, chunk_size=2)  # same plan: resumes
-    for changed in [dict(records=records[:4], settings={"n": 10}, chunk_size=2), dict(records=records, settings={"n": 3}, chunk_size=2),
-                    dict(records=records, settings={"n": 10}, chunk_size=3), dict(records=[{"x": 9}, *records[1:]], settings={"n": 10}, chunk_size=2)]:
+    for changed in [
+        dict(records=records[:4], settings={"n": 10}, chunk_size=2),
+        dict(records=records, settings={"n": 3}, chunk_size=2),
+        dict(records=records, settings={"n": 10}, chunk_size=3),
+        dict(records=[{"x": 9}, *records[1:]], settings={"n": 10}, chunk_size=2),
+    ]:
         with pytest.raises(DataError, match="made from other records, model or options; rerun with --overwrite"):
             run_chunks(fn=fn, work_dir=tmp_path / "w", **changed)
     tag = "b"
@@ -113,8 +123,24 @@ def test_cli_candidates_sharded_then_merged(tiny, tmp_path):
     write_json(tmp_path / "few.json", data.records["train"][:6])
     out = tmp_path / "cands.json"
     runner = CliRunner()
-    common = ["llm", "candidates", "--model", str(model_dir), "--catalog", str(folder), "--records", str(tmp_path / "few.json"),
-              "--out", str(out), "--method", "beam", "--n", "3", "--chunk-size", "2"]
+    common = [
+        "llm",
+        "candidates",
+        "--model",
+        str(model_dir),
+        "--catalog",
+        str(folder),
+        "--records",
+        str(tmp_path / "few.json"),
+        "--out",
+        str(out),
+        "--method",
+        "beam",
+        "--n",
+        "3",
+        "--chunk-size",
+        "2",
+    ]
     first = runner.invoke(app, common + ["--shard", "0/2"])
     assert first.exit_code == 0, first.output
     assert "not merged yet" in first.output and not out.exists()

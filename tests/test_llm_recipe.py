@@ -84,18 +84,21 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path):
 
 def test_several_seeds_report_the_mean_and_pair_per_user_averages(tmp_path):
     recipe = tmp_path / "seeds.yaml"
-    recipe.write_text(TINY.split("methods:")[0].replace("baseline: [SPRec, MostPop]", "baseline: MostPop")
-                      + "seeds: [0, 1]\nprotocols: [ranked]\nmethods: []\n")
+    recipe.write_text(
+        TINY.split("methods:")[0].replace("baseline: [SPRec, MostPop]", "baseline: MostPop")
+        + "seeds: [0, 1]\nprotocols: [ranked]\nmethods: []\n"
+    )
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["llm", "run", str(recipe), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    per_seed = [{r["system"]: r for r in json.loads((out / f"seed-{s}" / "report" / "metrics.json").read_text())["rows"]}
-                for s in (0, 1)]
+    per_seed = [
+        {r["system"]: r for r in json.loads((out / f"seed-{s}" / "report" / "metrics.json").read_text())["rows"]} for s in (0, 1)
+    ]
     summary = {r["system"]: r for r in json.loads((out / "report" / "metrics.json").read_text())["rows"]}
     for metric in ("HR@10", "NDCG@10"):
         values = [p["SFT"][metric] for p in per_seed]
         assert summary["SFT"][metric] == pytest.approx(sum(values) / 2)
-        assert summary["SFT"][f"{metric}_std"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
+        assert summary["SFT"][f"{metric}_std"] == pytest.approx(abs(values[0] - values[1]) / 2**0.5)
     assert per_seed[0]["MostPop"]["HR@10"] == per_seed[1]["MostPop"]["HR@10"]  # the data is the same for every seed
     paired = json.loads((out / "report" / "paired_tests.json").read_text())["rows"]
     assert {(t["system"], t["baseline"], t["protocol"]) for t in paired} == {("SFT", "MostPop", "ranked")}
@@ -103,36 +106,47 @@ def test_several_seeds_report_the_mean_and_pair_per_user_averages(tmp_path):
     assert hr["diff"] == pytest.approx(summary["SFT"]["HR@10"] - summary["MostPop"]["HR@10"])
 
 
-@pytest.mark.parametrize("body, message", [
-    ("data: synthetic\nbogus: 1\n", "field 'bogus': unknown key"),
-    ("data: synthetic\nmethods: [{name: x, kind: ppo}]\n", "record 0, field 'methods'"),
-    ("methods: []\n", "field 'data': missing"),
-    ("data: [unclosed\n", "malformed YAML"),
-    ("data: synthetic\nsft: {epochz: 3}\n", "field 'sft'"),
-    ("data: synthetic\nmethods: [{name: x, kind: dpo, negatives: clusterout_lo}]\n", "unknown negatives 'clusterout_lo'"),
-    ("data: synthetic\npredict: {mode: beams}\n", "unknown option 'mode'"),
-    ("data: synthetic\nbaseline: SPRec\n", "baseline 'SPRec' is not a system"),
-    ("data: synthetic\ntemplate: chat\n", "unknown template 'chat'"),
-    ("data: synthetic\nprotocols: [greedy]\n", "protocols must be"),
-    ("data: synthetic\nevaluate: {ks: [5]}\n", r"field 'evaluate': ks must list 5 and 10 .* got \[5\]"),
-    # method names become folders, files and report rows: plain, unique, not a baseline row
-    ("data: synthetic\nmethods: [{name: ../../x, kind: dpo, negatives: random}]\n", r"method name '../../x' must be a plain file name"),
-    ("data: synthetic\nmethods: [{name: /tmp/x, kind: dpo, negatives: random}]\n", r"method name '/tmp/x' must be a plain"),
-    ("data: synthetic\nmethods: [{name: .hidden, kind: dpo, negatives: random}]\n", r"method name '.hidden' must be a plain"),
-    ("data: synthetic\nmethods: [{name: a, kind: dpo, negatives: random}, {name: A, kind: sdpo, negatives: random}]\n",
-     r"record 1, field 'methods': method name 'A' is taken \(by another method"),
-    ("data: synthetic\nmethods: [{name: SFT, kind: dpo, negatives: random}]\n", r"method name 'SFT' is taken \(by a baseline row"),
-    # every number bounded before any work
-    ("data: synthetic\nseed: -1\n", r"field 'seed': must be an integer from 0 to 4294967295, got -1"),
-    ("data: synthetic\nseeds: [0, 0]\n", r"field 'seeds': must be a list of distinct integers"),
-    ("data: synthetic\nlimit_test: -55\n", r"field 'limit_test': must be an integer from 1"),
-    ("data: synthetic\npredict: {k: 1.0e+20}\n", r"field 'predict': k must be an integer from 1 to 10000, got 1e\+20"),
-    ("data: synthetic\nsft: {epochs: 1.0e+300}\n", r"field 'sft': invalid training setting epochs=1e\+300"),
-    ("data: synthetic\nmethods: [{name: x, kind: dpo, negatives: 'random:abc'}]\n", r"'random:abc': random:N takes a count"),
-    ("data: synthetic\nmethods: [{name: x, kind: selfplay, rounds: 0}]\n", r"rounds must be an integer from 1 to 100"),
-    ("data: synthetic\nsynthetic: {n_userz: 5}\n", r"field 'synthetic': .*n_userz"),
-    ("data: synthetic\nsynthetic: {n_users: [1, 2]}\n", r"field 'synthetic': takes SyntheticConfig's settings"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("data: synthetic\nbogus: 1\n", "field 'bogus': unknown key"),
+        ("data: synthetic\nmethods: [{name: x, kind: ppo}]\n", "record 0, field 'methods'"),
+        ("methods: []\n", "field 'data': missing"),
+        ("data: [unclosed\n", "malformed YAML"),
+        ("data: synthetic\nsft: {epochz: 3}\n", "field 'sft'"),
+        ("data: synthetic\nmethods: [{name: x, kind: dpo, negatives: clusterout_lo}]\n", "unknown negatives 'clusterout_lo'"),
+        ("data: synthetic\npredict: {mode: beams}\n", "unknown option 'mode'"),
+        ("data: synthetic\nbaseline: SPRec\n", "baseline 'SPRec' is not a system"),
+        ("data: synthetic\ntemplate: chat\n", "unknown template 'chat'"),
+        ("data: synthetic\nprotocols: [greedy]\n", "protocols must be"),
+        ("data: synthetic\nevaluate: {ks: [5]}\n", r"field 'evaluate': ks must list 5 and 10 .* got \[5\]"),
+        # method names become folders, files and report rows: plain, unique, not a baseline row
+        (
+            "data: synthetic\nmethods: [{name: ../../x, kind: dpo, negatives: random}]\n",
+            r"method name '../../x' must be a plain file name",
+        ),
+        ("data: synthetic\nmethods: [{name: /tmp/x, kind: dpo, negatives: random}]\n", r"method name '/tmp/x' must be a plain"),
+        ("data: synthetic\nmethods: [{name: .hidden, kind: dpo, negatives: random}]\n", r"method name '.hidden' must be a plain"),
+        (
+            "data: synthetic\nmethods: [{name: a, kind: dpo, negatives: random}, {name: A, kind: sdpo, negatives: random}]\n",
+            r"record 1, field 'methods': method name 'A' is taken \(by another method",
+        ),
+        (
+            "data: synthetic\nmethods: [{name: SFT, kind: dpo, negatives: random}]\n",
+            r"method name 'SFT' is taken \(by a baseline row",
+        ),
+        # every number bounded before any work
+        ("data: synthetic\nseed: -1\n", r"field 'seed': must be an integer from 0 to 4294967295, got -1"),
+        ("data: synthetic\nseeds: [0, 0]\n", r"field 'seeds': must be a list of distinct integers"),
+        ("data: synthetic\nlimit_test: -55\n", r"field 'limit_test': must be an integer from 1"),
+        ("data: synthetic\npredict: {k: 1.0e+20}\n", r"field 'predict': k must be an integer from 1 to 10000, got 1e\+20"),
+        ("data: synthetic\nsft: {epochs: 1.0e+300}\n", r"field 'sft': invalid training setting epochs=1e\+300"),
+        ("data: synthetic\nmethods: [{name: x, kind: dpo, negatives: 'random:abc'}]\n", r"'random:abc': random:N takes a count"),
+        ("data: synthetic\nmethods: [{name: x, kind: selfplay, rounds: 0}]\n", r"rounds must be an integer from 1 to 100"),
+        ("data: synthetic\nsynthetic: {n_userz: 5}\n", r"field 'synthetic': .*n_userz"),
+        ("data: synthetic\nsynthetic: {n_users: [1, 2]}\n", r"field 'synthetic': takes SyntheticConfig's settings"),
+    ],
+)
 def test_recipe_validation(tmp_path, body, message):
     path = tmp_path / "r.yaml"
     path.write_text(body)
@@ -189,8 +203,10 @@ def test_a_kill_while_saving_a_stage_reruns_it_and_the_report_equals_an_uninterr
     import negrec.llm.stage_runs as stage_runs
 
     recipe = tmp_path / "small.yaml"
-    recipe.write_text(TINY.split("methods:")[0].replace("baseline: [SPRec, MostPop]", "baseline: MostPop")
-                      + "protocols: [ranked]\nmethods: []\n")
+    recipe.write_text(
+        TINY.split("methods:")[0].replace("baseline: [SPRec, MostPop]", "baseline: MostPop")
+        + "protocols: [ranked]\nmethods: []\n"
+    )
     runner = CliRunner()
     whole = runner.invoke(app, ["llm", "run", str(recipe), "--out", str(tmp_path / "whole")])
     assert whole.exit_code == 0, whole.output
@@ -225,8 +241,10 @@ def test_a_recipe_builds_its_records_from_an_interactions_dataset(tmp_path):
     shipped = load_recipe(Path(negrec.__path__[0]) / "recipes" / "movielens-100k-sft.yaml")
     assert shipped.data == "movielens-100k" and shipped.records["noun"] == "movies"
     path = tmp_path / "r.yaml"
-    path.write_text(TINY.split("methods:")[0].replace("baseline: [SPRec, MostPop]", "baseline: MostPop")
-                    .replace("limit_test: 40\n", "") + "records: {noun: books, train_per_user: 2}\nprotocols: [ranked]\nmethods: []\n")
+    path.write_text(
+        TINY.split("methods:")[0].replace("baseline: [SPRec, MostPop]", "baseline: MostPop").replace("limit_test: 40\n", "")
+        + "records: {noun: books, train_per_user: 2}\nprotocols: [ranked]\nmethods: []\n"
+    )
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["llm", "run", str(path), "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from negrec.cli import app
@@ -25,20 +24,35 @@ def test_exact_records_from_a_generic_table(tmp_path):
     (tmp_path / "t.csv").write_text("user,item,when\nu1,p1,20\nu1,p3,10\nu1,p2,30\nu1,p5,50\nu1,p4,40\nu2,p1,5\nu2,p2,6\n")
     (tmp_path / "items.csv").write_text('id,title,genres\np1,Same,a\np2,Same,b\np3,"Say ""Hi""",a|b\np4,Four,b\np5,Five,a\n')
     out = tmp_path / "records"
-    res = invoke("data", "llm-records", tmp_path / "t.csv", "--out", out, "--time-col", "when", "--items", tmp_path / "items.csv",
-                 "--min-history", "1", "--train-per-user", "5")
+    res = invoke(
+        "data",
+        "llm-records",
+        tmp_path / "t.csv",
+        "--out",
+        out,
+        "--time-col",
+        "when",
+        "--items",
+        tmp_path / "items.csv",
+        "--min-history",
+        "1",
+        "--train-per-user",
+        "5",
+    )
     assert res.exit_code == 0, res.output
     titles = json.loads((out / "id2name.json").read_text())
     # repeated titles get their item id; double quotes become single ones (the history is a quoted list)
     assert sorted(titles.values()) == ["Five", "Four", "Same [p1]", "Same [p2]", "Say 'Hi'"]
 
     def rec(history, target):
-        return {"instruction": "Given a list of items the user recently enjoys, please recommend a new items that the user may like",
-                "input": PREFIX + ", ".join(f'"{t}"' for t in history) + SUFFIX, "output": f'"{target}"\n'}
+        return {
+            "instruction": "Given a list of items the user recently enjoys, please recommend a new items that the user may like",
+            "input": PREFIX + ", ".join(f'"{t}"' for t in history) + SUFFIX,
+            "output": f'"{target}"\n',
+        }
 
     read = {name: json.loads((out / f"{name}.json").read_text()) for name in ("train", "valid", "test")}
-    assert read["test"] == [rec(["Say 'Hi'", "Same [p1]", "Same [p2]", "Four"], "Five"),
-                            rec(["Same [p1]"], "Same [p2]")]
+    assert read["test"] == [rec(["Say 'Hi'", "Same [p1]", "Same [p2]", "Four"], "Five"), rec(["Same [p1]"], "Same [p2]")]
     assert read["valid"] == [rec(["Say 'Hi'", "Same [p1]", "Same [p2]"], "Four")]
     assert read["train"] == [rec(["Say 'Hi'"], "Same [p1]"), rec(["Say 'Hi'", "Same [p1]"], "Same [p2]")]
     genres = json.loads((out / "name2genre.json").read_text())

@@ -38,10 +38,18 @@ def trained_titles(tmp_path_factory):
     from negrec.llm.tiny import TinyConfig, init_tiny
 
     data = generate(SyntheticConfig(n_users=60, n_items=120, seed=2))
-    folder = init_tiny(data.records["train"], data.catalog.titles, tmp_path_factory.mktemp("titled"),
-                       TinyConfig(titles="tokens", vocab_size=400, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2))
-    out = sft(folder, data.records["train"][:48], tmp_path_factory.mktemp("sft-titles"),
-              StageSettings(lr=3e-3, batch_size=8, epochs=40, template="compact", history_loss_from=2))
+    folder = init_tiny(
+        data.records["train"],
+        data.catalog.titles,
+        tmp_path_factory.mktemp("titled"),
+        TinyConfig(titles="tokens", vocab_size=400, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2),
+    )
+    out = sft(
+        folder,
+        data.records["train"][:48],
+        tmp_path_factory.mktemp("sft-titles"),
+        StageSettings(lr=3e-3, batch_size=8, epochs=40, template="compact", history_loss_from=2),
+    )
     return data, folder, out
 
 
@@ -59,17 +67,36 @@ def test_sdpo_with_one_negative_equals_trls_dpo_loss(trained, trained_titles, tm
     data, base, tuned = trained_titles if titles else trained
     policy, tok = load_model(tuned)
     reference, _ = load_model(base)
-    pairs = [{**p, "chosen": "\n" + p["chosen"], "rejected": "\n" + p["rejected"]}
-             for p in random_records(data.records["train"][:6], data.catalog, 1, np.random.default_rng(0),
-                                     template="compact" if titles else "train")[0]]
+    pairs = [
+        {**p, "chosen": "\n" + p["chosen"], "rejected": "\n" + p["rejected"]}
+        for p in random_records(
+            data.records["train"][:6], data.catalog, 1, np.random.default_rng(0), template="compact" if titles else "train"
+        )[0]
+    ]
     losses = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, anchor]) if anchor else {}
-    args = DPOConfig(output_dir=str(tmp_path / "trl"), per_device_train_batch_size=len(pairs), beta=0.1, bf16=False,
-                     report_to=[], use_cpu=True, max_length=512, activation_checkpointing=False, **losses)
-    trainer = DPOTrainer(model=policy, ref_model=reference, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tok)
+    args = DPOConfig(
+        output_dir=str(tmp_path / "trl"),
+        per_device_train_batch_size=len(pairs),
+        beta=0.1,
+        bf16=False,
+        report_to=[],
+        use_cpu=True,
+        max_length=512,
+        activation_checkpointing=False,
+        **losses,
+    )
+    trainer = DPOTrainer(
+        model=policy, ref_model=reference, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tok
+    )
     for net in (trainer.model, trainer.ref_model):
         install_gathered_head(net, title_range(tok) if titles else None)
-    ours = sdpo_trainer(tuned, pairs, tmp_path / "sdpo", StageSettings(batch_size=len(pairs), beta=0.1, anchor=anchor,
-                                                                        title_logps=titles), reference_dir=base)
+    ours = sdpo_trainer(
+        tuned,
+        pairs,
+        tmp_path / "sdpo",
+        StageSettings(batch_size=len(pairs), beta=0.1, anchor=anchor, title_logps=titles),
+        reference_dir=base,
+    )
     with torch.no_grad():  # one batch of all pairs on each side: both losses are means over the same pairs
         trl_loss = float(trainer.compute_loss(policy, next(iter(trainer.get_train_dataloader()))))
         batch = next(iter(ours.get_train_dataloader()))
@@ -96,14 +123,23 @@ def test_masked_negatives_do_not_change_the_loss():
 def test_the_collator_lays_out_chosen_answers_then_k_negatives_per_record():
     from negrec.llm.sdpo_trainer import KRejectedCollator
 
-    examples = [{"chosen_ids": [5, 6, 7], "chosen_start": 2, "rejected_ids": [[5, 8]], "rejected_starts": [1]},
-                {"chosen_ids": [1, 2], "chosen_start": 1, "rejected_ids": [[1, 3, 4, 9], [1, 4]], "rejected_starts": [1, 1]}]
+    examples = [
+        {"chosen_ids": [5, 6, 7], "chosen_start": 2, "rejected_ids": [[5, 8]], "rejected_starts": [1]},
+        {"chosen_ids": [1, 2], "chosen_start": 1, "rejected_ids": [[1, 3, 4, 9], [1, 4]], "rejected_starts": [1, 1]},
+    ]
     batch = KRejectedCollator(pad_token_id=0)(examples)
     assert batch["negatives_mask"].tolist() == [[True, False], [True, True]]
     # rows: chosen 0, chosen 1, record 0's negative and its filler (its chosen answer, masked), record 1's two
     assert batch["input_ids"].tolist() == [[5, 6, 7, 0], [1, 2, 0, 0], [5, 8, 0, 0], [5, 6, 7, 0], [1, 3, 4, 9], [1, 4, 0, 0]]
     assert batch["attention_mask"].sum(1).tolist() == [3, 2, 2, 3, 4, 2]
-    assert batch["score_mask"].int().tolist() == [[0, 0, 1, 0], [0, 1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 1, 1, 1], [0, 1, 0, 0]]
+    assert batch["score_mask"].int().tolist() == [
+        [0, 0, 1, 0],
+        [0, 1, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 1, 1, 1],
+        [0, 1, 0, 0],
+    ]
 
 
 def test_seed_padding_adds_empty_answers_scored_as_eos_alone(trained):
@@ -145,13 +181,19 @@ def test_curriculum_stage_two_starts_from_stage_one(trained, tmp_path):
     data, _, tuned = trained
     write_json(tmp_path / "a.json", pairs_for(data, 16, seed=3))
     write_json(tmp_path / "b.json", pairs_for(data, 16, k=2, seed=4))
-    final = curriculum(tuned, [("dpo", tmp_path / "a.json"), ("sdpo", tmp_path / "b.json")], tmp_path / "cur",
-                       StageSettings(lr=0.0, batch_size=8))
+    final = curriculum(
+        tuned,
+        [("dpo", tmp_path / "a.json"), ("sdpo", tmp_path / "b.json")],
+        tmp_path / "cur",
+        StageSettings(lr=0.0, batch_size=8),
+    )
     stage1 = load_model(tmp_path / "cur" / "stage1-dpo" / "final")[0].state_dict()
     stage2 = load_model(final)[0].state_dict()
     # with a zero learning rate stage 2 cannot move: its weights are exactly the ones it started from
     assert all(torch.equal(stage1[k], stage2[k]) for k in stage1)
-    assert json.loads((tmp_path / "cur" / "stage2-sdpo" / "final" / ".." / "config.json").read_text())["model"].endswith("stage1-dpo/final")
+    assert json.loads((tmp_path / "cur" / "stage2-sdpo" / "final" / ".." / "config.json").read_text())["model"].endswith(
+        "stage1-dpo/final"
+    )
 
 
 class Crash(TrainerCallback):
@@ -192,8 +234,13 @@ def test_sdpo_resume_continues_from_the_last_checkpoint(trained, tmp_path):
     counting.add_callback(steps)
     counting.train(resume_from_checkpoint=str(tmp_path / "resumed" / "checkpoint-2"))
     assert steps.done == [3, 4]  # only the steps after the checkpoint ran again
-    losses = [[round(h["loss"], 6) for h in log if "loss" in h] for log in
-              ([json.loads(x) for x in (tmp_path / "full" / "log.jsonl").read_text().splitlines()], counting.state.log_history)]
+    losses = [
+        [round(h["loss"], 6) for h in log if "loss" in h]
+        for log in (
+            [json.loads(x) for x in (tmp_path / "full" / "log.jsonl").read_text().splitlines()],
+            counting.state.log_history,
+        )
+    ]
     assert len(losses[0]) == 4 and losses[0] == losses[1]
     full = load_file(str(tmp_path / "full" / "final" / "model.safetensors"))
     resumed = counting.model.state_dict()
@@ -233,8 +280,25 @@ def test_cli_selfplay_round_and_sdpo(trained, trained_titles, tmp_path):
     folder = write_goodreads_dir(titled_data, tmp_path / "data")
     write_json(tmp_path / "few.json", titled_data.records["train"][:8])
     runner = CliRunner()
-    res = runner.invoke(app, ["llm", "selfplay", "--model", str(titled), "--catalog", str(folder), "--records",
-                              str(tmp_path / "few.json"), "--out", str(tmp_path / "sp"), "--lr", "1e-3", "--template", "compact"])
+    res = runner.invoke(
+        app,
+        [
+            "llm",
+            "selfplay",
+            "--model",
+            str(titled),
+            "--catalog",
+            str(folder),
+            "--records",
+            str(tmp_path / "few.json"),
+            "--out",
+            str(tmp_path / "sp"),
+            "--lr",
+            "1e-3",
+            "--template",
+            "compact",
+        ],
+    )
     assert res.exit_code == 0, res.output
     report = json.loads((tmp_path / "sp" / "round1" / "selfplay_report.json").read_text())
     assert report["written"] + sum(report["dropped"].values()) == 8
@@ -243,12 +307,16 @@ def test_cli_selfplay_round_and_sdpo(trained, trained_titles, tmp_path):
     assert done["pairs"] == report["written"] and done["model"].endswith("dpo/final")
     data, _, tuned = trained
     write_json(tmp_path / "multi.json", pairs_for(data, 8, k=3, seed=7))
-    res = runner.invoke(app, ["llm", "sdpo", "--model", str(tuned), "--pairs", str(tmp_path / "multi.json"), "--out", str(tmp_path / "s")])
+    res = runner.invoke(
+        app, ["llm", "sdpo", "--model", str(tuned), "--pairs", str(tmp_path / "multi.json"), "--out", str(tmp_path / "s")]
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "s" / "curve.png").is_file()
     log = [json.loads(x) for x in (tmp_path / "s" / "log.jsonl").read_text().splitlines()]
     assert log[0]["loss"] == pytest.approx(np.log(4), abs=1e-4)  # policy = reference at step 1: softplus(log 3)
-    bad = runner.invoke(app, ["llm", "dpo", "--model", str(tuned), "--pairs", str(tmp_path / "multi.json"), "--out", str(tmp_path / "d")])
+    bad = runner.invoke(
+        app, ["llm", "dpo", "--model", str(tuned), "--pairs", str(tmp_path / "multi.json"), "--out", str(tmp_path / "d")]
+    )
     assert bad.exit_code == 2 and "use `negrec llm sdpo`" in bad.output
 
 
@@ -261,10 +329,18 @@ def test_anchor_keeps_a_title_model_writing_titles(tmp_path):
     from negrec.llm.tiny import TinyConfig, init_tiny
 
     data = generate(SyntheticConfig(n_users=60, n_items=120, seed=2))
-    folder = init_tiny(data.records["train"], data.catalog.titles, tmp_path / "m",
-                       TinyConfig(titles="tokens", vocab_size=400, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2))
-    tuned = sft(folder, data.records["train"], tmp_path / "sft",
-                StageSettings(lr=3e-3, batch_size=16, epochs=30, template="compact", save_steps=10**6))
+    folder = init_tiny(
+        data.records["train"],
+        data.catalog.titles,
+        tmp_path / "m",
+        TinyConfig(titles="tokens", vocab_size=400, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2),
+    )
+    tuned = sft(
+        folder,
+        data.records["train"],
+        tmp_path / "sft",
+        StageSettings(lr=3e-3, batch_size=16, epochs=30, template="compact", save_steps=10**6),
+    )
 
     def title_share(model_dir):
         model, tok = load_model(model_dir)
@@ -273,9 +349,17 @@ def test_anchor_keeps_a_title_model_writing_titles(tmp_path):
 
     assert title_share(tuned) >= 0.95
     pairs, _ = random_records(data.records["train"], data.catalog, 1, np.random.default_rng(0), template="compact")
-    shares = {anchor: title_share(dpo(tuned, pairs, tmp_path / f"dpo-{anchor}",
-                                      StageSettings(lr=1e-3, batch_size=8, epochs=2, beta=0.1, anchor=anchor, save_steps=10**6)))
-              for anchor in (0.0, 1.0)}
+    shares = {
+        anchor: title_share(
+            dpo(
+                tuned,
+                pairs,
+                tmp_path / f"dpo-{anchor}",
+                StageSettings(lr=1e-3, batch_size=8, epochs=2, beta=0.1, anchor=anchor, save_steps=10**6),
+            )
+        )
+        for anchor in (0.0, 1.0)
+    }
     assert shares[0.0] < 0.5 and shares[1.0] >= 0.95
 
 
@@ -283,7 +367,9 @@ def test_sdpo_with_lora_moves_only_the_adapted_projections(trained, tmp_path):
     """`--lora` trains adapters on q_proj / v_proj only; the saved model has them merged in, every other weight as
     it started."""
     data, _, tuned = trained
-    final = sdpo(tuned, pairs_for(data, 8, k=2, seed=3), tmp_path / "lora", StageSettings(lr=5e-3, batch_size=4, epochs=2, lora=True))
+    final = sdpo(
+        tuned, pairs_for(data, 8, k=2, seed=3), tmp_path / "lora", StageSettings(lr=5e-3, batch_size=4, epochs=2, lora=True)
+    )
     start, after = load_model(tuned)[0].state_dict(), load_model(final)[0].state_dict()
     assert sorted(after) == sorted(start)
     moved = sorted({k.split(".")[-2] for k in start if not torch.equal(start[k], after[k])})

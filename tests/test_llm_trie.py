@@ -32,8 +32,10 @@ def walk(root, prefix):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.integers(1, 9), min_size=1, max_size=5), min_size=1, max_size=12),
-       st.lists(st.lists(st.integers(1, 9), max_size=6), min_size=1, max_size=10))
+@given(
+    st.lists(st.lists(st.integers(1, 9), min_size=1, max_size=5), min_size=1, max_size=12),
+    st.lists(st.lists(st.integers(1, 9), max_size=6), min_size=1, max_size=10),
+)
 def test_trie_matches_dict_reference(seqs, prefixes):
     trie = TitleTrie.build(seqs, vocab_size=10)
     ref = dict_trie(seqs)
@@ -47,7 +49,9 @@ def test_trie_matches_dict_reference(seqs, prefixes):
     mask = trie.allowed_mask(nodes, EOS)
     for r, p in enumerate(prefixes):
         node = walk(ref, p)
-        expected = {EOS} if node is None else {t for t in node if t is not None} | ({EOS} if None in node or len(node) == 0 else set())
+        expected = (
+            {EOS} if node is None else {t for t in node if t is not None} | ({EOS} if None in node or len(node) == 0 else set())
+        )
         assert set(np.flatnonzero(mask[r]).tolist()) == expected
         assert mask[r].any()  # never an empty allowed set
         assert set(trie.allowed_tokens(int(nodes[r]), EOS)) == expected
@@ -59,8 +63,14 @@ def test_prefix_titles_allow_both_eos_and_continuation():
     assert set(np.flatnonzero(trie.allowed_mask(node, EOS)[0]).tolist()) == {3, EOS}
 
 
-@pytest.mark.parametrize("kwargs", [{"do_sample": False}, {"do_sample": True, "top_k": 50},
-                                    {"num_beams": 6, "num_return_sequences": 6, "early_stopping": False}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"do_sample": False},
+        {"do_sample": True, "top_k": 50},
+        {"num_beams": 6, "num_return_sequences": 6, "early_stopping": False},
+    ],
+)
 def test_constrained_generation_yields_catalog_titles(tiny, kwargs):
     import torch
     from transformers import LogitsProcessorList
@@ -74,8 +84,14 @@ def test_constrained_generation_yields_catalog_titles(tiny, kwargs):
     enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     width = enc["input_ids"].shape[1]
     torch.manual_seed(0)
-    out = model.generate(**enc, max_new_tokens=40, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-                         logits_processor=LogitsProcessorList([TrieLogitsProcessor(trie, tok.eos_token_id, width)]), **kwargs)
+    out = model.generate(
+        **enc,
+        max_new_tokens=40,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        logits_processor=LogitsProcessorList([TrieLogitsProcessor(trie, tok.eos_token_id, width)]),
+        **kwargs,
+    )
     titles = set(data.catalog.titles)
     for text in tok.batch_decode(out[:, width:], skip_special_tokens=True):
         assert text.startswith('\n"') and text.endswith('"') and text[2:-1] in titles, text
@@ -91,8 +107,29 @@ def test_cli_init_tiny_writes_a_loadable_model(tmp_path, small_synth):
 
     data_dir = write_goodreads_dir(small_synth, tmp_path / "data")
     out = tmp_path / "model"
-    res = CliRunner().invoke(app, ["llm", "init-tiny", "--data", str(data_dir), "--out", str(out), "--titles", "text", "--vocab-size", "400",
-                                   "--hidden-size", "32", "--intermediate-size", "64", "--layers", "1", "--heads", "2"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "llm",
+            "init-tiny",
+            "--data",
+            str(data_dir),
+            "--out",
+            str(out),
+            "--titles",
+            "text",
+            "--vocab-size",
+            "400",
+            "--hidden-size",
+            "32",
+            "--intermediate-size",
+            "64",
+            "--layers",
+            "1",
+            "--heads",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output
     model, tok = load_model(out)
     assert tok.padding_side == "left" and tok.eos_token == "</s>"

@@ -53,12 +53,19 @@ def test_movielens_100k_blank_line_in_middle_is_reported(tmp_path):
         load_movielens_100k(folder)
 
 
-@pytest.mark.parametrize("data_lines, item_lines, message", [
-    ([], None, r"u\.data: no interactions \(no data rows\)"),
-    (["5\t2\t1e300\t100"], None, r"u\.data, line 1, field 'rating': '1e300' is out of range"),
-    (["18446744073709551617\t2\t4\t100"], None, r"u\.data, line 1, field 'user': '18446744073709551617' is out of range"),
-    (["5\t2\t4\t100"], ["1|A|x||u|0|0|1", "2|B|x||u|0|1|0", "1|C|x||u|1|0|0"], r"u\.item, line 3, field 'item': id 1 already defined on line 1"),
-])
+@pytest.mark.parametrize(
+    "data_lines, item_lines, message",
+    [
+        ([], None, r"u\.data: no interactions \(no data rows\)"),
+        (["5\t2\t1e300\t100"], None, r"u\.data, line 1, field 'rating': '1e300' is out of range"),
+        (["18446744073709551617\t2\t4\t100"], None, r"u\.data, line 1, field 'user': '18446744073709551617' is out of range"),
+        (
+            ["5\t2\t4\t100"],
+            ["1|A|x||u|0|0|1", "2|B|x||u|0|1|0", "1|C|x||u|1|0|0"],
+            r"u\.item, line 3, field 'item': id 1 already defined on line 1",
+        ),
+    ],
+)
 def test_movielens_100k_refuses_empty_huge_and_repeated(tmp_path, data_lines, item_lines, message):
     folder = write_ml100k(tmp_path / "ml", data_lines, item_lines)
     if not data_lines:
@@ -83,7 +90,9 @@ def test_empty_and_huge_id_tables(tmp_path):
 
 
 def test_movielens_latest_small(tmp_path):
-    (tmp_path / "movies.csv").write_text('movieId,title,genres\n1,"Heat, The (1995)",Action|Crime\n2,Nothing,(no genres listed)\n')
+    (tmp_path / "movies.csv").write_text(
+        'movieId,title,genres\n1,"Heat, The (1995)",Action|Crime\n2,Nothing,(no genres listed)\n'
+    )
     (tmp_path / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,2,3.5,10\n1,1,4.0,11\n")
     ds = load_movielens_latest(tmp_path)
     assert ds.catalog.titles == ["Heat, The (1995)", "Nothing"]

@@ -152,6 +152,7 @@ def test_evaluate_conventions():
 
 # ---------- properties and the loop reference ----------
 
+
 def reference_metrics(recs: np.ndarray, relevant: list[set[int]], k: int) -> dict[str, list[float]]:
     """Straightforward per-user loops, written independently of the vectorised code."""
     out = {"HR": [], "NDCG": [], "MAP": [], "Recall": [], "MRR": []}
@@ -185,7 +186,9 @@ def ranking_case(draw, repeats: bool = False):
         recs = rng.integers(0, max(2, n_items // 3), size=(n_users, k))
     else:
         recs = np.stack([rng.permutation(n_items)[:k] for _ in range(n_users)])
-    relevant = [set(rng.choice(n_items, size=rng.integers(0, min(6, n_items) + 1), replace=False).tolist()) for _ in range(n_users)]
+    relevant = [
+        set(rng.choice(n_items, size=rng.integers(0, min(6, n_items) + 1), replace=False).tolist()) for _ in range(n_users)
+    ]
     return recs, relevant, n_items
 
 

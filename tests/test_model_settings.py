@@ -22,11 +22,51 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("settings")
     data = generate(SyntheticConfig(n_users=30, n_items=50, seed=4))
     folder = write_goodreads_dir(data, root / "data")
-    init = runner.invoke(app, ["llm", "init-tiny", "--data", str(folder), "--out", str(root / "m"), "--titles", "tokens",
-                               "--vocab-size", "300", "--hidden-size", "32", "--intermediate-size", "64", "--layers", "1", "--heads", "2"])
+    init = runner.invoke(
+        app,
+        [
+            "llm",
+            "init-tiny",
+            "--data",
+            str(folder),
+            "--out",
+            str(root / "m"),
+            "--titles",
+            "tokens",
+            "--vocab-size",
+            "300",
+            "--hidden-size",
+            "32",
+            "--intermediate-size",
+            "64",
+            "--layers",
+            "1",
+            "--heads",
+            "2",
+        ],
+    )
     assert init.exit_code == 0, init.output
-    sft = runner.invoke(app, ["llm", "sft", "--model", str(root / "m"), "--records", str(folder / "train.json"), "--out", str(root / "sft"),
-                              "--template", "compact", "--epochs", "30", "--batch-size", "8", "--lr", "1e-2"])
+    sft = runner.invoke(
+        app,
+        [
+            "llm",
+            "sft",
+            "--model",
+            str(root / "m"),
+            "--records",
+            str(folder / "train.json"),
+            "--out",
+            str(root / "sft"),
+            "--template",
+            "compact",
+            "--epochs",
+            "30",
+            "--batch-size",
+            "8",
+            "--lr",
+            "1e-2",
+        ],
+    )
     assert sft.exit_code == 0, sft.output
     return root, folder, data
 
@@ -43,8 +83,21 @@ def test_predict_takes_the_models_template_and_writes_a_catalog_title_for_every_
     root, folder, data = trained
     out = root / "preds.json"
     # the run folder itself, not run/final: it resolves to the model inside
-    res = runner.invoke(app, ["llm", "predict", "--model", str(root / "sft"), "--catalog", str(folder), "--records",
-                              str(folder / "test.json"), "--out", str(out)])
+    res = runner.invoke(
+        app,
+        [
+            "llm",
+            "predict",
+            "--model",
+            str(root / "sft"),
+            "--catalog",
+            str(folder),
+            "--records",
+            str(folder / "test.json"),
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     rows = json.loads(out.read_text())
     titles = set(data.catalog.titles)
@@ -54,10 +107,46 @@ def test_predict_takes_the_models_template_and_writes_a_catalog_title_for_every_
 
 def test_a_template_that_contradicts_the_model_is_refused_by_name(trained, tmp_path):
     root, folder, _ = trained
-    res = runner.invoke(app, ["llm", "predict", "--model", str(root / "sft" / "final"), "--catalog", str(folder), "--records",
-                              str(folder / "test.json"), "--out", str(tmp_path / "p.json"), "--template", "train"], terminal_width=400)
-    assert res.exit_code == 2 and (f"--template train contradicts the template the model was trained with (compact, recorded in "
-                                   f"{root / 'sft' / 'final' / SETTINGS_FILE}); leave --template out to use it") in res.output
-    res = runner.invoke(app, ["llm", "predict", "--model", str(folder), "--catalog", str(folder), "--records",
-                              str(folder / "test.json"), "--out", str(tmp_path / "p.json")], terminal_width=400)
+    res = runner.invoke(
+        app,
+        [
+            "llm",
+            "predict",
+            "--model",
+            str(root / "sft" / "final"),
+            "--catalog",
+            str(folder),
+            "--records",
+            str(folder / "test.json"),
+            "--out",
+            str(tmp_path / "p.json"),
+            "--template",
+            "train",
+        ],
+        terminal_width=400,
+    )
+    assert (
+        res.exit_code == 2
+        and (
+            f"--template train contradicts the template the model was trained with (compact, recorded in "
+            f"{root / 'sft' / 'final' / SETTINGS_FILE}); leave --template out to use it"
+        )
+        in res.output
+    )
+    res = runner.invoke(
+        app,
+        [
+            "llm",
+            "predict",
+            "--model",
+            str(folder),
+            "--catalog",
+            str(folder),
+            "--records",
+            str(folder / "test.json"),
+            "--out",
+            str(tmp_path / "p.json"),
+        ],
+        terminal_width=400,
+    )
     assert res.exit_code == 2 and f"{folder}: is not a model folder (no config.json with weights)" in res.output

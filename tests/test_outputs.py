@@ -88,18 +88,21 @@ def test_cli_output_in_the_way_is_named_before_training(tmp_path):
     assert res.exit_code == 2 and "cannot create the parent folder" in res.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["cf", "train", "--epochs", "0"], "--epochs must be > 0, got 0"),
-    (["cf", "train", "--dim", "0"], "--dim must be > 0, got 0"),
-    (["cf", "train", "--batch-size", "-1"], "--batch-size must be > 0"),
-    (["cf", "train", "--lr", "nan"], "--lr must be > 0, got nan"),
-    (["cf", "train", "--metric", "NDCG"], "--metric must look like NDCG@10"),
-    (["cf", "train", "--sampler", "dns:0"], "sampler 'dns:0': '0' must be an integer ≥ 1"),
-    (["cf", "train", "--protocol", "ratio", "--val-size", "1.5"], "val_size must be a fraction in [0, 1) or a whole number"),
-    (["cf", "train", "--val-size", "0.1"], "--val-size applies to the ratio protocol"),
-    (["cf", "compare", "--samplers", "uniform,nope"], "unknown sampler 'nope'"),
-    (["cf", "compare", "--samplers", ","], "--samplers lists no sampler"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["cf", "train", "--epochs", "0"], "--epochs must be > 0, got 0"),
+        (["cf", "train", "--dim", "0"], "--dim must be > 0, got 0"),
+        (["cf", "train", "--batch-size", "-1"], "--batch-size must be > 0"),
+        (["cf", "train", "--lr", "nan"], "--lr must be > 0, got nan"),
+        (["cf", "train", "--metric", "NDCG"], "--metric must look like NDCG@10"),
+        (["cf", "train", "--sampler", "dns:0"], "sampler 'dns:0': '0' must be an integer ≥ 1"),
+        (["cf", "train", "--protocol", "ratio", "--val-size", "1.5"], "val_size must be a fraction in [0, 1) or a whole number"),
+        (["cf", "train", "--val-size", "0.1"], "--val-size applies to the ratio protocol"),
+        (["cf", "compare", "--samplers", "uniform,nope"], "unknown sampler 'nope'"),
+        (["cf", "compare", "--samplers", ","], "--samplers lists no sampler"),
+    ],
+)
 def test_cf_options_are_checked_before_any_work(tmp_path, args, message):
     """A bad option is named, exit code 2, no epoch trained and no run folder left behind."""
     res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run")], terminal_width=200)
@@ -113,8 +116,11 @@ def test_a_training_run_folder_refuses_a_second_live_writer(tmp_path):
 
     out = tmp_path / "sft"
     with writer_lock(out):
-        res = CliRunner().invoke(app, ["llm", "sft", "--model", str(tmp_path / "m"), "--records", str(tmp_path / "r.json"),
-                                       "--out", str(out)], terminal_width=300)
+        res = CliRunner().invoke(
+            app,
+            ["llm", "sft", "--model", str(tmp_path / "m"), "--records", str(tmp_path / "r.json"), "--out", str(out)],
+            terminal_width=300,
+        )
         assert res.exit_code == 2 and f"process {os.getpid()} is writing it" in res.output
         res = CliRunner().invoke(app, ["llm", "run", str(tmp_path / "nope.yaml"), "--out", str(out)], terminal_width=300)
         assert res.exit_code == 2 and "recipe not found" in res.output  # the recipe is checked before the lock

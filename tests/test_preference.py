@@ -122,7 +122,7 @@ def test_random_negatives_exclude_history_and_target():
 def test_selfplay_clean_and_seed():
     cat = catalog()
     recs = [{"instruction": "I", "input": f'"H1", "H2"{s}', "output": '"T"\n'} for s in ("", "", "", "", "")]
-    preds = [{"prediction": p} for p in ('"C1"</s> junk', '"T"', '"H2"', 'no quotes here', '"Nope" x')]
+    preds = [{"prediction": p} for p in ('"C1"</s> junk', '"T"', '"H2"', "no quotes here", '"Nope" x')]
     rows, report = selfplay_records(recs, preds, cat)
     assert [r["rejected"] for r in rows] == ['"C1"']
     assert rows[0]["prompt"] == render("I", '"H1", "H2"')
@@ -167,11 +167,16 @@ def test_trl_format_and_cli_errors(tmp_path):
     assert result.exit_code != 0 and "unknown strategy" in result.output
 
 
-@pytest.mark.parametrize("prompt", [
-    render("Do it.", '"A", "B"'), render("Do it.", '"A"', "pred"), render("I", "X", "alpaca"),
-    "### Instruction:\n  spaced  \n\n### Input:\nline one\nline two\n### Response: extra ### Input: again",
-    "### Input: first ### Instruction: late ### Input: x ### Response:",
-])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        render("Do it.", '"A", "B"'),
+        render("Do it.", '"A"', "pred"),
+        render("I", "X", "alpaca"),
+        "### Instruction:\n  spaced  \n\n### Input:\nline one\nline two\n### Response: extra ### Input: again",
+        "### Input: first ### Instruction: late ### Input: x ### Response:",
+    ],
+)
 def test_parse_prompt_equals_seed_regex(prompt):
     import re
 

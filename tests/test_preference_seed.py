@@ -23,8 +23,7 @@ DETERMINISTIC = [s for s in STRATEGIES if s != "balanced_popularity"]
 def seed_setup(data_dir):
     catalog = load_goodreads_catalog(data_dir / "goodreads")
     annotated = {
-        split: annotate(read_candidates(data_dir / RUN / f"{split}.json"), catalog, parser="seed")
-        for split in ("train", "valid")
+        split: annotate(read_candidates(data_dir / RUN / f"{split}.json"), catalog, parser="seed") for split in ("train", "valid")
     }
     return data_dir / RUN, catalog, annotated
 
@@ -75,9 +74,24 @@ def test_balanced_popularity_respects_halves(seed_setup, split):
 
 def test_cli_select_from_candidates_reproduces_seed(data_dir, tmp_path):
     out = tmp_path / "clusterout_low.json"
-    result = CliRunner().invoke(app, [
-        "negatives", "select", "--candidates", str(data_dir / RUN / "valid.json"), "--catalog", str(data_dir / "goodreads"),
-        "--exposure-from", "candidates", "--compat", "seed", "--strategy", "clusterout_low", "--out", str(out),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "negatives",
+            "select",
+            "--candidates",
+            str(data_dir / RUN / "valid.json"),
+            "--catalog",
+            str(data_dir / "goodreads"),
+            "--exposure-from",
+            "candidates",
+            "--compat",
+            "seed",
+            "--strategy",
+            "clusterout_low",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text()) == json.loads((data_dir / RUN / "strategies/clusterout_low/valid.json").read_text())

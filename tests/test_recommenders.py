@@ -63,8 +63,10 @@ class RecommenderContract:
     def test_fitting_twice_gives_the_same_recommendations(self, fitted, prep):
         other = self.make(prep).fit(prep.train, valid=prep.valid)
         users = np.arange(20)
-        assert (other.recommend(users, self.K, exclude=prep.train.binary()) ==
-                fitted.recommend(users, self.K, exclude=prep.train.binary())).all()
+        assert (
+            other.recommend(users, self.K, exclude=prep.train.binary())
+            == fitted.recommend(users, self.K, exclude=prep.train.binary())
+        ).all()
 
     def test_an_unfitted_recommender_says_so(self, prep):
         with pytest.raises(RuntimeError, match="fit or load"):

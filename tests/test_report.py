@@ -32,7 +32,10 @@ def test_small_p_values_print_in_scientific_notation():
 
 
 def test_plots_are_png(tmp_path):
-    for path in (metric_bars(ROWS, "NDCG@10", tmp_path / "b.png"), scatter_tradeoff(ROWS, "Coverage@10", "NDCG@10", tmp_path / "s.png")):
+    for path in (
+        metric_bars(ROWS, "NDCG@10", tmp_path / "b.png"),
+        scatter_tradeoff(ROWS, "Coverage@10", "NDCG@10", tmp_path / "s.png"),
+    ):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -47,6 +50,8 @@ def test_label_offsets_keep_nearby_labels_apart():
     # three labels at almost the same place, one far away: the close ones stack, the far one stays put
     offsets = label_offsets([(100.0, 50.0), (105.0, 52.0), (300.0, 50.0), (102.0, 49.0)], width=60, height=10)
     assert offsets[2] == 0.0
-    final = sorted(y + dy for (x, y), dy in zip([(100.0, 50.0), (105.0, 52.0), (102.0, 49.0)], [offsets[0], offsets[1], offsets[3]]))
+    final = sorted(
+        y + dy for (x, y), dy in zip([(100.0, 50.0), (105.0, 52.0), (102.0, 49.0)], [offsets[0], offsets[1], offsets[3]])
+    )
     assert all(b - a >= 10 - 1e-9 for a, b in zip(final, final[1:]))
     assert label_offsets([]) == []

@@ -29,7 +29,9 @@ def catalog() -> Catalog:
     rng = np.random.default_rng(0)
     lists = [list(rng.choice(list("abcdef"), size=rng.integers(1, 3), replace=False)) for _ in range(N_ITEMS)]
     mat, names = genre_matrix(lists)
-    return Catalog(item_ids=np.arange(N_ITEMS), titles=[str(i) for i in range(N_ITEMS)], genres=mat, genre_names=names, source_genres=lists)
+    return Catalog(
+        item_ids=np.arange(N_ITEMS), titles=[str(i) for i in range(N_ITEMS)], genres=mat, genre_names=names, source_genres=lists
+    )
 
 
 def item_scores(users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -119,18 +121,32 @@ class DeviceTwinContract(SamplerContract):
         return out + [sampler.stats]
 
 
-SPECS = {"uniform": "uniform", "uniform_k": "uniform:3", "popularity": "popularity:0.5", "popularity_logq": "popularity:0.75:4+logq",
-         "model": "model:5", "dns": "dns:4", "mixed": "mixed:8:2:2", "misranked": "misranked:5", "ahns": "ahns:6",
-         "ahns_own": "ahns:6:0.5:0.2:-1.5", "srns": "srns:5:5", "inbatch": "inbatch", "inbatch_logq": "inbatch+logq", "mns": "mns:7",
-         "mixgcf": "mixgcf:4"}
+SPECS = {
+    "uniform": "uniform",
+    "uniform_k": "uniform:3",
+    "popularity": "popularity:0.5",
+    "popularity_logq": "popularity:0.75:4+logq",
+    "model": "model:5",
+    "dns": "dns:4",
+    "mixed": "mixed:8:2:2",
+    "misranked": "misranked:5",
+    "ahns": "ahns:6",
+    "ahns_own": "ahns:6:0.5:0.2:-1.5",
+    "srns": "srns:5:5",
+    "inbatch": "inbatch",
+    "inbatch_logq": "inbatch+logq",
+    "mns": "mns:7",
+    "mixgcf": "mixgcf:4",
+}
 SPECS.update({s: f"{s}:6" for s in STRATEGIES})
 SPECS.update({f"{s}_at_model": f"{s}@model:6" for s in STRATEGIES})
 # given the batch and the model's scores nothing is left to chance: in-batch negatives are the batch's positives, and
 # the strategies pick deterministically among the model's top M (balanced_popularity draws its popularity bucket)
 DETERMINISTIC = {"inbatch", "inbatch+logq"} | {f"{s}@model:6" for s in STRATEGIES if s != "balanced_popularity"}
 for _name, _spec in SPECS.items():
-    globals()[f"TestContract_{_name}"] = type(f"TestContract_{_name}", (SamplerContract,),
-                                              {"spec": _spec, "random": _spec not in DETERMINISTIC})
+    globals()[f"TestContract_{_name}"] = type(
+        f"TestContract_{_name}", (SamplerContract,), {"spec": _spec, "random": _spec not in DETERMINISTIC}
+    )
     if runs_on_device(parse_sampler(_spec)):
         globals()[f"TestDeviceContract_{_name}"] = type(f"TestDeviceContract_{_name}", (DeviceTwinContract,), {"spec": _spec})
 

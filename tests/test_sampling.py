@@ -87,8 +87,16 @@ def reference_pick(strategy: str, exposure: list[int], overlap: list[int]) -> li
     return [p for p in rules[strategy]() if p is not None]
 
 
-DETERMINISTIC = ["clusterin_high", "clusterin_low", "low_exposure", "high_exposure", "clusterout_low",
-                 "clusterout_high", "clusterin_high_clusterout_low", "clusterin_low_clusterout_low"]
+DETERMINISTIC = [
+    "clusterin_high",
+    "clusterin_low",
+    "low_exposure",
+    "high_exposure",
+    "clusterout_low",
+    "clusterout_high",
+    "clusterin_high_clusterout_low",
+    "clusterin_low_clusterout_low",
+]
 
 
 @settings(max_examples=150, deadline=None)
@@ -111,7 +119,7 @@ def test_balanced_popularity_halves(table, seed):
         e = table.exposure[lo:hi]
         n = hi - lo
         order = sorted(range(n), key=lambda p: -e[p])  # stable: exposure descending
-        high_half, low_half = set(order[: n // 2]), set(order[n // 2:])
+        high_half, low_half = set(order[: n // 2]), set(order[n // 2 :])
         a, b = (int(x) - lo if x >= 0 else None for x in picks[r])
         if n == 0:
             assert a is None and b is None

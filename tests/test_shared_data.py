@@ -27,8 +27,10 @@ def test_goodreads_counts_and_missing_titles(data_dir):
     cat = load_goodreads_catalog(folder)
     assert cat.n_items == 4058
     assert cat.fairness_genres[:2] == ["fiction", "romance"] and len(cat.fairness_genres) == 7
-    counts = {name: len(load_goodreads_records(folder / name, cat).records)
-              for name in ("train.json", "train_sample.json", "valid_sample.json", "test_sample.json")}
+    counts = {
+        name: len(load_goodreads_records(folder / name, cat).records)
+        for name in ("train.json", "train_sample.json", "valid_sample.json", "test_sample.json")
+    }
     assert counts == {"train.json": 5000, "train_sample.json": 1024, "valid_sample.json": 256, "test_sample.json": 1000}
     test = load_goodreads_records(folder / "test_sample.json", cat)
     # SEED-METHOD §1.2: 998/1000 test targets in the catalog, both misses are "Moxie"

@@ -15,8 +15,12 @@ from negrec.data.splits import leave_last_out, per_user_ratio_split, ratio_split
 def random_interactions(seed: int, n_users: int = 30, n_items: int = 40, n: int = 400) -> Interactions:
     rng = np.random.default_rng(seed)
     return Interactions.from_arrays(
-        rng.integers(0, n_users, n), rng.integers(0, n_items, n), n_users=n_users, n_items=n_items,
-        ratings=rng.integers(1, 6, n).astype(float), timestamps=rng.integers(0, 1000, n),
+        rng.integers(0, n_users, n),
+        rng.integers(0, n_items, n),
+        n_users=n_users,
+        n_items=n_items,
+        ratings=rng.integers(1, 6, n).astype(float),
+        timestamps=rng.integers(0, 1000, n),
     )
 
 
@@ -87,7 +91,10 @@ def test_leave_last_out_latest_is_test_property():
 
 def test_sliding_windows_exact():
     data = Interactions.from_arrays(
-        np.array([0, 0, 0, 0, 1, 1]), np.array([5, 6, 7, 8, 1, 2]), n_users=2, n_items=9,
+        np.array([0, 0, 0, 0, 1, 1]),
+        np.array([5, 6, 7, 8, 1, 2]),
+        n_users=2,
+        n_items=9,
         timestamps=np.array([1, 2, 3, 4, 2, 1]),
     )
     seqs = sliding_windows(data, max_history=2, min_history=1)

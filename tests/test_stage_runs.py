@@ -41,8 +41,27 @@ def inputs(tiny, tmp_path_factory):
 
 
 def sft_cli(model, folder, out, *extra):
-    return CliRunner().invoke(app, ["llm", "sft", "--model", str(model), "--records", str(folder / "records.json"), "--out", str(out),
-                                    "--batch-size", "8", "--max-steps", "2", "--save-steps", "1", *extra], terminal_width=400)
+    return CliRunner().invoke(
+        app,
+        [
+            "llm",
+            "sft",
+            "--model",
+            str(model),
+            "--records",
+            str(folder / "records.json"),
+            "--out",
+            str(out),
+            "--batch-size",
+            "8",
+            "--max-steps",
+            "2",
+            "--save-steps",
+            "1",
+            *extra,
+        ],
+        terminal_width=400,
+    )
 
 
 def test_a_rerun_needs_resume_and_another_lr_is_refused_naming_it(inputs, tmp_path):

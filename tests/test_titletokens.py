@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -26,8 +25,9 @@ SMALL = dict(vocab_size=400, hidden_size=48, intermediate_size=96, num_layers=1,
 def titled(tmp_path_factory):
     """(data, model folder, model, tokenizer): a title-token tiny model on synthetic data."""
     data = generate(SyntheticConfig(n_users=60, n_items=120, seed=5))
-    folder = init_tiny(data.records["train"], data.catalog.titles, tmp_path_factory.mktemp("titled"),
-                       TinyConfig(titles="tokens", **SMALL))
+    folder = init_tiny(
+        data.records["train"], data.catalog.titles, tmp_path_factory.mktemp("titled"), TinyConfig(titles="tokens", **SMALL)
+    )
     model, tok = load_model(folder)
     return data, folder, model, tok
 
@@ -124,7 +124,9 @@ def test_constrained_outputs_are_catalog_titles(titled):
     found = beam_titles(model, tok, prompts, trie, BeamConfig(n_return=8, beams_per_group=2, groups=4, diversity_penalty=1.0))
     titles = set(data.catalog.titles)
     assert all(lists and {parse_target(t) for t in lists} <= titles for lists in found)
-    rows = predict_fn(model, tok, mode="beams", k=5, template="compact", trie=trie, exclude_history=True)(data.records["test"][:6], 0)
+    rows = predict_fn(model, tok, mode="beams", k=5, template="compact", trie=trie, exclude_history=True)(
+        data.records["test"][:6], 0
+    )
     for rec, row in zip(data.records["test"][:6], rows):
         names = [parse_target(b) for b in row["beams"]]
         assert len(names) == 5 and set(names) <= titles and not set(names) & set(parse_title_list(rec["input"]))
@@ -136,12 +138,15 @@ def test_two_pass_title_beams_equal_constrained_beam_search(titled, tmp_path):
     from negrec.llm.train import StageSettings, sft
 
     data, folder, _, _ = titled
-    tuned = sft(folder, data.records["train"][:40], tmp_path / "sft", StageSettings(lr=3e-3, batch_size=8, epochs=2, template="compact"))
+    tuned = sft(
+        folder, data.records["train"][:40], tmp_path / "sft", StageSettings(lr=3e-3, batch_size=8, epochs=2, template="compact")
+    )
     model, tok = load_model(tuned)  # trained a little, so the EOS step is not uniform
     trie = build_trie(tok, data.catalog, "compact")
     prompts = [render(r["instruction"], r["input"], "compact") for r in data.records["test"][:7]]
-    searched = beam_titles(model, tok, prompts, trie, BeamConfig(n_return=12, beams_per_group=12, groups=1, diversity_penalty=0.0),
-                           shortcut=False)
+    searched = beam_titles(
+        model, tok, prompts, trie, BeamConfig(n_return=12, beams_per_group=12, groups=1, diversity_penalty=0.0), shortcut=False
+    )
     assert title_token_beams(model, tok, prompts, trie, 12) == searched
 
 
@@ -151,8 +156,8 @@ def test_history_loss_marks_titles_from_the_chosen_one_on(titled, tiny):
     data, _, _, tok = titled
     rec = data.records["train"][0]
     n_history = rec["input"].count('", "') + 1
-    plain, = sft_rows(tok, [rec], "compact")
-    hist, = sft_rows(tok, [rec], "compact", history_loss_from=4)
+    (plain,) = sft_rows(tok, [rec], "compact")
+    (hist,) = sft_rows(tok, [rec], "compact", history_loss_from=4)
     answer = sum(plain["completion_mask"])
     assert answer == 3  # newline, title, EOS
     marked = [i for i, m in zip(hist["input_ids"], hist["completion_mask"]) if m and tok.is_title(i)]
@@ -168,8 +173,12 @@ def test_gathered_head_matches_the_full_softmax_and_restricts_titles(titled):
 
     data, folder, _, tok = titled
     model, _ = load_model(folder)
-    ids = torch.tensor([tok(render(r["instruction"], r["input"], "compact") + "\n" + r["output"].strip())["input_ids"][:20]
-                        for r in data.records["train"][:3]])
+    ids = torch.tensor(
+        [
+            tok(render(r["instruction"], r["input"], "compact") + "\n" + r["output"].strip())["input_ids"][:20]
+            for r in data.records["train"][:3]
+        ]
+    )
     labels = ids.clone()
     labels[:, :5] = -100
     with torch.no_grad():
@@ -186,7 +195,9 @@ def test_gathered_head_matches_the_full_softmax_and_restricts_titles(titled):
         manual = logits[..., lo:hi].log_softmax(-1).gather(2, (ids[:, 1:, None] - lo).clamp(min=0)).squeeze(2)
         assert title_pos.any()
         assert torch.allclose(restricted[title_pos], manual[title_pos], atol=1e-5)
-        assert torch.allclose(restricted[~title_pos & (labels[:, 1:] != -100)], full[~title_pos & (labels[:, 1:] != -100)], atol=1e-5)
+        assert torch.allclose(
+            restricted[~title_pos & (labels[:, 1:] != -100)], full[~title_pos & (labels[:, 1:] != -100)], atol=1e-5
+        )
         assert (restricted[title_pos] >= full[title_pos] - 1e-6).all()  # a sub-softmax can only raise the probability
         # plain calls still go to the original forward (generation is untouched)
         assert torch.equal(model(input_ids=ids).logits, model2(input_ids=ids).logits)
@@ -203,21 +214,77 @@ def test_cli_title_model_sft_with_a_time_budget(tmp_path):
     data = generate(SyntheticConfig(n_users=40, n_items=60, seed=4))
     folder = write_goodreads_dir(data, tmp_path / "data")
     runner = CliRunner()
-    init = runner.invoke(app, ["llm", "init-tiny", "--data", str(folder), "--out", str(tmp_path / "m"),
-                               "--vocab-size", "300", "--hidden-size", "32", "--intermediate-size", "64", "--layers", "1", "--heads", "2"])
+    init = runner.invoke(
+        app,
+        [
+            "llm",
+            "init-tiny",
+            "--data",
+            str(folder),
+            "--out",
+            str(tmp_path / "m"),
+            "--vocab-size",
+            "300",
+            "--hidden-size",
+            "32",
+            "--intermediate-size",
+            "64",
+            "--layers",
+            "1",
+            "--heads",
+            "2",
+        ],
+    )
     assert init.exit_code == 0, init.output
     assert (tmp_path / "m" / "negrec_titles.json").is_file()
-    args = ["llm", "sft", "--model", str(tmp_path / "m"), "--records", str(folder / "train.json"), "--out", str(tmp_path / "sft"),
-            "--template", "compact", "--history-loss-from", "3", "--time-budget", "3", "--epochs", "500", "--batch-size", "8",
-            "--lr", "3e-3"]
+    args = [
+        "llm",
+        "sft",
+        "--model",
+        str(tmp_path / "m"),
+        "--records",
+        str(folder / "train.json"),
+        "--out",
+        str(tmp_path / "sft"),
+        "--template",
+        "compact",
+        "--history-loss-from",
+        "3",
+        "--time-budget",
+        "3",
+        "--epochs",
+        "500",
+        "--batch-size",
+        "8",
+        "--lr",
+        "3e-3",
+    ]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     config = json.loads((tmp_path / "sft" / "config.json").read_text())
     got = config["result"]
     assert got["stopped"] == "time budget" and got["training_seconds"] >= 3 and config["history_loss_from"] == 3
     assert "{'loss'" not in first.output  # trainer logs go to log.jsonl / run.log, not the terminal
-    verbose = runner.invoke(app, ["--verbose", "llm", "sft", "--model", str(tmp_path / "m"), "--records", str(folder / "train.json"),
-                                  "--out", str(tmp_path / "sft-v"), "--template", "compact", "--epochs", "1", "--batch-size", "8"])
+    verbose = runner.invoke(
+        app,
+        [
+            "--verbose",
+            "llm",
+            "sft",
+            "--model",
+            str(tmp_path / "m"),
+            "--records",
+            str(folder / "train.json"),
+            "--out",
+            str(tmp_path / "sft-v"),
+            "--template",
+            "compact",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+        ],
+    )
     assert verbose.exit_code == 0, verbose.output
     assert "'loss'" in verbose.output  # --verbose: the trainer's lines on the terminal too
     log = [json.loads(line) for line in (tmp_path / "sft" / "log.jsonl").read_text().splitlines()]

@@ -32,8 +32,12 @@ def _python_for_nobody(workdir: Path) -> list[str] | None:
     for exe in (sys.executable, shutil.which(version, path="/usr/bin:/usr/local/bin")):
         if exe is None:
             continue
-        probe = subprocess.run([*NOBODY, "env", f"PYTHONPATH={env_path}", exe, "-c", "import negrec.cli"], cwd=workdir,
-                               capture_output=True, text=True)
+        probe = subprocess.run(
+            [*NOBODY, "env", f"PYTHONPATH={env_path}", exe, "-c", "import negrec.cli"],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+        )
         if probe.returncode == 0:
             return ["env", f"PYTHONPATH={env_path}", f"HOME={workdir / 'home'}", exe, "-m", "negrec"]
     return None
@@ -66,10 +70,28 @@ def place():
 
 def _inputs(root: Path) -> None:
     runner = CliRunner()
-    for args in (["data", "synth", "--out", "synth", "--users", "30", "--items", "40"],
-                 ["cf", "train", "--dataset", "synthetic", "--epochs", "1", "--out", "cf-run"],
-                 ["llm", "init-tiny", "--data", "synth", "--out", "tiny", "--vocab-size", "300", "--hidden-size", "16",
-                  "--intermediate-size", "32", "--layers", "1", "--heads", "2"]):
+    for args in (
+        ["data", "synth", "--out", "synth", "--users", "30", "--items", "40"],
+        ["cf", "train", "--dataset", "synthetic", "--epochs", "1", "--out", "cf-run"],
+        [
+            "llm",
+            "init-tiny",
+            "--data",
+            "synth",
+            "--out",
+            "tiny",
+            "--vocab-size",
+            "300",
+            "--hidden-size",
+            "16",
+            "--intermediate-size",
+            "32",
+            "--layers",
+            "1",
+            "--heads",
+            "2",
+        ],
+    ):
         cwd = os.getcwd()
         os.chdir(root)
         try:
@@ -90,8 +112,9 @@ def _inputs(root: Path) -> None:
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        result = runner.invoke(app, ["negatives", "annotate", "--candidates", "cands.json", "--catalog", "synth", "--out",
-                                     "annotated.json"])
+        result = runner.invoke(
+            app, ["negatives", "annotate", "--candidates", "cands.json", "--catalog", "synth", "--out", "annotated.json"]
+        )
     finally:
         os.chdir(cwd)
     assert result.exit_code == 0, result.output
@@ -104,12 +127,42 @@ COMMANDS = {
     "cf train": ["cf", "train", "--dataset", "synthetic", "--epochs", "1", "--out", "ro/cf"],
     "cf compare": ["cf", "compare", "--dataset", "synthetic", "--samplers", "uniform", "--epochs", "1", "--out", "ro/cmp"],
     "cf recommend": ["cf", "recommend", "--run", "cf-run", "--out", "ro/submission.csv"],
-    "negatives select": ["negatives", "select", "--annotated", "annotated.json", "--catalog", "synth", "--strategy", "clusterout_low", "--out",
-                         "ro/neg.json"],
-    "llm predict": ["llm", "predict", "--model", "tiny", "--catalog", "synth", "--records", "synth/test.json", "--out",
-                    "ro/preds.json"],
-    "llm evaluate": ["llm", "evaluate", "--predictions", "preds.json", "--catalog", "synth", "--grounding", "exact", "--out",
-                     "ro/metrics.json"],
+    "negatives select": [
+        "negatives",
+        "select",
+        "--annotated",
+        "annotated.json",
+        "--catalog",
+        "synth",
+        "--strategy",
+        "clusterout_low",
+        "--out",
+        "ro/neg.json",
+    ],
+    "llm predict": [
+        "llm",
+        "predict",
+        "--model",
+        "tiny",
+        "--catalog",
+        "synth",
+        "--records",
+        "synth/test.json",
+        "--out",
+        "ro/preds.json",
+    ],
+    "llm evaluate": [
+        "llm",
+        "evaluate",
+        "--predictions",
+        "preds.json",
+        "--catalog",
+        "synth",
+        "--grounding",
+        "exact",
+        "--out",
+        "ro/metrics.json",
+    ],
     "llm sft": ["llm", "sft", "--model", "tiny", "--records", "synth/train.json", "--out", "ro/sft"],
 }
 

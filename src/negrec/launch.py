@@ -55,8 +55,14 @@ def join_process_group() -> None:
     PartialState(timeout=timedelta(hours=24))
 
 
-def relaunch(command: list[str], processes: int, *, threads: int | None = None, verbose: bool = False,
-             launcher_log: "os.PathLike | None" = None) -> int:
+def relaunch(
+    command: list[str],
+    processes: int,
+    *,
+    threads: int | None = None,
+    verbose: bool = False,
+    launcher_log: "os.PathLike | None" = None,
+) -> int:
     """Run `negrec <command>` on `processes` processes through `accelerate launch` (torchrun underneath: one process
     per GPU; on a machine without GPUs they share the CPU, each with cores / processes torch threads unless
     `threads` says otherwise) and return its exit status. With `launcher_log` (and without `verbose`) the
@@ -78,8 +84,17 @@ def relaunch(command: list[str], processes: int, *, threads: int | None = None, 
         threads = max(1, (os.cpu_count() or 1) // processes)
     if threads is not None:
         env["NEGREC_THREADS"] = str(threads)
-    options = ["--multi_gpu", "--num_processes", str(processes), "--num_machines", "1", "--mixed_precision", "no",
-               "--dynamo_backend", "no"]
+    options = [
+        "--multi_gpu",
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]
     args = [str(launcher), "launch", *options, "-m", "negrec", *(["--verbose"] if verbose else []), *command]
     if launcher_log is None or verbose:
         return subprocess.run(args, env=env).returncode

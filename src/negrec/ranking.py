@@ -52,9 +52,15 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
     return best
 
 
-def top_k_by_user(score_rows: Callable[[np.ndarray], np.ndarray], users: np.ndarray, k: int, *,
-                  exclude: sp.csr_matrix | None = None, banned_items: np.ndarray | None = None,
-                  chunk: int = 2048) -> np.ndarray:
+def top_k_by_user(
+    score_rows: Callable[[np.ndarray], np.ndarray],
+    users: np.ndarray,
+    k: int,
+    *,
+    exclude: sp.csr_matrix | None = None,
+    banned_items: np.ndarray | None = None,
+    chunk: int = 2048,
+) -> np.ndarray:
     """`top_k` over users in chunks: `score_rows(batch)` gives the batch's full score rows; rows of `exclude`
     (indexed by user) and, for everyone, `banned_items` are never returned."""
     users = np.asarray(users, dtype=np.int64)

@@ -15,8 +15,14 @@ def _ban(scores: np.ndarray, banned_items: np.ndarray | None) -> np.ndarray:
     return scores
 
 
-def popularity_recommend(train: sp.csr_matrix, users: np.ndarray, k: int, *, exclude: sp.csr_matrix | None = None,
-                         banned_items: np.ndarray | None = None) -> np.ndarray:
+def popularity_recommend(
+    train: sp.csr_matrix,
+    users: np.ndarray,
+    k: int,
+    *,
+    exclude: sp.csr_matrix | None = None,
+    banned_items: np.ndarray | None = None,
+) -> np.ndarray:
     """Top-k most interacted training items per user (ties by lower item id), minus `exclude` rows
     (default: the user's training items) and `banned_items`."""
     train = sp.csr_matrix(train)
@@ -25,8 +31,15 @@ def popularity_recommend(train: sp.csr_matrix, users: np.ndarray, k: int, *, exc
     return top_k(scores, k, (train if exclude is None else sp.csr_matrix(exclude))[users])
 
 
-def random_recommend(train: sp.csr_matrix, users: np.ndarray, k: int, rng: np.random.Generator, *,
-                     exclude: sp.csr_matrix | None = None, banned_items: np.ndarray | None = None) -> np.ndarray:
+def random_recommend(
+    train: sp.csr_matrix,
+    users: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    exclude: sp.csr_matrix | None = None,
+    banned_items: np.ndarray | None = None,
+) -> np.ndarray:
     """k items per user drawn uniformly without replacement from the items not excluded."""
     train = sp.csr_matrix(train)
     scores = _ban(rng.random((len(users), train.shape[1])), banned_items)

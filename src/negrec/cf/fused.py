@@ -20,8 +20,13 @@ from negrec.cf.models import MF
 def applies(model: torch.nn.Module, config) -> bool:
     """Whether the fused kernel can train this model with this config (MF on the CPU, BPR, sgd); the trainer also
     needs the chunk's negatives drawn ahead (model-independent samplers) or a DNS pool with one pick per row."""
-    return (config.engine == "fused" and isinstance(model, MF) and config.loss == "bpr" and config.optimizer == "sgd"
-            and next(model.parameters()).device.type == "cpu")
+    return (
+        config.engine == "fused"
+        and isinstance(model, MF)
+        and config.loss == "bpr"
+        and config.optimizer == "sgd"
+        and next(model.parameters()).device.type == "cpu"
+    )
 
 
 def compile_note() -> str | None:
@@ -35,8 +40,9 @@ def compile_note() -> str | None:
     return "compiling the fused training loop (numba; once per machine, cached for later runs) …"
 
 
-def run_chunk(model: MF, config, users: np.ndarray, positives: np.ndarray, items: np.ndarray, ok: np.ndarray,
-              *, hardest: bool) -> tuple[float, int]:
+def run_chunk(
+    model: MF, config, users: np.ndarray, positives: np.ndarray, items: np.ndarray, ok: np.ndarray, *, hardest: bool
+) -> tuple[float, int]:
     """Train on one chunk's rows in batches of `config.batch_size`: `items`/`ok` are the drawn negatives (B, k),
     or with `hardest` each row's candidate pool (B, M). Returns (sum of batch losses, number of batches)."""
     from negrec.cf.fused_loop import run_batches
@@ -48,6 +54,16 @@ def run_chunk(model: MF, config, users: np.ndarray, positives: np.ndarray, items
         else:
             tables += [torch.zeros(1), torch.zeros(1), torch.zeros(1)]
         arrays = [t.detach().numpy() for t in tables]  # views: the kernel updates the model's weights in place
-        return run_batches(*arrays, np.ascontiguousarray(users, dtype=np.int64), np.ascontiguousarray(positives, dtype=np.int64),
-                         np.ascontiguousarray(items, dtype=np.int64), np.ascontiguousarray(ok, dtype=np.bool_), hardest,
-                         config.batch_size, float(config.lr), float(config.reg), float(config.margin), model.biases)
+        return run_batches(
+            *arrays,
+            np.ascontiguousarray(users, dtype=np.int64),
+            np.ascontiguousarray(positives, dtype=np.int64),
+            np.ascontiguousarray(items, dtype=np.int64),
+            np.ascontiguousarray(ok, dtype=np.bool_),
+            hardest,
+            config.batch_size,
+            float(config.lr),
+            float(config.reg),
+            float(config.margin),
+            model.biases,
+        )

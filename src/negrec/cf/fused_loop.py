@@ -25,15 +25,17 @@ def dot(a, b):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, fastmath=FAST)
-def score(U, I, bu, bi, gb, u, i, biases):  # pragma: no cover - compiled
+def score(U, V, bu, bi, gb, u, i, biases):  # pragma: no cover - compiled
     """The model's score of item i for user u (dot product, plus the three biases when the model has them)."""
-    v = dot(U[u], I[i])
+    v = dot(U[u], V[i])
     return v + bu[u] + bi[i] + gb[0] if biases else v
 
 
 # nogil: the trainer draws the next chunk's negatives on another thread while this runs
 @numba.njit(cache=True, fastmath=FAST, nogil=True)
-def run_batches(U, I, bu, bi, gb, users, pos, items, ok, hardest, batch_size, lr, reg, margin, biases):  # pragma: no cover - compiled
+def run_batches(
+    U, V, bu, bi, gb, users, pos, items, ok, hardest, batch_size, lr, reg, margin, biases
+):  # pragma: no cover - compiled
     """Train on the rows of one chunk batch by batch, updating the tables in place; (sum of batch losses, batches)."""
     n, width = items.shape
     dim = U.shape[1]
@@ -61,7 +63,7 @@ def run_batches(U, I, bu, bi, gb, users, pos, items, ok, hardest, batch_size, lr
                 # every candidate scored first (independent dots overlap in the CPU), then the first maximum over
                 # the valid ones; the pick's score is reused as its slot's score
                 for j in range(width):
-                    pool[j] = score(U, I, bu, bi, gb, u, items[row, j], biases)
+                    pool[j] = score(U, V, bu, bi, gb, u, items[row, j], biases)
                 best, best_j = np.float32(-np.inf), 0  # float32 like the scores: no conversion per compare
                 for j in range(width):
                     if ok[row, j] and pool[j] > best:
@@ -74,9 +76,9 @@ def run_batches(U, I, bu, bi, gb, users, pos, items, ok, hardest, batch_size, lr
                 for c in range(k):
                     chosen[r, 1 + c] = items[row, c]
                     mask[r, c] = 1.0 if ok[row, c] else 0.0
-            s[r, 0] = score(U, I, bu, bi, gb, u, chosen[r, 0], biases)
+            s[r, 0] = score(U, V, bu, bi, gb, u, chosen[r, 0], biases)
             for c in range(scored, 1 + k):
-                s[r, c] = score(U, I, bu, bi, gb, u, chosen[r, c], biases)
+                s[r, c] = score(U, V, bu, bi, gb, u, chosen[r, c], biases)
         denom = max(mask[:b].sum(), np.float32(1.0))
         # dL/ds per slot: BPR on x = s⁺ − s⁻ − margin is softplus(−x), whose derivative is −σ(−x)
         ds[:b] = 0.0
@@ -100,13 +102,13 @@ def run_batches(U, I, bu, bi, gb, users, pos, items, ok, hardest, batch_size, lr
             for c in range(1 + k):
                 i, g = chosen[r, c], ds[r, c]
                 for d in range(dim):
-                    gu[r, d] += g * I[i, d]
-                    gi[r, c, d] = g * U[u, d] + two_reg * I[i, d]
+                    gu[r, d] += g * V[i, d]
+                    gi[r, c, d] = g * U[u, d] + two_reg * V[i, d]
         if reg > 0:
             for r in range(b):
                 sq += dot(U[users[start + r]], U[users[start + r]])
                 for c in range(1 + k):
-                    sq += dot(I[chosen[r, c]], I[chosen[r, c]])
+                    sq += dot(V[chosen[r, c]], V[chosen[r, c]])
             loss += reg * sq / b
         step = np.float32(lr * b)
         for r in range(b):
@@ -116,7 +118,7 @@ def run_batches(U, I, bu, bi, gb, users, pos, items, ok, hardest, batch_size, lr
             for c in range(1 + k):
                 i = chosen[r, c]
                 for d in range(dim):
-                    I[i, d] -= step * gi[r, c, d]
+                    V[i, d] -= step * gi[r, c, d]
         if biases:
             g_all = np.float32(0.0)
             for r in range(b):

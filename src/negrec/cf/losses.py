@@ -24,8 +24,14 @@ def bce_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor) -> torch.
     return (pos_term.sum() + (neg_term * m).sum()) / (pos.numel() + m.sum())
 
 
-def softmax_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor, temperature: float = 1.0,
-                 pos_shift: torch.Tensor | None = None, neg_shift: torch.Tensor | None = None) -> torch.Tensor:
+def softmax_loss(
+    pos: torch.Tensor,
+    neg: torch.Tensor,
+    mask: torch.Tensor,
+    temperature: float = 1.0,
+    pos_shift: torch.Tensor | None = None,
+    neg_shift: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Sampled softmax: −log exp(s⁺/τ) / (exp(s⁺/τ) + Σ_valid exp(s⁻/τ)), mean over rows; with shifts (logQ) the
     logits are s/τ − shift (the correction is not divided by τ: it is a log-probability, as in the references)."""
     logits = torch.cat([pos.unsqueeze(1), neg.masked_fill(~mask, float("-inf"))], dim=1) / temperature
@@ -34,13 +40,23 @@ def softmax_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor, tempe
     return (torch.logsumexp(logits, dim=1) - logits[:, 0]).mean()
 
 
-def shared_softmax_loss(users: torch.Tensor, items: torch.Tensor, item_bias: torch.Tensor | None, ok: torch.Tensor,
-                        temperature: float = 1.0, shift: torch.Tensor | None = None) -> torch.Tensor:
+def shared_softmax_loss(
+    users: torch.Tensor,
+    items: torch.Tensor,
+    item_bias: torch.Tensor | None,
+    ok: torch.Tensor,
+    temperature: float = 1.0,
+    shift: torch.Tensor | None = None,
+) -> torch.Tensor:
     """`softmax_loss` for B rows against one shared list of C candidate rows whose first B are the rows' targets
     (row b's at column b), in one fused matrix product and cross-entropy: logits u·i/τ + b_i/τ − shift_i, columns
     masked where `ok` is False except each row's target. User and global biases are left out: a softmax over one
     row is unchanged by a constant added to all its logits."""
-    column = torch.zeros(items.shape[0], dtype=users.dtype, device=users.device) if item_bias is None else item_bias.reshape(-1) / temperature
+    column = (
+        torch.zeros(items.shape[0], dtype=users.dtype, device=users.device)
+        if item_bias is None
+        else item_bias.reshape(-1) / temperature
+    )
     if shift is not None:
         column = column - shift
     logits = torch.addmm(column.unsqueeze(0), users, items.T, alpha=1.0 / temperature)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import torch
 
 
-def mix_negatives(user_layers: torch.Tensor, pos_layers: torch.Tensor, cand_layers: torch.Tensor, ok: torch.Tensor,
-                  mix: torch.Tensor) -> torch.Tensor:
+def mix_negatives(
+    user_layers: torch.Tensor, pos_layers: torch.Tensor, cand_layers: torch.Tensor, ok: torch.Tensor, mix: torch.Tensor
+) -> torch.Tensor:
     """(B, d) pooled synthetic negatives from user (B, L, d), positive (B, L, d) and candidate (B, M, L, d) layer
     embeddings; `ok` (B, M) masks unusable candidates out of the hop choice; `mix` (B, L) the coefficients a_l."""
     mixed = mix[:, None, :, None] * pos_layers[:, None] + (1 - mix[:, None, :, None]) * cand_layers  # (B, M, L, d)

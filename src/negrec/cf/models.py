@@ -23,8 +23,17 @@ def _dot(u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
 class MF(nn.Module):
     """score(u, i) = μ + b_u + b_i + p_u·q_i (biases optional); factors ~ N(0, init_std), biases 0."""
 
-    def __init__(self, n_users: int, n_items: int, dim: int = 64, *, biases: bool = True, sparse: bool = False,
-                 init_std: float = 0.1, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        dim: int = 64,
+        *,
+        biases: bool = True,
+        sparse: bool = False,
+        init_std: float = 0.1,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         self.n_users, self.n_items, self.dim, self.biases = n_users, n_items, dim, biases
         self.user = nn.Embedding(n_users, dim, sparse=sparse)
@@ -83,8 +92,16 @@ def normalized_adjacency(train: sp.csr_matrix) -> torch.Tensor:
 class LightGCN(nn.Module):
     """LightGCN: embeddings propagated `layers` times over the normalised graph, final = mean of all layers."""
 
-    def __init__(self, n_users: int, n_items: int, adjacency: torch.Tensor, dim: int = 64, layers: int = 3,
-                 init_std: float = 0.1, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        adjacency: torch.Tensor,
+        dim: int = 64,
+        layers: int = 3,
+        init_std: float = 0.1,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         self.n_users, self.n_items, self.dim, self.layers = n_users, n_items, dim, layers
         self.embedding = nn.Parameter(torch.empty(n_users + n_items, dim))

@@ -56,7 +56,9 @@ class TrainedRecommender(Recommender):
         model = self._fitted()
         users = np.asarray(users)
         if users.size and users.max() >= self.train_matrix.shape[0]:
-            raise ValueError(f"user id {int(users.max())} is past the {self.train_matrix.shape[0]} users the model was trained on")
+            raise ValueError(
+                f"user id {int(users.max())} is past the {self.train_matrix.shape[0]} users the model was trained on"
+            )
         model.eval()
         with torch.no_grad():
             return model.full_scores(torch.as_tensor(np.asarray(users), dtype=torch.long)).numpy()
@@ -94,8 +96,16 @@ class TrainedRecommender(Recommender):
         return rec
 
 
-def train_model(train_part: Interactions, sampler: str, config: TrainConfig, *, valid: Interactions | None = None,
-                catalog: Catalog | None = None, log: Callable[[str], None] | None = None, restore_best: bool = True) -> TrainResult:
+def train_model(
+    train_part: Interactions,
+    sampler: str,
+    config: TrainConfig,
+    *,
+    valid: Interactions | None = None,
+    catalog: Catalog | None = None,
+    log: Callable[[str], None] | None = None,
+    restore_best: bool = True,
+) -> TrainResult:
     """`cf.trainer.train` with a sampler spec; the catalog is passed on only when it has genres (cluster strategies)."""
     catalog = catalog if catalog is not None and catalog.has_genres else None
     return train(train_part, parse_sampler(sampler), config, valid=valid, catalog=catalog, log=log, restore_best=restore_best)

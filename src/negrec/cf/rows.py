@@ -72,7 +72,9 @@ class GatheredRows:
             if step is not None:
                 table.data.index_add_(0, index, grad.mul_(-step))  # index_add_'s alpha= path is ~4× slower
             elif sparse:
-                table.grad = torch.sparse_coo_tensor(index.unsqueeze(0), grad, table.shape, check_invariants=False)  # in range by construction
+                table.grad = torch.sparse_coo_tensor(
+                    index.unsqueeze(0), grad, table.shape, check_invariants=False
+                )  # in range by construction
             else:
                 if table.grad is None:
                     table.grad = torch.zeros_like(table)

@@ -70,8 +70,16 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Refuse values no run can use, naming the option (before any data is loaded or trained on)."""
-        positive = {"dim": self.dim, "layers": self.layers, "epochs": self.epochs, "batch_size": self.batch_size,
-                    "patience": self.patience, "lr": self.lr, "temperature": self.temperature, "init_std": self.init_std}
+        positive = {
+            "dim": self.dim,
+            "layers": self.layers,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "patience": self.patience,
+            "lr": self.lr,
+            "temperature": self.temperature,
+            "init_std": self.init_std,
+        }
         for name, value in positive.items():
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
@@ -84,11 +92,18 @@ class TrainConfig:
             raise ValueError(f"--time-budget must be ≥ 0 seconds, got {self.time_budget}")
         name, _, k = self.metric.partition("@")
         if name not in ACCURACY or not k.isdigit() or int(k) < 1:
-            raise ValueError(f"--metric must look like NDCG@10 or MAP@50 ({', '.join(ACCURACY)}), got {self.metric!r}"
-                             f"{suggestion(name, ACCURACY)}")
-        for name, value, allowed in (("model", self.model, ("mf", "mf-nobias", "lightgcn")), ("loss", self.loss or "bpr", tuple(LOSSES)),
-                                     ("optimizer", self.optimizer, ("adam", "sparse_adam", "sgd")), ("negatives", self.negatives, ("dynamic", "static")),
-                                     ("engine", self.engine, ("fused", "torch")), ("sampling", self.sampling, ("auto", "host", "device"))):
+            raise ValueError(
+                f"--metric must look like NDCG@10 or MAP@50 ({', '.join(ACCURACY)}), got {self.metric!r}"
+                f"{suggestion(name, ACCURACY)}"
+            )
+        for name, value, allowed in (
+            ("model", self.model, ("mf", "mf-nobias", "lightgcn")),
+            ("loss", self.loss or "bpr", tuple(LOSSES)),
+            ("optimizer", self.optimizer, ("adam", "sparse_adam", "sgd")),
+            ("negatives", self.negatives, ("dynamic", "static")),
+            ("engine", self.engine, ("fused", "torch")),
+            ("sampling", self.sampling, ("auto", "host", "device")),
+        ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         if self.weight_decay > 0 and self.optimizer != "adam":
@@ -108,8 +123,10 @@ class TrainConfig:
         """Whether this run draws its negatives with the device sampler (refuses --sampling device for a sampler
         without a device version, naming it)."""
         if self.sampling == "device" and not runs_on_device(sampler):
-            raise ValueError(f"--sampling device: sampler {sampler.name!r} has no device version (uniform / popularity "
-                             "sources with random, dns or mixed selections do); use --sampling host or auto")
+            raise ValueError(
+                f"--sampling device: sampler {sampler.name!r} has no device version (uniform / popularity "
+                "sources with random, dns or mixed selections do); use --sampling host or auto"
+            )
         if self.sampling == "auto":
             return resolve_device(self.device).type != "cpu" and self.negatives == "dynamic" and runs_on_device(sampler)
         return self.sampling == "device"
@@ -151,8 +168,15 @@ def build_model(config: TrainConfig, train: sp.csr_matrix, generator: torch.Gene
     n_users, n_items = train.shape
     if config.model == "lightgcn":
         return LightGCN(n_users, n_items, normalized_adjacency(train), config.dim, config.layers, config.init_std, generator)
-    return MF(n_users, n_items, config.dim, biases=config.model == "mf", sparse=config.optimizer == "sparse_adam",
-              init_std=config.init_std, generator=generator)
+    return MF(
+        n_users,
+        n_items,
+        config.dim,
+        biases=config.model == "mf",
+        sparse=config.optimizer == "sparse_adam",
+        init_std=config.init_std,
+        generator=generator,
+    )
 
 
 def _optimizers(model: torch.nn.Module, config: TrainConfig) -> list[torch.optim.Optimizer]:
@@ -168,15 +192,26 @@ def _optimizers(model: torch.nn.Module, config: TrainConfig) -> list[torch.optim
 
 
 def recommend(
-    model: torch.nn.Module, users: np.ndarray, exclude: sp.csr_matrix, k: int, *, banned_items: np.ndarray | None = None,
+    model: torch.nn.Module,
+    users: np.ndarray,
+    exclude: sp.csr_matrix,
+    k: int,
+    *,
+    banned_items: np.ndarray | None = None,
     chunk: int = 2048,
 ) -> np.ndarray:
     """Top-k items per user from full scores, excluding the rows of `exclude` (e.g. training items) and,
     for everyone, `banned_items` (e.g. items never seen in training, which cornac cannot rank)."""
     model.eval()
     device = next(model.parameters()).device
-    return top_k_by_user(lambda batch: model.full_scores(torch.as_tensor(batch, dtype=torch.long, device=device)).cpu().numpy(), users, k,
-                         exclude=exclude, banned_items=banned_items, chunk=chunk)
+    return top_k_by_user(
+        lambda batch: model.full_scores(torch.as_tensor(batch, dtype=torch.long, device=device)).cpu().numpy(),
+        users,
+        k,
+        exclude=exclude,
+        banned_items=banned_items,
+        chunk=chunk,
+    )
 
 
 def validation_score(model: torch.nn.Module, train: sp.csr_matrix, valid: sp.csr_matrix, metric: str) -> float:
@@ -207,20 +242,35 @@ def _scorers(model: torch.nn.Module, cache: tuple | None) -> tuple[Callable, Cal
     return score, full_score
 
 
-def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], config: TrainConfig, sampler: SamplerConfig,
-                logq: LogQ | None, mixing: torch.Generator) -> Callable[..., float]:
+def _batch_step(
+    model: torch.nn.Module,
+    opts: list[torch.optim.Optimizer],
+    config: TrainConfig,
+    sampler: SamplerConfig,
+    logq: LogQ | None,
+    mixing: torch.Generator,
+) -> Callable[..., float]:
     """One optimisation step on (users, positives, negatives, mask, cache); returns the batch loss. Negatives are
     (B, k) per row, or one shared (C,) list whose first B entries are the rows' positives (in-batch, MNS), or for
     MixGCF each row's (B, M) candidates to mix."""
     loss_fn = LOSSES[config.loss]
     options = {"bpr": {"margin": config.margin}, "softmax": {"temperature": config.temperature}}.get(config.loss, {})
 
-    def shared_loss(users: torch.Tensor, item_rows: torch.Tensor, item_bias: torch.Tensor | None, scores: Callable[[], torch.Tensor],
-                    ok: torch.Tensor, items: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    def shared_loss(
+        users: torch.Tensor,
+        item_rows: torch.Tensor,
+        item_bias: torch.Tensor | None,
+        scores: Callable[[], torch.Tensor],
+        ok: torch.Tensor,
+        items: torch.Tensor,
+        p: torch.Tensor,
+    ) -> torch.Tensor:
         """The loss against one shared candidate list (the rows' positives first): the fused softmax, or any loss
         over the full score matrix."""
         if config.loss == "softmax":
-            return shared_softmax_loss(users, item_rows, item_bias, ok, config.temperature, None if logq is None else logq(items, len(p)))
+            return shared_softmax_loss(
+                users, item_rows, item_bias, ok, config.temperature, None if logq is None else logq(items, len(p))
+            )
         s = scores()
         return loss_of(s.diagonal(), s, ok, items, p)
 
@@ -256,17 +306,22 @@ def _batch_step(model: torch.nn.Module, opts: list[torch.optim.Optimizer], confi
     def graph_step(u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache: tuple) -> float:
         if sampler.selection == "mixgcf":
             users, items = cache[2]
-            synthetic = mix_negatives(users[u], items[p], items[neg], ok,
-                                      torch.rand(len(u), users.shape[1], generator=mixing).to(users.device))
+            synthetic = mix_negatives(
+                users[u], items[p], items[neg], ok, torch.rand(len(u), users.shape[1], generator=mixing).to(users.device)
+            )
             user = cache[0][u]
-            loss = loss_fn((user * cache[1][p]).sum(-1), (user * synthetic).sum(-1, keepdim=True), ok.any(1, keepdim=True), **options)
+            loss = loss_fn(
+                (user * cache[1][p]).sum(-1), (user * synthetic).sum(-1, keepdim=True), ok.any(1, keepdim=True), **options
+            )
         elif neg.dim() == 1:
             users, items = cache[0][u], cache[1][neg]
             loss = shared_loss(users, items, None, lambda: users @ items.T, ok, neg, p)
         else:
             loss = loss_of(model.score(u, p, cache), model.score(u, neg, cache), ok, neg, p)
         if config.reg > 0:
-            loss = loss + config.reg * model.ego_weights(u, neg if neg.dim() == 1 else torch.cat([p.unsqueeze(1), neg], 1)).pow(2).sum() / len(u)
+            loss = loss + config.reg * model.ego_weights(u, neg if neg.dim() == 1 else torch.cat([p.unsqueeze(1), neg], 1)).pow(
+                2
+            ).sum() / len(u)
         backward(loss)
         for opt in opts:
             opt.step()
@@ -298,8 +353,18 @@ class _Chunk:
     shared: list[SharedCandidates] | None = None  # per batch, for samplers whose batch shares its candidates
 
 
-def _chunks(rng: np.random.Generator, sampler: NegativeSampler, users: np.ndarray, positives: np.ndarray, static, chunk: int,
-            epochs: int, *, host: bool, batch: int) -> Iterator[_Chunk]:
+def _chunks(
+    rng: np.random.Generator,
+    sampler: NegativeSampler,
+    users: np.ndarray,
+    positives: np.ndarray,
+    static,
+    chunk: int,
+    epochs: int,
+    *,
+    host: bool,
+    batch: int,
+) -> Iterator[_Chunk]:
     """Every epoch's chunks in training order, with the host sampler's draws that do not depend on the model
     (negatives, a scored selection's candidate pool, or each batch's shared candidates and their accidental-hit
     masks), in the order the rng serves them."""
@@ -310,11 +375,19 @@ def _chunks(rng: np.random.Generator, sampler: NegativeSampler, users: np.ndarra
             u, p = users[rows], positives[rows]
             drawn = pool = None
             if host:
-                drawn = (static[0][rows], static[1][rows]) if static is not None else \
-                    None if sampler.per_batch else sampler.sample(u, p)
+                drawn = (
+                    (static[0][rows], static[1][rows])
+                    if static is not None
+                    else None
+                    if sampler.per_batch
+                    else sampler.sample(u, p)
+                )
                 pool = sampler.draw_pool(u) if drawn is None else None
-            shared = [sampler.shared(u[b : b + batch], p[b : b + batch]) for b in range(0, len(u), batch)] \
-                if host and sampler.config.shared else None
+            shared = (
+                [sampler.shared(u[b : b + batch], p[b : b + batch]) for b in range(0, len(u), batch)]
+                if host and sampler.config.shared
+                else None
+            )
             yield _Chunk(u, p, drawn, pool, replace(sampler.stats), shared)
 
 
@@ -326,8 +399,9 @@ def _prefetched(items: Iterator[_Chunk], worker: ThreadPoolExecutor) -> Iterator
         yield item
 
 
-def _host_negatives(model, sampler: NegativeSampler, chunk: _Chunk, batch: int,
-                    device: torch.device) -> Callable[[slice, tuple | None], tuple[torch.Tensor, torch.Tensor]]:
+def _host_negatives(
+    model, sampler: NegativeSampler, chunk: _Chunk, batch: int, device: torch.device
+) -> Callable[[slice, tuple | None], tuple[torch.Tensor, torch.Tensor]]:
     """A chunk's negatives per batch from the numpy sampler: drawn ahead (per row, or each batch's shared
     candidates), or picked from the pool (or from fresh candidates) by the model's current scores; moved to the
     device."""
@@ -339,14 +413,20 @@ def _host_negatives(model, sampler: NegativeSampler, chunk: _Chunk, batch: int,
         elif chunk.shared is not None:
             neg, ok = chunk.shared[part.start // batch].items, chunk.shared[part.start // batch].ok
         else:
-            neg, ok = sampler.sample(users[part], positives[part], *_scorers(model, cache),
-                                     pool=None if pool is None else (pool[0][part], pool[1][part]))
+            neg, ok = sampler.sample(
+                users[part],
+                positives[part],
+                *_scorers(model, cache),
+                pool=None if pool is None else (pool[0][part], pool[1][part]),
+            )
         return tuple(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in (neg, ok))
 
     return negatives
 
 
-def _device_negatives(model, sampler: DeviceSampler, users: torch.Tensor) -> Callable[[slice, tuple | None], tuple[torch.Tensor, torch.Tensor]]:
+def _device_negatives(
+    model, sampler: DeviceSampler, users: torch.Tensor
+) -> Callable[[slice, tuple | None], tuple[torch.Tensor, torch.Tensor]]:
     """A chunk's negatives per batch from the device sampler (random ones drawn for the whole chunk at once)."""
     drawn = None if sampler.needs_scores else sampler.sample(users)
     pool = sampler.draw_pool(users)
@@ -383,8 +463,10 @@ def train(
     opts = _optimizers(model, config)
     sampler = NegativeSampler(sampler_config, train, rng, catalog)
     if config.negatives == "static" and sampler.per_batch:
-        raise ValueError(f"{sampler_config.name} draws for each batch (scored by the model, shared by the batch or mixed "
-                         "from its embeddings): it cannot be drawn once (static)")
+        raise ValueError(
+            f"{sampler_config.name} draws for each batch (scored by the model, shared by the batch or mixed "
+            "from its embeddings): it cannot be drawn once (static)"
+        )
     on_device = DeviceSampler(sampler_config, train, device, config.seed) if config.samples_on_device(sampler_config) else None
     users_all = train.entry_users()
     items_all = train.matrix.indices.astype(np.int64)
@@ -404,12 +486,16 @@ def train(
     # (shared candidates: 16 batches, since each holds a B × C accidental-hit mask)
     chunk = config.batch_size * (16 if sampler_config.shared else max(1, 2**18 // config.batch_size))
     n_chunks = -(-len(users_all) // chunk)
-    draws = _chunks(rng, sampler, users_all, items_all, static, chunk, config.epochs, host=on_device is None, batch=config.batch_size)
+    draws = _chunks(
+        rng, sampler, users_all, items_all, static, chunk, config.epochs, host=on_device is None, batch=config.batch_size
+    )
     # when the fused loop trains on draws made ahead, nothing else uses the rng while it runs: the next chunk's
     # draws are made beside it on another thread (same order of draws, so the same numbers); numpy's draws and
     # the compiled loop both release the GIL
     # shared candidates (in-batch, MNS) depend only on the batch, so they too are made ahead, beside the torch steps
-    ahead = (fused and (static is not None or not sampler.per_batch or fused_pool)) or (sampler_config.shared and on_device is None)
+    ahead = (fused and (static is not None or not sampler.per_batch or fused_pool)) or (
+        sampler_config.shared and on_device is None
+    )
     with ThreadPoolExecutor(1) if ahead else contextlib.nullcontext() as worker:
         if ahead:
             draws = _prefetched(draws, worker)
@@ -422,7 +508,9 @@ def train(
                 if on_device is not None:
                     negatives = _device_negatives(model, on_device, torch.from_numpy(c.users).to(device))
                 elif fused and (c.drawn is not None or (fused_pool and c.pool is not None)):
-                    loss_sum, n_batches = run_chunk(model, config, c.users, c.positives, *(c.drawn or c.pool), hardest=c.drawn is None)
+                    loss_sum, n_batches = run_chunk(
+                        model, config, c.users, c.positives, *(c.drawn or c.pool), hardest=c.drawn is None
+                    )
                     total, batches = total + loss_sum, batches + n_batches
                     continue
                 else:
@@ -435,8 +523,13 @@ def train(
                     batches += 1
             spent += time.perf_counter() - t0
             stats = c.stats if ahead else (on_device or sampler).stats  # draws made ahead and not trained on do not count
-            row = {"epoch": epoch, "loss": total / max(batches, 1), "positives": len(users_all), "seconds": spent,
-                   "rejection_rate": stats.rejection_rate}
+            row = {
+                "epoch": epoch,
+                "loss": total / max(batches, 1),
+                "positives": len(users_all),
+                "seconds": spent,
+                "rejection_rate": stats.rejection_rate,
+            }
             if valid is not None and valid.nnz:
                 row[config.metric] = validation_score(model, matrix, valid.binary(), config.metric)
             result.history.append(row)

@@ -8,8 +8,21 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli.common import (ItemColOpt, ItemsOpt, OverwriteOpt, RatingColOpt, SepOpt, TimeColOpt, UserColOpt, command_group,
-                               progress_bar, table_options, user_errors)
+from negrec.cli.common import (
+    ConfigOpt,
+    ItemColOpt,
+    ItemsOpt,
+    OverwriteOpt,
+    RatingColOpt,
+    SepOpt,
+    TimeColOpt,
+    UserColOpt,
+    command_group,
+    progress_bar,
+    table_options,
+    user_errors,
+    write_options,
+)
 from negrec.sampling.registry import cli_help
 
 app = command_group("Collaborative filtering with measured negative sampling.")
@@ -47,9 +60,13 @@ class LossName(str, Enum):
 
 DatasetOpt = Annotated[str, typer.Option(help="'synthetic', a dataset name under the data root (e.g. movielens-100k) or a path.")]
 DataDirOpt = Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")]
-ProtocolOpt = Annotated[ProtocolName, typer.Option(help="ratio (cornac RatioSplit, 20 % test, ratings ≥ 4), leave-last-out, homework.")]
+ProtocolOpt = Annotated[
+    ProtocolName, typer.Option(help="ratio (cornac RatioSplit, 20 % test, ratings ≥ 4), leave-last-out, homework.")
+]
 ModelOpt = Annotated[ModelName, typer.Option(help="Model.")]
-LossOpt = Annotated[Optional[LossName], typer.Option(help="Loss (default: the sampler's own — softmax for inbatch / mns — else bpr).")]
+LossOpt = Annotated[
+    Optional[LossName], typer.Option(help="Loss (default: the sampler's own — softmax for inbatch / mns — else bpr).")
+]
 TemperatureOpt = Annotated[float, typer.Option(help="Softmax temperature τ (logits s/τ).")]
 DimOpt = Annotated[int, typer.Option(help="Embedding size.")]
 EpochsOpt = Annotated[int, typer.Option(help="Maximum epochs.")]
@@ -58,25 +75,74 @@ LrOpt = Annotated[float, typer.Option(help="Learning rate.")]
 RegOpt = Annotated[float, typer.Option(help="L2 on each batch's embeddings.")]
 ValSizeOpt = Annotated[float, typer.Option(help="ratio protocol: validation share of all entries.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the split, the models and the samplers.")]
-DeviceOpt = Annotated[str, typer.Option(help="Where the model trains: cpu, cuda, cuda:<index> or auto (CUDA when present); "
-                                             "the trained model is always saved for the CPU.")]
-SamplingOpt = Annotated[SamplingPlace, typer.Option(help="Where negatives are drawn and picked: host (numpy), device (torch on "
-                                                          "--device; uniform / popularity sources with random, dns or mixed "
-                                                          "selections) or auto (device off the CPU where it applies).")]
-OptimizerOpt = Annotated[OptimizerName, typer.Option(help="adam (dense), sparse_adam (Adam on the rows a batch touches, MF) "
-                                                          "or sgd (per-pair SGD on those rows in place, MF; its cost does "
-                                                          "not grow with the number of users and items; with BPR on the CPU "
-                                                          "whole chunks of batches run in one compiled loop).")]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        help="Where the model trains: cpu, cuda, cuda:<index> or auto (CUDA when present); "
+        "the trained model is always saved for the CPU."
+    ),
+]
+SamplingOpt = Annotated[
+    SamplingPlace,
+    typer.Option(
+        help="Where negatives are drawn and picked: host (numpy), device (torch on "
+        "--device; uniform / popularity sources with random, dns or mixed "
+        "selections) or auto (device off the CPU where it applies)."
+    ),
+]
+OptimizerOpt = Annotated[
+    OptimizerName,
+    typer.Option(
+        help="adam (dense), sparse_adam (Adam on the rows a batch touches, MF) "
+        "or sgd (per-pair SGD on those rows in place, MF; its cost does "
+        "not grow with the number of users and items; with BPR on the CPU "
+        "whole chunks of batches run in one compiled loop)."
+    ),
+]
 
 
-def _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,
-            optimizer, device, sampling, temperature):
+def _config(
+    model,
+    loss,
+    dim,
+    epochs,
+    batch_size,
+    lr,
+    reg,
+    weight_decay,
+    margin,
+    metric,
+    patience,
+    time_budget,
+    static,
+    seed,
+    optimizer,
+    device,
+    sampling,
+    temperature,
+):
     from negrec.cf.trainer import TrainConfig
 
-    return TrainConfig(model=model.value, loss=loss.value if loss else None, temperature=temperature, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg,
-                       weight_decay=weight_decay, margin=margin, metric=metric, patience=patience, time_budget=time_budget,
-                       negatives="static" if static else "dynamic", seed=seed, optimizer=optimizer.value,
-                       device=device, sampling=sampling.value)
+    return TrainConfig(
+        model=model.value,
+        loss=loss.value if loss else None,
+        temperature=temperature,
+        dim=dim,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        reg=reg,
+        weight_decay=weight_decay,
+        margin=margin,
+        metric=metric,
+        patience=patience,
+        time_budget=time_budget,
+        negatives="static" if static else "dynamic",
+        seed=seed,
+        optimizer=optimizer.value,
+        device=device,
+        sampling=sampling.value,
+    )
 
 
 def _check_samplers(specs: list[str], config) -> list[str]:
@@ -102,11 +168,10 @@ def _prepare(dataset: str, data_dir: Path | None, protocol: ProtocolName, seed: 
     return prep
 
 
-
-
 @app.command("train")
 def train_command(
-    out: Annotated[Path, typer.Option(help="Run folder (model.pt, metrics.json, curves.png, config.json).")],
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Run folder (model.pt, metrics.json, curves.png, config.json, options.yaml).")],
     dataset: DatasetOpt = "synthetic",
     data_dir: DataDirOpt = None,
     protocol: ProtocolOpt = ProtocolName.leave_last_out,
@@ -127,11 +192,18 @@ def train_command(
     metric: Annotated[str, typer.Option(help="Validation metric, e.g. NDCG@10 or MAP@50.")] = "NDCG@10",
     patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 5,
     time_budget: Annotated[Optional[float], typer.Option(help="Stop after this many training seconds.")] = None,
-    static: Annotated[bool, typer.Option(help="Draw negatives once (the homework's fixed/even modes) instead of every batch.")] = False,
+    static: Annotated[
+        bool, typer.Option(help="Draw negatives once (the homework's fixed/even modes) instead of every batch.")
+    ] = False,
     val_size: ValSizeOpt = 0.0,
-    refit: Annotated[bool, typer.Option(help="After early stopping picks the best epoch on validation, retrain on training "
-                                              "+ validation parts for that many epochs (same settings and seed) and keep "
-                                              "that as the run's model; the selected model stays under selected/.")] = False,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            help="After early stopping picks the best epoch on validation, retrain on training "
+            "+ validation parts for that many epochs (same settings and seed) and keep "
+            "that as the run's model; the selected model stays under selected/."
+        ),
+    ] = False,
     seed: SeedOpt = 123,
     user_col: UserColOpt = "user",
     item_col: ItemColOpt = "item",
@@ -140,6 +212,7 @@ def train_command(
     sep: SepOpt = ",",
     items: ItemsOpt = None,
     overwrite: OverwriteOpt = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
     from negrec.data.outputs import atomic_dir, claim_output
@@ -149,12 +222,38 @@ def train_command(
     with user_errors():
         claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, items], kind="cf-run")
     with user_errors(), atomic_dir(out, kind="cf-run") as folder:
-        config = _config(model, loss, dim, epochs, batch_size, lr, reg, weight_decay, margin, metric, patience, time_budget, static, seed,
-                         optimizer, device, sampling, temperature)
+        config = _config(
+            model,
+            loss,
+            dim,
+            epochs,
+            batch_size,
+            lr,
+            reg,
+            weight_decay,
+            margin,
+            metric,
+            patience,
+            time_budget,
+            static,
+            seed,
+            optimizer,
+            device,
+            sampling,
+            temperature,
+        )
         _check_samplers([sampler], config)
-        prep = _prepare(dataset, data_dir, protocol, seed, val_size, table_options(user_col, item_col, rating_col, time_col, sep, items),
-                        [sampler])
+        prep = _prepare(
+            dataset,
+            data_dir,
+            protocol,
+            seed,
+            val_size,
+            table_options(user_col, item_col, rating_col, time_col, sep, items),
+            [sampler],
+        )
         run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit)
+        write_options(folder, ctx)
     from negrec.report.columns import CF_RUN_LINE
 
     summary = run.evaluation.summary()
@@ -176,10 +275,16 @@ def _training_line(run, config) -> str:
 
 @app.command("compare")
 def compare_command(
-    out: Annotated[Path, typer.Option(help="Report folder.")],
-    samplers: Annotated[Optional[str], typer.Option(help="Comma-separated sampler specs; 'uniform' (else the first) is the "
-                                                         "paired-test baseline. Default: uniform, popularity, dns, mixed, "
-                                                         "and clusterin_high, clusterout_low when the data has genres.")] = None,
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Report folder (metrics, paired tests, plots, runs/, options.yaml).")],
+    samplers: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Comma-separated sampler specs; 'uniform' (else the first) is the "
+            "paired-test baseline. Default: uniform, popularity, dns, mixed, "
+            "and clusterin_high, clusterout_low when the data has genres."
+        ),
+    ] = None,
     dataset: DatasetOpt = "synthetic",
     data_dir: DataDirOpt = None,
     protocol: ProtocolOpt = ProtocolName.leave_last_out,
@@ -203,6 +308,7 @@ def compare_command(
     sep: SepOpt = ",",
     items: ItemsOpt = None,
     overwrite: OverwriteOpt = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
     from negrec.data.outputs import atomic_dir, claim_output
@@ -211,15 +317,41 @@ def compare_command(
     with user_errors():
         claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, items], kind="cf-compare")
     with user_errors(), atomic_dir(out, kind="cf-compare") as folder:
-        config = _config(model, loss, dim, epochs, batch_size, lr, reg, 0.0, 0.0, "NDCG@10", 5, None, False, seed, optimizer, device,
-                         sampling, temperature)
+        config = _config(
+            model,
+            loss,
+            dim,
+            epochs,
+            batch_size,
+            lr,
+            reg,
+            0.0,
+            0.0,
+            "NDCG@10",
+            5,
+            None,
+            False,
+            seed,
+            optimizer,
+            device,
+            sampling,
+            temperature,
+        )
         from negrec.experiments.cf import default_samplers
 
         given = None if samplers is None else _check_samplers([s.strip() for s in samplers.split(",") if s.strip()], config)
-        prep = _prepare(dataset, data_dir, protocol, seed, val_size, table_options(user_col, item_col, rating_col, time_col, sep, items),
-                        given or [])
+        prep = _prepare(
+            dataset,
+            data_dir,
+            protocol,
+            seed,
+            val_size,
+            table_options(user_col, item_col, rating_col, time_col, sep, items),
+            given or [],
+        )
         specs = given or _check_samplers(default_samplers(prep.data.catalog.has_genres), config)
         runs = compare(prep, specs, config, folder, progress=progress_bar("training one model per sampler"))
+        write_options(folder, ctx)
     for name, run in runs.items():
         s = run.evaluation.summary()
         typer.echo(f"{name:>32}  NDCG@10={s['NDCG@10']:.4f}  Recall@10={s['Recall@10']:.4f}  Coverage@10={s['Coverage@10']:.3f}")
@@ -231,8 +363,13 @@ def recommend_command(
     run: Annotated[Path, typer.Option(help="Run folder written by `negrec cf train`.")],
     out: Annotated[Path, typer.Option(help="Submission CSV (UserId,ItemId with space-separated ids).")],
     k: Annotated[int, typer.Option(help="Items per user.")] = 50,
-    keep_known: Annotated[bool, typer.Option(help="Allow items a user already has in the run's input (by default every "
-                                                  "one of them is masked: training and validation parts).")] = False,
+    keep_known: Annotated[
+        bool,
+        typer.Option(
+            help="Allow items a user already has in the run's input (by default every "
+            "one of them is masked: training and validation parts)."
+        ),
+    ] = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Top-K items for every user as a Kaggle submission file, checked like `cf check-submission`; the masking is
@@ -257,8 +394,16 @@ def recommend_command(
         write_submission(out, np.asarray(saved.users), recs, Catalog.from_ids(items))
         known = [[] for _ in saved.users] if keep_known else [items[mask[u].indices].tolist() for u in range(mask.shape[0])]
         problems = submission_problems(out, saved.users, known, saved.items, k, source=f"the run's input ({run})")
-        write_json(run / "recommend.json", {"submission": str(out), "k": k, "masked": "none" if keep_known else "known",
-                                            "masked_entries": int(mask.nnz), "problems": problems})
+        write_json(
+            run / "recommend.json",
+            {
+                "submission": str(out),
+                "k": k,
+                "masked": "none" if keep_known else "known",
+                "masked_entries": int(mask.nnz),
+                "problems": problems,
+            },
+        )
     typer.echo(f"{len(saved.users)} users × {k} items → {out} (masked {'nothing' if keep_known else f'{mask.nnz} known items'})")
     _report_problems(problems)
 

@@ -15,12 +15,73 @@ from negrec.errors import DataError
 console = Console(emoji=False)  # `:M:` in a sampler spec is not an emoji
 UserColOpt = Annotated[str, typer.Option(help="Generic table: the user column.")]
 ItemColOpt = Annotated[str, typer.Option(help="Generic table: the item column.")]
-RatingColOpt = Annotated[Optional[str], typer.Option(help="Generic table: the rating column (the ratio protocol keeps ratings ≥ 4).")]
+RatingColOpt = Annotated[
+    Optional[str], typer.Option(help="Generic table: the rating column (the ratio protocol keeps ratings ≥ 4).")
+]
 TimeColOpt = Annotated[Optional[str], typer.Option(help="Generic table: the timestamp column (leave-last-out order).")]
 SepOpt = Annotated[str, typer.Option(help="Generic table: field separator.")]
-ItemsOpt = Annotated[Optional[Path], typer.Option(help="Generic table: item file with columns id, title[, genres] "
-                                                       "(genres separated by '|'): titles, and genres for the cluster strategies.")]
-OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing output (a folder only when this kind of command wrote it).")]
+ItemsOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="Generic table: item file with columns id, title[, genres] "
+        "(genres separated by '|'): titles, and genres for the cluster strategies."
+    ),
+]
+OverwriteOpt = Annotated[
+    bool, typer.Option(help="Replace an existing output (a folder only when this kind of command wrote it).")
+]
+
+
+def _options_file(ctx: typer.Context, param, value: Optional[Path]) -> Optional[Path]:
+    """--config: a YAML mapping of the command's options (names as on the command line, dashes or underscores, with
+    or without the leading --) becomes the command's defaults, so options given on the command line still win."""
+    if value is None:
+        return None
+    import yaml
+
+    from negrec.data.io import read_utf8
+    from negrec.sampling.registry import suggestion
+
+    try:
+        data = yaml.safe_load(read_utf8(value))
+    except (yaml.YAMLError, DataError) as exc:
+        raise typer.BadParameter(f"{value}: {exc}") from None
+    if not isinstance(data, dict):
+        raise typer.BadParameter(f"{value}: a config file is a mapping of option names to values")
+    names = [p.name for p in ctx.command.params if p.name not in ("config", "ctx")]
+    defaults = {}
+    for key, item in data.items():
+        name = str(key).lstrip("-").replace("-", "_")
+        if name not in names:
+            raise typer.BadParameter(f"{value}: unknown option {key!r}{suggestion(name, names)}")
+        defaults[name] = item
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return value
+
+
+ConfigOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--config",
+        is_eager=True,
+        callback=_options_file,
+        help="YAML file of this command's options (e.g. a run folder's options.yaml); options given here win.",
+    ),
+]
+
+
+def write_options(folder: Path, ctx: typer.Context) -> Path:
+    """The options a command ran with, as a file `--config` reads back (the run is reproduced by one option)."""
+    import yaml
+    from enum import Enum
+
+    from negrec.data.io import write_text
+
+    def plain(value):
+        return value.value if isinstance(value, Enum) else str(value) if isinstance(value, Path) else value
+
+    options = {k.replace("_", "-"): plain(v) for k, v in ctx.params.items() if k not in ("config", "overwrite", "out")}
+    return write_text(folder / "options.yaml", yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
 
 
 def command_group(help: str) -> typer.Typer:
@@ -75,8 +136,12 @@ def print_llm_summary(summary: dict, title: str) -> None:
     table = Table(title=title)
     for c in ["protocol", "system", *cols]:
         # names fold onto a second line rather than lose their ends ("clusterin_high_clu…") in a narrow terminal
-        table.add_column(c, justify="left" if c in ("protocol", "system") else "right", overflow="fold",
-                         min_width=len(c) if c not in ("protocol", "system") else None)
+        table.add_column(
+            c,
+            justify="left" if c in ("protocol", "system") else "right",
+            overflow="fold",
+            min_width=len(c) if c not in ("protocol", "system") else None,
+        )
     for protocol, systems in summary.items():
         for name, m in systems.items():
             table.add_row(protocol, escape(name), *(f"{m[c]:.4f}" if m.get(c) is not None else "–" for c in cols))

@@ -39,12 +39,19 @@ class TitlesName(str, Enum):
 
 # the choices are the templates negrec.data.prompts defines, so the CLI cannot drift from them
 TemplateName = Enum("TemplateName", {name: name for name in TEMPLATES}, type=str)
-TemplateOpt = Annotated[TemplateName, typer.Option(help="Prompt template: train (the seed's T-train), pred (T-pred), "
-                                                        "compact (history titles only), ids (the title sequence alone), …")]
+TemplateOpt = Annotated[
+    TemplateName,
+    typer.Option(
+        help="Prompt template: train (the seed's T-train), pred (T-pred), "
+        "compact (history titles only), ids (the title sequence alone), …"
+    ),
+]
 
 
-ModelTemplateOpt = Annotated[Optional[TemplateName], typer.Option(
-    help="Prompt template (default: the one the model was trained with, recorded in its negrec.json; else train).")]
+ModelTemplateOpt = Annotated[
+    Optional[TemplateName],
+    typer.Option(help="Prompt template (default: the one the model was trained with, recorded in its negrec.json; else train)."),
+]
 
 
 def _model_and_template(model: Path, template: "TemplateName | None") -> tuple[Path, str]:
@@ -55,8 +62,10 @@ def _model_and_template(model: Path, template: "TemplateName | None") -> tuple[P
     folder = resolve_model_dir(model)
     recorded = model_settings(folder).get("template")
     if template is not None and recorded is not None and template.value != recorded:
-        raise ValueError(f"--template {template.value} contradicts the template the model was trained with ({recorded}, "
-                         f"recorded in {folder / SETTINGS_FILE}); leave --template out to use it")
+        raise ValueError(
+            f"--template {template.value} contradicts the template the model was trained with ({recorded}, "
+            f"recorded in {folder / SETTINGS_FILE}); leave --template out to use it"
+        )
     return folder, template.value if template is not None else recorded or "train"
 
 
@@ -68,15 +77,21 @@ SFT, PREF = stage_settings("sft"), stage_settings("preference")
 def init_tiny_command(
     data: Annotated[Path, typer.Option(help="Goodreads-layout folder: id2name.json (+ name2genre.json) and records files.")],
     out: Annotated[Path, typer.Option(help="Model directory to write (loadable by path like any Hugging Face model).")],
-    records: Annotated[Optional[Path], typer.Option(help="Records whose prompts the tokenizer learns (default: <data>/train.json).")] = None,
+    records: Annotated[
+        Optional[Path], typer.Option(help="Records whose prompts the tokenizer learns (default: <data>/train.json).")
+    ] = None,
     vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size.")] = 4096,
     hidden_size: Annotated[int, typer.Option(help="Hidden size.")] = 256,
     intermediate_size: Annotated[int, typer.Option(help="MLP size.")] = 688,
     layers: Annotated[int, typer.Option(help="Decoder layers.")] = 4,
     heads: Annotated[int, typer.Option(help="Attention heads.")] = 4,
     seed: Annotated[int, typer.Option(help="Seed of the weights.")] = 0,
-    titles: Annotated[TitlesName, typer.Option(help="tokens: one vocabulary entry per catalog title (learns on a CPU); "
-                                                     "text: titles spelled in BPE pieces.")] = TitlesName.tokens,
+    titles: Annotated[
+        TitlesName,
+        typer.Option(
+            help="tokens: one vocabulary entry per catalog title (learns on a CPU); text: titles spelled in BPE pieces."
+        ),
+    ] = TitlesName.tokens,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Train a byte-level BPE tokenizer on the dataset's text and write a small Llama-style model."""
@@ -89,8 +104,15 @@ def init_tiny_command(
         claim_output(out, overwrite=overwrite, inputs=[data, records], kind=TINY_KIND)
         catalog = load_goodreads_catalog(data)
         recs, _ = read_records(records or data / "train.json", SFT_FIELDS)
-        config = TinyConfig(vocab_size=vocab_size, hidden_size=hidden_size, intermediate_size=intermediate_size,
-                            num_layers=layers, num_heads=heads, seed=seed, titles=titles.value)
+        config = TinyConfig(
+            vocab_size=vocab_size,
+            hidden_size=hidden_size,
+            intermediate_size=intermediate_size,
+            num_layers=layers,
+            num_heads=heads,
+            seed=seed,
+            titles=titles.value,
+        )
         init_tiny(recs, catalog.titles, out, config)
     console.print(f"tiny model → {out}")
 
@@ -112,8 +134,13 @@ RecordsOpt = Annotated[Path, typer.Option(help="Records {instruction, input, out
 WorkOpt = Annotated[Optional[Path], typer.Option(help="Chunk folder (default: <out>.chunks); reruns resume from it.")]
 ShardOpt = Annotated[str, typer.Option(help="i/n: this worker's share of the chunks.")]
 ChunkOpt = Annotated[int, typer.Option(min=1, help="Records per chunk file.")]
-ChunksOverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing output, and delete chunks made from other records, "
-                                                       "model or options and start over (without it both are refused).")]
+ChunksOverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Replace an existing output, and delete chunks made from other records, "
+        "model or options and start over (without it both are refused)."
+    ),
+]
 
 
 def _finish_training(out: Path, what: str, final: Path) -> None:
@@ -138,8 +165,19 @@ def _run_log(out: Path) -> Path:
     return out / ("run.log" if launched is None or launched[0] == 0 else f"run.rank{launched[0]}.log")
 
 
-def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Path | None, shard: str, chunk_size: int,
-             overwrite: bool, make_fn, label: str, options: dict) -> None:
+def _chunked(
+    model: Path,
+    catalog: Path,
+    records: Path,
+    out: Path,
+    work_dir: Path | None,
+    shard: str,
+    chunk_size: int,
+    overwrite: bool,
+    make_fn,
+    label: str,
+    options: dict,
+) -> None:
     """Shared body of `candidates` and `predict`: load, run this shard's missing chunks (made under the same records,
     model, catalog and `options`), merge when complete."""
     from negrec.data.goodreads import load_goodreads_catalog
@@ -166,8 +204,17 @@ def _chunked(model: Path, catalog: Path, records: Path, out: Path, work_dir: Pat
             work = work_dir or out.with_name(out.name + ".chunks")
             settings = {"stage": label, **options, "model": folder_signature(model), "titles": list(cat.titles)}
             follower = launched is not None and part[0] > 0
-            run_chunks(recs, work, make_fn(lm, tok, cat), settings=settings, chunk_size=chunk_size, shard=part,
-                       overwrite=overwrite, progress=progress_bar(label), follower=follower)
+            run_chunks(
+                recs,
+                work,
+                make_fn(lm, tok, cat),
+                settings=settings,
+                chunk_size=chunk_size,
+                shard=part,
+                overwrite=overwrite,
+                progress=progress_bar(label),
+                follower=follower,
+            )
             if launched is not None and not follower:
                 wait_for_all_chunks(work)  # rank 0 merges what every process wrote
             if follower:
@@ -191,15 +238,22 @@ def _finish(work: Path, out: Path, shard: tuple[int, int]) -> None:
 
 @app.command("candidates")
 def candidates_command(
-    model: ModelOpt, catalog: CatalogOpt, records: RecordsOpt,
+    model: ModelOpt,
+    catalog: CatalogOpt,
+    records: RecordsOpt,
     out: Annotated[Path, typer.Option(help="Candidates file {prompt, chosen, rejected: [...]}.")],
-    method: Annotated[MethodName, typer.Option(help="beam, diverse (group beam search) or sample (top-k with the seed's resampling).")] = MethodName.diverse,
+    method: Annotated[
+        MethodName, typer.Option(help="beam, diverse (group beam search) or sample (top-k with the seed's resampling).")
+    ] = MethodName.diverse,
     n: Annotated[int, typer.Option(min=1, help="Titles per prompt.")] = 10,
     groups: Annotated[int, typer.Option(min=1, help="Diverse: beam groups (2 beams each).")] = 10,
     penalty: Annotated[float, typer.Option(help="Diverse: diversity penalty.")] = 1.0,
     constrained: Annotated[bool, typer.Option(help="Keep every title inside the catalog (trie).")] = True,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts per generate call.")] = 8,
-    chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None, overwrite: ChunksOverwriteOpt = False,
+    chunk_size: ChunkOpt = 100,
+    shard: ShardOpt = "0/1",
+    work_dir: WorkOpt = None,
+    overwrite: ChunksOverwriteOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of the sampling method.")] = 0,
     template: ModelTemplateOpt = None,
 ) -> None:
@@ -210,22 +264,40 @@ def candidates_command(
 
     with user_errors():
         model, prompt = _model_and_template(model, template)
-        settings = CandidateSettings(method=method.value, n=n, groups=groups, diversity_penalty=penalty, batch_size=batch_size,
-                                     seed=seed, template=prompt)
-    _chunked(model, catalog, records, out, work_dir, shard, chunk_size, overwrite,
-             lambda lm, tok, cat: candidates_fn(lm, tok, cat, settings, build_trie(tok, cat, prompt) if constrained else None),
-             "generating candidates", {**asdict(settings), "constrained": constrained})
+        settings = CandidateSettings(
+            method=method.value, n=n, groups=groups, diversity_penalty=penalty, batch_size=batch_size, seed=seed, template=prompt
+        )
+    _chunked(
+        model,
+        catalog,
+        records,
+        out,
+        work_dir,
+        shard,
+        chunk_size,
+        overwrite,
+        lambda lm, tok, cat: candidates_fn(lm, tok, cat, settings, build_trie(tok, cat, prompt) if constrained else None),
+        "generating candidates",
+        {**asdict(settings), "constrained": constrained},
+    )
 
 
 @app.command("predict")
 def predict_command(
-    model: ModelOpt, catalog: CatalogOpt, records: RecordsOpt,
+    model: ModelOpt,
+    catalog: CatalogOpt,
+    records: RecordsOpt,
     out: Annotated[Path, typer.Option(help="Predictions {prompt, prediction, ground_truth[, beams]}.")],
-    mode: Annotated[ModeName, typer.Option(help="greedy (free text, the seed's setting) or beams (K constrained titles).")] = ModeName.greedy,
+    mode: Annotated[
+        ModeName, typer.Option(help="greedy (free text, the seed's setting) or beams (K constrained titles).")
+    ] = ModeName.greedy,
     k: Annotated[int, typer.Option(min=1, help="beams: titles per prompt.")] = 10,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation length.")] = 50,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts per generate call.")] = 8,
-    chunk_size: ChunkOpt = 100, shard: ShardOpt = "0/1", work_dir: WorkOpt = None, overwrite: ChunksOverwriteOpt = False,
+    chunk_size: ChunkOpt = 100,
+    shard: ShardOpt = "0/1",
+    work_dir: WorkOpt = None,
+    overwrite: ChunksOverwriteOpt = False,
     template: ModelTemplateOpt = None,
     exclude_history: Annotated[bool, typer.Option(help="beams: leave out titles the user already has.")] = False,
 ) -> None:
@@ -234,12 +306,29 @@ def predict_command(
 
     with user_errors():
         model, prompt = _model_and_template(model, template)
-    options = {"mode": mode.value, "k": k, "batch_size": batch_size, "max_new_tokens": max_new_tokens,
-               "template": prompt, "exclude_history": exclude_history}
-    _chunked(model, catalog, records, out, work_dir, shard, chunk_size, overwrite,
-             lambda lm, tok, cat: predict_fn(lm, tok, trie=build_trie(tok, cat, prompt) if mode == ModeName.beams else None,
-                                             catalog=cat, **options),
-             "predicting", options)
+    options = {
+        "mode": mode.value,
+        "k": k,
+        "batch_size": batch_size,
+        "max_new_tokens": max_new_tokens,
+        "template": prompt,
+        "exclude_history": exclude_history,
+    }
+    _chunked(
+        model,
+        catalog,
+        records,
+        out,
+        work_dir,
+        shard,
+        chunk_size,
+        overwrite,
+        lambda lm, tok, cat: predict_fn(
+            lm, tok, trie=build_trie(tok, cat, prompt) if mode == ModeName.beams else None, catalog=cat, **options
+        ),
+        "predicting",
+        options,
+    )
 
 
 @app.command("merge")
@@ -265,16 +354,27 @@ SaveOpt = Annotated[int, typer.Option(help="Checkpoint every this many steps (--
 SeedOpt = Annotated[int, typer.Option(help="Seed.")]
 LoraOpt = Annotated[bool, typer.Option(help="Train a LoRA adapter (q_proj, v_proj; r 16, α 32) instead of all weights.")]
 OutDirOpt = Annotated[Path, typer.Option(help="Run folder: final/, checkpoints, log.jsonl, curve.png, config.json.")]
-AnchorOpt = Annotated[float, typer.Option(help="Weight of an NLL term on the chosen answer (RPO); keeps a from-scratch model "
-                                               "writing titles.")]
+AnchorOpt = Annotated[
+    float, typer.Option(help="Weight of an NLL term on the chosen answer (RPO); keeps a from-scratch model writing titles.")
+]
 TitleLogpsOpt = Annotated[bool, typer.Option(help="Title-token models: score the title with a softmax over catalog titles only.")]
-ResumeOpt = Annotated[bool, typer.Option(help="Continue the run in --out; refused, naming what differs, unless its options "
-                                              "and inputs are the same.")]
-RunOverwriteOpt = Annotated[bool, typer.Option(help="Start over in --out (a folder negrec's training wrote); the old run is "
-                                                    "deleted once the new one is complete.")]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(help="Continue the run in --out; refused, naming what differs, unless its options and inputs are the same."),
+]
+RunOverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Start over in --out (a folder negrec's training wrote); the old run is deleted once the new one is complete."
+    ),
+]
 MaxStepsOpt = Annotated[int, typer.Option(help="Stop after this many optimiser steps (-1: no limit; the schedule ends there).")]
-TimeBudgetOpt = Annotated[float, typer.Option(help="Stop once this many seconds of training steps have passed (0: no budget; "
-                                                   "the schedule runs over --epochs).")]
+TimeBudgetOpt = Annotated[
+    float,
+    typer.Option(
+        help="Stop once this many seconds of training steps have passed (0: no budget; the schedule runs over --epochs)."
+    ),
+]
 LimitOpt = Annotated[Optional[int], typer.Option(min=1, help="Train on the first N records only.")]
 
 
@@ -285,8 +385,12 @@ def _training_run(out: Path, resume: bool, overwrite: bool, inputs: list):
     from negrec.data.outputs import replaceable_run
     from negrec.llm.stage_runs import KIND
 
-    with user_errors(), writer_lock(out), replaceable_run(out, resume=resume, overwrite=overwrite, kind=KIND, inputs=inputs), \
-            library_logs(_run_log(out)):
+    with (
+        user_errors(),
+        writer_lock(out),
+        replaceable_run(out, resume=resume, overwrite=overwrite, kind=KIND, inputs=inputs),
+        library_logs(_run_log(out)),
+    ):
         yield
 
 
@@ -302,86 +406,179 @@ SFT_FIELDS, PAIR_FIELDS = ("instruction", "input", "output"), ("prompt", "chosen
 
 @app.command("sft")
 def sft_command(
-    model: ModelOpt, records: RecordsOpt, out: OutDirOpt, epochs: EpochsOpt = SFT.epochs, lr: LrOpt = SFT.lr, batch_size: BatchOpt = SFT.batch_size,
-    grad_accum: AccumOpt = SFT.grad_accum, max_length: LenOpt = SFT.max_length, save_steps: SaveOpt = SFT.save_steps, seed: SeedOpt = SFT.seed,
-    lora: LoraOpt = SFT.lora, template: TemplateOpt = TemplateName.train,
-    history_loss_from: Annotated[int, typer.Option(help="Title-token models: also put loss on every history title from "
-                                                        "this one on (1-based; 0 = the answer only).")] = SFT.history_loss_from,
-    time_budget: TimeBudgetOpt = SFT.time_budget_s, max_steps: MaxStepsOpt = SFT.max_steps, limit_records: LimitOpt = None,
+    model: ModelOpt,
+    records: RecordsOpt,
+    out: OutDirOpt,
+    epochs: EpochsOpt = SFT.epochs,
+    lr: LrOpt = SFT.lr,
+    batch_size: BatchOpt = SFT.batch_size,
+    grad_accum: AccumOpt = SFT.grad_accum,
+    max_length: LenOpt = SFT.max_length,
+    save_steps: SaveOpt = SFT.save_steps,
+    seed: SeedOpt = SFT.seed,
+    lora: LoraOpt = SFT.lora,
+    template: TemplateOpt = TemplateName.train,
+    history_loss_from: Annotated[
+        int,
+        typer.Option(
+            help="Title-token models: also put loss on every history title from this one on (1-based; 0 = the answer only)."
+        ),
+    ] = SFT.history_loss_from,
+    time_budget: TimeBudgetOpt = SFT.time_budget_s,
+    max_steps: MaxStepsOpt = SFT.max_steps,
+    limit_records: LimitOpt = None,
     warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps.")] = SFT.warmup_steps,
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = SFT.weight_decay,
-    lr_schedule: Annotated[str, typer.Option(help="Learning-rate schedule (transformers name: linear, cosine, ...).")] = SFT.lr_schedule,
+    lr_schedule: Annotated[
+        str, typer.Option(help="Learning-rate schedule (transformers name: linear, cosine, ...).")
+    ] = SFT.lr_schedule,
     dropout: Annotated[float, typer.Option(help="Dropout on embeddings and attention/MLP outputs while training.")] = SFT.dropout,
-    resume: ResumeOpt = False, overwrite: RunOverwriteOpt = False,
+    resume: ResumeOpt = False,
+    overwrite: RunOverwriteOpt = False,
 ) -> None:
     """Supervised fine-tuning (TRL SFTTrainer; loss on the answer, optionally on the history titles too)."""
     from negrec.llm.train import StageSettings, sft
 
     with _training_run(out, resume, overwrite, [model, records]):
-        settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
-                                 save_steps=save_steps, seed=seed, lora=lora, template=template.value,
-                                 history_loss_from=history_loss_from, time_budget_s=time_budget, max_steps=max_steps,
-                                 warmup_steps=warmup_steps, weight_decay=weight_decay, lr_schedule=lr_schedule, dropout=dropout)
+        settings = StageSettings(
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            grad_accum=grad_accum,
+            max_length=max_length,
+            save_steps=save_steps,
+            seed=seed,
+            lora=lora,
+            template=template.value,
+            history_loss_from=history_loss_from,
+            time_budget_s=time_budget,
+            max_steps=max_steps,
+            warmup_steps=warmup_steps,
+            weight_decay=weight_decay,
+            lr_schedule=lr_schedule,
+            dropout=dropout,
+        )
         final = sft(model, _records(records, limit_records, SFT_FIELDS), out, settings)
     _finish_training(out, "SFT model", final)
 
 
 @app.command("dpo")
 def dpo_command(
-    model: ModelOpt, pairs: Annotated[Path, typer.Option(help="Preference records {prompt, chosen, rejected} (one negative each).")],
-    out: OutDirOpt, reference: Annotated[Optional[Path], typer.Option(help="Reference model (default: the starting model).")] = None,
-    epochs: EpochsOpt = PREF.epochs, lr: LrOpt = PREF.lr, batch_size: BatchOpt = PREF.batch_size, grad_accum: AccumOpt = PREF.grad_accum,
+    model: ModelOpt,
+    pairs: Annotated[Path, typer.Option(help="Preference records {prompt, chosen, rejected} (one negative each).")],
+    out: OutDirOpt,
+    reference: Annotated[Optional[Path], typer.Option(help="Reference model (default: the starting model).")] = None,
+    epochs: EpochsOpt = PREF.epochs,
+    lr: LrOpt = PREF.lr,
+    batch_size: BatchOpt = PREF.batch_size,
+    grad_accum: AccumOpt = PREF.grad_accum,
     beta: BetaOpt = PREF.beta,
-    max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, lora: LoraOpt = PREF.lora,
+    max_length: LenOpt = PREF.max_length,
+    save_steps: SaveOpt = PREF.save_steps,
+    seed: SeedOpt = PREF.seed,
+    lora: LoraOpt = PREF.lora,
     precompute_ref: Annotated[bool, typer.Option(help="Precompute the reference log-probs once.")] = False,
-    anchor: AnchorOpt = PREF.anchor, title_logps: TitleLogpsOpt = PREF.title_logps,
-    time_budget: TimeBudgetOpt = PREF.time_budget_s, max_steps: MaxStepsOpt = PREF.max_steps, limit_records: LimitOpt = None,
-    resume: ResumeOpt = False, overwrite: RunOverwriteOpt = False,
+    anchor: AnchorOpt = PREF.anchor,
+    title_logps: TitleLogpsOpt = PREF.title_logps,
+    time_budget: TimeBudgetOpt = PREF.time_budget_s,
+    max_steps: MaxStepsOpt = PREF.max_steps,
+    limit_records: LimitOpt = None,
+    resume: ResumeOpt = False,
+    overwrite: RunOverwriteOpt = False,
 ) -> None:
     """DPO with TRL against a frozen reference."""
     from negrec.llm.train import StageSettings, dpo
 
     with _training_run(out, resume, overwrite, [model, pairs, reference]):
-        settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, beta=beta, max_length=max_length,
-                                 save_steps=save_steps, seed=seed, lora=lora, precompute_ref_log_probs=precompute_ref,
-                                 anchor=anchor, title_logps=title_logps, time_budget_s=time_budget, max_steps=max_steps)
+        settings = StageSettings(
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            grad_accum=grad_accum,
+            beta=beta,
+            max_length=max_length,
+            save_steps=save_steps,
+            seed=seed,
+            lora=lora,
+            precompute_ref_log_probs=precompute_ref,
+            anchor=anchor,
+            title_logps=title_logps,
+            time_budget_s=time_budget,
+            max_steps=max_steps,
+        )
         final = dpo(model, _records(pairs, limit_records, PAIR_FIELDS), out, settings, reference)
     _finish_training(out, "DPO model", final)
 
 
 @app.command("sdpo")
 def sdpo_command(
-    model: ModelOpt, pairs: Annotated[Path, typer.Option(help="Preference records whose `rejected` is a list.")], out: OutDirOpt,
+    model: ModelOpt,
+    pairs: Annotated[Path, typer.Option(help="Preference records whose `rejected` is a list.")],
+    out: OutDirOpt,
     reference: Annotated[Optional[Path], typer.Option(help="Reference model (default: the starting model).")] = None,
-    epochs: EpochsOpt = PREF.epochs, lr: LrOpt = PREF.lr, batch_size: BatchOpt = PREF.batch_size, grad_accum: AccumOpt = PREF.grad_accum,
+    epochs: EpochsOpt = PREF.epochs,
+    lr: LrOpt = PREF.lr,
+    batch_size: BatchOpt = PREF.batch_size,
+    grad_accum: AccumOpt = PREF.grad_accum,
     beta: BetaOpt = PREF.beta,
-    max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, lora: LoraOpt = PREF.lora,
-    pad_empty_to: Annotated[Optional[int], typer.Option(help="Seed quirk: pad negatives with empty answers up to this many.")] = None,
-    anchor: AnchorOpt = PREF.anchor, title_logps: TitleLogpsOpt = PREF.title_logps,
-    time_budget: TimeBudgetOpt = PREF.time_budget_s, max_steps: MaxStepsOpt = PREF.max_steps, limit_records: LimitOpt = None,
-    resume: ResumeOpt = False, overwrite: RunOverwriteOpt = False,
+    max_length: LenOpt = PREF.max_length,
+    save_steps: SaveOpt = PREF.save_steps,
+    seed: SeedOpt = PREF.seed,
+    lora: LoraOpt = PREF.lora,
+    pad_empty_to: Annotated[
+        Optional[int], typer.Option(help="Seed quirk: pad negatives with empty answers up to this many.")
+    ] = None,
+    anchor: AnchorOpt = PREF.anchor,
+    title_logps: TitleLogpsOpt = PREF.title_logps,
+    time_budget: TimeBudgetOpt = PREF.time_budget_s,
+    max_steps: MaxStepsOpt = PREF.max_steps,
+    limit_records: LimitOpt = None,
+    resume: ResumeOpt = False,
+    overwrite: RunOverwriteOpt = False,
 ) -> None:
     """S-DPO over several negatives (project loss; missing negatives masked)."""
     from negrec.llm.train import StageSettings, sdpo
 
     with _training_run(out, resume, overwrite, [model, pairs, reference]):
-        settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, beta=beta, max_length=max_length,
-                                 save_steps=save_steps, seed=seed, lora=lora, anchor=anchor, title_logps=title_logps,
-                                 time_budget_s=time_budget, max_steps=max_steps)
+        settings = StageSettings(
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            grad_accum=grad_accum,
+            beta=beta,
+            max_length=max_length,
+            save_steps=save_steps,
+            seed=seed,
+            lora=lora,
+            anchor=anchor,
+            title_logps=title_logps,
+            time_budget_s=time_budget,
+            max_steps=max_steps,
+        )
         final = sdpo(model, _records(pairs, limit_records, PAIR_FIELDS), out, settings, reference, pad_empty_to)
     _finish_training(out, "S-DPO model", final)
 
 
 @app.command("curriculum")
 def curriculum_command(
-    model: ModelOpt, out: OutDirOpt,
+    model: ModelOpt,
+    out: OutDirOpt,
     stage: Annotated[list[str], typer.Option(help="KIND:FILE, repeatable and in order (KIND dpo or sdpo).")],
-    epochs: EpochsOpt = PREF.epochs, lr: LrOpt = PREF.lr, batch_size: BatchOpt = PREF.batch_size, grad_accum: AccumOpt = PREF.grad_accum,
+    epochs: EpochsOpt = PREF.epochs,
+    lr: LrOpt = PREF.lr,
+    batch_size: BatchOpt = PREF.batch_size,
+    grad_accum: AccumOpt = PREF.grad_accum,
     beta: BetaOpt = PREF.beta,
-    max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, anchor: AnchorOpt = PREF.anchor,
-    title_logps: TitleLogpsOpt = PREF.title_logps, lora: LoraOpt = PREF.lora,
-    time_budget: TimeBudgetOpt = PREF.time_budget_s, max_steps: MaxStepsOpt = PREF.max_steps,
-    resume: ResumeOpt = False, overwrite: RunOverwriteOpt = False,
+    max_length: LenOpt = PREF.max_length,
+    save_steps: SaveOpt = PREF.save_steps,
+    seed: SeedOpt = PREF.seed,
+    anchor: AnchorOpt = PREF.anchor,
+    title_logps: TitleLogpsOpt = PREF.title_logps,
+    lora: LoraOpt = PREF.lora,
+    time_budget: TimeBudgetOpt = PREF.time_budget_s,
+    max_steps: MaxStepsOpt = PREF.max_steps,
+    resume: ResumeOpt = False,
+    overwrite: RunOverwriteOpt = False,
 ) -> None:
     """Stages of DPO / S-DPO, each starting (policy and reference) from the previous stage (with --lora: from its
     merged model, with fresh adapters); --time-budget and --max-steps apply to each stage."""
@@ -395,21 +592,45 @@ def curriculum_command(
         bad = [spec for spec, (kind, path) in zip(stage, stages) if kind not in ("dpo", "sdpo") or not path.name]
         if bad:
             raise ValueError(f"--stage must be dpo:FILE or sdpo:FILE, got {bad[0]!r}")
-        settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, beta=beta, max_length=max_length,
-                                 save_steps=save_steps, seed=seed, lora=lora, anchor=anchor, title_logps=title_logps,
-                                 time_budget_s=time_budget, max_steps=max_steps)
+        settings = StageSettings(
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            grad_accum=grad_accum,
+            beta=beta,
+            max_length=max_length,
+            save_steps=save_steps,
+            seed=seed,
+            lora=lora,
+            anchor=anchor,
+            title_logps=title_logps,
+            time_budget_s=time_budget,
+            max_steps=max_steps,
+        )
         final = curriculum(model, stages, out, settings)
     _finish_training(out, "curriculum model", final)
 
 
 @app.command("selfplay")
 def selfplay_command(
-    model: ModelOpt, catalog: CatalogOpt, records: RecordsOpt, out: OutDirOpt,
+    model: ModelOpt,
+    catalog: CatalogOpt,
+    records: RecordsOpt,
+    out: OutDirOpt,
     rounds: Annotated[int, typer.Option(min=1, help="Self-play rounds.")] = 1,
-    epochs: EpochsOpt = PREF.epochs, lr: LrOpt = PREF.lr, batch_size: BatchOpt = PREF.batch_size, beta: BetaOpt = PREF.beta,
-    max_length: LenOpt = PREF.max_length, save_steps: SaveOpt = PREF.save_steps, seed: SeedOpt = PREF.seed, template: TemplateOpt = TemplateName.train, anchor: AnchorOpt = PREF.anchor,
-    title_logps: TitleLogpsOpt = PREF.title_logps, limit_records: LimitOpt = None,
-    resume: ResumeOpt = False, overwrite: RunOverwriteOpt = False,
+    epochs: EpochsOpt = PREF.epochs,
+    lr: LrOpt = PREF.lr,
+    batch_size: BatchOpt = PREF.batch_size,
+    beta: BetaOpt = PREF.beta,
+    max_length: LenOpt = PREF.max_length,
+    save_steps: SaveOpt = PREF.save_steps,
+    seed: SeedOpt = PREF.seed,
+    template: TemplateOpt = TemplateName.train,
+    anchor: AnchorOpt = PREF.anchor,
+    title_logps: TitleLogpsOpt = PREF.title_logps,
+    limit_records: LimitOpt = None,
+    resume: ResumeOpt = False,
+    overwrite: RunOverwriteOpt = False,
 ) -> None:
     """SPRec: rounds of own-prediction negatives → SFT → DPO, starting from an SFT model."""
     from negrec.data.goodreads import load_goodreads_catalog
@@ -417,9 +638,21 @@ def selfplay_command(
     from negrec.llm.train import StageSettings
 
     with _training_run(out, resume, overwrite, [model, catalog, records]):
-        settings = StageSettings(epochs=epochs, lr=lr, batch_size=batch_size, beta=beta, max_length=max_length, save_steps=save_steps,
-                                 seed=seed, template=template.value, anchor=anchor, title_logps=title_logps)
-        final = selfplay_rounds(model, _records(records, limit_records, SFT_FIELDS), load_goodreads_catalog(catalog), rounds, out, settings)
+        settings = StageSettings(
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            beta=beta,
+            max_length=max_length,
+            save_steps=save_steps,
+            seed=seed,
+            template=template.value,
+            anchor=anchor,
+            title_logps=title_logps,
+        )
+        final = selfplay_rounds(
+            model, _records(records, limit_records, SFT_FIELDS), load_goodreads_catalog(catalog), rounds, out, settings
+        )
     _finish_training(out, "self-play model", final)
 
 
@@ -428,13 +661,26 @@ def run_command(
     ctx: typer.Context,
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML (see recipes/).")],
     out: Annotated[Path, typer.Option(help="Run folder (a new one, or an earlier run of this recipe with --resume).")],
-    data_dir: Annotated[Optional[Path], typer.Option(help="Data root for recipes naming a dataset (default: $NEGREC_DATA_DIR).")] = None,
-    processes: Annotated[int, typer.Option(min=1, help="Run the stages on this many processes (accelerate launch: one per "
-                                                       "GPU; without GPUs they share the CPU cores).")] = 1,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out, skipping its finished stages (refused when the "
-                                              "recipe or the data files differ).")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Start over in --out (a recipe run folder only); the old run is deleted "
-                                                 "once the new one is complete.")] = False,
+    data_dir: Annotated[
+        Optional[Path], typer.Option(help="Data root for recipes naming a dataset (default: $NEGREC_DATA_DIR).")
+    ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Run the stages on this many processes (accelerate launch: one per GPU; without GPUs they share the CPU cores).",
+        ),
+    ] = 1,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the run in --out, skipping its finished stages (refused when the recipe or the data files differ)."
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(help="Start over in --out (a recipe run folder only); the old run is deleted once the new one is complete."),
+    ] = False,
 ) -> None:
     """Run a whole recipe: model → SFT → candidates → negatives → training → predict → evaluate → report.
     With --processes N (or under `accelerate launch … -m negrec llm run`) its stages run on every process
@@ -448,19 +694,32 @@ def run_command(
         if processes > 1:
             with replaceable_run(out, resume=resume, overwrite=overwrite, kind=RUN_KIND):  # refused here, not in N processes
                 root = ctx.find_root().params
-                command = ["llm", "run", str(recipe), "--out", str(out), *(["--data-dir", str(data_dir)] if data_dir else []),
-                           "--resume"]  # the processes find the folder this process claimed
+                command = [
+                    "llm",
+                    "run",
+                    str(recipe),
+                    "--out",
+                    str(out),
+                    *(["--data-dir", str(data_dir)] if data_dir else []),
+                    "--resume",
+                ]  # the processes find the folder this process claimed
                 log = out.with_name(out.name + ".launch.log")  # beside: the processes claim --out themselves
-                status = relaunch(command, processes, threads=root.get("threads"), verbose=bool(root.get("verbose")),
-                                  launcher_log=log)
+                status = relaunch(
+                    command, processes, threads=root.get("threads"), verbose=bool(root.get("verbose")), launcher_log=log
+                )
                 if status:
-                    console.print(f"the {processes} processes stopped (exit {status}); the launcher's report is in {log}",
-                                  markup=False, soft_wrap=True)
+                    console.print(
+                        f"the {processes} processes stopped (exit {status}); the launcher's report is in {log}",
+                        markup=False,
+                        soft_wrap=True,
+                    )
                     raise typer.Exit(status)
             raise typer.Exit(0)
         claimed = launch_rank() is None or is_main_process()  # under a launch, rank 0 claims; the others follow it
-        with writer_lock(out), (replaceable_run(out, resume=resume, overwrite=overwrite, kind=RUN_KIND) if claimed
-                                 else contextlib.nullcontext()):
+        with (
+            writer_lock(out),
+            replaceable_run(out, resume=resume, overwrite=overwrite, kind=RUN_KIND) if claimed else contextlib.nullcontext(),
+        ):
             summary = Runner(parsed, out, data_dir, log=log_line).run()
     if is_main_process():
         print_llm_summary(summary, f"{recipe.name} → {out}")
@@ -473,10 +732,16 @@ def evaluate_command(
     catalog: Annotated[Path, typer.Option(help="Catalog folder (id2name.json, name2genre.json, genre_dict.json).")],
     out: Annotated[Path, typer.Option(help="Metrics JSON; per-user vectors and CIs go to <out stem>.per_user.json.")],
     k: Annotated[list[int], typer.Option("--k", min=1, help="Cut-offs (repeatable).")] = [5, 10],
-    grounding: Annotated[GroundingName, typer.Option(help="seed-minilm-l3 (the seed's encoder, offline ONNX), minilm-l6, exact, beams.")] = GroundingName.seed_minilm_l3,
-    conventions: Annotated[ConventionName, typer.Option(help="clean (the default everywhere), or the seed's evaluators: seed-ns "
-                                                             "(E-NS2), seed-ce (E-CE).")] = ConventionName.clean,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Where catalog title embeddings are cached (default ~/.cache/negrec).")] = None,
+    grounding: Annotated[
+        GroundingName, typer.Option(help="seed-minilm-l3 (the seed's encoder, offline ONNX), minilm-l6, exact, beams.")
+    ] = GroundingName.seed_minilm_l3,
+    conventions: Annotated[
+        ConventionName,
+        typer.Option(help="clean (the default everywhere), or the seed's evaluators: seed-ns (E-NS2), seed-ce (E-CE)."),
+    ] = ConventionName.clean,
+    cache_dir: Annotated[
+        Optional[Path], typer.Option(help="Where catalog title embeddings are cached (default ~/.cache/negrec).")
+    ] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Ground predictions to catalog items and compute the seed's metrics (NDCG, HR, Diversity, DivRatio,
@@ -490,18 +755,37 @@ def evaluate_command(
         for path in (out, out.with_name(out.stem + ".per_user.json")):
             claim_output(path, overwrite=overwrite, inputs=[predictions, catalog, cache_dir])
         cat = load_goodreads_catalog(catalog)
-        result = evaluate_predictions(read_predictions(predictions), cat, ks=k, grounding=grounding.value,
-                                      conventions=conventions.value, cache_dir=cache_dir)
-        write_json(out, {"predictions": str(predictions), "grounding": grounding.value, "conventions": conventions.value,
-                         "n": len(result.names), "scored": result.scored, "unscored": len(result.unknown_truths),
-                         **result.metrics})
+        result = evaluate_predictions(
+            read_predictions(predictions),
+            cat,
+            ks=k,
+            grounding=grounding.value,
+            conventions=conventions.value,
+            cache_dir=cache_dir,
+        )
+        write_json(
+            out,
+            {
+                "predictions": str(predictions),
+                "grounding": grounding.value,
+                "conventions": conventions.value,
+                "n": len(result.names),
+                "scored": result.scored,
+                "unscored": len(result.unknown_truths),
+                **result.metrics,
+            },
+        )
         side = out.with_name(out.stem + ".per_user.json")
         write_json(side, {"ci": result.evaluation.with_ci(), "per_user": result.evaluation.per_user()}, indent=None)
     for key, value in result.metrics.items():
         if not isinstance(value, dict):
             console.print(f"{key:>14} {value:.6f}")
     if result.unknown_truths:
-        console.print(f"warning: {len(result.unknown_truths)} of {len(result.names)} ground truths are no catalog title "
-                      f"(first: {result.unknown_truths[0]!r}) and are not scored: is --catalog the predictions' catalog?",
-                      markup=False, highlight=False, soft_wrap=True)
+        console.print(
+            f"warning: {len(result.unknown_truths)} of {len(result.names)} ground truths are no catalog title "
+            f"(first: {result.unknown_truths[0]!r}) and are not scored: is --catalog the predictions' catalog?",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(f"{result.scored} of {len(result.names)} users scored → {out} (+ {side.name})", markup=False, soft_wrap=True)

@@ -10,8 +10,22 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from negrec.cli.common import (ItemColOpt, ItemsOpt, OverwriteOpt, RatingColOpt, SepOpt, TimeColOpt, UserColOpt, command_group,
-                               console, log_line, print_llm_summary, progress_bar, table_options, user_errors)
+from negrec.cli.common import (
+    ItemColOpt,
+    ItemsOpt,
+    OverwriteOpt,
+    RatingColOpt,
+    SepOpt,
+    TimeColOpt,
+    UserColOpt,
+    command_group,
+    console,
+    log_line,
+    print_llm_summary,
+    progress_bar,
+    table_options,
+    user_errors,
+)
 
 app = command_group("negrec: negative sampling as a first-class, measured part of training recommenders.")
 data_app = command_group("Inspect and synthesise datasets.")
@@ -20,12 +34,22 @@ app.add_typer(data_app, name="data")
 
 @app.callback()
 def root(
-    verbose: Annotated[bool, typer.Option("--verbose", help="Also show library logs, progress bars and trainer lines "
-                                                            "(they always go to the run's log file).")] = False,
-    threads: Annotated[Optional[int], typer.Option(min=1, envvar="NEGREC_THREADS",
-                                                   help="torch intra-op threads for this command (default: torch's "
-                                                        "choice). Two torch processes on the same cores slow each "
-                                                        "other far more than 2×: give each its share.")] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", help="Also show library logs, progress bars and trainer lines (they always go to the run's log file)."
+        ),
+    ] = False,
+    threads: Annotated[
+        Optional[int],
+        typer.Option(
+            min=1,
+            envvar="NEGREC_THREADS",
+            help="torch intra-op threads for this command (default: torch's "
+            "choice). Two torch processes on the same cores slow each "
+            "other far more than 2×: give each its share.",
+        ),
+    ] = None,
 ) -> None:
     """negrec: negative sampling as a first-class, measured part of training recommenders."""
     from negrec.llm.logs import set_verbose
@@ -64,8 +88,6 @@ class ConventionName(str, Enum):
     seed_ce = "seed-ce"
 
 
-
-
 def _print_mapping(title: str, mapping: dict) -> None:
     table = Table(title=title, show_header=False)
     for key, value in mapping.items():
@@ -85,8 +107,12 @@ def demo(
     items: Annotated[int, typer.Option(help="Synthetic items.")] = 500,
     samplers: Annotated[Optional[str], typer.Option(help="Comma-separated sampler specs (default: all).")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum training epochs per sampler.")] = 30,
-    llm: Annotated[bool, typer.Option(help="Also run the quick LLM recipe (tiny model, SFT, candidates, DPO/S-DPO, SPRec) into <out>/llm.")] = True,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing demo folder (deleted once the new one is complete).")] = False,
+    llm: Annotated[
+        bool, typer.Option(help="Also run the quick LLM recipe (tiny model, SFT, candidates, DPO/S-DPO, SPRec) into <out>/llm.")
+    ] = True,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace an existing demo folder (deleted once the new one is complete).")
+    ] = False,
 ) -> None:
     """Compare negative samplers for MF on the embedded synthetic dataset, then run the quick LLM recipe."""
     from contextlib import ExitStack
@@ -94,7 +120,7 @@ def demo(
     from negrec.cf.trainer import TrainConfig
     from negrec.data.outputs import replaceable_run, writer_lock
     from negrec.data.synthetic import SyntheticConfig
-    from negrec.experiments.demo import DEMO_KIND, run_demo
+    from negrec.experiments.demo import DEMO_KIND
 
     chosen = [s.strip() for s in samplers.split(",")] if samplers else None
     frame = ExitStack()  # the folder stays claimed (and the one it replaces kept aside) until the whole demo is done
@@ -109,8 +135,14 @@ def _demo(out: Path, config, samplers: list[str] | None, train_config, llm: bool
     """The demo's work and its terminal tables, in a claimed folder."""
     from negrec.experiments.demo import run_demo
 
-    result = run_demo(out, config, samplers=samplers, train_config=train_config, log=console.print,
-                      progress=progress_bar("training MF once per negative sampler"))
+    result = run_demo(
+        out,
+        config,
+        samplers=samplers,
+        train_config=train_config,
+        log=console.print,
+        progress=progress_bar("training MF once per negative sampler"),
+    )
     table = Table(title="Negative samplers for MF on the synthetic dataset (leave-last-out test items)")
     metrics = list(next(iter(result["metrics"].values())))
     table.add_column("system", overflow="fold")  # long sampler names wrap instead of being cut
@@ -124,8 +156,11 @@ def _demo(out: Path, config, samplers: list[str] | None, train_config, llm: bool
         from negrec.experiments.demo import run_llm_demo
 
         summary = run_llm_demo(out / "llm", log=log_line)
-        print_llm_summary(summary, "LLM recommenders on the synthetic dataset (tiny title-token model; "
-                                   "seed = one greedy answer grounded by the seed's encoder, ranked = 10 constrained beams)")
+        print_llm_summary(
+            summary,
+            "LLM recommenders on the synthetic dataset (tiny title-token model; "
+            "seed = one greedy answer grounded by the seed's encoder, ranked = 10 constrained beams)",
+        )
         console.print(f"LLM report: {out / 'llm' / 'report' / 'metrics.md'}")
 
 
@@ -168,8 +203,13 @@ def data_info(
                     "ml-latest-small": lambda: tabular.load_movielens_latest(path),
                     "kaggle": lambda: kaggle.load_kaggle(path),
                     "table": lambda: tabular.load_table(
-                        path, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
-                        sep=sep, threshold=threshold,
+                        path,
+                        user_col=user_col,
+                        item_col=item_col,
+                        rating_col=rating_col,
+                        time_col=time_col,
+                        sep=sep,
+                        threshold=threshold,
                     ),
                 }
                 ds = loaders[fmt]()
@@ -201,7 +241,9 @@ def _catalog_warnings(catalog) -> list[str]:
         counts = dict(zip(catalog.genre_names, np.asarray(catalog.genres.sum(axis=0)).ravel().tolist()))
         unused = [g for g in catalog.fairness_genres if not counts.get(g)]
         if unused:
-            lines.append(f"genre_dict.json names {len(unused)} genre(s) that no item has, e.g. {unused[0]!r} (DGU/MGU count them)")
+            lines.append(
+                f"genre_dict.json names {len(unused)} genre(s) that no item has, e.g. {unused[0]!r} (DGU/MGU count them)"
+            )
     return lines
 
 
@@ -221,7 +263,9 @@ def data_synth(
 
     with user_errors():
         claim_output(out, overwrite=overwrite, kind="synthetic-data")
-        data = generate(SyntheticConfig(n_users=users, n_items=items, n_genres=genres, n_fairness_genres=min(7, genres), seed=seed))
+        data = generate(
+            SyntheticConfig(n_users=users, n_items=items, n_genres=genres, n_fairness_genres=min(7, genres), seed=seed)
+        )
         with atomic_dir(out, kind="synthetic-data") as folder:  # no file of an earlier folder stays mixed in
             write_goodreads_dir(data, folder)
     _print_mapping(f"synthetic dataset → {out}", dataset_stats(data.interactions, data.catalog))
@@ -229,20 +273,31 @@ def data_synth(
 
 @data_app.command("llm-records")
 def data_llm_records(
-    source: Annotated[str, typer.Argument(help="A dataset with item titles: a name under the data root (e.g. movielens-100k), "
-                                               "a path (with --items for a generic table), or 'synthetic'.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A dataset with item titles: a name under the data root (e.g. movielens-100k), "
+            "a path (with --items for a generic table), or 'synthetic'."
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Folder to write in the Goodreads LLM layout (records + catalog files).")],
     data_dir: Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")] = None,
     history: Annotated[int, typer.Option(help="History items per record (the latest before the target).")] = 10,
     min_history: Annotated[int, typer.Option(help="Fewest history items a record may have.")] = 3,
     train_per_user: Annotated[int, typer.Option(help="Training records per user (the latest positions before validation).")] = 5,
-    valid: Annotated[Optional[int], typer.Option(help="Validation records: this many users at random (default: every user).")] = None,
+    valid: Annotated[
+        Optional[int], typer.Option(help="Validation records: this many users at random (default: every user).")
+    ] = None,
     test: Annotated[Optional[int], typer.Option(help="Test records: this many users at random (default: every user).")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="Keep ratings ≥ this (default: every interaction).")] = None,
     noun: Annotated[str, typer.Option(help="What the prompts call the items (the seed: books).")] = "items",
     seed: Annotated[int, typer.Option(help="Seed of the validation and test users' draw.")] = 0,
-    user_col: UserColOpt = "user", item_col: ItemColOpt = "item", rating_col: RatingColOpt = None, time_col: TimeColOpt = None,
-    sep: SepOpt = ",", items: ItemsOpt = None,
+    user_col: UserColOpt = "user",
+    item_col: ItemColOpt = "item",
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = ",",
+    items: ItemsOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Turn an interactions dataset with titles into LLM records: per user, the last item tests, the one before
@@ -253,8 +308,9 @@ def data_llm_records(
     from negrec.experiments.cf import load_cf_dataset
 
     with user_errors():
-        config = RecordsConfig(history=history, min_history=min_history, train_per_user=train_per_user, valid=valid, test=test,
-                               seed=seed, noun=noun)
+        config = RecordsConfig(
+            history=history, min_history=min_history, train_per_user=train_per_user, valid=valid, test=test, seed=seed, noun=noun
+        )
         source_path = None if source == "synthetic" else resolve_source(source, data_dir)
         claim_output(out, overwrite=overwrite, inputs=[source_path, items], kind=RECORDS_KIND)
         data = load_cf_dataset(source, data_dir, table=table_options(user_col, item_col, rating_col, time_col, sep, items))
@@ -270,17 +326,33 @@ def data_llm_records(
 
 @data_app.command("kaggle")
 def data_kaggle(
-    source: Annotated[str, typer.Argument(help="A dataset name under the data root (e.g. movielens-100k), a path, or 'synthetic'.")],
-    out: Annotated[Path, typer.Option(help="Kaggle-format CSV to write (UserId,ItemId with space-separated ids; each user's "
-                                           "items in time order where the data has timestamps, else in catalog order).")],
+    source: Annotated[
+        str, typer.Argument(help="A dataset name under the data root (e.g. movielens-100k), a path, or 'synthetic'.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Kaggle-format CSV to write (UserId,ItemId with space-separated ids; each user's "
+            "items in time order where the data has timestamps, else in catalog order)."
+        ),
+    ],
     data_dir: Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="Keep ratings ≥ this (implicit feedback).")] = None,
-    hide: Annotated[float, typer.Option(help="Share of each user's items (int(n·share), chosen at random) written to --hidden "
-                                             "instead of --out: a nested hold-out to score a submission on.")] = 0.0,
+    hide: Annotated[
+        float,
+        typer.Option(
+            help="Share of each user's items (int(n·share), chosen at random) written to --hidden "
+            "instead of --out: a nested hold-out to score a submission on."
+        ),
+    ] = 0.0,
     hidden: Annotated[Optional[Path], typer.Option(help="Where the hidden items go (needed with --hide).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the hidden items' choice.")] = 0,
-    user_col: UserColOpt = "user", item_col: ItemColOpt = "item", rating_col: RatingColOpt = None, time_col: TimeColOpt = None,
-    sep: SepOpt = ",", items: ItemsOpt = None,
+    user_col: UserColOpt = "user",
+    item_col: ItemColOpt = "item",
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = ",",
+    items: ItemsOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write a dataset in the course homework's Kaggle format, optionally with a nested hold-out."""
@@ -361,8 +433,11 @@ def eval_command(
         if missing == len(row_of):
             raise DataError(f"no user of {truth} has a row here (user ids differ?)", path=recs)
         if missing:
-            console.print(f"[yellow]warning:[/] {missing} of {len(row_of)} users in {escape(str(truth))} have no row in "
-                          f"{escape(str(recs))}; they count as empty lists", highlight=False)
+            console.print(
+                f"[yellow]warning:[/] {missing} of {len(row_of)} users in {escape(str(truth))} have no row in "
+                f"{escape(str(recs))}; they count as empty lists",
+                highlight=False,
+            )
         popularity = None
         if train:
             tr = load_kaggle(train, catalog=catalog)

@@ -25,10 +25,17 @@ class Fmt(str, Enum):
 
 
 CatalogOpt = Annotated[Path, typer.Option(help="Catalog folder (id2name.json, name2genre.json, genre_dict.json).")]
-CompatOpt = Annotated[Compat, typer.Option(help="'seed' reproduces the seed's quirks: regex title parsing, empty-string negatives, self-play format.")]
-ExposureOpt = Annotated[Optional[str], typer.Option(
-    help="'candidates' (seed: counts over the histories of the same file) or a records file whose histories "
-         "give the counts (default: <catalog>/train.json).")]
+CompatOpt = Annotated[
+    Compat,
+    typer.Option(help="'seed' reproduces the seed's quirks: regex title parsing, empty-string negatives, self-play format."),
+]
+ExposureOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        help="'candidates' (seed: counts over the histories of the same file) or a records file whose histories "
+        "give the counts (default: <catalog>/train.json)."
+    ),
+]
 FormatOpt = Annotated[Fmt, typer.Option("--format", help="'seed': JSON array as the seed wrote; 'trl': JSONL for TRL / S-DPO.")]
 
 
@@ -53,13 +60,28 @@ def _check_known(ann, catalog, where: Path) -> None:
 
     given = [c for c in ann.candidates if c]
     if given and not any(catalog.lookup(parse_target(c)) >= 0 for c in given):
-        raise DataError(f"none of its {len(given)} candidates is a title of --catalog (first: {given[0]!r}); is --catalog the "
-                        "catalog the candidates were generated from?", path=where)
+        raise DataError(
+            f"none of its {len(given)} candidates is a title of --catalog (first: {given[0]!r}); is --catalog the "
+            "catalog the candidates were generated from?",
+            path=where,
+        )
 
 
-def _write_picks(strategy: str, known: Sequence[str], pick: Callable, out: Path, format: Fmt, catalog_dir: Path,
-                 annotated: Path | None, candidates: Path | None, exposure: str | None, compat: Compat, *, overwrite: bool,
-                 inputs: Sequence[Path | None] = ()) -> None:
+def _write_picks(
+    strategy: str,
+    known: Sequence[str],
+    pick: Callable,
+    out: Path,
+    format: Fmt,
+    catalog_dir: Path,
+    annotated: Path | None,
+    candidates: Path | None,
+    exposure: str | None,
+    compat: Compat,
+    *,
+    overwrite: bool,
+    inputs: Sequence[Path | None] = (),
+) -> None:
     """Shared body of `select` and `cf`: check the strategy and the output, load (or annotate) the candidates, pick,
     write."""
     from negrec.data.goodreads import load_goodreads_catalog
@@ -80,7 +102,13 @@ def _write_picks(strategy: str, known: Sequence[str], pick: Callable, out: Path,
         if annotated is not None:
             ann = load_annotated(annotated)
         else:
-            ann = annotate(read_candidates(candidates), cat, exposure=_exposure(exposure, catalog_dir, parser), parser=parser, where=str(candidates))
+            ann = annotate(
+                read_candidates(candidates),
+                cat,
+                exposure=_exposure(exposure, catalog_dir, parser),
+                parser=parser,
+                where=str(candidates),
+            )
         _check_known(ann, cat, annotated or candidates)
         rows, report = pick(cat, ann, parser)
         write_preferences(out, rows, format.value)
@@ -106,7 +134,13 @@ def annotate_command(
     with user_errors():
         claim_output(out, overwrite=overwrite, inputs=[candidates, catalog, exposure_from])
         cat = load_goodreads_catalog(catalog)
-        ann = annotate(read_candidates(candidates), cat, exposure=_exposure(exposure_from, catalog, parser), parser=parser, where=str(candidates))
+        ann = annotate(
+            read_candidates(candidates),
+            cat,
+            exposure=_exposure(exposure_from, catalog, parser),
+            parser=parser,
+            where=str(candidates),
+        )
         _check_known(ann, cat, candidates)
         write_json(out, ann.records())
     typer.echo(f"annotated {len(ann)} records ({len(ann.candidates)} candidates) → {out}")
@@ -114,9 +148,14 @@ def annotate_command(
 
 @app.command("select")
 def select_command(
-    strategy: Annotated[str, typer.Option(help="clusterin_high, clusterin_low, clusterout_low, clusterout_high, low_exposure, "
-                                           "high_exposure, balanced_popularity, clusterin_high_clusterout_low, "
-                                           "clusterin_low_clusterout_low, or random.")],
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="clusterin_high, clusterin_low, clusterout_low, clusterout_high, low_exposure, "
+            "high_exposure, balanced_popularity, clusterin_high_clusterout_low, "
+            "clusterin_low_clusterout_low, or random."
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Output preference file.")],
     catalog: CatalogOpt,
     annotated: Annotated[Optional[Path], typer.Option(help="Annotated file (from `annotate`).")] = None,
@@ -141,8 +180,19 @@ def select_command(
             return random_records(rows, cat, n, rng, parser=parser)
         return strategy_records(ann, strategy, rng=rng, empty_negatives=compat == Compat.seed)
 
-    _write_picks(strategy, NEGATIVE_STRATEGIES, pick, out, format, catalog, annotated, candidates, exposure_from, compat,
-                 overwrite=overwrite)
+    _write_picks(
+        strategy,
+        NEGATIVE_STRATEGIES,
+        pick,
+        out,
+        format,
+        catalog,
+        annotated,
+        candidates,
+        exposure_from,
+        compat,
+        overwrite=overwrite,
+    )
 
 
 @app.command("selfplay")
@@ -191,5 +241,17 @@ def cf_command(
     def pick(cat, ann, parser):
         return cf_strategy_records(ann, cat, load_item_embeddings(embeddings, cat), strategy, parser=parser)
 
-    _write_picks(strategy, CF_STRATEGIES, pick, out, format, catalog, annotated, candidates, exposure_from, compat,
-                 overwrite=overwrite, inputs=[embeddings])
+    _write_picks(
+        strategy,
+        CF_STRATEGIES,
+        pick,
+        out,
+        format,
+        catalog,
+        annotated,
+        candidates,
+        exposure_from,
+        compat,
+        overwrite=overwrite,
+        inputs=[embeddings],
+    )

@@ -20,7 +20,9 @@ def normalise_title(title: str) -> str:
     return re.sub(r"\s+", " ", text).casefold()
 
 
-def genre_matrix(genre_lists: Sequence[Sequence[str]], genre_names: Sequence[str] | None = None) -> tuple[sp.csr_matrix, list[str]]:
+def genre_matrix(
+    genre_lists: Sequence[Sequence[str]], genre_names: Sequence[str] | None = None
+) -> tuple[sp.csr_matrix, list[str]]:
     """Multi-hot item × genre CSR from per-item genre lists; new genres are appended in first-seen order."""
     names = list(genre_names) if genre_names is not None else []
     index = {g: j for j, g in enumerate(names)}

@@ -28,8 +28,11 @@ def resolve_source(source: str, data_dir: str | Path | None = None) -> Path:
                 return root / name
     if root is None:
         raise DataError("no such file or dataset (set NEGREC_DATA_DIR or pass --data-dir)", path=source)
-    names = sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.suffix in DATA_SUFFIXES)) \
-        if root.is_dir() else []
+    names = (
+        sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.suffix in DATA_SUFFIXES))
+        if root.is_dir()
+        else []
+    )
     close = difflib.get_close_matches(source, names, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise DataError(f"no such file or dataset{hint}; datasets under {root}: {', '.join(names) or 'none'}", path=source)

@@ -59,7 +59,12 @@ def load_goodreads_catalog(folder: str | Path, *, name: str = "goodreads") -> Ca
     listed = [list(name2genre.get(t, [])) for t in titles]
     matrix, names = genre_matrix(listed, fairness)
     return Catalog(
-        item_ids=ids, titles=titles, genres=matrix, genre_names=names, fairness_genres=fairness, name=name,
+        item_ids=ids,
+        titles=titles,
+        genres=matrix,
+        genre_names=names,
+        fairness_genres=fairness,
+        name=name,
         source_genres=listed,
     )
 
@@ -108,7 +113,9 @@ def load_goodreads_records(path: str | Path, catalog: Catalog, *, parser: TitleP
                 raise DataError(problem, path=path, record=k, line=lines[k] if lines else None, field=key)
         history = parse_title_list(rec["input"], parser)
         if not history:
-            raise DataError("no quoted titles in the history", path=path, record=k, line=lines[k] if lines else None, field="input")
+            raise DataError(
+                "no quoted titles in the history", path=path, record=k, line=lines[k] if lines else None, field="input"
+            )
         histories.append(history)
         targets.append(parse_target(rec["output"]))
     flat = [t for h in histories for t in h]
@@ -117,8 +124,10 @@ def load_goodreads_records(path: str | Path, catalog: Catalog, *, parser: TitleP
     missing = Counter(t for t, i in zip(flat, flat_ids) if i < 0)
     missing.update(t for t, i in zip(targets, target_ids) if i < 0)
     report = MissingTitles(
-        history_total=len(flat), history_missing=int((flat_ids < 0).sum()),
-        target_total=len(targets), target_missing=int((target_ids < 0).sum()),
+        history_total=len(flat),
+        history_missing=int((flat_ids < 0).sum()),
+        target_total=len(targets),
+        target_missing=int((target_ids < 0).sum()),
         examples=[t for t, _ in missing.most_common(10)],
     )
     offsets = np.zeros(len(histories) + 1, dtype=np.int64)
@@ -136,7 +145,14 @@ def history_interactions(split: GoodreadsSplit, n_items: int) -> Interactions:
 
 
 # the layout's catalog files and the settings files the writers of this layout add beside the records
-NOT_RECORDS = {"id2name.json", "name2id.json", "name2genre.json", "genre_dict.json", "synthetic_config.json", "records_config.json"}
+NOT_RECORDS = {
+    "id2name.json",
+    "name2id.json",
+    "name2genre.json",
+    "genre_dict.json",
+    "synthetic_config.json",
+    "records_config.json",
+}
 
 
 def goodreads_summary(folder: str | Path, catalog: Catalog | None = None) -> dict:

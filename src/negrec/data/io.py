@@ -119,15 +119,24 @@ def read_records(path: str | Path, text_fields: Sequence[str] = ()) -> tuple[lis
     return data, lines
 
 
-def read_csv(path: str | Path, *, sep: str = ",", header: bool = True, names: Sequence[str] | None = None, encoding: str = "utf-8") -> pd.DataFrame:
+def read_csv(
+    path: str | Path, *, sep: str = ",", header: bool = True, names: Sequence[str] | None = None, encoding: str = "utf-8"
+) -> pd.DataFrame:
     """Read a delimited file as strings, keeping blank lines so row k sits on a known file line."""
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", path=path)
     try:
         return pd.read_csv(
-            path, sep=sep, header=0 if header else None, names=names, dtype=str, keep_default_na=False,
-            skip_blank_lines=False, encoding=encoding, engine="c",
+            path,
+            sep=sep,
+            header=0 if header else None,
+            names=names,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            encoding=encoding,
+            engine="c",
         )
     except pd.errors.EmptyDataError:
         raise DataError("empty file", path=path) from None
@@ -149,9 +158,15 @@ def numeric_column(frame: pd.DataFrame, column: str, path: str | Path, *, first_
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         shown = raw.iloc[row]
-        raise DataError(f"expected a number, got {shown!r}" if shown != "" else "empty value", path=path, line=row + first_line, field=column)
+        raise DataError(
+            f"expected a number, got {shown!r}" if shown != "" else "empty value", path=path, line=row + first_line, field=column
+        )
     # integers beyond 2^53 are not exact in float64 (and beyond 2^63 would wrap); ratings must fit the float32 matrix
-    limit, what = (2.0**53, "an integer of at most 2^53") if kind == "int" else (float(np.finfo(np.float32).max), "a value float32 can hold")
+    limit, what = (
+        (2.0**53, "an integer of at most 2^53")
+        if kind == "int"
+        else (float(np.finfo(np.float32).max), "a value float32 can hold")
+    )
     huge = np.abs(values) >= limit
     if huge.any():
         row = int(np.flatnonzero(huge)[0])
@@ -161,8 +176,11 @@ def numeric_column(frame: pd.DataFrame, column: str, path: str | Path, *, first_
 
 def missing_column(frame: pd.DataFrame, column: str, path: str | Path) -> DataError:
     """The error for a column the file lacks: the columns it has, and the options that name columns."""
-    return DataError(f"missing column (have {list(frame.columns)}; name yours with --user-col, --item-col, --rating-col, "
-                     "--time-col)", path=path, field=column)
+    return DataError(
+        f"missing column (have {list(frame.columns)}; name yours with --user-col, --item-col, --rating-col, --time-col)",
+        path=path,
+        field=column,
+    )
 
 
 def text_column(frame: pd.DataFrame, column: str, path: str | Path, *, first_line: int) -> np.ndarray:
@@ -187,8 +205,10 @@ def folder_signature(folder: str | Path, edge_bytes: int = 2**20) -> list[tuple[
     """(name, size, hash of the first and last `edge_bytes`) of every file under `folder`, in name order: cheap
     even for multi-GB weights, and any retraining, resize or replacement of a file changes it."""
     folder = Path(folder)
-    return [(path.relative_to(folder).as_posix(), *file_signature(path, edge_bytes))
-            for path in sorted(p for p in folder.rglob("*") if p.is_file())]
+    return [
+        (path.relative_to(folder).as_posix(), *file_signature(path, edge_bytes))
+        for path in sorted(p for p in folder.rglob("*") if p.is_file())
+    ]
 
 
 def file_signature(path: str | Path, edge_bytes: int = 2**20) -> tuple[int, str]:

@@ -73,8 +73,9 @@ def write_submission(path: str | Path, user_ids: np.ndarray, recommended: np.nda
     return write_kaggle_lists(path, [str(u) for u in user_ids], [ext[row[row >= 0]].tolist() for row in recommended])
 
 
-def submission_problems(path: str | Path, user_ids: Sequence[str], known: Sequence[Sequence[str]], item_ids: Sequence[str],
-                        k: int, *, source: str) -> list[str]:
+def submission_problems(
+    path: str | Path, user_ids: Sequence[str], known: Sequence[Sequence[str]], item_ids: Sequence[str], k: int, *, source: str
+) -> list[str]:
     """Every way a submission breaks the homework's rules, one line each, in file order: the header, one row per
     input user, exactly `k` distinct item ids that exist in the input, none already known for that user
     (`known[u]` aligns with `user_ids`; `source` names the input in the messages)."""
@@ -101,10 +102,14 @@ def submission_problems(path: str | Path, user_ids: Sequence[str], known: Sequen
         checks = [
             (len(ids) != k, f"{len(ids)} item ids, expected {k}"),
             (len(counts) < len(ids), "repeated item ids " + ", ".join(repr(i) for i, c in counts.items() if c > 1)),
-            (any(i not in catalog for i in counts), "item ids not in " + source + ": "
-             + ", ".join(repr(i) for i in counts if i not in catalog)),
-            (any(i in mine for i in counts), f"items user {user!r} already has in {source}: "
-             + ", ".join(repr(i) for i in counts if i in mine)),
+            (
+                any(i not in catalog for i in counts),
+                "item ids not in " + source + ": " + ", ".join(repr(i) for i in counts if i not in catalog),
+            ),
+            (
+                any(i in mine for i in counts),
+                f"items user {user!r} already has in {source}: " + ", ".join(repr(i) for i in counts if i in mine),
+            ),
         ]
         problems += [f"{where}: {message}" for failed, message in checks if failed]
     missing = [user for user in user_ids if user not in seen]

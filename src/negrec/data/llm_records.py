@@ -67,14 +67,21 @@ def timelines(inter: Interactions) -> list[np.ndarray]:
 
 def build_records(inter: Interactions, titles: list[str], config: RecordsConfig) -> dict[str, list[dict]]:
     """{"train", "valid", "test"} record lists (users in id order; valid/test users drawn when sizes are given)."""
-    instruction = (f"Given a list of {config.noun} the user recently enjoys, please recommend a new {config.noun} that "
-                   "the user may like")
-    prefix, suffix = f"The user has played the following {config.noun} before: ", f", please write a new {config.noun} that the user may bought"
+    instruction = (
+        f"Given a list of {config.noun} the user recently enjoys, please recommend a new {config.noun} that the user may like"
+    )
+    prefix, suffix = (
+        f"The user has played the following {config.noun} before: ",
+        f", please write a new {config.noun} that the user may bought",
+    )
 
     def record(items: np.ndarray, p: int) -> dict:
         history = items[max(0, p - config.history) : p]
-        return {"instruction": instruction, "input": prefix + ", ".join(quote(titles[i]) for i in history) + suffix,
-                "output": quote(titles[items[p]]) + "\n"}
+        return {
+            "instruction": instruction,
+            "input": prefix + ", ".join(quote(titles[i]) for i in history) + suffix,
+            "output": quote(titles[items[p]]) + "\n",
+        }
 
     parts: dict[str, list[dict]] = {"train": [], "valid": [], "test": []}
     eligible: dict[str, list[int]] = {"valid": [], "test": []}
@@ -108,6 +115,7 @@ def write_llm_records(folder: Path, inter: Interactions, catalog: Catalog, confi
     write_json(folder / "genre_dict.json", {g: 0 for g in (catalog.fairness_genres or catalog.genre_names)})
     for split, records in parts.items():
         write_json(folder / f"{split}.json", records)
-    write_json(folder / "records_config.json", {**config.__dict__, "source_items": catalog.n_items,
-                                                "source_interactions": inter.nnz})
+    write_json(
+        folder / "records_config.json", {**config.__dict__, "source_items": catalog.n_items, "source_interactions": inter.nnz}
+    )
     return {f"{split}.json": len(records) for split, records in parts.items()}

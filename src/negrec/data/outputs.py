@@ -109,8 +109,15 @@ def check_not_input(path: Path, inputs: Iterable[str | Path | None], option: str
 
 
 @contextmanager
-def replaceable_run(path: str | Path, *, resume: bool, overwrite: bool, kind: str, inputs: Iterable[str | Path | None] = (),
-                    resumable: bool = True) -> Iterator[Path]:
+def replaceable_run(
+    path: str | Path,
+    *,
+    resume: bool,
+    overwrite: bool,
+    kind: str,
+    inputs: Iterable[str | Path | None] = (),
+    resumable: bool = True,
+) -> Iterator[Path]:
     """Claim a run folder that resumes in place (training stages, recipes): a new or empty one is used; an existing one
     only with `resume` (the stage then checks that it is the same run; commands that cannot resume pass
     `resumable=False`) or `overwrite` (a folder of this `kind` only, moved aside and deleted once the new run has
@@ -131,16 +138,20 @@ def replaceable_run(path: str | Path, *, resume: bool, overwrite: bool, kind: st
     elif path.exists() and not resume:
         if not resumable:
             raise DataError("exists; pass --overwrite to replace it, or choose another --out", path=path)
-        raise DataError("holds a run; pass --resume to continue it (same options and inputs) or --overwrite to start "
-                        "over, or choose another --out", path=path)
+        raise DataError(
+            "holds a run; pass --resume to continue it (same options and inputs) or --overwrite to start "
+            "over, or choose another --out",
+            path=path,
+        )
     elif path.exists() and _marker(path) != kind:
         raise DataError(f"is not a {kind} folder negrec wrote; --resume continues only such a folder", path=path)
     yield path
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def claim_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path | None] = (), kind: str | None = None,
-                 option: str = "--out") -> Path:
+def claim_output(
+    path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path | None] = (), kind: str | None = None, option: str = "--out"
+) -> Path:
     """Check an output before any work is done: it is none of the inputs and holds none of them; an existing one is
     replaced only with `overwrite`, and an existing folder only when this kind of command wrote it (its marker
     names `kind`) — so a mistyped --out never deletes a dataset or somebody's notes."""

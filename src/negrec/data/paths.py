@@ -20,9 +20,7 @@ def dataset_dir(name: str, option: str | Path | None = None) -> Path:
         return Path(option)
     root = data_root(option)
     if root is None:
-        raise FileNotFoundError(
-            f"no data folder given for '{name}': pass a path or set {ENV_VAR} (e.g. ../shared/data)"
-        )
+        raise FileNotFoundError(f"no data folder given for '{name}': pass a path or set {ENV_VAR} (e.g. ../shared/data)")
     path = root / name
     if not path.is_dir():
         raise FileNotFoundError(f"dataset folder not found: {path}")

@@ -87,9 +87,11 @@ def title_clashes(titles: Sequence[str], special_tokens: Sequence[str] = ("<s>",
     titles read as one (or one as two), a repeated title is two items with one name."""
     checks = [(f"holds the template marker {m!r}", lambda t, m=m: m in t) for m in MARKERS]
     checks += [(f"holds the special token {tok!r}", lambda t, tok=tok: tok in t) for tok in special_tokens]
-    checks += [(f"holds the list separator {LIST_SEPARATOR!r}", lambda t: LIST_SEPARATOR in t),
-               ('holds \'""\' (two titles written back to back)', lambda t: '""' in t),
-               ("holds a line break", lambda t: "\n" in t)]
+    checks += [
+        (f"holds the list separator {LIST_SEPARATOR!r}", lambda t: LIST_SEPARATOR in t),
+        ("holds '\"\"' (two titles written back to back)", lambda t: '""' in t),
+        ("holds a line break", lambda t: "\n" in t),
+    ]
     problems = []
     for what, test in checks:
         bad = [t for t in titles if test(t)]

@@ -28,7 +28,9 @@ class Sequences:
         offsets = np.zeros(len(histories) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         flat = np.fromiter((i for h in histories for i in h), dtype=np.int64, count=int(offsets[-1]))
-        return cls(offsets, flat, np.asarray(targets, dtype=np.int64), None if users is None else np.asarray(users, dtype=np.int64))
+        return cls(
+            offsets, flat, np.asarray(targets, dtype=np.int64), None if users is None else np.asarray(users, dtype=np.int64)
+        )
 
     def __len__(self) -> int:
         return len(self.targets)

@@ -14,8 +14,18 @@ from negrec.data.sequences import Sequences
 from negrec.data.titles import quote
 
 GENRES = [
-    "fantasy", "romance", "mystery", "science fiction", "historical", "young-adult",
-    "horror", "biography", "poetry", "children", "thriller", "humor",
+    "fantasy",
+    "romance",
+    "mystery",
+    "science fiction",
+    "historical",
+    "young-adult",
+    "horror",
+    "biography",
+    "poetry",
+    "children",
+    "thriller",
+    "humor",
 ]
 ADJECTIVES = (
     "Silent Crimson Hidden Broken Golden Last Burning Frozen Wild Distant Hollow Iron Quiet Scarlet Lost Bright "
@@ -109,17 +119,25 @@ def _build_catalog(cfg: SyntheticConfig, rng: np.random.Generator) -> tuple[Cata
             volume_of.append(k)
     genres, gnames = genre_matrix(genre_lists, genre_names)
     catalog = Catalog(
-        item_ids=np.arange(cfg.n_items), titles=titles, genres=genres, genre_names=gnames,
-        fairness_genres=genre_names[: cfg.n_fairness_genres], name="synthetic",
+        item_ids=np.arange(cfg.n_items),
+        titles=titles,
+        genres=genres,
+        genre_names=gnames,
+        fairness_genres=genre_names[: cfg.n_fairness_genres],
+        name="synthetic",
     )
     # long-tail popularity: Zipf over a random series order, later volumes less read
     series_rank = rng.permutation(len(lengths)) + 1
-    popularity = (1.0 / series_rank ** cfg.popularity_exponent)[series_of] * 0.75 ** (np.asarray(volume_of) - 1)
+    popularity = (1.0 / series_rank**cfg.popularity_exponent)[series_of] * 0.75 ** (np.asarray(volume_of) - 1)
     return catalog, np.asarray(series_of), np.asarray(volume_of), popularity / popularity.sum()
 
 
 def _user_timeline(
-    cfg: SyntheticConfig, rng: np.random.Generator, appeal: np.ndarray, volume_of: np.ndarray, next_volume: np.ndarray,
+    cfg: SyntheticConfig,
+    rng: np.random.Generator,
+    appeal: np.ndarray,
+    volume_of: np.ndarray,
+    next_volume: np.ndarray,
 ) -> list[int]:
     """One user's reading order: continue a series in progress, else draw by popularity × cluster appeal."""
     length = int(rng.integers(cfg.min_length, cfg.max_length + 1))
@@ -151,7 +169,7 @@ def generate(config: SyntheticConfig | None = None) -> SyntheticData:
     rng = np.random.default_rng(cfg.seed)
     catalog, series_of, volume_of, popularity = _build_catalog(cfg, rng)
     next_volume = np.full(cfg.n_items, -1)
-    same = (series_of[1:] == series_of[:-1])
+    same = series_of[1:] == series_of[:-1]
     next_volume[:-1][same] = np.arange(1, cfg.n_items)[same]
     genres = catalog.genres.toarray() > 0
     genre_share = genres.sum(0) / genres.sum()
@@ -169,8 +187,12 @@ def generate(config: SyntheticConfig | None = None) -> SyntheticData:
         ratings += np.clip(np.rint(rng.normal(mean, 0.8)), 1, 5).tolist()
         clusters.append([catalog.genre_names[g] for g in cluster])
     inter = Interactions.from_arrays(
-        np.asarray(users), np.asarray(items), n_users=cfg.n_users, n_items=cfg.n_items,
-        ratings=np.asarray(ratings), timestamps=np.asarray(stamps),
+        np.asarray(users),
+        np.asarray(items),
+        n_users=cfg.n_users,
+        n_items=cfg.n_items,
+        ratings=np.asarray(ratings),
+        timestamps=np.asarray(stamps),
     )
     data = SyntheticData(cfg, catalog, inter, clusters, series_of, volume_of)
     _add_sequences(data, np.asarray(users), np.asarray(items))

@@ -40,8 +40,12 @@ def unique_ids(ids: np.ndarray, path: str | Path, field: str, *, first_line: int
         seen[first] = True
         row = int(np.flatnonzero(~seen)[0])
         earlier = int(np.flatnonzero(ids == ids[row])[0])
-        raise DataError(f"id {ids[row].item()!r} already defined on line {earlier + first_line}", path=path,
-                        line=row + first_line, field=field)
+        raise DataError(
+            f"id {ids[row].item()!r} already defined on line {earlier + first_line}",
+            path=path,
+            line=row + first_line,
+            field=field,
+        )
     return ids
 
 
@@ -76,13 +80,19 @@ def interactions_from_columns(
         if len(unknown):
             row = int(unknown[0])
             raise DataError(
-                f"item id {items[row].item()!r} is not in the catalog ({len(unknown)} such rows)", path=path,
-                line=row + first_line, field=item_field,
+                f"item id {items[row].item()!r} is not in the catalog ({len(unknown)} such rows)",
+                path=path,
+                line=row + first_line,
+                field=item_field,
             )
     keep = np.ones(len(u), dtype=bool) if keep is None else keep
     inter = Interactions.from_arrays(
-        u[keep], i[keep], n_users=len(user_ids), n_items=catalog.n_items,
-        ratings=None if ratings is None else ratings[keep], timestamps=None if timestamps is None else timestamps[keep],
+        u[keep],
+        i[keep],
+        n_users=len(user_ids),
+        n_items=catalog.n_items,
+        ratings=None if ratings is None else ratings[keep],
+        timestamps=None if timestamps is None else timestamps[keep],
         user_ids=user_ids,
     )
     return Dataset(name=name, catalog=catalog, interactions=inter)
@@ -143,8 +153,16 @@ def load_table(
     if threshold is not None and ratings is None:
         raise DataError("a rating threshold needs a rating column", path=path, field="rating_col")
     return interactions_from_columns(
-        users, items, path=path, first_line=first_line, item_field=item_col, catalog=catalog, ratings=ratings,
-        timestamps=stamps, keep=None if threshold is None else ratings >= threshold, name=path.stem,
+        users,
+        items,
+        path=path,
+        first_line=first_line,
+        item_field=item_col,
+        catalog=catalog,
+        ratings=ratings,
+        timestamps=stamps,
+        keep=None if threshold is None else ratings >= threshold,
+        name=path.stem,
     )
 
 
@@ -155,7 +173,9 @@ def load_movielens_100k(folder: str | Path) -> Dataset:
     genre_frame = read_csv(genre_path, sep="|", header=False, names=["genre", "index"], encoding="latin-1")
     genre_names = [g for g in genre_frame["genre"].tolist() if g]
     item_path = folder / "u.item"
-    items = read_csv(item_path, sep="|", header=False, names=["item", "title", "date", "video", "url", *genre_names], encoding="latin-1")
+    items = read_csv(
+        item_path, sep="|", header=False, names=["item", "title", "date", "video", "url", *genre_names], encoding="latin-1"
+    )
     item_ids = unique_ids(numeric_column(items, "item", item_path, first_line=1, kind="int"), item_path, "item", first_line=1)
     flags = np.column_stack([numeric_column(items, g, item_path, first_line=1, kind="int") for g in genre_names])
     genre_lists = [[genre_names[j] for j in np.flatnonzero(row)] for row in flags]
@@ -166,8 +186,15 @@ def load_movielens_100k(folder: str | Path) -> Dataset:
     cols = {c: numeric_column(frame, c, data_path, first_line=1, kind="int") for c in ("user", "item", "timestamp")}
     ratings = numeric_column(frame, "rating", data_path, first_line=1)
     return interactions_from_columns(
-        cols["user"], cols["item"], path=data_path, first_line=1, item_field="item", catalog=catalog,
-        ratings=ratings, timestamps=cols["timestamp"], name="movielens-100k",
+        cols["user"],
+        cols["item"],
+        path=data_path,
+        first_line=1,
+        item_field="item",
+        catalog=catalog,
+        ratings=ratings,
+        timestamps=cols["timestamp"],
+        name="movielens-100k",
     )
 
 
@@ -176,16 +203,23 @@ def load_movielens_latest(folder: str | Path) -> Dataset:
     folder = Path(folder)
     movies_path = folder / "movies.csv"
     movies = read_csv(movies_path)
-    item_ids = unique_ids(numeric_column(movies, "movieId", movies_path, first_line=2, kind="int"), movies_path, "movieId", first_line=2)
+    item_ids = unique_ids(
+        numeric_column(movies, "movieId", movies_path, first_line=2, kind="int"), movies_path, "movieId", first_line=2
+    )
     genre_lists = [[] if g in ("", "(no genres listed)") else g.split("|") for g in movies["genres"].tolist()]
     genres, names = genre_matrix(genre_lists)
-    catalog = Catalog(item_ids=item_ids, titles=movies["title"].tolist(), genres=genres, genre_names=names, name="ml-latest-small")
+    catalog = Catalog(
+        item_ids=item_ids, titles=movies["title"].tolist(), genres=genres, genre_names=names, name="ml-latest-small"
+    )
     ratings_path = folder / "ratings.csv"
     frame = read_csv(ratings_path)
     return interactions_from_columns(
         numeric_column(frame, "userId", ratings_path, first_line=2, kind="int"),
         numeric_column(frame, "movieId", ratings_path, first_line=2, kind="int"),
-        path=ratings_path, first_line=2, item_field="movieId", catalog=catalog,
+        path=ratings_path,
+        first_line=2,
+        item_field="movieId",
+        catalog=catalog,
         ratings=numeric_column(frame, "rating", ratings_path, first_line=2),
         timestamps=numeric_column(frame, "timestamp", ratings_path, first_line=2, kind="int"),
         name="ml-latest-small",

@@ -6,6 +6,14 @@ from negrec.eval.metrics import MetricResult, accuracy_metrics, hit_matrix
 from negrec.eval.significance import PairedTest, bootstrap_ci, paired_test
 
 __all__ = [
-    "CONVENTIONS", "Conventions", "Evaluation", "MetricResult", "PairedTest", "accuracy_metrics", "bootstrap_ci",
-    "evaluate", "hit_matrix", "paired_test",
+    "CONVENTIONS",
+    "Conventions",
+    "Evaluation",
+    "MetricResult",
+    "PairedTest",
+    "accuracy_metrics",
+    "bootstrap_ci",
+    "evaluate",
+    "hit_matrix",
+    "paired_test",
 ]

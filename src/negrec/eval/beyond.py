@@ -79,7 +79,10 @@ def long_tail_share(recs: np.ndarray, rows: np.ndarray, popularity: np.ndarray, 
 
 
 def genre_fairness(
-    counts: np.ndarray, history: sp.csr_matrix, baseline_rows: np.ndarray, catalog: Catalog,
+    counts: np.ndarray,
+    history: sp.csr_matrix,
+    baseline_rows: np.ndarray,
+    catalog: Catalog,
     weights: tuple[sp.csr_matrix, list[str]] | None = None,
 ) -> tuple[MetricResult, MetricResult, dict[str, float]]:
     """DGU@K and MGU@K (SEED-METHOD §3.2) and the per-genre |gp − gh|.

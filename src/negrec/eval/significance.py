@@ -20,7 +20,9 @@ def _mean_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(a - b, axis=axis)
 
 
-def bootstrap_ci(values: np.ndarray, *, n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_ci(
+    values: np.ndarray, *, n_resamples: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
     """Mean and percentile bootstrap CI (users resampled with replacement) of a per-user vector."""
     x = np.asarray(values, dtype=np.float64)
     x = x[np.isfinite(x)]
@@ -29,7 +31,12 @@ def bootstrap_ci(values: np.ndarray, *, n_resamples: int = 1000, level: float = 
     if len(x) == 1 or np.all(x == x[0]):
         return float(x.mean()), float(x[0]), float(x[0])
     res = stats.bootstrap(
-        (x,), _mean, n_resamples=n_resamples, confidence_level=level, method="percentile", vectorized=True,
+        (x,),
+        _mean,
+        n_resamples=n_resamples,
+        confidence_level=level,
+        method="percentile",
+        vectorized=True,
         rng=np.random.default_rng(seed),
     )
     return float(x.mean()), float(res.confidence_interval.low), float(res.confidence_interval.high)
@@ -68,8 +75,14 @@ def minimum_detectable_effect(d: np.ndarray, *, alpha: float = 0.05, power: floa
 
 
 def paired_test(
-    a: np.ndarray, b: np.ndarray, *, metric: str = "(unnamed metric)", method: TestMethod = "t", n_resamples: int = 1000,
-    level: float = 0.95, seed: int = 0,
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    metric: str = "(unnamed metric)",
+    method: TestMethod = "t",
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
 ) -> PairedTest:
     """Paired comparison of two per-user vectors: bootstrap CI of mean(A−B) and a two-sided p-value.
 
@@ -88,12 +101,28 @@ def paired_test(
         # no variation in the differences: the CI collapses and no test has power
         diff = float(d.mean()) if n else float("nan")
         p = 1.0 if n and diff == 0 else float("nan") if n < 2 else 0.0
-        return PairedTest(metric, n, float(a.mean()) if n else np.nan, float(b.mean()) if n else np.nan, diff, diff, diff, p, method,
-                          0.0 if n >= 2 else float("nan"))
+        return PairedTest(
+            metric,
+            n,
+            float(a.mean()) if n else np.nan,
+            float(b.mean()) if n else np.nan,
+            diff,
+            diff,
+            diff,
+            p,
+            method,
+            0.0 if n >= 2 else float("nan"),
+        )
     rng = np.random.default_rng(seed)
     ci = stats.bootstrap(
-        (a, b), _mean_diff, paired=True, n_resamples=n_resamples, confidence_level=level, method="percentile",
-        vectorized=True, rng=rng,
+        (a, b),
+        _mean_diff,
+        paired=True,
+        n_resamples=n_resamples,
+        confidence_level=level,
+        method="percentile",
+        vectorized=True,
+        rng=rng,
     ).confidence_interval
     if method == "t":
         p = stats.ttest_rel(a, b).pvalue
@@ -105,8 +134,18 @@ def paired_test(
         ).pvalue
     else:
         raise ValueError(f"unknown test method {method!r}")
-    return PairedTest(metric, n, float(a.mean()), float(b.mean()), float(d.mean()), float(ci.low), float(ci.high), float(p), method,
-                      minimum_detectable_effect(d))
+    return PairedTest(
+        metric,
+        n,
+        float(a.mean()),
+        float(b.mean()),
+        float(d.mean()),
+        float(ci.low),
+        float(ci.high),
+        float(p),
+        method,
+        minimum_detectable_effect(d),
+    )
 
 
 @dataclass(frozen=True)

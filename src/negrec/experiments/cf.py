@@ -25,13 +25,15 @@ from negrec.errors import DataError
 from negrec.report.columns import CF_GENRES, CF_TABLE, CF_TESTS
 from negrec.report.compare import write_comparison
 from negrec.report.plots import training_curves
+from negrec.report.tables import ResultTable
 
 Protocol = Literal["ratio", "leave-last-out", "homework"]
 KS = [10, 20]
 
 
-def load_cf_dataset(source: str, data_dir: str | Path | None = None, synthetic: SyntheticConfig | None = None,
-                    table: TableOptions | None = None) -> Dataset:
+def load_cf_dataset(
+    source: str, data_dir: str | Path | None = None, synthetic: SyntheticConfig | None = None, table: TableOptions | None = None
+) -> Dataset:
     """'synthetic' (the embedded default), a dataset name under the data root, or a path; `table` reads a generic
     CSV / TSV / Parquet file (its columns, and an item file with titles and genres)."""
     if source == "synthetic":
@@ -41,12 +43,21 @@ def load_cf_dataset(source: str, data_dir: str | Path | None = None, synthetic: 
     fmt = detect_format(path)
     table = table or TableOptions()
     if table != TableOptions() and fmt != "table":
-        raise ValueError(f"{path} is in the {fmt} format: --user-col, --item-col, --rating-col, --time-col, --sep and --items "
-                         "apply to generic tables")
+        raise ValueError(
+            f"{path} is in the {fmt} format: --user-col, --item-col, --rating-col, --time-col, --sep and --items "
+            "apply to generic tables"
+        )
     if fmt == "table":
         catalog = load_item_file(table.items, sep=table.sep) if table.items is not None else None
-        return load_table(path, user_col=table.user_col, item_col=table.item_col, rating_col=table.rating_col,
-                          time_col=table.time_col, sep=table.sep, catalog=catalog)
+        return load_table(
+            path,
+            user_col=table.user_col,
+            item_col=table.item_col,
+            rating_col=table.rating_col,
+            time_col=table.time_col,
+            sep=table.sep,
+            catalog=catalog,
+        )
     loaders = {"movielens-100k": load_movielens_100k, "ml-latest-small": load_movielens_latest, "kaggle": load_kaggle}
     if fmt not in loaders:
         raise ValueError(f"{path}: format {fmt!r} has no user × item interactions for CF")
@@ -68,8 +79,10 @@ def check_samplers_fit(prep: "Prepared", specs: list[str]) -> None:
         return
     needing = [s for s in specs if kind_of(parse_sampler(s)).needs_genres]
     if needing:
-        raise ValueError(f"{', '.join(needing)} need{'s' if len(needing) == 1 else ''} item genres, and {prep.data.name} has none "
-                         "(give a generic table an item file with --items id,title,genres)")
+        raise ValueError(
+            f"{', '.join(needing)} need{'s' if len(needing) == 1 else ''} item genres, and {prep.data.name} has none "
+            "(give a generic table an item file with --items id,title,genres)"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,19 +158,27 @@ def evaluate_recs(recs: np.ndarray, prep: Prepared, ks: list[int] = KS) -> Evalu
     """Every metric the dataset allows on the test items of the test users."""
     users = prep.test_users()
     catalog = prep.data.catalog
-    return evaluate(recs, prep.test.binary()[users], ks=ks, popularity=prep.train.popularity(),
-                    catalog=catalog if catalog.has_genres else None, history=prep.train.binary()[users])
+    return evaluate(
+        recs,
+        prep.test.binary()[users],
+        ks=ks,
+        popularity=prep.train.popularity(),
+        catalog=catalog if catalog.has_genres else None,
+        history=prep.train.binary()[users],
+    )
 
 
 def check_refit(prep: Prepared) -> None:
     """A refit needs a validation part to choose its epoch count (checked before any training)."""
     if prep.valid is None:
-        raise ValueError("--refit needs a validation part to choose the number of epochs "
-                         "(the ratio protocol makes one with --val-size > 0)")
+        raise ValueError(
+            "--refit needs a validation part to choose the number of epochs (the ratio protocol makes one with --val-size > 0)"
+        )
 
 
-def refit_model(prep: Prepared, spec: str, config: TrainConfig, selected: TrainResult, *,
-                log: Callable[[str], None] | None = None) -> TrainResult:
+def refit_model(
+    prep: Prepared, spec: str, config: TrainConfig, selected: TrainResult, *, log: Callable[[str], None] | None = None
+) -> TrainResult:
     """Retrain on training + validation parts for the epochs early stopping chose, with the same settings and seed,
     keeping the last epoch (no validation is left to choose another); the time budget governed the selection."""
     check_refit(prep)
@@ -165,8 +186,15 @@ def refit_model(prep: Prepared, spec: str, config: TrainConfig, selected: TrainR
     return train_model(prep.train.merged(prep.valid), spec, config, catalog=prep.data.catalog, log=log, restore_best=False)
 
 
-def run_sampler(prep: Prepared, spec: str, config: TrainConfig, *, out: Path | None = None,
-                log: Callable[[str], None] | None = None, refit: bool = False) -> CFRun:
+def run_sampler(
+    prep: Prepared,
+    spec: str,
+    config: TrainConfig,
+    *,
+    out: Path | None = None,
+    log: Callable[[str], None] | None = None,
+    refit: bool = False,
+) -> CFRun:
     """Train with one sampler spec (optionally refit on train + validation), evaluate on the test split, optionally
     write a run folder. The homework protocol tests on its validation part, which a refit model has seen, so there
     the selected model is the one scored."""
@@ -209,12 +237,22 @@ def save_run(folder: Path, run: CFRun, prep: Prepared, config: TrainConfig, spec
     learned = prep.train.merged(prep.valid) if run.refit is not None and prep.valid is not None else prep.train
     TrainedRecommender.from_result(run.final, learned, config, spec).save(folder)
     sp.save_npz(folder / "known.npz", prep.data.interactions.binary())
-    write_json(folder / "config.json", {"sampler": spec, "train": config.as_dict(), "dataset": prep.data.name,
-                                        "refit": run.refit is not None})
-    write_json(folder / "ids.json", {"users": [str(u) for u in prep.train.user_ids], "items": [str(i) for i in prep.data.catalog.item_ids]})
+    write_json(
+        folder / "config.json",
+        {"sampler": spec, "train": config.as_dict(), "dataset": prep.data.name, "refit": run.refit is not None},
+    )
+    write_json(
+        folder / "ids.json",
+        {"users": [str(u) for u in prep.train.user_ids], "items": [str(i) for i in prep.data.catalog.item_ids]},
+    )
     metrics = {
-        "test": run.evaluation.with_ci(), "test_model": tested, "history": run.result.history, "best_epoch": run.result.best_epoch,
-        "stopped": run.result.stopped, "sampling": run.result.sampling, "test_users": run.evaluation.n_valid,
+        "test": run.evaluation.with_ci(),
+        "test_model": tested,
+        "history": run.result.history,
+        "best_epoch": run.result.best_epoch,
+        "stopped": run.result.stopped,
+        "sampling": run.result.sampling,
+        "test_users": run.evaluation.n_valid,
     }
     if run.refit is not None:
         metrics["refit"] = {"epochs": len(run.refit.history), "positives": learned.nnz, "history": run.refit.history}
@@ -243,7 +281,9 @@ def load_run(folder: str | Path) -> SavedRun:
         raise DataError("no such run folder (write one with `negrec cf train --out`)", path=folder)
     if (folder / MARKER).is_file() and (folder / MARKER).read_text(encoding="utf-8").strip() == "cf-compare":
         runs = sorted(p.name for p in (folder / "runs").iterdir()) if (folder / "runs").is_dir() else []
-        raise DataError(f"this is a comparison folder; its runs are in {folder / 'runs'}/<sampler> ({', '.join(runs)})", path=folder)
+        raise DataError(
+            f"this is a comparison folder; its runs are in {folder / 'runs'}/<sampler> ({', '.join(runs)})", path=folder
+        )
     ids = read_json(folder / "ids.json")
     try:
         users, items = ids["users"], ids["items"]
@@ -260,13 +300,23 @@ def load_run(folder: str | Path) -> SavedRun:
     return SavedRun(recommender, known, users, items)
 
 
-def compare(prep: Prepared, specs: list[str], config: TrainConfig, out: Path, *,
-            progress: Callable[[Iterable[str]], Iterable[str]] | None = None) -> dict[str, CFRun]:
-    """Train every sampler with the same split and seeds, add popularity/random rows, write the comparison.
-    `progress` wraps the loop over samplers (e.g. a rich progress bar)."""
+def compare(
+    prep: Prepared,
+    specs: list[str],
+    config: TrainConfig,
+    out: Path | None,
+    *,
+    progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
+) -> dict[str, CFRun]:
+    """Train every sampler with the same split and seeds, add popularity/random rows, and write the comparison into
+    `out` (None: nothing is written). `progress` wraps the loop over samplers (e.g. a rich progress bar)."""
+    return _compare(prep, specs, config, out, progress)[0]
+
+
+def _compare(prep: Prepared, specs: list[str], config: TrainConfig, out: Path | None, progress) -> tuple[dict[str, CFRun], dict]:
     runs: dict[str, CFRun] = {}
     for spec in progress(specs) if progress else specs:
-        runs[spec] = run_sampler(prep, spec, config, out=out / "runs" / spec.replace(":", "_"))
+        runs[spec] = run_sampler(prep, spec, config, out=None if out is None else out / "runs" / spec.replace(":", "_"))
     runs.update(reference_runs(prep, config.seed))
     evals = {name: r.evaluation for name, r in runs.items()}
     metrics = list(CF_TABLE)
@@ -274,6 +324,55 @@ def compare(prep: Prepared, specs: list[str], config: TrainConfig, out: Path, *,
     if "MGU@10" in next(iter(evals.values())).metrics:
         metrics += CF_GENRES
         plots["accuracy_vs_fairness"] = ("MGU@10", "NDCG@10")
-    baseline = "uniform" if "uniform" in runs else specs[0]
-    write_comparison(out, evals, metrics, baseline=baseline, tests=CF_TESTS, plots=plots, bars=["NDCG@10"], seed=config.seed)
-    return runs
+    options = dict(baseline="uniform" if "uniform" in runs else specs[0], tests=CF_TESTS, seed=config.seed)
+    if out is not None:
+        write_comparison(out, evals, metrics, plots=plots, bars=["NDCG@10"], **options)
+    return runs, {"evals": evals, "metrics": metrics, **options}
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Samplers (and the MostPop / RandomRec reference rows) trained and tested on one split: each run, the metrics
+    table (mean [95% CI] per system, opening with what it found) and the paired tests against the baseline."""
+
+    runs: dict[str, CFRun]
+    table: ResultTable
+    paired: ResultTable
+
+    @property
+    def finding(self) -> str:
+        """The table's opening sentences: the best system and its paired difference to the baseline, with the CI."""
+        return self.table.summary
+
+    def metric(self, name: str = "NDCG@10") -> dict[str, float]:
+        """{system: mean of one metric over the test users}."""
+        return {system: run.evaluation.summary()[name] for system, run in self.runs.items()}
+
+
+def compare_samplers(
+    dataset: str | Dataset,
+    samplers: list[str],
+    *,
+    protocol: Protocol = "leave-last-out",
+    config: TrainConfig = TrainConfig(),
+    data_dir: str | Path | None = None,
+    out: str | Path | None = None,
+    val_size: float = 0.0,
+    split_seed: int = 123,
+    table: TableOptions | None = None,
+) -> Comparison:
+    """One call from Python: load `dataset` (a name, a path, 'synthetic' or a `Dataset`), apply `protocol`, train
+    every sampler spec with `config` on the same split, and return the comparison (also written to `out` if given).
+    Samplers the data cannot serve (genres) are refused before any training."""
+    from negrec.report.compare import comparison_tables
+
+    data = dataset if isinstance(dataset, Dataset) else load_cf_dataset(dataset, data_dir, table=table)
+    prep = prepare(data, protocol, seed=split_seed, val_size=val_size)
+    for spec in samplers:
+        config.for_sampler(parse_sampler(spec))  # a malformed spec or an impossible pairing fails here, by name
+    check_samplers_fit(prep, samplers)
+    runs, made = _compare(prep, samplers, config, None if out is None else Path(out), None)
+    metrics_table, paired = comparison_tables(
+        made["evals"], made["metrics"], baseline=made["baseline"], tests=made["tests"], seed=made["seed"]
+    )
+    return Comparison(runs, metrics_table, paired)

@@ -16,8 +16,21 @@ from negrec.data.tabular import Dataset
 from negrec.report.columns import CF_DEMO_SUMMARY
 
 DEMO_KIND = "demo"  # the marker of a demo folder (see data.outputs)
-SAMPLERS = ["uniform", "popularity", "dns", "mixed", "misranked", "clusterin_high", "clusterin_low", "clusterout_low",
-            "clusterout_high", "low_exposure", "high_exposure", "balanced_popularity", "clusterin_high_clusterout_low"]
+SAMPLERS = [
+    "uniform",
+    "popularity",
+    "dns",
+    "mixed",
+    "misranked",
+    "clusterin_high",
+    "clusterin_low",
+    "clusterout_low",
+    "clusterout_high",
+    "low_exposure",
+    "high_exposure",
+    "balanced_popularity",
+    "clusterin_high_clusterout_low",
+]
 
 
 def run_llm_demo(out: str | Path, *, log: Callable[[str], None] = print) -> dict:
@@ -31,9 +44,15 @@ def run_llm_demo(out: str | Path, *, log: Callable[[str], None] = print) -> dict
     return Runner(recipe, out, log=log).run()
 
 
-def run_demo(out: str | Path, config: SyntheticConfig | None = None, *, samplers: list[str] | None = None,
-             train_config: TrainConfig | None = None, log: Callable[[str], None] = print,
-             progress: Callable[[Iterable[str]], Iterable[str]] | None = None) -> dict:
+def run_demo(
+    out: str | Path,
+    config: SyntheticConfig | None = None,
+    *,
+    samplers: list[str] | None = None,
+    train_config: TrainConfig | None = None,
+    log: Callable[[str], None] = print,
+    progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
+) -> dict:
     """Synthesise the default dataset, train MF with every sampler (same split and seeds), write the report."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -43,15 +62,21 @@ def run_demo(out: str | Path, config: SyntheticConfig | None = None, *, samplers
     write_goodreads_dir(data, out / "data")
     stats = dataset_stats(data.interactions, data.catalog)
     write_json(out / "dataset.json", {"config": asdict(cfg), "stats": stats})
-    log(f"synthetic dataset: {stats['users']} users, {stats['items']} items, {stats['interactions']} interactions, "
-        f"density {stats['density']:.4f}, popularity Gini {stats['popularity_gini']:.3f}")
+    log(
+        f"synthetic dataset: {stats['users']} users, {stats['items']} items, {stats['interactions']} interactions, "
+        f"density {stats['density']:.4f}, popularity Gini {stats['popularity_gini']:.3f}"
+    )
     prep = prepare(Dataset("synthetic", data.catalog, data.interactions), "leave-last-out")
     tc = train_config or TrainConfig(epochs=30, seed=cfg.seed)
     runs = compare(prep, samplers or SAMPLERS, tc, out, progress=progress)
     summary = {name: {m: run.evaluation.summary()[m] for m in CF_DEMO_SUMMARY} for name, run in runs.items()}
     finding = read_json(out / "metrics.json")["summary"]
-    write_text(out / "README.md", _readme(finding, stats, len(prep.test_users()), tc, (out / "metrics.md").read_text(),
-                                          (out / "paired_tests.md").read_text()))
+    write_text(
+        out / "README.md",
+        _readme(
+            finding, stats, len(prep.test_users()), tc, (out / "metrics.md").read_text(), (out / "paired_tests.md").read_text()
+        ),
+    )
     log(f"report in {out}")
     return {"stats": stats, "metrics": summary}
 

@@ -171,13 +171,22 @@ def _check(r: Recipe, path: Path) -> None:
         name = m["name"]
         # the name is a folder and file name under the run folder, and a row of the report
         if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
-            fail(f"method name {name!r} must be a plain file name (letters, digits, . _ + -; no path, not starting with "
-                 "a dot)", "methods", k)
+            fail(
+                f"method name {name!r} must be a plain file name (letters, digits, . _ + -; no path, not starting with a dot)",
+                "methods",
+                k,
+            )
         if name.casefold() in {n.casefold() for n in names}:
-            fail(f"method name {name!r} is taken (by {'a baseline row' if name.casefold() in ('mostpop', 'sft') else 'another method'}"
-                 "; names are compared ignoring case, as some file systems do)", "methods", k)
+            holder = "a baseline row" if name.casefold() in ("mostpop", "sft") else "another method"
+            fail(
+                f"method name {name!r} is taken (by {holder}; names are compared ignoring case, as some file systems do)",
+                "methods",
+                k,
+            )
         names.append(name)
-        strategies = m.get("stages", []) if m["kind"] == "curriculum" else [m["negatives"]] if m["kind"] in ("dpo", "sdpo") else []
+        strategies = (
+            m.get("stages", []) if m["kind"] == "curriculum" else [m["negatives"]] if m["kind"] in ("dpo", "sdpo") else []
+        )
         if m["kind"] in ("dpo", "sdpo") and "negatives" not in m:
             fail("dpo/sdpo methods need `negatives`", "methods", k)
         for strategy in strategies:
@@ -218,8 +227,12 @@ def _check_values(r: Recipe, fail) -> None:
         value = getattr(r, key)
         if value is not None and not _int_in(value, low, high):
             fail(f"must be an integer from {low} to {high}, got {value!r}", key)
-    if r.seeds is not None and (not isinstance(r.seeds, list) or not r.seeds
-                                or not all(_int_in(s, *LIMITS["seed"]) for s in r.seeds) or len(set(r.seeds)) < len(r.seeds)):
+    if r.seeds is not None and (
+        not isinstance(r.seeds, list)
+        or not r.seeds
+        or not all(_int_in(s, *LIMITS["seed"]) for s in r.seeds)
+        or len(set(r.seeds)) < len(r.seeds)
+    ):
         fail(f"must be a list of distinct integers from 0 to {LIMITS['seed'][1]}, got {r.seeds!r}", "seeds")
     for key, (low, high) in PREDICT_LIMITS.items():
         if key in r.predict and not _int_in(r.predict[key], low, high):
@@ -357,21 +370,27 @@ def check_resume(out: Path, recipe: Recipe, data: str | None = None) -> None:
         return
     before = read_json(stored)
     if before.pop(DATA_KEY, None) != data:
-        raise DataError("was made from other data files (records or catalog differ); its finished stages would be "
-                        "reused against them — use another --out", path=out)
+        raise DataError(
+            "was made from other data files (records or catalog differ); its finished stages would be "
+            "reused against them — use another --out",
+            path=out,
+        )
     now = json.loads(json.dumps(recipe.__dict__, default=str))  # as recipe.json stores it (tuples → lists)
     changed = sorted(k for k in before.keys() | now.keys() if k not in REPORT_ONLY and before.get(k) != now.get(k))
     if changed:
-        raise DataError(f"was made by a recipe that differs in {', '.join(changed)}; its finished stages would be reused "
-                        f"with the new settings — use another --out (only {', '.join(REPORT_ONLY)} may change on a rerun)",
-                        path=out)
+        raise DataError(
+            f"was made by a recipe that differs in {', '.join(changed)}; its finished stages would be reused "
+            f"with the new settings — use another --out (only {', '.join(REPORT_ONLY)} may change on a rerun)",
+            path=out,
+        )
 
 
 class SeedRun:
     """One seed of a recipe: every stage in `out`."""
 
-    def __init__(self, recipe: Recipe, seed: int, out: Path, data_dir: Path, log: Callable[[str], None],
-                 cache_dir: Path | None = None):
+    def __init__(
+        self, recipe: Recipe, seed: int, out: Path, data_dir: Path, log: Callable[[str], None], cache_dir: Path | None = None
+    ):
         self.r, self.seed, self.out, self.data_dir, self.log = recipe, seed, out, data_dir, log
         self.cache_dir = cache_dir or out / "cache"  # catalog title embeddings, shared by the seeds of a run
         self.times: dict[str, float] = {}
@@ -412,8 +431,12 @@ class SeedRun:
 
         model_dir = self._base_model("model", out / "model", sft_train, catalog)
         sft_dir = out / "sft"
-        self._stage("sft", sft_dir / "final" / "config.json", lambda: sft(model_dir, sft_train, sft_dir, self._settings("sft", r.sft)),
-                    every_process=True)
+        self._stage(
+            "sft",
+            sft_dir / "final" / "config.json",
+            lambda: sft(model_dir, sft_train, sft_dir, self._settings("sft", r.sft)),
+            every_process=True,
+        )
         sft_model = sft_dir / "final"
 
         if any(m["kind"] in ("dpo", "sdpo", "curriculum") and m.get("negatives") != "random" for m in r.methods):
@@ -457,14 +480,23 @@ class SeedRun:
             trie = build_trie(tok, catalog, settings.template)
             # the run owns its chunk folder: chunks from an earlier SFT model or other settings are dropped, not reused
             signature = {**asdict(settings), "model": folder_signature(sft_model), "titles": list(catalog.titles)}
-            run_and_merge(train, out / "candidates.chunks", candidates_fn(model, tok, catalog, settings, trie), signature,
-                    out / "candidates.json")
+            run_and_merge(
+                train,
+                out / "candidates.chunks",
+                candidates_fn(model, tok, catalog, settings, trie),
+                signature,
+                out / "candidates.json",
+            )
 
         self._stage("candidates", out / "candidates.json", generate_candidates, every_process=True)
 
         def annotate_candidates():
-            exposure = None if self.r.exposure_from == "candidates" else count_exposure(histories_of(self.data_dir / self.r.train))
-            write_json(out / "annotated.json", annotate(read_candidates(out / "candidates.json"), catalog, exposure=exposure).records())
+            exposure = (
+                None if self.r.exposure_from == "candidates" else count_exposure(histories_of(self.data_dir / self.r.train))
+            )
+            write_json(
+                out / "annotated.json", annotate(read_candidates(out / "candidates.json"), catalog, exposure=exposure).records()
+            )
 
         self._stage("annotate", out / "annotated.json", annotate_candidates)
 
@@ -480,7 +512,9 @@ class SeedRun:
                 n = int(strategy.split(":")[1]) if ":" in strategy else 1
                 rows, _ = random_records(train, catalog, n, rng, template=self.r.template)
             else:
-                rows, _ = strategy_records(load_annotated(self.out / "annotated.json"), strategy, rng=rng, template=self.r.template)
+                rows, _ = strategy_records(
+                    load_annotated(self.out / "annotated.json"), strategy, rng=rng, template=self.r.template
+                )
             write_json(path, rows)
 
         self._stage(f"negatives {strategy}", path, build)
@@ -497,8 +531,12 @@ class SeedRun:
         if kind == "sequential":  # the same tiny transformer on the item sequence alone (SASRec-style reference)
             base = self._base_model(f"model {name}", folder / "model", sft_train, catalog)
             settings = self._settings("sft", self.r.sft, {"template": "ids"}, method.get("settings", {}))
-            self._stage(name, folder / "sft" / "final" / "config.json", lambda: sft(base, sft_train, folder / "sft", settings),
-                        every_process=True)
+            self._stage(
+                name,
+                folder / "sft" / "final" / "config.json",
+                lambda: sft(base, sft_train, folder / "sft", settings),
+                every_process=True,
+            )
             return System(folder / "sft" / "final", "ids")
         settings = self._settings("preference", self.r.preference, method.get("settings", {}))
         if kind in ("selfplay", "curriculum"):
@@ -512,8 +550,12 @@ class SeedRun:
             return System(Path(marker.read_text()), self.r.template)
         negatives = self._negatives(method["negatives"], catalog, train)
         train_fn = dpo if kind == "dpo" else sdpo
-        self._stage(name, folder / "final" / "config.json", lambda: train_fn(sft_model, read_records(negatives)[0], folder, settings),
-                    every_process=True)
+        self._stage(
+            name,
+            folder / "final" / "config.json",
+            lambda: train_fn(sft_model, read_records(negatives)[0], folder, settings),
+            every_process=True,
+        )
         return System(folder / "final", self.r.template)
 
     def _predictions(self, system: System, protocol: str, catalog, test: list[dict], path: Path) -> None:
@@ -528,12 +570,24 @@ class SeedRun:
             write_json(path, self._most_popular(catalog, test, k, system.template))
             return
         model, tok = load_model(system.model)
-        common = {"batch_size": p.get("batch_size", 8), "max_new_tokens": p.get("max_new_tokens", 50), "template": system.template}
+        common = {
+            "batch_size": p.get("batch_size", 8),
+            "max_new_tokens": p.get("max_new_tokens", 50),
+            "template": system.template,
+        }
         if protocol == "seed":
             fn = predict_fn(model, tok, mode="greedy", **common)
         else:
-            fn = predict_fn(model, tok, mode="beams", k=k, trie=build_trie(tok, catalog, system.template), catalog=catalog,
-                            exclude_history=p.get("exclude_history", True), **common)
+            fn = predict_fn(
+                model,
+                tok,
+                mode="beams",
+                k=k,
+                trie=build_trie(tok, catalog, system.template),
+                catalog=catalog,
+                exclude_history=p.get("exclude_history", True),
+                **common,
+            )
         if launch_rank() is None:
             write_json(path, fn(test, 0))
         else:
@@ -549,27 +603,39 @@ class SeedRun:
         for name, system in systems.items():
             for protocol in self.r.protocols:
                 preds_path = self.out / "predictions" / f"{name}-{protocol}.json"
-                self._stage(f"predict {name} ({protocol})", preds_path,
-                            lambda s=system, p=protocol, path=preds_path: self._predictions(s, p, catalog, test, path),
-                            every_process=system.model is not None)
+                self._stage(
+                    f"predict {name} ({protocol})",
+                    preds_path,
+                    lambda s=system, p=protocol, path=preds_path: self._predictions(s, p, catalog, test, path),
+                    every_process=system.model is not None,
+                )
                 if not is_main_process():
                     continue  # rank 0 evaluates and reports
                 grounding = options["grounding"] if protocol == "seed" else "beams"
-                ev = evaluate_predictions(read_records(preds_path)[0], catalog, cache_dir=self.cache_dir,
-                                          **{**options, "grounding": grounding})
+                ev = evaluate_predictions(
+                    read_records(preds_path)[0], catalog, cache_dir=self.cache_dir, **{**options, "grounding": grounding}
+                )
                 write_json(self.out / "metrics" / f"{name}-{protocol}.json", ev.metrics)
                 evals[protocol][name] = ev.evaluation
                 rows.append(_row(name, protocol, ev.evaluation))
         if not is_main_process():
             return {}, {}
         for protocol, by_system in evals.items():
-            write_comparison(self.out / "report" / protocol, by_system, _metrics(by_system), baseline=self.r.baselines(),
-                             tests=LLM_TESTS, plots={"accuracy_vs_diversity": ("DivRatio@10", "NDCG@10"),
-                                                 "accuracy_vs_fairness": ("MGU@10", "NDCG@10")},
-                             bars=["NDCG@10"], seed=self.seed)
+            write_comparison(
+                self.out / "report" / protocol,
+                by_system,
+                _metrics(by_system),
+                baseline=self.r.baselines(),
+                tests=LLM_TESTS,
+                plots={"accuracy_vs_diversity": ("DivRatio@10", "NDCG@10"), "accuracy_vs_fairness": ("MGU@10", "NDCG@10")},
+                bars=["NDCG@10"],
+                seed=self.seed,
+            )
         findings = {p: read_json(self.out / "report" / p / "metrics.json")["summary"] for p in evals}
         _write_rows(self.out / "report", rows, title=f"{self.r.name} (training seed {self.seed})", findings=findings)
-        summary = {p: {name: {m: ev.summary().get(m) for m in _metrics(by)} for name, ev in by.items()} for p, by in evals.items()}
+        summary = {
+            p: {name: {m: ev.summary().get(m) for m in _metrics(by)} for name, ev in by.items()} for p, by in evals.items()
+        }
         write_json(self.out / "report" / "summary.json", summary)
         return summary, evals
 

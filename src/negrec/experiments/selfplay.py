@@ -14,8 +14,15 @@ from negrec.llm.settings import StageSettings
 from negrec.llm.stage_runs import begin_stage, stage_record
 
 
-def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rounds: int, out: str | Path,
-                    settings: StageSettings = StageSettings(), batch_size: int = 8) -> Path:
+def selfplay_rounds(
+    model_dir: str | Path,
+    records: Sequence[dict],
+    catalog,
+    rounds: int,
+    out: str | Path,
+    settings: StageSettings = StageSettings(),
+    batch_size: int = 8,
+) -> Path:
     """SPRec: per round, the current model's greedy predictions become negatives (clean filtering), then SFT on
     the positives and DPO on the self-play pairs, both from the current model; the next round starts there."""
     from negrec.llm.models import load_model
@@ -24,8 +31,18 @@ def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rou
     from negrec.preference.selfplay import selfplay_records
 
     out = Path(out)
-    begin_stage(out, stage_record("selfplay", settings, model=model_dir, data=records, rounds=rounds, batch_size=batch_size,
-                                  catalog=fingerprint(list(catalog.titles))))
+    begin_stage(
+        out,
+        stage_record(
+            "selfplay",
+            settings,
+            model=model_dir,
+            data=records,
+            rounds=rounds,
+            batch_size=batch_size,
+            catalog=fingerprint(list(catalog.titles)),
+        ),
+    )
     current = Path(model_dir)
     main = is_main_process()
     if launch_rank() is not None:
@@ -42,8 +59,14 @@ def selfplay_rounds(model_dir: str | Path, records: Sequence[dict], catalog, rou
                 # each process predicts its rank's chunks (one batch each, so the batches, and hence the greedy
                 # answers, are those of one process) and rank 0 merges; every process then reads all of them
                 signature = {"stage": "selfplay predictions", "model": folder_signature(current), "template": settings.template}
-                run_and_merge(records, round_dir / "predictions.chunks", predict, signature, round_dir / "predictions.json",
-                              chunk_size=batch_size)
+                run_and_merge(
+                    records,
+                    round_dir / "predictions.chunks",
+                    predict,
+                    signature,
+                    round_dir / "predictions.json",
+                    chunk_size=batch_size,
+                )
                 processes_barrier()
                 preds = read_records(round_dir / "predictions.json")[0]
             pairs, report = selfplay_records(records, preds, catalog, template=settings.template)

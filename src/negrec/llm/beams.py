@@ -93,8 +93,17 @@ def _gather(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def group_beam_search(
-    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, groups: int, beams: int, penalty: float,
-    max_new_tokens: int, eos_token_id: int, fill_token_id: int, processor: Processor | None = None,
+    model,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    *,
+    groups: int,
+    beams: int,
+    penalty: float,
+    max_new_tokens: int,
+    eos_token_id: int,
+    fill_token_id: int,
+    processor: Processor | None = None,
     length_penalty: float = 1.0,
 ) -> GroupBeams:
     """Lock-step group beam search over left-padded prompts (P, L); `processor` sees every live beam's full
@@ -115,8 +124,10 @@ def group_beam_search(
     if not all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", [None])):
         raise UnsupportedCache(f"{type(model).__name__}'s cache is not a plain dynamic one")
     beam_layer = _beam_layer_class()
-    cache.layers = [beam_layer(layer.keys.repeat_interleave(groups * n, dim=0), layer.values.repeat_interleave(groups * n, dim=0),
-                               max_len) for layer in cache.layers]
+    cache.layers = [
+        beam_layer(layer.keys.repeat_interleave(groups * n, dim=0), layer.values.repeat_interleave(groups * n, dim=0), max_len)
+        for layer in cache.layers
+    ]
     logits = out.logits[:, -1, :].float().repeat_interleave(groups * n, dim=0)
     vocab = logits.shape[-1]
 
@@ -169,7 +180,7 @@ def group_beam_search(
             # the "never" heuristic with a positive length penalty: could the best running beam, at full length,
             # still beat the worst finished one?
             hypothetical = max_len - prompt_len if length_penalty > 0 else cur_len + 1 - prompt_len
-            best = run_scores[:, g, :1] / (hypothetical ** length_penalty)
+            best = run_scores[:, g, :1] / (hypothetical**length_penalty)
             worst = torch.where(finished[:, g], fin_scores[:, g].min(dim=1, keepdim=True)[0], -1.0e9)
             improvable[:, g] = improvable[:, g] & (best > worst).any(dim=-1, keepdim=True)
             keeps_going = bool(improvable[:, g].any()) and not bool(hits.all())
@@ -177,11 +188,14 @@ def group_beam_search(
             if keeps_going:
                 chosen = seqs[:, g, :, cur_len]
                 step_counts = torch.zeros((n_prompts, vocab), device=device).scatter_add_(
-                    1, chosen, torch.ones_like(chosen, dtype=torch.float32))
+                    1, chosen, torch.ones_like(chosen, dtype=torch.float32)
+                )
                 counts = step_counts if counts is None else counts + step_counts
         cur_len += 1
         # reorder the cache to the running beams, dropping the rows of groups that stopped
-        base = (torch.arange(n_prompts, device=device)[:, None, None] * width + torch.arange(width, device=device)[None, :, None]) * n
+        base = (
+            torch.arange(n_prompts, device=device)[:, None, None] * width + torch.arange(width, device=device)[None, :, None]
+        ) * n
         rows = (base + torch.stack(reorder, dim=1)).reshape(n_prompts, width * n)
         kept = [a for a, s in enumerate(still) if s]
         alive = [g for g, s in zip(alive, still) if s]
@@ -190,16 +204,27 @@ def group_beam_search(
         for layer in cache.layers:
             layer.reorder_beams(rows.reshape(-1))
         if len(kept) < width:  # the batch sheds the rows of the groups that stopped
-            keep_rows = (torch.arange(n_prompts, device=device)[:, None] * width + torch.tensor(kept, device=device)[None, :])
+            keep_rows = torch.arange(n_prompts, device=device)[:, None] * width + torch.tensor(kept, device=device)[None, :]
             cache.reorder_cache((keep_rows[:, :, None] * n + torch.arange(n, device=device)).reshape(-1))
         live = torch.tensor(alive, device=device)
         next_tokens = seqs[:, live, :, cur_len - 1].reshape(-1, 1)
         step_pos = (last_pos + (cur_len - prompt_len)).repeat_interleave(len(alive) * n, dim=0)
         if row_mask is not None:
-            row_mask = torch.cat([mask.repeat_interleave(len(alive) * n, dim=0),
-                                  torch.ones((n_prompts * len(alive) * n, cur_len - prompt_len), dtype=mask.dtype, device=device)], 1)
-        out = model(input_ids=next_tokens, attention_mask=row_mask, position_ids=step_pos, past_key_values=cache,
-                    use_cache=True, **last_only)
+            row_mask = torch.cat(
+                [
+                    mask.repeat_interleave(len(alive) * n, dim=0),
+                    torch.ones((n_prompts * len(alive) * n, cur_len - prompt_len), dtype=mask.dtype, device=device),
+                ],
+                1,
+            )
+        out = model(
+            input_ids=next_tokens,
+            attention_mask=row_mask,
+            position_ids=step_pos,
+            past_key_values=cache,
+            use_cache=True,
+            **last_only,
+        )
         cache = out.past_key_values
         logits = out.logits[:, -1, :].float()
     return GroupBeams(sequences=fin_seqs[..., prompt_len:], scores=fin_scores)

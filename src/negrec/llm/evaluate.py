@@ -53,8 +53,15 @@ def make_encoder(grounding: Grounding) -> Encoder:
     return SeedMiniLML3() if grounding == "seed-minilm-l3" else SentenceTransformerEncoder()
 
 
-def _ground(records: Sequence[dict], names: list[str], catalog: Catalog, grounding: Grounding, k: int,
-            encoder: Encoder | None, cache_dir: str | Path | None) -> np.ndarray:
+def _ground(
+    records: Sequence[dict],
+    names: list[str],
+    catalog: Catalog,
+    grounding: Grounding,
+    k: int,
+    encoder: Encoder | None,
+    cache_dir: str | Path | None,
+) -> np.ndarray:
     if grounding in ("seed-minilm-l3", "minilm-l6"):
         encoder = encoder or make_encoder(grounding)
         return nearest_items(encoder.encode(names), catalog_embeddings(catalog, encoder, cache_dir), k)
@@ -84,8 +91,14 @@ def _histories(records: Sequence[dict], catalog: Catalog, seed_regex: bool) -> S
 
 
 def evaluate_predictions(
-    records: Sequence[dict], catalog: Catalog, *, ks: Sequence[int] = (5, 10), grounding: Grounding = "seed-minilm-l3",
-    conventions: str = "seed-ns", encoder: Encoder | None = None, cache_dir: str | Path | None = None,
+    records: Sequence[dict],
+    catalog: Catalog,
+    *,
+    ks: Sequence[int] = (5, 10),
+    grounding: Grounding = "seed-minilm-l3",
+    conventions: str = "seed-ns",
+    encoder: Encoder | None = None,
+    cache_dir: str | Path | None = None,
 ) -> LLMEvaluation:
     """Ground every prediction and compute NDCG, HR, Diversity, DivRatio, DGU, MGU, ORRatio at each K, the
     not-in-catalog ratio and the other shared metrics. `conventions`: seed-ns (E-NS2), seed-ce (E-CE), clean."""
@@ -99,10 +112,15 @@ def evaluate_predictions(
     recs = _ground(records, names, catalog, grounding, max(ks), encoder, cache_dir)
     # the seed strips every outer quote and space (a title ending in a quote is then never found); clean conventions
     # take the ground truth as written, else without one pair of outer quotes
-    targets = (catalog.lookup_many([r["ground_truth"].strip().strip('"') for r in records]) if seed
-               else np.array([_title_id(r["ground_truth"], catalog) for r in records], dtype=np.int64))
+    targets = (
+        catalog.lookup_many([r["ground_truth"].strip().strip('"') for r in records])
+        if seed
+        else np.array([_title_id(r["ground_truth"], catalog) for r in records], dtype=np.int64)
+    )
     history = _histories(records, catalog, seed_regex=conventions != "clean").history_matrix(catalog.n_items)
-    ev = evaluate(recs, targets_to_csr(targets, catalog.n_items), ks=ks, conventions=conventions, catalog=catalog, history=history)
+    ev = evaluate(
+        recs, targets_to_csr(targets, catalog.n_items), ks=ks, conventions=conventions, catalog=catalog, history=history
+    )
     # not in catalog: the extracted name is no exact catalog title ("NAN" included), over all N records
     not_in = (catalog.lookup_many(names) < 0).astype(np.float64)
     ev.metrics["NotInRatio"] = MetricResult(float(not_in.mean()) if names else 0.0, not_in)

@@ -74,8 +74,9 @@ def _encode(tokenizer, prompts: Sequence[str], device):
     return {k: v.to(device) for k, v in enc.items()}, enc["input_ids"].shape[1]
 
 
-def beam_titles(model, tokenizer, prompts: Sequence[str], trie: TitleTrie | None, config: BeamConfig, *,
-                shortcut: bool = True) -> list[list[str]]:
+def beam_titles(
+    model, tokenizer, prompts: Sequence[str], trie: TitleTrie | None, config: BeamConfig, *, shortcut: bool = True
+) -> list[list[str]]:
     """Per prompt up to `n_return` completions (best score first, distinct texts), from one beam search or
     from `groups` diverse groups; with `trie`, every completion is a catalog title (a plain constrained beam
     search over single-token titles takes the two-pass shortcut `title_token_beams`)."""
@@ -116,9 +117,18 @@ def _lockstep_groups(model, tokenizer, prompts, trie, config: BeamConfig, groups
     enc, width = _encode(tokenizer, prompts, model.device)
     processor = TrieLogitsProcessor(trie, tokenizer.eos_token_id, width) if trie is not None else None
     fill = tokenizer.pad_token_id or tokenizer.eos_token_id  # transformers' fill (pad id 0 falls through to eos)
-    result = group_beam_search(model, enc["input_ids"], enc["attention_mask"], groups=groups, beams=beams,
-                               penalty=config.diversity_penalty, max_new_tokens=config.max_new_tokens,
-                               eos_token_id=tokenizer.eos_token_id, fill_token_id=fill, processor=processor)
+    result = group_beam_search(
+        model,
+        enc["input_ids"],
+        enc["attention_mask"],
+        groups=groups,
+        beams=beams,
+        penalty=config.diversity_penalty,
+        max_new_tokens=config.max_new_tokens,
+        eos_token_id=tokenizer.eos_token_id,
+        fill_token_id=fill,
+        processor=processor,
+    )
     for g in range(groups):
         texts = tokenizer.batch_decode(result.sequences[:, g].reshape(len(prompts) * beams, -1), skip_special_tokens=True)
         yield texts, result.scores[:, g].reshape(-1).cpu().numpy()
@@ -141,13 +151,23 @@ def _generate_groups(model, tokenizer, prompts, trie, config: BeamConfig, groups
             processors.append(TrieLogitsProcessor(trie, tokenizer.eos_token_id, width))
         with torch.no_grad():
             out = model.generate(
-                **enc, num_beams=beams, num_return_sequences=beams, do_sample=False, early_stopping="never",
-                max_new_tokens=config.max_new_tokens, logits_processor=processors, output_scores=True,
-                return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                **enc,
+                num_beams=beams,
+                num_return_sequences=beams,
+                do_sample=False,
+                early_stopping="never",
+                max_new_tokens=config.max_new_tokens,
+                logits_processor=processors,
+                output_scores=True,
+                return_dict_in_generate=True,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
             )
         earlier.append(recorder.steps)
-        yield (tokenizer.batch_decode(out.sequences[:, width:], skip_special_tokens=True),
-               out.sequences_scores.detach().cpu().numpy())
+        yield (
+            tokenizer.batch_decode(out.sequences[:, width:], skip_special_tokens=True),
+            out.sequences_scores.detach().cpu().numpy(),
+        )
 
 
 def single_token_titles(trie: TitleTrie) -> tuple[int, np.ndarray] | None:
@@ -175,7 +195,9 @@ def title_token_beams(model, tokenizer, prompts: Sequence[str], trie: TitleTrie,
     prefix, titles = shape
     enc, _ = _encode(tokenizer, prompts, model.device)
     ids = torch.cat([enc["input_ids"], torch.full((len(prompts), 1), prefix, device=model.device)], dim=1)
-    attn = torch.cat([enc["attention_mask"], torch.ones((len(prompts), 1), dtype=enc["attention_mask"].dtype, device=model.device)], dim=1)
+    attn = torch.cat(
+        [enc["attention_mask"], torch.ones((len(prompts), 1), dtype=enc["attention_mask"].dtype, device=model.device)], dim=1
+    )
     positions = (attn.cumsum(-1) - 1).clamp(min=0)  # left padding: positions count real tokens, as generate() does
     n = min(n_return, len(titles))
     with torch.no_grad():
@@ -187,9 +209,13 @@ def title_token_beams(model, tokenizer, prompts: Sequence[str], trie: TitleTrie,
         chosen = allowed[pick]
         cache = out.past_key_values
         cache.batch_repeat_interleave(n)
-        step = model(input_ids=chosen.reshape(-1, 1), attention_mask=torch.cat([attn.repeat_interleave(n, 0),
-                                                                              torch.ones_like(attn[:, :1]).repeat_interleave(n, 0)], 1),
-                     position_ids=positions[:, -1:].repeat_interleave(n, 0) + 1, past_key_values=cache, use_cache=False)
+        step = model(
+            input_ids=chosen.reshape(-1, 1),
+            attention_mask=torch.cat([attn.repeat_interleave(n, 0), torch.ones_like(attn[:, :1]).repeat_interleave(n, 0)], 1),
+            position_ids=positions[:, -1:].repeat_interleave(n, 0) + 1,
+            past_key_values=cache,
+            use_cache=False,
+        )
         eos = step.logits[:, -1].float().log_softmax(-1)[:, tokenizer.eos_token_id].reshape(-1, n)
     total = (first + title_scores + eos).cpu().numpy()
     chosen = chosen.cpu().numpy()
@@ -200,8 +226,17 @@ def title_token_beams(model, tokenizer, prompts: Sequence[str], trie: TitleTrie,
     return out_lists
 
 
-def sample_texts(model, tokenizer, prompts: Sequence[str], n: int, *, top_k: int = 50, max_new_tokens: int = 64,
-                 generator=None, trie: TitleTrie | None = None) -> list[list[str]]:
+def sample_texts(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    n: int,
+    *,
+    top_k: int = 50,
+    max_new_tokens: int = 64,
+    generator=None,
+    trie: TitleTrie | None = None,
+) -> list[list[str]]:
     """n top-k samples per prompt (seeded through `generator`'s state)."""
     import torch
 
@@ -210,8 +245,16 @@ def sample_texts(model, tokenizer, prompts: Sequence[str], n: int, *, top_k: int
     if generator is not None:
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
     with torch.no_grad():
-        out = model.generate(**enc, do_sample=True, top_k=top_k, num_return_sequences=n, max_new_tokens=max_new_tokens,
-                             logits_processor=processors, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        out = model.generate(
+            **enc,
+            do_sample=True,
+            top_k=top_k,
+            num_return_sequences=n,
+            max_new_tokens=max_new_tokens,
+            logits_processor=processors,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
     texts = tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
     return [texts[i * n : (i + 1) * n] for i in range(len(prompts))]
 
@@ -222,8 +265,13 @@ def greedy_texts(model, tokenizer, prompts: Sequence[str], max_new_tokens: int =
 
     enc, width = _encode(tokenizer, prompts, model.device)
     with torch.no_grad():
-        out = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                             eos_token_id=tokenizer.eos_token_id)
+        out = model.generate(
+            **enc,
+            do_sample=False,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
     return [t.strip() for t in tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)]
 
 

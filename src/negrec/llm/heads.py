@@ -32,8 +32,10 @@ def _parts(model):
 def supports_gathered_head(model) -> bool:
     """True when the LM head is a plain projection (no logit soft-capping or scaling to reproduce)."""
     config = model.config.get_text_config()
-    scaled = any(getattr(config, key, None) is not None for key in ("final_logit_softcapping", "logit_scale",
-                                                                    "output_multiplier", "lm_head_multiplier", "logits_scaling"))
+    scaled = any(
+        getattr(config, key, None) is not None
+        for key in ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")
+    )
     return not scaled
 
 
@@ -64,8 +66,11 @@ def install_gathered_head(model, title_range: TitleRange | None = None) -> None:
     @functools.wraps(type(model).forward)  # keeps the signature generate() validates its kwargs against
     def forward(self, *args, fused_lm_head=False, labels=None, shift_labels=None, num_items_in_batch=None, **kwargs):
         if not fused_lm_head:
-            extra = {k: v for k, v in (("labels", labels), ("shift_labels", shift_labels),
-                                       ("num_items_in_batch", num_items_in_batch)) if v is not None}
+            extra = {
+                k: v
+                for k, v in (("labels", labels), ("shift_labels", shift_labels), ("num_items_in_batch", num_items_in_batch))
+                if v is not None
+            }
             return previous(*args, **kwargs, **extra)
         backbone, head = _parts(self)
         kwargs["use_cache"] = False
@@ -80,8 +85,12 @@ def install_gathered_head(model, title_range: TitleRange | None = None) -> None:
         logp = label_logprobs(logits, targets, title_range)
         picked = logp.gather(1, targets[:, None]).squeeze(1)
         with torch.no_grad():  # the statistics TRL logs
-            stats = {"entropy": torch.special.entr(logp.exp()).sum(-1), "log_sum_sq_probs": torch.logsumexp(2 * logp, -1),
-                     "mean_logits": logits.float().mean(-1), "is_top1": logp.argmax(-1) == targets}
+            stats = {
+                "entropy": torch.special.entr(logp.exp()).sum(-1),
+                "log_sum_sq_probs": torch.logsumexp(2 * logp, -1),
+                "mean_logits": logits.float().mean(-1),
+                "is_top1": logp.argmax(-1) == targets,
+            }
 
         def spread(values: torch.Tensor) -> torch.Tensor:
             # masked_scatter keeps an all-masked micro-batch connected to the graph (a differentiable zero)
@@ -89,8 +98,9 @@ def install_gathered_head(model, title_range: TitleRange | None = None) -> None:
 
         log_probs = spread(picked)
         count = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
-        return FusedCausalLMOutput(loss=-log_probs.sum() / count, log_probs=log_probs, label_mask=mask,
-                                   **{k: spread(v) for k, v in stats.items()})
+        return FusedCausalLMOutput(
+            loss=-log_probs.sum() / count, log_probs=log_probs, label_mask=mask, **{k: spread(v) for k, v in stats.items()}
+        )
 
     model.forward = types.MethodType(forward, model)
 

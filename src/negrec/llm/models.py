@@ -42,9 +42,11 @@ def model_settings(path: str | Path) -> dict:
 def write_run_readme(out: Path, config: dict, logged: int) -> Path:
     """negrec's own README for a training run folder (in place of the trainer library's model card)."""
     settings = "\n".join(f"- `{k}`: {v}" for k, v in sorted(config.items()) if not isinstance(v, (list, dict)))
-    text = (f"# negrec {config.get('stage', 'training')} run\n\nThe trained model is `final/` (load it by path; its settings "
-            f"are in `final/{SETTINGS_FILE}`), the training log `log.jsonl` ({logged} logged steps) and `config.json` the "
-            f"settings of this run:\n\n{settings}\n")
+    text = (
+        f"# negrec {config.get('stage', 'training')} run\n\nThe trained model is `final/` (load it by path; its settings "
+        f"are in `final/{SETTINGS_FILE}`), the training log `log.jsonl` ({logged} logged steps) and `config.json` the "
+        f"settings of this run:\n\n{settings}\n"
+    )
     (out / "README.md").write_text(text, encoding="utf-8")
     return out / "README.md"
 

@@ -64,8 +64,11 @@ def check_title_tokens(model_dir, catalog: Catalog) -> None:
     missing, extra = [t for t in given if t not in set(known)], [t for t in known if t not in set(given)]
     if missing or extra:
         first = f"first missing: {missing[0]!r}" if missing else f"first unknown to the catalog: {extra[0]!r}"
-        raise DataError(f"its title tokens were built on another catalog: {len(missing)} of the catalog's {len(given)} titles "
-                        f"are not among its {len(known)} ({first}); use the model built on this catalog", path=model_dir)
+        raise DataError(
+            f"its title tokens were built on another catalog: {len(missing)} of the catalog's {len(given)} titles "
+            f"are not among its {len(known)} ({first}); use the model built on this catalog",
+            path=model_dir,
+        )
 
 
 def check_title_count(n: int, catalog: Catalog, option: str = "--n") -> None:
@@ -85,19 +88,30 @@ def candidates_fn(model, tokenizer, catalog: Catalog, settings: CandidateSetting
             batch = prompts[start : start + settings.batch_size]
             if settings.method == "sample":
                 gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + chunk * 1009 + start)
-                texts += _sample_until_in_cluster(model, tokenizer, catalog, records[start : start + settings.batch_size],
-                                                  batch, settings, gen, trie)
+                texts += _sample_until_in_cluster(
+                    model, tokenizer, catalog, records[start : start + settings.batch_size], batch, settings, gen, trie
+                )
             else:
                 diverse = settings.method == "diverse"
-                config = BeamConfig(n_return=settings.n, beams_per_group=2 if diverse else settings.n,
-                                    groups=settings.groups if diverse else 1, diversity_penalty=settings.diversity_penalty if diverse else 0.0,
-                                    max_new_tokens=settings.max_new_tokens, constrained=trie is not None)
+                config = BeamConfig(
+                    n_return=settings.n,
+                    beams_per_group=2 if diverse else settings.n,
+                    groups=settings.groups if diverse else 1,
+                    diversity_penalty=settings.diversity_penalty if diverse else 0.0,
+                    max_new_tokens=settings.max_new_tokens,
+                    constrained=trie is not None,
+                )
                 texts += beam_titles(model, tokenizer, batch, trie, config)
         out = []
         for rec, prompt, generated in zip(records, prompts, texts):
             cands = [c for c in (candidate_string(t) for t in generated) if c]
-            out.append({"prompt": prompt, "chosen": rec["output"].strip(),
-                        "rejected": filter_candidates(cands, rec["output"], parse_title_list(rec["input"]))})
+            out.append(
+                {
+                    "prompt": prompt,
+                    "chosen": rec["output"].strip(),
+                    "rejected": filter_candidates(cands, rec["output"], parse_title_list(rec["input"])),
+                }
+            )
         return out
 
     return run
@@ -111,8 +125,16 @@ def _sample_until_in_cluster(model, tokenizer, catalog, records, prompts, settin
     done = np.zeros(len(records), dtype=bool)
     while not done.all():
         todo = np.flatnonzero(~done)
-        rounds = sample_texts(model, tokenizer, [prompts[i] for i in todo], settings.sample_round, top_k=settings.top_k,
-                              max_new_tokens=settings.max_new_tokens, generator=generator, trie=trie)
+        rounds = sample_texts(
+            model,
+            tokenizer,
+            [prompts[i] for i in todo],
+            settings.sample_round,
+            top_k=settings.top_k,
+            max_new_tokens=settings.max_new_tokens,
+            generator=generator,
+            trie=trie,
+        )
         for i, texts in zip(todo.tolist(), rounds):
             found[i] += texts
             for text in texts:
@@ -125,9 +147,19 @@ def _sample_until_in_cluster(model, tokenizer, catalog, records, prompts, settin
     return found
 
 
-def predict_fn(model, tokenizer, *, mode: Literal["greedy", "beams"] = "greedy", k: int = 10, batch_size: int = 8,
-               max_new_tokens: int = 50, template: str = "train", trie: TitleTrie | None = None, exclude_history: bool = False,
-               catalog: Catalog | None = None):
+def predict_fn(
+    model,
+    tokenizer,
+    *,
+    mode: Literal["greedy", "beams"] = "greedy",
+    k: int = 10,
+    batch_size: int = 8,
+    max_new_tokens: int = 50,
+    template: str = "train",
+    trie: TitleTrie | None = None,
+    exclude_history: bool = False,
+    catalog: Catalog | None = None,
+):
     """A chunk function writing the seed's prediction format (+ `beams`, the K constrained titles, in beams mode).
     `exclude_history` (beams mode): search K + (longest history) beams and drop titles the user already has,
     so the list holds K unseen titles when the search finds them. With `catalog`, a beam the length limit cut off
@@ -144,8 +176,15 @@ def predict_fn(model, tokenizer, *, mode: Literal["greedy", "beams"] = "greedy",
             else:
                 seen = [set(parse_title_list(r["input"])) if exclude_history else set() for r in recs]
                 width = k + max(len(s) for s in seen)
-                found = beam_titles(model, tokenizer, batch, trie, BeamConfig(n_return=width, beams_per_group=width, groups=1,
-                                                                               diversity_penalty=0.0, max_new_tokens=max_new_tokens))
+                found = beam_titles(
+                    model,
+                    tokenizer,
+                    batch,
+                    trie,
+                    BeamConfig(
+                        n_return=width, beams_per_group=width, groups=1, diversity_penalty=0.0, max_new_tokens=max_new_tokens
+                    ),
+                )
                 finished = [[t for t in titles if catalog is None or catalog.lookup(parse_target(t)) >= 0] for titles in found]
                 beams = [[t for t in titles if parse_target(t) not in s][:k] for titles, s in zip(finished, seen)]
                 preds = [b[0] if b else "" for b in beams]

@@ -46,17 +46,27 @@ def history_input(titles: list[str], items: np.ndarray) -> str:
 def next_item_records(timelines: list[np.ndarray], titles: list[str], max_history: int) -> list[dict]:
     """One record per position p ≥ 1 of every timeline: the ≤ max_history items before it → the item at p."""
     return [
-        {"instruction": INSTRUCTION, "input": history_input(titles, items[max(0, p - max_history) : p]),
-         "output": quote(titles[items[p]]) + "\n"}
-        for items in timelines for p in range(1, len(items))
+        {
+            "instruction": INSTRUCTION,
+            "input": history_input(titles, items[max(0, p - max_history) : p]),
+            "output": quote(titles[items[p]]) + "\n",
+        }
+        for items in timelines
+        for p in range(1, len(items))
     ]
 
 
 class TitleTokenRecommender(Recommender):
     """A tiny title-token Llama SFT'd on the users' next-item records (see the module docstring)."""
 
-    def __init__(self, catalog: Catalog, *, tiny: TinyConfig = TinyConfig(titles="tokens", vocab_size=512),
-                 settings: StageSettings | None = None, max_history: int = 10):
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        tiny: TinyConfig = TinyConfig(titles="tokens", vocab_size=512),
+        settings: StageSettings | None = None,
+        max_history: int = 10,
+    ):
         if tiny.titles != "tokens":
             raise ValueError("TitleTokenRecommender needs a title-token model (TinyConfig(titles='tokens'))")
         self.titles = catalog.require_titles("an LLM recommender")
@@ -76,8 +86,7 @@ class TitleTokenRecommender(Recommender):
         # the fitted model lives here until `save` copies it: removed with the recommender (or at interpreter exit)
         self._work = weakref.finalize(self, shutil.rmtree, work, True)
         init_tiny(records, self.titles, work / "init", self.tiny)
-        self._use(sft(work / "init", records, work / "sft", self.settings),
-                  [t[-self.max_history :].tolist() for t in timelines])
+        self._use(sft(work / "init", records, work / "sft", self.settings), [t[-self.max_history :].tolist() for t in timelines])
         return self
 
     def _use(self, model_dir: Path, histories: list[list[int]]) -> None:
@@ -97,8 +106,12 @@ class TitleTokenRecommender(Recommender):
         opening = self.tokenizer("\n", add_special_tokens=False)["input_ids"]
         rows = []
         for start in range(0, len(users), batch):
-            prompts = [render(INSTRUCTION, history_input(self.titles, np.asarray(self.histories[u], dtype=np.int64)),
-                              self.settings.template) for u in np.asarray(users)[start : start + batch]]
+            prompts = [
+                render(
+                    INSTRUCTION, history_input(self.titles, np.asarray(self.histories[u], dtype=np.int64)), self.settings.template
+                )
+                for u in np.asarray(users)[start : start + batch]
+            ]
             enc = self.tokenizer(prompts, return_tensors="pt", padding=True)
             extra = torch.tensor(opening).repeat(len(prompts), 1)
             ids = torch.cat([enc["input_ids"], extra], 1)
@@ -115,18 +128,32 @@ class TitleTokenRecommender(Recommender):
             raise RuntimeError("fit or load the recommender first")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(self.model_dir, folder / "model", dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("checkpoint-*", "log.jsonl", "*.png"))
-        write_json(folder / "model.json", {"kind": "title-token-llm", "template": self.settings.template,
-                                           "max_history": self.max_history, "titles": self.titles,
-                                           "histories": self.histories})
+        shutil.copytree(
+            self.model_dir,
+            folder / "model",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("checkpoint-*", "log.jsonl", "*.png"),
+        )
+        write_json(
+            folder / "model.json",
+            {
+                "kind": "title-token-llm",
+                "template": self.settings.template,
+                "max_history": self.max_history,
+                "titles": self.titles,
+                "histories": self.histories,
+            },
+        )
         return folder
 
     @classmethod
     def load(cls, folder: str | Path) -> "TitleTokenRecommender":
         folder = Path(folder)
         meta = read_json(folder / "model.json")
-        rec = cls(Catalog(item_ids=np.arange(len(meta["titles"])), titles=meta["titles"]), max_history=meta["max_history"],
-                  settings=stage_settings("sft", {"template": meta["template"]}))
+        rec = cls(
+            Catalog(item_ids=np.arange(len(meta["titles"])), titles=meta["titles"]),
+            max_history=meta["max_history"],
+            settings=stage_settings("sft", {"template": meta["template"]}),
+        )
         rec._use(folder / "model", meta["histories"])
         return rec

@@ -37,10 +37,19 @@ def chunk_path(work_dir: Path, index: int) -> Path:
     return work_dir / f"chunk_{index:05d}.jsonl"
 
 
-def run_chunks(records: Sequence[dict], work_dir: str | Path, fn: ChunkFn, *, settings: Any, chunk_size: int = 100,
-               shard: tuple[int, int] = (0, 1), overwrite: bool = False,
-               progress: Callable[[Iterable[int]], Iterable[int]] | None = None, follower: bool = False,
-               wait_seconds: float = 24 * 3600) -> list[Path]:
+def run_chunks(
+    records: Sequence[dict],
+    work_dir: str | Path,
+    fn: ChunkFn,
+    *,
+    settings: Any,
+    chunk_size: int = 100,
+    shard: tuple[int, int] = (0, 1),
+    overwrite: bool = False,
+    progress: Callable[[Iterable[int]], Iterable[int]] | None = None,
+    follower: bool = False,
+    wait_seconds: float = 24 * 3600,
+) -> list[Path]:
     """Process this shard's missing chunks; return the chunk files this shard owns.
 
     The plan records a fingerprint of the records and of `settings` (everything else the output depends on: the
@@ -52,22 +61,29 @@ def run_chunks(records: Sequence[dict], work_dir: str | Path, fn: ChunkFn, *, se
     n_chunks = (len(records) + chunk_size - 1) // chunk_size
     plan = {"records": len(records), "chunk_size": chunk_size, "chunks": n_chunks, "fingerprint": fingerprint(records, settings)}
     if follower:
-        wait_until(lambda: (work_dir / "plan.json").is_file() and read_json(work_dir / "plan.json") == plan,
-                    f"rank 0 to write this stage's plan in {work_dir}", wait_seconds)
+        wait_until(
+            lambda: (work_dir / "plan.json").is_file() and read_json(work_dir / "plan.json") == plan,
+            f"rank 0 to write this stage's plan in {work_dir}",
+            wait_seconds,
+        )
         return _run_mine(records, work_dir, fn, n_chunks, chunk_size, shard, progress)
     old = read_json(work_dir / "plan.json") if (work_dir / "plan.json").is_file() else None
     if old is not None and old != plan:
         if not overwrite:
-            raise DataError("its chunks were made from other records, model or options; rerun with --overwrite to start "
-                            "over, or give another --work-dir", path=work_dir)
+            raise DataError(
+                "its chunks were made from other records, model or options; rerun with --overwrite to start "
+                "over, or give another --work-dir",
+                path=work_dir,
+            )
         for stale in work_dir.glob("chunk_*.jsonl"):
             stale.unlink()
     write_json(work_dir / "plan.json", plan)
     return _run_mine(records, work_dir, fn, n_chunks, chunk_size, shard, progress)
 
 
-def _run_mine(records, work_dir: Path, fn: ChunkFn, n_chunks: int, chunk_size: int, shard: tuple[int, int],
-              progress) -> list[Path]:
+def _run_mine(
+    records, work_dir: Path, fn: ChunkFn, n_chunks: int, chunk_size: int, shard: tuple[int, int], progress
+) -> list[Path]:
     """Write this shard's missing chunks (index ≡ shard (mod shards)); return the files it owns."""
     mine = [c for c in range(n_chunks) if c % shard[1] == shard[0]]
     todo = [c for c in mine if not chunk_path(work_dir, c).is_file()]
@@ -80,8 +96,11 @@ def wait_for_all_chunks(work_dir: str | Path, wait_seconds: float = 24 * 3600) -
     """Rank 0 of a multi-process launch: wait until the other ranks have written their chunks."""
     work_dir = Path(work_dir)
     n_chunks = read_json(work_dir / "plan.json")["chunks"]
-    wait_until(lambda: all(chunk_path(work_dir, c).is_file() for c in range(n_chunks)),
-                f"the other processes' chunks in {work_dir}", wait_seconds)
+    wait_until(
+        lambda: all(chunk_path(work_dir, c).is_file() for c in range(n_chunks)),
+        f"the other processes' chunks in {work_dir}",
+        wait_seconds,
+    )
 
 
 def merge_chunks(work_dir: str | Path, out: str | Path, *, as_jsonl: bool | None = None) -> int:
@@ -92,7 +111,10 @@ def merge_chunks(work_dir: str | Path, out: str | Path, *, as_jsonl: bool | None
         raise DataError("no plan.json: not a chunk folder", path=work_dir)
     missing = [c for c in range(plan["chunks"]) if not chunk_path(work_dir, c).is_file()]
     if missing:
-        raise DataError(f"{len(missing)} chunks missing (first: {chunk_path(work_dir, missing[0]).name}); run the remaining shards", path=work_dir)
+        raise DataError(
+            f"{len(missing)} chunks missing (first: {chunk_path(work_dir, missing[0]).name}); run the remaining shards",
+            path=work_dir,
+        )
     rows: list[dict] = []
     for c in range(plan["chunks"]):
         rows += read_records(chunk_path(work_dir, c))[0]
@@ -107,8 +129,9 @@ def run_and_merge(records: Sequence[dict], work_dir: Path, fn: ChunkFn, settings
     `out`; under a multi-process launch each process takes the chunks of its rank and rank 0 merges once all exist."""
     launched = launch_rank()
     shard = launched or (0, 1)
-    run_chunks(records, work_dir, fn, settings=settings, chunk_size=chunk_size, overwrite=True, shard=shard,
-               follower=shard[0] > 0)
+    run_chunks(
+        records, work_dir, fn, settings=settings, chunk_size=chunk_size, overwrite=True, shard=shard, follower=shard[0] > 0
+    )
     if shard[0] == 0:
         if launched is not None:
             wait_for_all_chunks(work_dir)

@@ -42,8 +42,12 @@ def title_range(tokenizer) -> tuple[int, int]:
 
 
 def sdpo_loss(
-    policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor, ref_rejected: torch.Tensor,
-    mask: torch.Tensor, beta: float = 0.1,
+    policy_chosen: torch.Tensor,
+    policy_rejected: torch.Tensor,
+    ref_chosen: torch.Tensor,
+    ref_rejected: torch.Tensor,
+    mask: torch.Tensor,
+    beta: float = 0.1,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Mean S-DPO loss over rows; chosen (B,), rejected (B, K), mask (B, K) True = a real negative."""
     r_chosen = policy_chosen - ref_chosen
@@ -70,7 +74,9 @@ def encode_completion(tokenizer, prompt: str, completion: str, max_length: int |
     return full[cut:], max(start - cut, 1)
 
 
-def pad_rows(rows: Sequence[Sequence[int]], starts: Sequence[int], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def pad_rows(
+    rows: Sequence[Sequence[int]], starts: Sequence[int], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Right-padded ids, attention mask and the mask of scored (completion) positions."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -83,8 +89,9 @@ def pad_rows(rows: Sequence[Sequence[int]], starts: Sequence[int], pad_id: int) 
     return ids, attn, score
 
 
-def sequence_logps(model, ids: torch.Tensor, attn: torch.Tensor, score: torch.Tensor,
-                   title_range: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def sequence_logps(
+    model, ids: torch.Tensor, attn: torch.Tensor, score: torch.Tensor, title_range: tuple[int, int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(Σ log p of the scored tokens, number of scored tokens) per row, in one forward. With `title_range` a title
     token is scored by a softmax over the title tokens only (`negrec.llm.heads`)."""
     from negrec.llm.heads import label_logprobs
@@ -97,8 +104,14 @@ def sequence_logps(model, ids: torch.Tensor, attn: torch.Tensor, score: torch.Te
     return sums, keep.sum(dim=1)
 
 
-def completion_logps(model, tokenizer, prompts: Sequence[str], completions: Sequence[str], max_length: int = 512,
-                     title_range: tuple[int, int] | None = None) -> torch.Tensor:
+def completion_logps(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    max_length: int = 512,
+    title_range: tuple[int, int] | None = None,
+) -> torch.Tensor:
     """Σ log p(completion tokens + EOS | prompt) per pair, scored as S-DPO scores them."""
     encoded = [encode_completion(tokenizer, p, c, max_length) for p, c in zip(prompts, completions)]
     device = next(model.parameters()).device

@@ -54,8 +54,12 @@ class SDPOTrainer(DPOTrainer):
         def encode(row: dict) -> dict:
             chosen, start = encode_completion(tokenizer, row["prompt"], row["chosen"], args.max_length)
             rejected = [encode_completion(tokenizer, row["prompt"], answer, args.max_length) for answer in row["rejected"]]
-            return {"chosen_ids": chosen, "chosen_start": start, "rejected_ids": [r[0] for r in rejected],
-                    "rejected_starts": [r[1] for r in rejected]}
+            return {
+                "chosen_ids": chosen,
+                "chosen_start": start,
+                "rejected_ids": [r[0] for r in rejected],
+                "rejected_starts": [r[1] for r in rejected],
+            }
 
         return dataset.map(encode, remove_columns=dataset.column_names)
 

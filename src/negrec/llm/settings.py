@@ -39,13 +39,23 @@ class StageSettings:
     title_logps: bool = False
 
     def __post_init__(self) -> None:
-        positive = {"lr": self.lr >= 0, "batch_size": self.batch_size > 0, "grad_accum": self.grad_accum > 0,
-                    "max_length": self.max_length > 0, "save_steps": self.save_steps > 0, "beta": self.beta > 0,
-                    "epochs": 0 < self.epochs <= 10_000, "time_budget_s": self.time_budget_s >= 0,
-                    "max_steps": self.max_steps == -1 or self.max_steps > 0, "seed": 0 <= self.seed < 2**32,
-                    "history_loss_from": self.history_loss_from >= 0, "anchor": self.anchor >= 0,
-                    "weight_decay": self.weight_decay >= 0, "warmup_steps": self.warmup_steps >= 0,
-                    "dropout": 0 <= self.dropout < 1}
+        positive = {
+            "lr": self.lr >= 0,
+            "batch_size": self.batch_size > 0,
+            "grad_accum": self.grad_accum > 0,
+            "max_length": self.max_length > 0,
+            "save_steps": self.save_steps > 0,
+            "beta": self.beta > 0,
+            "epochs": 0 < self.epochs <= 10_000,
+            "time_budget_s": self.time_budget_s >= 0,
+            "max_steps": self.max_steps == -1 or self.max_steps > 0,
+            "seed": 0 <= self.seed < 2**32,
+            "history_loss_from": self.history_loss_from >= 0,
+            "anchor": self.anchor >= 0,
+            "weight_decay": self.weight_decay >= 0,
+            "warmup_steps": self.warmup_steps >= 0,
+            "dropout": 0 <= self.dropout < 1,
+        }
         bad = [k for k, ok in positive.items() if not ok]
         if bad:
             raise ValueError(f"invalid training setting {bad[0]}={getattr(self, bad[0])!r}")

@@ -53,8 +53,9 @@ class StageProgress(TrainerCallback):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         if state.is_world_process_zero:
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                     TimeRemainingColumn())
+            self.progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()
+            )
             self.progress.start()
             self.task = self.progress.add_task(self.description, total=state.max_steps, completed=state.global_step)
 

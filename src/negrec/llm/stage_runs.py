@@ -31,8 +31,13 @@ def stage_record(stage: str, settings: Any, *, model: str | Path, data: Sequence
     (fingerprinted) and any further inputs (paths are fingerprinted by content, other values kept as they are)."""
     from dataclasses import asdict
 
-    record = {"stage": stage, "model": str(model), "model_files": model_fingerprint(model), "data": fingerprint(list(data)),
-              "data_records": len(data)}
+    record = {
+        "stage": stage,
+        "model": str(model),
+        "model_files": model_fingerprint(model),
+        "data": fingerprint(list(data)),
+        "data_records": len(data),
+    }
     for key, value in inputs.items():
         if isinstance(value, Path) and value.is_dir():
             record[key], record[f"{key}_files"] = str(value), model_fingerprint(value)
@@ -71,12 +76,18 @@ def begin_stage(out: str | Path, record: dict) -> bool:
     if stored.is_file():
         changed = differences(read_json(stored), record)
         if changed:
-            raise DataError("holds a run made with other options or inputs: " + "; ".join(changed) + ". Rerun with its "
-                            "options to resume it, or start over with --overwrite / another --out", path=out)
+            raise DataError(
+                "holds a run made with other options or inputs: " + "; ".join(changed) + ". Rerun with its "
+                "options to resume it, or start over with --overwrite / another --out",
+                path=out,
+            )
         done = finished(out)
     elif any(out.glob("checkpoint-*")) or finished(out):
-        raise DataError(f"holds a training run without its {CONFIG} (its options are unknown, so it cannot be "
-                        "resumed); start over with --overwrite or use another --out", path=out)
+        raise DataError(
+            f"holds a training run without its {CONFIG} (its options are unknown, so it cannot be "
+            "resumed); start over with --overwrite or use another --out",
+            path=out,
+        )
     processes_barrier()
     if is_main_process() and not stored.is_file():
         out.mkdir(parents=True, exist_ok=True)

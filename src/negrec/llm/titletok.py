@@ -130,11 +130,23 @@ class TitleTokenizer(PreTrainedTokenizerFast):
 
     # --- the transformers entry points ---------------------------------------------------------------
 
-    def _encode_plus(self, text, text_pair=None, add_special_tokens: bool = True,
-                     padding_strategy: PaddingStrategy = PaddingStrategy.DO_NOT_PAD, truncation_strategy=None,
-                     max_length: int | None = None, stride: int = 0, is_split_into_words: bool = False,
-                     pad_to_multiple_of: int | None = None, padding_side: str | None = None, return_tensors=None,
-                     return_token_type_ids=None, return_attention_mask=None, **kwargs) -> BatchEncoding:
+    def _encode_plus(
+        self,
+        text,
+        text_pair=None,
+        add_special_tokens: bool = True,
+        padding_strategy: PaddingStrategy = PaddingStrategy.DO_NOT_PAD,
+        truncation_strategy=None,
+        max_length: int | None = None,
+        stride: int = 0,
+        is_split_into_words: bool = False,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors=None,
+        return_token_type_ids=None,
+        return_attention_mask=None,
+        **kwargs,
+    ) -> BatchEncoding:
         """Every `__call__`/`encode` lands here: structural ids, then the usual padding and tensors."""
         if text_pair is not None or is_split_into_words:
             raise ValueError("the title tokenizer encodes plain text only (no pairs, no pre-split words)")
@@ -144,8 +156,14 @@ class TitleTokenizer(PreTrainedTokenizerFast):
             ids = [row[:max_length] for row in ids]
         encoded = BatchEncoding({"input_ids": ids[0] if single else ids})
         if padding_strategy != PaddingStrategy.DO_NOT_PAD or return_attention_mask is not False:
-            encoded = self.pad(encoded, padding=padding_strategy, max_length=max_length, pad_to_multiple_of=pad_to_multiple_of,
-                               padding_side=padding_side, return_attention_mask=return_attention_mask)
+            encoded = self.pad(
+                encoded,
+                padding=padding_strategy,
+                max_length=max_length,
+                pad_to_multiple_of=pad_to_multiple_of,
+                padding_side=padding_side,
+                return_attention_mask=return_attention_mask,
+            )
         return BatchEncoding(dict(encoded), tensor_type=return_tensors)
 
     def _decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None, **kwargs) -> str:
@@ -157,7 +175,9 @@ class TitleTokenizer(PreTrainedTokenizerFast):
         for tid in token_ids:
             if self.is_title(tid):
                 if run:
-                    parts.append(super()._decode(run, skip_special_tokens=skip_special_tokens, clean_up_tokenization_spaces=False))
+                    parts.append(
+                        super()._decode(run, skip_special_tokens=skip_special_tokens, clean_up_tokenization_spaces=False)
+                    )
                     run = []
                 parts.append(quoted(self.titles[tid - self.title_offset]))
             else:

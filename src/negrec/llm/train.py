@@ -24,14 +24,30 @@ def _trl_common(out: Path, s: StageSettings) -> dict:
     import torch
 
     cpu = not torch.cuda.is_available()
-    return dict(output_dir=str(out), num_train_epochs=s.epochs, max_steps=s.max_steps, learning_rate=s.lr, per_device_train_batch_size=s.batch_size,
-                gradient_accumulation_steps=s.grad_accum, warmup_steps=s.warmup_steps, save_strategy="steps",
-                weight_decay=s.weight_decay, lr_scheduler_type=s.lr_schedule,
-                save_steps=s.save_steps, logging_steps=1, report_to=[], disable_tqdm=True, seed=s.seed, bf16=not cpu and torch.cuda.is_bf16_supported(),
-                activation_checkpointing=False, max_length=s.max_length, use_cpu=cpu,
-                # every trained parameter takes part in each forward (a DPO reference is frozen and not wrapped): the
-                # default search for unused ones costs a graph traversal per step and a warning per process
-                ddp_find_unused_parameters=False)
+    return dict(
+        output_dir=str(out),
+        num_train_epochs=s.epochs,
+        max_steps=s.max_steps,
+        learning_rate=s.lr,
+        per_device_train_batch_size=s.batch_size,
+        gradient_accumulation_steps=s.grad_accum,
+        warmup_steps=s.warmup_steps,
+        save_strategy="steps",
+        weight_decay=s.weight_decay,
+        lr_scheduler_type=s.lr_schedule,
+        save_steps=s.save_steps,
+        logging_steps=1,
+        report_to=[],
+        disable_tqdm=True,
+        seed=s.seed,
+        bf16=not cpu and torch.cuda.is_bf16_supported(),
+        activation_checkpointing=False,
+        max_length=s.max_length,
+        use_cpu=cpu,
+        # every trained parameter takes part in each forward (a DPO reference is frozen and not wrapped): the
+        # default search for unused ones costs a graph traversal per step and a warning per process
+        ddp_find_unused_parameters=False,
+    )
 
 
 def _train(trainer, out: Path) -> None:
@@ -49,8 +65,10 @@ def _train(trainer, out: Path) -> None:
     except pickle.UnpicklingError:
         if last is None:
             raise
-        raise DataError("is not a training checkpoint (a file in it holds more than tensors and plain values); move "
-                        "it away to start over", path=last) from None
+        raise DataError(
+            "is not a training checkpoint (a file in it holds more than tensors and plain values); move it away to start over",
+            path=last,
+        ) from None
 
 
 def _frozen(model):
@@ -73,7 +91,9 @@ def _finish(trainer, tokenizer, out: Path) -> Path:
     record = json.loads((out / CONFIG).read_text(encoding="utf-8"))  # the run begin_stage recorded
     state = trainer.state
     clock = next(c for c in trainer.callback_handler.callbacks if isinstance(c, TrainingClock))
-    stopped = "time budget" if clock.stopped_by_budget else "max steps" if 0 < trainer.args.max_steps <= state.global_step else "epochs"
+    stopped = (
+        "time budget" if clock.stopped_by_budget else "max steps" if 0 < trainer.args.max_steps <= state.global_step else "epochs"
+    )
     result = {"steps": state.global_step, "training_seconds": round(clock.seconds, 3), "stopped": stopped}
     if is_main_process():
         model = trainer.model
@@ -104,8 +124,12 @@ def _load_trainable(model_dir: Path, s: StageSettings):
     if s.lora:
         from peft import LoraConfig, get_peft_model
 
-        model = get_peft_model(model, LoraConfig(r=s.lora_r, lora_alpha=s.lora_alpha, lora_dropout=0.05,
-                                                 target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=s.lora_r, lora_alpha=s.lora_alpha, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"
+            ),
+        )
     return model, tok
 
 
@@ -169,8 +193,13 @@ def sft(model_dir: str | Path, records: Sequence[dict], out: str | Path, setting
     return _finish(trainer, tok, out)
 
 
-def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
-        reference_dir: str | Path | None = None) -> Path:
+def dpo(
+    model_dir: str | Path,
+    pairs: Sequence[dict],
+    out: str | Path,
+    settings: StageSettings = StageSettings(),
+    reference_dir: str | Path | None = None,
+) -> Path:
     """DPO with TRL on single-negative `{prompt, chosen, rejected}` records. The reference is an explicit
     frozen copy of `reference_dir` (default: the starting model), so it works for any model; with LoRA
     the reference is the adapter-free base, as TRL does for PEFT models."""
@@ -204,11 +233,18 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     rows = [{"prompt": p["prompt"], "chosen": answer(p["chosen"]), "rejected": answer(p["rejected"])} for p in pairs]
     # the anchor is RPO: TRL's "sft" loss (mean NLL of the chosen tokens) weighted beside the sigmoid DPO loss
     losses = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, settings.anchor]) if settings.anchor else {}
-    args = DPOConfig(**_trl_common(out, settings), beta=settings.beta, precompute_ref_log_probs=settings.precompute_ref_log_probs,
-                     **losses)
+    args = DPOConfig(
+        **_trl_common(out, settings), beta=settings.beta, precompute_ref_log_probs=settings.precompute_ref_log_probs, **losses
+    )
     titles = title_range(tok) if settings.title_logps else None
-    trainer = DPOTrainer(model=model, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
-                         callbacks=callbacks)
+    trainer = DPOTrainer(
+        model=model,
+        ref_model=reference,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+        callbacks=callbacks,
+    )
     for net in (trainer.model, trainer.ref_model):
         if net is not None:  # under DeepSpeed the reference is an engine: the head belongs to its module
             install_gathered_head(getattr(net, "module", net), titles)
@@ -216,8 +252,14 @@ def dpo(model_dir: str | Path, pairs: Sequence[dict], out: str | Path, settings:
     return _finish(trainer, tok, out)
 
 
-def sdpo_trainer(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
-                 reference_dir: str | Path | None = None, pad_empty_to: int | None = None):
+def sdpo_trainer(
+    model_dir: str | Path,
+    records: Sequence[dict],
+    out: str | Path,
+    settings: StageSettings = StageSettings(),
+    reference_dir: str | Path | None = None,
+    pad_empty_to: int | None = None,
+):
     """The S-DPO trainer (TRL's DPO trainer with the S-DPO loss, `negrec.llm.sdpo_trainer`) on lists of negatives,
     `out` claimed for its run (`stage_runs.begin_stage`; None when that run is finished already); the reference is a
     frozen copy of `reference_dir` (default: the starting model)."""
@@ -237,20 +279,37 @@ def sdpo_trainer(model_dir: str | Path, records: Sequence[dict], out: str | Path
         raise ValueError("no preference records with a negative to train on")
     out = Path(out)
     callbacks = _callbacks(out, settings)
-    if begin_stage(out, stage_record("sdpo", settings, model=model_dir, data=records, reference=Path(reference_dir or model_dir),
-                                     pad_empty_to=pad_empty_to)):
+    if begin_stage(
+        out,
+        stage_record(
+            "sdpo", settings, model=model_dir, data=records, reference=Path(reference_dir or model_dir), pad_empty_to=pad_empty_to
+        ),
+    ):
         return None
     policy, tok = _load_trainable(Path(model_dir), settings)
     reference = _frozen(load_model(reference_dir or model_dir)[0])
     args = DPOConfig(**_trl_common(out, settings), beta=settings.beta)
-    trainer = SDPOTrainer(model=policy, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
-                          title_range=title_range(tok) if settings.title_logps else None, anchor=settings.anchor,
-                          callbacks=callbacks)
+    trainer = SDPOTrainer(
+        model=policy,
+        ref_model=reference,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+        title_range=title_range(tok) if settings.title_logps else None,
+        anchor=settings.anchor,
+        callbacks=callbacks,
+    )
     return quiet_trainer(trainer, "S-DPO")
 
 
-def sdpo(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings(),
-         reference_dir: str | Path | None = None, pad_empty_to: int | None = None) -> Path:
+def sdpo(
+    model_dir: str | Path,
+    records: Sequence[dict],
+    out: str | Path,
+    settings: StageSettings = StageSettings(),
+    reference_dir: str | Path | None = None,
+    pad_empty_to: int | None = None,
+) -> Path:
     """S-DPO over lists of negatives (masked), trained like DPO (`sdpo_trainer`); resumes the same run from its last
     checkpoint."""
     out = Path(out)
@@ -261,8 +320,9 @@ def sdpo(model_dir: str | Path, records: Sequence[dict], out: str | Path, settin
     return _finish(trainer, trainer.processing_class, out)
 
 
-def curriculum(model_dir: str | Path, stages: Sequence[tuple[Kind, str | Path]], out: str | Path,
-               settings: StageSettings = StageSettings()) -> Path:
+def curriculum(
+    model_dir: str | Path, stages: Sequence[tuple[Kind, str | Path]], out: str | Path, settings: StageSettings = StageSettings()
+) -> Path:
     """Stages of DPO / S-DPO, each starting from the previous stage's weights for both policy and reference
     (the seed's headline method: clusterout_low, then clusterin_low). A rerun resumes the same curriculum only,
     skipping its finished stages."""

@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+
 @dataclass(frozen=True, eq=False)
 class TitleTrie:
     """Trie in CSR form: node n's children are child_tokens/child_nodes[offsets[n]:offsets[n+1]] (tokens sorted)."""
@@ -145,8 +146,9 @@ class TrieLogitsProcessor:
         if generated.shape[1] == 0:
             nodes = np.zeros(len(generated), dtype=np.int64)
         else:
-            parents = np.fromiter((self.nodes.get(row[:-1].tobytes(), -1) for row in generated), dtype=np.int64,
-                                  count=len(generated))
+            parents = np.fromiter(
+                (self.nodes.get(row[:-1].tobytes(), -1) for row in generated), dtype=np.int64, count=len(generated)
+            )
             nodes = self.trie.step(parents, generated[:, -1])
             self.nodes.update(zip((row.tobytes() for row in generated), nodes.tolist()))
         # copy only the allowed scores into a −inf matrix: work in proportion to the allowed set, not B × vocab

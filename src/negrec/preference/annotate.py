@@ -59,14 +59,24 @@ class Annotated:
         e, off = self.table.exposure, self.table.offsets
         for r in range(len(self)):
             details = [
-                {"rejected": self.candidates[j], "genre": self.genres[j], "exposure_count": int(e[j]),
-                 "exposure_rank": int(self.ranks[j]) or None}
+                {
+                    "rejected": self.candidates[j],
+                    "genre": self.genres[j],
+                    "exposure_count": int(e[j]),
+                    "exposure_rank": int(self.ranks[j]) or None,
+                }
                 for j in range(off[r], off[r + 1])
             ]
-            out.append({
-                "instruction": self.instructions[r], "input": self.inputs[r], "chosen": self.chosen[r],
-                "rejected": self.row_candidates(r), "interest_clusters": self.clusters[r], "rejected_details": details,
-            })
+            out.append(
+                {
+                    "instruction": self.instructions[r],
+                    "input": self.inputs[r],
+                    "chosen": self.chosen[r],
+                    "rejected": self.row_candidates(r),
+                    "interest_clusters": self.clusters[r],
+                    "rejected_details": details,
+                }
+            )
         return out
 
 
@@ -93,7 +103,9 @@ def histories_of(path: str | Path, parser: TitleParser = "list") -> list[list[st
         elif isinstance(rec.get("prompt"), str):
             text = parse_prompt(rec["prompt"], where=str(path), record=k)[1]
         else:
-            raise DataError("needs an 'input' or a 'prompt' string", path=path, record=k, line=lines[k] if lines else None, field="input")
+            raise DataError(
+                "needs an 'input' or a 'prompt' string", path=path, record=k, line=lines[k] if lines else None, field="input"
+            )
         out.append(parse_title_list(text, parser))
     return out
 
@@ -178,6 +190,12 @@ def load_annotated(path: str | Path) -> Annotated:
     np.cumsum(lengths, out=offsets[1:])
     table = CandidateTable(offsets, np.asarray(exposure, dtype=np.int64), np.asarray(overlap, dtype=np.int64), _keys(candidates))
     return Annotated(
-        [r["instruction"] for r in records], [r["input"] for r in records], [r["chosen"] for r in records],
-        candidates, [list(r["interest_clusters"]) for r in records], genres, np.asarray(ranks, dtype=np.int64), table,
+        [r["instruction"] for r in records],
+        [r["input"] for r in records],
+        [r["chosen"] for r in records],
+        candidates,
+        [list(r["interest_clusters"]) for r in records],
+        genres,
+        np.asarray(ranks, dtype=np.int64),
+        table,
     )

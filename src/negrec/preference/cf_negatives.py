@@ -23,7 +23,10 @@ from negrec.data.prompts import render
 from negrec.sampling.strategies import segment_best
 
 CF_STRATEGIES = tuple(
-    f"{scope}{ref}_{direction}" for scope in ("", "in_", "out_") for ref in ("past", "chosen") for direction in ("farthest", "nearest")
+    f"{scope}{ref}_{direction}"
+    for scope in ("", "in_", "out_")
+    for ref in ("past", "chosen")
+    for direction in ("farthest", "nearest")
 ) + ("global_farthest",)
 
 
@@ -50,14 +53,21 @@ def load_item_embeddings(path: str | Path, catalog: Catalog) -> np.ndarray:
 
 
 def cf_strategy_records(
-    annotated: Annotated, catalog: Catalog, embeddings: np.ndarray, strategy: str, *, parser: TitleParser = "list",
+    annotated: Annotated,
+    catalog: Catalog,
+    embeddings: np.ndarray,
+    strategy: str,
+    *,
+    parser: TitleParser = "list",
 ) -> tuple[list[dict], SelectionReport]:
     """`{prompt, chosen, rejected}` with the candidate (or catalog item) the CF strategy picks; rows with
     no eligible item are skipped and reported."""
     if strategy not in CF_STRATEGIES:
         raise ValueError(f"unknown CF strategy {strategy!r}; choose one of {', '.join(CF_STRATEGIES)}")
     has = np.isfinite(embeddings).all(axis=1)
-    histories = [[i for i in catalog.lookup_many(parse_title_list(inp, parser)).tolist() if i >= 0 and has[i]] for inp in annotated.inputs]
+    histories = [
+        [i for i in catalog.lookup_many(parse_title_list(inp, parser)).tolist() if i >= 0 and has[i]] for inp in annotated.inputs
+    ]
     titles = catalog.require_titles("CF negatives")
     if strategy == "global_farthest":
         picks = _global_farthest(histories, embeddings, has)
@@ -70,13 +80,21 @@ def cf_strategy_records(
         if name is None:
             report.skipped.append(r)
             continue
-        out.append({"prompt": render(annotated.instructions[r], annotated.inputs[r]), "chosen": annotated.chosen[r], "rejected": name})
+        out.append(
+            {"prompt": render(annotated.instructions[r], annotated.inputs[r]), "chosen": annotated.chosen[r], "rejected": name}
+        )
     report.written = len(out)
     return out, report
 
 
 def _pick_candidates(annotated, catalog, embeddings, has, histories, strategy, parser) -> list[str | None]:
-    scope, rest = ("in", strategy[3:]) if strategy.startswith("in_") else ("out", strategy[4:]) if strategy.startswith("out_") else ("all", strategy)
+    scope, rest = (
+        ("in", strategy[3:])
+        if strategy.startswith("in_")
+        else ("out", strategy[4:])
+        if strategy.startswith("out_")
+        else ("all", strategy)
+    )
     ref, direction = rest.split("_")
     table = annotated.table
     rows = table.row_of()
@@ -84,7 +102,11 @@ def _pick_candidates(annotated, catalog, embeddings, has, histories, strategy, p
     usable = (items >= 0) & has[np.maximum(items, 0)]
     dim = embeddings.shape[1]
     if ref == "past":
-        anchors = np.stack([embeddings[h].mean(axis=0) if h else np.full(dim, np.nan) for h in histories]) if histories else np.zeros((0, dim))
+        anchors = (
+            np.stack([embeddings[h].mean(axis=0) if h else np.full(dim, np.nan) for h in histories])
+            if histories
+            else np.zeros((0, dim))
+        )
     else:
         chosen = catalog.lookup_many([parse_target(c) for c in annotated.chosen])
         ok = (chosen >= 0) & has[np.maximum(chosen, 0)]

@@ -37,7 +37,11 @@ class SelectionReport:
 
 
 def strategy_records(
-    annotated: Annotated, strategy: str, *, rng: np.random.Generator | None = None, empty_negatives: bool = False,
+    annotated: Annotated,
+    strategy: str,
+    *,
+    rng: np.random.Generator | None = None,
+    empty_negatives: bool = False,
     template: str = "train",
 ) -> tuple[list[dict], SelectionReport]:
     """`{prompt (T-train or `template`), chosen, rejected}` per row; `rejected` is a string for single-negative strategies
@@ -59,14 +63,24 @@ def strategy_records(
             report.empty_negatives += 1
             chosen = [""]
         rejected: str | list[str] = chosen if strategy in PAIRS else chosen[0]
-        out.append({"prompt": render(annotated.instructions[r], annotated.inputs[r], template), "chosen": annotated.chosen[r],
-                    "rejected": rejected})
+        out.append(
+            {
+                "prompt": render(annotated.instructions[r], annotated.inputs[r], template),
+                "chosen": annotated.chosen[r],
+                "rejected": rejected,
+            }
+        )
     report.written = len(out)
     return out, report
 
 
 def random_records(
-    records: Sequence[dict], catalog: Catalog, n: int, rng: np.random.Generator, *, parser: TitleParser = "list",
+    records: Sequence[dict],
+    catalog: Catalog,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    parser: TitleParser = "list",
     template: str = "train",
 ) -> tuple[list[dict], SelectionReport]:
     """n distinct random catalog titles per record, none of them in its history or equal to its target.
@@ -94,7 +108,9 @@ def random_records(
                 if i not in banned and i not in picks:
                     picks.append(i)
         rejected = [quote(titles[i]) for i in picks[:n]]
-        out.append({"prompt": render(instruction, inp, template), "chosen": chosen, "rejected": rejected[0] if n == 1 else rejected})
+        out.append(
+            {"prompt": render(instruction, inp, template), "chosen": chosen, "rejected": rejected[0] if n == 1 else rejected}
+        )
     report.written = len(out)
     return out, report
 
@@ -111,8 +127,11 @@ def write_preferences(path: str | Path, records: list[dict], fmt: OutputFormat =
         return "\n" + text
 
     rows = [
-        {"prompt": r["prompt"], "chosen": completion(r["chosen"]),
-         "rejected": [completion(x) for x in r["rejected"]] if isinstance(r["rejected"], list) else completion(r["rejected"])}
+        {
+            "prompt": r["prompt"],
+            "chosen": completion(r["chosen"]),
+            "rejected": [completion(x) for x in r["rejected"]] if isinstance(r["rejected"], list) else completion(r["rejected"]),
+        }
         for r in records
     ]
     return write_jsonl(path, rows)

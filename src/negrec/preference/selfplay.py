@@ -31,8 +31,14 @@ class SelfPlayReport:
 
 
 def selfplay_records(
-    records: Sequence[dict], predictions: Sequence[dict], catalog: Catalog, *, seed: bool = False,
-    parser: TitleParser = "list", where: str = "predictions", template: str = "train",
+    records: Sequence[dict],
+    predictions: Sequence[dict],
+    catalog: Catalog,
+    *,
+    seed: bool = False,
+    parser: TitleParser = "list",
+    where: str = "predictions",
+    template: str = "train",
 ) -> tuple[list[dict], SelfPlayReport]:
     """One DPO record per (record, own prediction), records and predictions aligned by position.
 
@@ -53,7 +59,12 @@ def selfplay_records(
         target = parse_target(rec["output"])
         truth = pred.get("ground_truth")
         if isinstance(truth, str) and parse_target(truth) != target:
-            raise DataError(f"ground truth {truth!r} does not match the record's output {target!r}", path=where, record=k, field="ground_truth")
+            raise DataError(
+                f"ground truth {truth!r} does not match the record's output {target!r}",
+                path=where,
+                record=k,
+                field="ground_truth",
+            )
         chosen = rec["output"].strip()
         if seed:
             m = _SEED_NAME.search(text)
@@ -65,12 +76,21 @@ def selfplay_records(
         item = catalog.lookup(name, normalised=True) if name else -1
         history = set(parse_title_list(rec["input"], parser))
         reason = (
-            "no title" if not name else "not in catalog" if item < 0 else
-            "equals target" if titles[item] == target else "in history" if titles[item] in history else None
+            "no title"
+            if not name
+            else "not in catalog"
+            if item < 0
+            else "equals target"
+            if titles[item] == target
+            else "in history"
+            if titles[item] in history
+            else None
         )
         if reason:
             report.dropped[reason] += 1
             continue
-        out.append({"prompt": render(rec["instruction"], rec["input"], template), "chosen": chosen, "rejected": quote(titles[item])})
+        out.append(
+            {"prompt": render(rec["instruction"], rec["input"], template), "chosen": chosen, "rejected": quote(titles[item])}
+        )
     report.written = len(out)
     return out, report

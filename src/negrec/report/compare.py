@@ -14,12 +14,20 @@ from negrec.report.plots import metric_bars, scatter_tradeoff
 from negrec.report.tables import ResultTable
 
 
-def paired_table(per_user: dict[str, dict[str, np.ndarray]], baselines: Sequence[str], tests: Sequence[str], *,
-                 seed: int = 0, n_resamples: int = 1000) -> ResultTable:
+def paired_table(
+    per_user: dict[str, dict[str, np.ndarray]],
+    baselines: Sequence[str],
+    tests: Sequence[str],
+    *,
+    seed: int = 0,
+    n_resamples: int = 1000,
+) -> ResultTable:
     """Every system against each baseline, per metric: mean difference, its bootstrap CI and the t-test p-value."""
     names = ", ".join(f"'{b}'" for b in baselines)
-    paired = ResultTable(title=f"Paired tests against {names} (t-test p-value; 95% bootstrap CI of the difference; mde: the "
-                               "smallest difference this test detects with 80% power at α = 0.05)")
+    paired = ResultTable(
+        title=f"Paired tests against {names} (t-test p-value; 95% bootstrap CI of the difference; mde: the "
+        "smallest difference this test detects with 80% power at α = 0.05)"
+    )
     for baseline in baselines:
         base = per_user[baseline]
         for name, mine in per_user.items():
@@ -27,16 +35,30 @@ def paired_table(per_user: dict[str, dict[str, np.ndarray]], baselines: Sequence
                 continue
             for metric in tests:
                 res = paired_test(mine[metric], base[metric], metric=metric, seed=seed, n_resamples=n_resamples)
-                paired.add({
-                    "system": name, "baseline": baseline, "metric": metric, "n": res.n, "diff": res.diff,
-                    "ci_low": res.ci_low, "ci_high": res.ci_high, "p_value": res.p_value, "mde": res.mde,
-                })
+                paired.add(
+                    {
+                        "system": name,
+                        "baseline": baseline,
+                        "metric": metric,
+                        "n": res.n,
+                        "diff": res.diff,
+                        "ci_low": res.ci_low,
+                        "ci_high": res.ci_high,
+                        "p_value": res.p_value,
+                        "mde": res.mde,
+                    }
+                )
     return paired
 
 
 def comparison_tables(
-    evals: dict[str, Evaluation], metrics: list[str], *, baseline: str | Sequence[str] | None = None,
-    tests: list[str] | None = None, seed: int = 0, n_resamples: int = 1000,
+    evals: dict[str, Evaluation],
+    metrics: list[str],
+    *,
+    baseline: str | Sequence[str] | None = None,
+    tests: list[str] | None = None,
+    seed: int = 0,
+    n_resamples: int = 1000,
 ) -> tuple[ResultTable, ResultTable]:
     """A metrics table (mean [95% CI] per system, the best per column in bold, opening with what it found) and a
     paired-test table of every system against each baseline. A metric equal to an earlier one for every user of every
@@ -47,10 +69,13 @@ def comparison_tables(
         cis = ev.with_ci(seed=seed, n_resamples=n_resamples)
         table.add({"system": name, **{m: cis[m] for m in metrics if m in cis}})
     baselines = [baseline] if isinstance(baseline, str) else list(baseline or [])
-    paired = paired_table({name: ev.per_user() for name, ev in evals.items()}, baselines, tests or [], seed=seed,
-                          n_resamples=n_resamples)
-    notes = [f"{m} equals {same} for every user here and is not shown (it stays in the CSV and JSON)."
-             for m, same in duplicates.items()]
+    paired = paired_table(
+        {name: ev.per_user() for name, ev in evals.items()}, baselines, tests or [], seed=seed, n_resamples=n_resamples
+    )
+    notes = [
+        f"{m} equals {same} for every user here and is not shown (it stays in the CSV and JSON)."
+        for m, same in duplicates.items()
+    ]
     table.summary = " ".join([finding(table, paired, (tests or ["NDCG@10"])[0], baselines[0] if baselines else None), *notes])
     return table, paired
 
@@ -61,8 +86,10 @@ def _duplicates(evals: dict[str, Evaluation], metrics: list[str]) -> dict[str, s
     same: dict[str, str] = {}
     for i, m in enumerate(metrics):
         for earlier in metrics[:i]:
-            if earlier not in same and all(m in pu and earlier in pu and np.isfinite(pu[m]).any()
-                                           and np.array_equal(pu[m], pu[earlier], equal_nan=True) for pu in per_user.values()):
+            if earlier not in same and all(
+                m in pu and earlier in pu and np.isfinite(pu[m]).any() and np.array_equal(pu[m], pu[earlier], equal_nan=True)
+                for pu in per_user.values()
+            ):
                 same[m] = earlier
                 break
     return same
@@ -88,14 +115,22 @@ def finding(table: ResultTable, paired: ResultTable, metric: str, baseline: str 
         return text
     ci = f"{test['diff']:+.4f}, 95% CI [{test['ci_low']:+.4f}, {test['ci_high']:+.4f}], p = {test['p_value']:.2g}"
     if test["ci_low"] <= 0 <= test["ci_high"]:
-        return text + (f" Against {baseline}: {ci} — not distinguishable (the CI holds 0; this comparison detects "
-                       f"differences of {test['mde']:.4f} or more with 80% power).")
+        return text + (
+            f" Against {baseline}: {ci} — not distinguishable (the CI holds 0; this comparison detects "
+            f"differences of {test['mde']:.4f} or more with 80% power)."
+        )
     return text + f" Against {baseline}: {ci}."
 
 
 def write_comparison(
-    folder: str | Path, evals: dict[str, Evaluation], metrics: list[str], *, baseline: str | Sequence[str] | None = None,
-    tests: list[str] | None = None, plots: dict[str, tuple[str, str]] | None = None, bars: list[str] | None = None,
+    folder: str | Path,
+    evals: dict[str, Evaluation],
+    metrics: list[str],
+    *,
+    baseline: str | Sequence[str] | None = None,
+    tests: list[str] | None = None,
+    plots: dict[str, tuple[str, str]] | None = None,
+    bars: list[str] | None = None,
     seed: int = 0,
 ) -> dict[str, Path]:
     """Write metrics.{md,csv,json}, paired_tests.{md,csv,json}, per_user.csv and the requested PNG plots."""

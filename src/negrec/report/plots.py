@@ -58,7 +58,9 @@ def leaderboard(rows: list[dict], path: str | Path, *, metric: str = "NDCG@10", 
     ax.set_yticks(list(ys), [r["name"] for r in rows], fontsize=8)
     ax.set_xlabel(f"{metric} (→ better; whiskers: 95 % CI over seeds)")
     ax.set_xlim(0, max(r["high"] if r["high"] == r["high"] else r["mean"] for r in rows) * 1.08)
-    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[g]) for g in groups], labels=groups, loc="lower right", fontsize=8)
+    ax.legend(
+        handles=[plt.Rectangle((0, 0), 1, 1, color=colours[g]) for g in groups], labels=groups, loc="lower right", fontsize=8
+    )
     ax.set_title(title)
     try:
         return _save(fig, path)
@@ -116,22 +118,44 @@ def scatter_tradeoff(rows: list[dict], x: str, y: str, path: str | Path, *, labe
     for r in rows:
         ex, ey = err(r[x]), err(r[y])
         if ex is not None or ey is not None:
-            ax.errorbar(val(r[x]), val(r[y]), xerr=None if ex is None else [[ex[0]], [ex[1]]],
-                        yerr=None if ey is None else [[ey[0]], [ey[1]]], fmt="none", ecolor="0.7", lw=0.8, capsize=2)
+            ax.errorbar(
+                val(r[x]),
+                val(r[y]),
+                xerr=None if ex is None else [[ex[0]], [ex[1]]],
+                yerr=None if ey is None else [[ey[0]], [ey[1]]],
+                fmt="none",
+                ecolor="0.7",
+                lw=0.8,
+                capsize=2,
+            )
     # Systems with identical metrics (e.g. strategies that picked the same negatives) share one joined label
     points = coincident_labels([(val(r[x]), val(r[y]), str(r[label])) for r in rows])
     palette = plt.get_cmap("tab20").colors
     for i, (px, py, text) in enumerate(points):
         reference = any(name in REFERENCE_ROWS for name in text.split(" = "))
         # reference recommenders (no negatives) in grey crosses; systems get a colour and a marker each
-        ax.scatter(px, py, s=44, zorder=3, marker="X" if reference else MARKERS[i % len(MARKERS)],
-                   color="0.45" if reference else palette[i % len(palette)], edgecolors="white", linewidths=0.5)
+        ax.scatter(
+            px,
+            py,
+            s=44,
+            zorder=3,
+            marker="X" if reference else MARKERS[i % len(MARKERS)],
+            color="0.45" if reference else palette[i % len(palette)],
+            edgecolors="white",
+            linewidths=0.5,
+        )
     display = ax.transData.transform([(px, py) for px, py, _ in points]) * 72.0 / fig.dpi if points else []
     for (px, py, text), dy in zip(points, label_offsets([tuple(d) for d in display])):
         # a label pushed off its point keeps a thin line back to it
-        ax.annotate(text, (px, py), textcoords="offset points", xytext=(5, 4 + dy), fontsize=8,
-                    arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5} if dy else None,
-                    style="italic" if any(n in REFERENCE_ROWS for n in text.split(" = ")) else "normal")
+        ax.annotate(
+            text,
+            (px, py),
+            textcoords="offset points",
+            xytext=(5, 4 + dy),
+            fontsize=8,
+            arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5} if dy else None,
+            style="italic" if any(n in REFERENCE_ROWS for n in text.split(" = ")) else "normal",
+        )
     ax.margins(x=0.12, y=0.12)  # room for the labels of the outermost points inside the axes
     ax.set_xlabel(_direction(x))
     ax.set_ylabel(_direction(y))
@@ -174,7 +198,9 @@ def curves_from_logs(folder: str | Path) -> list[Path]:
         if not rows:
             continue
         metric = "reward accuracy" if "rewards/accuracies" in rows[0] else None
-        points = [{"step": r.get("step", i), "loss": r["loss"], **({metric: r["rewards/accuracies"]} if metric else {})}
-                  for i, r in enumerate(rows)]
+        points = [
+            {"step": r.get("step", i), "loss": r["loss"], **({metric: r["rewards/accuracies"]} if metric else {})}
+            for i, r in enumerate(rows)
+        ]
         written.append(training_curves(points, log.with_name("curve.png"), metric=metric, x="step"))
     return written

@@ -83,8 +83,10 @@ class ResultTable:
             lines += [self.summary, ""]
         lines.append("| " + " | ".join(cols) + " |")
         lines.append("|" + "|".join("---" for _ in cols) + "|")
-        lines += ["| " + " | ".join(f"**{cell(row.get(c))}**" if i in best.get(c, ()) else cell(row.get(c)) for c in cols) + " |"
-                  for i, row in enumerate(self.rows)]
+        lines += [
+            "| " + " | ".join(f"**{cell(row.get(c))}**" if i in best.get(c, ()) else cell(row.get(c)) for c in cols) + " |"
+            for i, row in enumerate(self.rows)
+        ]
         return "\n".join(lines) + "\n"
 
     def _best_rows(self, cols: list[str]) -> dict[str, set[int]]:

@@ -35,8 +35,10 @@ class DeviceSampler:
 
     def __init__(self, config: SamplerConfig, train: Interactions, device: torch.device, seed: int):
         if not runs_on_device(config):
-            raise ValueError(f"sampler {config.name!r} has no device implementation (uniform / popularity sources with "
-                             "random, dns or mixed selections do): use --sampling host")
+            raise ValueError(
+                f"sampler {config.name!r} has no device implementation (uniform / popularity sources with "
+                "random, dns or mixed selections do): use --sampling host"
+            )
         self.config, self.device, self.n_items = config, device, train.n_items
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.keys = torch.from_numpy(train.keys()).to(device)
@@ -102,8 +104,9 @@ class DeviceSampler:
         """The M candidates per row a scored selection scores (model-independent: one draw serves many batches)."""
         return self.candidates(users, self.config.n_candidates) if self.needs_scores else None
 
-    def sample(self, users: torch.Tensor, score: DeviceScoreFn | None = None, *,
-               pool: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(
+        self, users: torch.Tensor, score: DeviceScoreFn | None = None, *, pool: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, n) negatives and a validity mask; `pool`: these rows' candidates from `draw_pool`, else drawn here."""
         c = self.config
         if c.selection == "random":

@@ -28,8 +28,9 @@ class SharedCandidates:
         return np.broadcast_to(self.items, self.ok.shape).copy(), self.ok
 
 
-def shared_candidates(users: np.ndarray, positives: np.ndarray, known: Interactions, n_corpus: int,
-                      rng: np.random.Generator, stats: SamplingStats) -> SharedCandidates:
+def shared_candidates(
+    users: np.ndarray, positives: np.ndarray, known: Interactions, n_corpus: int, rng: np.random.Generator, stats: SamplingStats
+) -> SharedCandidates:
     """The batch's positives plus `n_corpus` uniform items (drawn with replacement, as the references do); a
     candidate is usable for a row unless it is one of that row's user's known positives (which masks the row's
     own target too: the loss reads it from the diagonal)."""

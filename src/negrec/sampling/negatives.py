@@ -75,7 +75,9 @@ class NegativeSampler:
 
     def _candidates(self, users: np.ndarray, m: int, banned: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         c = self.config
-        return draw_excluding(users, m, self.draw, self.train, policy=c.policy, max_tries=c.max_tries, banned=banned, stats=self.stats)
+        return draw_excluding(
+            users, m, self.draw, self.train, policy=c.policy, max_tries=c.max_tries, banned=banned, stats=self.stats
+        )
 
     def draw_pool(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The M candidates per row that a pooled selection (dns, mixed, misranked, ahns, mixgcf) picks from, drawn
@@ -86,8 +88,13 @@ class NegativeSampler:
         return self._candidates(np.asarray(users, dtype=np.int64), c.n_candidates)
 
     def sample(
-        self, users: np.ndarray, positives: np.ndarray, score: ScoreFn | None = None, full_score: FullScoreFn | None = None,
-        *, pool: tuple[np.ndarray, np.ndarray] | None = None,
+        self,
+        users: np.ndarray,
+        positives: np.ndarray,
+        score: ScoreFn | None = None,
+        full_score: FullScoreFn | None = None,
+        *,
+        pool: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(B, n) negative items and a validity mask (False = no usable negative in that slot); `pool`: these rows'
         candidates from `draw_pool`, else drawn here. Shared samplers give each row the batch's candidate set (see
@@ -101,8 +108,15 @@ class NegativeSampler:
         if c.selection == "srns":
             if score is None:
                 raise ValueError("srns sampling needs the model's scores")
-            neg = self.memory.visit(users, self._candidates, score, self.rng, n_fresh=int(c.option("S2")), alpha=c.option("alpha"),
-                                    tau=c.option("tau"))
+            neg = self.memory.visit(
+                users,
+                self._candidates,
+                score,
+                self.rng,
+                n_fresh=int(c.option("S2")),
+                alpha=c.option("alpha"),
+                tau=c.option("tau"),
+            )
             return neg, ~self.train.contains(users, neg)
         if c.selection in STRATEGIES:
             return self._by_strategy(users, full_score)

@@ -91,8 +91,14 @@ def expand(items: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return owner, starts + within
 
 
-def cluster_ids(histories: Sequence[Sequence[str]], catalog: Catalog, k: int = 3, *, listed: list[list[str]] | None = None,
-                given_ids: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def cluster_ids(
+    histories: Sequence[Sequence[str]],
+    catalog: Catalog,
+    k: int = 3,
+    *,
+    listed: list[list[str]] | None = None,
+    given_ids: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """(n, k) interest-cluster genre ids of title histories: top-k genres over every genre of every catalog
     title in reading order (titles, then each title's genres as listed), first seen wins; −1 padded."""
     listed = listed or listed_genres(catalog)

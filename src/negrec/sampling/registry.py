@@ -153,8 +153,11 @@ def parse_sampler(spec: str, *, n_negatives: int = 1, policy: Policy = "resample
     if logq and kind.logq:
         return replace(config, logq=True)
     if logq:
-        why = "is always logQ-corrected" if config.logq else f"takes no {LOGQ} (it applies to " + \
-            ", ".join(k.name for k in REGISTRY.values() if k.logq) + ")"
+        why = (
+            "is always logQ-corrected"
+            if config.logq
+            else f"takes no {LOGQ} (it applies to " + ", ".join(k.name for k in REGISTRY.values() if k.logq) + ")"
+        )
         raise ValueError(f"sampler {spec!r}: {name} {why}")
     return config
 
@@ -172,7 +175,9 @@ def check_pairing(config: SamplerConfig, *, model: str, loss: str | None) -> str
         raise ValueError(f"sampler {config.name!r} needs --model {' or '.join(kind.models)}, not {model}")
     chosen = loss or kind.loss or "bpr"
     if kind.losses is not None and chosen not in kind.losses:
-        raise ValueError(f"sampler {config.name!r} with --loss {chosen}: {config.kind} works with --loss {' or '.join(kind.losses)}")
+        raise ValueError(
+            f"sampler {config.name!r} with --loss {chosen}: {config.kind} works with --loss {' or '.join(kind.losses)}"
+        )
     if config.logq and chosen != "softmax":
         raise ValueError(f"sampler {config.name!r} with --loss {chosen}: {LOGQ} corrects softmax logits")
     return chosen
@@ -200,57 +205,145 @@ def _own(*names: str) -> Callable[[dict], tuple[tuple[str, float], ...]]:
 
 CLUSTERS = "cluster × exposure strategy of the seed (needs genres)"
 for _kind in (
-    SamplerKind("uniform", "K items drawn uniformly from the unobserved ones", (Param("K", "i", None),),
-                build=lambda b, n: replace(b, n_negatives=_with_k(b, n)), device=True,
-                reference="Rendle et al., BPR, UAI 2009"),
-    SamplerKind("popularity", "K items drawn with p ∝ count^alpha", (Param("alpha", "f", 1.0), Param("K", "i", None)),
-                build=lambda b, n: replace(b, source="popularity", alpha=n["alpha"], n_negatives=_with_k(b, n)), logq=True,
-                device=True, reference="Mikolov et al. 2013 (alpha 0.75); sampled softmax + logQ: Bengio & Senécal 2008"),
-    SamplerKind("model", "a random one of the model's current top-M unobserved items", (Param("M", "i", 50),),
-                build=_counted("random", source="model"), reference="negrec (the model's own hard candidates)"),
-    SamplerKind("dns", "the highest-scored of M uniform candidates", (Param("M", "i", 10),), build=_counted("hardest"),
-                device=True, reference="Zhang et al., DNS, SIGIR 2013"),
-    SamplerKind("mixed", "top `hard` of M scored candidates + `random` uniform ones (the homework's)",
-                (Param("M", "i", 20), Param("hard", "z", 3), Param("random", "z", 3)), arities=(0, 3), build=_mixed, device=True,
-                reference="the course homework (hard + random)"),
-    SamplerKind("misranked", "the first of M candidates scored above the positive, else the hardest", (Param("M", "i", 10),),
-                build=_counted("misranked"), reference="Weston et al., WARP, IJCAI 2011"),
-    SamplerKind("ahns", "of M candidates the one scored closest to beta·(s⁺ + alpha)^(p+1)",
-                (Param("M", "i", 16), Param("alpha", "f", 1.0), Param("beta", "f", 0.1), Param("p", "r", -2.0)), arities=(0, 1, 4),
-                build=lambda b, n: replace(b, selection="ahns", n_candidates=int(n["M"]), options=_own("alpha", "beta", "p")(n)),
-                reference="Lai et al., AHNS, AAAI 2024"),
-    SamplerKind("srns", "per-user memory of S1 items refreshed with S2 uniform ones; picks score + alpha·std over recent epochs",
-                (Param("S1", "i", 16), Param("S2", "i", 16), Param("alpha", "f", 1.0), Param("tau", "f", 1.0)), arities=(0, 2, 4),
-                build=lambda b, n: replace(b, selection="srns", n_candidates=int(n["S1"]), options=_own("S2", "alpha", "tau")(n)),
-                reference="Ding et al., SRNS, NeurIPS 2020"),
-    SamplerKind("inbatch", "the batch's other positives, accidental hits masked", build=lambda b, n: replace(b, source="batch",
-                selection="inbatch"), loss="softmax", losses=("softmax", "bpr", "bce"), logq=True,
-                reference="Yi et al., sampling-bias-corrected two-tower retrieval, RecSys 2019"),
-    SamplerKind("mns", "in-batch negatives + M uniform corpus items shared by the batch, logQ-corrected by the mixture's expected counts",
-                (Param("M", "i", 128),), build=lambda b, n: replace(b, source="batch", selection="mns", n_shared=int(n["M"]), logq=True),
-                loss="softmax", losses=("softmax",), reference="Yang et al., mixed negative sampling, WWW 2020"),
-    SamplerKind("mixgcf", "hop + positive mixing of M uniform candidates' layer embeddings (LightGCN)", (Param("M", "i", 16),),
-                build=_counted("mixgcf"), models=("lightgcn",), losses=("bpr", "bce"), reference="Huang et al., MixGCF, KDD 2021"),
+    SamplerKind(
+        "uniform",
+        "K items drawn uniformly from the unobserved ones",
+        (Param("K", "i", None),),
+        build=lambda b, n: replace(b, n_negatives=_with_k(b, n)),
+        device=True,
+        reference="Rendle et al., BPR, UAI 2009",
+    ),
+    SamplerKind(
+        "popularity",
+        "K items drawn with p ∝ count^alpha",
+        (Param("alpha", "f", 1.0), Param("K", "i", None)),
+        build=lambda b, n: replace(b, source="popularity", alpha=n["alpha"], n_negatives=_with_k(b, n)),
+        logq=True,
+        device=True,
+        reference="Mikolov et al. 2013 (alpha 0.75); sampled softmax + logQ: Bengio & Senécal 2008",
+    ),
+    SamplerKind(
+        "model",
+        "a random one of the model's current top-M unobserved items",
+        (Param("M", "i", 50),),
+        build=_counted("random", source="model"),
+        reference="negrec (the model's own hard candidates)",
+    ),
+    SamplerKind(
+        "dns",
+        "the highest-scored of M uniform candidates",
+        (Param("M", "i", 10),),
+        build=_counted("hardest"),
+        device=True,
+        reference="Zhang et al., DNS, SIGIR 2013",
+    ),
+    SamplerKind(
+        "mixed",
+        "top `hard` of M scored candidates + `random` uniform ones (the homework's)",
+        (Param("M", "i", 20), Param("hard", "z", 3), Param("random", "z", 3)),
+        arities=(0, 3),
+        build=_mixed,
+        device=True,
+        reference="the course homework (hard + random)",
+    ),
+    SamplerKind(
+        "misranked",
+        "the first of M candidates scored above the positive, else the hardest",
+        (Param("M", "i", 10),),
+        build=_counted("misranked"),
+        reference="Weston et al., WARP, IJCAI 2011",
+    ),
+    SamplerKind(
+        "ahns",
+        "of M candidates the one scored closest to beta·(s⁺ + alpha)^(p+1)",
+        (Param("M", "i", 16), Param("alpha", "f", 1.0), Param("beta", "f", 0.1), Param("p", "r", -2.0)),
+        arities=(0, 1, 4),
+        build=lambda b, n: replace(b, selection="ahns", n_candidates=int(n["M"]), options=_own("alpha", "beta", "p")(n)),
+        reference="Lai et al., AHNS, AAAI 2024",
+    ),
+    SamplerKind(
+        "srns",
+        "per-user memory of S1 items refreshed with S2 uniform ones; picks score + alpha·std over recent epochs",
+        (Param("S1", "i", 16), Param("S2", "i", 16), Param("alpha", "f", 1.0), Param("tau", "f", 1.0)),
+        arities=(0, 2, 4),
+        build=lambda b, n: replace(b, selection="srns", n_candidates=int(n["S1"]), options=_own("S2", "alpha", "tau")(n)),
+        reference="Ding et al., SRNS, NeurIPS 2020",
+    ),
+    SamplerKind(
+        "inbatch",
+        "the batch's other positives, accidental hits masked",
+        build=lambda b, n: replace(b, source="batch", selection="inbatch"),
+        loss="softmax",
+        losses=("softmax", "bpr", "bce"),
+        logq=True,
+        reference="Yi et al., sampling-bias-corrected two-tower retrieval, RecSys 2019",
+    ),
+    SamplerKind(
+        "mns",
+        "in-batch negatives + M uniform corpus items shared by the batch, logQ-corrected by the mixture's expected counts",
+        (Param("M", "i", 128),),
+        build=lambda b, n: replace(b, source="batch", selection="mns", n_shared=int(n["M"]), logq=True),
+        loss="softmax",
+        losses=("softmax",),
+        reference="Yang et al., mixed negative sampling, WWW 2020",
+    ),
+    SamplerKind(
+        "mixgcf",
+        "hop + positive mixing of M uniform candidates' layer embeddings (LightGCN)",
+        (Param("M", "i", 16),),
+        build=_counted("mixgcf"),
+        models=("lightgcn",),
+        losses=("bpr", "bce"),
+        reference="Huang et al., MixGCF, KDD 2021",
+    ),
 ):
     register(_kind)
 for _strategy in STRATEGIES:
-    register(SamplerKind(_strategy, f"{CLUSTERS}, among M uniform candidates", (Param("M", "i", 10),), build=_counted(_strategy),
-                         needs_genres=True))
-    register(SamplerKind(f"{_strategy}@model", f"{CLUSTERS}, among the model's top-M unobserved items", (Param("M", "i", 50),),
-                         build=_counted(_strategy, source="model"), needs_genres=True))
+    register(
+        SamplerKind(
+            _strategy,
+            f"{CLUSTERS}, among M uniform candidates",
+            (Param("M", "i", 10),),
+            build=_counted(_strategy),
+            needs_genres=True,
+        )
+    )
+    register(
+        SamplerKind(
+            f"{_strategy}@model",
+            f"{CLUSTERS}, among the model's top-M unobserved items",
+            (Param("M", "i", 50),),
+            build=_counted(_strategy, source="model"),
+            needs_genres=True,
+        )
+    )
 
 
 def help_table() -> list[tuple[str, str, str]]:
     """(syntax, what it does, reference) per registered kind, for docs and --help."""
-    return [(k.syntax, k.summary + (f"; brings --loss {k.loss}" if k.loss else "") +
-             (f"; --model {'/'.join(k.models)} only" if k.models else ""), k.reference) for k in REGISTRY.values()]
+    return [
+        (
+            k.syntax,
+            k.summary
+            + (f"; brings --loss {k.loss}" if k.loss else "")
+            + (f"; --model {'/'.join(k.models)} only" if k.models else ""),
+            k.reference,
+        )
+        for k in REGISTRY.values()
+    ]
 
 
 def markdown_table() -> str:
     """The docs' sampler table (docs/cf.md holds it verbatim; a test keeps the two equal)."""
     rows = [row for row, kind in zip(help_table(), REGISTRY.values()) if not kind.needs_genres]
-    rows += [("<strategy>[:M], <strategy>@model[:M]", f"the {CLUSTERS}: among M uniform candidates, or among the model's "
-              "top-M unobserved items; strategies: " + ", ".join(STRATEGIES), "the seed's method")]
+    rows += [
+        (
+            "<strategy>[:M], <strategy>@model[:M]",
+            f"the {CLUSTERS}: among M uniform candidates, or among the model's "
+            "top-M unobserved items; strategies: " + ", ".join(STRATEGIES),
+            "the seed's method",
+        )
+    ]
     lines = ["| spec | what it draws and picks | reference |", "|---|---|---|"]
     return "\n".join(lines + [f"| `{syntax}` | {what} | {ref} |" for syntax, what, ref in rows]) + "\n"
 
@@ -258,6 +351,7 @@ def markdown_table() -> str:
 def cli_help() -> str:
     """The sampler option's help text, generated from the registry."""
     lines = [f"{syntax}: {what}" for (syntax, what, _), kind in zip(help_table(), REGISTRY.values()) if not kind.needs_genres]
-    return ("Negative sampler spec. " + "; ".join(lines) + f"; or a cluster × exposure strategy (needs genres) as "
-            f"name[:M] or name@model[:M]: {', '.join(STRATEGIES)}. K: negatives per positive.")
-
+    return (
+        "Negative sampler spec. " + "; ".join(lines) + f"; or a cluster × exposure strategy (needs genres) as "
+        f"name[:M] or name@model[:M]: {', '.join(STRATEGIES)}. K: negatives per positive."
+    )

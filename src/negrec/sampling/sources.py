@@ -28,7 +28,12 @@ class SamplingStats:
 
     def as_dict(self) -> dict:
         """Plain dict for logs and metrics.json."""
-        return {"drawn": self.drawn, "rejected": self.rejected, "unresolved": self.unresolved, "rejection_rate": self.rejection_rate}
+        return {
+            "drawn": self.drawn,
+            "rejected": self.rejected,
+            "unresolved": self.unresolved,
+            "rejection_rate": self.rejection_rate,
+        }
 
 
 def popularity_probabilities(counts: np.ndarray, alpha: float) -> np.ndarray:
@@ -51,8 +56,15 @@ def make_draw(n_items: int, rng: np.random.Generator, probabilities: np.ndarray 
 
 
 def draw_excluding(
-    users: np.ndarray, shape_m: int, draw: Draw, known: Interactions, *, policy: Policy = "resample",
-    max_tries: int = 10, banned: np.ndarray | None = None, stats: SamplingStats | None = None,
+    users: np.ndarray,
+    shape_m: int,
+    draw: Draw,
+    known: Interactions,
+    *,
+    policy: Policy = "resample",
+    max_tries: int = 10,
+    banned: np.ndarray | None = None,
+    stats: SamplingStats | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(B, M) candidates for B users and a validity mask.
 
@@ -71,8 +83,11 @@ def draw_excluding(
     def conflicts(items: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
         rows = None if idx is None else idx // shape_m
         # the whole draw as (B, M) against one user per row; redraws as single entries of their rows
-        bad = known.contains(users, items.reshape(len(users), shape_m)).ravel() if idx is None else \
-            known.contains(users[rows], items)
+        bad = (
+            known.contains(users, items.reshape(len(users), shape_m)).ravel()
+            if idx is None
+            else known.contains(users[rows], items)
+        )
         if banned is not None:
             rows = np.arange(n) // shape_m if rows is None else rows
             bad |= (banned[rows] == items[:, None]).any(axis=1)

@@ -25,9 +25,17 @@ class SRNSMemory:
         self.history = np.full((n_users, size, HISTORY), np.nan)
         self.visits = np.zeros(n_users, dtype=np.int64)
 
-    def visit(self, users: np.ndarray, draw: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]],
-              score: Callable[[np.ndarray, np.ndarray], np.ndarray], rng: np.random.Generator, *, n_fresh: int, alpha: float,
-              tau: float) -> np.ndarray:
+    def visit(
+        self,
+        users: np.ndarray,
+        draw: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]],
+        score: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        rng: np.random.Generator,
+        *,
+        n_fresh: int,
+        alpha: float,
+        tau: float,
+    ) -> np.ndarray:
         """(B, 1) negatives for a batch of users; `draw(users, m)` gives m unobserved uniform items per user and a mask.
         A user twice in one batch reads the memory as it was before the batch (the last update wins)."""
         size = self.items.shape[1]
