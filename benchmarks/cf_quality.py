@@ -30,13 +30,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit asks for it; its 
 
 import numpy as np
 
-from negrec.cf.recommenders import train_model
-from negrec.cf.trainer import TrainConfig, recommend
 from negrec.data.io import write_json, write_text
 from negrec.data.synthetic import SyntheticConfig
 from negrec.data.tabular import Dataset
 from negrec.eval.significance import over_seeds, paired_test, seeds_difference
 from negrec.experiments.cf import Prepared, evaluate_recs, load_cf_dataset, prepare, tuning_split
+from negrec.experiments.cf_tune import MAX_EPOCHS, fit_and_rank, search_space
 from negrec.ranking import top_k_by_user
 
 VERSION = 1  # bump when the protocol changes: cached parts of another version are recomputed
@@ -62,9 +61,6 @@ NEGREC = {
     "lightgcn": ["uniform", "dns", "mixed", "mixgcf"],
 }
 QUICK_NEGREC = {"mf": ["uniform", "dns", "inbatch+logq"], "lightgcn": ["uniform", "mixgcf"]}
-SOFTMAX = ("inbatch", "inbatch+logq", "mns", "popularity+logq")  # rows trained with a (sampled) softmax: τ is tuned
-SAMPLED_SOFTMAX_K = 64
-MAX_EPOCHS = {"mf": 100, "lightgcn": 40}
 # peers tried and not installable beside the pinned stack (pip install --dry-run -c requirements/constraints.txt)
 NOT_INSTALLED = {
     "LensKit FlexMF": "lenskit 2026.1 and newer need Python >= 3.12.5 (this stack: 3.11); 2025.8.1, the newest for "
@@ -90,55 +86,13 @@ class System:
 
 
 def negrec_system(model: str, sampler: str) -> System:
-    """negrec's model with one sampler; a sampler's own number (DNS pool, popularity exponent) is tuned with it."""
-
-    def space(trial) -> Params:
-        p = {
-            "dim": trial.suggest_categorical("dim", [32, 64, 128] if model == "mf" else [32, 64]),
-            "lr": trial.suggest_float("lr", 5e-4, 2e-2, log=True),
-            "reg": trial.suggest_float("reg", 1e-6, 1e-2, log=True),
-        }
-        if model == "lightgcn":
-            p["layers"] = trial.suggest_int("layers", 1, 3)
-        if sampler in SOFTMAX:
-            p["temperature"] = trial.suggest_float("temperature", 0.05, 1.0, log=True)
-        if sampler == "dns":
-            p["sampler"] = f"dns:{trial.suggest_int('dns_candidates', 2, 10)}"
-        elif sampler == "popularity":
-            p["sampler"] = f"popularity:{trial.suggest_float('popularity_alpha', 0.0, 1.0):.3f}"
-        elif sampler == "popularity+logq":  # sampled softmax over K popularity^alpha draws, logQ-corrected
-            p["sampler"] = f"popularity:{trial.suggest_float('popularity_alpha', 0.0, 1.0):.3f}:{SAMPLED_SOFTMAX_K}+logq"
-            p["loss"] = "softmax"
-        elif sampler == "mns":
-            p["sampler"] = f"mns:{trial.suggest_categorical('mns_corpus', [64, 128, 256, 512])}"
-        elif sampler == "ahns":
-            p["sampler"] = (
-                f"ahns:{trial.suggest_int('ahns_candidates', 4, 32)}:{trial.suggest_float('ahns_alpha', 0.0, 2.0):.3f}:"
-                f"{trial.suggest_float('ahns_beta', 0.01, 1.0, log=True):.4f}:{trial.suggest_float('ahns_p', -3.0, 0.0):.3f}"
-            )
-        elif sampler == "srns":
-            p["sampler"] = (
-                f"srns:{trial.suggest_int('srns_memory', 4, 32)}:{trial.suggest_int('srns_fresh', 4, 32)}:"
-                f"{trial.suggest_float('srns_alpha', 0.0, 5.0):.3f}:{trial.suggest_float('srns_tau', 0.1, 2.0, log=True):.3f}"
-            )
-        elif sampler == "mixgcf":
-            p["sampler"] = f"mixgcf:{trial.suggest_int('mixgcf_candidates', 4, 32)}"
-        else:
-            p["sampler"] = sampler
-        return p
+    """negrec's model with one sampler, tuned like `negrec cf tune` (a sampler's own numbers are tuned with it)."""
 
     def fit(prep: Prepared, params: Params, seed: int, tuning: bool) -> tuple[np.ndarray, Params]:
-        p = dict(params)
-        spec, epochs = p.pop("sampler"), p.pop("epochs", MAX_EPOCHS[model])
-        config = TrainConfig(model=model, epochs=epochs, batch_size=1024, patience=5, seed=seed, **p)
-        if tuning:
-            result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.data.catalog)
-            kept = {"epochs": result.best_epoch + 1}
-        else:  # no validation left: train the chosen number of epochs and keep the last
-            result, kept = train_model(prep.train, spec, config, catalog=prep.data.catalog, restore_best=False), {}
-        return recommend(result.model, prep.test_users(), prep.exclude, K, banned_items=prep.banned_items), kept
+        # tuning: early-stopped on the tuning split's held-out part; otherwise the chosen epochs, keeping the last
+        return fit_and_rank(prep, model, params, seed, early_stop=tuning, k=K)
 
-    return System(model, sampler, space, fit)
+    return System(model, sampler, search_space(model, sampler), fit)
 
 
 def rank_scores(prep: Prepared, scores: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

@@ -68,6 +68,7 @@ LossOpt = Annotated[
     Optional[LossName], typer.Option(help="Loss (default: the sampler's own — softmax for inbatch / mns — else bpr).")
 ]
 TemperatureOpt = Annotated[float, typer.Option(help="Softmax temperature τ (logits s/τ).")]
+LayersOpt = Annotated[int, typer.Option(min=1, help="LightGCN: propagation layers.")]
 DimOpt = Annotated[int, typer.Option(help="Embedding size.")]
 EpochsOpt = Annotated[int, typer.Option(help="Maximum epochs.")]
 BatchOpt = Annotated[int, typer.Option(help="Positives per batch.")]
@@ -120,6 +121,7 @@ def _config(
     device,
     sampling,
     temperature,
+    layers=3,
 ):
     from negrec.cf.trainer import TrainConfig
 
@@ -142,6 +144,7 @@ def _config(
         optimizer=optimizer.value,
         device=device,
         sampling=sampling.value,
+        layers=layers,
     )
 
 
@@ -180,6 +183,7 @@ def train_command(
     loss: LossOpt = None,
     temperature: TemperatureOpt = 1.0,
     dim: DimOpt = 64,
+    layers: LayersOpt = 3,
     epochs: EpochsOpt = 30,
     batch_size: BatchOpt = 1024,
     lr: LrOpt = 0.005,
@@ -241,6 +245,7 @@ def train_command(
             device,
             sampling,
             temperature,
+            layers=layers,
         )
         _check_samplers([sampler], config)
         prep = _prepare(
@@ -292,6 +297,7 @@ def compare_command(
     loss: LossOpt = None,
     temperature: TemperatureOpt = 1.0,
     dim: DimOpt = 64,
+    layers: LayersOpt = 3,
     epochs: EpochsOpt = 30,
     batch_size: BatchOpt = 1024,
     lr: LrOpt = 0.005,
@@ -336,6 +342,7 @@ def compare_command(
             device,
             sampling,
             temperature,
+            layers=layers,
         )
         from negrec.experiments.cf import default_samplers
 
@@ -356,6 +363,108 @@ def compare_command(
         s = run.evaluation.summary()
         typer.echo(f"{name:>32}  NDCG@10={s['NDCG@10']:.4f}  Recall@10={s['Recall@10']:.4f}  Coverage@10={s['Coverage@10']:.3f}")
     typer.echo(f"report: {out / 'metrics.md'}")
+
+
+@app.command("tune")
+def tune_command(
+    out: Annotated[Path, typer.Option(help="Folder for best.yaml (options for `cf train --config`), trials.json, run/.")],
+    dataset: DatasetOpt = "synthetic",
+    data_dir: DataDirOpt = None,
+    protocol: ProtocolOpt = ProtocolName.leave_last_out,
+    sampler: Annotated[
+        str,
+        typer.Option(
+            help="A sampler family whose numbers are tuned too (dns, popularity, mns, ahns, srns, mixgcf, ...) or a full spec."
+        ),
+    ] = "uniform",
+    model: ModelOpt = ModelName.mf,
+    trials: Annotated[int, typer.Option(min=1, help="Optuna TPE trials (a stored study counts the finished ones).")] = 10,
+    storage: Annotated[
+        Optional[str], typer.Option(help="Optuna storage, e.g. sqlite:///study.db: the study resumes, optuna-dashboard opens it.")
+    ] = None,
+    study_name: Annotated[Optional[str], typer.Option(help="Study name in --storage (default: dataset-model-sampler).")] = None,
+    retrain: Annotated[
+        bool, typer.Option(help="Then train the best configuration on the protocol's split into <out>/run.")
+    ] = False,
+    val_size: ValSizeOpt = 0.0,
+    seed: SeedOpt = 123,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Tune a model and sampler on a validation part carved from the training positives (the benchmark's protocol;
+    the test part is never seen), then write the best configuration as a config file."""
+    import json
+    import yaml
+
+    from negrec.data.io import write_json, write_text
+    from negrec.data.outputs import atomic_dir, claim_output
+    from negrec.experiments.cf_tune import check_system, tune
+
+    with user_errors():
+        claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir], kind="cf-tune")
+        check_system(model.value, sampler)
+        prep = _prepare(dataset, data_dir, protocol, seed, val_size, None, [sampler])
+        name = study_name or f"{Path(dataset).name}-{model.value}-{sampler}"
+        bar = progress_bar("tuning")(range(trials))
+        ticks = iter(bar)
+        result = tune(
+            prep,
+            model.value,
+            sampler,
+            trials,
+            storage=storage,
+            study_name=name,
+            split_seed=seed,
+            progress=lambda _: next(ticks, None),
+        )
+        for _ in ticks:  # trials a stored study had finished already
+            pass
+        best = {k.replace("_", "-"): v for k, v in result.params.items()}
+        options = {
+            "dataset": dataset,
+            "data-dir": None if data_dir is None else str(data_dir),
+            "protocol": protocol.value,
+            "model": model.value,
+            **best,
+            "val-size": val_size,
+            "seed": seed,
+        }
+        with atomic_dir(out, kind="cf-tune") as folder:
+            write_text(folder / "best.yaml", yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
+            write_json(
+                folder / "trials.json",
+                {"study": name, "storage": storage, "best_validation_ndcg@10": result.value, "trials": result.trials},
+            )
+            if retrain:
+                from negrec.experiments.cf import run_sampler
+
+                config = _config(
+                    model,
+                    _loss(options.get("loss")),
+                    options["dim"],
+                    options["epochs"],
+                    1024,
+                    options["lr"],
+                    options["reg"],
+                    0.0,
+                    0.0,
+                    "NDCG@10",
+                    5,
+                    None,
+                    False,
+                    seed,
+                    OptimizerName.adam,
+                    "cpu",
+                    SamplingPlace.auto,
+                    options.get("temperature", 1.0),
+                    layers=options.get("layers", 3),
+                )
+                run = run_sampler(prep, options["sampler"], config, out=folder / "run")
+                typer.echo(f"test NDCG@10 of the retrained best: {run.evaluation.summary()['NDCG@10']:.4f}")
+    typer.echo(f"best validation NDCG@10 {result.value:.4f} with {json.dumps(result.params)} → {out / 'best.yaml'}")
+
+
+def _loss(name: str | None):
+    return None if name is None else LossName(name)
 
 
 @app.command("recommend")
