@@ -68,6 +68,10 @@ LossOpt = Annotated[
     Optional[LossName], typer.Option(help="Loss (default: the sampler's own — softmax for inbatch / mns — else bpr).")
 ]
 TemperatureOpt = Annotated[float, typer.Option(help="Softmax temperature τ (logits s/τ).")]
+CFReportTo = Enum("CFReportTo", {name: name for name in ("none", "tensorboard")}, type=str)
+ReportToOpt = Annotated[
+    CFReportTo, typer.Option(help="Track the run: tensorboard writes its epochs and test metrics to <run>/tensorboard/.")
+]
 LayersOpt = Annotated[int, typer.Option(min=1, help="LightGCN: propagation layers.")]
 DimOpt = Annotated[int, typer.Option(help="Embedding size.")]
 EpochsOpt = Annotated[int, typer.Option(help="Maximum epochs.")]
@@ -216,6 +220,7 @@ def train_command(
     sep: SepOpt = ",",
     items: ItemsOpt = None,
     overwrite: OverwriteOpt = False,
+    report_to: ReportToOpt = CFReportTo.none,
     config: ConfigOpt = None,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
@@ -257,7 +262,7 @@ def train_command(
             table_options(user_col, item_col, rating_col, time_col, sep, items),
             [sampler],
         )
-        run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit)
+        run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit, report_to=report_to.value)
         write_options(folder, ctx)
     from negrec.report.columns import CF_RUN_LINE
 
@@ -314,6 +319,7 @@ def compare_command(
     sep: SepOpt = ",",
     items: ItemsOpt = None,
     overwrite: OverwriteOpt = False,
+    report_to: ReportToOpt = CFReportTo.none,
     config: ConfigOpt = None,
 ) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
@@ -357,7 +363,9 @@ def compare_command(
             given or [],
         )
         specs = given or _check_samplers(default_samplers(prep.data.catalog.has_genres), config)
-        runs = compare(prep, specs, config, folder, progress=progress_bar("training one model per sampler"))
+        runs = compare(
+            prep, specs, config, folder, progress=progress_bar("training one model per sampler"), report_to=report_to.value
+        )
         write_options(folder, ctx)
     for name, run in runs.items():
         s = run.evaluation.summary()

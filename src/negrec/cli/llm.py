@@ -14,7 +14,7 @@ from negrec.cli.common import OverwriteOpt, command_group, console, log_line, pr
 from negrec.data.outputs import writer_lock
 from negrec.llm.logs import library_logs
 from negrec.data.prompts import TEMPLATES
-from negrec.llm.settings import stage_settings
+from negrec.llm.settings import TRACKERS, stage_settings
 
 app = command_group("LLM recommenders: tiny model, candidates, training stages, predictions, evaluation.")
 
@@ -375,6 +375,11 @@ TimeBudgetOpt = Annotated[
         help="Stop once this many seconds of training steps have passed (0: no budget; the schedule runs over --epochs)."
     ),
 ]
+ReportTo = Enum("ReportTo", {name: name for name in TRACKERS}, type=str)
+ReportToOpt = Annotated[
+    ReportTo,
+    typer.Option(help="Track the run: tensorboard (<out>/runs/), mlflow (file store <out>/mlruns), wandb (offline), or none."),
+]
 LimitOpt = Annotated[Optional[int], typer.Option(min=1, help="Train on the first N records only.")]
 
 
@@ -433,6 +438,7 @@ def sft_command(
         str, typer.Option(help="Learning-rate schedule (transformers name: linear, cosine, ...).")
     ] = SFT.lr_schedule,
     dropout: Annotated[float, typer.Option(help="Dropout on embeddings and attention/MLP outputs while training.")] = SFT.dropout,
+    report_to: ReportToOpt = ReportTo.none,
     resume: ResumeOpt = False,
     overwrite: RunOverwriteOpt = False,
 ) -> None:
@@ -457,6 +463,7 @@ def sft_command(
             weight_decay=weight_decay,
             lr_schedule=lr_schedule,
             dropout=dropout,
+            report_to=report_to.value,
         )
         final = sft(model, _records(records, limit_records, SFT_FIELDS), out, settings)
     _finish_training(out, "SFT model", final)
@@ -483,6 +490,7 @@ def dpo_command(
     time_budget: TimeBudgetOpt = PREF.time_budget_s,
     max_steps: MaxStepsOpt = PREF.max_steps,
     limit_records: LimitOpt = None,
+    report_to: ReportToOpt = ReportTo.none,
     resume: ResumeOpt = False,
     overwrite: RunOverwriteOpt = False,
 ) -> None:
@@ -505,6 +513,7 @@ def dpo_command(
             title_logps=title_logps,
             time_budget_s=time_budget,
             max_steps=max_steps,
+            report_to=report_to.value,
         )
         final = dpo(model, _records(pairs, limit_records, PAIR_FIELDS), out, settings, reference)
     _finish_training(out, "DPO model", final)
@@ -533,6 +542,7 @@ def sdpo_command(
     time_budget: TimeBudgetOpt = PREF.time_budget_s,
     max_steps: MaxStepsOpt = PREF.max_steps,
     limit_records: LimitOpt = None,
+    report_to: ReportToOpt = ReportTo.none,
     resume: ResumeOpt = False,
     overwrite: RunOverwriteOpt = False,
 ) -> None:
@@ -554,6 +564,7 @@ def sdpo_command(
             title_logps=title_logps,
             time_budget_s=time_budget,
             max_steps=max_steps,
+            report_to=report_to.value,
         )
         final = sdpo(model, _records(pairs, limit_records, PAIR_FIELDS), out, settings, reference, pad_empty_to)
     _finish_training(out, "S-DPO model", final)
@@ -577,6 +588,7 @@ def curriculum_command(
     lora: LoraOpt = PREF.lora,
     time_budget: TimeBudgetOpt = PREF.time_budget_s,
     max_steps: MaxStepsOpt = PREF.max_steps,
+    report_to: ReportToOpt = ReportTo.none,
     resume: ResumeOpt = False,
     overwrite: RunOverwriteOpt = False,
 ) -> None:
@@ -606,6 +618,7 @@ def curriculum_command(
             title_logps=title_logps,
             time_budget_s=time_budget,
             max_steps=max_steps,
+            report_to=report_to.value,
         )
         final = curriculum(model, stages, out, settings)
     _finish_training(out, "curriculum model", final)
@@ -629,6 +642,7 @@ def selfplay_command(
     anchor: AnchorOpt = PREF.anchor,
     title_logps: TitleLogpsOpt = PREF.title_logps,
     limit_records: LimitOpt = None,
+    report_to: ReportToOpt = ReportTo.none,
     resume: ResumeOpt = False,
     overwrite: RunOverwriteOpt = False,
 ) -> None:
@@ -649,6 +663,7 @@ def selfplay_command(
             template=template.value,
             anchor=anchor,
             title_logps=title_logps,
+            report_to=report_to.value,
         )
         final = selfplay_rounds(
             model, _records(records, limit_records, SFT_FIELDS), load_goodreads_catalog(catalog), rounds, out, settings

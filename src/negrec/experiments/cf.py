@@ -194,6 +194,7 @@ def run_sampler(
     out: Path | None = None,
     log: Callable[[str], None] | None = None,
     refit: bool = False,
+    report_to: str = "none",
 ) -> CFRun:
     """Train with one sampler spec (optionally refit on train + validation), evaluate on the test split, optionally
     write a run folder. The homework protocol tests on its validation part, which a refit model has seen, so there
@@ -211,7 +212,7 @@ def run_sampler(
     recs = recommend(scored.model, prep.test_users(), exclude, max(ks), banned_items=prep.banned_items)
     run = CFRun(spec, evaluate_recs(recs, prep, ks), recs, result, final)
     if out is not None:
-        save_run(out, run, prep, config, spec, tested="refit" if scored is final else "selected")
+        save_run(out, run, prep, config, spec, tested="refit" if scored is final else "selected", report_to=report_to)
     return run
 
 
@@ -228,11 +229,13 @@ def reference_runs(prep: Prepared, seed: int) -> dict[str, CFRun]:
     return {name: CFRun(name, evaluate_recs(r, prep), r) for name, r in recs.items()}
 
 
-def save_run(folder: Path, run: CFRun, prep: Prepared, config: TrainConfig, spec: str, *, tested: str = "selected") -> None:
+def save_run(
+    folder: Path, run: CFRun, prep: Prepared, config: TrainConfig, spec: str, *, tested: str = "selected", report_to: str = "none"
+) -> None:
     """The final model (`TrainedRecommender.save`: model.pt, train.npz — what it learned from — and model.json),
     config.json, metrics.json, curves.png, and what `recommend` also needs: known.npz (every item each user has in
     the input, masked in submissions) and ids.json. With a refit, the model early stopping selected and its curves
-    are kept under `selected/`."""
+    are kept under `selected/`. `report_to="tensorboard"` adds the history and test metrics as event files."""
     assert run.result is not None and run.final is not None
     learned = prep.train.merged(prep.valid) if run.refit is not None and prep.valid is not None else prep.train
     TrainedRecommender.from_result(run.final, learned, config, spec).save(folder)
@@ -259,6 +262,13 @@ def save_run(folder: Path, run: CFRun, prep: Prepared, config: TrainConfig, spec
         TrainedRecommender.from_result(run.result, prep.train, config, spec).save(folder / "selected")
         training_curves(run.result.history, folder / "selected" / "curves.png", metric=config.metric)
     write_json(folder / "metrics.json", metrics)
+    if report_to == "tensorboard":
+        from negrec.report.tracking import write_tensorboard
+
+        summary = run.evaluation.summary()
+        write_tensorboard(folder, run.result.history, summary)
+        if run.refit is not None:
+            write_tensorboard(folder, run.refit.history, {}, prefix="refit/")
     training_curves(run.final.history, folder / "curves.png", metric=config.metric)
 
 
@@ -307,16 +317,20 @@ def compare(
     out: Path | None,
     *,
     progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
+    report_to: str = "none",
 ) -> dict[str, CFRun]:
     """Train every sampler with the same split and seeds, add popularity/random rows, and write the comparison into
     `out` (None: nothing is written). `progress` wraps the loop over samplers (e.g. a rich progress bar)."""
-    return _compare(prep, specs, config, out, progress)[0]
+    return _compare(prep, specs, config, out, progress, report_to)[0]
 
 
-def _compare(prep: Prepared, specs: list[str], config: TrainConfig, out: Path | None, progress) -> tuple[dict[str, CFRun], dict]:
+def _compare(
+    prep: Prepared, specs: list[str], config: TrainConfig, out: Path | None, progress, report_to: str = "none"
+) -> tuple[dict[str, CFRun], dict]:
     runs: dict[str, CFRun] = {}
     for spec in progress(specs) if progress else specs:
-        runs[spec] = run_sampler(prep, spec, config, out=None if out is None else out / "runs" / spec.replace(":", "_"))
+        folder = None if out is None else out / "runs" / spec.replace(":", "_")
+        runs[spec] = run_sampler(prep, spec, config, out=folder, report_to=report_to)
     runs.update(reference_runs(prep, config.seed))
     evals = {name: r.evaluation for name, r in runs.items()}
     metrics = list(CF_TABLE)

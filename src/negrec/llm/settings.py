@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from negrec.data.prompts import TEMPLATES
 
 
+TRACKERS = ("none", "tensorboard", "mlflow", "wandb")
+
+
 @dataclass(frozen=True)
 class StageSettings:
     """Optimisation settings shared by the stages (CPU-friendly defaults: fp32, no gradient checkpointing)."""
@@ -37,6 +40,9 @@ class StageSettings:
     anchor: float = 0.0
     # DPO / S-DPO on title-token models: score the title token with a softmax over catalog titles only
     title_logps: bool = False
+    # experiment tracking through TRL's `report_to`, offline under the run folder: none, tensorboard (runs/), mlflow
+    # (a local file store, mlruns/) or wandb (offline mode); it does not change what is trained
+    report_to: str = "none"
 
     def __post_init__(self) -> None:
         positive = {
@@ -59,6 +65,8 @@ class StageSettings:
         bad = [k for k, ok in positive.items() if not ok]
         if bad:
             raise ValueError(f"invalid training setting {bad[0]}={getattr(self, bad[0])!r}")
+        if self.report_to not in TRACKERS:
+            raise ValueError(f"unknown tracker report_to={self.report_to!r}; choose one of {', '.join(TRACKERS)}")
         if self.template not in TEMPLATES:
             raise ValueError(f"unknown template {self.template!r}; choose one of {sorted(TEMPLATES)}")
 

@@ -17,7 +17,8 @@ from negrec.errors import DataError
 
 CONFIG = "config.json"
 RESULT = "result"  # filled in when the stage ends: steps taken, training seconds, why it stopped
-PATH_KEYS = ("model", "reference", "stage_files")  # where the inputs were: informative, their content fingerprints decide
+# not compared on resume: where the inputs were (their content fingerprints decide) and where progress is reported
+NOT_COMPARED = ("model", "reference", "stage_files", "report_to")
 KIND = "llm training run"  # the marker of a training run folder (see data.outputs.claim_output)
 
 
@@ -50,7 +51,7 @@ def differences(old: dict, new: dict) -> list[str]:
     """'key: old → new' for every recorded option or input that differs (content fingerprints named as such)."""
     out = []
     for key in sorted(old.keys() | new.keys()):
-        if key in PATH_KEYS or key == RESULT or old.get(key) == new.get(key):
+        if key in NOT_COMPARED or key == RESULT or old.get(key) == new.get(key):
             continue
         if key.endswith("_files") or key == "data":
             out.append(f"{key.removesuffix('_files')}: other content ({old.get(key)} → {new.get(key)})")

@@ -37,7 +37,8 @@ def _trl_common(out: Path, s: StageSettings) -> dict:
         lr_scheduler_type=s.lr_schedule,
         save_steps=s.save_steps,
         logging_steps=1,
-        report_to=[],
+        run_name=out.name,
+        report_to=_trackers(out, s),
         disable_tqdm=True,
         seed=s.seed,
         bf16=not cpu and torch.cuda.is_bf16_supported(),
@@ -48,6 +49,28 @@ def _trl_common(out: Path, s: StageSettings) -> dict:
         # default search for unused ones costs a graph traversal per step and a warning per process
         ddp_find_unused_parameters=False,
     )
+
+
+def _trackers(out: Path, s: StageSettings) -> list[str]:
+    """TRL's `report_to` for the stage, kept offline under the run folder unless the user's environment says otherwise:
+    TensorBoard writes <out>/runs/, MLflow a file store <out>/mlruns, W&B runs in offline mode into <out>/wandb."""
+    if s.report_to == "none":
+        return []
+    if s.report_to == "mlflow":
+        _offline("MLFLOW_TRACKING_URI", (out / "mlruns").resolve().as_uri())
+    if s.report_to == "wandb":
+        _offline("WANDB_MODE", "offline")
+        _offline("WANDB_DIR", str(out))
+    return [s.report_to]
+
+
+_SET_HERE: set[str] = set()  # tracker variables negrec set (the next stage moves them); a user's own stay as they are
+
+
+def _offline(variable: str, value: str) -> None:
+    if variable not in os.environ or variable in _SET_HERE:
+        os.environ[variable] = value
+        _SET_HERE.add(variable)
 
 
 def _train(trainer, out: Path) -> None:
