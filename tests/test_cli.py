@@ -221,15 +221,18 @@ def test_threads_option_and_environment_set_torch_threads(tmp_path, monkeypatch)
         torch.set_num_threads(before)
 
 
-def test_the_readme_library_snippet_runs():
-    """The README's Library example, as written (it trains MF with DNS negatives on the embedded default)."""
+def test_the_readme_python_blocks_run():
+    """Every Python block of the README, in order and as written (one namespace: later blocks use earlier names)."""
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    snippet = readme.split("## Library", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    blocks = [part.split("```", 1)[0] for part in readme.split("```python\n")[1:]]
+    assert len(blocks) >= 2
     scope: dict = {}
-    exec(compile(snippet, "README.md#library", "exec"), scope)
+    for number, block in enumerate(blocks):
+        exec(compile(block, f"README.md python block {number}", "exec"), scope)
     assert scope["recs"].shape == (len(scope["users"]), 10) and scope["mf"].result.best_epoch >= 0
+    assert scope["result"].finding.startswith("Best NDCG@10: **")
 
 
 def test_compare_in_one_call_from_python(tmp_path):

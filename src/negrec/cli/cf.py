@@ -375,7 +375,7 @@ def compare_command(
 
 @app.command("tune")
 def tune_command(
-    out: Annotated[Path, typer.Option(help="Folder for best.yaml (options for `cf train --config`), trials.json, run/.")],
+    out: Annotated[Path, typer.Option(help="Folder for config.yaml (options for `cf train --config`), trials.json, run/.")],
     dataset: DatasetOpt = "synthetic",
     data_dir: DataDirOpt = None,
     protocol: ProtocolOpt = ProtocolName.leave_last_out,
@@ -387,13 +387,18 @@ def tune_command(
     ] = "uniform",
     model: ModelOpt = ModelName.mf,
     trials: Annotated[int, typer.Option(min=1, help="Optuna TPE trials (a stored study counts the finished ones).")] = 10,
+    epochs: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Most epochs per trial, early stopping on validation (default: 100, LightGCN 40)."),
+    ] = None,
     storage: Annotated[
-        Optional[str], typer.Option(help="Optuna storage, e.g. sqlite:///study.db: the study resumes, optuna-dashboard opens it.")
+        Optional[str],
+        typer.Option(help="Optuna storage: a SQLite file (study.db) or a URL; the study resumes, optuna-dashboard opens it."),
     ] = None,
     study_name: Annotated[Optional[str], typer.Option(help="Study name in --storage (default: dataset-model-sampler).")] = None,
     retrain: Annotated[
-        bool, typer.Option(help="Then train the best configuration on the protocol's split into <out>/run.")
-    ] = False,
+        int, typer.Option(min=0, help="Then train the best configuration on the protocol's split with this many seeds.")
+    ] = 0,
     val_size: ValSizeOpt = 0.0,
     seed: SeedOpt = 123,
     overwrite: OverwriteOpt = False,
@@ -410,6 +415,8 @@ def tune_command(
     with user_errors():
         claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir], kind="cf-tune")
         check_system(model.value, sampler)
+        if storage is not None and "://" not in storage:
+            storage = f"sqlite:///{Path(storage).resolve()}"  # a plain path is a SQLite file
         prep = _prepare(dataset, data_dir, protocol, seed, val_size, None, [sampler])
         name = study_name or f"{Path(dataset).name}-{model.value}-{sampler}"
         bar = progress_bar("tuning")(range(trials))
@@ -422,6 +429,7 @@ def tune_command(
             storage=storage,
             study_name=name,
             split_seed=seed,
+            max_epochs=epochs,
             progress=lambda _: next(ticks, None),
         )
         for _ in ticks:  # trials a stored study had finished already
@@ -437,42 +445,48 @@ def tune_command(
             "seed": seed,
         }
         with atomic_dir(out, kind="cf-tune") as folder:
-            write_text(folder / "best.yaml", yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
+            write_text(folder / "config.yaml", yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
             write_json(
                 folder / "trials.json",
                 {"study": name, "storage": storage, "best_validation_ndcg@10": result.value, "trials": result.trials},
             )
             if retrain:
-                from negrec.experiments.cf import run_sampler
-
-                config = _config(
-                    model,
-                    _loss(options.get("loss")),
-                    options["dim"],
-                    options["epochs"],
-                    1024,
-                    options["lr"],
-                    options["reg"],
-                    0.0,
-                    0.0,
-                    "NDCG@10",
-                    5,
-                    None,
-                    False,
-                    seed,
-                    OptimizerName.adam,
-                    "cpu",
-                    SamplingPlace.auto,
-                    options.get("temperature", 1.0),
-                    layers=options.get("layers", 3),
-                )
-                run = run_sampler(prep, options["sampler"], config, out=folder / "run")
-                typer.echo(f"test NDCG@10 of the retrained best: {run.evaluation.summary()['NDCG@10']:.4f}")
-    typer.echo(f"best validation NDCG@10 {result.value:.4f} with {json.dumps(result.params)} → {out / 'best.yaml'}")
+                _retrain(folder, prep, model.value, result.params, seed, retrain)
+    typer.echo(f"best validation NDCG@10 {result.value:.4f} with {json.dumps(result.params)} → {out / 'config.yaml'}")
 
 
-def _loss(name: str | None):
-    return None if name is None else LossName(name)
+def _retrain(folder: Path, prep, model: str, params: dict, seed: int, seeds: int) -> None:
+    """Train the best configuration on the protocol's split once per seed: the first run's folder under <out>/run, the
+    test NDCG@10 per seed with its mean, std and t-interval in <out>/retrained.json."""
+    from dataclasses import replace
+
+    from negrec.cf.trainer import TrainConfig
+    from negrec.data.io import write_json
+    from negrec.eval.significance import over_seeds
+    from negrec.experiments.cf import run_sampler
+
+    p = dict(params)
+    spec = p.pop("sampler")
+    base = TrainConfig(model=model, batch_size=1024, patience=5, seed=seed, **p)
+    values = []
+    for i in range(seeds):
+        run = run_sampler(prep, spec, replace(base, seed=seed + i), out=folder / "run" if i == 0 else None)
+        values.append(run.evaluation.summary()["NDCG@10"])
+    s = over_seeds(values)
+    write_json(
+        folder / "retrained.json",
+        {
+            "sampler": spec,
+            "seeds": [seed + i for i in range(seeds)],
+            "test_ndcg@10": values,
+            "mean": s.mean,
+            "std": s.std,
+            "ci": [s.ci_low, s.ci_high],
+        },
+    )
+    typer.echo(
+        f"test NDCG@10 of the best over {seeds} seed(s): {s.mean:.4f} ± {s.std:.4f} (95% CI [{s.ci_low:.4f}, {s.ci_high:.4f}])"
+    )
 
 
 @app.command("recommend")

@@ -71,11 +71,13 @@ def _sampler_spec(trial, sampler: str) -> str:
     return sampler
 
 
-def fit_and_rank(prep: Prepared, model: str, params: dict, seed: int, *, early_stop: bool, k: int = 10):
+def fit_and_rank(
+    prep: Prepared, model: str, params: dict, seed: int, *, early_stop: bool, k: int = 10, max_epochs: int | None = None
+):
     """Train one configuration and rank for `prep`'s test users: early-stopped on `prep.valid` (the epochs it kept
     are returned), or for `params["epochs"]` epochs keeping the last (no validation left)."""
     p = dict(params)
-    spec, epochs = p.pop("sampler"), p.pop("epochs", MAX_EPOCHS.get(model, 100))
+    spec, epochs = p.pop("sampler"), p.pop("epochs", max_epochs or MAX_EPOCHS.get(model, 100))
     config = TrainConfig(model=model, epochs=epochs, batch_size=1024, patience=5, seed=seed, **p)
     if early_stop:
         result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.data.catalog)
@@ -104,6 +106,7 @@ def tune(
     study_name: str | None = None,
     fraction: float = 0.1,
     split_seed: int = 123,
+    max_epochs: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> TuneResult:
     """`trials` TPE trials (seed 0) maximising validation NDCG@10 on the tuning split of `prep`'s training positives;
@@ -123,7 +126,7 @@ def tune(
 
     def objective(trial) -> float:
         params = space(trial)
-        recs, kept = fit_and_rank(tprep, model, params, 0, early_stop=True)
+        recs, kept = fit_and_rank(tprep, model, params, 0, early_stop=True, max_epochs=max_epochs)
         trial.set_user_attr("params", {**params, **kept})
         value = evaluate_recs(recs, tprep, [10]).summary()["NDCG@10"]
         if progress is not None:
