@@ -10,6 +10,7 @@ import numpy as np
 from negrec.data.io import write_text
 from negrec.eval.evaluate import Evaluation
 from negrec.eval.significance import paired_test
+from negrec.report.html import write_index
 from negrec.report.plots import metric_bars, scatter_tradeoff
 from negrec.report.tables import ResultTable
 
@@ -132,8 +133,10 @@ def write_comparison(
     plots: dict[str, tuple[str, str]] | None = None,
     bars: list[str] | None = None,
     seed: int = 0,
+    title: str | None = None,
 ) -> dict[str, Path]:
-    """Write metrics.{md,csv,json}, paired_tests.{md,csv,json}, per_user.csv and the requested PNG plots."""
+    """Write metrics.{md,csv,json}, paired_tests.{md,csv,json}, per_user.csv, the requested PNG plots and index.html
+    (all of it on one self-contained page)."""
     folder = Path(folder)
     table, paired = comparison_tables(evals, metrics, baseline=baseline, tests=tests, seed=seed)
     written = {p.name: p for p in table.write(folder, "metrics")}
@@ -144,6 +147,10 @@ def write_comparison(
         written[f"bars_{metric}.png"] = metric_bars(table.rows, metric, folder / f"bars_{_safe(metric)}.png")
     for name, (x, y) in (plots or {}).items():
         written[f"{name}.png"] = scatter_tradeoff(table.rows, x, y, folder / f"{name}.png")
+    images = [p for name, p in written.items() if name.endswith(".png")]
+    written["index.html"] = write_index(
+        folder, title or f"negrec comparison: {folder.name}", finding=table.summary, tables=[table, paired], images=images
+    )
     return written
 
 

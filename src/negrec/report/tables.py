@@ -65,19 +65,28 @@ class ResultTable:
             out.append(flat)
         return out
 
+    def shown_columns(self) -> list[str]:
+        """The columns a rendered table shows (all but `hidden`)."""
+        return [c for c in self.columns() if c not in self.hidden]
+
+    @staticmethod
+    def cell_text(val: object, digits: int = 4) -> str:
+        """A cell as text: CI cells as `mean [low, high]`, numbers rounded, empty for None."""
+        if isinstance(val, dict) and "mean" in val:
+            lo, hi = val.get("low"), val.get("high")
+            if lo is None or (isinstance(lo, float) and math.isnan(lo)):
+                return _fmt(float(val["mean"]), digits)
+            return f"{_fmt(float(val['mean']), digits)} [{_fmt(float(lo), digits)}, {_fmt(float(hi), digits)}]"
+        return _fmt(val, digits) if val is not None else ""
+
     def to_markdown(self, digits: int = 4) -> str:
         """GitHub markdown; CI cells print as `mean [low, high]`."""
-        cols = [c for c in self.columns() if c not in self.hidden]
+        cols = self.shown_columns()
 
         def cell(val: object) -> str:
-            if isinstance(val, dict) and "mean" in val:
-                lo, hi = val.get("low"), val.get("high")
-                if lo is None or (isinstance(lo, float) and math.isnan(lo)):
-                    return _fmt(float(val["mean"]), digits)
-                return f"{_fmt(float(val['mean']), digits)} [{_fmt(float(lo), digits)}, {_fmt(float(hi), digits)}]"
-            return _fmt(val, digits) if val is not None else ""
+            return self.cell_text(val, digits)
 
-        best = self._best_rows(cols) if self.bold_best else {}
+        best = self.best_rows(cols) if self.bold_best else {}
         lines = [f"### {self.title}", ""] if self.title else []
         if self.summary:
             lines += [self.summary, ""]
@@ -89,7 +98,7 @@ class ResultTable:
         ]
         return "\n".join(lines) + "\n"
 
-    def _best_rows(self, cols: list[str]) -> dict[str, set[int]]:
+    def best_rows(self, cols: list[str]) -> dict[str, set[int]]:
         """Per metric column (one with numeric or CI cells), the rows holding its best value (ties all bold)."""
         from negrec.report.columns import higher_is_better
 
