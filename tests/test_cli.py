@@ -254,5 +254,8 @@ def test_compare_in_one_call_from_python(tmp_path):
     assert result.finding.startswith(f"Best NDCG@10: **{best}** ({ndcg[best]:.4f}).")
     assert {r["system"] for r in result.paired.rows} == {"dns:3", "MostPop", "RandomRec"}
     assert json.loads((tmp_path / "cmp" / "metrics.json").read_text())["summary"] == result.finding
+    page = result.to_html(tmp_path / "page").read_text()
+    assert result.finding.replace("**", "").split(" Against")[0] in page and ">dns:3</td>" in page
+    assert set(result.per_user()) == set(result.runs) and len(result.per_user()["uniform"]) == len(data.interactions.user_ids)
     with pytest.raises(ValueError, match="unknown sampler 'dsn'"):
         negrec.compare(Dataset("small", data.catalog, data.interactions), ["dsn"])

@@ -362,6 +362,16 @@ class Comparison:
         """{system: mean of one metric over the test users}."""
         return {system: run.evaluation.summary()[name] for system, run in self.runs.items()}
 
+    def per_user(self, name: str = "NDCG@10") -> dict[str, np.ndarray]:
+        """{system: the metric per test user} (NaN where a user is not scored), the vectors the paired tests pair."""
+        return {system: run.evaluation.per_user()[name] for system, run in self.runs.items()}
+
+    def to_html(self, folder: str | Path, title: str = "negrec comparison") -> Path:
+        """The comparison as one self-contained page, `folder/index.html` (the tables; plots come with `out=`)."""
+        from negrec.report.html import write_index
+
+        return write_index(folder, title, finding=self.finding, tables=[self.table, self.paired])
+
 
 def compare_samplers(
     dataset: str | Dataset,
