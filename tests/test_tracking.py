@@ -38,6 +38,7 @@ def test_a_cf_run_tracks_its_epochs_and_test_metrics(tmp_path):
     assert [s for s, _ in got["train/loss"]] == [0, 1, 2]
     assert [v for _, v in got["train/loss"]] == pytest.approx([h["loss"] for h in saved["history"]], rel=1e-6)
     assert [v for _, v in got["train/rejection_rate"]] == pytest.approx([h["rejection_rate"] for h in saved["history"]])
+    assert [v for _, v in got["train/NDCG@10"]] == pytest.approx([h["NDCG@10"] for h in saved["history"]])  # validation
     assert got["test/NDCG@10"][0][1] == pytest.approx(saved["test"]["NDCG@10"]["mean"], rel=1e-6)
 
 
