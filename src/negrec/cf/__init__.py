@@ -1,1 +1,1 @@
-"""Collaborative filtering: top-K recommendation and reference recommenders (MF trainers come with the sampler issue)."""
+"""Collaborative filtering: MF and LightGCN, their losses and trainer, the recommenders and reference baselines."""

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from negrec.cf.names import LossName, ModelName, OptimizerName, SamplingPlace
 from negrec.cf.fused import applies as fused_applies, compile_note, run_chunk
 from negrec.cf.logq import LogQ
 from negrec.cf.losses import LOSSES, shared_softmax_loss
@@ -30,8 +31,6 @@ from negrec.sampling.negatives import NegativeSampler
 from negrec.sampling.registry import SamplerConfig, check_pairing, suggestion
 from negrec.sampling.sources import SamplingStats
 
-ModelName = Literal["mf", "mf-nobias", "lightgcn"]
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -40,7 +39,7 @@ class TrainConfig:
     model: ModelName = "mf"
     dim: int = 64
     layers: int = 3  # LightGCN propagation depth
-    loss: Literal["bpr", "bce", "softmax"] | None = None  # None: the sampler's own (softmax for in-batch / MNS), else BPR
+    loss: LossName | None = None  # None: the sampler's own (softmax for in-batch / MNS), else BPR
     margin: float = 0.0  # BPR margin (the homework's hard-negative trainer used 1.0)
     temperature: float = 1.0  # sampled softmax
     epochs: int = 30
@@ -51,7 +50,7 @@ class TrainConfig:
     # adam: dense Adam; sparse_adam: Adam on the rows a batch touches; sgd: plain SGD applied in place to those
     # rows with a per-pair step (lr × batch size on the batch-mean loss, as per-sample BPR-SGD and implicit), the
     # only update whose cost does not grow with the number of users and items
-    optimizer: Literal["adam", "sparse_adam", "sgd"] = "adam"
+    optimizer: OptimizerName = "adam"
     negatives: Literal["dynamic", "static"] = "dynamic"  # static: drawn once (the homework's fixed/even modes)
     metric: str = "NDCG@10"  # validation metric; the homework uses MAP@50
     patience: int = 5
@@ -63,7 +62,7 @@ class TrainConfig:
     # where negatives are drawn, checked and picked: host (numpy, the reference), device (torch on the model's
     # device: uniform / popularity sources with random, dns or mixed selections) or auto (device off the CPU when
     # the sampler has a device version, else host — so CPU runs stay exactly as they were)
-    sampling: Literal["auto", "host", "device"] = "auto"
+    sampling: SamplingPlace = "auto"
     # fused: MF + BPR + sgd batches on the CPU run in one compiled loop per chunk (`cf/fused.py`; drawn negatives or
     # DNS of one), every other setting in torch; torch: always the torch path (the reference the kernel is tested on)
     engine: Literal["fused", "torch"] = "fused"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, get_args
 
 import typer
 
@@ -23,6 +23,7 @@ from negrec.cli.common import (
     user_errors,
     write_options,
 )
+from negrec.cf import names as trainer_types
 from negrec.sampling.registry import cli_help
 
 app = command_group("Collaborative filtering with measured negative sampling.")
@@ -34,28 +35,15 @@ class ProtocolName(str, Enum):
     homework = "homework"
 
 
-class ModelName(str, Enum):
-    mf = "mf"
-    mf_nobias = "mf-nobias"
-    lightgcn = "lightgcn"
+def _choices(name: str, literal) -> type[Enum]:
+    """A CLI choice enum spelled exactly as the library's Literal (one spelling per concept: they cannot drift)."""
+    return Enum(name, {value.replace("-", "_"): value for value in get_args(literal)}, type=str)
 
 
-class OptimizerName(str, Enum):
-    adam = "adam"
-    sparse_adam = "sparse_adam"
-    sgd = "sgd"
-
-
-class SamplingPlace(str, Enum):
-    auto = "auto"
-    host = "host"
-    device = "device"
-
-
-class LossName(str, Enum):
-    bpr = "bpr"
-    bce = "bce"
-    softmax = "softmax"
+ModelName = _choices("ModelName", trainer_types.ModelName)
+OptimizerName = _choices("OptimizerName", trainer_types.OptimizerName)
+SamplingPlace = _choices("SamplingPlace", trainer_types.SamplingPlace)
+LossName = _choices("LossName", trainer_types.LossName)
 
 
 DatasetOpt = Annotated[str, typer.Option(help="'synthetic', a dataset name under the data root (e.g. movielens-100k) or a path.")]
