@@ -8,9 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("optuna")
-
-from negrec.cli import app  # noqa: E402
+from negrec.cli import app
 
 runner = CliRunner()
 
