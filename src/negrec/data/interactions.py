@@ -95,6 +95,17 @@ class Interactions:
         """Interaction count per user."""
         return np.diff(self.matrix.indptr)
 
+    def timelines(self) -> list[np.ndarray]:
+        """Each user's items, oldest first (by timestamp, stable: equal times and untimed data keep the CSR order)."""
+        out = []
+        for u in range(self.n_users):
+            lo, hi = self.matrix.indptr[u], self.matrix.indptr[u + 1]
+            items = self.matrix.indices[lo:hi]
+            if self.timestamps is not None:
+                items = items[np.argsort(self.timestamps[lo:hi], kind="stable")]
+            out.append(np.asarray(items, dtype=np.int64))
+        return out
+
     def user_items(self, user: int) -> np.ndarray:
         """Sorted item indices of one user."""
         return self.matrix.indices[self.matrix.indptr[user] : self.matrix.indptr[user + 1]]

@@ -122,15 +122,10 @@ def kaggle_lists(inter: Interactions, catalog: Catalog) -> tuple[list[str], list
     """External user ids and their item-id lists (in time order when there are timestamps), users without items left out."""
     ext = np.asarray(catalog.item_ids).astype(str)
     users, lists = [], []
-    for u in range(inter.n_users):
-        lo, hi = inter.matrix.indptr[u], inter.matrix.indptr[u + 1]
-        if hi == lo:
-            continue
-        items = inter.matrix.indices[lo:hi]
-        if inter.timestamps is not None:
-            items = items[np.argsort(inter.timestamps[lo:hi], kind="stable")]
-        users.append(str(inter.user_ids[u]))
-        lists.append(ext[items].tolist())
+    for u, items in enumerate(inter.timelines()):
+        if len(items):
+            users.append(str(inter.user_ids[u]))
+            lists.append(ext[items].tolist())
     return users, lists
 
 

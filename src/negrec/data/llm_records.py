@@ -53,18 +53,6 @@ def catalog_titles(titles: list[str], item_ids: np.ndarray) -> list[str]:
     return [f"{t} [{i}]" if counts[t] > 1 else t for t, i in zip(clean, item_ids.tolist())]
 
 
-def timelines(inter: Interactions) -> list[np.ndarray]:
-    """Each user's items, oldest first (stable: equal times keep the source order)."""
-    out = []
-    for u in range(inter.n_users):
-        lo, hi = inter.matrix.indptr[u], inter.matrix.indptr[u + 1]
-        items = inter.matrix.indices[lo:hi]
-        if inter.timestamps is not None:
-            items = items[np.argsort(inter.timestamps[lo:hi], kind="stable")]
-        out.append(np.asarray(items, dtype=np.int64))
-    return out
-
-
 def build_records(inter: Interactions, titles: list[str], config: RecordsConfig) -> dict[str, list[dict]]:
     """{"train", "valid", "test"} record lists (users in id order; valid/test users drawn when sizes are given)."""
     instruction = (
@@ -85,7 +73,7 @@ def build_records(inter: Interactions, titles: list[str], config: RecordsConfig)
 
     parts: dict[str, list[dict]] = {"train": [], "valid": [], "test": []}
     eligible: dict[str, list[int]] = {"valid": [], "test": []}
-    lines = timelines(inter)
+    lines = inter.timelines()
     for u, items in enumerate(lines):
         n = len(items)
         if n - 1 >= config.min_history:

@@ -26,18 +26,6 @@ from negrec.llm.settings import StageSettings, stage_settings
 from negrec.llm.tiny import TinyConfig
 
 
-def user_timelines(train: Interactions) -> list[np.ndarray]:
-    """Each user's training items, oldest first (by timestamp when known, else by item id)."""
-    out = []
-    for u in range(train.n_users):
-        lo, hi = train.matrix.indptr[u], train.matrix.indptr[u + 1]
-        items = train.matrix.indices[lo:hi]
-        if train.timestamps is not None:
-            items = items[np.argsort(train.timestamps[lo:hi], kind="stable")]
-        out.append(np.asarray(items, dtype=np.int64))
-    return out
-
-
 def history_input(titles: list[str], items: np.ndarray) -> str:
     """The seed's record input for a history of items."""
     return INPUT_PREFIX + ", ".join(quote(titles[i]) for i in items) + INPUT_SUFFIX
@@ -80,7 +68,7 @@ class TitleTokenRecommender(Recommender):
         from negrec.llm.tiny import init_tiny
         from negrec.llm.train import sft
 
-        timelines = user_timelines(train)
+        timelines = train.timelines()
         records = next_item_records(timelines, self.titles, self.max_history)
         work = Path(tempfile.mkdtemp(prefix="negrec-llm-rec-"))
         # the fitted model lives here until `save` copies it: removed with the recommender (or at interpreter exit)
