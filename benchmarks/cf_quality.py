@@ -35,7 +35,7 @@ from negrec.data.synthetic import SyntheticConfig
 from negrec.data.tabular import Dataset
 from negrec.eval.significance import over_seeds, paired_test, seeds_difference
 from negrec.experiments.cf import Prepared, evaluate_recs, load_cf_dataset, prepare, tuning_split
-from negrec.experiments.cf_tune import MAX_EPOCHS, fit_and_rank, search_space
+from negrec.experiments.cf_tune import MAX_EPOCHS, fit_and_rank, run_study, search_space
 from negrec.ranking import top_k_by_user
 
 VERSION = 1  # bump when the protocol changes: cached parts of another version are recomputed
@@ -266,25 +266,12 @@ def scored(prep: Prepared, recs: np.ndarray) -> tuple[float, float, np.ndarray]:
 
 
 def tune(system: System, tprep: Prepared, trials: int) -> tuple[Params, float, list[dict]]:
-    """The best parameters after `trials` TPE trials on the tuning split (and what negrec's early stopping kept)."""
+    """The best parameters after `trials` TPE trials on the tuning split (and what negrec's early stopping kept): the
+    study `negrec cf tune` runs, every system's trials trained with seed 0."""
     if system.space is None:
         return {}, scored(tprep, system.fit(tprep, {}, 0, True)[0])[0], []
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=min(5, trials)))
-    log = []
-
-    def objective(trial) -> float:
-        params = system.space(trial)
-        recs, kept = system.fit(tprep, params, 0, True)
-        value = scored(tprep, recs)[0]
-        log.append({"params": params, "kept": kept, "validation_ndcg@10": value})
-        trial.set_user_attr("params", {**params, **kept})
-        return value
-
-    study.optimize(objective, n_trials=trials)
-    return study.best_trial.user_attrs["params"], study.best_value, log
+    result = run_study(tprep, system.space, lambda part, params: system.fit(part, params, 0, True), trials)
+    return result.params, result.value, result.trials
 
 
 def run_system(system: System, prep: Prepared, tprep: Prepared, trials: int, seeds: int, part: Path, key: str) -> dict:
@@ -471,6 +458,54 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def result_tables(result: dict) -> list:
+    """One dataset's leaderboard (CIs over seeds) and its sampler − uniform comparisons, as report tables."""
+    from negrec.report.tables import ResultTable
+
+    def ci(mean: float, bounds: list) -> dict:
+        return {"mean": mean, "low": nan(bounds[0]), "high": nan(bounds[1])}
+
+    board = ResultTable(title=f"{result['dataset']}: NDCG@10 over seeds, every system tuned on validation", bold_best=True)
+    everything = [(f"negrec {r['model']}", r) for r in result["rows"]] + [(r["model"], r) for r in result["peers"]]
+    for label, r in sorted(everything, key=lambda x: -x[1]["ndcg@10_mean"]):
+        spec = r["params"].get("sampler", r["sampler"]) if r["sampler"] != "own" else "(its own)"
+        board.add(
+            {
+                "system": f"{label} {spec}" if r["sampler"] != "own" else label,
+                "NDCG@10": ci(r["ndcg@10_mean"], r["ndcg@10_ci"]),
+                "Recall@10": r["recall@10_mean"],
+                "validation NDCG@10": r["validation_ndcg@10"],
+                "seeds × trials": f"{r['seeds']} × {r['trials']}",
+            }
+        )
+    versus = ResultTable(title=f"{result['dataset']}: sampler − uniform (same model), per user on seed 0 (paired t)")
+    for c in result["vs_uniform"]:
+        t = c["paired_seed0"]
+        versus.add(
+            {
+                "system": c["a"],
+                "Δ NDCG@10": {"mean": t["diff"], "low": nan(t["ci_low"]), "high": nan(t["ci_high"])},
+                "p": t["p_value"],
+            }
+        )
+    return [board, versus]
+
+
+def write_page(document: dict, path: Path) -> Path:
+    """`cf_quality.html`: every dataset's tables (sortable, with an interactive chart each) and leaderboard PNGs."""
+    from negrec.report.html import write_index
+
+    names = sorted(document["datasets"])
+    return write_index(
+        path.parent,
+        "negrec CF leaderboard: every system tuned on validation",
+        finding=document["protocol"],
+        tables=[t for n in names for t in result_tables(document["datasets"][n])],
+        images=[path.with_name(f"{path.stem}_{n}.png") for n in names],
+        name=path.name,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
@@ -480,6 +515,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="MovieLens 100K, fewer samplers, 1 seed, 2 trials: a smoke run")
     parser.add_argument("--threads", type=int, default=2, help="torch, cornac and implicit threads")
     parser.add_argument("--out", type=Path, default=None, help="default results/cf_quality.json (--quick: cf_quality_quick.json)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the .md, .png and .html from the result file")
     args = parser.parse_args()
     results = Path(__file__).parent / "results"
     args.trials = args.trials or (2 if args.quick else 10)
@@ -487,6 +523,14 @@ def main() -> None:
     args.out = args.out or results / ("cf_quality_quick.json" if args.quick else "cf_quality.json")
     args.parts = args.out.with_suffix(".parts")
     names = ["movielens-100k"] if args.quick and args.datasets == parser.get_default("datasets") else args.datasets.split(",")
+    if args.report_only:
+        document = json.loads(args.out.read_text())
+        done = document["datasets"]
+        write_text(args.out.with_suffix(".md"), "\n".join(to_markdown(done[n]) for n in sorted(done)))
+        for name in done:
+            plot(done[name], args.out.with_name(f"{args.out.stem}_{name}.png"))
+        print(write_page(document, args.out.with_suffix(".html")))
+        return
     import torch
 
     torch.set_num_threads(args.threads)
@@ -507,6 +551,7 @@ def main() -> None:
         )
         write_text(args.out.with_suffix(".md"), "\n".join(to_markdown(done[n]) for n in sorted(done)))
         plot(result, args.out.with_name(f"{args.out.stem}_{name}.png"))
+        write_page(json.loads(args.out.read_text()), args.out.with_suffix(".html"))
         c = done[name]["best_vs_best_peer"]
         print(
             f"{name}: {c['a']} − {c['b']}: {fmt_diff(c['over_seeds'])} over seeds; "

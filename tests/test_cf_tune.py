@@ -51,13 +51,80 @@ def test_a_stored_study_resumes_and_its_best_configuration_trains(tmp_path):
     retrained = json.loads((tmp_path / "t" / "retrained.json").read_text())
     assert retrained["seeds"] == [123, 124] and len(retrained["test_ndcg@10"]) == 2
     assert retrained["mean"] == pytest.approx(sum(retrained["test_ndcg@10"]) / 2)
+    # the best trial had seed 123: its replay (the first retrain) reaches the study's value exactly
+    assert retrained["validation_ndcg@10"][0] == three["best_validation_ndcg@10"]
     trained = invoke("cf", "train", "--config", tmp_path / "t" / "config.yaml", "--out", tmp_path / "run")
     assert trained.exit_code == 0, trained.output
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["sampler"] == best["params"]["sampler"] and config["train"]["dim"] == best["params"]["dim"]
+    assert config["refit"] is True
+    assert json.loads((tmp_path / "run" / "tuning.json").read_text())["validation_ndcg@10"] == three["best_validation_ndcg@10"]
+    assert f"NDCG@10 {three['best_validation_ndcg@10']:.4f}" in trained.output
     first = json.loads((tmp_path / "t" / "run" / "metrics.json").read_text())["test"]["NDCG@10"]["mean"]
-    assert first == retrained["test_ndcg@10"][0]  # the same configuration and seed: the same number
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["NDCG@10"]["mean"] == pytest.approx(first)
+    assert first == retrained["test_ndcg@10"][0]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["NDCG@10"]["mean"] == first
+
+
+def test_a_yaml_space_narrows_and_fixes_the_search(tmp_path):
+    (tmp_path / "space.yaml").write_text("dim: 16\nlr: {low: 1e-3, high: 1e-3}\ndns_candidates: [3]\n")
+    result = invoke(
+        "cf",
+        "tune",
+        "--sampler",
+        "dns",
+        "--epochs",
+        "2",
+        "--trials",
+        "2",
+        "--space",
+        tmp_path / "space.yaml",
+        "--out",
+        tmp_path / "t",
+    )
+    assert result.exit_code == 0, result.output
+    trials = json.loads((tmp_path / "t" / "trials.json").read_text())["trials"]
+    assert [(t["params"]["dim"], t["params"]["lr"], t["params"]["sampler"]) for t in trials] == [(16, 1e-3, "dns:3")] * 2
+    assert len({t["params"]["reg"] for t in trials}) == 2  # still searched
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("dims: [8]\n", "'dims' is not searched for mf with dns (it has: dim, lr, reg, dns_candidates)"),
+        ("lr: {low: 0.1, high: 0.01}\n", "lr: needs low ≤ high"),
+        ("reg: {low: 0, high: 0.1, log: true}\n", "and low > 0 (log)"),
+        ("lr: {low: x, high: 0.1}\n", "the ends of a range are numbers, got 'x'"),
+        ("dim: []\n", "dim: an empty list of choices"),
+        ("- dim\n", "is a mapping"),
+    ],
+)
+def test_a_bad_space_is_refused_naming_the_entry_before_any_work(tmp_path, text, message):
+    (tmp_path / "space.yaml").write_text(text)
+    result = invoke("cf", "tune", "--sampler", "dns", "--space", tmp_path / "space.yaml", "--out", tmp_path / "t")
+    assert result.exit_code == 2 and message in result.output and "space.yaml" in result.output, result.output
+    assert not (tmp_path / "t").exists()
+
+
+def test_the_default_space_draws_in_a_fixed_order_and_formats_the_sampler_spec():
+    import optuna
+
+    from negrec.experiments.cf_tune import default_space, search_space
+
+    assert list(default_space("lightgcn", "ahns")) == [
+        "dim", "lr", "reg", "layers", "ahns_candidates", "ahns_alpha", "ahns_beta", "ahns_p"
+    ]  # fmt: skip
+    assert list(default_space("mf", "inbatch+logq")) == ["dim", "lr", "reg", "temperature"]
+    trial = optuna.trial.FixedTrial({"dim": 32, "lr": 0.01, "reg": 1e-4, "popularity_alpha": 0.5, "temperature": 0.2})
+    params = search_space("mf", "popularity+logq")(trial)
+    assert params == {
+        "dim": 32,
+        "lr": 0.01,
+        "reg": 1e-4,
+        "temperature": 0.2,
+        "sampler": "popularity:0.500:64+logq",
+        "loss": "softmax",
+    }
+    assert search_space("mf", "dns:5")(optuna.trial.FixedTrial({"dim": 64, "lr": 0.01, "reg": 1e-4}))["sampler"] == "dns:5"
 
 
 def test_an_impossible_system_is_refused_before_any_work(tmp_path):

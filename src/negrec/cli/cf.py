@@ -200,6 +200,16 @@ def train_command(
             "that as the run's model; the selected model stays under selected/."
         ),
     ] = False,
+    tuning_split: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.5,
+            help="Learn from the training positives less this share and early-stop on that share, carved as "
+            "`cf tune` carves it (the protocol's validation part unused): its config.yaml replays the study's best "
+            "trial to the same validation value; --refit then retrains on all training positives.",
+        ),
+    ] = 0.0,
     seed: SeedOpt = 123,
     user_col: UserColOpt = "user",
     item_col: ItemColOpt = "item",
@@ -212,8 +222,10 @@ def train_command(
     config: ConfigOpt = None,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
+    from negrec.data.io import write_json
     from negrec.data.outputs import atomic_dir, claim_output
     from negrec.experiments.cf import run_sampler
+    from negrec.experiments.cf_tune import replay
 
     # the run folder appears whole or not at all (an earlier one is replaced only on success, and only when asked)
     with user_errors():
@@ -250,13 +262,21 @@ def train_command(
             table_options(user_col, item_col, rating_col, time_col, sep, items),
             [sampler],
         )
-        run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit, report_to=report_to.value)
+        if tuning_split:
+            run, held_out = replay(
+                prep, sampler, config, fraction=tuning_split, refit=refit, out=folder, log=typer.echo, report_to=report_to.value
+            )
+            write_json(folder / "tuning.json", {"fraction": tuning_split, "seed": seed, "validation_ndcg@10": held_out})
+        else:
+            run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit, report_to=report_to.value)
         write_options(folder, ctx)
     from negrec.report.columns import CF_RUN_LINE
 
     summary = run.evaluation.summary()
     metrics = list(dict.fromkeys([config.metric, *CF_RUN_LINE]))  # the selection metric first
     typer.echo(_training_line(run, config))
+    if tuning_split:
+        typer.echo(f"held-out {tuning_split:.0%} of the training positives (as cf tune carves it): NDCG@10 {held_out:.4f}")
     typer.echo("test: " + " ".join(f"{m}={summary[m]:.4f}" for m in metrics if m in summary) + f" → {out}")
 
 
@@ -385,24 +405,36 @@ def tune_command(
     ] = None,
     study_name: Annotated[Optional[str], typer.Option(help="Study name in --storage (default: dataset-model-sampler).")] = None,
     retrain: Annotated[
-        int, typer.Option(min=0, help="Then train the best configuration on the protocol's split with this many seeds.")
+        int,
+        typer.Option(
+            min=0, help="Then replay the best configuration with this many seeds (refit on all training positives, tested)."
+        ),
     ] = 0,
+    space: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="YAML search space laid over the default one: name: [choices] | {low: …, high: …, log: true} | value "
+            "(names: dim, lr, reg, layers, temperature and the sampler's own, e.g. dns_candidates)."
+        ),
+    ] = None,
     val_size: ValSizeOpt = 0.0,
     seed: SeedOpt = 123,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Tune a model and sampler on a validation part carved from the training positives (the benchmark's protocol;
-    the test part is never seen), then write the best configuration as a config file."""
+    the test part is never seen), then write the best configuration as a config file that replays it."""
     import json
+
     import yaml
 
     from negrec.data.io import write_json, write_text
     from negrec.data.outputs import atomic_dir, claim_output
-    from negrec.experiments.cf_tune import check_system, tune
+    from negrec.experiments.cf_tune import MAX_EPOCHS, TUNING_FRACTION, check_system, load_space, tune
 
     with user_errors():
-        claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir], kind="cf-tune")
+        claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, space], kind="cf-tune")
         check_system(model.value, sampler)
+        searched = None if space is None else load_space(space, model.value, sampler)
         if storage is not None and "://" not in storage:
             storage = f"sqlite:///{Path(storage).resolve()}"  # a plain path is a SQLite file
         prep = _prepare(dataset, data_dir, protocol, seed, val_size, None, [sampler])
@@ -414,6 +446,8 @@ def tune_command(
             model.value,
             sampler,
             trials,
+            seed=seed,
+            space=searched,
             storage=storage,
             study_name=name,
             split_seed=seed,
@@ -422,13 +456,17 @@ def tune_command(
         )
         for _ in ticks:  # trials a stored study had finished already
             pass
-        best = {k.replace("_", "-"): v for k, v in result.params.items()}
+        best = {k.replace("_", "-"): v for k, v in result.params.items() if k != "epochs"}
+        # the trial replayed: its epoch cap and early stopping on the same carved part, then a refit on everything
         options = {
             "dataset": dataset,
             "data-dir": None if data_dir is None else str(data_dir),
             "protocol": protocol.value,
             "model": model.value,
             **best,
+            "epochs": epochs or MAX_EPOCHS.get(model.value, 100),
+            "tuning-split": TUNING_FRACTION,
+            "refit": True,
             "val-size": val_size,
             "seed": seed,
         }
@@ -439,26 +477,26 @@ def tune_command(
                 {"study": name, "storage": storage, "best_validation_ndcg@10": result.value, "trials": result.trials},
             )
             if retrain:
-                _retrain(folder, prep, model.value, result.params, seed, retrain)
+                _retrain(folder, prep, model.value, result.params, options["epochs"], seed, retrain)
     typer.echo(f"best validation NDCG@10 {result.value:.4f} with {json.dumps(result.params)} → {out / 'config.yaml'}")
 
 
-def _retrain(folder: Path, prep, model: str, params: dict, seed: int, seeds: int) -> None:
-    """Train the best configuration on the protocol's split once per seed: the first run's folder under <out>/run, the
-    test NDCG@10 per seed with its mean, std and t-interval in <out>/retrained.json."""
-    from dataclasses import replace
-
+def _retrain(folder: Path, prep, model: str, params: dict, epochs: int, seed: int, seeds: int) -> None:
+    """Replay the best configuration once per seed (seed + i for the carved part and the model; the protocol's split
+    stays that of --seed): the first run's folder under <out>/run, the held-out and test NDCG@10 per seed with the
+    test mean, std and t-interval in <out>/retrained.json."""
     from negrec.cf.trainer import TrainConfig
     from negrec.data.io import write_json
     from negrec.eval.significance import over_seeds
-    from negrec.experiments.cf import run_sampler
+    from negrec.experiments.cf_tune import TRIAL_SETTINGS, replay
 
-    p = dict(params)
+    p = {k: v for k, v in params.items() if k != "epochs"}
     spec = p.pop("sampler")
-    base = TrainConfig(model=model, batch_size=1024, patience=5, seed=seed, **p)
-    values = []
+    held_out, values = [], []
     for i in range(seeds):
-        run = run_sampler(prep, spec, replace(base, seed=seed + i), out=folder / "run" if i == 0 else None)
+        config = TrainConfig(model=model, epochs=epochs, seed=seed + i, **TRIAL_SETTINGS, **p)
+        run, value = replay(prep, spec, config, out=folder / "run" if i == 0 else None)
+        held_out.append(value)
         values.append(run.evaluation.summary()["NDCG@10"])
     s = over_seeds(values)
     write_json(
@@ -466,6 +504,7 @@ def _retrain(folder: Path, prep, model: str, params: dict, seed: int, seeds: int
         {
             "sampler": spec,
             "seeds": [seed + i for i in range(seeds)],
+            "validation_ndcg@10": held_out,
             "test_ndcg@10": values,
             "mean": s.mean,
             "std": s.std,

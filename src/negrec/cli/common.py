@@ -37,17 +37,13 @@ def _options_file(ctx: typer.Context, param, value: Optional[Path]) -> Optional[
     or without the leading --) becomes the command's defaults, so options given on the command line still win."""
     if value is None:
         return None
-    import yaml
-
-    from negrec.data.io import read_utf8
+    from negrec.data.io import read_yaml_mapping
     from negrec.sampling.registry import suggestion
 
     try:
-        data = yaml.safe_load(read_utf8(value))
-    except (yaml.YAMLError, DataError) as exc:
-        raise typer.BadParameter(f"{value}: {exc}") from None
-    if not isinstance(data, dict):
-        raise typer.BadParameter(f"{value}: a config file is a mapping of option names to values")
+        data = read_yaml_mapping(value, "a config file (option names to values)")
+    except DataError as exc:
+        raise typer.BadParameter(str(exc)) from None
     names = [p.name for p in ctx.command.params if p.name not in ("config", "ctx")]
     defaults = {}
     for key, item in data.items():

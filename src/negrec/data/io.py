@@ -87,6 +87,53 @@ def read_json(path: str | Path) -> Any:
         raise DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno) from None
 
 
+MAX_YAML_BYTES, MAX_YAML_NODES, MAX_YAML_DEPTH = 200_000, 100_000, 32
+
+
+def read_yaml_mapping(path: str | Path, kind: str = "a config file") -> dict:
+    """A small YAML file that must hold a mapping (a recipe, a config file, a search space): too large a file, an
+    alias bomb, malformed YAML or another shape is refused naming the file."""
+    import yaml
+
+    path = Path(path)
+    if path.is_file() and path.stat().st_size > MAX_YAML_BYTES:
+        raise DataError(f"{kind} is at most {MAX_YAML_BYTES // 1000} kB", path=path)
+    text = read_utf8(path)
+    try:
+        _check_expansion(yaml.compose(text), path)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DataError(f"malformed YAML: {exc}", path=path) from None
+    if not isinstance(raw, dict):
+        raise DataError(f"{kind} is a mapping", path=path)
+    return raw
+
+
+def _check_expansion(root, path: Path) -> None:
+    """Count what the YAML node graph expands to before it is built: aliases share nodes, so a few hundred bytes
+    can name billions of values (an alias bomb); refuse past MAX_YAML_NODES values or MAX_YAML_DEPTH levels."""
+    if root is None:
+        return
+    sizes: dict[int, int] = {}
+
+    def size(node, depth: int) -> int:
+        if depth > MAX_YAML_DEPTH:
+            raise DataError(f"nests deeper than {MAX_YAML_DEPTH} levels", path=path)
+        if id(node) in sizes:
+            return sizes[id(node)]
+        children = node.value if isinstance(node.value, list) else []
+        flat = [c for pair in children for c in (pair if isinstance(pair, tuple) else (pair,))]
+        total = 1
+        for child in flat:
+            total += size(child, depth + 1)
+            if total > MAX_YAML_NODES:
+                raise DataError(f"expands to more than {MAX_YAML_NODES} values (YAML aliases?)", path=path)
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0)
+
+
 def read_records(path: str | Path, text_fields: Sequence[str] = ()) -> tuple[list[dict], list[int] | None]:
     """Records from a JSON array or a JSONL file, and each record's line number (JSONL only); each of `text_fields`
     must be a string in every record (the error names the record, line and field)."""

@@ -138,6 +138,13 @@ def tuning_split(prep: Prepared, *, fraction: float = 0.1, seed: int = 123) -> P
     return Prepared(prep.data, split.train, split.test, split.test, split.train.binary(), unseen)
 
 
+def tuning_holdout(prep: Prepared, tuning: Prepared) -> Prepared:
+    """`prep` learning from the tuning split's training part and early-stopping on its held-out part (the protocol's
+    own validation part unused), still tested on `prep`'s test part with `prep`'s masks: a tuned configuration
+    replayed, whose refit then learns from all of `prep`'s training positives."""
+    return Prepared(prep.data, tuning.train, tuning.valid, prep.test, prep.exclude, prep.banned_items)
+
+
 @dataclass
 class CFRun:
     """One trained system and its test evaluation."""

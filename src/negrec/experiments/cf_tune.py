@@ -1,42 +1,153 @@
 """Tuning a CF model and sampler the way `benchmarks/cf_quality.py` tunes every system: an Optuna TPE study on a
 validation part carved from the training positives (`tuning_split`; the test part is never seen), each trial
 early-stopped on that part, the epochs it kept recorded with its parameters. The study can live in a database
-(`storage`, e.g. `sqlite:///study.db`), so a rerun resumes it and `optuna-dashboard` opens it."""
+(`storage`, e.g. `sqlite:///study.db`), so a rerun resumes it and `optuna-dashboard` opens it. The search space is
+data (`default_space`), which a YAML file may narrow, widen or fix (`load_space`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
 
 from negrec.cf.recommenders import train_model
 from negrec.cf.trainer import TrainConfig, recommend
-from negrec.experiments.cf import Prepared, evaluate_recs, tuning_split
+from negrec.experiments.cf import CFRun, Prepared, evaluate_recs, run_sampler, tuning_holdout, tuning_split
 
 SOFTMAX_FAMILIES = ("inbatch", "inbatch+logq", "mns", "popularity+logq")  # trained with a softmax: τ is tuned too
 SAMPLED_SOFTMAX_K = 64
 MAX_EPOCHS = {"mf": 100, "lightgcn": 40}  # mf-nobias: as mf
+TUNING_FRACTION = 0.1
+# trial settings that are not searched: `cf train`'s defaults, so its config file reproduces a trial
+TRIAL_SETTINGS = {"batch_size": 1024, "patience": 5}
+
+# A parameter's range: a list (one of these values), {low, high[, log]} (an int range when both ends are ints, else a
+# float range), or a single value (fixed). The order of entries is the order of Optuna's draws.
+Space = dict[str, Any]
+
+# a sampler family's own numbers, and how a trial's values become its spec
+SAMPLER_SPACES: dict[str, tuple[Space, Callable[[dict], str]]] = {
+    "dns": ({"dns_candidates": {"low": 2, "high": 10}}, lambda v: f"dns:{v['dns_candidates']}"),
+    "popularity": ({"popularity_alpha": {"low": 0.0, "high": 1.0}}, lambda v: f"popularity:{v['popularity_alpha']:.3f}"),
+    # sampled softmax over K popularity^alpha draws, logQ-corrected
+    "popularity+logq": (
+        {"popularity_alpha": {"low": 0.0, "high": 1.0}},
+        lambda v: f"popularity:{v['popularity_alpha']:.3f}:{SAMPLED_SOFTMAX_K}+logq",
+    ),
+    "mns": ({"mns_corpus": [64, 128, 256, 512]}, lambda v: f"mns:{v['mns_corpus']}"),
+    "ahns": (
+        {
+            "ahns_candidates": {"low": 4, "high": 32},
+            "ahns_alpha": {"low": 0.0, "high": 2.0},
+            "ahns_beta": {"low": 0.01, "high": 1.0, "log": True},
+            "ahns_p": {"low": -3.0, "high": 0.0},
+        },
+        lambda v: f"ahns:{v['ahns_candidates']}:{v['ahns_alpha']:.3f}:{v['ahns_beta']:.4f}:{v['ahns_p']:.3f}",
+    ),
+    "srns": (
+        {
+            "srns_memory": {"low": 4, "high": 32},
+            "srns_fresh": {"low": 4, "high": 32},
+            "srns_alpha": {"low": 0.0, "high": 5.0},
+            "srns_tau": {"low": 0.1, "high": 2.0, "log": True},
+        },
+        lambda v: f"srns:{v['srns_memory']}:{v['srns_fresh']}:{v['srns_alpha']:.3f}:{v['srns_tau']:.3f}",
+    ),
+    "mixgcf": ({"mixgcf_candidates": {"low": 4, "high": 32}}, lambda v: f"mixgcf:{v['mixgcf_candidates']}"),
+}
 
 
-def search_space(model: str, sampler: str) -> Callable:
-    """trial → parameters: factors, learning rate and L2 for every system, LightGCN's layers, the softmax temperature
-    for softmax samplers, and the sampler family's own numbers (a full spec such as `dns:5` is kept as given)."""
+def default_space(model: str, sampler: str) -> Space:
+    """Factors, learning rate and L2 for every system, LightGCN's layers, the softmax temperature for softmax samplers
+    and the sampler family's own numbers (a full spec such as `dns:5` has none)."""
+    space: Space = {
+        "dim": [32, 64, 128] if model != "lightgcn" else [32, 64],
+        "lr": {"low": 5e-4, "high": 2e-2, "log": True},
+        "reg": {"low": 1e-6, "high": 1e-2, "log": True},
+    }
+    if model == "lightgcn":
+        space["layers"] = {"low": 1, "high": 3}
+    if sampler in SOFTMAX_FAMILIES:
+        space["temperature"] = {"low": 0.05, "high": 1.0, "log": True}
+    return {**space, **SAMPLER_SPACES.get(sampler, ({}, None))[0]}
 
-    def space(trial) -> dict:
-        p = {
-            "dim": trial.suggest_categorical("dim", [32, 64, 128] if model != "lightgcn" else [32, 64]),
-            "lr": trial.suggest_float("lr", 5e-4, 2e-2, log=True),
-            "reg": trial.suggest_float("reg", 1e-6, 1e-2, log=True),
-        }
-        if model == "lightgcn":
-            p["layers"] = trial.suggest_int("layers", 1, 3)
-        if sampler in SOFTMAX_FAMILIES:
-            p["temperature"] = trial.suggest_float("temperature", 0.05, 1.0, log=True)
-        p["sampler"] = _sampler_spec(trial, sampler)
-        if sampler == "popularity+logq":
-            p["loss"] = "softmax"
-        return p
 
+def load_space(path: Path, model: str, sampler: str) -> Space:
+    """The default space with a YAML file's entries laid over it (each checked; an unknown name is refused with the
+    names this system has)."""
+    from negrec.data.io import read_yaml_mapping
+
+    space = default_space(model, sampler)
+    given = read_yaml_mapping(path)
+    for name, value in given.items():
+        if name not in space:
+            raise ValueError(f"{path}: {name!r} is not searched for {model} with {sampler} (it has: {', '.join(space)})")
+        space[name] = _check_range(f"{path}: {name}", value)
     return space
+
+
+def _check_range(where: str, value: Any) -> Any:
+    """A range is a non-empty list, {low, high[, log]} with low ≤ high (log: both > 0), or one value; YAML reads 5e-4
+    as text (its floats need a dot), so numeric text in a range is read as a float."""
+    if isinstance(value, list):
+        if not value:
+            raise ValueError(f"{where}: an empty list of choices")
+        return value
+    if isinstance(value, dict):
+        if set(value) - {"low", "high", "log"} or not {"low", "high"} <= set(value):
+            raise ValueError(f"{where}: a range is {{low: …, high: …, log: true|false}}, got {value}")
+        low, high = (_number(where, value[end]) for end in ("low", "high"))
+        log = value.get("log", False)
+        if not isinstance(log, bool):
+            raise ValueError(f"{where}: log is true or false, got {log!r}")
+        if low > high or (log and low <= 0):
+            raise ValueError(f"{where}: needs low ≤ high{' and low > 0 (log)' if log else ''}, got {value}")
+        return {"low": low, "high": high, "log": log}
+    if not isinstance(value, (int, float, str)) or isinstance(value, bool):
+        raise ValueError(f"{where}: a list, a {{low, high}} range or one value, got {value!r}")
+    return value
+
+
+def _number(where: str, value: Any) -> int | float:
+    """An end of a range: a number, or numeric text."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+        raise ValueError(f"{where}: the ends of a range are numbers, got {value!r}")
+    return value
+
+
+def _draw(trial, name: str, value: Any) -> Any:
+    """One parameter of a trial from its range."""
+    if isinstance(value, list):
+        return trial.suggest_categorical(name, value)
+    if isinstance(value, dict):
+        if isinstance(value["low"], int) and isinstance(value["high"], int) and not value.get("log"):
+            return trial.suggest_int(name, value["low"], value["high"])
+        return trial.suggest_float(name, float(value["low"]), float(value["high"]), log=bool(value.get("log")))
+    return value
+
+
+def search_space(model: str, sampler: str, space: Space | None = None) -> Callable:
+    """trial → parameters (`TrainConfig` fields and the trial's sampler spec) drawn from `space` (default: the
+    system's `default_space`)."""
+    space = default_space(model, sampler) if space is None else space
+    family = SAMPLER_SPACES.get(sampler)
+
+    def draw(trial) -> dict:
+        values = {name: _draw(trial, name, value) for name, value in space.items()}
+        params = {k: v for k, v in values.items() if family is None or k not in family[0]}
+        params["sampler"] = family[1](values) if family else sampler
+        if sampler == "popularity+logq":
+            params["loss"] = "softmax"
+        return params
+
+    return draw
 
 
 def check_system(model: str, sampler: str) -> None:
@@ -46,31 +157,6 @@ def check_system(model: str, sampler: str) -> None:
     TrainConfig(model=model, loss="softmax" if sampler == "popularity+logq" else None).for_sampler(parse_sampler(sampler))
 
 
-def _sampler_spec(trial, sampler: str) -> str:
-    """The sampler spec of one trial: the family's numbers drawn, anything else as given."""
-    if sampler == "dns":
-        return f"dns:{trial.suggest_int('dns_candidates', 2, 10)}"
-    if sampler == "popularity":
-        return f"popularity:{trial.suggest_float('popularity_alpha', 0.0, 1.0):.3f}"
-    if sampler == "popularity+logq":  # sampled softmax over K popularity^alpha draws, logQ-corrected
-        return f"popularity:{trial.suggest_float('popularity_alpha', 0.0, 1.0):.3f}:{SAMPLED_SOFTMAX_K}+logq"
-    if sampler == "mns":
-        return f"mns:{trial.suggest_categorical('mns_corpus', [64, 128, 256, 512])}"
-    if sampler == "ahns":
-        return (
-            f"ahns:{trial.suggest_int('ahns_candidates', 4, 32)}:{trial.suggest_float('ahns_alpha', 0.0, 2.0):.3f}:"
-            f"{trial.suggest_float('ahns_beta', 0.01, 1.0, log=True):.4f}:{trial.suggest_float('ahns_p', -3.0, 0.0):.3f}"
-        )
-    if sampler == "srns":
-        return (
-            f"srns:{trial.suggest_int('srns_memory', 4, 32)}:{trial.suggest_int('srns_fresh', 4, 32)}:"
-            f"{trial.suggest_float('srns_alpha', 0.0, 5.0):.3f}:{trial.suggest_float('srns_tau', 0.1, 2.0, log=True):.3f}"
-        )
-    if sampler == "mixgcf":
-        return f"mixgcf:{trial.suggest_int('mixgcf_candidates', 4, 32)}"
-    return sampler
-
-
 def fit_and_rank(
     prep: Prepared, model: str, params: dict, seed: int, *, early_stop: bool, k: int = 10, max_epochs: int | None = None
 ):
@@ -78,13 +164,23 @@ def fit_and_rank(
     are returned), or for `params["epochs"]` epochs keeping the last (no validation left)."""
     p = dict(params)
     spec, epochs = p.pop("sampler"), p.pop("epochs", max_epochs or MAX_EPOCHS.get(model, 100))
-    config = TrainConfig(model=model, epochs=epochs, batch_size=1024, patience=5, seed=seed, **p)
+    config = TrainConfig(model=model, epochs=epochs, seed=seed, **TRIAL_SETTINGS, **p)
     if early_stop:
         result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.data.catalog)
         kept = {"epochs": result.best_epoch + 1}
     else:
         result, kept = train_model(prep.train, spec, config, catalog=prep.data.catalog, restore_best=False), {}
-    return recommend(result.model, prep.test_users(), prep.exclude, k, banned_items=prep.banned_items), kept
+    return rank_held_out(result.model, prep, k), kept
+
+
+def rank_held_out(model, prep: Prepared, k: int = 10) -> np.ndarray:
+    """Top-`k` of a trained model for `prep`'s test users, masked as every trial is masked."""
+    return recommend(model, prep.test_users(), prep.exclude, k, banned_items=prep.banned_items)
+
+
+def held_out_ndcg(recs: np.ndarray, tprep: Prepared) -> float:
+    """A trial's value: NDCG@10 on the tuning split's held-out part."""
+    return evaluate_recs(recs, tprep, [10]).summary()["NDCG@10"]
 
 
 @dataclass(frozen=True)
@@ -96,25 +192,21 @@ class TuneResult:
     trials: list[dict]
 
 
-def tune(
-    prep: Prepared,
-    model: str,
-    sampler: str,
+def run_study(
+    tprep: Prepared,
+    space: Callable,
+    fit: Callable[[Prepared, dict], tuple[np.ndarray, dict]],
     trials: int,
     *,
     storage: str | None = None,
     study_name: str | None = None,
-    fraction: float = 0.1,
-    split_seed: int = 123,
-    max_epochs: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> TuneResult:
-    """`trials` TPE trials (seed 0) maximising validation NDCG@10 on the tuning split of `prep`'s training positives;
-    with `storage` the study is stored and resumed (finished trials count towards `trials`)."""
+    """`trials` TPE trials (seed 0) of `fit` (params → recommendations, what it kept) maximising NDCG@10 on the tuning
+    split `tprep`; with `storage` the study is stored and resumed (finished trials count towards `trials`)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    tprep = tuning_split(prep, fraction=fraction, seed=split_seed)
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=min(5, trials)),
@@ -122,13 +214,12 @@ def tune(
         study_name=study_name,
         load_if_exists=storage is not None,
     )
-    space = search_space(model, sampler)
 
     def objective(trial) -> float:
         params = space(trial)
-        recs, kept = fit_and_rank(tprep, model, params, 0, early_stop=True, max_epochs=max_epochs)
+        recs, kept = fit(tprep, params)
         trial.set_user_attr("params", {**params, **kept})
-        value = evaluate_recs(recs, tprep, [10]).summary()["NDCG@10"]
+        value = held_out_ndcg(recs, tprep)
         if progress is not None:
             progress(trial.number)
         return value
@@ -142,3 +233,50 @@ def tune(
         if t.state == optuna.trial.TrialState.COMPLETE
     ]
     return TuneResult(study.best_trial.user_attrs["params"], study.best_value, log)
+
+
+def tune(
+    prep: Prepared,
+    model: str,
+    sampler: str,
+    trials: int,
+    *,
+    seed: int = 0,
+    space: Space | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    fraction: float = TUNING_FRACTION,
+    split_seed: int = 123,
+    max_epochs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> TuneResult:
+    """A study of one negrec system on the tuning split of `prep`'s training positives (carved with `split_seed`),
+    every trial's model trained with `seed`."""
+    tprep = tuning_split(prep, fraction=fraction, seed=split_seed)
+
+    def fit(part: Prepared, params: dict) -> tuple[np.ndarray, dict]:
+        return fit_and_rank(part, model, params, seed, early_stop=True, max_epochs=max_epochs)
+
+    return run_study(
+        tprep, search_space(model, sampler, space), fit, trials, storage=storage, study_name=study_name, progress=progress
+    )
+
+
+def replay(
+    prep: Prepared,
+    spec: str,
+    config: TrainConfig,
+    *,
+    fraction: float = TUNING_FRACTION,
+    refit: bool = True,
+    out: Path | None = None,
+    log: Callable[[str], None] | None = None,
+    report_to: str = "none",
+) -> tuple[CFRun, float]:
+    """A configuration trained as a trial of `tune(..., seed=config.seed, split_seed=config.seed)` trains it — on the
+    tuning split, early-stopped on its held-out part — then (`refit`) retrained on all training positives for the
+    epochs it kept and tested; returns the run and the trial's value (held-out NDCG@10 of the selected model)."""
+    tprep = tuning_split(prep, fraction=fraction, seed=config.seed)
+    run = run_sampler(tuning_holdout(prep, tprep), spec, config, out=out, log=log, refit=refit, report_to=report_to)
+    assert run.result is not None
+    return run, held_out_ndcg(rank_held_out(run.result.model, tprep), tprep)

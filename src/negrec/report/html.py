@@ -1,5 +1,6 @@
 """One self-contained `index.html` per report folder: the finding, the tables (columns sortable by a click), the
-paired tests and the plots (PNG, embedded), so one file shows a whole comparison — opened from disk, sent by mail."""
+paired tests, an interactive chart per table (Plotly, inline, where installed) and the plots (PNG, embedded), so one
+file shows a whole comparison — opened from disk, sent by mail."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ td:first-child, th:first-child { text-align: left; }
 td.best { font-weight: bold; }
 figure { display: inline-block; margin: 0.5rem; } figure img { max-width: 34rem; }
 pre { background: #f7f7f7; padding: 0.6rem; overflow-x: auto; }
+.chart { max-width: 60rem; }
 </style>
+{% if plotly %}<script>{{ plotly | safe }}</script>{% endif %}
 </head>
 <body>
 <h1>{{ title }}</h1>
@@ -39,6 +42,7 @@ pre { background: #f7f7f7; padding: 0.6rem; overflow-x: auto; }
 <td data-value="{{ cell.value }}"{% if cell.best %} class="best"{% endif %}>{{ cell.text }}</td>{% endfor %}</tr>
 {% endfor %}</tbody>
 </table>
+{% if table.chart %}<div class="chart">{{ table.chart | safe }}</div>{% endif %}
 {% endfor %}
 {% if images %}<h2>Plots</h2>{% for image in images %}
 <figure><img alt="{{ image.name }}" src="data:image/png;base64,{{ image.data }}">
@@ -71,7 +75,7 @@ document.body.dataset.ready = "1";  // the script ran to its end (a headless che
 """
 
 
-def _cells(table: ResultTable) -> dict:
+def _cells(table: ResultTable, chart: str | None = None) -> dict:
     """A table as header names and rows of {text, value (for sorting), best}; its markdown rules (hidden columns,
     the best value per metric column in bold, CI cells as `mean [low, high]`) apply; its summary is the page's
     finding, shown once at the top."""
@@ -85,7 +89,7 @@ def _cells(table: ResultTable) -> dict:
             mean = value["mean"] if isinstance(value, dict) and "mean" in value else value
             cells.append({"text": table.cell_text(value), "value": "" if mean is None else mean, "best": i in best.get(c, ())})
         rows.append(cells)
-    return {"title": table.title, "columns": columns, "rows": rows}
+    return {"title": table.title, "columns": columns, "rows": rows, "chart": chart}
 
 
 def write_index(
@@ -96,9 +100,14 @@ def write_index(
     tables: list[ResultTable] = (),
     images: list[Path] = (),
     settings: str = "",
+    name: str = "index.html",
+    interactive: bool = True,
 ) -> Path:
-    """Write `folder/index.html`: everything inline (the PNGs as data URLs), no network needed to read it."""
+    """Write `folder/<name>`: everything inline (the PNGs as data URLs, Plotly's script), no network needed to read
+    it; `interactive=False` (or Plotly missing) leaves the charts out."""
     from jinja2 import Environment
+
+    from negrec.report import interactive as charts
 
     page = Environment(autoescape=True).from_string(PAGE)
     pictures = [
@@ -106,11 +115,15 @@ def write_index(
         for p in images
         if Path(p).is_file()
     ]
+    shown = [t for t in tables if t.rows]
+    live = interactive and charts.available()
+    cells = [_cells(t, charts.table_chart(t, f"chart-{i}") if live else None) for i, t in enumerate(shown)]
     html = page.render(
         title=title,
         finding=finding.replace("**", ""),
-        tables=[_cells(t) for t in tables if t.rows],
+        tables=cells,
         images=pictures,
         settings=settings,
+        plotly=charts.plotly_script() if any(c["chart"] for c in cells) else "",
     )
-    return write_text(Path(folder) / "index.html", html)
+    return write_text(Path(folder) / name, html)
