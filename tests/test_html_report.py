@@ -62,7 +62,6 @@ def test_the_page_renders_in_headless_chromium(demo, tmp_path):
 
 
 def test_a_chart_per_table_plots_each_metric_with_its_ci_and_paired_tests_by_metric():
-    import json
 
     from negrec.report.interactive import _series, table_chart, table_figure
     from negrec.report.tables import ResultTable
@@ -76,7 +75,17 @@ def test_a_chart_per_table_plots_each_metric_with_its_ci_and_paired_tests_by_met
     ]  # text columns are not charted
     paired = ResultTable(title="p")
     for system, metric, diff in (("a", "NDCG@10", 0.1), ("a", "HR@10", 0.2), ("b", "NDCG@10", -0.1)):
-        paired.add({"system": system, "baseline": "c", "metric": metric, "n": 9, "diff": diff, "ci_low": diff - 0.05, "ci_high": diff + 0.05})
+        paired.add(
+            {
+                "system": system,
+                "baseline": "c",
+                "metric": metric,
+                "n": 9,
+                "diff": diff,
+                "ci_low": diff - 0.05,
+                "ci_high": diff + 0.05,
+            }
+        )
     assert [(name, [p[0] for p in points]) for name, points in _series(paired)] == [("Δ NDCG@10", ["a", "b"]), ("Δ HR@10", ["a"])]
     traces = table_figure(paired).data
     assert [t.visible for t in traces] == [True, False]  # the menu switches between the metrics

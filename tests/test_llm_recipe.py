@@ -66,7 +66,7 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path):
         assert (out / "report" / protocol / "accuracy_vs_fairness.png").is_file()
     assert (out / "sft" / "curve.png").is_file()
     # the reference model reads the title sequence alone
-    assert json.loads((out / "methods" / "sequential" / "sft" / "config.json").read_text())["template"] == "ids"
+    assert json.loads((out / "methods" / "sequential" / "train" / "config.json").read_text())["template"] == "ids"
     assert json.loads((out / "predictions" / "sequential-seed.json").read_text())[0]["prompt"].startswith('"')
     annotated = json.loads((out / "annotated.json").read_text())
     assert len(annotated) == len(json.loads((out / "candidates.json").read_text())) == 100  # 50 users × 2 train records
@@ -142,7 +142,7 @@ def test_several_seeds_report_the_mean_and_pair_per_user_averages(tmp_path):
         ("data: synthetic\npredict: {k: 1.0e+20}\n", r"field 'predict': k must be an integer from 1 to 10000, got 1e\+20"),
         ("data: synthetic\nsft: {epochs: 1.0e+300}\n", r"field 'sft': invalid training setting epochs=1e\+300"),
         ("data: synthetic\nmethods: [{name: x, kind: dpo, negatives: 'random:abc'}]\n", r"'random:abc': random:N takes a count"),
-        ("data: synthetic\nmethods: [{name: x, kind: selfplay, rounds: 0}]\n", r"rounds must be an integer from 1 to 100"),
+        ("data: synthetic\nmethods: [{name: x, kind: selfplay, rounds: 0}]\n", r"invalid training setting rounds=0"),
         ("data: synthetic\nsynthetic: {n_userz: 5}\n", r"field 'synthetic': .*n_userz"),
         ("data: synthetic\nsynthetic: {n_users: [1, 2]}\n", r"field 'synthetic': takes SyntheticConfig's settings"),
     ],

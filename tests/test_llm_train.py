@@ -15,6 +15,7 @@ from transformers import TrainerCallback  # noqa: E402
 from negrec.llm.models import load_model  # noqa: E402
 from negrec.preference.negatives import random_records  # noqa: E402
 from negrec.llm.sdpo import completion_logps, sdpo_loss  # noqa: E402
+from negrec.llm.settings import PreferenceSettings, SFTSettings  # noqa: E402
 from negrec.llm.train import StageSettings, curriculum, dpo, sdpo, sdpo_trainer, sft  # noqa: E402
 
 
@@ -48,7 +49,7 @@ def trained_titles(tmp_path_factory):
         folder,
         data.records["train"][:48],
         tmp_path_factory.mktemp("sft-titles"),
-        StageSettings(lr=3e-3, batch_size=8, epochs=40, template="compact", history_loss_from=2),
+        SFTSettings(lr=3e-3, batch_size=8, epochs=40, template="compact", history_loss_from=2),
     )
     return data, folder, out
 
@@ -94,7 +95,7 @@ def test_sdpo_with_one_negative_equals_trls_dpo_loss(trained, trained_titles, tm
         tuned,
         pairs,
         tmp_path / "sdpo",
-        StageSettings(batch_size=len(pairs), beta=0.1, anchor=anchor, title_logps=titles),
+        PreferenceSettings(batch_size=len(pairs), beta=0.1, anchor=anchor, title_logps=titles),
         reference_dir=base,
     )
     with torch.no_grad():  # one batch of all pairs on each side: both losses are means over the same pairs
@@ -167,7 +168,7 @@ def test_dpo_increases_the_margin_on_held_out_pairs(trained, tmp_path):
     train_pairs = pairs_for(data, 120, seed=1)  # chosen = the user's next book, rejected = a random title
     held_out = pairs_for(data, 60, seed=2, split="test")  # other users' next books
     before = margin(tuned, held_out)
-    out = dpo(tuned, train_pairs, tmp_path / "dpo", StageSettings(lr=1e-3, batch_size=8, epochs=3, beta=0.1))
+    out = dpo(tuned, train_pairs, tmp_path / "dpo", PreferenceSettings(lr=1e-3, batch_size=8, epochs=3, beta=0.1))
     assert margin(out, held_out) > before + 0.3  # measured: about +1 nat
     assert (tmp_path / "dpo" / "log.jsonl").is_file()
     from negrec.report.plots import curves_from_logs
@@ -355,7 +356,7 @@ def test_anchor_keeps_a_title_model_writing_titles(tmp_path):
                 tuned,
                 pairs,
                 tmp_path / f"dpo-{anchor}",
-                StageSettings(lr=1e-3, batch_size=8, epochs=2, beta=0.1, anchor=anchor, save_steps=10**6),
+                PreferenceSettings(lr=1e-3, batch_size=8, epochs=2, beta=0.1, anchor=anchor, save_steps=10**6),
             )
         )
         for anchor in (0.0, 1.0)

@@ -171,7 +171,7 @@ def test_submission_write_is_atomic(tmp_path):
 def test_title_parsing():
     text = 'played: "A", "A Child Called "It" (Dave Pelzer #1)", "B, C", please write'
     assert parse_title_list(text) == ["A", 'A Child Called "It" (Dave Pelzer #1)', "B, C"]
-    # the seed's non-greedy regex splits the title with inner quotes (SEED-METHOD §1.1 hazard)
+    # the seed's non-greedy regex splits the title with inner quotes (docs/seed-method.md §1.1)
     assert parse_title_list(text, "seed") == ["A", "A Child Called ", " (Dave Pelzer #1)", "B, C"]
     assert parse_title_list("no quotes") == []
     assert parse_target('"Title (S, #1)"\n') == "Title (S, #1)"

@@ -33,7 +33,7 @@ def test_goodreads_counts_and_missing_titles(data_dir):
     }
     assert counts == {"train.json": 5000, "train_sample.json": 1024, "valid_sample.json": 256, "test_sample.json": 1000}
     test = load_goodreads_records(folder / "test_sample.json", cat)
-    # SEED-METHOD §1.2: 998/1000 test targets in the catalog, both misses are "Moxie"
+    # the original data: 998/1000 test targets in the catalog, both misses are "Moxie"
     assert test.missing.target_missing == 2 and "Moxie" in test.missing.examples
     valid = load_goodreads_records(folder / "valid_sample.json", cat)
     assert valid.missing.target_missing == 1

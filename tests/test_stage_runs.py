@@ -15,6 +15,7 @@ from typer.testing import CliRunner  # noqa: E402
 from negrec.cli import app  # noqa: E402
 from negrec.data.io import write_json  # noqa: E402
 from negrec.errors import DataError  # noqa: E402
+from negrec.llm.settings import PreferenceSettings  # noqa: E402
 from negrec.llm.train import StageSettings, dpo, sft  # noqa: E402
 
 FAST = StageSettings(lr=2e-3, batch_size=8, epochs=1, save_steps=1)
@@ -191,7 +192,7 @@ def test_dpo_reruns_with_other_pairs_or_beta_are_refused(trained_pairs, tmp_path
     dpo(model, pairs, out, settings)
     assert json.loads((out / "config.json").read_text())["reference_files"]  # the reference is named by content
     with pytest.raises(DataError, match=r"beta: 0.1 → 0.5"):
-        dpo(model, pairs, out, StageSettings(batch_size=4, max_steps=1, beta=0.5))
+        dpo(model, pairs, out, PreferenceSettings(batch_size=4, max_steps=1, beta=0.5))
     with pytest.raises(DataError, match=r"data: other content"):
         dpo(model, pairs[::-1], out, settings)
 

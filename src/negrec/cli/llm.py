@@ -14,7 +14,6 @@ from negrec.cli.common import OverwriteOpt, command_group, console, log_line, pr
 from negrec.data.outputs import writer_lock
 from negrec.llm.logs import library_logs
 from negrec.data.prompts import TEMPLATES
-from negrec.llm.settings import TRACKERS, stage_settings
 
 app = command_group("LLM recommenders: tiny model, candidates, training stages, predictions, evaluation.")
 
@@ -39,13 +38,6 @@ class TitlesName(str, Enum):
 
 # the choices are the templates negrec.data.prompts defines, so the CLI cannot drift from them
 TemplateName = Enum("TemplateName", {name: name for name in TEMPLATES}, type=str)
-TemplateOpt = Annotated[
-    TemplateName,
-    typer.Option(
-        help="Prompt template: train (the seed's T-train), pred (T-pred), "
-        "compact (history titles only), ids (the title sequence alone), …"
-    ),
-]
 
 
 ModelTemplateOpt = Annotated[
@@ -67,10 +59,6 @@ def _model_and_template(model: Path, template: "TemplateName | None") -> tuple[P
             f"recorded in {folder / SETTINGS_FILE}); leave --template out to use it"
         )
     return folder, template.value if template is not None else recorded or "train"
-
-
-# option defaults of the training commands come from the stages' settings (negrec.llm.settings.STAGE_DEFAULTS)
-SFT, PREF = stage_settings("sft"), stage_settings("preference")
 
 
 @app.command("init-tiny")
@@ -344,20 +332,7 @@ def merge_command(
     console.print(f"{n} records → {out}")
 
 
-EpochsOpt = Annotated[float, typer.Option(help="Epochs (the learning-rate schedule runs over them).")]
-LrOpt = Annotated[float, typer.Option(help="Learning rate.")]
-BatchOpt = Annotated[int, typer.Option(help="Examples per device batch.")]
-AccumOpt = Annotated[int, typer.Option(help="Gradient accumulation steps.")]
-BetaOpt = Annotated[float, typer.Option(help="DPO / S-DPO β.")]
-LenOpt = Annotated[int, typer.Option(help="Maximum tokens per sequence.")]
-SaveOpt = Annotated[int, typer.Option(help="Checkpoint every this many steps (--resume continues from the last).")]
-SeedOpt = Annotated[int, typer.Option(help="Seed.")]
-LoraOpt = Annotated[bool, typer.Option(help="Train a LoRA adapter (q_proj, v_proj; r 16, α 32) instead of all weights.")]
 OutDirOpt = Annotated[Path, typer.Option(help="Run folder: final/, checkpoints, log.jsonl, curve.png, config.json.")]
-AnchorOpt = Annotated[
-    float, typer.Option(help="Weight of an NLL term on the chosen answer (RPO); keeps a from-scratch model writing titles.")
-]
-TitleLogpsOpt = Annotated[bool, typer.Option(help="Title-token models: score the title with a softmax over catalog titles only.")]
 ResumeOpt = Annotated[
     bool,
     typer.Option(help="Continue the run in --out; refused, naming what differs, unless its options and inputs are the same."),
@@ -367,18 +342,6 @@ RunOverwriteOpt = Annotated[
     typer.Option(
         help="Start over in --out (a folder negrec's training wrote); the old run is deleted once the new one is complete."
     ),
-]
-MaxStepsOpt = Annotated[int, typer.Option(help="Stop after this many optimiser steps (-1: no limit; the schedule ends there).")]
-TimeBudgetOpt = Annotated[
-    float,
-    typer.Option(
-        help="Stop once this many seconds of training steps have passed (0: no budget; the schedule runs over --epochs)."
-    ),
-]
-ReportTo = Enum("ReportTo", {name: name for name in TRACKERS}, type=str)
-ReportToOpt = Annotated[
-    ReportTo,
-    typer.Option(help="Track the run: tensorboard (<out>/runs/), mlflow (file store <out>/mlruns), wandb (offline), or none."),
 ]
 LimitOpt = Annotated[Optional[int], typer.Option(min=1, help="Train on the first N records only.")]
 
@@ -399,276 +362,104 @@ def _training_run(out: Path, resume: bool, overwrite: bool, inputs: list):
         yield
 
 
-def _records(path: Path, limit: int | None, fields: tuple[str, ...]) -> list[dict]:
-    """The first `limit` records of a file, each with the text fields the stage reads."""
-    from negrec.data.io import read_records
-
-    return read_records(path, fields)[0][:limit]
-
-
 SFT_FIELDS, PAIR_FIELDS = ("instruction", "input", "output"), ("prompt", "chosen")
 
 
-@app.command("sft")
-def sft_command(
-    model: ModelOpt,
-    records: RecordsOpt,
-    out: OutDirOpt,
-    epochs: EpochsOpt = SFT.epochs,
-    lr: LrOpt = SFT.lr,
-    batch_size: BatchOpt = SFT.batch_size,
-    grad_accum: AccumOpt = SFT.grad_accum,
-    max_length: LenOpt = SFT.max_length,
-    save_steps: SaveOpt = SFT.save_steps,
-    seed: SeedOpt = SFT.seed,
-    lora: LoraOpt = SFT.lora,
-    template: TemplateOpt = TemplateName.train,
-    history_loss_from: Annotated[
-        int,
-        typer.Option(
-            help="Title-token models: also put loss on every history title from this one on (1-based; 0 = the answer only)."
-        ),
-    ] = SFT.history_loss_from,
-    time_budget: TimeBudgetOpt = SFT.time_budget_s,
-    max_steps: MaxStepsOpt = SFT.max_steps,
-    limit_records: LimitOpt = None,
-    warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps.")] = SFT.warmup_steps,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = SFT.weight_decay,
-    lr_schedule: Annotated[
-        str, typer.Option(help="Learning-rate schedule (transformers name: linear, cosine, ...).")
-    ] = SFT.lr_schedule,
-    dropout: Annotated[float, typer.Option(help="Dropout on embeddings and attention/MLP outputs while training.")] = SFT.dropout,
-    report_to: ReportToOpt = ReportTo.none,
-    resume: ResumeOpt = False,
-    overwrite: RunOverwriteOpt = False,
-) -> None:
-    """Supervised fine-tuning (TRL SFTTrainer; loss on the answer, optionally on the history titles too)."""
-    from negrec.llm.train import StageSettings, sft
-
-    with _training_run(out, resume, overwrite, [model, records]):
-        settings = StageSettings(
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            max_length=max_length,
-            save_steps=save_steps,
-            seed=seed,
-            lora=lora,
-            template=template.value,
-            history_loss_from=history_loss_from,
-            time_budget_s=time_budget,
-            max_steps=max_steps,
-            warmup_steps=warmup_steps,
-            weight_decay=weight_decay,
-            lr_schedule=lr_schedule,
-            dropout=dropout,
-            report_to=report_to.value,
-        )
-        final = sft(model, _records(records, limit_records, SFT_FIELDS), out, settings)
-    _finish_training(out, "SFT model", final)
+def _setting_option(f, kind, default):
+    """A settings field as a typer option: its help and choices from the field's metadata, its default the stage's."""
+    choices = f.metadata.get("choices")
+    if choices:
+        kind = Enum(f"{f.name.title()}Choice", {c.replace("-", "_"): c for c in choices}, type=str)
+        default = kind(default)
+    name = "--" + (f.metadata.get("option") or f.name.replace("_", "-"))
+    decls = (f"{name}/--no-{name[2:]}",) if kind is bool else (name,)
+    return Annotated[kind, typer.Option(*decls, help=f.metadata.get("help", ""))], default
 
 
-@app.command("dpo")
-def dpo_command(
-    model: ModelOpt,
-    pairs: Annotated[Path, typer.Option(help="Preference records {prompt, chosen, rejected} (one negative each).")],
-    out: OutDirOpt,
-    reference: Annotated[Optional[Path], typer.Option(help="Reference model (default: the starting model).")] = None,
-    epochs: EpochsOpt = PREF.epochs,
-    lr: LrOpt = PREF.lr,
-    batch_size: BatchOpt = PREF.batch_size,
-    grad_accum: AccumOpt = PREF.grad_accum,
-    beta: BetaOpt = PREF.beta,
-    max_length: LenOpt = PREF.max_length,
-    save_steps: SaveOpt = PREF.save_steps,
-    seed: SeedOpt = PREF.seed,
-    lora: LoraOpt = PREF.lora,
-    precompute_ref: Annotated[bool, typer.Option(help="Precompute the reference log-probs once.")] = False,
-    anchor: AnchorOpt = PREF.anchor,
-    title_logps: TitleLogpsOpt = PREF.title_logps,
-    time_budget: TimeBudgetOpt = PREF.time_budget_s,
-    max_steps: MaxStepsOpt = PREF.max_steps,
-    limit_records: LimitOpt = None,
-    report_to: ReportToOpt = ReportTo.none,
-    resume: ResumeOpt = False,
-    overwrite: RunOverwriteOpt = False,
-) -> None:
-    """DPO with TRL against a frozen reference."""
-    from negrec.llm.train import StageSettings, dpo
-
-    with _training_run(out, resume, overwrite, [model, pairs, reference]):
-        settings = StageSettings(
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            beta=beta,
-            max_length=max_length,
-            save_steps=save_steps,
-            seed=seed,
-            lora=lora,
-            precompute_ref_log_probs=precompute_ref,
-            anchor=anchor,
-            title_logps=title_logps,
-            time_budget_s=time_budget,
-            max_steps=max_steps,
-            report_to=report_to.value,
-        )
-        final = dpo(model, _records(pairs, limit_records, PAIR_FIELDS), out, settings, reference)
-    _finish_training(out, "DPO model", final)
+def _input_option(spec):
+    """A method input as a typer option."""
+    name = "--" + spec.name.replace("_", "-")
+    if spec.kind == "stages":
+        return Annotated[list[str], typer.Option(name, help=spec.help)], ...
+    if spec.required:
+        return Annotated[Path, typer.Option(name, help=spec.help)], ...
+    return Annotated[Optional[Path], typer.Option(name, help=spec.help)], None
 
 
-@app.command("sdpo")
-def sdpo_command(
-    model: ModelOpt,
-    pairs: Annotated[Path, typer.Option(help="Preference records whose `rejected` is a list.")],
-    out: OutDirOpt,
-    reference: Annotated[Optional[Path], typer.Option(help="Reference model (default: the starting model).")] = None,
-    epochs: EpochsOpt = PREF.epochs,
-    lr: LrOpt = PREF.lr,
-    batch_size: BatchOpt = PREF.batch_size,
-    grad_accum: AccumOpt = PREF.grad_accum,
-    beta: BetaOpt = PREF.beta,
-    max_length: LenOpt = PREF.max_length,
-    save_steps: SaveOpt = PREF.save_steps,
-    seed: SeedOpt = PREF.seed,
-    lora: LoraOpt = PREF.lora,
-    pad_empty_to: Annotated[
-        Optional[int], typer.Option(help="Seed quirk: pad negatives with empty answers up to this many.")
-    ] = None,
-    anchor: AnchorOpt = PREF.anchor,
-    title_logps: TitleLogpsOpt = PREF.title_logps,
-    time_budget: TimeBudgetOpt = PREF.time_budget_s,
-    max_steps: MaxStepsOpt = PREF.max_steps,
-    limit_records: LimitOpt = None,
-    report_to: ReportToOpt = ReportTo.none,
-    resume: ResumeOpt = False,
-    overwrite: RunOverwriteOpt = False,
-) -> None:
-    """S-DPO over several negatives (project loss; missing negatives masked)."""
-    from negrec.llm.train import StageSettings, sdpo
-
-    with _training_run(out, resume, overwrite, [model, pairs, reference]):
-        settings = StageSettings(
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            beta=beta,
-            max_length=max_length,
-            save_steps=save_steps,
-            seed=seed,
-            lora=lora,
-            anchor=anchor,
-            title_logps=title_logps,
-            time_budget_s=time_budget,
-            max_steps=max_steps,
-            report_to=report_to.value,
-        )
-        final = sdpo(model, _records(pairs, limit_records, PAIR_FIELDS), out, settings, reference, pad_empty_to)
-    _finish_training(out, "S-DPO model", final)
-
-
-@app.command("curriculum")
-def curriculum_command(
-    model: ModelOpt,
-    out: OutDirOpt,
-    stage: Annotated[list[str], typer.Option(help="KIND:FILE, repeatable and in order (KIND dpo or sdpo).")],
-    epochs: EpochsOpt = PREF.epochs,
-    lr: LrOpt = PREF.lr,
-    batch_size: BatchOpt = PREF.batch_size,
-    grad_accum: AccumOpt = PREF.grad_accum,
-    beta: BetaOpt = PREF.beta,
-    max_length: LenOpt = PREF.max_length,
-    save_steps: SaveOpt = PREF.save_steps,
-    seed: SeedOpt = PREF.seed,
-    anchor: AnchorOpt = PREF.anchor,
-    title_logps: TitleLogpsOpt = PREF.title_logps,
-    lora: LoraOpt = PREF.lora,
-    time_budget: TimeBudgetOpt = PREF.time_budget_s,
-    max_steps: MaxStepsOpt = PREF.max_steps,
-    report_to: ReportToOpt = ReportTo.none,
-    resume: ResumeOpt = False,
-    overwrite: RunOverwriteOpt = False,
-) -> None:
-    """Stages of DPO / S-DPO, each starting (policy and reference) from the previous stage (with --lora: from its
-    merged model, with fresh adapters); --time-budget and --max-steps apply to each stage."""
-    from negrec.llm.train import StageSettings, curriculum
-
-    stages = []
-    for spec in stage:
-        kind, _, path = spec.partition(":")
-        stages.append((kind, Path(path)))
-    with _training_run(out, resume, overwrite, [model, *(p for _, p in stages)]):
-        bad = [spec for spec, (kind, path) in zip(stage, stages) if kind not in ("dpo", "sdpo") or not path.name]
-        if bad:
-            raise ValueError(f"--stage must be dpo:FILE or sdpo:FILE, got {bad[0]!r}")
-        settings = StageSettings(
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            beta=beta,
-            max_length=max_length,
-            save_steps=save_steps,
-            seed=seed,
-            lora=lora,
-            anchor=anchor,
-            title_logps=title_logps,
-            time_budget_s=time_budget,
-            max_steps=max_steps,
-            report_to=report_to.value,
-        )
-        final = curriculum(model, stages, out, settings)
-    _finish_training(out, "curriculum model", final)
-
-
-@app.command("selfplay")
-def selfplay_command(
-    model: ModelOpt,
-    catalog: CatalogOpt,
-    records: RecordsOpt,
-    out: OutDirOpt,
-    rounds: Annotated[int, typer.Option(min=1, help="Self-play rounds.")] = 1,
-    epochs: EpochsOpt = PREF.epochs,
-    lr: LrOpt = PREF.lr,
-    batch_size: BatchOpt = PREF.batch_size,
-    beta: BetaOpt = PREF.beta,
-    max_length: LenOpt = PREF.max_length,
-    save_steps: SaveOpt = PREF.save_steps,
-    seed: SeedOpt = PREF.seed,
-    template: TemplateOpt = TemplateName.train,
-    anchor: AnchorOpt = PREF.anchor,
-    title_logps: TitleLogpsOpt = PREF.title_logps,
-    limit_records: LimitOpt = None,
-    report_to: ReportToOpt = ReportTo.none,
-    resume: ResumeOpt = False,
-    overwrite: RunOverwriteOpt = False,
-) -> None:
-    """SPRec: rounds of own-prediction negatives → SFT → DPO, starting from an SFT model."""
+def _load_input(spec, value, limit: int | None):
+    """A method input as its train function takes it: records loaded (the first `limit`), a catalog loaded, stages
+    parsed as (kind, path)."""
     from negrec.data.goodreads import load_goodreads_catalog
-    from negrec.experiments.selfplay import selfplay_rounds
-    from negrec.llm.train import StageSettings
+    from negrec.data.io import read_records
 
-    with _training_run(out, resume, overwrite, [model, catalog, records]):
-        settings = StageSettings(
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            beta=beta,
-            max_length=max_length,
-            save_steps=save_steps,
-            seed=seed,
-            template=template.value,
-            anchor=anchor,
-            title_logps=title_logps,
-            report_to=report_to.value,
-        )
-        final = selfplay_rounds(
-            model, _records(records, limit_records, SFT_FIELDS), load_goodreads_catalog(catalog), rounds, out, settings
-        )
-    _finish_training(out, "self-play model", final)
+    if spec.kind in ("records", "pairs"):
+        return read_records(value, SFT_FIELDS if spec.kind == "records" else PAIR_FIELDS)[0][:limit]
+    if spec.kind == "catalog":
+        return load_goodreads_catalog(value)
+    if spec.kind == "stages":
+        stages = [(kind, Path(path)) for kind, _, path in (v.partition(":") for v in value)]
+        bad = [v for v, (kind, path) in zip(value, stages) if kind not in ("dpo", "sdpo") or not path.name]
+        if bad:
+            raise ValueError(f"--{spec.name} must be dpo:FILE or sdpo:FILE, got {bad[0]!r}")
+        return stages
+    return value
+
+
+def _input_paths(spec, value) -> list:
+    """The files an input names (what the run folder must not be)."""
+    if spec.kind == "stages":
+        return [Path(v.partition(":")[2]) for v in value]
+    return [value]
+
+
+def method_command(m):
+    """`negrec llm <kind>` for a training method: --model, its inputs, --out, one option per settings field (help and
+    default from the settings class and the stage's defaults), --limit-records where it reads records, --resume and
+    --overwrite. Generated, so a new method's module is all a command needs."""
+    import inspect
+    import typing
+    from dataclasses import fields
+
+    defaults = m.settings()
+    params = [inspect.Parameter("model", inspect.Parameter.KEYWORD_ONLY, annotation=ModelOpt)]
+    for spec in m.inputs:
+        annotation, default = _input_option(spec)
+        params.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default))
+    params.append(inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=OutDirOpt))
+    settings_fields, hints = fields(m.config), typing.get_type_hints(m.config)
+    for f in settings_fields:
+        annotation, default = _setting_option(f, hints[f.name], getattr(defaults, f.name))
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default))
+    if any(spec.kind in ("records", "pairs") for spec in m.inputs):
+        params.append(inspect.Parameter("limit_records", inspect.Parameter.KEYWORD_ONLY, annotation=LimitOpt, default=None))
+    for name, annotation in (("resume", ResumeOpt), ("overwrite", RunOverwriteOpt)):
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=False))
+
+    def command(**options) -> None:
+        inputs = [options["model"], *(p for spec in m.inputs for p in _input_paths(spec, options[spec.name]))]
+        with _training_run(options["out"], options["resume"], options["overwrite"], inputs):
+            values = {f.name: options[f.name] for f in settings_fields}
+            settings = m.config(**{k: v.value if isinstance(v, Enum) else v for k, v in values.items()})
+            loaded = {spec.name: _load_input(spec, options[spec.name], options.get("limit_records")) for spec in m.inputs}
+            final = m.train(options["model"], options["out"], settings, **loaded)
+        _finish_training(options["out"], f"{m.title} model", final)
+
+    command.__signature__ = inspect.Signature(params)
+    command.__name__ = f"{m.kind}_command"
+    command.__doc__ = m.summary
+    return command
+
+
+def _register_methods() -> None:
+    """One command per training method of `negrec.experiments.methods`."""
+    from negrec.experiments.methods import registry
+
+    for m in registry().values():
+        if m.command:
+            app.command(m.kind)(method_command(m))
+
+
+_register_methods()
 
 
 @app.command("run")

@@ -1,4 +1,4 @@
-"""The seed's four prompt templates (SEED-METHOD §2.1) and parsing a T-train/T-pred prompt back."""
+"""The seed's four prompt templates (docs/seed-method.md §2.1) and parsing a T-train/T-pred prompt back."""
 
 from __future__ import annotations
 

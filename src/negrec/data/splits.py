@@ -32,7 +32,7 @@ def _rank_within_user(data: Interactions, *keys: np.ndarray) -> tuple[np.ndarray
 
 
 def per_user_ratio_split(data: Interactions, ratio: float = 0.1, seed: int = 42) -> Split:
-    """Homework split (SEED-METHOD §5.1): per user, int(n·ratio) randomly chosen items go to validation.
+    """Homework split (docs/seed-method.md §5.1): per user, int(n·ratio) randomly chosen items go to validation.
 
     Users with int(n·ratio) == 0 keep everything in train. The test part is empty.
     """

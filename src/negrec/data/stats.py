@@ -25,7 +25,7 @@ def gini(counts: np.ndarray) -> float:
 def genre_weights(catalog: Catalog, *, fairness: bool) -> tuple[sp.csr_matrix, list[str]]:
     """Item × genre weights 1/|S_j| over the item's genres S_j (rows of genre-less items are zero).
 
-    `fairness=True` restricts S_j to the catalog's fairness genres first (SEED-METHOD §3.2).
+    `fairness=True` restricts S_j to the catalog's fairness genres first (docs/seed-method.md §3.2).
     """
     if fairness:
         multi_hot, names = catalog.fairness_matrix()

@@ -7,7 +7,7 @@ from typing import Literal
 
 TitleParser = Literal["list", "seed"]
 
-_SEED_HISTORY = re.compile(r'"(.*?)"')  # the seed's non-greedy history regex (SEED-METHOD §1.1)
+_SEED_HISTORY = re.compile(r'"(.*?)"')  # the seed's non-greedy history regex (docs/seed-method.md §1.1)
 _LIST_SEPARATOR = '", "'
 
 

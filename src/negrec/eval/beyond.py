@@ -85,7 +85,7 @@ def genre_fairness(
     catalog: Catalog,
     weights: tuple[sp.csr_matrix, list[str]] | None = None,
 ) -> tuple[MetricResult, MetricResult, dict[str, float]]:
-    """DGU@K and MGU@K (SEED-METHOD §3.2) and the per-genre |gp − gh|.
+    """DGU@K and MGU@K (docs/seed-method.md §3.2) and the per-genre |gp − gh|.
 
     gp = genre distribution of recommended items (each item spreads weight 1/|S_j| over its fairness genres S_j);
     gh = the same over the histories of `baseline_rows` (each occurrence counts); dis = gp − gh;

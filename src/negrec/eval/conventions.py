@@ -1,4 +1,4 @@
-"""Denominator conventions: the clean default and the two seed evaluators (SEED-METHOD §3, §3.3)."""
+"""Denominator conventions: the clean default and the two seed evaluators (docs/seed-method.md §3, §3.3)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Grounding generated text to catalog items: name extraction, sentence encoders, nearest titles by L2.
 
-The seed (SEED-METHOD §3.1) maps every prediction to the K catalog titles nearest to it in the
+The seed (docs/seed-method.md §3.1) maps every prediction to the K catalog titles nearest to it in the
 embedding space of `paraphrase-MiniLM-L3-v2` (mean pooling, no normalisation, L2 distance), so any
 text lands on K real items even when it names no catalog title.
 """

@@ -95,7 +95,7 @@ def accuracy_metrics(
     - Recall@K = Σ_{r<K} h(r) / |R|
     - Precision@K = Σ_{r<K} h(r) / K
     - NDCG@K = Σ_{r<K} h(r)/log2(r+2) / Σ_{r<min(|R|,K)} 1/log2(r+2)   (binary relevance; one target ⇒ IDCG = 1)
-    - MAP@K (homework, SEED-METHOD §5.5) = Σ_{r<K} h(r)·P@(r+1) / min(|R|, K)
+    - MAP@K (homework, docs/seed-method.md §5.5) = Σ_{r<K} h(r)·P@(r+1) / min(|R|, K)
     - MRR@K = 1/(r*+1) for the first hit r* < K, else 0
     """
     truth = _canonical(truth)

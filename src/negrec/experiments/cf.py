@@ -109,7 +109,7 @@ def prepare(data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: flo
       what they must find; as in cornac's ranking evaluation, only training *positives* are masked (items a
       user rated low stay candidates) and items never seen in training cannot be recommended.
     - `leave-last-out`: per user the latest item tests and the one before validates; training items masked.
-    - `homework`: per-user 10 % validation (SEED-METHOD §5.1), also used as the test; training items masked.
+    - `homework`: per-user 10 % validation (docs/seed-method.md §5.1), also used as the test; training items masked.
     """
     inter = data.interactions
     if protocol == "ratio":

@@ -5,7 +5,7 @@ curriculum / SPRec self-play (and an optional SASRec-style reference trained on 
 predictions in each protocol → evaluation → a comparison report (the seed's table layout, CIs, paired tests
 against the baselines, plots). A stage whose output exists is not run again.
 
-Protocols: `seed` = one greedy answer grounded to K items by the seed's encoder (SEED-METHOD §3);
+Protocols: `seed` = one greedy answer grounded to K items by the seed's encoder (docs/seed-method.md §3);
 `ranked` = K catalog titles from constrained beam search (titles the user already has left out), scored as
 a ranked list. With several `seeds`, every seed runs in `seed-<s>/` and `report/` holds the mean over seeds
 and paired tests on per-user metrics averaged over seeds.
@@ -27,8 +27,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from negrec.data.io import file_signature, fingerprint, read_json, read_records, read_utf8, write_json, write_text
+from negrec.data.io import (
+    file_signature,
+    fingerprint,
+    read_json,
+    read_records,
+    read_yaml_mapping,
+    write_json,
+    write_text,
+)
 from negrec.data.outputs import MARKER
+from negrec.experiments.methods import RecipeInputs, registry
 from negrec.errors import DataError
 from negrec.launch import is_main_process, join_process_group, launch_rank, processes_barrier
 from negrec.llm.runs import run_and_merge
@@ -37,7 +46,6 @@ from negrec.report.compare import paired_table, write_comparison
 from negrec.report.plots import curves_from_logs
 from negrec.report.tables import ResultTable
 
-METHOD_KINDS = ("sft", "selfplay", "dpo", "sdpo", "curriculum", "sequential")
 PROTOCOLS = ("seed", "ranked")
 PREDICT_KEYS = {"batch_size", "max_new_tokens", "k", "exclude_history"}
 EVALUATE_KEYS = {"ks", "grounding", "conventions"}
@@ -84,21 +92,10 @@ class Recipe:
 
 def load_recipe(path: str | Path) -> Recipe:
     """Parse and check a recipe YAML file before any work starts; errors name the file and the field."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise DataError("recipe not found", path=path)
-    if path.stat().st_size > MAX_RECIPE_BYTES:
-        raise DataError(f"a recipe is at most {MAX_RECIPE_BYTES // 1000} kB", path=path)
-    text = read_utf8(path)
-    try:
-        _check_expansion(yaml.compose(text), path)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DataError(f"malformed YAML: {exc}", path=path) from None
-    if not isinstance(raw, dict):
-        raise DataError("a recipe is a mapping", path=path)
+    raw = read_yaml_mapping(path, "a recipe")
     known = {f.name for f in fields(Recipe)}
     for key in raw:
         if key not in known:
@@ -110,38 +107,10 @@ def load_recipe(path: str | Path) -> Recipe:
     return recipe
 
 
-MAX_RECIPE_BYTES, MAX_NODES, MAX_DEPTH = 200_000, 100_000, 32
-
-
-def _check_expansion(root, path: Path) -> None:
-    """Count what the YAML node graph expands to before it is built: aliases share nodes, so a few hundred bytes
-    can name billions of values (an alias bomb); refuse past MAX_NODES values or MAX_DEPTH levels."""
-    if root is None:
-        return
-    sizes: dict[int, int] = {}
-
-    def size(node, depth: int) -> int:
-        if depth > MAX_DEPTH:
-            raise DataError(f"nests deeper than {MAX_DEPTH} levels", path=path)
-        if id(node) in sizes:
-            return sizes[id(node)]
-        children = node.value if isinstance(node.value, list) else []
-        flat = [c for pair in children for c in (pair if isinstance(pair, tuple) else (pair,))]
-        total = 1
-        for child in flat:
-            total += size(child, depth + 1)
-            if total > MAX_NODES:
-                raise DataError(f"expands to more than {MAX_NODES} values (YAML aliases?)", path=path)
-        sizes[id(node)] = total
-        return total
-
-    size(root, 0)
-
-
 def _check(r: Recipe, path: Path) -> None:
     """Every option a stage will read, checked up front (a typo must not surface after an hour of training)."""
-    from negrec.preference.negatives import NEGATIVE_STRATEGIES
     from negrec.data.prompts import TEMPLATES
+    from negrec.experiments.methods import registry
     from negrec.llm.settings import stage_settings
 
     def fail(message: str, field_name: str, record: int | None = None):
@@ -165,10 +134,11 @@ def _check(r: Recipe, path: Path) -> None:
             fail(str(exc), key)
     _check_values(r, fail)
     names = ["MostPop", "SFT"]
+    methods = registry()
     for k, m in enumerate(r.methods):
-        if not isinstance(m, dict) or m.get("kind") not in METHOD_KINDS or "name" not in m:
-            fail(f"each method needs a name and a kind in {METHOD_KINDS}", "methods", k)
-        name = m["name"]
+        if not isinstance(m, dict) or m.get("kind") not in methods or "name" not in m:
+            fail(f"each method needs a name and a kind in ({', '.join(methods)})", "methods", k)
+        name, method = m["name"], methods[m["kind"]]
         # the name is a folder and file name under the run folder, and a row of the report
         if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
             fail(
@@ -184,29 +154,31 @@ def _check(r: Recipe, path: Path) -> None:
                 k,
             )
         names.append(name)
-        strategies = (
-            m.get("stages", []) if m["kind"] == "curriculum" else [m["negatives"]] if m["kind"] in ("dpo", "sdpo") else []
-        )
-        if m["kind"] in ("dpo", "sdpo") and "negatives" not in m:
-            fail("dpo/sdpo methods need `negatives`", "methods", k)
-        for strategy in strategies:
-            if not isinstance(strategy, str) or strategy.split(":")[0] not in NEGATIVE_STRATEGIES:
-                fail(f"unknown negatives {strategy!r} (known: {', '.join(NEGATIVE_STRATEGIES)})", "methods", k)
-            count = strategy.partition(":")[2]
-            if strategy.startswith("random:") and not (count.isdigit() and 1 <= int(count) <= 1000):
-                fail(f"negatives {strategy!r}: random:N takes a count N from 1 to 1000", "methods", k)
-            if ":" in strategy and not strategy.startswith("random:"):
-                fail(f"negatives {strategy!r}: only random takes a count (random:N)", "methods", k)
-        if m["kind"] == "selfplay" and not _int_in(m.get("rounds", 1), 1, 100):
-            fail(f"rounds must be an integer from 1 to 100, got {m.get('rounds')!r}", "methods", k)
+        allowed = ("name", "kind", "settings", *method.recipe_keys)
+        extra = [key for key in m if key not in allowed]
+        if extra:
+            fail(f"{method.kind} methods take no {extra[0]!r} (they take: {', '.join(allowed)})", "methods", k)
+        message = method.check(m)
+        if message:
+            fail(f"{method.kind} method {name!r}: {message}", "methods", k)
         try:
-            sequential = m["kind"] == "sequential"
-            stage_settings("sft" if sequential else "preference", r.sft if sequential else r.preference, m.get("settings", {}))
+            _method_settings(r, method, m)
         except (TypeError, ValueError) as exc:
             fail(str(exc), "methods", k)
     for b in r.baselines():
         if b not in names:
             fail(f"baseline {b!r} is not a system of this recipe ({', '.join(names)})", "baseline")
+
+
+def _method_settings(r: Recipe, method, section: dict, *first: dict):
+    """A recipe method's settings: its stage's section, what the method always has, its own keys that are settings
+    (self-play's `rounds`), then its `settings:`."""
+    from dataclasses import fields
+
+    own = {f.name for f in fields(method.config)}
+    keys = {key: section[key] for key in method.recipe_keys if key in section and key in own}
+    stage_section = r.sft if method.stage == "sft" else r.preference
+    return method.settings(*first, stage_section, method.recipe_settings, keys, section.get("settings", {}))
 
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
@@ -439,7 +411,9 @@ class SeedRun:
         )
         sft_model = sft_dir / "final"
 
-        if any(m["kind"] in ("dpo", "sdpo", "curriculum") and m.get("negatives") != "random" for m in r.methods):
+        methods = registry()
+        strategies = [s for m in r.methods for s in methods[m["kind"]].strategies(m)]
+        if any(s.split(":")[0] != "random" for s in strategies):  # the others are picked among the SFT's candidates
             self._candidates(sft_model, catalog, train)
         systems: dict[str, System] = {"MostPop": System(None, r.template)} if r.most_popular else {}
         systems["SFT"] = System(sft_model, r.template)
@@ -520,43 +494,29 @@ class SeedRun:
         self._stage(f"negatives {strategy}", path, build)
         return path
 
-    def _method(self, method: dict, sft_model: Path, catalog, train: list[dict], sft_train: list[dict]) -> System:
-        from negrec.experiments.selfplay import selfplay_rounds
-        from negrec.llm.train import curriculum, dpo, sdpo, sft
-
-        name, kind = method["name"], method["kind"]
+    def _method(self, section: dict, sft_model: Path, catalog, train: list[dict], sft_train: list[dict]) -> System:
+        """One method row: trained by its method (`negrec.experiments.methods`) into <out>/methods/<name>/train (a
+        fresh starting model, where it has one, in .../model), once."""
+        name = section["name"]
+        method = registry()[section["kind"]]
         folder = self.out / "methods" / name
-        if kind == "sft":
-            return System(sft_model, self.r.template)
-        if kind == "sequential":  # the same tiny transformer on the item sequence alone (SASRec-style reference)
-            base = self._base_model(f"model {name}", folder / "model", sft_train, catalog)
-            settings = self._settings("sft", self.r.sft, {"template": "ids"}, method.get("settings", {}))
-            self._stage(
-                name,
-                folder / "sft" / "final" / "config.json",
-                lambda: sft(base, sft_train, folder / "sft", settings),
-                every_process=True,
-            )
-            return System(folder / "sft" / "final", "ids")
-        settings = self._settings("preference", self.r.preference, method.get("settings", {}))
-        if kind in ("selfplay", "curriculum"):
-            marker = folder / "final.txt"
-            if kind == "selfplay":
-                fn = lambda: selfplay_rounds(sft_model, train, catalog, method.get("rounds", 1), folder, settings)  # noqa: E731
-            else:
-                stages = [(method.get("stage_kind", "dpo"), self._negatives(s, catalog, train)) for s in method["stages"]]
-                fn = lambda: curriculum(sft_model, stages, folder, settings)  # noqa: E731
-            self._stage(name, marker, lambda: mark(marker, fn()), every_process=True)
-            return System(Path(marker.read_text()), self.r.template)
-        negatives = self._negatives(method["negatives"], catalog, train)
-        train_fn = dpo if kind == "dpo" else sdpo
-        self._stage(
-            name,
-            folder / "final" / "config.json",
-            lambda: train_fn(sft_model, read_records(negatives)[0], folder, settings),
-            every_process=True,
+        inputs = RecipeInputs(
+            sft_model,
+            catalog,
+            train,
+            sft_train,
+            negatives=lambda strategy: self._negatives(strategy, catalog, train),
+            fresh_model=lambda: self._base_model(f"model {name}", folder / "model", sft_train, catalog),
         )
-        return System(folder / "final", self.r.template)
+        given = method.from_recipe(inputs, section)
+        if given is None:  # the recipe's SFT model is the row
+            return System(sft_model, self.r.template)
+        start = given.pop("model", sft_model)
+        settings = _method_settings(self.r, method, section, {"seed": self.seed, "template": self.r.template})
+        marker = folder / "final.txt"
+        train_dir = folder / "train"
+        self._stage(name, marker, lambda: mark(marker, method.train(start, train_dir, settings, **given)), every_process=True)
+        return System(Path(marker.read_text()), settings.template)
 
     def _predictions(self, system: System, protocol: str, catalog, test: list[dict], path: Path) -> None:
         """One system's predictions in one protocol, written to `path` (split by rank under a launch)."""

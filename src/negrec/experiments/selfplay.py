@@ -10,7 +10,7 @@ from typing import Sequence
 from negrec.data.io import fingerprint, folder_signature, read_records, write_json
 from negrec.launch import is_main_process, join_process_group, launch_rank, processes_barrier
 from negrec.llm.runs import run_and_merge
-from negrec.llm.settings import StageSettings
+from negrec.llm.settings import PreferenceSettings, StageSettings
 from negrec.llm.stage_runs import begin_stage, stage_record
 
 
@@ -20,7 +20,7 @@ def selfplay_rounds(
     catalog,
     rounds: int,
     out: str | Path,
-    settings: StageSettings = StageSettings(),
+    settings: StageSettings = PreferenceSettings(),
     batch_size: int = 8,
 ) -> Path:
     """SPRec: per round, the current model's greedy predictions become negatives (clean filtering), then SFT on

@@ -1,4 +1,4 @@
-"""Evaluate LLM predictions exactly as the seed does (SEED-METHOD §3), or with clean conventions.
+"""Evaluate LLM predictions exactly as the seed does (docs/seed-method.md §3), or with clean conventions.
 
 Each prediction is reduced to an item name, grounded to K catalog items (nearest titles by sentence
 embedding, exact title match, or the constrained beams), and scored with the shared metrics; the genre

@@ -19,7 +19,7 @@ import numpy as np
 
 from negrec.llm.trie import TitleTrie, TrieLogitsProcessor
 
-_NAME = re.compile(r'"([^"\n]*)')  # candidate extraction (SEED-METHOD §2.3 step 6): closing quote optional
+_NAME = re.compile(r'"([^"\n]*)')  # candidate extraction (docs/seed-method.md §2.3 step 6): closing quote optional
 
 
 @dataclass(frozen=True)
@@ -282,7 +282,7 @@ def candidate_string(text: str) -> str | None:
 
 
 def filter_candidates(candidates: Sequence[str], target: str, history: Sequence[str]) -> list[str]:
-    """SEED-METHOD §2.3 step 7, keeping generation order: drop empty, the target, history titles, duplicates."""
+    """docs/seed-method.md §2.3 step 7, keeping generation order: drop empty, the target, history titles, duplicates."""
     banned = {f'"{h}"' for h in history} | {target.strip(), '""'}
     out: list[str] = []
     for c in candidates:

@@ -25,7 +25,7 @@ def build_trie(tokenizer, catalog: Catalog, template: str = "train") -> TitleTri
 
 @dataclass
 class CandidateSettings:
-    """Candidate generation: method, counts and the seed's sampling schedule (SEED-METHOD §2.3–2.4)."""
+    """Candidate generation: method, counts and the seed's sampling schedule (docs/seed-method.md §2.3–2.4)."""
 
     method: Method = "diverse"
     n: int = 10

@@ -1,6 +1,6 @@
 """S-DPO (softmax DPO over several negatives): the loss and the scoring of completions; the trainer is TRL's
 `DPOTrainer` with this loss and a collator for K negatives (`negrec.llm.sdpo_trainer`), as TRL's DPO takes one
-rejected answer per prompt. Loss (SEED-METHOD §2.8), with r(y) = log πθ(y|x) − log πref(y|x) summed over tokens:
+rejected answer per prompt. Loss (docs/seed-method.md §2.8), with r(y) = log πθ(y|x) − log πref(y|x) summed over tokens:
 
     L = −log σ( −log Σ_k exp( β·(r(y_k⁻) − r(y⁺)) ) ) = softplus( logsumexp_k β·(r(y_k⁻) − r(y⁺)) )
 

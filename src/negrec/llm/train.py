@@ -15,7 +15,7 @@ from negrec.data.io import read_records
 from negrec.data.prompts import render
 from negrec.launch import refuse_under_launch
 from negrec.llm.sdpo import answer, common_prefix
-from negrec.llm.settings import StageSettings
+from negrec.llm.settings import PreferenceSettings, SFTSettings, StageSettings, as_settings
 
 Kind = Literal["dpo", "sdpo"]
 
@@ -179,7 +179,7 @@ def sft_rows(tokenizer, records: Sequence[dict], template: str = "train", histor
     return rows
 
 
-def _sft_trainer(model, tok, dataset, out: Path, settings: StageSettings, callbacks=None):
+def _sft_trainer(model, tok, dataset, out: Path, settings: SFTSettings, callbacks=None):
     """TRL's SFTTrainer on tokenised rows, its LM head answered on labelled positions only (`negrec.llm.heads`)."""
     from trl import SFTConfig, SFTTrainer
 
@@ -194,7 +194,7 @@ def _sft_trainer(model, tok, dataset, out: Path, settings: StageSettings, callba
     return quiet_trainer(trainer, "SFT")
 
 
-def sft(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = StageSettings()) -> Path:
+def sft(model_dir: str | Path, records: Sequence[dict], out: str | Path, settings: StageSettings = SFTSettings()) -> Path:
     """Supervised fine-tuning on `{instruction, input, output}` records with TRL's SFTTrainer: prompt (template
     `settings.template`) → `\\n"Title"` + EOS, loss on the answer (and, for title-token models with
     `history_loss_from`, on the history titles; TRL's fused head computes the LM head only where loss is taken).
@@ -205,7 +205,7 @@ def sft(model_dir: str | Path, records: Sequence[dict], out: str | Path, setting
 
     from negrec.llm.stage_runs import begin_stage, stage_record
 
-    out = Path(out)
+    out, settings = Path(out), as_settings(settings, SFTSettings)
     callbacks = _callbacks(out, settings)
     if begin_stage(out, stage_record("sft", settings, model=model_dir, data=records)):
         return out / "final"
@@ -220,12 +220,12 @@ def dpo(
     model_dir: str | Path,
     pairs: Sequence[dict],
     out: str | Path,
-    settings: StageSettings = StageSettings(),
+    settings: StageSettings = PreferenceSettings(),
     reference_dir: str | Path | None = None,
 ) -> Path:
-    """DPO with TRL on single-negative `{prompt, chosen, rejected}` records. The reference is an explicit
-    frozen copy of `reference_dir` (default: the starting model), so it works for any model; with LoRA
-    the reference is the adapter-free base, as TRL does for PEFT models."""
+    """DPO with TRL on single-negative `{prompt, chosen, rejected}` records, with the pair loss `settings.loss_type`
+    (sigmoid: DPO; ipo: IPO; ...). The reference is an explicit frozen copy of `reference_dir` (default: the starting
+    model), so it works for any model; with LoRA the reference is the adapter-free base, as TRL does for PEFT models."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
@@ -237,7 +237,7 @@ def dpo(
 
     from negrec.llm.stage_runs import begin_stage, stage_record
 
-    out = Path(out)
+    out, settings = Path(out), as_settings(settings, PreferenceSettings)
     if not pairs:
         raise ValueError("no preference records to train on")
     lists = [i for i, p in enumerate(pairs) if isinstance(p.get("rejected"), list)]
@@ -254,8 +254,10 @@ def dpo(
     if not settings.lora:
         reference = _frozen(load_model(reference_dir)[0] if reference_dir else copy.deepcopy(model))
     rows = [{"prompt": p["prompt"], "chosen": answer(p["chosen"]), "rejected": answer(p["rejected"])} for p in pairs]
-    # the anchor is RPO: TRL's "sft" loss (mean NLL of the chosen tokens) weighted beside the sigmoid DPO loss
-    losses = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, settings.anchor]) if settings.anchor else {}
+    # the anchor is RPO: TRL's "sft" loss (mean NLL of the chosen tokens) weighted beside the pair loss
+    losses = dict(loss_type=[settings.loss_type])
+    if settings.anchor:
+        losses = dict(loss_type=[settings.loss_type, "sft"], loss_weights=[1.0, settings.anchor])
     args = DPOConfig(
         **_trl_common(out, settings), beta=settings.beta, precompute_ref_log_probs=settings.precompute_ref_log_probs, **losses
     )
@@ -279,7 +281,7 @@ def sdpo_trainer(
     model_dir: str | Path,
     records: Sequence[dict],
     out: str | Path,
-    settings: StageSettings = StageSettings(),
+    settings: StageSettings = PreferenceSettings(),
     reference_dir: str | Path | None = None,
     pad_empty_to: int | None = None,
 ):
@@ -297,6 +299,11 @@ def sdpo_trainer(
 
     from negrec.llm.stage_runs import begin_stage, stage_record
 
+    settings = as_settings(settings, PreferenceSettings)
+    if settings.loss_type != "sigmoid":
+        raise ValueError(f"S-DPO has its own loss (a softmax over the negatives); loss_type {settings.loss_type!r} is DPO's")
+    if settings.precompute_ref_log_probs:
+        raise ValueError("S-DPO scores the reference per batch; precompute_ref_log_probs is DPO's")
     rows = prepare_rows(records, pad_empty_to=pad_empty_to)
     if not rows:
         raise ValueError("no preference records with a negative to train on")
@@ -329,7 +336,7 @@ def sdpo(
     model_dir: str | Path,
     records: Sequence[dict],
     out: str | Path,
-    settings: StageSettings = StageSettings(),
+    settings: StageSettings = PreferenceSettings(),
     reference_dir: str | Path | None = None,
     pad_empty_to: int | None = None,
 ) -> Path:
@@ -344,14 +351,17 @@ def sdpo(
 
 
 def curriculum(
-    model_dir: str | Path, stages: Sequence[tuple[Kind, str | Path]], out: str | Path, settings: StageSettings = StageSettings()
+    model_dir: str | Path,
+    stages: Sequence[tuple[Kind, str | Path]],
+    out: str | Path,
+    settings: StageSettings = PreferenceSettings(),
 ) -> Path:
     """Stages of DPO / S-DPO, each starting from the previous stage's weights for both policy and reference
     (the seed's headline method: clusterout_low, then clusterin_low). A rerun resumes the same curriculum only,
     skipping its finished stages."""
     from negrec.llm.stage_runs import begin_stage, stage_record
 
-    out = Path(out)
+    out, settings = Path(out), as_settings(settings, PreferenceSettings)
     data = [(kind, read_records(path)[0]) for kind, path in stages]
     stage_fn = {"dpo": dpo, "sdpo": sdpo}
     unknown = [kind for kind, _ in stages if kind not in stage_fn]

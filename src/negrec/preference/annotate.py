@@ -1,5 +1,5 @@
 """Annotate negative candidates with the user's interest cluster and each candidate's genres and exposure
-(SEED-METHOD §2.5), vectorised so that 100k records take seconds."""
+(docs/seed-method.md §2.5), vectorised so that 100k records take seconds."""
 
 from __future__ import annotations
 

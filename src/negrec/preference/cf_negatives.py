@@ -1,4 +1,4 @@
-"""Negatives scored with collaborative-filtering item embeddings (SEED-METHOD §2.14).
+"""Negatives scored with collaborative-filtering item embeddings (docs/seed-method.md §2.14).
 
 Distances: dp = ‖e_c − mean(e_history)‖₂ (from the history centroid), dc = ‖e_c − e_chosen‖₂ (from the
 chosen item). Strategies over a record's candidates: `{scope}{ref}_{direction}` with scope '' / 'in_' /

@@ -1,4 +1,4 @@
-"""SPRec self-play negatives: the model's own greedy prediction as the rejected answer (SEED-METHOD §2.11)."""
+"""SPRec self-play negatives: the model's own greedy prediction as the rejected answer (docs/seed-method.md §2.11)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ class Exposure:
     """How often each key (title or item id) occurs in a set of histories, and its 1-based rank.
 
     Keys are numbered in order of first occurrence; ranks follow `Counter.most_common()`: count
-    descending, ties in first-occurrence order (SEED-METHOD §2.5).
+    descending, ties in first-occurrence order (docs/seed-method.md §2.5).
     """
 
     index: dict

@@ -3,7 +3,7 @@
 A `CandidateTable` holds, for every row (a user/positive pair, or an LLM prompt), its candidates in
 order, each with an exposure count and the size of the overlap between its genres and the row's
 interest cluster. Strategies return candidate positions; ties are broken by list position, as the
-seed's `min`/`max` do (SEED-METHOD §2.6).
+seed's `min`/`max` do (docs/seed-method.md §2.6).
 """
 
 from __future__ import annotations
