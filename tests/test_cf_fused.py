@@ -42,7 +42,7 @@ def _data(seed: int = 0) -> Interactions:
 )
 def test_fused_kernel_trains_the_torch_paths_weights(spec, model, reg, margin, sampler, monkeypatch):
     calls = []
-    monkeypatch.setattr("negrec.cf.trainer.run_chunk", lambda *a, **k: calls.append(k["hardest"]) or fused.run_chunk(*a, **k))
+    monkeypatch.setattr("negrec.cf.engines.run_chunk", lambda *a, **k: calls.append(k["hardest"]) or fused.run_chunk(*a, **k))
     data = _data()
     config = TrainConfig(model=model, dim=8, epochs=3, batch_size=96, optimizer="sgd", lr=0.02, reg=reg, margin=margin, seed=4)
     catalog = genre_catalog(data.n_items) if spec.startswith("cluster") else None
@@ -94,7 +94,7 @@ def test_fused_kernel_is_deterministic_across_thread_counts():
     ],
 )
 def test_other_settings_take_the_torch_path(spec, change, monkeypatch):
-    monkeypatch.setattr("negrec.cf.trainer.run_chunk", lambda *a, **k: pytest.fail("fused kernel taken"))
+    monkeypatch.setattr("negrec.cf.engines.run_chunk", lambda *a, **k: pytest.fail("fused kernel taken"))
     train(_data(), parse_sampler(spec), replace(TrainConfig(dim=4, epochs=1, batch_size=64, optimizer="sgd"), **change))
 
 

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from negrec.cf.logq import LogQ
 from negrec.cf.mixgcf import mix_negatives
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
-from negrec.cf.trainer import TrainConfig, _batch_step, _graph_cache, train
+from negrec.cf.engines import graph_cache
+from negrec.cf.trainer import TrainConfig, _batch_step, train
 from negrec.data.interactions import Interactions
 from negrec.sampling.ahns import ahns_pick
 from negrec.sampling.negatives import NegativeSampler
@@ -66,7 +67,7 @@ def batch_loss(
         neg, ok = torch.from_numpy(shared.items), torch.from_numpy(shared.ok)
     else:
         neg, ok = (torch.from_numpy(a) for a in sampler.sample(users, positives))
-    value = step(torch.from_numpy(users), torch.from_numpy(positives), neg, ok, _graph_cache(model, sampler_config))
+    value = step(torch.from_numpy(users), torch.from_numpy(positives), neg, ok, graph_cache(model, sampler_config))
     sampler.last = (neg.numpy(), ok.numpy())
     return value, sampler
 

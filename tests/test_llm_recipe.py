@@ -14,7 +14,7 @@ pytest.importorskip("trl")
 from negrec.cli import app  # noqa: E402
 from negrec.data.titles import parse_title_list  # noqa: E402
 from negrec.errors import DataError  # noqa: E402
-from negrec.experiments.llm_recipe import load_recipe  # noqa: E402
+from negrec.experiments.recipes import load_recipe  # noqa: E402
 
 TINY = """
 name: tiny
@@ -171,7 +171,7 @@ def assert_most_popular(out):
 def test_a_rerun_with_a_changed_recipe_is_refused(tmp_path):
     """Finished stages are reused on a rerun, so only report choices may change; anything else is named."""
     from negrec.data.io import write_json
-    from negrec.experiments.llm_recipe import check_resume
+    from negrec.experiments.recipes import check_resume
 
     path = tmp_path / "r.yaml"
     path.write_text(TINY)

@@ -15,7 +15,7 @@ from typer.testing import CliRunner  # noqa: E402
 from negrec.cli import app  # noqa: E402
 from negrec.data.io import write_json  # noqa: E402
 from negrec.errors import DataError  # noqa: E402
-from negrec.experiments.llm_recipe import load_recipe  # noqa: E402
+from negrec.experiments.recipes import load_recipe  # noqa: E402
 from negrec.experiments.methods import method, registry  # noqa: E402
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from negrec.cf.recommenders import MostPopRecommender, TrainedRecommender
+from negrec.cf.baselines import MostPopRecommender
+from negrec.cf.recommenders import TrainedRecommender
 from negrec.recommender import Recommender
 from negrec.cf.trainer import TrainConfig
 from negrec.experiments.cf import load_cf_dataset, prepare

@@ -209,7 +209,7 @@ def trained_pairs(tiny):
 
 
 def test_llm_run_refuses_other_data_files(tmp_path):
-    from negrec.experiments.llm_recipe import DATA_KEY, check_resume, load_recipe
+    from negrec.experiments.recipes import DATA_KEY, check_resume, load_recipe
 
     path = tmp_path / "r.yaml"
     path.write_text("name: r\ndata: goodreads\nmethods: []\n")

@@ -33,10 +33,19 @@ class Recommender(ABC):
     def load(cls, folder: str | Path) -> "Recommender":
         """The recommender `save` wrote."""
 
-    def recommend(self, users: np.ndarray, k: int, *, exclude: sp.csr_matrix | None = None, chunk: int = 2048) -> np.ndarray:
-        """(len(users), k) item ids, best first; rows of `exclude` (indexed by user) are never recommended."""
+    def recommend(
+        self,
+        users: np.ndarray,
+        k: int,
+        *,
+        exclude: sp.csr_matrix | None = None,
+        banned_items: np.ndarray | None = None,
+        chunk: int = 2048,
+    ) -> np.ndarray:
+        """(len(users), k) item ids, best first (−1 where fewer are left); rows of `exclude` (indexed by user) and,
+        for everyone, `banned_items` are never recommended."""
         users = np.asarray(users)
         if users.size and (users.dtype.kind not in "iu" or users.min() < 0):
             bad = users[users < 0][0].item() if users.dtype.kind in "iu" else users.flat[0]
             raise ValueError(f"user ids must be non-negative integers (got {bad!r}): a negative index would pick another user")
-        return top_k_by_user(self.score, users, k, exclude=exclude, chunk=chunk)
+        return top_k_by_user(self.score, users, k, exclude=exclude, banned_items=banned_items, chunk=chunk)

@@ -1,8 +1,8 @@
 """The CF recommenders behind the one interface (`negrec.recommender.Recommender`).
 
-`TrainedRecommender` wraps MF and LightGCN trained with a negative sampler; `MostPopRecommender` is the
-popularity reference. Both score every item for a batch of users and share `recommend` (top-K of the scores,
-ties by lower item id, excluded items never returned). Run folders (`experiments.cf.save_run`) store a
+`TrainedRecommender` wraps MF and LightGCN trained with a negative sampler (the popularity reference,
+`MostPopRecommender`, lives in `cf/baselines.py`). Both score every item for a batch of users and share `recommend`
+(top-K of the scores, ties by lower item id, excluded items never returned). Run folders (`experiments.cf.save_run`) store a
 `TrainedRecommender` with `save` and read it back with `load`.
 """
 
@@ -109,32 +109,3 @@ def train_model(
     """`cf.trainer.train` with a sampler spec; the catalog is passed on only when it has genres (cluster strategies)."""
     catalog = catalog if catalog is not None and catalog.has_genres else None
     return train(train_part, parse_sampler(sampler), config, valid=valid, catalog=catalog, log=log, restore_best=restore_best)
-
-
-class MostPopRecommender(Recommender):
-    """Every user gets the items with the most training interactions (ties by lower item id)."""
-
-    def __init__(self) -> None:
-        self.popularity: np.ndarray | None = None
-
-    def fit(self, train: Interactions, *, valid: Interactions | None = None) -> "MostPopRecommender":
-        self.popularity = train.popularity().astype(np.float64)
-        return self
-
-    def score(self, users: np.ndarray) -> np.ndarray:
-        if self.popularity is None:
-            raise RuntimeError("fit or load the recommender first")
-        return np.broadcast_to(self.popularity, (len(users), len(self.popularity)))
-
-    def save(self, folder: str | Path) -> Path:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "model.json", {"kind": "most-popular", "popularity": self.score(np.zeros(1))[0].tolist()})
-        return folder
-
-    @classmethod
-    def load(cls, folder: str | Path) -> "MostPopRecommender":
-        meta = read_json(Path(folder) / "model.json")
-        rec = cls()
-        rec.popularity = np.asarray(meta["popularity"], dtype=np.float64)
-        return rec

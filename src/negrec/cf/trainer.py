@@ -4,18 +4,19 @@ stopping that restores a real copy of the best weights, and a wall-clock budget.
 from __future__ import annotations
 
 import contextlib
-import copy
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Iterator, Literal
+from typing import Callable, Literal
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
 from negrec.cf.names import LossName, ModelName, OptimizerName, SamplingPlace
-from negrec.cf.fused import applies as fused_applies, compile_note, run_chunk
+from negrec.cf.early_stopping import EarlyStopping
+from negrec.cf.engines import FusedEngine, choose_engine, epoch_chunks, prefetched
+from negrec.cf.fused import applies as fused_applies, compile_note
 from negrec.cf.logq import LogQ
 from negrec.cf.losses import LOSSES, shared_softmax_loss
 from negrec.cf.mixgcf import mix_negatives
@@ -26,10 +27,8 @@ from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.eval.metrics import ACCURACY, accuracy_metrics
 from negrec.sampling.device import DeviceSampler, runs_on_device
-from negrec.sampling.inbatch import SharedCandidates
 from negrec.sampling.negatives import NegativeSampler
 from negrec.sampling.registry import SamplerConfig, check_pairing, suggestion
-from negrec.sampling.sources import SamplingStats
 
 
 @dataclass(frozen=True)
@@ -221,26 +220,6 @@ def validation_score(model: torch.nn.Module, train: sp.csr_matrix, valid: sp.csr
     return accuracy_metrics(recs, valid[users], [int(k)])[metric].value
 
 
-def _scorers(model: torch.nn.Module, cache: tuple | None) -> tuple[Callable, Callable]:
-    """Score functions for scored selections (numpy in and out, no gradients): candidates and every item."""
-    frozen = None if cache is None else (cache[0].detach(), cache[1].detach())
-    device = next(model.parameters()).device
-
-    def on(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).to(device)
-
-    def score(users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return model.score(on(users), on(items), frozen).cpu().numpy()
-
-    def full_score(users: np.ndarray) -> np.ndarray:
-        if frozen is None:
-            return model.full_scores(on(users)).cpu().numpy()
-        return (frozen[0][on(users)] @ frozen[1].T).cpu().numpy()
-
-    return score, full_score
-
-
 def _batch_step(
     model: torch.nn.Module,
     opts: list[torch.optim.Optimizer],
@@ -329,115 +308,6 @@ def _batch_step(
     return mf_step if isinstance(model, MF) else graph_step
 
 
-def _graph_cache(model: torch.nn.Module, sampler: SamplerConfig) -> tuple | None:
-    """LightGCN's propagated embeddings for one batch (with every layer's, for MixGCF); None for MF."""
-    if not isinstance(model, LightGCN):
-        return None
-    if sampler.selection != "mixgcf":
-        return model.propagate()
-    users, items = model.layer_embeddings()
-    return users.mean(1), items.mean(1), (users, items)
-
-
-@dataclass
-class _Chunk:
-    """One chunk of an epoch's shuffled (user, positive) rows, its model-independent draws, and the sampler's
-    counts once they were made."""
-
-    users: np.ndarray
-    positives: np.ndarray
-    drawn: tuple[np.ndarray, np.ndarray] | None
-    pool: tuple[np.ndarray, np.ndarray] | None
-    stats: SamplingStats
-    shared: list[SharedCandidates] | None = None  # per batch, for samplers whose batch shares its candidates
-
-
-def _chunks(
-    rng: np.random.Generator,
-    sampler: NegativeSampler,
-    users: np.ndarray,
-    positives: np.ndarray,
-    static,
-    chunk: int,
-    epochs: int,
-    *,
-    host: bool,
-    batch: int,
-) -> Iterator[_Chunk]:
-    """Every epoch's chunks in training order, with the host sampler's draws that do not depend on the model
-    (negatives, a scored selection's candidate pool, or each batch's shared candidates and their accidental-hit
-    masks), in the order the rng serves them."""
-    for _ in range(epochs):
-        order = rng.permutation(len(users))
-        for c0 in range(0, len(order), chunk):
-            rows = order[c0 : c0 + chunk]
-            u, p = users[rows], positives[rows]
-            drawn = pool = None
-            if host:
-                drawn = (
-                    (static[0][rows], static[1][rows])
-                    if static is not None
-                    else None
-                    if sampler.per_batch
-                    else sampler.sample(u, p)
-                )
-                pool = sampler.draw_pool(u) if drawn is None else None
-            shared = (
-                [sampler.shared(u[b : b + batch], p[b : b + batch]) for b in range(0, len(u), batch)]
-                if host and sampler.config.shared
-                else None
-            )
-            yield _Chunk(u, p, drawn, pool, replace(sampler.stats), shared)
-
-
-def _prefetched(items: Iterator[_Chunk], worker: ThreadPoolExecutor) -> Iterator[_Chunk]:
-    """`items`, each computed on `worker` while the caller works on the one before."""
-    pending = worker.submit(next, items, None)
-    while (item := pending.result()) is not None:
-        pending = worker.submit(next, items, None)
-        yield item
-
-
-def _host_negatives(
-    model, sampler: NegativeSampler, chunk: _Chunk, batch: int, device: torch.device
-) -> Callable[[slice, tuple | None], tuple[torch.Tensor, torch.Tensor]]:
-    """A chunk's negatives per batch from the numpy sampler: drawn ahead (per row, or each batch's shared
-    candidates), or picked from the pool (or from fresh candidates) by the model's current scores; moved to the
-    device."""
-    users, positives, drawn, pool = chunk.users, chunk.positives, chunk.drawn, chunk.pool
-
-    def negatives(part: slice, cache: tuple | None) -> tuple[torch.Tensor, torch.Tensor]:
-        if drawn is not None:
-            neg, ok = drawn[0][part], drawn[1][part]
-        elif chunk.shared is not None:
-            neg, ok = chunk.shared[part.start // batch].items, chunk.shared[part.start // batch].ok
-        else:
-            neg, ok = sampler.sample(
-                users[part],
-                positives[part],
-                *_scorers(model, cache),
-                pool=None if pool is None else (pool[0][part], pool[1][part]),
-            )
-        return tuple(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in (neg, ok))
-
-    return negatives
-
-
-def _device_negatives(
-    model, sampler: DeviceSampler, users: torch.Tensor
-) -> Callable[[slice, tuple | None], tuple[torch.Tensor, torch.Tensor]]:
-    """A chunk's negatives per batch from the device sampler (random ones drawn for the whole chunk at once)."""
-    drawn = None if sampler.needs_scores else sampler.sample(users)
-    pool = sampler.draw_pool(users)
-
-    def negatives(part: slice, cache: tuple | None) -> tuple[torch.Tensor, torch.Tensor]:
-        if drawn is not None:
-            return drawn[0][part], drawn[1][part]
-        return sampler.sample(users[part], lambda u, items: model.score(u, items, cache), pool=(pool[0][part], pool[1][part]))
-
-    return negatives
-
-
 def train(
     train: Interactions,
     sampler_config: SamplerConfig,
@@ -473,53 +343,37 @@ def train(
     logq = LogQ(sampler_config, train, device) if sampler_config.logq else None
     step = _batch_step(model, opts, config, sampler_config, logq, torch.Generator().manual_seed(config.seed + 1))
     fused = fused_applies(model, config) and on_device is None
-    fused_pool = fused and sampler.config.selection == "hardest" and sampler.width(1) == 1
-    note = compile_note() if fused and log is not None else None
+    engine = choose_engine(model, config, sampler, step, device, on_device=on_device, fused=fused, static=static is not None)
+    note = compile_note() if isinstance(engine, FusedEngine) and log is not None else None
     if note:
         log(note)
     result = TrainResult(model=model)
-    best_state = None
-    bad_epochs, spent = 0, 0.0
+    stopper = EarlyStopping(config.patience, validated=valid is not None, keep_best=restore_best)
+    spent = 0.0
     # negatives (or scored selections' candidate pools) that do not depend on the model are drawn for many
     # batches in one vectorised call; chunks of ~2^18 rows bound the memory of a pool on large data
     # (shared candidates: 16 batches, since each holds a B × C accidental-hit mask)
     chunk = config.batch_size * (16 if sampler_config.shared else max(1, 2**18 // config.batch_size))
     n_chunks = -(-len(users_all) // chunk)
-    draws = _chunks(
+    draws = epoch_chunks(
         rng, sampler, users_all, items_all, static, chunk, config.epochs, host=on_device is None, batch=config.batch_size
     )
     # when the fused loop trains on draws made ahead, nothing else uses the rng while it runs: the next chunk's
     # draws are made beside it on another thread (same order of draws, so the same numbers); numpy's draws and
     # the compiled loop both release the GIL
     # shared candidates (in-batch, MNS) depend only on the batch, so they too are made ahead, beside the torch steps
-    ahead = (fused and (static is not None or not sampler.per_batch or fused_pool)) or (
-        sampler_config.shared and on_device is None
-    )
+    ahead = isinstance(engine, FusedEngine) or (sampler_config.shared and on_device is None)
     with ThreadPoolExecutor(1) if ahead else contextlib.nullcontext() as worker:
         if ahead:
-            draws = _prefetched(draws, worker)
+            draws = prefetched(draws, worker)
         for epoch in range(config.epochs):
             t0 = time.perf_counter()
             model.train()
             total, batches = 0.0, 0
             for _ in range(n_chunks):
                 c = next(draws)
-                if on_device is not None:
-                    negatives = _device_negatives(model, on_device, torch.from_numpy(c.users).to(device))
-                elif fused and (c.drawn is not None or (fused_pool and c.pool is not None)):
-                    loss_sum, n_batches = run_chunk(
-                        model, config, c.users, c.positives, *(c.drawn or c.pool), hardest=c.drawn is None
-                    )
-                    total, batches = total + loss_sum, batches + n_batches
-                    continue
-                else:
-                    negatives = _host_negatives(model, sampler, c, config.batch_size, device)
-                u_dev, p_dev = torch.from_numpy(c.users).to(device), torch.from_numpy(c.positives).to(device)
-                for start in range(0, len(c.users), config.batch_size):
-                    part = slice(start, start + config.batch_size)
-                    cache = _graph_cache(model, sampler_config)
-                    total += step(u_dev[part], p_dev[part], *negatives(part, cache), cache)
-                    batches += 1
+                loss_sum, n_batches = engine.run(c)
+                total, batches = total + loss_sum, batches + n_batches
             spent += time.perf_counter() - t0
             stats = c.stats if ahead else (on_device or sampler).stats  # draws made ahead and not trained on do not count
             row = {
@@ -535,23 +389,17 @@ def train(
             if log:
                 log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
             current = row.get(config.metric, -row["loss"])  # without validation: keep the lowest-loss epoch
-            if current > result.best_metric:
-                result.best_metric, result.best_epoch = current, epoch
-                if restore_best:  # a real copy, not live references (the homework's bug)
-                    best_state = copy.deepcopy(model.state_dict())
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
-                if valid is not None and bad_epochs >= config.patience:
-                    result.stopped = "early stopping"
-                    break
+            stop = stopper.update(epoch, current, model)
+            result.best_metric, result.best_epoch = stopper.best_value, stopper.best_epoch
+            if stop:
+                result.stopped = "early stopping"
+                break
             if config.time_budget is not None and spent >= config.time_budget:
                 result.stopped = "time budget"
                 break
     if not restore_best:
         result.best_epoch, result.best_metric = len(result.history) - 1, float("nan")
-    elif best_state is not None:
-        model.load_state_dict(best_state)
+    stopper.restore(model)
     result.sampling = {**stats.as_dict(), "on": "device" if on_device is not None else "host"}
     model.cpu()  # what callers save, evaluate and serve is a CPU model, whatever it trained on
     return result

@@ -94,50 +94,16 @@ OptimizerOpt = Annotated[
 ]
 
 
-def _config(
-    model,
-    loss,
-    dim,
-    epochs,
-    batch_size,
-    lr,
-    reg,
-    weight_decay,
-    margin,
-    metric,
-    patience,
-    time_budget,
-    static,
-    seed,
-    optimizer,
-    device,
-    sampling,
-    temperature,
-    layers=3,
-):
+def _config(options: dict):
+    """The `TrainConfig` of a command's options: the fields it names (choices by value, --static as the negatives'
+    mode), `TrainConfig`'s defaults for the rest."""
+    from dataclasses import fields
+
     from negrec.cf.trainer import TrainConfig
 
-    return TrainConfig(
-        model=model.value,
-        loss=loss.value if loss else None,
-        temperature=temperature,
-        dim=dim,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        reg=reg,
-        weight_decay=weight_decay,
-        margin=margin,
-        metric=metric,
-        patience=patience,
-        time_budget=time_budget,
-        negatives="static" if static else "dynamic",
-        seed=seed,
-        optimizer=optimizer.value,
-        device=device,
-        sampling=sampling.value,
-        layers=layers,
-    )
+    names = {f.name for f in fields(TrainConfig)} - {"negatives"}
+    values = {k: v.value if isinstance(v, Enum) else v for k, v in options.items() if k in names}
+    return TrainConfig(**values, negatives="static" if options.get("static") else "dynamic")
 
 
 def _check_samplers(specs: list[str], config) -> list[str]:
@@ -231,27 +197,7 @@ def train_command(
     with user_errors():
         claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, items], kind="cf-run")
     with user_errors(), atomic_dir(out, kind="cf-run") as folder:
-        config = _config(
-            model,
-            loss,
-            dim,
-            epochs,
-            batch_size,
-            lr,
-            reg,
-            weight_decay,
-            margin,
-            metric,
-            patience,
-            time_budget,
-            static,
-            seed,
-            optimizer,
-            device,
-            sampling,
-            temperature,
-            layers=layers,
-        )
+        config = _config(ctx.params)
         _check_samplers([sampler], config)
         prep = _prepare(
             dataset,
@@ -337,27 +283,7 @@ def compare_command(
     with user_errors():
         claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, items], kind="cf-compare")
     with user_errors(), atomic_dir(out, kind="cf-compare") as folder:
-        config = _config(
-            model,
-            loss,
-            dim,
-            epochs,
-            batch_size,
-            lr,
-            reg,
-            0.0,
-            0.0,
-            "NDCG@10",
-            5,
-            None,
-            False,
-            seed,
-            optimizer,
-            device,
-            sampling,
-            temperature,
-            layers=layers,
-        )
+        config = _config(ctx.params)
         from negrec.experiments.cf import default_samplers
 
         given = None if samplers is None else _check_samplers([s.strip() for s in samplers.split(",") if s.strip()], config)

@@ -172,16 +172,12 @@ def _chunked(
     from negrec.data.io import folder_signature, read_records
     from negrec.llm.models import load_model
     from negrec.llm.pipeline import check_title_count, check_title_tokens
-    from negrec.launch import launch_rank
     from negrec.data.outputs import claim_output
-    from negrec.llm.runs import parse_shard, run_chunks, wait_for_all_chunks
+    from negrec.llm.runs import finish_share, run_chunks, this_share
 
     with user_errors():
-        part, launched = parse_shard(shard), launch_rank()
+        share = this_share(shard)
         claim_output(out, overwrite=overwrite, inputs=[model, catalog, records, work_dir])
-        if launched is not None and part != (0, 1):
-            raise ValueError("--shard and a multi-process launch both split the records: use one of them")
-        part = launched or part
         cat = load_goodreads_catalog(catalog)
         check_title_tokens(model, cat)
         count = "n" if "n" in options else "k"
@@ -191,37 +187,25 @@ def _chunked(
             lm, tok = load_model(model)
             work = work_dir or out.with_name(out.name + ".chunks")
             settings = {"stage": label, **options, "model": folder_signature(model), "titles": list(cat.titles)}
-            follower = launched is not None and part[0] > 0
             run_chunks(
                 recs,
                 work,
                 make_fn(lm, tok, cat),
                 settings=settings,
                 chunk_size=chunk_size,
-                shard=part,
+                shard=share.part,
                 overwrite=overwrite,
                 progress=progress_bar(label),
-                follower=follower,
+                follower=share.follower,
             )
-            if launched is not None and not follower:
-                wait_for_all_chunks(work)  # rank 0 merges what every process wrote
-            if follower:
-                console.print(f"process {part[0]}/{part[1]}: chunks done; rank 0 merges them into {out}")
-            else:
-                _finish(work, out, part)
-
-
-def _finish(work: Path, out: Path, shard: tuple[int, int]) -> None:
-    """Merge when every chunk exists; otherwise say what is left."""
-    from negrec.errors import DataError
-    from negrec.llm.runs import merge_chunks
-
-    try:
-        n = merge_chunks(work, out)
-    except DataError as exc:  # other shards still running is normal: report and stop
-        console.print(f"shard {shard[0]}/{shard[1]} done; not merged yet: {exc}")
-        return
-    console.print(f"{n} records → {out}")
+            merged = finish_share(work, out, share)
+    i, n = share.part
+    if share.follower:
+        console.print(f"process {i}/{n}: chunks done; rank 0 merges them into {out}")
+    elif merged is None:
+        console.print(f"shard {i}/{n} done; not merged yet: other shards' chunks are missing in {work}")
+    else:
+        console.print(f"{merged} records → {out}")
 
 
 @app.command("candidates")
@@ -378,7 +362,7 @@ def _setting_option(f, kind, default):
 
 def _input_option(spec):
     """A method input as a typer option."""
-    name = "--" + spec.name.replace("_", "-")
+    name = "--" + (spec.option or spec.name.replace("_", "-"))
     if spec.kind == "stages":
         return Annotated[list[str], typer.Option(name, help=spec.help)], ...
     if spec.required:
@@ -400,7 +384,7 @@ def _load_input(spec, value, limit: int | None):
         stages = [(kind, Path(path)) for kind, _, path in (v.partition(":") for v in value)]
         bad = [v for v, (kind, path) in zip(value, stages) if kind not in ("dpo", "sdpo") or not path.name]
         if bad:
-            raise ValueError(f"--{spec.name} must be dpo:FILE or sdpo:FILE, got {bad[0]!r}")
+            raise ValueError(f"--{spec.option or spec.name} must be dpo:FILE or sdpo:FILE, got {bad[0]!r}")
         return stages
     return value
 
@@ -492,7 +476,8 @@ def run_command(
     With --processes N (or under `accelerate launch … -m negrec llm run`) its stages run on every process
     (docs/scaling.md)."""
     from negrec.data.outputs import replaceable_run
-    from negrec.experiments.llm_recipe import RUN_KIND, Runner, load_recipe
+    from negrec.experiments.llm_recipe import Runner
+    from negrec.experiments.recipes import RUN_KIND, load_recipe
     from negrec.launch import is_main_process, launch_rank, relaunch
 
     with user_errors():

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from negrec.cf.baselines import popularity_recommend, random_recommend
 from negrec.cf.recommenders import TrainedRecommender, train_model
 from negrec.sampling.registry import kind_of, parse_sampler
-from negrec.cf.trainer import TrainConfig, TrainResult, recommend
+from negrec.cf.trainer import TrainConfig, TrainResult
 from negrec.data.formats import detect_format, resolve_source
 from negrec.data.interactions import Interactions
 from negrec.data.io import read_json, write_json
@@ -216,7 +216,9 @@ def run_sampler(
     if final is not None and prep.test is not prep.valid:
         scored, exclude = final, (prep.exclude + prep.valid.binary()).astype(bool).astype(np.float32)
     ks = sorted(set(KS) | {int(config.metric.split("@")[1])})  # the test table also has the validation metric's K
-    recs = recommend(scored.model, prep.test_users(), exclude, max(ks), banned_items=prep.banned_items)
+    learned = prep.train.merged(prep.valid) if scored is final else prep.train
+    recommender = TrainedRecommender.from_result(scored, learned, config, spec)
+    recs = recommender.recommend(prep.test_users(), max(ks), exclude=exclude, banned_items=prep.banned_items)
     run = CFRun(spec, evaluate_recs(recs, prep, ks), recs, result, final)
     if out is not None:
         save_run(out, run, prep, config, spec, tested="refit" if scored is final else "selected", report_to=report_to)

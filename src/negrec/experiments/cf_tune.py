@@ -12,8 +12,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from negrec.cf.recommenders import train_model
-from negrec.cf.trainer import TrainConfig, recommend
+from negrec.cf.recommenders import TrainedRecommender, train_model
+from negrec.cf.trainer import TrainConfig
+from negrec.recommender import Recommender
 from negrec.experiments.cf import CFRun, Prepared, evaluate_recs, run_sampler, tuning_holdout, tuning_split
 
 SOFTMAX_FAMILIES = ("inbatch", "inbatch+logq", "mns", "popularity+logq")  # trained with a softmax: τ is tuned too
@@ -170,12 +171,12 @@ def fit_and_rank(
         kept = {"epochs": result.best_epoch + 1}
     else:
         result, kept = train_model(prep.train, spec, config, catalog=prep.data.catalog, restore_best=False), {}
-    return rank_held_out(result.model, prep, k), kept
+    return rank_held_out(TrainedRecommender.from_result(result, prep.train, config, spec), prep, k), kept
 
 
-def rank_held_out(model, prep: Prepared, k: int = 10) -> np.ndarray:
-    """Top-`k` of a trained model for `prep`'s test users, masked as every trial is masked."""
-    return recommend(model, prep.test_users(), prep.exclude, k, banned_items=prep.banned_items)
+def rank_held_out(recommender: Recommender, prep: Prepared, k: int = 10) -> np.ndarray:
+    """Top-`k` of a recommender for `prep`'s test users, masked as every trial is masked."""
+    return recommender.recommend(prep.test_users(), k, exclude=prep.exclude, banned_items=prep.banned_items)
 
 
 def held_out_ndcg(recs: np.ndarray, tprep: Prepared) -> float:
@@ -279,4 +280,5 @@ def replay(
     tprep = tuning_split(prep, fraction=fraction, seed=config.seed)
     run = run_sampler(tuning_holdout(prep, tprep), spec, config, out=out, log=log, refit=refit, report_to=report_to)
     assert run.result is not None
-    return run, held_out_ndcg(rank_held_out(run.result.model, tprep), tprep)
+    selected = TrainedRecommender.from_result(run.result, tprep.train, config, spec)
+    return run, held_out_ndcg(rank_held_out(selected, tprep), tprep)

@@ -37,7 +37,8 @@ def run_llm_demo(out: str | Path, *, log: Callable[[str], None] = print) -> dict
     """The quick LLM recipe (recipes/synthetic-quick.yaml, shipped inside the package) in `out`."""
     from importlib import resources
 
-    from negrec.experiments.llm_recipe import Runner, load_recipe
+    from negrec.experiments.llm_recipe import Runner
+    from negrec.experiments.recipes import load_recipe
 
     with resources.as_file(resources.files("negrec") / "recipes" / "synthetic-quick.yaml") as path:
         recipe = load_recipe(path)

@@ -19,9 +19,8 @@ wait at a process-group barrier after every stage, so each process sees the same
 from __future__ import annotations
 
 import json
-import re
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,201 +31,18 @@ from negrec.data.io import (
     fingerprint,
     read_json,
     read_records,
-    read_yaml_mapping,
     write_json,
     write_text,
 )
 from negrec.data.outputs import MARKER
 from negrec.experiments.methods import RecipeInputs, registry
-from negrec.errors import DataError
 from negrec.launch import is_main_process, join_process_group, launch_rank, processes_barrier
 from negrec.llm.runs import run_and_merge
-from negrec.report.columns import LLM_TABLE, LLM_TESTS
-from negrec.report.compare import paired_table, write_comparison
+from negrec.experiments.recipes import DATA_KEY, RUN_KIND, Recipe, check_resume, data_fingerprint, method_settings
+from negrec.report.columns import LLM_TESTS
+from negrec.report.compare import write_comparison
+from negrec.report.llm_tables import report_row, reported_metrics, write_rows, write_seed_summary
 from negrec.report.plots import curves_from_logs
-from negrec.report.tables import ResultTable
-
-PROTOCOLS = ("seed", "ranked")
-PREDICT_KEYS = {"batch_size", "max_new_tokens", "k", "exclude_history"}
-EVALUATE_KEYS = {"ks", "grounding", "conventions"}
-
-
-@dataclass
-class Recipe:
-    """A validated recipe (see recipes/*.yaml)."""
-
-    name: str
-    data: str
-    train: str = "train.json"  # records of the preference stages (candidates, negatives, self-play)
-    test: str = "test.json"
-    sft_data: str | None = None  # records of SFT (and of the MostPop counts); default: `train`
-    limit_train: int | None = None
-    limit_test: int | None = None
-    synthetic: dict = field(default_factory=dict)
-    # build the records from an interactions dataset with titles (`data` names it): RecordsConfig's settings and an
-    # optional rating `threshold`; the layout is written into <out>/data as the run's first stage
-    records: dict | None = None
-    model: dict = field(default_factory=lambda: {"init_tiny": {}})
-    template: str = "train"  # prompt template of every stage (prompts.TEMPLATES)
-    sft: dict = field(default_factory=dict)
-    candidates: dict = field(default_factory=dict)
-    exposure_from: str = "train"  # "train" (clean) or "candidates" (the seed)
-    preference: dict = field(default_factory=dict)
-    predict: dict = field(default_factory=dict)
-    evaluate: dict = field(default_factory=dict)
-    protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS))
-    methods: list[dict] = field(default_factory=list)
-    baseline: str | list[str] | None = None  # paired tests of every system against each of these
-    most_popular: bool = True  # add the MostPop reference row (top-K training titles, history excluded)
-    seed: int = 0
-    seeds: list[int] | None = None  # several training seeds (the data stays the same)
-
-    def seed_list(self) -> list[int]:
-        """The training seeds to run."""
-        return list(self.seeds) if self.seeds else [self.seed]
-
-    def baselines(self) -> list[str]:
-        """Systems every other system is tested against."""
-        return [self.baseline] if isinstance(self.baseline, str) else list(self.baseline or [])
-
-
-def load_recipe(path: str | Path) -> Recipe:
-    """Parse and check a recipe YAML file before any work starts; errors name the file and the field."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("recipe not found", path=path)
-    raw = read_yaml_mapping(path, "a recipe")
-    known = {f.name for f in fields(Recipe)}
-    for key in raw:
-        if key not in known:
-            raise DataError(f"unknown key (known: {', '.join(sorted(known))})", path=path, field=key)
-    if "data" not in raw:
-        raise DataError("missing", path=path, field="data")
-    recipe = Recipe(**{"name": path.stem, **raw})
-    _check(recipe, path)
-    return recipe
-
-
-def _check(r: Recipe, path: Path) -> None:
-    """Every option a stage will read, checked up front (a typo must not surface after an hour of training)."""
-    from negrec.data.prompts import TEMPLATES
-    from negrec.experiments.methods import registry
-    from negrec.llm.settings import stage_settings
-
-    def fail(message: str, field_name: str, record: int | None = None):
-        raise DataError(message, path=path, record=record, field=field_name)
-
-    if r.template not in TEMPLATES:
-        fail(f"unknown template {r.template!r} (known: {', '.join(TEMPLATES)})", "template")
-    for key, section, allowed in (("predict", r.predict, PREDICT_KEYS), ("evaluate", r.evaluate, EVALUATE_KEYS)):
-        for k in section:
-            if k not in allowed:
-                fail(f"unknown option {k!r} (known: {', '.join(sorted(allowed))})", key)
-    ks = r.evaluate.get("ks", [5, 10])
-    if not isinstance(ks, list) or not {5, 10} <= set(ks):
-        fail(f"ks must list 5 and 10 (the report's table, paired tests and plots read @5 and @10), got {ks!r}", "evaluate")
-    if not r.protocols or any(p not in PROTOCOLS for p in r.protocols):
-        fail(f"protocols must be a non-empty list of {PROTOCOLS}", "protocols")
-    for key, section in (("sft", r.sft), ("preference", r.preference)):
-        try:
-            stage_settings(key, section)
-        except (TypeError, ValueError) as exc:
-            fail(str(exc), key)
-    _check_values(r, fail)
-    names = ["MostPop", "SFT"]
-    methods = registry()
-    for k, m in enumerate(r.methods):
-        if not isinstance(m, dict) or m.get("kind") not in methods or "name" not in m:
-            fail(f"each method needs a name and a kind in ({', '.join(methods)})", "methods", k)
-        name, method = m["name"], methods[m["kind"]]
-        # the name is a folder and file name under the run folder, and a row of the report
-        if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
-            fail(
-                f"method name {name!r} must be a plain file name (letters, digits, . _ + -; no path, not starting with a dot)",
-                "methods",
-                k,
-            )
-        if name.casefold() in {n.casefold() for n in names}:
-            holder = "a baseline row" if name.casefold() in ("mostpop", "sft") else "another method"
-            fail(
-                f"method name {name!r} is taken (by {holder}; names are compared ignoring case, as some file systems do)",
-                "methods",
-                k,
-            )
-        names.append(name)
-        allowed = ("name", "kind", "settings", *method.recipe_keys)
-        extra = [key for key in m if key not in allowed]
-        if extra:
-            fail(f"{method.kind} methods take no {extra[0]!r} (they take: {', '.join(allowed)})", "methods", k)
-        message = method.check(m)
-        if message:
-            fail(f"{method.kind} method {name!r}: {message}", "methods", k)
-        try:
-            _method_settings(r, method, m)
-        except (TypeError, ValueError) as exc:
-            fail(str(exc), "methods", k)
-    for b in r.baselines():
-        if b not in names:
-            fail(f"baseline {b!r} is not a system of this recipe ({', '.join(names)})", "baseline")
-
-
-def _method_settings(r: Recipe, method, section: dict, *first: dict):
-    """A recipe method's settings: its stage's section, what the method always has, its own keys that are settings
-    (self-play's `rounds`), then its `settings:`."""
-    from dataclasses import fields
-
-    own = {f.name for f in fields(method.config)}
-    keys = {key: section[key] for key in method.recipe_keys if key in section and key in own}
-    stage_section = r.sft if method.stage == "sft" else r.preference
-    return method.settings(*first, stage_section, method.recipe_settings, keys, section.get("settings", {}))
-
-
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
-LIMITS = {"seed": (0, 2**32 - 1), "limit_train": (1, 10**9), "limit_test": (1, 10**9)}
-PREDICT_LIMITS = {"k": (1, 10_000), "batch_size": (1, 4096), "max_new_tokens": (1, 4096)}
-
-
-def _int_in(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def _check_values(r: Recipe, fail) -> None:
-    """Bounds of the recipe's numbers and the synthetic dataset's settings (a `seed: -1` or `k: 1e20` would only fail
-    after training)."""
-    from negrec.data.synthetic import SyntheticConfig
-
-    for key, (low, high) in LIMITS.items():
-        value = getattr(r, key)
-        if value is not None and not _int_in(value, low, high):
-            fail(f"must be an integer from {low} to {high}, got {value!r}", key)
-    if r.seeds is not None and (
-        not isinstance(r.seeds, list)
-        or not r.seeds
-        or not all(_int_in(s, *LIMITS["seed"]) for s in r.seeds)
-        or len(set(r.seeds)) < len(r.seeds)
-    ):
-        fail(f"must be a list of distinct integers from 0 to {LIMITS['seed'][1]}, got {r.seeds!r}", "seeds")
-    for key, (low, high) in PREDICT_LIMITS.items():
-        if key in r.predict and not _int_in(r.predict[key], low, high):
-            fail(f"{key} must be an integer from {low} to {high}, got {r.predict[key]!r}", "predict")
-    if not all(_int_in(k, 1, 10_000) for k in r.evaluate.get("ks", [5, 10]) if isinstance(r.evaluate.get("ks"), list)):
-        fail(f"ks must be integers from 1 to 10000, got {r.evaluate.get('ks')!r}", "evaluate")
-    if r.records is not None:
-        from negrec.data.llm_records import RecordsConfig
-
-        try:
-            if not isinstance(r.records, dict):
-                raise ValueError("takes RecordsConfig's settings and a rating threshold")
-            RecordsConfig(**{k: v for k, v in r.records.items() if k != "threshold"})
-        except (TypeError, ValueError) as exc:
-            fail(str(exc), "records")
-    if r.data == "synthetic":
-        try:
-            if not isinstance(r.synthetic, dict) or not all(isinstance(v, (int, float, str, bool)) for v in r.synthetic.values()):
-                raise ValueError("takes SyntheticConfig's settings, each a plain number or word")
-            SyntheticConfig(**r.synthetic)
-        except (TypeError, ValueError) as exc:
-            fail(str(exc), "synthetic")
 
 
 @dataclass
@@ -317,44 +133,6 @@ def build_records_dir(recipe: Recipe, data_root: str | Path | None, folder: Path
     inter = data.interactions if threshold is None else data.interactions.at_least(threshold)
     with atomic_dir(folder, kind=RECORDS_KIND) as tmp:
         write_llm_records(tmp, inter, data.catalog, RecordsConfig(**options))
-
-
-RUN_KIND = "llm recipe run"  # the marker of a recipe's run folder (see data.outputs)
-DATA_KEY = "data_files"  # in recipe.json: the content fingerprint of the data files the run read
-
-
-def data_fingerprint(data_dir: Path, recipe: Recipe) -> str:
-    """Content fingerprint of the files a recipe reads from its data folder (records and catalog)."""
-    names = [recipe.train, recipe.test, recipe.sft_data, "id2name.json", "name2genre.json", "genre_dict.json"]
-    return fingerprint([(name, file_signature(data_dir / name)) for name in names if name and (data_dir / name).is_file()])
-
-
-# keys a rerun may change: they only choose what the report compares, never what a finished stage computed
-REPORT_ONLY = ("name", "baseline")
-
-
-def check_resume(out: Path, recipe: Recipe, data: str | None = None) -> None:
-    """A rerun into a run folder resumes it, reusing finished stages; that is only right for the recipe and the data
-    that made them. Refuse a recipe that differs in anything but REPORT_ONLY keys, or other data files (`data`: their
-    fingerprint); a new --out starts afresh."""
-    stored = out / "recipe.json"
-    if not stored.is_file():
-        return
-    before = read_json(stored)
-    if before.pop(DATA_KEY, None) != data:
-        raise DataError(
-            "was made from other data files (records or catalog differ); its finished stages would be "
-            "reused against them — use another --out",
-            path=out,
-        )
-    now = json.loads(json.dumps(recipe.__dict__, default=str))  # as recipe.json stores it (tuples → lists)
-    changed = sorted(k for k in before.keys() | now.keys() if k not in REPORT_ONLY and before.get(k) != now.get(k))
-    if changed:
-        raise DataError(
-            f"was made by a recipe that differs in {', '.join(changed)}; its finished stages would be reused "
-            f"with the new settings — use another --out (only {', '.join(REPORT_ONLY)} may change on a rerun)",
-            path=out,
-        )
 
 
 class SeedRun:
@@ -512,7 +290,7 @@ class SeedRun:
         if given is None:  # the recipe's SFT model is the row
             return System(sft_model, self.r.template)
         start = given.pop("model", sft_model)
-        settings = _method_settings(self.r, method, section, {"seed": self.seed, "template": self.r.template})
+        settings = method_settings(self.r, method, section, {"seed": self.seed, "template": self.r.template})
         marker = folder / "final.txt"
         train_dir = folder / "train"
         self._stage(name, marker, lambda: mark(marker, method.train(start, train_dir, settings, **given)), every_process=True)
@@ -577,14 +355,14 @@ class SeedRun:
                 )
                 write_json(self.out / "metrics" / f"{name}-{protocol}.json", ev.metrics)
                 evals[protocol][name] = ev.evaluation
-                rows.append(_row(name, protocol, ev.evaluation))
+                rows.append(report_row(name, protocol, ev.evaluation))
         if not is_main_process():
             return {}, {}
         for protocol, by_system in evals.items():
             write_comparison(
                 self.out / "report" / protocol,
                 by_system,
-                _metrics(by_system),
+                reported_metrics(by_system),
                 baseline=self.r.baselines(),
                 tests=LLM_TESTS,
                 plots={"accuracy_vs_diversity": ("DivRatio@10", "NDCG@10"), "accuracy_vs_fairness": ("MGU@10", "NDCG@10")},
@@ -592,9 +370,10 @@ class SeedRun:
                 seed=self.seed,
             )
         findings = {p: read_json(self.out / "report" / p / "metrics.json")["summary"] for p in evals}
-        _write_rows(self.out / "report", rows, title=f"{self.r.name} (training seed {self.seed})", findings=findings)
+        write_rows(self.out / "report", rows, title=f"{self.r.name} (training seed {self.seed})", findings=findings)
         summary = {
-            p: {name: {m: ev.summary().get(m) for m in _metrics(by)} for name, ev in by.items()} for p, by in evals.items()
+            p: {name: {m: ev.summary().get(m) for m in reported_metrics(by)} for name, ev in by.items()}
+            for p, by in evals.items()
         }
         write_json(self.out / "report" / "summary.json", summary)
         return summary, evals
@@ -625,71 +404,3 @@ def mark(marker: Path, value: Any) -> None:
     """Write a stage's marker file (rank 0 only: the processes of a launch all finish the stage)."""
     if is_main_process():
         write_text(marker, str(value))
-
-
-def _metrics(evals: dict) -> list[str]:
-    """The report's columns that these evaluations have."""
-    return [m for m in LLM_TABLE if m in next(iter(evals.values())).metrics]
-
-
-def _row(system: str, protocol: str, evaluation) -> dict:
-    """A flat report row: headline values and their 95 % bootstrap CIs over users."""
-    cis = evaluation.with_ci()
-    row: dict = {"system": system, "protocol": protocol}
-    for metric in LLM_TABLE:
-        if metric in cis:
-            row[metric] = cis[metric]["mean"]
-            if np.isfinite(cis[metric]["low"]):
-                row[f"{metric}_ci"] = [cis[metric]["low"], cis[metric]["high"]]
-    return row
-
-
-def _write_rows(folder: Path, rows: list[dict], title: str, findings: dict[str, str] | None = None) -> None:
-    """`metrics.json` ({"rows": [...]}) and `metrics.md`, one table per protocol (mean [95% CI], the best in bold,
-    opening with the protocol's finding)."""
-    write_json(folder / "metrics.json", {"rows": rows})
-    parts = [f"# {title}\n"]
-    for protocol in dict.fromkeys(r["protocol"] for r in rows):
-        table = ResultTable(title=f"Protocol: {protocol}", summary=(findings or {}).get(protocol, ""), bold_best=True)
-        for r in rows:
-            if r["protocol"] == protocol:
-                table.add({k: _with_ci(v, r.get(f"{k}_ci")) for k, v in r.items() if k != "protocol" and not k.endswith("_ci")})
-        parts.append(table.to_markdown())
-    write_text(folder / "metrics.md", "\n".join(parts))
-
-
-def _with_ci(value: Any, ci: list | None) -> Any:
-    """A table cell: the value with its CI where one was computed."""
-    return {"mean": value, "low": ci[0], "high": ci[1]} if ci else value
-
-
-def write_seed_summary(folder: Path, results: dict[int, dict], baselines: list[str]) -> dict:
-    """Mean and standard deviation over seeds per system and protocol, and paired tests against each baseline on
-    per-user metrics averaged over seeds (`metrics.{json,md}`, `paired_tests.{json,md,csv}`, `per_seed.json`)."""
-    seeds = sorted(results)
-    protocols = list(results[seeds[0]])
-    rows, summary, per_seed = [], {}, {}
-    paired = ResultTable(title="")
-    for protocol in protocols:
-        systems = list(results[seeds[0]][protocol])
-        averaged: dict[str, dict[str, np.ndarray]] = {}
-        summary[protocol] = {}
-        for name in systems:
-            evs = [results[s][protocol][name] for s in seeds]
-            values = {m: [ev.summary()[m] for ev in evs] for m in LLM_TABLE if m in evs[0].metrics}
-            per_seed.setdefault(protocol, {})[name] = values
-            row = {"system": name, "protocol": protocol, "seeds": len(seeds)}
-            for m, v in values.items():
-                row[m], row[f"{m}_std"] = float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
-            rows.append(row)
-            summary[protocol][name] = {m: row[m] for m in values}
-            users = [ev.per_user() for ev in evs]
-            averaged[name] = {m: np.mean([u[m] for u in users], axis=0) for m in LLM_TESTS}
-        for r in paired_table(averaged, [b for b in baselines if b in averaged], LLM_TESTS).rows:
-            paired.add({"protocol": protocol, **r})
-    paired.title = "Paired tests on per-user metrics averaged over seeds (t-test p-value; 95 % bootstrap CI of the difference)"
-    _write_rows(folder, rows, title=f"mean over seeds {seeds} (± std in metrics.json)")
-    if paired.rows:
-        paired.write(folder, "paired_tests")
-    write_json(folder / "per_seed.json", {"seeds": seeds, "metrics": per_seed})
-    return summary

@@ -11,6 +11,7 @@ every chunk is there: the same file, byte for byte, as one process.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -30,6 +31,44 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not 0 <= i < n:
         raise ValueError(f"--shard {text}: need 0 ≤ i < n")
     return i, n
+
+
+@dataclass(frozen=True)
+class Share:
+    """This process's share of a chunked stage: shard `part` = (i, n); a follower (rank > 0 of a launch) leaves the
+    merge to rank 0, which waits for every process's chunks when `launched`."""
+
+    part: tuple[int, int]
+    launched: bool
+
+    @property
+    def follower(self) -> bool:
+        return self.launched and self.part[0] > 0
+
+
+def this_share(shard: str) -> Share:
+    """The share of `--shard i/n`, or of this process's rank under a multi-process launch (`--shard` must then be
+    left at 0/1: both would split the records)."""
+    part, launched = parse_shard(shard), launch_rank()
+    if launched is not None and part != (0, 1):
+        raise ValueError("--shard and a multi-process launch both split the records: use one of them")
+    return Share(launched or part, launched is not None)
+
+
+def finish_share(work_dir: Path, out: Path, share: Share) -> int | None:
+    """After this share's chunks: merge into `out` when every chunk exists (rank 0 of a launch first waits for the
+    other processes); the number of records merged, or None when chunks of other shards are still missing (or this
+    process is a follower)."""
+    if share.follower:
+        return None
+    if share.launched:
+        wait_for_all_chunks(work_dir)
+    try:
+        return merge_chunks(work_dir, out)
+    except DataError:  # other shards still running is normal: the caller reports it
+        if share.launched:
+            raise
+        return None
 
 
 def chunk_path(work_dir: Path, index: int) -> Path:

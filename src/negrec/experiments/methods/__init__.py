@@ -22,10 +22,11 @@ class Input:
     """A file a method's command reads besides the starting model: `records` / `pairs` (loaded, `--limit-records`
     applies), `catalog` (a catalog folder, loaded), `path` (passed as a path) or `stages` (repeatable KIND:FILE)."""
 
-    name: str  # the train function's keyword and the option's name (dashes for underscores)
+    name: str  # the train function's keyword, and the option's name (dashes for underscores) unless `option` says
     kind: InputKind
     help: str
     required: bool = True
+    option: str | None = None  # the command-line name where it is not `name` (curriculum's repeatable --stage)
 
 
 @dataclass

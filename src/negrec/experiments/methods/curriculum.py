@@ -45,7 +45,7 @@ METHOD = Method(
     "merged model, with fresh adapters); --time-budget and --max-steps apply to each stage.",
     config=CurriculumConfig,
     stage="preference",
-    inputs=(Input("stage", "stages", "KIND:FILE, repeatable and in order (KIND dpo or sdpo)."),),
+    inputs=(Input("stages", "stages", "KIND:FILE, repeatable and in order (KIND dpo or sdpo).", option="stage"),),
     train=train,
     from_recipe=from_recipe,
     recipe_keys=("stages", "stage_kind"),
