@@ -61,6 +61,13 @@ ReportToOpt = Annotated[
     CFReportTo, typer.Option(help="Track the run: tensorboard writes its epochs and test metrics to <run>/tensorboard/.")
 ]
 LayersOpt = Annotated[int, typer.Option(min=1, help="LightGCN: propagation layers.")]
+ClustersOpt = Annotated[
+    str,
+    typer.Option(
+        help="Interest clusters of the cluster samplers: genres:3 (a user's top-3 genres) or embedding:K (K k-means "
+        "clusters of MF item vectors learned from the training positives; works without genres)."
+    ),
+]
 DimOpt = Annotated[int, typer.Option(help="Embedding size.")]
 EpochsOpt = Annotated[int, typer.Option(help="Maximum epochs.")]
 BatchOpt = Annotated[int, typer.Option(help="Positives per batch.")]
@@ -118,13 +125,26 @@ def _check_samplers(specs: list[str], config) -> list[str]:
     return specs
 
 
-def _prepare(dataset: str, data_dir: Path | None, protocol: ProtocolName, seed: int, val_size: float, table, specs: list[str]):
-    """Load and split the dataset, then check the samplers against it (genres) before any training."""
-    from negrec.experiments.cf import check_samplers_fit, load_cf_dataset, prepare
+def _prepare(
+    dataset: str,
+    data_dir: Path | None,
+    protocol: ProtocolName,
+    seed: int,
+    val_size: float,
+    table,
+    specs: list[str],
+    clusters: str = "genres:3",
+):
+    """Load and split the dataset, give the cluster samplers their interest clusters, then check the samplers against
+    it (genres or clusters) before any training."""
+    from negrec.experiments.cf import check_samplers_fit, load_cf_dataset, prepare, with_clusters
+    from negrec.sampling.clusters import parse_clusters
 
+    parse_clusters(clusters)  # a bad spec is refused before the data is read
     if val_size and protocol != ProtocolName.ratio:
         raise ValueError(f"--val-size applies to the ratio protocol; {protocol.value} has its own validation part")
     prep = prepare(load_cf_dataset(dataset, data_dir, table=table), protocol.value, seed=seed, val_size=val_size)
+    prep = with_clusters(prep, clusters, seed)
     check_samplers_fit(prep, specs)
     return prep
 
@@ -185,6 +205,7 @@ def train_command(
     items: ItemsOpt = None,
     overwrite: OverwriteOpt = False,
     report_to: ReportToOpt = CFReportTo.none,
+    clusters: ClustersOpt = "genres:3",
     config: ConfigOpt = None,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
@@ -207,6 +228,7 @@ def train_command(
             val_size,
             table_options(user_col, item_col, rating_col, time_col, sep, items),
             [sampler],
+            clusters,
         )
         if tuning_split:
             run, held_out = replay(
@@ -274,6 +296,7 @@ def compare_command(
     items: ItemsOpt = None,
     overwrite: OverwriteOpt = False,
     report_to: ReportToOpt = CFReportTo.none,
+    clusters: ClustersOpt = "genres:3",
     config: ConfigOpt = None,
 ) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
@@ -295,8 +318,9 @@ def compare_command(
             val_size,
             table_options(user_col, item_col, rating_col, time_col, sep, items),
             given or [],
+            clusters,
         )
-        specs = given or _check_samplers(default_samplers(prep.data.catalog.has_genres), config)
+        specs = given or _check_samplers(default_samplers(prep.sampler_catalog.has_genres), config)
         runs = compare(
             prep, specs, config, folder, progress=progress_bar("training one model per sampler"), report_to=report_to.value
         )

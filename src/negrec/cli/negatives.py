@@ -39,6 +39,19 @@ ExposureOpt = Annotated[
 FormatOpt = Annotated[Fmt, typer.Option("--format", help="'seed': JSON array as the seed wrote; 'trl': JSONL for TRL / S-DPO.")]
 
 
+ClustersOpt = Annotated[
+    str,
+    typer.Option(
+        help="Interest clusters: genres:K (a user's top-K history genres; the seed's is genres:3) or embedding:K "
+        "(K k-means clusters of item vectors learned from histories; a user's top 3)."
+    ),
+]
+ClusterFromOpt = Annotated[
+    Optional[Path],
+    typer.Option(help="embedding:K — records whose histories the item vectors learn from (default: <catalog>/train.json)."),
+]
+
+
 def _exposure(option: str | None, catalog_dir: Path, parser: str):
     """None (= from the candidates themselves) or an Exposure from a training file."""
     from negrec.preference.annotate import histories_of
@@ -122,28 +135,55 @@ def annotate_command(
     out: Annotated[Path, typer.Option(help="Annotated output (JSON array).")],
     exposure_from: ExposureOpt = None,
     compat: CompatOpt = Compat.clean,
+    clusters: ClustersOpt = "genres:3",
+    cluster_from: ClusterFromOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of embedding clusters (item vectors and k-means).")] = 0,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Add interest clusters (top-3 history genres) and per-candidate genres, exposure count and rank."""
+    """Add interest clusters (by default the top-3 history genres) and per-candidate genres, exposure count and rank."""
     from negrec.data.goodreads import load_goodreads_catalog
     from negrec.data.io import write_json
     from negrec.data.outputs import claim_output
     from negrec.preference.annotate import annotate, read_candidates
+    from negrec.sampling.clusters import parse_clusters
 
     parser = "seed" if compat == Compat.seed else "list"
     with user_errors():
-        claim_output(out, overwrite=overwrite, inputs=[candidates, catalog, exposure_from])
+        definition = parse_clusters(clusters)
+        claim_output(out, overwrite=overwrite, inputs=[candidates, catalog, exposure_from, cluster_from])
         cat = load_goodreads_catalog(catalog)
+        records = read_candidates(candidates)
+        grouped = _clusters_catalog(definition, cat, cluster_from or catalog / "train.json", seed, parser)
         ann = annotate(
-            read_candidates(candidates),
-            cat,
+            records,
+            grouped,
             exposure=_exposure(exposure_from, catalog, parser),
             parser=parser,
+            top_k=definition.user_top,
             where=str(candidates),
         )
         _check_known(ann, cat, candidates)
         write_json(out, ann.records())
-    typer.echo(f"annotated {len(ann)} records ({len(ann.candidates)} candidates) → {out}")
+    typer.echo(
+        f"annotated {len(ann)} records ({len(ann.candidates)} candidates; {ann.in_cluster_share:.1%} in the user's "
+        f"interest cluster, {definition.spec}) → {out}"
+    )
+
+
+def _clusters_catalog(definition, catalog, histories_file: Path, seed: int, parser: str):
+    """The catalog of a cluster definition; embedding clusters learn item vectors from a records file's histories."""
+    if definition.kind == "genres":
+        return catalog
+    from negrec.cf.item_vectors import clusters_catalog
+    from negrec.preference.annotate import histories_of
+    from negrec.sampling.clusters import history_matrix
+
+    if not histories_file.is_file():
+        raise DataError(
+            f"{definition.spec} learns item vectors from histories: not found (pass --cluster-from)", path=histories_file
+        )
+    typer.echo(f"{definition.spec}: item vectors learned from the histories of {histories_file}")
+    return clusters_catalog(definition, catalog, history_matrix(histories_of(histories_file, parser), catalog), seed)
 
 
 @app.command("select")

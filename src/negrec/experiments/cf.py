@@ -13,6 +13,7 @@ from negrec.cf.baselines import popularity_recommend, random_recommend
 from negrec.cf.recommenders import TrainedRecommender, train_model
 from negrec.sampling.registry import kind_of, parse_sampler
 from negrec.cf.trainer import TrainConfig, TrainResult
+from negrec.data.catalog import Catalog
 from negrec.data.formats import detect_format, resolve_source
 from negrec.data.interactions import Interactions
 from negrec.data.io import read_json, write_json
@@ -75,7 +76,7 @@ def default_samplers(has_genres: bool) -> list[str]:
 
 def check_samplers_fit(prep: "Prepared", specs: list[str]) -> None:
     """Refuse, before any training, samplers that read genres when the dataset has none (naming them)."""
-    if prep.data.catalog.has_genres:
+    if prep.sampler_catalog.has_genres:
         return
     needing = [s for s in specs if kind_of(parse_sampler(s)).needs_genres]
     if needing:
@@ -95,6 +96,12 @@ class Prepared:
     test: Interactions  # relevant items per user
     exclude: sp.csr_matrix  # per-user items never recommended (training items, or training positives)
     banned_items: np.ndarray | None = None  # items nobody is recommended (unseen in training)
+    clusters: Catalog | None = None  # the catalog cluster samplers read (embedding:K); None: the dataset's genres
+
+    @property
+    def sampler_catalog(self) -> Catalog:
+        """The catalog samplers learn interest clusters from (evaluation always reads the dataset's own)."""
+        return self.clusters if self.clusters is not None else self.data.catalog
 
     def test_users(self) -> np.ndarray:
         """Users with at least one test item."""
@@ -129,20 +136,35 @@ def prepare(data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: flo
     raise ValueError(f"unknown protocol {protocol!r}")
 
 
+def with_clusters(prep: Prepared, spec: str, seed: int) -> Prepared:
+    """`prep` whose cluster samplers read the interest clusters `spec` (sampling/clusters.py): genres:3 the dataset's
+    genres; embedding:K k-means clusters of MF item vectors learned from the training positives (with `seed`), which
+    also gives cluster samplers to a dataset without genres."""
+    from negrec.cf.item_vectors import clusters_catalog
+    from negrec.sampling.clusters import parse_clusters
+
+    definition = parse_clusters(spec)
+    if definition.kind == "genres":
+        if definition.k != 3:
+            raise ValueError(f"CF's cluster samplers take a user's top 3 genres; {spec} applies to the LLM annotation")
+        return prep
+    return replace(prep, clusters=clusters_catalog(definition, prep.data.catalog, prep.train.binary(), seed))
+
+
 def tuning_split(prep: Prepared, *, fraction: float = 0.1, seed: int = 123) -> Prepared:
     """The protocol for choosing hyper-parameters: a cornac-style ratio split of `prep`'s training positives, whose
     held-out part both early-stops and scores (`valid` and `test`); the real test part is never seen. Held-out items
     of users or items left without training entries are dropped, and such items cannot be recommended, as in `ratio`."""
     split = ratio_split(prep.train, test_size=fraction, seed=seed)
     unseen = np.flatnonzero(split.train.popularity() == 0)
-    return Prepared(prep.data, split.train, split.test, split.test, split.train.binary(), unseen)
+    return Prepared(prep.data, split.train, split.test, split.test, split.train.binary(), unseen, prep.clusters)
 
 
 def tuning_holdout(prep: Prepared, tuning: Prepared) -> Prepared:
     """`prep` learning from the tuning split's training part and early-stopping on its held-out part (the protocol's
     own validation part unused), still tested on `prep`'s test part with `prep`'s masks: a tuned configuration
     replayed, whose refit then learns from all of `prep`'s training positives."""
-    return Prepared(prep.data, tuning.train, tuning.valid, prep.test, prep.exclude, prep.banned_items)
+    return Prepared(prep.data, tuning.train, tuning.valid, prep.test, prep.exclude, prep.banned_items, prep.clusters)
 
 
 @dataclass
@@ -190,7 +212,7 @@ def refit_model(
     keeping the last epoch (no validation is left to choose another); the time budget governed the selection."""
     check_refit(prep)
     config = replace(config, epochs=selected.best_epoch + 1, time_budget=None)
-    return train_model(prep.train.merged(prep.valid), spec, config, catalog=prep.data.catalog, log=log, restore_best=False)
+    return train_model(prep.train.merged(prep.valid), spec, config, catalog=prep.sampler_catalog, log=log, restore_best=False)
 
 
 def run_sampler(
@@ -209,7 +231,7 @@ def run_sampler(
     if refit:
         check_refit(prep)
     config = config.for_sampler(parse_sampler(spec))  # the run records the loss it trained with
-    result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.data.catalog, log=log)
+    result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.sampler_catalog, log=log)
     refit_log = None if log is None else (lambda line: log(f"refit {line}"))  # its epochs read apart from the selection's
     final = refit_model(prep, spec, config, result, log=refit_log) if refit else None
     scored, exclude = result, prep.exclude

@@ -167,10 +167,10 @@ def fit_and_rank(
     spec, epochs = p.pop("sampler"), p.pop("epochs", max_epochs or MAX_EPOCHS.get(model, 100))
     config = TrainConfig(model=model, epochs=epochs, seed=seed, **TRIAL_SETTINGS, **p)
     if early_stop:
-        result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.data.catalog)
+        result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.sampler_catalog)
         kept = {"epochs": result.best_epoch + 1}
     else:
-        result, kept = train_model(prep.train, spec, config, catalog=prep.data.catalog, restore_best=False), {}
+        result, kept = train_model(prep.train, spec, config, catalog=prep.sampler_catalog, restore_best=False), {}
     return rank_held_out(TrainedRecommender.from_result(result, prep.train, config, spec), prep, k), kept
 
 

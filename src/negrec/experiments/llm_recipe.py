@@ -243,12 +243,22 @@ class SeedRun:
         self._stage("candidates", out / "candidates.json", generate_candidates, every_process=True)
 
         def annotate_candidates():
+            from negrec.cf.item_vectors import clusters_catalog
+            from negrec.sampling.clusters import history_matrix, parse_clusters
+
             exposure = (
                 None if self.r.exposure_from == "candidates" else count_exposure(histories_of(self.data_dir / self.r.train))
             )
-            write_json(
-                out / "annotated.json", annotate(read_candidates(out / "candidates.json"), catalog, exposure=exposure).records()
+            definition = parse_clusters(self.r.clusters)
+            # embedding clusters: item vectors learned from the SFT records' histories (seeded by the run's seed)
+            histories = history_matrix(histories_of(self.data_dir / (self.r.sft_data or self.r.train)), catalog)
+            grouped = clusters_catalog(definition, catalog, histories, self.seed)
+            ann = annotate(read_candidates(out / "candidates.json"), grouped, exposure=exposure, top_k=definition.user_top)
+            write_json(out / "clusters.json", {"clusters": definition.spec, "in_cluster_share": ann.in_cluster_share})
+            self.log(
+                f"[annotate] {ann.in_cluster_share:.1%} of the candidates are in the user's interest cluster ({definition.spec})"
             )
+            write_json(out / "annotated.json", ann.records())
 
         self._stage("annotate", out / "annotated.json", annotate_candidates)
 
@@ -370,7 +380,11 @@ class SeedRun:
                 seed=self.seed,
             )
         findings = {p: read_json(self.out / "report" / p / "metrics.json")["summary"] for p in evals}
-        write_rows(self.out / "report", rows, title=f"{self.r.name} (training seed {self.seed})", findings=findings)
+        title = f"{self.r.name} (training seed {self.seed})"
+        if (self.out / "clusters.json").is_file():  # how far the strategies' cluster axis separated the candidates
+            c = read_json(self.out / "clusters.json")
+            title += f" — interest clusters {c['clusters']}: {c['in_cluster_share']:.1%} of the candidates in cluster"
+        write_rows(self.out / "report", rows, title=title, findings=findings)
         summary = {
             p: {name: {m: ev.summary().get(m) for m in reported_metrics(by)} for name, ev in by.items()}
             for p, by in evals.items()

@@ -41,6 +41,7 @@ class Recipe:
     sft: dict = field(default_factory=dict)
     candidates: dict = field(default_factory=dict)
     exposure_from: str = "train"  # "train" (clean) or "candidates" (the seed)
+    clusters: str = "genres:3"  # interest clusters of the annotation: genres:K or embedding:K (sampling/clusters.py)
     preference: dict = field(default_factory=dict)
     predict: dict = field(default_factory=dict)
     evaluate: dict = field(default_factory=dict)
@@ -86,6 +87,12 @@ def _check(r: Recipe, path: Path) -> None:
     def fail(message: str, field_name: str, record: int | None = None):
         raise DataError(message, path=path, record=record, field=field_name)
 
+    from negrec.sampling.clusters import parse_clusters
+
+    try:
+        parse_clusters(r.clusters)
+    except ValueError as exc:
+        fail(str(exc), "clusters")
     if r.template not in TEMPLATES:
         fail(f"unknown template {r.template!r} (known: {', '.join(TEMPLATES)})", "template")
     for key, section, allowed in (("predict", r.predict, PREDICT_KEYS), ("evaluate", r.evaluate, EVALUATE_KEYS)):

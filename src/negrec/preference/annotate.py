@@ -49,6 +49,12 @@ class Annotated:
     def __len__(self) -> int:
         return len(self.chosen)
 
+    @property
+    def in_cluster_share(self) -> float:
+        """The share of candidates that share a genre (or, for embedding clusters, a cluster) with their user's
+        interest cluster — how far the cluster axis of the strategies can separate them (NaN without candidates)."""
+        return float(np.mean(self.table.overlap > 0)) if len(self.table.overlap) else float("nan")
+
     def row_candidates(self, r: int) -> list[str]:
         """Candidates of row r, in stored order."""
         return self.candidates[self.table.offsets[r] : self.table.offsets[r + 1]]
