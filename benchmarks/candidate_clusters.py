@@ -1,6 +1,7 @@
 """How much each interest-cluster definition separates LLM candidates: the seed's genres:3 and embedding:K.
 
-Reads the candidates of a recipe run (`<run>/seed-*/candidates.json`, e.g. of recipes/goodreads-candidates.yaml,
+Reads the candidates of a recipe run (`<run>/candidates.json`, `<run>/seed-*/` for several seeds; e.g. of
+recipes/goodreads-candidates.yaml,
 the seed experiment's seed 0) and candidates of the same SFT model for `valid_sample.json` (`--valid`, made with
 `negrec llm candidates`). Each definition annotates the candidates as the recipe does (exposure from the candidates'
 own histories; embedding item vectors learned from train.json's histories, seed 0). K is chosen on the validation
@@ -60,7 +61,7 @@ def main() -> None:
         tried[f"embedding:{k}"] = profile(valid, catalog, parse_clusters(f"embedding:{k}"), histories, 0)["in_cluster_share"]
     chosen = min(tried, key=lambda spec: abs(tried[spec] - 0.5))
     definitions = []
-    for folder in sorted(args.run.glob("seed-*")):
+    for folder in sorted(args.run.glob("seed-*")) or [args.run]:  # one folder per seed, or a one-seed run itself
         train = read_candidates(folder / "candidates.json")
         for spec in ("genres:3", chosen):
             definition = parse_clusters(spec)
@@ -69,7 +70,7 @@ def main() -> None:
             definitions.append(
                 {
                     "clusters": spec,
-                    "candidates": f"{folder.name}/candidates.json",
+                    "candidates": str(folder / "candidates.json"),
                     "in_cluster_share": row["in_cluster_share"],
                     "clusterin_high_equals_high_exposure": row["clusterin_high_equals_high_exposure"],
                     "clusterin_low_equals_low_exposure": row["clusterin_low_equals_low_exposure"],

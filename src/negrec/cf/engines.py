@@ -68,10 +68,10 @@ def epoch_chunks(
     sampler: NegativeSampler,
     users: np.ndarray,
     positives: np.ndarray,
+    *,
     static,
     chunk: int,
     epochs: int,
-    *,
     host: bool,
     batch: int,
 ) -> Iterator[Chunk]:

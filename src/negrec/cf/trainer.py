@@ -356,7 +356,15 @@ def train(
     chunk = config.batch_size * (16 if sampler_config.shared else max(1, 2**18 // config.batch_size))
     n_chunks = -(-len(users_all) // chunk)
     draws = epoch_chunks(
-        rng, sampler, users_all, items_all, static, chunk, config.epochs, host=on_device is None, batch=config.batch_size
+        rng,
+        sampler,
+        users_all,
+        items_all,
+        static=static,
+        chunk=chunk,
+        epochs=config.epochs,
+        host=on_device is None,
+        batch=config.batch_size,
     )
     # when the fused loop trains on draws made ahead, nothing else uses the rng while it runs: the next chunk's
     # draws are made beside it on another thread (same order of draws, so the same numbers); numpy's draws and

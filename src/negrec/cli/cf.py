@@ -126,6 +126,7 @@ def _check_samplers(specs: list[str], config) -> list[str]:
 
 
 def _prepare(
+    *,
     dataset: str,
     data_dir: Path | None,
     protocol: ProtocolName,
@@ -221,14 +222,14 @@ def train_command(
         config = _config(ctx.params)
         _check_samplers([sampler], config)
         prep = _prepare(
-            dataset,
-            data_dir,
-            protocol,
-            seed,
-            val_size,
-            table_options(user_col, item_col, rating_col, time_col, sep, items),
-            [sampler],
-            clusters,
+            dataset=dataset,
+            data_dir=data_dir,
+            protocol=protocol,
+            seed=seed,
+            val_size=val_size,
+            table=table_options(user_col, item_col, rating_col, time_col, sep, items),
+            specs=[sampler],
+            clusters=clusters,
         )
         if tuning_split:
             run, held_out = replay(
@@ -311,14 +312,14 @@ def compare_command(
 
         given = None if samplers is None else _check_samplers([s.strip() for s in samplers.split(",") if s.strip()], config)
         prep = _prepare(
-            dataset,
-            data_dir,
-            protocol,
-            seed,
-            val_size,
-            table_options(user_col, item_col, rating_col, time_col, sep, items),
-            given or [],
-            clusters,
+            dataset=dataset,
+            data_dir=data_dir,
+            protocol=protocol,
+            seed=seed,
+            val_size=val_size,
+            table=table_options(user_col, item_col, rating_col, time_col, sep, items),
+            specs=given or [],
+            clusters=clusters,
         )
         specs = given or _check_samplers(default_samplers(prep.sampler_catalog.has_genres), config)
         runs = compare(
@@ -387,7 +388,9 @@ def tune_command(
         searched = None if space is None else load_space(space, model.value, sampler)
         if storage is not None and "://" not in storage:
             storage = f"sqlite:///{Path(storage).resolve()}"  # a plain path is a SQLite file
-        prep = _prepare(dataset, data_dir, protocol, seed, val_size, None, [sampler])
+        prep = _prepare(
+            dataset=dataset, data_dir=data_dir, protocol=protocol, seed=seed, val_size=val_size, table=None, specs=[sampler]
+        )
         name = study_name or f"{Path(dataset).name}-{model.value}-{sampler}"
         bar = progress_bar("tuning")(range(trials))
         ticks = iter(bar)

@@ -154,6 +154,7 @@ def _run_log(out: Path) -> Path:
 
 
 def _chunked(
+    *,
     model: Path,
     catalog: Path,
     records: Path,
@@ -240,17 +241,17 @@ def candidates_command(
             method=method.value, n=n, groups=groups, diversity_penalty=penalty, batch_size=batch_size, seed=seed, template=prompt
         )
     _chunked(
-        model,
-        catalog,
-        records,
-        out,
-        work_dir,
-        shard,
-        chunk_size,
-        overwrite,
-        lambda lm, tok, cat: candidates_fn(lm, tok, cat, settings, build_trie(tok, cat, prompt) if constrained else None),
-        "generating candidates",
-        {**asdict(settings), "constrained": constrained},
+        model=model,
+        catalog=catalog,
+        records=records,
+        out=out,
+        work_dir=work_dir,
+        shard=shard,
+        chunk_size=chunk_size,
+        overwrite=overwrite,
+        make_fn=lambda lm, tok, cat: candidates_fn(lm, tok, cat, settings, build_trie(tok, cat, prompt) if constrained else None),
+        label="generating candidates",
+        options={**asdict(settings), "constrained": constrained},
     )
 
 
@@ -287,19 +288,19 @@ def predict_command(
         "exclude_history": exclude_history,
     }
     _chunked(
-        model,
-        catalog,
-        records,
-        out,
-        work_dir,
-        shard,
-        chunk_size,
-        overwrite,
-        lambda lm, tok, cat: predict_fn(
+        model=model,
+        catalog=catalog,
+        records=records,
+        out=out,
+        work_dir=work_dir,
+        shard=shard,
+        chunk_size=chunk_size,
+        overwrite=overwrite,
+        make_fn=lambda lm, tok, cat: predict_fn(
             lm, tok, trie=build_trie(tok, cat, prompt) if mode == ModeName.beams else None, catalog=cat, **options
         ),
-        "predicting",
-        options,
+        label="predicting",
+        options=options,
     )
 
 
