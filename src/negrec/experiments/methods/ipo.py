@@ -4,10 +4,9 @@ pairs and frozen reference with the identity preference loss — the squared dis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from negrec.experiments.methods import PAIRS, REFERENCE, Method
-from negrec.experiments.methods.dpo import check, from_recipe, train
+from negrec.experiments.methods.dpo import METHOD as DPO
 from negrec.llm.settings import PreferenceSettings, setting
 
 
@@ -18,17 +17,12 @@ class IPOConfig(PreferenceSettings):
     loss_type: str = setting("ipo", "IPO's squared loss on the log-ratio margin (TRL's loss_type ipo).", choices=("ipo",))
 
 
-METHOD = Method(
+# DPO's inputs, training and recipe handling; IPO's own settings, name and place in the help
+METHOD = replace(
+    DPO,
     kind="ipo",
     title="IPO",
     summary="IPO with TRL against a frozen reference (DPO's pairs, the identity preference loss).",
     config=IPOConfig,
-    stage="preference",
-    inputs=(PAIRS, REFERENCE),
-    train=train,
-    from_recipe=from_recipe,
-    recipe_keys=("negatives",),
-    strategies=lambda section: [section["negatives"]],
-    check=check,
     order=25,
 )
