@@ -62,12 +62,13 @@ def relaunch(
     threads: int | None = None,
     verbose: bool = False,
     launcher_log: "os.PathLike | None" = None,
+    launcher: str = "accelerate",
 ) -> int:
     """Run `negrec <command>` on `processes` processes through `accelerate launch` (torchrun underneath: one process
     per GPU; on a machine without GPUs they share the CPU, each with cores / processes torch threads unless
-    `threads` says otherwise) and return its exit status. With `launcher_log` (and without `verbose`) the
-    processes' stderr — where torchrun reports a failed rank with its own traceback after negrec's one-line error —
-    goes to that file instead of the terminal."""
+    `threads` says otherwise), or through torch's own `torchrun` (`launcher="torchrun"`: no Accelerate needed), and
+    return its exit status. With `launcher_log` (and without `verbose`) the processes' stderr — where torchrun reports
+    a failed rank with its own traceback after negrec's one-line error — goes to that file instead of the terminal."""
     import subprocess
     import sys
     from pathlib import Path
@@ -76,8 +77,8 @@ def relaunch(
 
     if launch_rank() is not None:
         raise ValueError("--processes starts its own launch; this command already runs under one")
-    launcher = Path(sys.executable).with_name("accelerate")
-    if not launcher.exists():
+    accelerate = Path(sys.executable).with_name("accelerate")
+    if launcher == "accelerate" and not accelerate.exists():
         raise ValueError("--processes needs accelerate's launcher: pip install '.[llm]'")
     env = dict(os.environ)
     if threads is None and not torch.cuda.is_available():
@@ -95,7 +96,12 @@ def relaunch(
         "--dynamo_backend",
         "no",
     ]
-    args = [str(launcher), "launch", *options, "-m", "negrec", *(["--verbose"] if verbose else []), *command]
+    start = (
+        [str(accelerate), "launch", *options]
+        if launcher == "accelerate"
+        else [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
+    )
+    args = [*start, "-m", "negrec", *(["--verbose"] if verbose else []), *command]
     if launcher_log is None or verbose:
         return subprocess.run(args, env=env).returncode
     Path(launcher_log).parent.mkdir(parents=True, exist_ok=True)

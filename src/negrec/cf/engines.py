@@ -13,6 +13,7 @@ import torch
 
 from negrec.cf.fused import run_chunk
 from negrec.cf.models import LightGCN
+from negrec.cf.processes import Processes
 from negrec.sampling.device import DeviceSampler
 from negrec.sampling.inbatch import SharedCandidates
 from negrec.sampling.negatives import NegativeSampler
@@ -74,12 +75,20 @@ def epoch_chunks(
     epochs: int,
     host: bool,
     batch: int,
+    processes: Processes | None = None,
+    seed: int = 0,
 ) -> Iterator[Chunk]:
     """Every epoch's chunks in training order, with the host sampler's draws that do not depend on the model
     (negatives, a scored selection's candidate pool, or each batch's shared candidates and their accidental-hit
-    masks), in the order the rng serves them."""
-    for _ in range(epochs):
-        order = rng.permutation(len(users))
+    masks), in the order the rng serves them. Under data parallelism (`processes`) `batch` is this process's share of
+    the global batch: every process shuffles the same order (from `seed`), takes its share of each global batch, and
+    the sampler's rng restarts each epoch on this process's stream (a function of `seed`, the rank and the epoch)."""
+    shuffle = rng if processes is None else np.random.default_rng(seed)
+    for epoch in range(epochs):
+        order = shuffle.permutation(len(users))
+        if processes is not None:
+            order = processes.share(order, batch * processes.world)
+            processes.reseed(rng, seed, epoch + 1)  # stream 0: static negatives
         for c0 in range(0, len(order), chunk):
             rows = order[c0 : c0 + chunk]
             u, p = users[rows], positives[rows]

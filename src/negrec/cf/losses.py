@@ -65,4 +65,11 @@ def shared_softmax_loss(
     return F.cross_entropy(logits.masked_fill(~keep, float("-inf")), torch.arange(len(users), device=users.device))
 
 
+def averaged_terms(loss: str, mask: torch.Tensor) -> float:
+    """How many terms `loss` averages over for a batch whose (rows × negatives) validity mask is `mask`: the valid
+    pairs (bpr), every positive and valid negative score (bce), the rows (softmax)."""
+    rows, valid = mask.shape[0], float(mask.sum())
+    return {"bpr": valid, "bce": rows + valid, "softmax": float(rows)}[loss]
+
+
 LOSSES = {"bpr": bpr_loss, "bce": bce_loss, "softmax": softmax_loss}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from negrec.cf.models import MF
+from negrec.cf.processes import Processes
 
 
 class GatheredRows:
@@ -62,13 +63,16 @@ class GatheredRows:
         """Σ of squared user and item factors in the batch (the classic BPR L2 term; biases are not penalised)."""
         return self.values[0].pow(2).sum() + self.values[1].pow(2).sum()
 
-    def scatter(self, *, sparse: bool = False, step: float | None = None) -> None:
+    def scatter(self, *, sparse: bool = False, step: float | None = None, processes: Processes | None = None) -> None:
         """After backward: add the rows' gradients to the tables' `.grad` (dense, or sparse COO for SparseAdam);
-        with `step`, instead update the tables in place by −step × gradient (row-sparse SGD)."""
+        with `step`, instead update the tables in place by −step × gradient (row-sparse SGD). Under data parallelism
+        every process's rows and gradients are added (row-sparse: only the rows some process's batch touched)."""
         for (table, index), value in zip(self._tables, self.values):
             grad = value.grad
             if grad is None:  # a table the loss does not read (user biases cancel in a softmax over one row)
                 continue
+            if processes is not None:
+                index, grad = processes.gather_rows(index, grad)
             if step is not None:
                 table.data.index_add_(0, index, grad.mul_(-step))  # index_add_'s alpha= path is ~4× slower
             elif sparse:

@@ -18,8 +18,9 @@ from negrec.cf.early_stopping import EarlyStopping
 from negrec.cf.engines import FusedEngine, choose_engine, epoch_chunks, prefetched
 from negrec.cf.fused import applies as fused_applies, compile_note
 from negrec.cf.logq import LogQ
-from negrec.cf.losses import LOSSES, shared_softmax_loss
+from negrec.cf.losses import LOSSES, averaged_terms, shared_softmax_loss
 from negrec.cf.mixgcf import mix_negatives
+from negrec.cf.processes import Processes
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.rows import GatheredRows
 from negrec.ranking import top_k_by_user
@@ -29,6 +30,7 @@ from negrec.eval.metrics import ACCURACY, accuracy_metrics
 from negrec.sampling.device import DeviceSampler, runs_on_device
 from negrec.sampling.negatives import NegativeSampler
 from negrec.sampling.registry import SamplerConfig, check_pairing, suggestion
+from negrec.sampling.sources import SamplingStats
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,7 @@ class TrainResult:
     best_metric: float = float("-inf")
     stopped: str = "epochs"
     sampling: dict = field(default_factory=dict)
+    processes: int = 1  # data-parallel processes that trained it (the global batch split between them)
 
 
 def build_model(config: TrainConfig, train: sp.csr_matrix, generator: torch.Generator) -> torch.nn.Module:
@@ -212,12 +215,20 @@ def recommend(
     )
 
 
-def validation_score(model: torch.nn.Module, train: sp.csr_matrix, valid: sp.csr_matrix, metric: str) -> float:
-    """Mean of `metric` (e.g. NDCG@10, MAP@50) over users with validation items, training items excluded."""
+def validation_score(
+    model: torch.nn.Module, train: sp.csr_matrix, valid: sp.csr_matrix, metric: str, processes: Processes | None = None
+) -> float:
+    """Mean of `metric` (e.g. NDCG@10, MAP@50) over users with validation items, training items excluded; under data
+    parallelism each process ranks every world-th user and the mean is agreed (every process gets the same value)."""
     name, k = metric.split("@")
     users = np.flatnonzero(np.diff(valid.indptr) > 0)
-    recs = recommend(model, users, train, int(k))
-    return accuracy_metrics(recs, valid[users], [int(k)])[metric].value
+    if processes is None:
+        recs = recommend(model, users, train, int(k))
+        return accuracy_metrics(recs, valid[users], [int(k)])[metric].value
+    mine = users[processes.rank :: processes.world]
+    per_user = accuracy_metrics(recommend(model, mine, train, int(k)), valid[mine], [int(k)])[metric].per_user
+    total = processes.sum(torch.tensor([np.nansum(per_user), np.isfinite(per_user).sum()], dtype=torch.float64))
+    return float(total[0] / total[1])
 
 
 def _batch_step(
@@ -227,6 +238,7 @@ def _batch_step(
     sampler: SamplerConfig,
     logq: LogQ | None,
     mixing: torch.Generator,
+    processes: Processes | None = None,
 ) -> Callable[..., float]:
     """One optimisation step on (users, positives, negatives, mask, cache); returns the batch loss. Negatives are
     (B, k) per row, or one shared (C,) list whose first B entries are the rows' positives (in-batch, MNS), or for
@@ -257,29 +269,42 @@ def _batch_step(
             return loss_fn(pos, neg, ok, **options)
         return loss_fn(pos, neg, ok, pos_shift=logq(p, len(p)), neg_shift=logq(items, len(p)), **options)
 
-    def backward(loss: torch.Tensor) -> None:
+    def backward(data: torch.Tensor, mask: torch.Tensor, squares: Callable[[], torch.Tensor], rows: int) -> tuple[float, int]:
+        """Gradients of the batch's loss (`data`, whose validity mask is `mask`, plus L2 on its rows); returns the loss
+        and the global batch size. Under data parallelism the gradients are this process's part of the global batch's:
+        each term weighted by its share of the global number of terms, so the processes' gradients sum to one
+        process's on the whole batch."""
         model.zero_grad()  # every parameter's gradient to None (the sgd path has no optimizer to do it)
-        loss.backward()
+        l2 = config.reg * squares() if config.reg > 0 else None
+        loss = data if l2 is None else data + l2 / rows
+        if processes is None:
+            loss.backward()
+            return loss.item(), rows
+        terms = averaged_terms(config.loss, mask)
+        total = processes.sum(torch.tensor([terms, rows], dtype=torch.float64))
+        part = data * (max(terms, 1.0) / max(float(total[0]), 1.0))  # the mean guards an empty mask: so does its weight
+        (part if l2 is None else part + l2 / float(total[1])).backward()
+        return loss.item(), int(total[1])
 
     def mf_step(u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache: None) -> float:
         if neg.dim() == 1:  # shared candidates: the row's positive is column b
             rows = GatheredRows(model, u, neg)
-            loss = shared_loss(rows.user_factors, rows.item_factors, rows.item_biases, rows.matrix_scores, ok, neg, p)
+            data = shared_loss(rows.user_factors, rows.item_factors, rows.item_biases, rows.matrix_scores, ok, neg, p)
         else:
             rows = GatheredRows(model, u, torch.cat([p.unsqueeze(1), neg], 1))
             s = rows.scores()
-            loss = loss_of(s[:, 0], s[:, 1:], ok, neg, p)
-        if config.reg > 0:
-            loss = loss + config.reg * rows.squared_norm() / len(u)
-        backward(loss)
-        # sgd: a per-pair step, so the batch-mean gradient is scaled back up by the batch size
-        sgd = config.lr * len(u) if config.optimizer == "sgd" else None
-        rows.scatter(sparse=config.optimizer == "sparse_adam", step=sgd)
+            data = loss_of(s[:, 0], s[:, 1:], ok, neg, p)
+        loss, batch = backward(data, ok, rows.squared_norm, len(u))
+        # sgd: a per-pair step, so the batch-mean gradient is scaled back up by the (global) batch size
+        sgd = config.lr * batch if config.optimizer == "sgd" else None
+        rows.scatter(sparse=config.optimizer == "sparse_adam", step=sgd, processes=processes)
+        if processes is not None and model.biases:
+            processes.sum_gradients([model.global_bias])
         if sgd is not None and model.biases and model.global_bias.grad is not None:
             model.global_bias.data.add_(model.global_bias.grad, alpha=-sgd)
         for opt in opts:
             opt.step()
-        return loss.item()
+        return loss
 
     def graph_step(u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache: tuple) -> float:
         if sampler.selection == "mixgcf":
@@ -287,23 +312,21 @@ def _batch_step(
             synthetic = mix_negatives(
                 users[u], items[p], items[neg], ok, torch.rand(len(u), users.shape[1], generator=mixing).to(users.device)
             )
-            user = cache[0][u]
-            loss = loss_fn(
-                (user * cache[1][p]).sum(-1), (user * synthetic).sum(-1, keepdim=True), ok.any(1, keepdim=True), **options
-            )
+            user, mask = cache[0][u], ok.any(1, keepdim=True)
+            data = loss_fn((user * cache[1][p]).sum(-1), (user * synthetic).sum(-1, keepdim=True), mask, **options)
         elif neg.dim() == 1:
-            users, items = cache[0][u], cache[1][neg]
-            loss = shared_loss(users, items, None, lambda: users @ items.T, ok, neg, p)
+            users, items, mask = cache[0][u], cache[1][neg], ok
+            data = shared_loss(users, items, None, lambda: users @ items.T, ok, neg, p)
         else:
-            loss = loss_of(model.score(u, p, cache), model.score(u, neg, cache), ok, neg, p)
-        if config.reg > 0:
-            loss = loss + config.reg * model.ego_weights(u, neg if neg.dim() == 1 else torch.cat([p.unsqueeze(1), neg], 1)).pow(
-                2
-            ).sum() / len(u)
-        backward(loss)
+            mask = ok
+            data = loss_of(model.score(u, p, cache), model.score(u, neg, cache), ok, neg, p)
+        touched = neg if neg.dim() == 1 else torch.cat([p.unsqueeze(1), neg], 1)
+        loss, _ = backward(data, mask, lambda: model.ego_weights(u, touched).pow(2).sum(), len(u))
+        if processes is not None:
+            processes.sum_gradients(model.parameters())
         for opt in opts:
             opt.step()
-        return loss.item()
+        return loss
 
     return mf_step if isinstance(model, MF) else graph_step
 
@@ -328,6 +351,13 @@ def train(
     torch.manual_seed(config.seed)  # dropout-free models, but keeps any library default draws seeded
     matrix = train.binary()
     device = resolve_device(config.device)
+    processes = Processes.joined(device)
+    if processes is not None:
+        device = processes.on
+        if config.batch_size % processes.world:
+            raise ValueError(
+                f"--batch-size {config.batch_size} is the global batch: it must divide by the {processes.world} processes"
+            )
     model = build_model(config, matrix, gen).to(device)  # initialised on the CPU: the same weights on every device
     opts = _optimizers(model, config)
     sampler = NegativeSampler(sampler_config, train, rng, catalog)
@@ -336,25 +366,36 @@ def train(
             f"{sampler_config.name} draws for each batch (scored by the model, shared by the batch or mixed "
             "from its embeddings): it cannot be drawn once (static)"
         )
-    on_device = DeviceSampler(sampler_config, train, device, config.seed) if config.samples_on_device(sampler_config) else None
+    # under data parallelism every random stream is this process's own: a function of the seed and the rank (and the
+    # epoch, restarted each epoch), never of the other processes
+    own = (lambda seed: seed) if processes is None else processes.seed
+    on_device = (
+        DeviceSampler(sampler_config, train, device, own(config.seed)) if config.samples_on_device(sampler_config) else None
+    )
     users_all = train.entry_users()
     items_all = train.matrix.indices.astype(np.int64)
+    if processes is not None:
+        processes.reseed(rng, config.seed, 0)
     static = sampler.sample(users_all, items_all) if config.negatives == "static" else None
     logq = LogQ(sampler_config, train, device) if sampler_config.logq else None
-    step = _batch_step(model, opts, config, sampler_config, logq, torch.Generator().manual_seed(config.seed + 1))
-    fused = fused_applies(model, config) and on_device is None
-    engine = choose_engine(model, config, sampler, step, device, on_device=on_device, fused=fused, static=static is not None)
+    step = _batch_step(model, opts, config, sampler_config, logq, torch.Generator().manual_seed(own(config.seed + 1)), processes)
+    # the fused loop has no collectives: several processes train with torch steps
+    fused = fused_applies(model, config) and on_device is None and processes is None
+    # each process trains its share of every global batch
+    local = config if processes is None else replace(config, batch_size=config.batch_size // processes.world)
+    engine = choose_engine(model, local, sampler, step, device, on_device=on_device, fused=fused, static=static is not None)
     note = compile_note() if isinstance(engine, FusedEngine) and log is not None else None
     if note:
         log(note)
-    result = TrainResult(model=model)
+    result = TrainResult(model=model, processes=1 if processes is None else processes.world)
     stopper = EarlyStopping(config.patience, validated=valid is not None, keep_best=restore_best)
     spent = 0.0
     # negatives (or scored selections' candidate pools) that do not depend on the model are drawn for many
     # batches in one vectorised call; chunks of ~2^18 rows bound the memory of a pool on large data
     # (shared candidates: 16 batches, since each holds a B × C accidental-hit mask)
-    chunk = config.batch_size * (16 if sampler_config.shared else max(1, 2**18 // config.batch_size))
-    n_chunks = -(-len(users_all) // chunk)
+    chunk = local.batch_size * (16 if sampler_config.shared else max(1, 2**18 // local.batch_size))
+    rows = len(users_all) if processes is None else processes.rows(len(users_all), config.batch_size)
+    n_chunks = -(-rows // chunk)
     draws = epoch_chunks(
         rng,
         sampler,
@@ -364,7 +405,9 @@ def train(
         chunk=chunk,
         epochs=config.epochs,
         host=on_device is None,
-        batch=config.batch_size,
+        batch=local.batch_size,
+        processes=processes,
+        seed=config.seed,
     )
     # when the fused loop trains on draws made ahead, nothing else uses the rng while it runs: the next chunk's
     # draws are made beside it on another thread (same order of draws, so the same numbers); numpy's draws and
@@ -377,6 +420,8 @@ def train(
         for epoch in range(config.epochs):
             t0 = time.perf_counter()
             model.train()
+            if processes is not None and on_device is not None:
+                on_device.generator.manual_seed(processes.seed(config.seed, epoch + 1))
             total, batches = 0.0, 0
             for _ in range(n_chunks):
                 c = next(draws)
@@ -384,6 +429,13 @@ def train(
                 total, batches = total + loss_sum, batches + n_batches
             spent += time.perf_counter() - t0
             stats = c.stats if ahead else (on_device or sampler).stats  # draws made ahead and not trained on do not count
+            if processes is not None:  # the processes' losses and draws together; the slowest one's time
+                summed = processes.sum(
+                    torch.tensor([total, batches, stats.drawn, stats.rejected, stats.unresolved], dtype=torch.float64)
+                )
+                total, batches = float(summed[0]), int(summed[1])
+                stats = SamplingStats(*(int(v) for v in summed[2:]))
+                spent = processes.largest(spent)
             row = {
                 "epoch": epoch,
                 "loss": total / max(batches, 1),
@@ -392,7 +444,7 @@ def train(
                 "rejection_rate": stats.rejection_rate,
             }
             if valid is not None and valid.nnz:
-                row[config.metric] = validation_score(model, matrix, valid.binary(), config.metric)
+                row[config.metric] = validation_score(model, matrix, valid.binary(), config.metric, processes)
             result.history.append(row)
             if log:
                 log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))

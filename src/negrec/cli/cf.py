@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional, get_args
@@ -207,6 +208,14 @@ def train_command(
     overwrite: OverwriteOpt = False,
     report_to: ReportToOpt = CFReportTo.none,
     clusters: ClustersOpt = "genres:3",
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Train data-parallel on this many processes (torchrun; gloo on the CPU, NCCL with one GPU each): "
+            "--batch-size is the global batch, split between them; rank 0 writes the run folder.",
+        ),
+    ] = 1,
     config: ConfigOpt = None,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
@@ -214,11 +223,18 @@ def train_command(
     from negrec.data.outputs import atomic_dir, claim_output
     from negrec.experiments.cf import run_sampler
     from negrec.experiments.cf_tune import replay
+    from negrec.launch import is_main_process, launch_rank
 
     # the run folder appears whole or not at all (an earlier one is replaced only on success, and only when asked)
     with user_errors():
         claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, items], kind="cf-run")
-    with user_errors(), atomic_dir(out, kind="cf-run") as folder:
+        launched = launch_rank()
+        if processes > 1 and launched is None:
+            _train_on_processes(ctx, out, processes, overwrite=overwrite)
+        if launched is not None and processes not in (1, launched[1]):
+            raise ValueError(f"--processes {processes}: this command already runs under a launch of {launched[1]} processes")
+    main = is_main_process()  # under a launch only rank 0 writes and prints; every process trains
+    with user_errors(), atomic_dir(out, kind="cf-run") if main else contextlib.nullcontext() as folder:
         config = _config(ctx.params)
         _check_samplers([sampler], config)
         prep = _prepare(
@@ -231,14 +247,19 @@ def train_command(
             specs=[sampler],
             clusters=clusters,
         )
+        log = typer.echo if main else None
         if tuning_split:
             run, held_out = replay(
-                prep, sampler, config, fraction=tuning_split, refit=refit, out=folder, log=typer.echo, report_to=report_to.value
+                prep, sampler, config, fraction=tuning_split, refit=refit, out=folder, log=log, report_to=report_to.value
             )
-            write_json(folder / "tuning.json", {"fraction": tuning_split, "seed": seed, "validation_ndcg@10": held_out})
         else:
-            run = run_sampler(prep, sampler, config, out=folder, log=typer.echo, refit=refit, report_to=report_to.value)
-        write_options(folder, ctx)
+            run = run_sampler(prep, sampler, config, out=folder, log=log, refit=refit, report_to=report_to.value)
+        if folder is not None:
+            if tuning_split:
+                write_json(folder / "tuning.json", {"fraction": tuning_split, "seed": seed, "validation_ndcg@10": held_out})
+            write_options(folder, ctx)
+    if not main:
+        return
     from negrec.report.columns import CF_RUN_LINE
 
     summary = run.evaluation.summary()
@@ -247,6 +268,39 @@ def train_command(
     if tuning_split:
         typer.echo(f"held-out {tuning_split:.0%} of the training positives (as cf tune carves it): NDCG@10 {held_out:.4f}")
     typer.echo("test: " + " ".join(f"{m}={summary[m]:.4f}" for m in metrics if m in summary) + f" → {out}")
+
+
+def _train_on_processes(ctx: typer.Context, out: Path, processes: int, *, overwrite: bool) -> None:
+    """`cf train --processes N`: check the options, then run this command on N processes under torchrun (the same
+    options, read back from a file) and exit with their status; torchrun's own report goes to <out>.launch.log."""
+    import shutil
+    import tempfile
+
+    from negrec.launch import relaunch
+
+    config = _config(ctx.params)
+    _check_samplers([ctx.params["sampler"]], config)
+    if config.batch_size % processes:
+        raise ValueError(f"--batch-size {config.batch_size} is the global batch: it must divide by --processes {processes}")
+    root = ctx.find_root().params
+    scratch = Path(tempfile.mkdtemp(prefix="negrec-cf-"))
+    try:
+        options = write_options(scratch, ctx)
+        command = ["cf", "train", "--config", str(options), "--out", str(out), *(["--overwrite"] if overwrite else [])]
+        log = out.with_name(out.name + ".launch.log")
+        status = relaunch(
+            command,
+            processes,
+            threads=root.get("threads"),
+            verbose=bool(root.get("verbose")),
+            launcher_log=log,
+            launcher="torchrun",
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if status:
+        typer.echo(f"the {processes} processes stopped (exit {status}); the launcher's report is in {log}", err=True)
+    raise typer.Exit(status)
 
 
 def _training_line(run, config) -> str:

@@ -66,7 +66,9 @@ ConfigOpt = Annotated[
 ]
 
 
-def write_options(folder: Path, ctx: typer.Context) -> Path:
+def write_options(
+    folder: Path, ctx: typer.Context, *, name: str = "options.yaml", leave_out: tuple[str, ...] = ("overwrite", "out")
+) -> Path:
     """The options a command ran with, as a file `--config` reads back (the run is reproduced by one option)."""
     import yaml
     from enum import Enum
@@ -76,8 +78,8 @@ def write_options(folder: Path, ctx: typer.Context) -> Path:
     def plain(value):
         return value.value if isinstance(value, Enum) else str(value) if isinstance(value, Path) else value
 
-    options = {k.replace("_", "-"): plain(v) for k, v in ctx.params.items() if k not in ("config", "overwrite", "out")}
-    return write_text(folder / "options.yaml", yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
+    options = {k.replace("_", "-"): plain(v) for k, v in ctx.params.items() if k not in ("config", *leave_out)}
+    return write_text(folder / name, yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
 
 
 def command_group(help: str) -> typer.Typer:

@@ -286,6 +286,7 @@ def save_run(
         "best_epoch": run.result.best_epoch,
         "stopped": run.result.stopped,
         "sampling": run.result.sampling,
+        "processes": run.result.processes,
         "test_users": run.evaluation.n_valid,
     }
     if run.refit is not None:
