@@ -433,3 +433,26 @@ def test_cf_processes_refuse_a_batch_they_cannot_split(tmp_path):
     )
     assert result.exit_code == 2 and "--batch-size 255 is the global batch: it must divide by --processes 2" in result.output
     assert not (tmp_path / "x").exists() and not (tmp_path / "x.launch.log").exists()
+
+
+@pytest.mark.parametrize("sampler", ["uniform", "inbatch"])
+def test_row_sharded_tables_train_as_the_replicated_model(tmp_path, sampler):
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    common = [*CF_TRAIN, "--model", "mf-nobias", "--sampler", sampler, "--processes", "2"]
+    for tables in ("replicated", "sharded"):
+        done = subprocess.run(
+            [sys.executable, "-m", "negrec", *common, "--tables", tables, "--out", str(tmp_path / tables)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, (tmp_path / f"{tables}.launch.log").read_text()
+    import torch
+
+    a, b = (torch.load(tmp_path / t / "model.pt") for t in ("replicated", "sharded"))
+    # the same draws and the same sums, the rows fetched from and updated on their owners: rounding only
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-4
+    one, two = (_cf_metrics(tmp_path / t) for t in ("replicated", "sharded"))
+    assert abs(one["test"]["NDCG@10"]["mean"] - two["test"]["NDCG@10"]["mean"]) < 1e-3

@@ -13,6 +13,7 @@ import torch
 
 from negrec.cf.models import MF
 from negrec.cf.processes import Processes
+from negrec.cf.sharded import ShardedTable
 
 
 class GatheredRows:
@@ -26,7 +27,10 @@ class GatheredRows:
         if model.biases:
             tables += [(model.user_bias.weight, users), (model.item_bias.weight, flat)]
         self._tables = tables
-        self.values = [table.detach().index_select(0, index).requires_grad_() for table, index in tables]
+        self.values = [
+            (table.lookup(index) if isinstance(table, ShardedTable) else table.detach().index_select(0, index)).requires_grad_()
+            for table, index in tables
+        ]
 
     def scores(self) -> torch.Tensor:
         """(B, 1 + k) scores of the gathered rows, equal to MF.score."""
@@ -70,6 +74,9 @@ class GatheredRows:
         for (table, index), value in zip(self._tables, self.values):
             grad = value.grad
             if grad is None:  # a table the loss does not read (user biases cancel in a softmax over one row)
+                continue
+            if isinstance(table, ShardedTable):  # its owners apply the sgd step to their rows
+                table.add(index, grad.mul_(-step))
                 continue
             if processes is not None:
                 index, grad = processes.gather_rows(index, grad)

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from negrec.cf.names import LossName, ModelName, OptimizerName, SamplingPlace
+from negrec.cf.names import LossName, ModelName, OptimizerName, SamplingPlace, TablesName
 from negrec.cf.early_stopping import EarlyStopping
 from negrec.cf.engines import FusedEngine, choose_engine, epoch_chunks, prefetched
 from negrec.cf.fused import applies as fused_applies, compile_note
@@ -23,12 +23,13 @@ from negrec.cf.mixgcf import mix_negatives
 from negrec.cf.processes import Processes
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.rows import GatheredRows
+from negrec.cf.sharded import ShardedMF
 from negrec.ranking import top_k_by_user
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.eval.metrics import ACCURACY, accuracy_metrics
 from negrec.sampling.device import DeviceSampler, runs_on_device
-from negrec.sampling.negatives import NegativeSampler
+from negrec.sampling.negatives import SCORED, NegativeSampler
 from negrec.sampling.registry import SamplerConfig, check_pairing, suggestion
 from negrec.sampling.sources import SamplingStats
 
@@ -67,6 +68,9 @@ class TrainConfig:
     # fused: MF + BPR + sgd batches on the CPU run in one compiled loop per chunk (`cf/fused.py`; drawn negatives or
     # DNS of one), every other setting in torch; torch: always the torch path (the reference the kernel is tested on)
     engine: Literal["fused", "torch"] = "fused"
+    # replicated: every process of a launch holds the whole model; sharded: MF's user and item tables split by rows
+    # over the processes (cf/sharded.py: mf-nobias with sgd, samplers that do not score with the model)
+    tables: TablesName = "replicated"
 
     def __post_init__(self) -> None:
         """Refuse values no run can use, naming the option (before any data is loaded or trained on)."""
@@ -103,6 +107,7 @@ class TrainConfig:
             ("negatives", self.negatives, ("dynamic", "static")),
             ("engine", self.engine, ("fused", "torch")),
             ("sampling", self.sampling, ("auto", "host", "device")),
+            ("tables", self.tables, ("replicated", "sharded")),
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
@@ -111,6 +116,8 @@ class TrainConfig:
         resolve_device(self.device)
         if self.optimizer != "adam" and self.model == "lightgcn":
             raise ValueError(f"{self.optimizer} updates MF's embedding rows; LightGCN trains with adam")
+        if self.tables == "sharded" and (self.model, self.optimizer) != ("mf-nobias", "sgd"):
+            raise ValueError("--tables sharded trains mf-nobias with the sgd optimizer (row-sparse steps on each shard)")
         if self.sampling == "device" and self.negatives == "static":
             raise ValueError("--sampling device draws every batch; static negatives are drawn once on the host")
 
@@ -331,6 +338,20 @@ def _batch_step(
     return mf_step if isinstance(model, MF) else graph_step
 
 
+def _sharded(model: MF, sampler: SamplerConfig, config: TrainConfig, processes: Processes | None) -> ShardedMF:
+    """The model with its tables sharded over the launch's processes; what cannot train that way is refused by name."""
+    if processes is None:
+        raise ValueError("--tables sharded splits the tables over the processes of a launch: add --processes N (N ≥ 2)")
+    if sampler.selection in SCORED or sampler.source == "model" or sampler.selection == "mixgcf":
+        raise ValueError(
+            f"--tables sharded: sampler {sampler.name!r} scores with the model; "
+            "use one that does not (uniform, popularity, inbatch, mns)"
+        )
+    if config.samples_on_device(sampler):
+        raise ValueError("--tables sharded draws negatives on the host: use --sampling host")
+    return ShardedMF(model, processes)
+
+
 def train(
     train: Interactions,
     sampler_config: SamplerConfig,
@@ -359,6 +380,8 @@ def train(
                 f"--batch-size {config.batch_size} is the global batch: it must divide by the {processes.world} processes"
             )
     model = build_model(config, matrix, gen).to(device)  # initialised on the CPU: the same weights on every device
+    if config.tables == "sharded":
+        model = _sharded(model, sampler_config, config, processes)
     opts = _optimizers(model, config)
     sampler = NegativeSampler(sampler_config, train, rng, catalog)
     if config.negatives == "static" and sampler.per_batch:
@@ -444,7 +467,8 @@ def train(
                 "rejection_rate": stats.rejection_rate,
             }
             if valid is not None and valid.nnz:
-                row[config.metric] = validation_score(model, matrix, valid.binary(), config.metric, processes)
+                whole = model.materialised() if isinstance(model, ShardedMF) else model
+                row[config.metric] = validation_score(whole, matrix, valid.binary(), config.metric, processes)
             result.history.append(row)
             if log:
                 log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
@@ -460,6 +484,8 @@ def train(
     if not restore_best:
         result.best_epoch, result.best_metric = len(result.history) - 1, float("nan")
     stopper.restore(model)
+    if isinstance(model, ShardedMF):
+        result.model = model = model.materialised()
     result.sampling = {**stats.as_dict(), "on": "device" if on_device is not None else "host"}
     model.cpu()  # what callers save, evaluate and serve is a CPU model, whatever it trained on
     return result

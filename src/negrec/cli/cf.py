@@ -45,6 +45,7 @@ ModelName = _choices("ModelName", trainer_types.ModelName)
 OptimizerName = _choices("OptimizerName", trainer_types.OptimizerName)
 SamplingPlace = _choices("SamplingPlace", trainer_types.SamplingPlace)
 LossName = _choices("LossName", trainer_types.LossName)
+TablesName = _choices("TablesName", trainer_types.TablesName)
 
 
 DatasetOpt = Annotated[str, typer.Option(help="'synthetic', a dataset name under the data root (e.g. movielens-100k) or a path.")]
@@ -216,6 +217,14 @@ def train_command(
             "--batch-size is the global batch, split between them; rank 0 writes the run folder.",
         ),
     ] = 1,
+    tables: Annotated[
+        TablesName,
+        typer.Option(
+            help="With --processes: replicated (every process holds the model) or sharded (MF's user and item tables "
+            "split by rows over the processes, rows fetched and updated with all-to-alls; mf-nobias with sgd and a "
+            "sampler that does not score with the model)."
+        ),
+    ] = TablesName.replicated,
     config: ConfigOpt = None,
 ) -> None:
     """Train one model with one negative sampler and evaluate it on the test split."""
@@ -229,6 +238,8 @@ def train_command(
     with user_errors():
         claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, items], kind="cf-run")
         launched = launch_rank()
+        if tables == TablesName.sharded and processes < 2 and launched is None:
+            raise ValueError("--tables sharded splits the tables over several processes: add --processes N (N ≥ 2)")
         if processes > 1 and launched is None:
             _train_on_processes(ctx, out, processes, overwrite=overwrite)
         if launched is not None and processes not in (1, launched[1]):
