@@ -398,17 +398,8 @@ def test_cf_train_on_two_processes_matches_one_and_repeats_itself(tmp_path):
     runner = CliRunner()
     one = runner.invoke(app, [*CF_TRAIN, "--out", str(tmp_path / "one")], terminal_width=400)
     assert one.exit_code == 0, one.output
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    negrec = [sys.executable, "-m", "negrec"]
     for name in ("two", "again"):
-        done = subprocess.run(
-            [*negrec, *CF_TRAIN, "--processes", "2", "--out", str(tmp_path / name)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        done = _run(tmp_path, [*CF_TRAIN, "--processes", "2", "--out", str(tmp_path / name)], [sys.executable])
         assert done.returncode == 0, (tmp_path / f"{name}.launch.log").read_text()
         assert done.stdout.count("training: 4 epochs") == 1  # rank 0 alone prints (and writes)
     single, two, again = (_cf_metrics(tmp_path / n) for n in ("one", "two", "again"))
@@ -437,17 +428,9 @@ def test_cf_processes_refuse_a_batch_they_cannot_split(tmp_path):
 
 @pytest.mark.parametrize("sampler", ["uniform", "inbatch"])
 def test_row_sharded_tables_train_as_the_replicated_model(tmp_path, sampler):
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     common = [*CF_TRAIN, "--model", "mf-nobias", "--sampler", sampler, "--processes", "2"]
     for tables in ("replicated", "sharded"):
-        done = subprocess.run(
-            [sys.executable, "-m", "negrec", *common, "--tables", tables, "--out", str(tmp_path / tables)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        done = _run(tmp_path, [*common, "--tables", tables, "--out", str(tmp_path / tables)], [sys.executable])
         assert done.returncode == 0, (tmp_path / f"{tables}.launch.log").read_text()
     import torch
 
