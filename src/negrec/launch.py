@@ -45,6 +45,17 @@ def processes_barrier() -> None:
         dist.barrier()
 
 
+def leave_process_group() -> None:
+    """Under a launch whose processes joined a group, wait for all of them (rank 0 may still be writing), then leave
+    it: a process that exits with the group still open can abort in gloo's teardown, and torchrun then stops the
+    others — rank 0 included, mid-write."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def join_process_group() -> None:
     """Under a launch, join the processes' group now (the trainers reuse it), so barriers work before the first
     trainer starts; the timeout is long enough for stages that rank 0 runs alone while the others wait."""

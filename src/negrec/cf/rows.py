@@ -71,15 +71,17 @@ class GatheredRows:
         """After backward: add the rows' gradients to the tables' `.grad` (dense, or sparse COO for SparseAdam);
         with `step`, instead update the tables in place by −step × gradient (row-sparse SGD). Under data parallelism
         every process's rows and gradients are added (row-sparse: only the rows some process's batch touched)."""
-        for (table, index), value in zip(self._tables, self.values):
-            grad = value.grad
-            if grad is None:  # a table the loss does not read (user biases cancel in a softmax over one row)
-                continue
-            if isinstance(table, ShardedTable):  # its owners apply the sgd step to their rows
-                table.add(index, grad.mul_(-step))
-                continue
-            if processes is not None:
-                index, grad = processes.gather_rows(index, grad)
+        touched = [(table, index, value.grad) for (table, index), value in zip(self._tables, self.values)]
+        # a table the loss does not read has no gradient (user biases cancel in a softmax over one row)
+        touched = [(table, index, grad) for table, index, grad in touched if grad is not None]
+        sharded = [(table, index, grad) for table, index, grad in touched if isinstance(table, ShardedTable)]
+        for table, index, grad in sharded:  # its owners apply the sgd step to their rows
+            table.add(index, grad.mul_(-step))
+        replicated = [(table, index, grad) for table, index, grad in touched if not isinstance(table, ShardedTable)]
+        if processes is not None and replicated:
+            gathered = processes.gather_rows([(index, grad) for _, index, grad in replicated])
+            replicated = [(table, index, grad) for (table, _, _), (index, grad) in zip(replicated, gathered)]
+        for table, index, grad in replicated:
             if step is not None:
                 table.data.index_add_(0, index, grad.mul_(-step))  # index_add_'s alpha= path is ~4× slower
             elif sparse:

@@ -232,7 +232,7 @@ def train_command(
     from negrec.data.outputs import atomic_dir, claim_output
     from negrec.experiments.cf import run_sampler
     from negrec.experiments.cf_tune import replay
-    from negrec.launch import is_main_process, launch_rank
+    from negrec.launch import is_main_process, launch_rank, leave_process_group
 
     # the run folder appears whole or not at all (an earlier one is replaced only on success, and only when asked)
     with user_errors():
@@ -269,6 +269,7 @@ def train_command(
             if tuning_split:
                 write_json(folder / "tuning.json", {"fraction": tuning_split, "seed": seed, "validation_ndcg@10": held_out})
             write_options(folder, ctx)
+    leave_process_group()  # the other processes wait here until rank 0 has put the run folder in place
     if not main:
         return
     from negrec.report.columns import CF_RUN_LINE
