@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from scipy import stats
 
 from negrec.eval.significance import bootstrap_ci, over_seeds, paired_test, seeds_difference
@@ -104,3 +106,21 @@ def test_the_minimum_detectable_effect_is_the_power_formula_and_has_its_power():
     assert paired_test(d + 1.0, np.ones(200)).mde == pytest.approx(expected)
     hits = np.mean([stats.ttest_1samp(rng.normal(expected, 0.3, size=200), 0.0).pvalue < 0.05 for _ in range(2000)])
     assert 0.76 < hits < 0.84
+
+
+@given(
+    st.integers(min_value=5, max_value=400),
+    st.floats(min_value=-0.05, max_value=0.05),
+    st.floats(min_value=0.01, max_value=1.0),
+    st.integers(0, 2**32 - 1),
+)
+def test_the_mde_comes_back_from_a_tables_diff_and_p_value(n, shift, spread, seed):
+    """From (diff, p, n) alone — what tables written before the MDE column hold — the MDE equals the one computed on
+    the per-user differences themselves; a zero difference carries no scale and gives NaN."""
+    from negrec.eval.significance import mde_from_t_test, minimum_detectable_effect
+
+    d = np.random.default_rng(seed).normal(shift, spread, size=n)
+    p = stats.ttest_1samp(d, 0.0).pvalue
+    assume(1e-300 < p < 1 - 1e-9 and abs(d.mean()) > 1e-9)
+    assert mde_from_t_test(float(d.mean()), float(p), n) == pytest.approx(minimum_detectable_effect(d), rel=1e-5)
+    assert np.isnan(mde_from_t_test(0.0, 1.0, n))

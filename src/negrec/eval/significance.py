@@ -74,6 +74,17 @@ def minimum_detectable_effect(d: np.ndarray, *, alpha: float = 0.05, power: floa
     return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * np.std(d, ddof=1) / np.sqrt(n))
 
 
+def mde_from_t_test(diff: float, p_value: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The MDE of a paired t-test known only by its mean difference, two-sided p-value and n (a table written before
+    the MDE was reported): t = |diff| / (sd(d)/√n) is the t quantile of p/2, so sd(d)/√n comes back exactly. NaN
+    where the test carries no scale — a zero difference (t = 0, p = 1) or p = 0."""
+    if n < 2 or not 0 < p_value < 1 or abs(diff) < 1e-12:
+        return float("nan")
+    df = n - 1
+    scale = abs(diff) / stats.t.isf(p_value / 2, df)  # sd(d) / √n
+    return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * scale)
+
+
 def paired_test(
     a: np.ndarray,
     b: np.ndarray,
