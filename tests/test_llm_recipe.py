@@ -240,6 +240,9 @@ def test_a_recipe_builds_its_records_from_an_interactions_dataset(tmp_path):
 
     shipped = load_recipe(Path(negrec.__path__[0]) / "recipes" / "movielens-100k-sft.yaml")
     assert shipped.data == "movielens-100k" and shipped.records["noun"] == "movies"
+    seed = load_recipe(Path(negrec.__path__[0]) / "recipes" / "movielens-100k-seed.yaml")
+    # the seed experiment's preference stages read a 1,024-record sample the records stage draws
+    assert (seed.records["train_sample"], seed.train, seed.sft_data) == (1024, "train_sample.json", "train.json")
     path = tmp_path / "r.yaml"
     path.write_text(
         TINY.split("methods:")[0].replace("baseline: [SPRec, MostPop]", "baseline: MostPop").replace("limit_test: 40\n", "")

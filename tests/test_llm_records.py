@@ -59,6 +59,25 @@ def test_exact_records_from_a_generic_table(tmp_path):
     assert genres["Say 'Hi'"] == ["a", "b"]
 
 
+def test_a_train_sample_is_a_seeded_subset_that_leaves_the_other_files_alone(tmp_path):
+    """--train-sample N: N distinct training records in their file order, the same under the same seed; train,
+    valid and test are byte-identical to a build without it."""
+    plain, sampled, again = tmp_path / "plain", tmp_path / "sampled", tmp_path / "again"
+    for out, extra in ((plain, []), (sampled, ["--train-sample", "7"]), (again, ["--train-sample", "7"])):
+        res = invoke("data", "llm-records", "synthetic", "--out", out, "--valid", "5", "--test", "5", *extra)
+        assert res.exit_code == 0, res.output
+    for name in ("train", "valid", "test"):
+        assert (plain / f"{name}.json").read_bytes() == (sampled / f"{name}.json").read_bytes()
+    assert not (plain / "train_sample.json").exists()
+    train = json.loads((sampled / "train.json").read_text())
+    sample = json.loads((sampled / "train_sample.json").read_text())
+    positions = [train.index(r) for r in sample]
+    assert len(sample) == 7 and positions == sorted(set(positions))
+    assert (sampled / "train_sample.json").read_bytes() == (again / "train_sample.json").read_bytes()
+    res = invoke("data", "llm-records", "synthetic", "--out", tmp_path / "bad", "--train-sample", "0")
+    assert res.exit_code != 0 and "--train-sample must be at least 1" in res.output
+
+
 def test_movielens_records_are_catalog_titles_and_reproducible(data_dir, tmp_path):
     args = ["data", "llm-records", "movielens-100k", "--data-dir", data_dir, "--noun", "movies", "--test", "200", "--seed", "3"]
     assert invoke(*args, "--out", tmp_path / "a").exit_code == 0

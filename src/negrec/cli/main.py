@@ -289,6 +289,10 @@ def data_llm_records(
         Optional[int], typer.Option(help="Validation records: this many users at random (default: every user).")
     ] = None,
     test: Annotated[Optional[int], typer.Option(help="Test records: this many users at random (default: every user).")] = None,
+    train_sample: Annotated[
+        Optional[int],
+        typer.Option(help="Also write train_sample.json: this many training records at random (the seed's preference set)."),
+    ] = None,
     threshold: Annotated[Optional[float], typer.Option(help="Keep ratings ≥ this (default: every interaction).")] = None,
     noun: Annotated[str, typer.Option(help="What the prompts call the items (the seed: books).")] = "items",
     seed: Annotated[int, typer.Option(help="Seed of the validation and test users' draw.")] = 0,
@@ -309,7 +313,14 @@ def data_llm_records(
 
     with user_errors():
         config = RecordsConfig(
-            history=history, min_history=min_history, train_per_user=train_per_user, valid=valid, test=test, seed=seed, noun=noun
+            history=history,
+            min_history=min_history,
+            train_per_user=train_per_user,
+            valid=valid,
+            test=test,
+            train_sample=train_sample,
+            seed=seed,
+            noun=noun,
         )
         source_path = None if source == "synthetic" else resolve_source(source, data_dir)
         claim_output(out, overwrite=overwrite, inputs=[source_path, items], kind=RECORDS_KIND)

@@ -31,18 +31,19 @@ class RecordsConfig:
     train_per_user: int = 5  # training records per user: the latest positions before the validation target
     valid: int | None = None  # validation records: this many users drawn at random (seeded); None: every user
     test: int | None = None  # test records, likewise
+    # also train_sample.json: this many training records drawn at random, the preference stages' set (the seed's
+    # Goodreads train_sample.json holds 1,024); None: no sample file
+    train_sample: int | None = None
     seed: int = 0
     noun: str = "items"  # what the prompt calls the items ("books" in the seed, "movies" for MovieLens)
 
     def __post_init__(self) -> None:
-        for name in ("history", "min_history", "train_per_user"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        for name in ("history", "min_history", "train_per_user", "valid", "test", "train_sample"):
+            value = getattr(self, name)  # the last three may be None: every user / no sample
+            if value is not None and value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         if self.min_history > self.history:
             raise ValueError(f"--min-history {self.min_history} is more than --history {self.history}")
-        for name in ("valid", "test"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
 
 
 def catalog_titles(titles: list[str], item_ids: np.ndarray) -> list[str]:
@@ -54,7 +55,8 @@ def catalog_titles(titles: list[str], item_ids: np.ndarray) -> list[str]:
 
 
 def build_records(inter: Interactions, titles: list[str], config: RecordsConfig) -> dict[str, list[dict]]:
-    """{"train", "valid", "test"} record lists (users in id order; valid/test users drawn when sizes are given)."""
+    """{"train", "valid", "test"} record lists (users in id order; valid/test users drawn when sizes are given), and
+    "train_sample" when its size is given (drawn after them, so the other files do not depend on it)."""
     instruction = (
         f"Given a list of {config.noun} the user recently enjoys, please recommend a new {config.noun} that the user may like"
     )
@@ -89,6 +91,10 @@ def build_records(inter: Interactions, titles: list[str], config: RecordsConfig)
         if size is not None and size < len(users):
             users = np.sort(rng.choice(users, size=size, replace=False))
         parts[split] = [record(lines[u], len(lines[u]) - last) for u in users.tolist()]
+    if config.train_sample is not None:
+        size = min(config.train_sample, len(parts["train"]))
+        picked = np.sort(rng.choice(len(parts["train"]), size=size, replace=False))
+        parts["train_sample"] = [parts["train"][i] for i in picked.tolist()]
     return parts
 
 
