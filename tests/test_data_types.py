@@ -77,6 +77,21 @@ def test_contains_matches_python_set(pairs, queries):
     assert inter.nnz == len(known)
 
 
+@pytest.mark.parametrize("bitmap", [True, False])
+def test_one_user_per_row_of_items_on_both_lookup_paths(bitmap, monkeypatch):
+    """users (B,) against items (B, M): row b asks about users[b] — with the bitmap and with the sorted-key search
+    that tables too large for a bitmap use (the search once broadcast them to (B, B·M) and ran out of memory)."""
+    if not bitmap:
+        monkeypatch.setattr(Interactions, "BITMAP_LIMIT_BYTES", 0)
+    rng = np.random.default_rng(0)
+    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, 40, 300), rng.integers(0, 30, 300))}
+    inter = Interactions.from_arrays(*map(np.array, zip(*sorted(pairs))), n_users=40, n_items=30)
+    assert (inter._bitmap() is not None) == bitmap
+    users, items = rng.integers(0, 40, 50), rng.integers(-1, 30, (50, 4))
+    expected = [[(int(u), int(i)) in pairs for i in row] for u, row in zip(users, items)]
+    assert inter.contains(users, items).tolist() == expected
+
+
 def test_select_and_threshold():
     inter = Interactions.from_arrays(
         np.array([0, 0, 1]), np.array([0, 1, 1]), n_users=2, n_items=2, ratings=np.array([5, 2, 4.0])

@@ -140,17 +140,21 @@ class Interactions:
         return cached
 
     def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Elementwise (broadcast): is (users[k], items[k]) an interaction? Negative items are never contained."""
+        """Elementwise (broadcast): is (users[k], items[k]) an interaction? Users (B,) against items (B, M) mean one
+        user per row. Negative items are never contained."""
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
+        per_row = users.ndim == 1 and items.ndim == 2 and len(users) == len(items)
         bits = self._bitmap()
         if bits is not None:
             from negrec.data.bitmap import lookup
 
-            if users.ndim == 1 and items.ndim == 2 and len(users) == len(items):  # one user per row: no copies
+            if per_row:  # no copies
                 return lookup(bits, users, items, self.n_items)
             u, i = np.broadcast_arrays(users, items)
             return lookup(bits, u.ravel(), i.reshape(-1, 1), self.n_items).reshape(u.shape)
+        if per_row:
+            users = users[:, None]
         valid = (items >= 0) & (items < self.n_items)
         q = users * self.n_items + np.where(valid, items, 0)
         keys = self.keys()
