@@ -59,7 +59,7 @@ def test_a_zero_difference_takes_its_scale_from_the_ci_and_says_so(tmp_path):
 
 
 def test_a_table_that_is_not_paired_tests_is_refused_and_nothing_changes(tmp_path, capsys):
-    truth = _old_table(tmp_path)
+    _old_table(tmp_path)
     (tmp_path / "metrics.json").write_text(json.dumps({"title": "Metrics", "rows": [{"system": "A", "HR@10": 0.1}]}))
     before = (tmp_path / "paired_tests.json").read_text()
     assert main([str(tmp_path / "paired_tests.json"), str(tmp_path / "metrics.json")]) == 1
