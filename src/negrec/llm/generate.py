@@ -182,11 +182,24 @@ def single_token_titles(trie: TitleTrie) -> tuple[int, np.ndarray] | None:
     return prefix, trie.child_tokens[trie.offsets[node] : trie.offsets[node + 1]]
 
 
+def _block_mask(attn, n: int, dtype):
+    """The additive 4D mask (rows, 1, n, cached + n) of n tokens appended side by side: token j sees the cached
+    positions `attn` marks and itself, not its n − 1 neighbours."""
+    import torch
+
+    rows = attn.shape[0]
+    eye = torch.eye(n, dtype=torch.bool, device=attn.device).expand(rows, n, n)
+    seen = torch.cat([attn.bool()[:, None, :].expand(rows, n, attn.shape[1]), eye], dim=2)
+    return torch.zeros(seen.shape, dtype=dtype, device=attn.device).masked_fill(~seen, torch.finfo(dtype).min)[:, None]
+
+
 def title_token_beams(model, tokenizer, prompts: Sequence[str], trie: TitleTrie, n_return: int) -> list[list[str]] | None:
     """What constrained beam search with `n_return` beams returns for a title-token model, in two forward passes
     instead of a beam search over (batch × beams) copies of the prompt: the answer is `prefix, title, EOS`, so
     the beams are the n most probable titles after the prefix, ordered by log p(prefix) + log p(title) +
-    log p(EOS | title) (the EOS step reuses the prompt's KV cache). None when the trie is not of that shape."""
+    log p(EOS | title). The EOS step feeds a row's n titles as one block on the prompt's KV cache, each title
+    attending to the prompt and itself only (a 4D mask), so the cache is never copied n times. None when the trie
+    is not of that shape."""
     import torch
 
     shape = single_token_titles(trie)
@@ -201,22 +214,20 @@ def title_token_beams(model, tokenizer, prompts: Sequence[str], trie: TitleTrie,
     positions = (attn.cumsum(-1) - 1).clamp(min=0)  # left padding: positions count real tokens, as generate() does
     n = min(n_return, len(titles))
     with torch.no_grad():
-        out = model(input_ids=ids, attention_mask=attn, position_ids=positions, use_cache=True)
+        out = model(input_ids=ids, attention_mask=attn, position_ids=positions, use_cache=True, logits_to_keep=2)
         logp = out.logits[:, -2:].float().log_softmax(-1)
         first = logp[:, 0].gather(1, ids[:, -1:])  # log p(prefix | prompt), the same for every title of a row
         allowed = torch.as_tensor(titles, device=model.device)
         title_scores, pick = logp[:, 1, allowed].topk(n, dim=1)
         chosen = allowed[pick]
-        cache = out.past_key_values
-        cache.batch_repeat_interleave(n)
         step = model(
-            input_ids=chosen.reshape(-1, 1),
-            attention_mask=torch.cat([attn.repeat_interleave(n, 0), torch.ones_like(attn[:, :1]).repeat_interleave(n, 0)], 1),
-            position_ids=positions[:, -1:].repeat_interleave(n, 0) + 1,
-            past_key_values=cache,
+            input_ids=chosen,
+            attention_mask=_block_mask(attn, n, model.dtype),
+            position_ids=positions[:, -1:] + 1 + torch.zeros_like(chosen),  # every title sits right after the prefix
+            past_key_values=out.past_key_values,
             use_cache=False,
         )
-        eos = step.logits[:, -1].float().log_softmax(-1)[:, tokenizer.eos_token_id].reshape(-1, n)
+        eos = step.logits.float().log_softmax(-1)[..., tokenizer.eos_token_id]
     total = (first + title_scores + eos).cpu().numpy()
     chosen = chosen.cpu().numpy()
     out_lists = []
