@@ -71,6 +71,10 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path):
     annotated = json.loads((out / "annotated.json").read_text())
     assert len(annotated) == len(json.loads((out / "candidates.json").read_text())) == 100  # 50 users × 2 train records
     assert_most_popular(out)
+    # the curriculum's first stage is the clusterout_low row (same strategy, same settings): trained once
+    curriculum = json.loads((out / "methods" / "curriculum" / "train" / "config.json").read_text())
+    assert curriculum["model"] == (out / "methods" / "clusterout_low" / "final.txt").read_text()
+    assert [Path(f).name for f in curriculum["stage_files"]] == ["clusterin_low.json"]
     report = (out / "report" / "metrics.json").read_bytes()
     refused = runner.invoke(app, ["llm", "run", str(recipe), "--out", str(out)], terminal_width=300)
     assert refused.exit_code == 2 and "pass --resume to continue it" in refused.output and "--overwrite" in refused.output
@@ -80,6 +84,48 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path):
     assert "running" not in second.output.replace("done already", "")  # every stage was skipped
     stages = set(json.loads((out / "timings.json").read_text())["stages"])
     assert {"sft", "candidates", "curriculum", "predict MostPop (ranked)"} <= stages
+
+
+@pytest.mark.parametrize(
+    "curriculum, shared",
+    [
+        ("{name: c, kind: curriculum, stages: [clusterout_low, clusterin_low]}", "clusterout_low"),
+        ("{name: c, kind: curriculum, stages: [clusterout_low, clusterin_low], settings: {lr: 0.01}}", None),
+        ("{name: c, kind: curriculum, stages: [clusterin_low, clusterout_low]}", None),
+        ("{name: c, kind: curriculum, stages: [clusterout_low]}", None),  # one stage: the row's twin, not a reuse
+        ("{name: c, kind: curriculum, stage_kind: sdpo, stages: [clusterout_low, clusterin_low]}", None),
+    ],
+)
+def test_a_curriculum_starts_from_the_row_that_trains_its_first_stage(tmp_path, curriculum, shared):
+    from negrec.experiments.llm_recipe import SeedRun, System
+    from negrec.experiments.methods import RecipeInputs, registry
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "data: synthetic\nmethods:\n  - {name: clusterout_low, kind: dpo, negatives: clusterout_low}\n"
+        f"  - {{name: other_lr, kind: dpo, negatives: clusterin_low, settings: {{lr: 0.01}}}}\n  - {curriculum}\n"
+    )
+    run = SeedRun(load_recipe(recipe), 0, tmp_path / "run", tmp_path, log=lambda line: None)
+    trained = []
+    run._method = lambda section, *data: trained.append(section["name"]) or System(Path(section["name"]), "compact")
+    section = run.r.methods[2]
+    inputs = RecipeInputs(
+        Path("sft"),
+        None,
+        [],
+        [],
+        negatives=lambda strategy: Path(f"{strategy}.json"),
+        fresh_model=lambda: Path("fresh"),
+        shared_row=lambda kind, strategy: run._shared_row(section, kind, strategy, Path("sft"), None, [], []),
+    )
+    given = registry()["curriculum"].from_recipe(inputs, section)
+    kind, stages = section.get("stage_kind", "dpo"), section["stages"]
+    if shared:  # trained (once, by its own stage) and handed over; the curriculum trains the remaining stages
+        assert trained == [shared] and given["model"] == Path(shared)
+        assert given["stages"] == [(kind, Path(f"{s}.json")) for s in stages[1:]]
+    else:
+        assert trained == [] and "model" not in given
+        assert given["stages"] == [(kind, Path(f"{s}.json")) for s in stages]
 
 
 def test_several_seeds_report_the_mean_and_pair_per_user_averages(tmp_path):

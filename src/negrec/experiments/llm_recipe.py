@@ -295,16 +295,33 @@ class SeedRun:
             sft_train,
             negatives=lambda strategy: self._negatives(strategy, catalog, train),
             fresh_model=lambda: self._base_model(f"model {name}", folder / "model", sft_train, catalog),
+            shared_row=lambda kind, strategy: self._shared_row(section, kind, strategy, sft_model, catalog, train, sft_train),
         )
         given = method.from_recipe(inputs, section)
         if given is None:  # the recipe's SFT model is the row
             return System(sft_model, self.r.template)
         start = given.pop("model", sft_model)
-        settings = method_settings(self.r, method, section, {"seed": self.seed, "template": self.r.template})
+        settings = self._method_settings(section)
         marker = folder / "final.txt"
         train_dir = folder / "train"
         self._stage(name, marker, lambda: mark(marker, method.train(start, train_dir, settings, **given)), every_process=True)
         return System(Path(marker.read_text()), settings.template)
+
+    def _method_settings(self, section: dict):
+        """A recipe row's settings in this seed."""
+        return method_settings(self.r, registry()[section["kind"]], section, {"seed": self.seed, "template": self.r.template})
+
+    def _shared_row(self, asking: dict, kind: str, strategy: str, sft_model: Path, *data) -> Path | None:
+        """The final model of the recipe's `kind` row on `strategy` that starts from the SFT model with the settings of
+        the row `asking` (trained now, once, if it has not run), else None."""
+        from dataclasses import asdict
+
+        wanted = asdict(self._method_settings(asking))
+        for section in self.r.methods:
+            same = section.get("kind") == kind and section.get("negatives") == strategy and section is not asking
+            if same and asdict(self._method_settings(section)) == wanted:
+                return self._method(section, sft_model, *data).model
+        return None
 
     def _predictions(self, system: System, protocol: str, catalog, test: list[dict], path: Path) -> None:
         """One system's predictions in one protocol, written to `path` (split by rank under a launch)."""

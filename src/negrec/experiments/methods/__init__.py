@@ -40,6 +40,9 @@ class RecipeInputs:
     sft_train: list[dict]
     negatives: Callable[[str], Path]
     fresh_model: Callable[[], Path]  # a new starting model in the method's folder (built on first use)
+    # (kind, strategy) → the final model of this recipe's row of `kind` on `strategy` negatives when it trains from the
+    # SFT model with this row's settings (trained now if it has not run), else None: a stage two rows share runs once
+    shared_row: Callable[[str, str], Path | None] = lambda kind, strategy: None
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,14 @@ def train(model: Path, out: Path, settings: CurriculumConfig, *, stages: list[tu
 
 
 def from_recipe(inputs: RecipeInputs, section: dict) -> dict:
-    """A recipe's curriculum trains on its strategies' negatives in order, every stage of `stage_kind` (dpo)."""
-    return {"stages": [(section.get("stage_kind", "dpo"), inputs.negatives(s)) for s in section["stages"]]}
+    """A recipe's curriculum trains on its strategies' negatives in order, every stage of `stage_kind` (dpo). Its first
+    stage is the recipe's row of that kind on the first strategy where one has the same settings (the seed's
+    clusterout_low row): the curriculum then starts from that row's model and trains the remaining stages."""
+    kind = section.get("stage_kind", "dpo")
+    strategies = list(section["stages"])
+    first = inputs.shared_row(kind, strategies[0]) if len(strategies) > 1 else None
+    start = {"model": first} if first is not None else {}
+    return {**start, "stages": [(kind, inputs.negatives(s)) for s in strategies[1 if start else 0 :]]}
 
 
 def check(section: dict) -> str | None:
