@@ -230,6 +230,13 @@ def test_a_rerun_with_a_changed_recipe_is_refused(tmp_path):
     path.write_text(TINY.replace("sft: {epochs: 3,", "sft: {epochs: 4,").replace("limit_test: 40", "limit_test: 30"))
     with pytest.raises(DataError, match=r"run: was made by a recipe that differs in limit_test, sft; .* use another --out"):
         check_resume(tmp_path / "run", load_recipe(path))
+    # a run written before `clusters` existed resumes under the field's default, and only under it
+    older = {k: v for k, v in recipe.__dict__.items() if k != "clusters"}
+    write_json(tmp_path / "run" / "recipe.json", older)
+    check_resume(tmp_path / "run", recipe)
+    path.write_text(TINY + "clusters: embedding:8\n")
+    with pytest.raises(DataError, match=r"differs in clusters;"):
+        check_resume(tmp_path / "run", load_recipe(path))
 
 
 def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):

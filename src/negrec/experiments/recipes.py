@@ -231,7 +231,12 @@ def check_resume(out: Path, recipe: Recipe, data: str | None = None) -> None:
             path=out,
         )
     now = json.loads(json.dumps(recipe.__dict__, default=str))  # as recipe.json stores it (tuples → lists)
-    changed = sorted(k for k in before.keys() | now.keys() if k not in REPORT_ONLY and before.get(k) != now.get(k))
+    # a field newer than the stored recipe: the run that wrote it behaved as the field's default (`clusters` came
+    # after runs of the seed's genres:3), so only a value other than the default is a change
+    defaults = json.loads(json.dumps(Recipe(name="", data="").__dict__, default=str))
+    changed = sorted(
+        k for k in before.keys() | now.keys() if k not in REPORT_ONLY and before.get(k, defaults.get(k)) != now.get(k)
+    )
     if changed:
         raise DataError(
             f"was made by a recipe that differs in {', '.join(changed)}; its finished stages would be reused "
