@@ -30,6 +30,8 @@ def two_catalogs(tmp_path_factory):
     for titles in ("tokens", "text"):
         result = invoke(["llm", "init-tiny", "--data", one, "--out", root / f"model-{titles}", "--titles", titles, *TINY])
         assert result.exit_code == 0, result.output
+        # a clean terminal: transformers' "Writing model shards" bar and log records go to the log beside the model
+        assert result.output == f"tiny model → {root / f'model-{titles}'}\n"
     return root, one, two
 
 

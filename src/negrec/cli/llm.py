@@ -101,7 +101,8 @@ def init_tiny_command(
             seed=seed,
             titles=titles.value,
         )
-        init_tiny(recs, catalog.titles, out, config)
+        with library_logs(out.with_name(out.name + ".log")):  # transformers' "Writing model shards" bar among them
+            init_tiny(recs, catalog.titles, out, config)
     console.print(f"tiny model → {out}")
 
 
