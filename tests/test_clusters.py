@@ -138,3 +138,19 @@ def test_cf_cluster_samplers_train_on_embedding_clusters_where_the_data_has_no_g
     assert "clusters: embedding:4" in (tmp_path / "yes" / "options.yaml").read_text()
     wrong = CliRunner().invoke(app, [*common, "--clusters", "genres:2", "--out", tmp_path / "g2"])
     assert wrong.exit_code == 2 and "top 3 genres" in wrong.output
+
+
+def test_tuning_learns_embedding_clusters_from_the_carved_training_part_only(small_synth):
+    """The tuning split's held-out positives must not shape the clusters its trials' negatives are drawn from."""
+    from negrec.cf.item_vectors import clusters_catalog
+    from negrec.experiments.cf import prepare, tuning_holdout, tuning_split, with_clusters
+
+    prep = with_clusters(prepare(small_synth, "ratio"), "embedding:4", seed=3)
+    tuning = tuning_split(prep, fraction=0.25, seed=5)
+    expected = clusters_catalog(parse_clusters("embedding:4"), small_synth.catalog, tuning.train.binary(), 3)
+    assert tuning.cluster_spec == ("embedding:4", 3)
+    assert np.array_equal(tuning.clusters.genres.toarray(), expected.genres.toarray())
+    assert not np.array_equal(tuning.clusters.genres.toarray(), prep.clusters.genres.toarray())
+    replay = tuning_holdout(prep, tuning)
+    assert replay.clusters is tuning.clusters and replay.train is tuning.train and replay.test is prep.test
+    assert tuning_split(prepare(small_synth, "ratio"), fraction=0.25, seed=5).clusters is None  # genres stay genres

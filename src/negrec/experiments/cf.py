@@ -97,6 +97,7 @@ class Prepared:
     exclude: sp.csr_matrix  # per-user items never recommended (training items, or training positives)
     banned_items: np.ndarray | None = None  # items nobody is recommended (unseen in training)
     clusters: Catalog | None = None  # the catalog cluster samplers read (embedding:K); None: the dataset's genres
+    cluster_spec: tuple[str, int] | None = None  # (embedding:K, seed) that `clusters` was learned with from `train`
 
     @property
     def sampler_catalog(self) -> Catalog:
@@ -148,23 +149,28 @@ def with_clusters(prep: Prepared, spec: str, seed: int) -> Prepared:
         if definition.k != 3:
             raise ValueError(f"CF's cluster samplers take a user's top 3 genres; {spec} applies to the LLM annotation")
         return prep
-    return replace(prep, clusters=clusters_catalog(definition, prep.data.catalog, prep.train.binary(), seed))
+    clusters = clusters_catalog(definition, prep.data.catalog, prep.train.binary(), seed)
+    return replace(prep, clusters=clusters, cluster_spec=(spec, seed))
 
 
 def tuning_split(prep: Prepared, *, fraction: float = 0.1, seed: int = 123) -> Prepared:
     """The protocol for choosing hyper-parameters: a cornac-style ratio split of `prep`'s training positives, whose
     held-out part both early-stops and scores (`valid` and `test`); the real test part is never seen. Held-out items
-    of users or items left without training entries are dropped, and such items cannot be recommended, as in `ratio`."""
+    of users or items left without training entries are dropped, and such items cannot be recommended, as in `ratio`.
+    Embedding clusters are learned again from the carved training part."""
     split = ratio_split(prep.train, test_size=fraction, seed=seed)
     unseen = np.flatnonzero(split.train.popularity() == 0)
-    return Prepared(prep.data, split.train, split.test, split.test, split.train.binary(), unseen, prep.clusters)
+    tuned = Prepared(prep.data, split.train, split.test, split.test, split.train.binary(), unseen)
+    # learned from all training positives, the item vectors would carry the held-out positives' co-occurrences into
+    # the negatives of the very trials those positives score
+    return with_clusters(tuned, *prep.cluster_spec) if prep.cluster_spec else tuned
 
 
 def tuning_holdout(prep: Prepared, tuning: Prepared) -> Prepared:
     """`prep` learning from the tuning split's training part and early-stopping on its held-out part (the protocol's
     own validation part unused), still tested on `prep`'s test part with `prep`'s masks: a tuned configuration
     replayed, whose refit then learns from all of `prep`'s training positives."""
-    return Prepared(prep.data, tuning.train, tuning.valid, prep.test, prep.exclude, prep.banned_items, prep.clusters)
+    return replace(prep, train=tuning.train, valid=tuning.valid, clusters=tuning.clusters, cluster_spec=tuning.cluster_spec)
 
 
 @dataclass
