@@ -218,3 +218,25 @@ def test_llm_run_refuses_other_data_files(tmp_path):
     check_resume(tmp_path / "run", recipe, "aaaa")
     with pytest.raises(DataError, match="was made from other data files"):
         check_resume(tmp_path / "run", recipe, "bbbb")
+
+
+def test_a_run_resumes_only_on_its_thread_count_and_runs_recorded_before_it_was_kept_resume(inputs, tmp_path):
+    """Another intra-op thread count sums in another order and ends at another model, so it is another run."""
+    from negrec.llm.stage_runs import begin_stage, stage_record
+
+    model, folder = inputs
+    records = json.loads((folder / "records.json").read_text())
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        begin_stage(tmp_path / "one", stage_record("sft", FAST, model=model, data=records))
+        assert json.loads((tmp_path / "one" / "config.json").read_text())["threads"] == 1
+        torch.set_num_threads(2)
+        again = stage_record("sft", FAST, model=model, data=records)
+        with pytest.raises(DataError, match=r"threads: 1 → 2 \(another count sums in another order; `negrec --threads 1`"):
+            begin_stage(tmp_path / "one", again)
+        older = {k: v for k, v in again.items() if k != "threads"}  # recorded before threads were
+        begin_stage(tmp_path / "old", older)
+        assert begin_stage(tmp_path / "old", again) is False  # resumes, not finished
+    finally:
+        torch.set_num_threads(threads)
