@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -179,6 +180,7 @@ def test_cli_train_recommend_and_compare(tmp_path):
     assert res.exit_code == 0, res.output
     for name in ("model.pt", "metrics.json", "curves.png", "config.json", "train.npz", "ids.json"):
         assert (run / name).is_file(), name
+    assert json.loads((run / "metrics.json").read_text())["threads"] == torch.get_num_threads()
     sub = tmp_path / "sub.csv"
     res = runner.invoke(app, ["cf", "recommend", "--run", str(run), "--out", str(sub), "--k", "7"])
     assert res.exit_code == 0, res.output

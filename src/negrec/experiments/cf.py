@@ -273,6 +273,8 @@ def save_run(
     config.json, metrics.json, curves.png, and what `recommend` also needs: known.npz (every item each user has in
     the input, masked in submissions) and ids.json. With a refit, the model early stopping selected and its curves
     are kept under `selected/`. `report_to="tensorboard"` adds the history and test metrics as event files."""
+    import torch
+
     assert run.result is not None and run.final is not None
     learned = prep.train.merged(prep.valid) if run.refit is not None and prep.valid is not None else prep.train
     TrainedRecommender.from_result(run.final, learned, config, spec).save(folder)
@@ -293,6 +295,7 @@ def save_run(
         "stopped": run.result.stopped,
         "sampling": run.result.sampling,
         "processes": run.result.processes,
+        "threads": torch.get_num_threads(),  # the torch engines' float sums, and so the model, depend on it
         "test_users": run.evaluation.n_valid,
     }
     if run.refit is not None:
