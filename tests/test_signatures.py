@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -41,9 +43,7 @@ def test_equal_contents_sign_equally_wherever_they_are(tmp_path):
 def test_large_files_any_changed_region_longer_than_the_block_spacing_is_seen(tmp_path_factory, size, start):
     """Large files are signed by their edges and evenly spaced blocks (scaled down here to a few bytes)."""
     edge, blocks, block = 16, 8, 4
-    old = (io.WHOLE_FILE_BYTES, io.EDGE_BYTES, io.BLOCKS, io.BLOCK_BYTES)
-    io.WHOLE_FILE_BYTES, io.EDGE_BYTES, io.BLOCKS, io.BLOCK_BYTES = 0, edge, blocks, block
-    try:
+    with mock.patch.multiple(io, WHOLE_FILE_BYTES=0, EDGE_BYTES=edge, BLOCKS=blocks, BLOCK_BYTES=block):
         path = tmp_path_factory.mktemp("large") / "weights.bin"
         path.write_bytes(np.random.default_rng(size).bytes(size))
         before = file_signature(path)
@@ -53,5 +53,3 @@ def test_large_files_any_changed_region_longer_than_the_block_spacing_is_seen(tm
         data[first : first + length] = bytes(b ^ 0xFF for b in data[first : first + length])
         path.write_bytes(bytes(data))
         assert file_signature(path) != before
-    finally:
-        io.WHOLE_FILE_BYTES, io.EDGE_BYTES, io.BLOCKS, io.BLOCK_BYTES = old
