@@ -14,7 +14,7 @@ from negrec.data.catalog import Catalog, genre_matrix
 from negrec.data.interactions import Interactions
 from negrec.sampling.negatives import NegativeSampler
 from negrec.sampling.profiles import user_clusters
-from negrec.sampling.registry import SamplerConfig, parse_sampler
+from negrec.sampling.registry import parse_sampler
 from negrec.sampling.sources import draw_excluding, make_draw, popularity_probabilities
 
 SPECS = [
@@ -100,19 +100,17 @@ def test_hardest_returns_argmax_and_mixed_misranked():
             seen["cand"] = np.asarray(items)
         return np.asarray(items, dtype=float)
 
-    dns = NegativeSampler(SamplerConfig(selection="hardest", n_candidates=7), empty, np.random.default_rng(0))
+    dns = NegativeSampler(parse_sampler("dns:7"), empty, np.random.default_rng(0))
     neg, _ = dns.sample(users, np.zeros(3, int), score)
     assert (neg[:, 0] == seen["cand"].max(axis=1)).all()
 
-    mixed = NegativeSampler(
-        SamplerConfig(selection="mixed", n_candidates=10, n_hard=3, n_random=4), empty, np.random.default_rng(0)
-    )
+    mixed = NegativeSampler(parse_sampler("mixed:10:3:4"), empty, np.random.default_rng(0))
     neg, ok = mixed.sample(users, np.zeros(3, int), score)
     top3 = -np.sort(-seen["cand"], axis=1)[:, :3]
     assert (np.sort(neg[:, :3], axis=1) == np.sort(top3, axis=1)).all()
     assert ok.all() and not (neg[:, 3:, None] == neg[:, None, :3]).any()  # random picks avoid the hard ones
 
-    mis = NegativeSampler(SamplerConfig(selection="misranked", n_candidates=6), empty, np.random.default_rng(0))
+    mis = NegativeSampler(parse_sampler("misranked:6"), empty, np.random.default_rng(0))
     positives = np.array([25, 49, 0])
     neg, _ = mis.sample(users, positives, score)
     for r in range(3):
@@ -141,11 +139,11 @@ def test_cluster_strategy_sampler_picks_out_of_cluster_low_exposure():
     u = np.array([0, 1, 2, 3, 1, 2, 3, 4, 5])
     i = np.array([0, 0, 0, 0, 1, 2, 2, 2, 3])
     train = Interactions.from_arrays(u, i, n_users=6, n_items=5)
-    sampler = NegativeSampler(SamplerConfig(selection="clusterout_low", n_candidates=200), train, np.random.default_rng(0), cat)
+    sampler = NegativeSampler(parse_sampler("clusterout_low:200"), train, np.random.default_rng(0), cat)
     neg, ok = sampler.sample(np.array([0]), np.array([0]))
     # user 0's cluster is {a}; with 200 draws every other item is a candidate: lowest-exposure outside {a} = item 4 (c)
     assert ok.all() and neg[0, 0] == 4
-    high = NegativeSampler(SamplerConfig(selection="clusterout_high", n_candidates=200), train, np.random.default_rng(0), cat)
+    high = NegativeSampler(parse_sampler("clusterout_high:200"), train, np.random.default_rng(0), cat)
     assert high.sample(np.array([0]), np.array([0]))[0][0, 0] == 2  # highest exposure outside {a}
 
 

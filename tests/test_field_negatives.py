@@ -10,16 +10,16 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from negrec.cf.logq import LogQ
+from negrec.sampling.logq import LogQ
 from negrec.cf.mixgcf import mix_negatives
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.engines import graph_cache
 from negrec.cf.trainer import TrainConfig, _batch_step, train
 from negrec.data.interactions import Interactions
-from negrec.sampling.ahns import ahns_pick
+from negrec.sampling.kinds.ahns import ahns_pick
 from negrec.sampling.negatives import NegativeSampler
 from negrec.sampling.registry import REGISTRY, parse_sampler
-from negrec.sampling.srns import HISTORY
+from negrec.sampling.kinds.srns import HISTORY
 
 N_USERS, N_ITEMS = 8, 20
 
@@ -59,7 +59,7 @@ def batch_loss(
         lr=1e-9,
     ).for_sampler(sampler_config)
     sampler = NegativeSampler(sampler_config, train_part, np.random.default_rng(seed))
-    logq = LogQ(sampler_config, train_part, torch.device("cpu")) if sampler_config.logq else None
+    logq = LogQ(sampler_config, train_part.popularity(), torch.device("cpu")) if sampler_config.logq else None
     opts = [] if isinstance(model, MF) else [torch.optim.SGD(model.parameters(), lr=1e-12)]
     step = _batch_step(model, opts, config, sampler_config, logq, torch.Generator().manual_seed(0))
     if sampler_config.shared:

@@ -15,9 +15,9 @@ from negrec.cf.fused import run_chunk
 from negrec.cf.models import LightGCN
 from negrec.cf.processes import Processes
 from negrec.sampling.device import DeviceSampler
-from negrec.sampling.inbatch import SharedCandidates
+from negrec.sampling.kinds.inbatch import SharedCandidates
 from negrec.sampling.negatives import NegativeSampler
-from negrec.sampling.registry import SamplerConfig
+from negrec.sampling.registry import SamplerConfig, kind_of
 from negrec.sampling.sources import SamplingStats
 
 
@@ -45,7 +45,7 @@ def graph_cache(model: torch.nn.Module, sampler: SamplerConfig) -> tuple | None:
     """LightGCN's propagated embeddings for one batch (with every layer's, for MixGCF); None for MF."""
     if not isinstance(model, LightGCN):
         return None
-    if sampler.selection != "mixgcf":
+    if not kind_of(sampler).mixes:
         return model.propagate()
     users, items = model.layer_embeddings()
     return users.mean(1), items.mean(1), (users, items)
@@ -236,4 +236,4 @@ def choose_engine(
 def fused_draws(sampler: NegativeSampler, static: bool) -> bool:
     """Whether every chunk comes with what the fused loop trains on: negatives drawn ahead (static, or not scored per
     batch), or the candidate pool of a hardest-of-the-pool selection with one negative per positive."""
-    return static or not sampler.per_batch or (sampler.config.selection == "hardest" and sampler.width(1) == 1)
+    return static or not sampler.per_batch or (sampler.kind.fused_pool and sampler.width(1) == 1)

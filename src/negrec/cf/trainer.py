@@ -17,7 +17,6 @@ from negrec.cf.names import LossName, ModelName, OptimizerName, SamplingPlace, T
 from negrec.cf.early_stopping import EarlyStopping
 from negrec.cf.engines import FusedEngine, choose_engine, epoch_chunks, prefetched
 from negrec.cf.fused import applies as fused_applies, compile_note
-from negrec.cf.logq import LogQ
 from negrec.cf.losses import LOSSES, averaged_terms, shared_softmax_loss
 from negrec.cf.mixgcf import mix_negatives
 from negrec.cf.processes import Processes
@@ -29,8 +28,9 @@ from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.eval.metrics import ACCURACY, accuracy_metrics
 from negrec.sampling.device import DeviceSampler, runs_on_device
-from negrec.sampling.negatives import SCORED, NegativeSampler
-from negrec.sampling.registry import SamplerConfig, check_pairing, suggestion
+from negrec.sampling.logq import LogQ
+from negrec.sampling.negatives import NegativeSampler
+from negrec.sampling.registry import SamplerConfig, check_pairing, kind_of, suggestion
 from negrec.sampling.sources import SamplingStats
 
 
@@ -314,7 +314,7 @@ def _batch_step(
         return loss
 
     def graph_step(u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache: tuple) -> float:
-        if sampler.selection == "mixgcf":
+        if kind_of(sampler).mixes:
             users, items = cache[2]
             synthetic = mix_negatives(
                 users[u], items[p], items[neg], ok, torch.rand(len(u), users.shape[1], generator=mixing).to(users.device)
@@ -342,7 +342,8 @@ def _sharded(model: MF, sampler: SamplerConfig, config: TrainConfig, processes: 
     """The model with its tables sharded over the launch's processes; what cannot train that way is refused by name."""
     if processes is None:
         raise ValueError("--tables sharded splits the tables over the processes of a launch: add --processes N (N ≥ 2)")
-    if sampler.selection in SCORED or sampler.source == "model" or sampler.selection == "mixgcf":
+    kind = kind_of(sampler)
+    if kind.needs_scores(sampler) or kind.mixes:
         raise ValueError(
             f"--tables sharded: sampler {sampler.name!r} scores with the model; "
             "use one that does not (uniform, popularity, inbatch, mns)"
@@ -400,7 +401,7 @@ def train(
     if processes is not None:
         processes.reseed(rng, config.seed, 0)
     static = sampler.sample(users_all, items_all) if config.negatives == "static" else None
-    logq = LogQ(sampler_config, train, device) if sampler_config.logq else None
+    logq = LogQ(sampler_config, train.popularity(), device) if sampler_config.logq else None
     step = _batch_step(model, opts, config, sampler_config, logq, torch.Generator().manual_seed(own(config.seed + 1)), processes)
     # the fused loop has no collectives: several processes train with torch steps
     fused = fused_applies(model, config) and on_device is None and processes is None

@@ -15,49 +15,30 @@ import numpy as np
 from negrec.cf.recommenders import TrainedRecommender, train_model
 from negrec.cf.trainer import TrainConfig
 from negrec.recommender import Recommender
+from negrec.sampling.registry import REGISTRY
+from negrec.sampling.spec import LOGQ, SamplerKind, Space
 from negrec.experiments.cf import CFRun, Prepared, evaluate_recs, run_sampler, tuning_holdout, tuning_split
 
-SOFTMAX_FAMILIES = ("inbatch", "inbatch+logq", "mns", "popularity+logq")  # trained with a softmax: τ is tuned too
-SAMPLED_SOFTMAX_K = 64
 MAX_EPOCHS = {"mf": 100, "lightgcn": 40}  # mf-nobias: as mf
 TUNING_FRACTION = 0.1
 # trial settings that are not searched: `cf train`'s defaults, so its config file reproduces a trial
 TRIAL_SETTINGS = {"batch_size": 1024, "patience": 5}
 
-# A parameter's range: a list (one of these values), {low, high[, log]} (an int range when both ends are ints, else a
-# float range), or a single value (fixed). The order of entries is the order of Optuna's draws.
-Space = dict[str, Any]
+# A parameter's range (`Space`): a list (one of these values), {low, high[, log]} (an int range when both ends are
+# ints, else a float range), or a single value (fixed). The order of entries is the order of Optuna's draws.
 
-# a sampler family's own numbers, and how a trial's values become its spec
-SAMPLER_SPACES: dict[str, tuple[Space, Callable[[dict], str]]] = {
-    "dns": ({"dns_candidates": {"low": 2, "high": 10}}, lambda v: f"dns:{v['dns_candidates']}"),
-    "popularity": ({"popularity_alpha": {"low": 0.0, "high": 1.0}}, lambda v: f"popularity:{v['popularity_alpha']:.3f}"),
-    # sampled softmax over K popularity^alpha draws, logQ-corrected
-    "popularity+logq": (
-        {"popularity_alpha": {"low": 0.0, "high": 1.0}},
-        lambda v: f"popularity:{v['popularity_alpha']:.3f}:{SAMPLED_SOFTMAX_K}+logq",
-    ),
-    "mns": ({"mns_corpus": [64, 128, 256, 512]}, lambda v: f"mns:{v['mns_corpus']}"),
-    "ahns": (
-        {
-            "ahns_candidates": {"low": 4, "high": 32},
-            "ahns_alpha": {"low": 0.0, "high": 2.0},
-            "ahns_beta": {"low": 0.01, "high": 1.0, "log": True},
-            "ahns_p": {"low": -3.0, "high": 0.0},
-        },
-        lambda v: f"ahns:{v['ahns_candidates']}:{v['ahns_alpha']:.3f}:{v['ahns_beta']:.4f}:{v['ahns_p']:.3f}",
-    ),
-    "srns": (
-        {
-            "srns_memory": {"low": 4, "high": 32},
-            "srns_fresh": {"low": 4, "high": 32},
-            "srns_alpha": {"low": 0.0, "high": 5.0},
-            "srns_tau": {"low": 0.1, "high": 2.0, "log": True},
-        },
-        lambda v: f"srns:{v['srns_memory']}:{v['srns_fresh']}:{v['srns_alpha']:.3f}:{v['srns_tau']:.3f}",
-    ),
-    "mixgcf": ({"mixgcf_candidates": {"low": 4, "high": 32}}, lambda v: f"mixgcf:{v['mixgcf_candidates']}"),
-}
+
+def family(sampler: str) -> tuple[SamplerKind, bool] | None:
+    """(kind, +logq) when `sampler` names a family whose numbers are tuned (a bare kind name, optionally +logq: dns,
+    popularity+logq, mns, ...); None for a full spec such as `dns:5`."""
+    name = sampler.removesuffix(LOGQ)
+    return (REGISTRY[name], sampler.endswith(LOGQ)) if name in REGISTRY else None
+
+
+def softmax_family(sampler: str) -> bool:
+    """Whether a family trains with a softmax (the kind brings it, or +logq corrects one): τ is tuned too."""
+    named = family(sampler)
+    return named is not None and (named[0].loss == "softmax" or named[1])
 
 
 def default_space(model: str, sampler: str) -> Space:
@@ -70,9 +51,10 @@ def default_space(model: str, sampler: str) -> Space:
     }
     if model == "lightgcn":
         space["layers"] = {"low": 1, "high": 3}
-    if sampler in SOFTMAX_FAMILIES:
+    if softmax_family(sampler):
         space["temperature"] = {"low": 0.05, "high": 1.0, "log": True}
-    return {**space, **SAMPLER_SPACES.get(sampler, ({}, None))[0]}
+    named = family(sampler)
+    return {**space, **(named[0].space if named else {})}
 
 
 def load_space(path: Path, model: str, sampler: str) -> Space:
@@ -138,13 +120,14 @@ def search_space(model: str, sampler: str, space: Space | None = None) -> Callab
     """trial → parameters (`TrainConfig` fields and the trial's sampler spec) drawn from `space` (default: the
     system's `default_space`)."""
     space = default_space(model, sampler) if space is None else space
-    family = SAMPLER_SPACES.get(sampler)
+    named = family(sampler)
+    own = named[0].space if named else {}
 
     def draw(trial) -> dict:
         values = {name: _draw(trial, name, value) for name, value in space.items()}
-        params = {k: v for k, v in values.items() if family is None or k not in family[0]}
-        params["sampler"] = family[1](values) if family else sampler
-        if sampler == "popularity+logq":
+        params = {k: v for k, v in values.items() if k not in own}
+        params["sampler"] = named[0].tuned_spec(values, named[1]) if own else sampler
+        if sampler == "popularity" + LOGQ:
             params["loss"] = "softmax"
         return params
 

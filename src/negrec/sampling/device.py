@@ -16,17 +16,17 @@ import numpy as np
 import torch
 
 from negrec.data.interactions import Interactions
-from negrec.sampling.registry import SamplerConfig
+from negrec.sampling.registry import kind_of
 from negrec.sampling.sources import SamplingStats, popularity_probabilities
+from negrec.sampling.spec import SamplerConfig
 
 DeviceScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # users (B,), items (B, M) → scores (B, M)
-SELECTIONS = ("random", "hardest", "mixed")
 
 
 def runs_on_device(config: SamplerConfig) -> bool:
-    """Whether this sampler has a device implementation: uniform / popularity sources with random, DNS or mixed
-    selections (the cluster × exposure strategies, misranked and the model source sample on the host)."""
-    return config.source in ("uniform", "popularity") and config.selection in SELECTIONS
+    """Whether this sampler has a device twin (uniform, popularity, dns, mixed; the cluster × exposure strategies,
+    misranked, the model source and the rest sample on the host)."""
+    return kind_of(config).device
 
 
 class DeviceSampler:
@@ -39,7 +39,7 @@ class DeviceSampler:
                 f"sampler {config.name!r} has no device implementation (uniform / popularity sources with "
                 "random, dns or mixed selections do): use --sampling host"
             )
-        self.config, self.device, self.n_items = config, device, train.n_items
+        self.config, self.kind, self.device, self.n_items = config, kind_of(config), device, train.n_items
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.keys = torch.from_numpy(train.keys()).to(device)
         self.stats = SamplingStats()
@@ -51,7 +51,7 @@ class DeviceSampler:
     @property
     def needs_scores(self) -> bool:
         """Whether `sample` must be given a score function."""
-        return self.config.selection != "random"
+        return self.kind.scored
 
     def _draw(self, n: int) -> torch.Tensor:
         """n i.i.d. items: uniform, or by inverse CDF of the popularity distribution."""
@@ -104,24 +104,16 @@ class DeviceSampler:
         """The M candidates per row a scored selection scores (model-independent: one draw serves many batches)."""
         return self.candidates(users, self.config.n_candidates) if self.needs_scores else None
 
+    def scored_pool(self, users: torch.Tensor, score: DeviceScoreFn | None, pool: tuple[torch.Tensor, torch.Tensor] | None):
+        """(candidates, usable, scores) of a scored selection: the pool or fresh candidates, unusable ones at −inf."""
+        if score is None:
+            raise ValueError(f"{self.config.selection} sampling needs the model's scores")
+        cand, ok = pool if pool is not None else self.candidates(users, self.config.n_candidates)
+        with torch.no_grad():
+            return cand, ok, score(users, cand).masked_fill(~ok, float("-inf"))
+
     def sample(
         self, users: torch.Tensor, score: DeviceScoreFn | None = None, *, pool: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, n) negatives and a validity mask; `pool`: these rows' candidates from `draw_pool`, else drawn here."""
-        c = self.config
-        if c.selection == "random":
-            return self.candidates(users, c.n_negatives)
-        if score is None:
-            raise ValueError(f"{c.selection} sampling needs the model's scores")
-        cand, ok = pool if pool is not None else self.candidates(users, c.n_candidates)
-        with torch.no_grad():
-            s = score(users, cand).masked_fill(~ok, float("-inf"))
-        if c.selection == "hardest":
-            k = min(c.n_negatives, c.n_candidates)
-            # argmax returns the first maximum, as the stable sort does
-            top = s.argmax(dim=1, keepdim=True) if k == 1 else torch.sort(-s, dim=1, stable=True).indices[:, :k]
-            return cand.gather(1, top), ok.gather(1, top)
-        top = torch.sort(-s, dim=1, stable=True).indices[:, : c.n_hard]
-        hard, hard_ok = cand.gather(1, top), ok.gather(1, top)
-        rand, rand_ok = self.candidates(users, c.n_random, banned=hard)
-        return torch.cat([hard, rand], 1), torch.cat([hard_ok, rand_ok], 1)
+        return self.kind.device_pick(self, users, score, pool)

@@ -1,19 +1,21 @@
-"""Shared candidates for a whole batch: in-batch negatives (the batch's positives) and mixed negative sampling
-(in-batch + M uniform corpus items), each row's own known positives masked ("accidental hits").
+"""`inbatch[+logq]`: in-batch negatives — every row's candidates are the batch's positives, its own user's known
+positives masked ("accidental hits"); with +logq each logit is corrected by the item's expected count B · f_j
+(Yi et al., RecSys 2019).
 
 Why shared: a softmax over the batch scores every row against one candidate set, a (B × C) matrix product instead
 of B separate gathers; the candidate list is the batch's positives in row order (row b's target is column b), then
-the M corpus items.
+any corpus items (MNS).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from negrec.data.interactions import Interactions
 from negrec.sampling.sources import SamplingStats
+from negrec.sampling.spec import SamplerKind
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,3 +43,29 @@ def shared_candidates(
     stats.rejected += int(ok.size - ok.sum())
     stats.unresolved += int(ok.size - ok.sum())  # masked, never redrawn: the candidate set is the batch
     return SharedCandidates(items, ok)
+
+
+class InBatch(SamplerKind):
+    """The batch's positives, shared by every row."""
+
+    name = "inbatch"
+    summary = "the batch's other positives, accidental hits masked"
+    loss = "softmax"
+    losses = ("softmax", "bpr", "bce")
+    logq = True
+    reference = "Yi et al., sampling-bias-corrected two-tower retrieval, RecSys 2019"
+
+    def build(self, base, numbers):
+        return replace(base, source="batch", selection="inbatch")
+
+    def width(self, config, batch_size):
+        return batch_size + config.n_shared
+
+    def pick(self, driver, users, positives, score, full_score, pool):
+        return driver.shared(users, positives).tiled()
+
+    def expected_counts(self, config, counts):
+        return counts / max(counts.sum(), 1.0), True, 0.0
+
+
+KINDS = (InBatch(),)
