@@ -22,6 +22,7 @@ import numpy as np
 from negrec.cf.trainer import TrainConfig
 from negrec.eval.significance import paired_test
 from negrec.experiments.cf import load_cf_dataset, prepare, run_sampler
+from negrec.sampling.registry import parse_sampler
 
 STRATEGIES = ["clusterout_low", "clusterin_high", "low_exposure", "balanced_popularity"]
 # MF settings chosen once with uniform sampling on MovieLens 100K (the earlier, untuned cf_quality protocol)
@@ -42,7 +43,7 @@ def main() -> None:
     for spec in SAMPLERS:
         scores, users = [], []
         for seed in range(args.seeds):
-            run = run_sampler(prep, spec, replace(MF, seed=seed))
+            run = run_sampler(prep, parse_sampler(spec), replace(MF, seed=seed))
             scores.append(run.evaluation.summary()["NDCG@10"])
             users.append(run.evaluation.per_user()["NDCG@10"])
         per_user[spec] = np.mean(users, axis=0)

@@ -27,6 +27,7 @@ from negrec.data.tabular import Dataset
 from negrec.eval.metrics import accuracy_metrics
 from negrec.eval.significance import paired_test
 from negrec.experiments.cf import load_cf_dataset, prepare, refit_model, run_sampler
+from negrec.sampling.registry import parse_sampler
 
 SAMPLER = "mixed:10:2:2"
 CONFIG = TrainConfig(model="mf", dim=64, epochs=60, lr=0.005, reg=1e-4, batch_size=1024, metric="MAP@50", patience=5)
@@ -74,8 +75,8 @@ def main() -> None:
         data, truth = nested_split(source, seed, folder)
         prep = prepare(data, "homework", seed=seed)
         config = TrainConfig(**{**CONFIG.as_dict(), "seed": seed})
-        run = run_sampler(prep, SAMPLER, config)
-        final = refit_model(prep, SAMPLER, config, run.result)
+        run = run_sampler(prep, parse_sampler(SAMPLER), config)
+        final = refit_model(prep, parse_sampler(SAMPLER), config, run.result)
         known = data.interactions.binary()
         scores = {
             VARIANTS[0]: map_at_50(run.result.model, prep.train.binary(), truth),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from negrec.cf.losses import LOSSES
+from negrec.losses import LOSSES
 from negrec.cf.models import MF
 from negrec.cf.rows import GatheredRows
 from negrec.cf.trainer import TrainConfig, train

@@ -12,7 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from negrec.experiments.cf import load_cf_dataset, prepare, run_sampler, tuning_split
-from negrec.cf.losses import bce_loss, bpr_loss, softmax_loss
+from negrec.losses import bce_loss, bpr_loss, softmax_loss
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.trainer import TrainConfig, train, validation_score
 from negrec.cli import app
@@ -129,8 +129,8 @@ def test_time_budget_and_static_negatives(small_prep):
 
 
 def test_training_is_deterministic(small_prep):
-    a = run_sampler(small_prep, "dns:4", TrainConfig(epochs=3))
-    b = run_sampler(small_prep, "dns:4", TrainConfig(epochs=3))
+    a = run_sampler(small_prep, parse_sampler("dns:4"), TrainConfig(epochs=3))
+    b = run_sampler(small_prep, parse_sampler("dns:4"), TrainConfig(epochs=3))
     assert (a.recommendations == b.recommendations).all()
 
 

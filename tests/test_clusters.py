@@ -145,10 +145,10 @@ def test_tuning_learns_embedding_clusters_from_the_carved_training_part_only(sma
     from negrec.cf.item_vectors import clusters_catalog
     from negrec.experiments.cf import prepare, tuning_holdout, tuning_split, with_clusters
 
-    prep = with_clusters(prepare(small_synth, "ratio"), "embedding:4", seed=3)
+    prep = with_clusters(prepare(small_synth, "ratio"), parse_clusters("embedding:4"), seed=3)
     tuning = tuning_split(prep, fraction=0.25, seed=5)
     expected = clusters_catalog(parse_clusters("embedding:4"), small_synth.catalog, tuning.train.binary(), 3)
-    assert tuning.cluster_spec == ("embedding:4", 3)
+    assert tuning.cluster_spec == (parse_clusters("embedding:4"), 3)
     assert np.array_equal(tuning.clusters.genres.toarray(), expected.genres.toarray())
     assert not np.array_equal(tuning.clusters.genres.toarray(), prep.clusters.genres.toarray())
     replay = tuning_holdout(prep, tuning)

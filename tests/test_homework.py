@@ -44,7 +44,7 @@ def test_refit_trains_on_all_the_input_for_the_chosen_epochs(tmp_path):
     plain training run on the whole input for that many epochs, last epoch kept."""
     prep = prepare(load_kaggle(kaggle_file(tmp_path / "train.csv")), "homework", seed=3)
     config = TrainConfig(epochs=6, patience=2, metric="MAP@50", lr=0.02, batch_size=64, seed=4)
-    run = run_sampler(prep, "mixed:6:1:1", config, refit=True)
+    run = run_sampler(prep, parse_sampler("mixed:6:1:1"), config, refit=True)
     assert run.refit is not None and prep.valid is not None
     assert {h["positives"] for h in run.result.history} == {prep.train.nnz}
     assert len(run.refit.history) == run.result.best_epoch + 1

@@ -223,7 +223,7 @@ def test_a_rerun_with_a_changed_recipe_is_refused(tmp_path):
     path.write_text(TINY)
     recipe = load_recipe(path)
     check_resume(tmp_path / "run", recipe)  # a fresh folder: nothing to compare
-    write_json(tmp_path / "run" / "recipe.json", recipe.__dict__)
+    write_json(tmp_path / "run" / "recipe.json", recipe.as_dict())
     check_resume(tmp_path / "run", recipe)  # the same recipe resumes
     path.write_text(TINY.replace("baseline: [SPRec, MostPop]", "baseline: [MostPop]"))
     check_resume(tmp_path / "run", load_recipe(path))  # a report-only change is fine
@@ -231,7 +231,7 @@ def test_a_rerun_with_a_changed_recipe_is_refused(tmp_path):
     with pytest.raises(DataError, match=r"run: was made by a recipe that differs in limit_test, sft; .* use another --out"):
         check_resume(tmp_path / "run", load_recipe(path))
     # a run written before `clusters` existed resumes under the field's default, and only under it
-    older = {k: v for k, v in recipe.__dict__.items() if k != "clusters"}
+    older = {k: v for k, v in recipe.as_dict().items() if k != "clusters"}
     write_json(tmp_path / "run" / "recipe.json", older)
     check_resume(tmp_path / "run", recipe)
     path.write_text(TINY + "clusters: embedding:8\n")

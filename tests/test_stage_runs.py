@@ -214,7 +214,7 @@ def test_llm_run_refuses_other_data_files(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("name: r\ndata: goodreads\nmethods: []\n")
     recipe = load_recipe(path)
-    write_json(tmp_path / "run" / "recipe.json", {**recipe.__dict__, DATA_KEY: "aaaa"})
+    write_json(tmp_path / "run" / "recipe.json", {**recipe.as_dict(), DATA_KEY: "aaaa"})
     check_resume(tmp_path / "run", recipe, "aaaa")
     with pytest.raises(DataError, match="was made from other data files"):
         check_resume(tmp_path / "run", recipe, "bbbb")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from typing import Callable
+
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
 from negrec.sampling.clusters import ClusterDefinition, clustered_catalog, kmeans_labels
@@ -26,9 +28,13 @@ def cf_item_vectors(histories: sp.csr_matrix, seed: int) -> np.ndarray:
     return model.item.weight.detach().numpy().astype(np.float64)
 
 
-def clusters_catalog(definition: ClusterDefinition, catalog: Catalog, histories: sp.csr_matrix, seed: int) -> Catalog:
+def clusters_catalog(
+    definition: ClusterDefinition, catalog: Catalog, histories: sp.csr_matrix | Callable[[], sp.csr_matrix], seed: int
+) -> Catalog:
     """The catalog a definition annotates and samples with: `genres:K` the catalog itself, `embedding:K` its items'
-    k-means clusters of `cf_item_vectors(histories)` as their genres (`histories`: a history × item matrix)."""
+    k-means clusters of `cf_item_vectors(histories)` as their genres (`histories`: a history × item matrix, or a
+    function making it, called only for embedding clusters). The one place that tells the two kinds apart."""
     if definition.kind == "genres":
         return catalog
-    return clustered_catalog(catalog, kmeans_labels(cf_item_vectors(histories, seed), definition.k, seed))
+    matrix = histories() if callable(histories) else histories
+    return clustered_catalog(catalog, kmeans_labels(cf_item_vectors(matrix, seed), definition.k, seed))

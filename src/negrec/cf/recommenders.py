@@ -22,21 +22,28 @@ from negrec.data.interactions import Interactions
 from negrec.data.io import read_json, write_json
 from negrec.errors import DataError
 from negrec.recommender import Recommender
-from negrec.sampling.registry import parse_sampler
+from negrec.sampling.registry import as_config, parse_sampler
+from negrec.sampling.spec import SamplerConfig
 
 
 class TrainedRecommender(Recommender):
-    """MF or LightGCN (per `config.model`) trained with the negatives of `sampler` (a spec such as 'dns:3')."""
+    """MF or LightGCN (per `config.model`) trained with the negatives of `sampler` (a spec such as 'dns:3', parsed
+    here, or a `SamplerConfig`)."""
 
-    def __init__(self, config: TrainConfig = TrainConfig(), sampler: str = "uniform", catalog: Catalog | None = None):
+    def __init__(
+        self, config: TrainConfig = TrainConfig(), sampler: str | SamplerConfig = "uniform", catalog: Catalog | None = None
+    ):
         # a malformed spec or a sampler the model / loss cannot use is refused before any training
-        self.config, self.sampler, self.catalog = config.for_sampler(parse_sampler(sampler)), sampler, catalog
+        self.sampler = as_config(sampler)
+        self.config, self.catalog = config.for_sampler(self.sampler), catalog
         self.model: torch.nn.Module | None = None
         self.train_matrix: sp.csr_matrix | None = None
         self.result: TrainResult | None = None
 
     @classmethod
-    def from_result(cls, result: TrainResult, train: Interactions, config: TrainConfig, sampler: str) -> "TrainedRecommender":
+    def from_result(
+        cls, result: TrainResult, train: Interactions, config: TrainConfig, sampler: SamplerConfig
+    ) -> "TrainedRecommender":
         """Wrap a model `cf.trainer.train` already trained on `train`."""
         rec = cls(config, sampler)
         rec.model, rec.train_matrix, rec.result = result.model, train.binary(), result
@@ -69,7 +76,7 @@ class TrainedRecommender(Recommender):
         folder.mkdir(parents=True, exist_ok=True)
         torch.save(self._fitted().state_dict(), folder / "model.pt")
         sp.save_npz(folder / "train.npz", self.train_matrix)
-        write_json(folder / "model.json", {"kind": "trained", "sampler": self.sampler, "train": self.config.as_dict()})
+        write_json(folder / "model.json", {"kind": "trained", "sampler": self.sampler.name, "train": self.config.as_dict()})
         return folder
 
     @classmethod
@@ -77,7 +84,7 @@ class TrainedRecommender(Recommender):
         folder = Path(folder)
         meta = read_json(folder / "model.json")
         try:
-            rec = cls(TrainConfig(**meta["train"]), meta["sampler"])
+            rec = cls(TrainConfig(**meta["train"]), parse_sampler(meta["sampler"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"not a negrec model description ({exc})", path=folder / "model.json") from None
         try:
@@ -98,7 +105,7 @@ class TrainedRecommender(Recommender):
 
 def train_model(
     train_part: Interactions,
-    sampler: str,
+    sampler: SamplerConfig,
     config: TrainConfig,
     *,
     valid: Interactions | None = None,
@@ -106,6 +113,6 @@ def train_model(
     log: Callable[[str], None] | None = None,
     restore_best: bool = True,
 ) -> TrainResult:
-    """`cf.trainer.train` with a sampler spec; the catalog is passed on only when it has genres (cluster strategies)."""
+    """`cf.trainer.train`; the catalog is passed on only when it has genres (cluster strategies)."""
     catalog = catalog if catalog is not None and catalog.has_genres else None
-    return train(train_part, parse_sampler(sampler), config, valid=valid, catalog=catalog, log=log, restore_best=restore_best)
+    return train(train_part, sampler, config, valid=valid, catalog=catalog, log=log, restore_best=restore_best)

@@ -17,7 +17,7 @@ from negrec.cf.names import LossName, ModelName, OptimizerName, SamplingPlace, T
 from negrec.cf.early_stopping import EarlyStopping
 from negrec.cf.engines import FusedEngine, choose_engine, epoch_chunks, prefetched
 from negrec.cf.fused import applies as fused_applies, compile_note
-from negrec.cf.losses import LOSSES, averaged_terms, shared_softmax_loss
+from negrec.losses import LOSSES, averaged_terms, shared_softmax_loss
 from negrec.cf.mixgcf import mix_negatives
 from negrec.cf.processes import Processes
 from negrec.cf.models import MF, LightGCN, normalized_adjacency

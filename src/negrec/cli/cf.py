@@ -115,16 +115,17 @@ def _config(options: dict):
     return TrainConfig(**values, negatives="static" if options.get("static") else "dynamic")
 
 
-def _check_samplers(specs: list[str], config) -> list[str]:
-    """Every spec parses and can sample where `config` asks (before any data is loaded or model trained); at
-    least one is given."""
+def _check_samplers(specs: list[str], config) -> list:
+    """The specs parsed — here, once, at the edge — each able to sample where `config` asks (before any data is
+    loaded or model trained); at least one is given."""
     from negrec.sampling.registry import parse_sampler
 
     if not specs:
         raise ValueError("--samplers lists no sampler")
-    for spec in specs:
-        config.samples_on_device(parse_sampler(spec))
-    return specs
+    samplers = [parse_sampler(spec) for spec in specs]
+    for sampler in samplers:
+        config.samples_on_device(sampler)
+    return samplers
 
 
 def _prepare(
@@ -135,7 +136,7 @@ def _prepare(
     seed: int,
     val_size: float,
     table,
-    specs: list[str],
+    samplers: list,
     clusters: str = "genres:3",
 ):
     """Load and split the dataset, give the cluster samplers their interest clusters, then check the samplers against
@@ -143,12 +144,12 @@ def _prepare(
     from negrec.experiments.cf import check_samplers_fit, load_cf_dataset, prepare, with_clusters
     from negrec.sampling.clusters import parse_clusters
 
-    parse_clusters(clusters)  # a bad spec is refused before the data is read
+    definition = parse_clusters(clusters)  # a bad spec is refused before the data is read
     if val_size and protocol != ProtocolName.ratio:
         raise ValueError(f"--val-size applies to the ratio protocol; {protocol.value} has its own validation part")
     prep = prepare(load_cf_dataset(dataset, data_dir, table=table), protocol.value, seed=seed, val_size=val_size)
-    prep = with_clusters(prep, clusters, seed)
-    check_samplers_fit(prep, specs)
+    prep = with_clusters(prep, definition, seed)
+    check_samplers_fit(prep, samplers)
     return prep
 
 
@@ -247,7 +248,7 @@ def train_command(
     main = is_main_process()  # under a launch only rank 0 writes and prints; every process trains
     with user_errors(), atomic_dir(out, kind="cf-run") if main else contextlib.nullcontext() as folder:
         config = _config(ctx.params)
-        _check_samplers([sampler], config)
+        (parsed,) = _check_samplers([sampler], config)
         prep = _prepare(
             dataset=dataset,
             data_dir=data_dir,
@@ -255,16 +256,16 @@ def train_command(
             seed=seed,
             val_size=val_size,
             table=table_options(user_col, item_col, rating_col, time_col, sep, items),
-            specs=[sampler],
+            samplers=[parsed],
             clusters=clusters,
         )
         log = typer.echo if main else None
         if tuning_split:
             run, held_out = replay(
-                prep, sampler, config, fraction=tuning_split, refit=refit, out=folder, log=log, report_to=report_to.value
+                prep, parsed, config, fraction=tuning_split, refit=refit, out=folder, log=log, report_to=report_to.value
             )
         else:
-            run = run_sampler(prep, sampler, config, out=folder, log=log, refit=refit, report_to=report_to.value)
+            run = run_sampler(prep, parsed, config, out=folder, log=log, refit=refit, report_to=report_to.value)
         if folder is not None:
             if tuning_split:
                 write_json(folder / "tuning.json", {"fraction": tuning_split, "seed": seed, "validation_ndcg@10": held_out})
@@ -384,12 +385,12 @@ def compare_command(
             seed=seed,
             val_size=val_size,
             table=table_options(user_col, item_col, rating_col, time_col, sep, items),
-            specs=given or [],
+            samplers=given or [],
             clusters=clusters,
         )
-        specs = given or _check_samplers(default_samplers(prep.sampler_catalog.has_genres), config)
+        chosen = given or _check_samplers(default_samplers(prep.sampler_catalog.has_genres), config)
         runs = compare(
-            prep, specs, config, folder, progress=progress_bar("training one model per sampler"), report_to=report_to.value
+            prep, chosen, config, folder, progress=progress_bar("training one model per sampler"), report_to=report_to.value
         )
         write_options(folder, ctx)
     for name, run in runs.items():
@@ -450,12 +451,18 @@ def tune_command(
 
     with user_errors():
         claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, space], kind="cf-tune")
-        check_system(model.value, sampler)
+        family_config = check_system(model.value, sampler)
         searched = None if space is None else load_space(space, model.value, sampler)
         if storage is not None and "://" not in storage:
             storage = f"sqlite:///{Path(storage).resolve()}"  # a plain path is a SQLite file
         prep = _prepare(
-            dataset=dataset, data_dir=data_dir, protocol=protocol, seed=seed, val_size=val_size, table=None, specs=[sampler]
+            dataset=dataset,
+            data_dir=data_dir,
+            protocol=protocol,
+            seed=seed,
+            val_size=val_size,
+            table=None,
+            samplers=[family_config],
         )
         name = study_name or f"{Path(dataset).name}-{model.value}-{sampler}"
         bar = progress_bar("tuning")(range(trials))
@@ -509,12 +516,15 @@ def _retrain(folder: Path, prep, model: str, params: dict, epochs: int, seed: in
     from negrec.eval.significance import over_seeds
     from negrec.experiments.cf_tune import TRIAL_SETTINGS, replay
 
+    from negrec.sampling.registry import parse_sampler
+
     p = {k: v for k, v in params.items() if k != "epochs"}
     spec = p.pop("sampler")
+    sampler = parse_sampler(spec)  # the study's best spec, parsed once for every seed
     held_out, values = [], []
     for i in range(seeds):
         config = TrainConfig(model=model, epochs=epochs, seed=seed + i, **TRIAL_SETTINGS, **p)
-        run, value = replay(prep, spec, config, out=folder / "run" if i == 0 else None)
+        run, value = replay(prep, sampler, config, out=folder / "run" if i == 0 else None)
         held_out.append(value)
         values.append(run.evaluation.summary()["NDCG@10"])
     s = over_seeds(values)

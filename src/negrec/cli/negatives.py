@@ -172,18 +172,19 @@ def annotate_command(
 
 def _clusters_catalog(definition, catalog, histories_file: Path, seed: int, parser: str):
     """The catalog of a cluster definition; embedding clusters learn item vectors from a records file's histories."""
-    if definition.kind == "genres":
-        return catalog
     from negrec.cf.item_vectors import clusters_catalog
     from negrec.preference.annotate import histories_of
     from negrec.sampling.clusters import history_matrix
 
-    if not histories_file.is_file():
-        raise DataError(
-            f"{definition.spec} learns item vectors from histories: not found (pass --cluster-from)", path=histories_file
-        )
-    typer.echo(f"{definition.spec}: item vectors learned from the histories of {histories_file}")
-    return clusters_catalog(definition, catalog, history_matrix(histories_of(histories_file, parser), catalog), seed)
+    def histories():
+        if not histories_file.is_file():
+            raise DataError(
+                f"{definition.spec} learns item vectors from histories: not found (pass --cluster-from)", path=histories_file
+            )
+        typer.echo(f"{definition.spec}: item vectors learned from the histories of {histories_file}")
+        return history_matrix(histories_of(histories_file, parser), catalog)
+
+    return clusters_catalog(definition, catalog, histories, seed)
 
 
 @app.command("select")

@@ -11,7 +11,9 @@ import scipy.sparse as sp
 
 from negrec.cf.baselines import popularity_recommend, random_recommend
 from negrec.cf.recommenders import TrainedRecommender, train_model
-from negrec.sampling.registry import kind_of, parse_sampler
+from negrec.sampling.clusters import ClusterDefinition
+from negrec.sampling.registry import as_config, kind_of
+from negrec.sampling.spec import SamplerConfig
 from negrec.cf.trainer import TrainConfig, TrainResult
 from negrec.data.catalog import Catalog
 from negrec.data.formats import detect_format, resolve_source
@@ -74,11 +76,11 @@ def default_samplers(has_genres: bool) -> list[str]:
     return list(COMPARE_DEFAULT + (COMPARE_GENRES if has_genres else ()))
 
 
-def check_samplers_fit(prep: "Prepared", specs: list[str]) -> None:
+def check_samplers_fit(prep: "Prepared", samplers: list[SamplerConfig]) -> None:
     """Refuse, before any training, samplers that read genres when the dataset has none (naming them)."""
     if prep.sampler_catalog.has_genres:
         return
-    needing = [s for s in specs if kind_of(parse_sampler(s)).needs_genres]
+    needing = [s.name for s in samplers if kind_of(s).needs_genres]
     if needing:
         raise ValueError(
             f"{', '.join(needing)} need{'s' if len(needing) == 1 else ''} item genres, and {prep.data.name} has none "
@@ -97,7 +99,7 @@ class Prepared:
     exclude: sp.csr_matrix  # per-user items never recommended (training items, or training positives)
     banned_items: np.ndarray | None = None  # items nobody is recommended (unseen in training)
     clusters: Catalog | None = None  # the catalog cluster samplers read (embedding:K); None: the dataset's genres
-    cluster_spec: tuple[str, int] | None = None  # (embedding:K, seed) that `clusters` was learned with from `train`
+    cluster_spec: tuple[ClusterDefinition, int] | None = None  # (embedding:K, seed) `clusters` was learned with from `train`
 
     @property
     def sampler_catalog(self) -> Catalog:
@@ -137,20 +139,16 @@ def prepare(data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: flo
     raise ValueError(f"unknown protocol {protocol!r}")
 
 
-def with_clusters(prep: Prepared, spec: str, seed: int) -> Prepared:
-    """`prep` whose cluster samplers read the interest clusters `spec` (sampling/clusters.py): genres:3 the dataset's
-    genres; embedding:K k-means clusters of MF item vectors learned from the training positives (with `seed`), which
-    also gives cluster samplers to a dataset without genres."""
+def with_clusters(prep: Prepared, definition: ClusterDefinition, seed: int) -> Prepared:
+    """`prep` whose cluster samplers read the interest clusters `definition` (sampling/clusters.py): genres:3 the
+    dataset's genres; embedding:K k-means clusters of MF item vectors learned from the training positives (with
+    `seed`), which also gives cluster samplers to a dataset without genres."""
     from negrec.cf.item_vectors import clusters_catalog
-    from negrec.sampling.clusters import parse_clusters
 
-    definition = parse_clusters(spec)
-    if definition.kind == "genres":
-        if definition.k != 3:
-            raise ValueError(f"CF's cluster samplers take a user's top 3 genres; {spec} applies to the LLM annotation")
-        return prep
-    clusters = clusters_catalog(definition, prep.data.catalog, prep.train.binary(), seed)
-    return replace(prep, clusters=clusters, cluster_spec=(spec, seed))
+    if definition.user_top != 3:
+        raise ValueError(f"CF's cluster samplers take a user's top 3 genres; {definition.spec} applies to the LLM annotation")
+    clusters = clusters_catalog(definition, prep.data.catalog, lambda: prep.train.binary(), seed)
+    return prep if clusters is prep.data.catalog else replace(prep, clusters=clusters, cluster_spec=(definition, seed))
 
 
 def tuning_split(prep: Prepared, *, fraction: float = 0.1, seed: int = 123) -> Prepared:
@@ -212,18 +210,23 @@ def check_refit(prep: Prepared) -> None:
 
 
 def refit_model(
-    prep: Prepared, spec: str, config: TrainConfig, selected: TrainResult, *, log: Callable[[str], None] | None = None
+    prep: Prepared,
+    sampler: SamplerConfig,
+    config: TrainConfig,
+    selected: TrainResult,
+    *,
+    log: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Retrain on training + validation parts for the epochs early stopping chose, with the same settings and seed,
     keeping the last epoch (no validation is left to choose another); the time budget governed the selection."""
     check_refit(prep)
     config = replace(config, epochs=selected.best_epoch + 1, time_budget=None)
-    return train_model(prep.train.merged(prep.valid), spec, config, catalog=prep.sampler_catalog, log=log, restore_best=False)
+    return train_model(prep.train.merged(prep.valid), sampler, config, catalog=prep.sampler_catalog, log=log, restore_best=False)
 
 
 def run_sampler(
     prep: Prepared,
-    spec: str,
+    sampler: SamplerConfig,
     config: TrainConfig,
     *,
     out: Path | None = None,
@@ -231,25 +234,25 @@ def run_sampler(
     refit: bool = False,
     report_to: str = "none",
 ) -> CFRun:
-    """Train with one sampler spec (optionally refit on train + validation), evaluate on the test split, optionally
+    """Train with one sampler (optionally refit on train + validation), evaluate on the test split, optionally
     write a run folder. The homework protocol tests on its validation part, which a refit model has seen, so there
     the selected model is the one scored."""
     if refit:
         check_refit(prep)
-    config = config.for_sampler(parse_sampler(spec))  # the run records the loss it trained with
-    result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.sampler_catalog, log=log)
+    config = config.for_sampler(sampler)  # the run records the loss it trained with
+    result = train_model(prep.train, sampler, config, valid=prep.valid, catalog=prep.sampler_catalog, log=log)
     refit_log = None if log is None else (lambda line: log(f"refit {line}"))  # its epochs read apart from the selection's
-    final = refit_model(prep, spec, config, result, log=refit_log) if refit else None
+    final = refit_model(prep, sampler, config, result, log=refit_log) if refit else None
     scored, exclude = result, prep.exclude
     if final is not None and prep.test is not prep.valid:
         scored, exclude = final, (prep.exclude + prep.valid.binary()).astype(bool).astype(np.float32)
     ks = sorted(set(KS) | {int(config.metric.split("@")[1])})  # the test table also has the validation metric's K
     learned = prep.train.merged(prep.valid) if scored is final else prep.train
-    recommender = TrainedRecommender.from_result(scored, learned, config, spec)
+    recommender = TrainedRecommender.from_result(scored, learned, config, sampler)
     recs = recommender.recommend(prep.test_users(), max(ks), exclude=exclude, banned_items=prep.banned_items)
-    run = CFRun(spec, evaluate_recs(recs, prep, ks), recs, result, final)
+    run = CFRun(sampler.name, evaluate_recs(recs, prep, ks), recs, result, final)
     if out is not None:
-        save_run(out, run, prep, config, spec, tested="refit" if scored is final else "selected", report_to=report_to)
+        save_run(out, run, prep, config, sampler, tested="refit" if scored is final else "selected", report_to=report_to)
     return run
 
 
@@ -267,7 +270,14 @@ def reference_runs(prep: Prepared, seed: int) -> dict[str, CFRun]:
 
 
 def save_run(
-    folder: Path, run: CFRun, prep: Prepared, config: TrainConfig, spec: str, *, tested: str = "selected", report_to: str = "none"
+    folder: Path,
+    run: CFRun,
+    prep: Prepared,
+    config: TrainConfig,
+    sampler: SamplerConfig,
+    *,
+    tested: str = "selected",
+    report_to: str = "none",
 ) -> None:
     """The final model (`TrainedRecommender.save`: model.pt, train.npz — what it learned from — and model.json),
     config.json, metrics.json, curves.png, and what `recommend` also needs: known.npz (every item each user has in
@@ -277,11 +287,11 @@ def save_run(
 
     assert run.result is not None and run.final is not None
     learned = prep.train.merged(prep.valid) if run.refit is not None and prep.valid is not None else prep.train
-    TrainedRecommender.from_result(run.final, learned, config, spec).save(folder)
+    TrainedRecommender.from_result(run.final, learned, config, sampler).save(folder)
     sp.save_npz(folder / "known.npz", prep.data.interactions.binary())
     write_json(
         folder / "config.json",
-        {"sampler": spec, "train": config.as_dict(), "dataset": prep.data.name, "refit": run.refit is not None},
+        {"sampler": sampler.name, "train": config.as_dict(), "dataset": prep.data.name, "refit": run.refit is not None},
     )
     write_json(
         folder / "ids.json",
@@ -300,7 +310,7 @@ def save_run(
     }
     if run.refit is not None:
         metrics["refit"] = {"epochs": len(run.refit.history), "positives": learned.nnz, "history": run.refit.history}
-        TrainedRecommender.from_result(run.result, prep.train, config, spec).save(folder / "selected")
+        TrainedRecommender.from_result(run.result, prep.train, config, sampler).save(folder / "selected")
         training_curves(run.result.history, folder / "selected" / "curves.png", metric=config.metric)
     write_json(folder / "metrics.json", metrics)
     if report_to == "tensorboard":
@@ -353,7 +363,7 @@ def load_run(folder: str | Path) -> SavedRun:
 
 def compare(
     prep: Prepared,
-    specs: list[str],
+    samplers: list[SamplerConfig],
     config: TrainConfig,
     out: Path | None,
     *,
@@ -362,16 +372,17 @@ def compare(
 ) -> dict[str, CFRun]:
     """Train every sampler with the same split and seeds, add popularity/random rows, and write the comparison into
     `out` (None: nothing is written). `progress` wraps the loop over samplers (e.g. a rich progress bar)."""
-    return _compare(prep, specs, config, out, progress, report_to)[0]
+    return _compare(prep, samplers, config, out, progress, report_to)[0]
 
 
 def _compare(
-    prep: Prepared, specs: list[str], config: TrainConfig, out: Path | None, progress, report_to: str = "none"
+    prep: Prepared, samplers: list[SamplerConfig], config: TrainConfig, out: Path | None, progress, report_to: str = "none"
 ) -> tuple[dict[str, CFRun], dict]:
     runs: dict[str, CFRun] = {}
-    for spec in progress(specs) if progress else specs:
-        folder = None if out is None else out / "runs" / spec.replace(":", "_")
-        runs[spec] = run_sampler(prep, spec, config, out=folder, report_to=report_to)
+    by_name = {s.name: s for s in samplers}
+    for name in progress(list(by_name)) if progress else by_name:
+        folder = None if out is None else out / "runs" / name.replace(":", "_")
+        runs[name] = run_sampler(prep, by_name[name], config, out=folder, report_to=report_to)
     runs.update(reference_runs(prep, config.seed))
     evals = {name: r.evaluation for name, r in runs.items()}
     metrics = list(CF_TABLE)
@@ -379,7 +390,7 @@ def _compare(
     if "MGU@10" in next(iter(evals.values())).metrics:
         metrics += CF_GENRES
         plots["accuracy_vs_fairness"] = ("MGU@10", "NDCG@10")
-    options = dict(baseline="uniform" if "uniform" in runs else specs[0], tests=CF_TESTS, seed=config.seed)
+    options = dict(baseline="uniform" if "uniform" in runs else samplers[0].name, tests=CF_TESTS, seed=config.seed)
     if out is not None:
         write_comparison(out, evals, metrics, plots=plots, bars=["NDCG@10"], **options)
     return runs, {"evals": evals, "metrics": metrics, **options}
@@ -416,7 +427,7 @@ class Comparison:
 
 def compare_samplers(
     dataset: str | Dataset,
-    samplers: list[str],
+    samplers: list[str | SamplerConfig],
     *,
     protocol: Protocol = "leave-last-out",
     config: TrainConfig = TrainConfig(),
@@ -431,12 +442,13 @@ def compare_samplers(
     Samplers the data cannot serve (genres) are refused before any training."""
     from negrec.report.compare import comparison_tables
 
+    configs = [as_config(s) for s in samplers]  # the Python edge: each spec parsed once
+    for sampler in configs:
+        config.for_sampler(sampler)  # an impossible pairing fails here, by name
     data = dataset if isinstance(dataset, Dataset) else load_cf_dataset(dataset, data_dir, table=table)
     prep = prepare(data, protocol, seed=split_seed, val_size=val_size)
-    for spec in samplers:
-        config.for_sampler(parse_sampler(spec))  # a malformed spec or an impossible pairing fails here, by name
-    check_samplers_fit(prep, samplers)
-    runs, made = _compare(prep, samplers, config, None if out is None else Path(out), None)
+    check_samplers_fit(prep, configs)
+    runs, made = _compare(prep, configs, config, None if out is None else Path(out), None)
     metrics_table, paired = comparison_tables(
         made["evals"], made["metrics"], baseline=made["baseline"], tests=made["tests"], seed=made["seed"]
     )

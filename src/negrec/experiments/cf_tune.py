@@ -15,8 +15,8 @@ import numpy as np
 from negrec.cf.recommenders import TrainedRecommender, train_model
 from negrec.cf.trainer import TrainConfig
 from negrec.recommender import Recommender
-from negrec.sampling.registry import REGISTRY
-from negrec.sampling.spec import LOGQ, SamplerKind, Space
+from negrec.sampling.registry import REGISTRY, parse_sampler
+from negrec.sampling.spec import LOGQ, SamplerConfig, SamplerKind, Space
 from negrec.experiments.cf import CFRun, Prepared, evaluate_recs, run_sampler, tuning_holdout, tuning_split
 
 MAX_EPOCHS = {"mf": 100, "lightgcn": 40}  # mf-nobias: as mf
@@ -134,11 +134,12 @@ def search_space(model: str, sampler: str, space: Space | None = None) -> Callab
     return draw
 
 
-def check_system(model: str, sampler: str) -> None:
-    """Refuse, before any work, a sampler the model (or the loss the search gives it) cannot train with, by name."""
-    from negrec.sampling.registry import parse_sampler
-
-    TrainConfig(model=model, loss="softmax" if sampler == "popularity+logq" else None).for_sampler(parse_sampler(sampler))
+def check_system(model: str, sampler: str) -> SamplerConfig:
+    """The family or spec parsed (its defaults for a family); refused, before any work, when the model (or the loss
+    the search gives it) cannot train with it, by name."""
+    config = parse_sampler(sampler)
+    TrainConfig(model=model, loss="softmax" if sampler == "popularity" + LOGQ else None).for_sampler(config)
+    return config
 
 
 def fit_and_rank(
@@ -147,14 +148,15 @@ def fit_and_rank(
     """Train one configuration and rank for `prep`'s test users: early-stopped on `prep.valid` (the epochs it kept
     are returned), or for `params["epochs"]` epochs keeping the last (no validation left)."""
     p = dict(params)
-    spec, epochs = p.pop("sampler"), p.pop("epochs", max_epochs or MAX_EPOCHS.get(model, 100))
+    sampler = parse_sampler(p.pop("sampler"))  # a trial's spec, made by its draw: parsed here, once
+    epochs = p.pop("epochs", max_epochs or MAX_EPOCHS.get(model, 100))
     config = TrainConfig(model=model, epochs=epochs, seed=seed, **TRIAL_SETTINGS, **p)
     if early_stop:
-        result = train_model(prep.train, spec, config, valid=prep.valid, catalog=prep.sampler_catalog)
+        result = train_model(prep.train, sampler, config, valid=prep.valid, catalog=prep.sampler_catalog)
         kept = {"epochs": result.best_epoch + 1}
     else:
-        result, kept = train_model(prep.train, spec, config, catalog=prep.sampler_catalog, restore_best=False), {}
-    return rank_held_out(TrainedRecommender.from_result(result, prep.train, config, spec), prep, k), kept
+        result, kept = train_model(prep.train, sampler, config, catalog=prep.sampler_catalog, restore_best=False), {}
+    return rank_held_out(TrainedRecommender.from_result(result, prep.train, config, sampler), prep, k), kept
 
 
 def rank_held_out(recommender: Recommender, prep: Prepared, k: int = 10) -> np.ndarray:
@@ -248,7 +250,7 @@ def tune(
 
 def replay(
     prep: Prepared,
-    spec: str,
+    sampler: SamplerConfig,
     config: TrainConfig,
     *,
     fraction: float = TUNING_FRACTION,
@@ -261,7 +263,7 @@ def replay(
     tuning split, early-stopped on its held-out part — then (`refit`) retrained on all training positives for the
     epochs it kept and tested; returns the run and the trial's value (held-out NDCG@10 of the selected model)."""
     tprep = tuning_split(prep, fraction=fraction, seed=config.seed)
-    run = run_sampler(tuning_holdout(prep, tprep), spec, config, out=out, log=log, refit=refit, report_to=report_to)
+    run = run_sampler(tuning_holdout(prep, tprep), sampler, config, out=out, log=log, refit=refit, report_to=report_to)
     assert run.result is not None
-    selected = TrainedRecommender.from_result(run.result, tprep.train, config, spec)
+    selected = TrainedRecommender.from_result(run.result, tprep.train, config, sampler)
     return run, held_out_ndcg(rank_held_out(selected, tprep), tprep)

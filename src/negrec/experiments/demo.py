@@ -14,6 +14,7 @@ from negrec.data.stats import dataset_stats
 from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 from negrec.data.tabular import Dataset
 from negrec.report.columns import CF_DEMO_SUMMARY
+from negrec.sampling.registry import parse_sampler
 
 DEMO_KIND = "demo"  # the marker of a demo folder (see data.outputs)
 SAMPLERS = [
@@ -69,7 +70,7 @@ def run_demo(
     )
     prep = prepare(Dataset("synthetic", data.catalog, data.interactions), "leave-last-out")
     tc = train_config or TrainConfig(epochs=30, seed=cfg.seed)
-    runs = compare(prep, samplers or SAMPLERS, tc, out, progress=progress)
+    runs = compare(prep, [parse_sampler(s) for s in samplers or SAMPLERS], tc, out, progress=progress)
     summary = {name: {m: run.evaluation.summary()[m] for m in CF_DEMO_SUMMARY} for name, run in runs.items()}
     finding = read_json(out / "metrics.json")["summary"]
     write_text(

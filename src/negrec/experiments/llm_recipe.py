@@ -106,7 +106,7 @@ class Runner:
             elif r.data == "synthetic":
                 write_goodreads_dir(generate(SyntheticConfig(**{"seed": seeds[0], **r.synthetic})), data_dir)
         if is_main_process():
-            write_json(out / "recipe.json", {**r.__dict__, DATA_KEY: data})
+            write_json(out / "recipe.json", {**r.as_dict(), DATA_KEY: data})
             (out / MARKER).write_text(RUN_KIND + "\n", encoding="utf-8")
         processes_barrier()
         if len(seeds) == 1:
@@ -244,14 +244,14 @@ class SeedRun:
 
         def annotate_candidates():
             from negrec.cf.item_vectors import clusters_catalog
-            from negrec.sampling.clusters import history_matrix, parse_clusters
+            from negrec.sampling.clusters import history_matrix
 
             exposure = (
                 None if self.r.exposure_from == "candidates" else count_exposure(histories_of(self.data_dir / self.r.train))
             )
-            definition = parse_clusters(self.r.clusters)
+            definition = self.r.cluster_definition
             # embedding clusters: item vectors learned from the SFT records' histories (seeded by the run's seed)
-            histories = history_matrix(histories_of(self.data_dir / (self.r.sft_data or self.r.train)), catalog)
+            histories = lambda: history_matrix(histories_of(self.data_dir / (self.r.sft_data or self.r.train)), catalog)  # noqa: E731
             grouped = clusters_catalog(definition, catalog, histories, self.seed)
             ann = annotate(read_candidates(out / "candidates.json"), grouped, exposure=exposure, top_k=definition.user_top)
             write_json(out / "clusters.json", {"clusters": definition.spec, "in_cluster_share": ann.in_cluster_share})

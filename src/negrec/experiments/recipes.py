@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from negrec.data.io import file_signature, fingerprint, read_json, read_yaml_mapping
 from negrec.errors import DataError
+from negrec.sampling.clusters import ClusterDefinition, parse_clusters
 
 PROTOCOLS = ("seed", "ranked")
 PREDICT_KEYS = {"batch_size", "max_new_tokens", "k", "exclude_history"}
@@ -52,6 +54,15 @@ class Recipe:
     seed: int = 0
     seeds: list[int] | None = None  # several training seeds (the data stays the same)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The recipe's fields by name (what recipe.json stores; not its parsed caches)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @cached_property
+    def cluster_definition(self) -> ClusterDefinition:
+        """`clusters` parsed (once: the recipe's checks and its annotation stage read the same definition)."""
+        return parse_clusters(self.clusters)
+
     def seed_list(self) -> list[int]:
         """The training seeds to run."""
         return list(self.seeds) if self.seeds else [self.seed]
@@ -87,10 +98,8 @@ def _check(r: Recipe, path: Path) -> None:
     def fail(message: str, field_name: str, record: int | None = None):
         raise DataError(message, path=path, record=record, field=field_name)
 
-    from negrec.sampling.clusters import parse_clusters
-
     try:
-        parse_clusters(r.clusters)
+        r.cluster_definition  # parsed once, here at the edge, and kept
     except ValueError as exc:
         fail(str(exc), "clusters")
     if r.template not in TEMPLATES:
@@ -230,10 +239,10 @@ def check_resume(out: Path, recipe: Recipe, data: str | None = None) -> None:
             "reused against them — use another --out",
             path=out,
         )
-    now = json.loads(json.dumps(recipe.__dict__, default=str))  # as recipe.json stores it (tuples → lists)
+    now = json.loads(json.dumps(recipe.as_dict(), default=str))  # as recipe.json stores it (tuples → lists)
     # a field newer than the stored recipe: the run that wrote it behaved as the field's default (`clusters` came
     # after runs of the seed's genres:3), so only a value other than the default is a change
-    defaults = json.loads(json.dumps(Recipe(name="", data="").__dict__, default=str))
+    defaults = json.loads(json.dumps(Recipe(name="", data="").as_dict(), default=str))
     changed = sorted(
         k for k in before.keys() | now.keys() if k not in REPORT_ONLY and before.get(k, defaults.get(k)) != now.get(k)
     )

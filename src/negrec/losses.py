@@ -1,4 +1,7 @@
-"""Pairwise and listwise losses over one positive score and k (maskable) negative scores per row."""
+"""The losses that go with negrec's samplers, for any model: pairwise and listwise losses over one positive score and
+k (maskable) negative scores per row — BPR, BCE, gBCE (gSASRec), sampled softmax with logQ shifts — the softmax
+against one candidate set shared by the batch (in-batch, MNS), and the full cross-entropy over every item.
+Part of the public API (`negrec.sampling` draws the negatives these losses score)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,28 @@ def bce_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor) -> torch.
     neg_term = -F.logsigmoid(-neg)
     m = mask.to(neg.dtype)
     return (pos_term.sum() + (neg_term * m).sum()) / (pos.numel() + m.sum())
+
+
+def gbce_beta(n_negatives: int, n_items: int, t: float) -> float:
+    """gSASRec's β from the calibration t (Petrov & Macdonald, RecSys 2023): with the sampling rate
+    α = k / (|I| − 1), β = α · (t · (1 − 1/α) + 1/α); t = 0 gives β = 1 (BCE), t = 1 gives β = α (calibrated)."""
+    if not (n_items > 1 and n_negatives >= 1 and 0.0 <= t <= 1.0):
+        raise ValueError(f"gBCE needs n_items > 1, n_negatives ≥ 1 and 0 ≤ t ≤ 1, got {n_items}, {n_negatives}, {t}")
+    alpha = n_negatives / (n_items - 1)
+    return alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha)
+
+
+def gbce_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor, beta: float) -> torch.Tensor:
+    """Generalised BCE: −(β · log σ(s⁺) + Σ_valid log(1 − σ(s⁻))), averaged over every positive and valid negative
+    score as BCE is (β = 1 is BCE); log σ(s)^β lowers the positive's pull so that a model trained on k sampled
+    negatives is not overconfident."""
+    m = mask.to(neg.dtype)
+    return (beta * F.softplus(-pos).sum() + (F.softplus(neg) * m).sum()) / (pos.numel() + m.sum())
+
+
+def full_softmax_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over every item: `logits` (B, n_items), `targets` (B,) item ids; mean over rows."""
+    return F.cross_entropy(logits, targets)
 
 
 def softmax_loss(
@@ -63,6 +88,17 @@ def shared_softmax_loss(
     keep = ok.clone()
     keep.diagonal().fill_(True)
     return F.cross_entropy(logits.masked_fill(~keep, float("-inf")), torch.arange(len(users), device=users.device))
+
+
+def batch_softmax_loss(logits: torch.Tensor, mask: torch.Tensor, logq: torch.Tensor | None = None) -> torch.Tensor:
+    """Softmax over a candidate set the batch shares (in-batch, MNS): `logits` (B, C) with row b's positive at column
+    b, `mask` (B, C) its usable negatives (accidental hits False; the positive is always kept), `logq` (C,) log
+    expected counts subtracted from every column; mean cross-entropy over rows."""
+    if logq is not None:
+        logits = logits - logq
+    keep = mask.clone()
+    keep.diagonal().fill_(True)
+    return F.cross_entropy(logits.masked_fill(~keep, float("-inf")), torch.arange(len(logits), device=logits.device))
 
 
 def averaged_terms(loss: str, mask: torch.Tensor) -> float:
