@@ -137,6 +137,7 @@ SPECS = {
     "inbatch_logq": "inbatch+logq",
     "mns": "mns:7",
     "mixgcf": "mixgcf:4",
+    "tempered": "tempered:6:0.5",
 }
 SPECS.update({s: f"{s}:6" for s in STRATEGIES})
 SPECS.update({f"{s}_at_model": f"{s}@model:6" for s in STRATEGIES})

@@ -33,6 +33,7 @@ KIND_MODULES = (
     "mns",
     "mixgcf",
     "cluster_exposure",
+    "tempered",
 )
 
 REGISTRY: dict[str, SamplerKind] = {}
