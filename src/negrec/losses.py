@@ -44,9 +44,112 @@ def gbce_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor, beta: fl
     return (beta * F.softplus(-pos).sum() + (F.softplus(neg) * m).sum()) / (pos.numel() + m.sum())
 
 
-def full_softmax_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over every item: `logits` (B, n_items), `targets` (B,) item ids; mean over rows."""
-    return F.cross_entropy(logits, targets)
+CE_CHUNK = 512  # rows per block of the full cross-entropy: a block's logits (rows × items) stay in cache
+
+
+class _FullSoftmax(torch.autograd.Function):
+    """Mean cross-entropy of `h @ items.T` against `targets`, computed in row blocks: the forward keeps only each
+    row's log-sum-exp, the backward recomputes a block's logits and turns them in place into softmax − one-hot.
+    No (rows × items) matrix is ever stored whole, so the passes over it stay in cache."""
+
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, items: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        lse = torch.empty(len(h), dtype=h.dtype, device=h.device)
+        for start in range(0, len(h), CE_CHUNK):
+            lse[start : start + CE_CHUNK] = torch.logsumexp(h[start : start + CE_CHUNK] @ items.T, dim=1)
+        picked = (h * items[targets]).sum(-1)
+        ctx.save_for_backward(h, items, targets, lse)
+        return (lse - picked).mean()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        h, items, targets, lse = ctx.saved_tensors
+        scale = grad / len(h)
+        grad_h, grad_items = torch.empty_like(h), torch.zeros_like(items)
+        for start in range(0, len(h), CE_CHUNK):
+            block = slice(start, start + CE_CHUNK)
+            p = (h[block] @ items.T).sub_(lse[block, None]).exp_()
+            p[torch.arange(p.shape[0], device=p.device), targets[block]] -= 1.0
+            p.mul_(scale)
+            torch.mm(p, items, out=grad_h[block])
+            grad_items.addmm_(p.T, h[block])
+        return grad_h, grad_items, None
+
+
+def full_softmax_loss(h: torch.Tensor, items: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Cross-entropy over every item (SASRec+, a CF full softmax): logits h · items / τ for `h` (N, d) against the
+    (n_items, d) item table, `targets` (N,) item ids; mean over rows. Equal to
+    `F.cross_entropy(h @ items.T / τ, targets)` (tested), without materialising the (N × n_items) logits."""
+    if temperature != 1.0:
+        h = h / temperature
+    return _FullSoftmax.apply(h, items, targets)
+
+
+class _GroupedSoftmax(torch.autograd.Function):
+    """Mean sampled softmax of positions grouped by the candidate set they share (a sequence's, or the batch's):
+    row n of group g scores its positive against g's K candidates. Row blocks of one group are scored, reduced to a
+    log-sum-exp, and recomputed in the backward (softmax − one-hot in place), so no (rows × K) matrix of the whole
+    batch is ever stored."""
+
+    @staticmethod
+    def forward(ctx, h, pos_emb, cand, ok, offsets, pos_shift, cand_shift):
+        pos = (h * pos_emb).sum(-1)
+        if pos_shift is not None:
+            pos = pos - pos_shift
+        lse = torch.empty_like(pos)
+        for g, a, b in _blocks(offsets):
+            s = h[a:b] @ cand[g].T
+            if cand_shift is not None:
+                s -= cand_shift[g]
+            s.masked_fill_(~ok[g], float("-inf"))
+            lse[a:b] = torch.logaddexp(pos[a:b], torch.logsumexp(s, dim=1))
+        ctx.offsets = offsets
+        ctx.save_for_backward(h, pos_emb, cand, ok, pos, lse, cand_shift)
+        return (lse - pos).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, pos_emb, cand, ok, pos, lse, cand_shift = ctx.saved_tensors
+        scale = grad / len(h)
+        p_pos = (pos - lse).exp_().sub_(1.0).mul_(scale)  # d loss / d positive logit
+        grad_h = p_pos[:, None] * pos_emb
+        grad_pos = p_pos[:, None] * h
+        grad_cand = torch.zeros_like(cand)
+        for g, a, b in _blocks(ctx.offsets):
+            s = h[a:b] @ cand[g].T
+            if cand_shift is not None:
+                s -= cand_shift[g]
+            p = s.sub_(lse[a:b, None]).exp_().masked_fill_(~ok[g], 0.0).mul_(scale)
+            grad_h[a:b].addmm_(p, cand[g])
+            grad_cand[g].addmm_(p.T, h[a:b])
+        return grad_h, grad_pos, grad_cand, None, None, None, None
+
+
+def _blocks(offsets: list[int], rows: int = 512):
+    """(group, start, end) row blocks of at most `rows` rows, group by group."""
+    for g in range(len(offsets) - 1):
+        for a in range(offsets[g], offsets[g + 1], rows):
+            yield g, a, min(a + rows, offsets[g + 1])
+
+
+def grouped_softmax_loss(
+    h: torch.Tensor,
+    pos_emb: torch.Tensor,
+    cand: torch.Tensor,
+    ok: torch.Tensor,
+    offsets: list[int],
+    *,
+    temperature: float = 1.0,
+    pos_shift: torch.Tensor | None = None,
+    cand_shift: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Sampled softmax where consecutive rows share a candidate set: rows offsets[g]:offsets[g+1] of `h` (N, d) score
+    their positive (`pos_emb`, N × d) against group g's candidates `cand[g]` (G × K × d) where `ok[g]` (G × K); logits
+    h·e/τ − shift (logQ: `pos_shift` (N,), `cand_shift` (G, K)); mean over rows. Equal to `softmax_loss` on the
+    expanded (N, K) scores (tested), at the memory of one row block."""
+    if temperature != 1.0:
+        h = h / temperature
+    return _GroupedSoftmax.apply(h, pos_emb, cand, ok, list(offsets), pos_shift, cand_shift)
 
 
 def softmax_loss(

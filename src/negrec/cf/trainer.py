@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import torch
 
 from negrec.cf.names import LossName, ModelName, OptimizerName, SamplingPlace, TablesName
-from negrec.cf.early_stopping import EarlyStopping
+from negrec.training.early_stopping import EarlyStopping
 from negrec.cf.engines import FusedEngine, choose_engine, epoch_chunks, prefetched
 from negrec.cf.fused import applies as fused_applies, compile_note
 from negrec.losses import LOSSES, averaged_terms, shared_softmax_loss

@@ -9,11 +9,16 @@ from typing import Literal
 from negrec.data.paths import data_root
 from negrec.errors import DataError
 
-Format = Literal["auto", "movielens-100k", "ml-latest-small", "goodreads", "kaggle", "table", "synthetic"]
+Format = Literal["auto", "movielens-100k", "ml-latest-small", "goodreads", "kaggle", "sasrec", "table", "synthetic"]
 DATA_SUFFIXES = {".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl"}
-FORMATS = ["auto", "movielens-100k", "ml-latest-small", "goodreads", "kaggle", "table", "synthetic"]
+FORMATS = ["auto", "movielens-100k", "ml-latest-small", "goodreads", "kaggle", "sasrec", "table", "synthetic"]
 # folder names of ../shared/data, so `negrec data info movielens-100k` works with NEGREC_DATA_DIR set
-KNOWN_FOLDERS = {"movielens-100k": "movielens-100k", "ml-latest-small": "movielens-latest-small", "goodreads": "goodreads"}
+KNOWN_FOLDERS = {
+    "movielens-100k": "movielens-100k",
+    "ml-latest-small": "movielens-latest-small",
+    "goodreads": "goodreads",
+    "ml-1m": "movielens-1m-sasrec",
+}
 
 
 def resolve_source(source: str, data_dir: str | Path | None = None) -> Path:
@@ -47,10 +52,24 @@ def detect_format(path: Path) -> str:
             return "ml-latest-small"
         if (path / "id2name.json").is_file():
             return "goodreads"
+        if any(_user_item_lines(p) for p in path.glob("*.txt")):
+            return "sasrec"
         raise DataError("cannot tell the dataset format of this folder; pass --format", path=path)
+    if path.suffix.lower() == ".txt" and _user_item_lines(path):
+        return "sasrec"
     if path.suffix.lower() == ".csv":
         with open(path, encoding="utf-8") as fh:
             header = fh.readline().strip().split(",")
         if header[:2] == ["UserId", "ItemId"]:
             return "kaggle"
     return "table"
+
+
+def _user_item_lines(path: Path) -> bool:
+    """Whether a file starts like the SASRec benchmark files: `user item`, two integers."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = fh.readline().split()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return len(first) == 2 and all(x.isdigit() for x in first)

@@ -23,9 +23,16 @@ class LogQ:
         rate, self.per_batch, self.constant = kind_of(config).expected_counts(config, np.asarray(popularity, dtype=np.float64))
         self.rate = torch.from_numpy(rate).to(device)
 
+    def expected(self, items: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """E[count] of each of `items` (any shape) among a row's candidates in a batch of `batch_size` rows."""
+        expected = self.rate[items] * (batch_size if self.per_batch else 1)
+        return expected + self.constant if self.constant else expected
+
     def __call__(self, items: torch.Tensor, batch_size: int) -> torch.Tensor:
         """log E[count] of each of `items` (any shape) in a batch of `batch_size` rows."""
-        expected = self.rate[items] * (batch_size if self.per_batch else 1)
-        if self.constant:
-            expected = expected + self.constant
-        return torch.log(expected.clamp_min(1e-30)).to(torch.float32)
+        return torch.log(self.expected(items, batch_size).clamp_min(1e-30)).to(torch.float32)
+
+    def inclusion(self, items: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """log P(item in the candidate set) when the set keeps each item once (a sequential batch's distinct
+        targets): 1 − exp(−E[count]) (Poisson), which saturates for popular items where E[count] would not."""
+        return torch.log((-torch.expm1(-self.expected(items, batch_size))).clamp_min(1e-30)).to(torch.float32)

@@ -1,0 +1,276 @@
+"""Sequential recommenders on the published ML-1M table: SASRec BCE-1, SASRec+ (full cross-entropy), SASRec+ 3000
+(sampled cross-entropy), gSASRec (gBCE, 256 negatives, t 0.75) and GRU4Rec, reproduced with negrec's models, losses
+and sampler objects, beside negrec's own negatives (in-batch / MNS / popularity with logQ, hard and mixed negatives).
+
+Protocol (the literature's, `data/histories.py`): the ML-1M file SASRec published; leave-one-out (last item test,
+second-to-last validation, the rest training; the test input includes the validation item); full-catalogue ranking
+with the user's seen items removed; HR@10 and NDCG@10 over all 6,040 users. Settings as published (embedding 64, 2
+blocks, 1 head, max length 200, dropout 0.1, Adam 1e-3, batch 128; gSASRec: embedding 128, dropout 0.5, separate
+output embeddings, negatives drawn without excluding seen items, as its reference code), early stopping on
+validation NDCG@10 with patience 10, at most 100 epochs; the epoch early stopping chose is tested once. Each (row,
+seed) is one part file under results/seq_quality.parts/<dataset>/, reused while its settings match, so the table
+fills in over several runs (`--rows`, `--seeds`); the report (JSON, markdown, plot) is rebuilt from the parts.
+`--quick`: MovieLens 100K and ml-latest-small, four rows, one seed, at most 15 epochs — a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from negrec.data.io import write_json, write_text
+from negrec.eval.significance import over_seeds, paired_test
+from negrec.experiments.seq import prepare_seq, run_seq
+from negrec.sampling.registry import parse_sampler
+from negrec.seq.trainer import SeqConfig
+
+VERSION = 1  # bump when a change makes earlier parts incomparable
+RESULTS = Path(__file__).parent / "results"
+PUBLISHED_SOURCE = {
+    "Klenitskiy & Vasilev": "Klenitskiy & Vasilev, RecSys 2023 (antklen/sasrec-bert4rec-recsys23 README)",
+    "gSASRec": "Petrov & Macdonald, RecSys 2023 (asash/gSASRec-pytorch README; validation on 512 users)",
+    "HSTU": "as cited by meta-recsys/generative-recommenders README",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One system of the table: settings, sampler, and the published HR@10 / NDCG@10 it reproduces (if any)."""
+
+    name: str
+    config: SeqConfig
+    sampler: str | None = None
+    policy: str = "resample"
+    published: tuple[float, float] | None = None
+    source: str = ""
+    own: bool = False  # negrec's row (not a published one)
+    notes: list[str] = field(default_factory=list)
+
+    def key(self) -> str:
+        """File-name key of the row."""
+        return "".join(c if c.isalnum() else "-" for c in self.name.lower()).strip("-")
+
+    def settings(self) -> dict:
+        """Everything that makes a part comparable."""
+        return {"config": asdict(replace(self.config, seed=0)), "sampler": self.sampler, "policy": self.policy}
+
+
+BASE = SeqConfig()
+GSAS = replace(BASE, loss="gbce", gbce_t=0.75, dim=128, dropout=0.5, tied=False)
+ROWS = [
+    Row("SASRec+ (full CE)", replace(BASE, loss="ce"), None, published=(0.3152, 0.1821), source="Klenitskiy & Vasilev"),
+    Row(
+        "SASRec+ 3000",
+        replace(BASE, loss="softmax", share="sequence"),
+        "uniform:3000",
+        published=(0.3159, 0.1857),
+        source="Klenitskiy & Vasilev",
+    ),
+    Row("gSASRec", GSAS, "uniform:256", policy="allow", published=(0.3003, 0.1726), source="gSASRec"),
+    Row(
+        "SASRec BCE-1",
+        replace(BASE, loss="bce", share="sequence"),
+        "uniform",
+        published=(0.2500, 0.1341),
+        source="Klenitskiy & Vasilev",
+        notes=["one uniform negative per sequence, shared by its positions, as the reference code draws it"],
+    ),
+    Row("GRU4Rec", replace(BASE, model="gru4rec", loss="ce"), None, published=(0.2811, 0.1648), source="HSTU"),
+    Row("negrec in-batch", replace(BASE, loss="softmax"), "inbatch", own=True),
+    Row("negrec in-batch + logQ", replace(BASE, loss="softmax"), "inbatch+logq", own=True),
+    Row("negrec MNS 512 + logQ", replace(BASE, loss="softmax"), "mns:512", own=True),
+    Row("negrec popularity 3000 + logQ", replace(BASE, loss="softmax", share="sequence"), "popularity:0.75:3000+logq", own=True),
+    Row("negrec mixed hard + random, CE", replace(BASE, loss="softmax"), "mixed:64:16:240", own=True),
+    Row("negrec mixed hard + random, gBCE", GSAS, "mixed:64:16:240", own=True),
+]
+QUICK = {
+    "SASRec BCE-1": {},
+    "SASRec+ (full CE)": {},
+    "SASRec+ 3000": {"sampler": "uniform:500"},
+    "negrec in-batch + logQ": {},
+}
+
+
+def run_part(row: Row, data, seed: int, path: Path, log) -> dict:
+    """Train and test one (row, seed); written to `path` (the per-user NDCG@10 kept for paired tests)."""
+    config = replace(row.config, seed=seed)
+    sampler = None if row.sampler is None else parse_sampler(row.sampler, policy=row.policy)
+    t0 = time.perf_counter()
+    run = run_seq(data, sampler, config, name=row.name)
+    summary = run.evaluation.summary()
+    record = {
+        "version": VERSION,
+        "row": row.name,
+        "seed": seed,
+        "settings": row.settings(),
+        "HR@10": summary["HR@10"],
+        "NDCG@10": summary["NDCG@10"],
+        "best_epoch": run.result.best_epoch + 1,
+        "epochs": len(run.result.history),
+        "stopped": run.result.stopped,
+        "validation_ndcg@10": run.result.best_metric,
+        "train_seconds": run.result.history[-1]["seconds"],
+        "wall_seconds": time.perf_counter() - t0,
+        "rejection_rate": run.result.sampling.get("rejection_rate"),
+        "threads": torch.get_num_threads(),
+        "ndcg@10_per_user": [round(float(x), 6) for x in run.evaluation.per_user()["NDCG@10"]],
+    }
+    write_json(path, record)
+    log(
+        f"{data.name} {row.name} seed {seed}: NDCG@10 {record['NDCG@10']:.4f} HR@10 {record['HR@10']:.4f} "
+        f"(best epoch {record['best_epoch']} of {record['epochs']}, {record['train_seconds']:.0f} s)"
+    )
+    return record
+
+
+def part_path(parts: Path, dataset: str, row: Row, seed: int) -> Path:
+    """Where one (row, seed) is kept; the name carries a hash of its settings, so changed settings rerun."""
+    digest = hashlib.sha256(json.dumps([VERSION, row.settings()], sort_keys=True).encode()).hexdigest()[:10]
+    return parts / dataset / f"{row.key()}-{digest}-seed{seed}.json"
+
+
+def summarise(rows: list[Row], records: dict[str, list[dict]]) -> list[dict]:
+    """Per row: mean, std and t-interval over seeds, the published value and the gap, epochs and time."""
+    out = []
+    for row in rows:
+        got = records.get(row.name, [])
+        if not got:
+            continue
+        entry = {"row": row.name, "sampler": row.sampler, "loss": row.config.loss, "share": row.config.share}
+        entry.update({"seeds": [r["seed"] for r in got], "own": row.own, "notes": row.notes})
+        for metric in ("HR@10", "NDCG@10"):
+            s = over_seeds([r[metric] for r in got])
+            entry[metric] = {"mean": s.mean, "std": s.std, "ci": [s.ci_low, s.ci_high], "values": [r[metric] for r in got]}
+        if row.published:
+            entry["published"] = {"HR@10": row.published[0], "NDCG@10": row.published[1], "source": PUBLISHED_SOURCE[row.source]}
+            entry["ndcg_gap"] = entry["NDCG@10"]["mean"] - row.published[1]
+        entry["best_epochs"] = [r["best_epoch"] for r in got]
+        entry["train_minutes"] = float(np.mean([r["train_seconds"] for r in got]) / 60)
+        out.append(entry)
+    return out
+
+
+def paired_against(records: dict[str, list[dict]], base: str) -> list[dict]:
+    """Each row against `base` on seed 0, paired over users (NDCG@10)."""
+    ref = {r["seed"]: r for r in records.get(base, [])}
+    out = []
+    for name, got in records.items():
+        mine = {r["seed"]: r for r in got}
+        if name == base or 0 not in mine or 0 not in ref:
+            continue
+        test = paired_test(np.array(mine[0]["ndcg@10_per_user"]), np.array(ref[0]["ndcg@10_per_user"]), metric="NDCG@10", seed=0)
+        out.append({"a": name, "b": base, **test.as_dict()})
+    return out
+
+
+def to_markdown(dataset: str, table: list[dict], paired: list[dict]) -> str:
+    """The leaderboard of one dataset."""
+    lines = [
+        f"## {dataset}",
+        "",
+        "| system | seeds | HR@10 | NDCG@10 (95% CI over seeds) | published NDCG@10 | gap | best epochs | min/run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in sorted(table, key=lambda e: -e["NDCG@10"]["mean"]):
+        n, h = e["NDCG@10"], e["HR@10"]
+        ci = f"[{n['ci'][0]:.4f}, {n['ci'][1]:.4f}]" if len(e["seeds"]) > 1 else "–"
+        pub = f"{e['published']['NDCG@10']:.4f}" if "published" in e else "–"
+        gap = f"{e['ndcg_gap']:+.4f}" if "ndcg_gap" in e else "–"
+        lines.append(
+            f"| {e['row']} | {len(e['seeds'])} | {h['mean']:.4f} | {n['mean']:.4f} {ci} | {pub} | {gap} | "
+            f"{', '.join(map(str, e['best_epochs']))} | {e['train_minutes']:.1f} |"
+        )
+    if paired:
+        lines += ["", "Paired over users (seed 0, NDCG@10):", "", "| a | b | diff [95% CI] | p | MDE |", "|---|---|---|---|---|"]
+        for p in paired:
+            lines.append(
+                f"| {p['a']} | {p['b']} | {p['diff']:+.4f} [{p['ci_low']:+.4f}, {p['ci_high']:+.4f}] | {p['p_value']:.3g} | "
+                f"{p.get('mde', float('nan')):.4f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def plot(table: list[dict], path: Path, title: str) -> None:
+    """NDCG@10 per row with its CI over seeds and the published value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = sorted(table, key=lambda e: e["NDCG@10"]["mean"])
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(table) + 1.5))
+    y = np.arange(len(table))
+    means = [e["NDCG@10"]["mean"] for e in table]
+    low = [m - (e["NDCG@10"]["ci"][0] if len(e["seeds"]) > 1 else m) for m, e in zip(means, table)]
+    high = [(e["NDCG@10"]["ci"][1] if len(e["seeds"]) > 1 else m) - m for m, e in zip(means, table)]
+    ax.barh(y, means, xerr=[low, high], color=["tab:orange" if e["own"] else "tab:blue" for e in table])
+    pub = [(i, e["published"]["NDCG@10"]) for i, e in enumerate(table) if "published" in e]
+    if pub:
+        ax.scatter([p for _, p in pub], [i for i, _ in pub], marker="|", s=300, color="black", label="published", zorder=3)
+        ax.legend(loc="lower right")
+    ax.set_yticks(y, [e["row"] for e in table])
+    ax.set_xlabel("test NDCG@10 (mean over seeds, 95% CI)")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--datasets", default="ml-1m")
+    parser.add_argument("--rows", default=None, help="comma-separated row names (default: every row)")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds to run (parts already there are kept)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="MovieLens 100K and ml-latest-small, 4 rows, 1 seed, ≤ 15 epochs")
+    parser.add_argument("--report-only", action="store_true", help="rebuild the report from the parts, train nothing")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="default results/seq_quality.json (--quick: seq_quality_quick.json)"
+    )
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    out = args.out or RESULTS / ("seq_quality_quick.json" if args.quick else "seq_quality.json")
+    parts = out.with_suffix(".parts")
+    rows = ROWS
+    datasets = args.datasets.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.quick:
+        rows = [replace(r, config=replace(r.config, epochs=15, patience=3), **QUICK[r.name]) for r in ROWS if r.name in QUICK]
+        datasets = ["movielens-100k", "ml-latest-small"] if args.datasets == parser.get_default("datasets") else datasets
+        seeds = [0]
+    chosen = rows if args.rows is None else [r for r in rows if r.name in args.rows.split(",")]
+    document = {"protocol": " ".join(__doc__.split("\n\n")[1].split()), "datasets": {}}
+    for dataset in datasets:
+        data = None
+        records: dict[str, list[dict]] = {}
+        for row in rows:
+            for seed in seeds if row in chosen else []:
+                path = part_path(parts, dataset, row, seed)
+                if path.is_file() or args.report_only:
+                    continue
+                data = data or prepare_seq(dataset, args.data_dir)
+                run_part(row, data, seed, path, print)
+            for path in sorted((parts / dataset).glob(f"{row.key()}-*-seed*.json")):
+                record = json.loads(path.read_text())
+                if path == part_path(parts, dataset, row, record["seed"]):
+                    records.setdefault(row.name, []).append(record)
+        table = summarise(rows, records)
+        paired = paired_against(records, "SASRec+ (full CE)")
+        document["datasets"][dataset] = {"rows": table, "paired_vs_sasrec_plus": paired}
+        write_text(out.with_name(f"{out.stem}_{dataset}.md"), to_markdown(dataset, table, paired))
+        if table:
+            plot(table, out.with_name(f"{out.stem}_{dataset}.png"), f"{dataset}: sequential recommenders, test NDCG@10")
+    write_json(out, document)
+    print(f"→ {out}")
+
+
+if __name__ == "__main__":
+    main()

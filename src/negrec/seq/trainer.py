@@ -1,0 +1,209 @@
+"""Train a sequential recommender (SASRec, GRU4Rec) on leave-one-out histories: the model's epoch over length-bucketed
+batches, its validation (full-catalogue NDCG@10 of the second-to-last item, seen items filtered), all inside the
+outer loop every family shares (`training/loop.py`: early stopping, time budget, history)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from negrec.data.catalog import Catalog
+from negrec.data.histories import SequenceSplit, UserHistories
+from negrec.eval.metrics import ACCURACY, accuracy_metrics
+from negrec.ranking import top_k
+from negrec.sampling.spec import SamplerConfig
+from negrec.seq.batches import TrainingSequences, last_inputs
+from negrec.seq.models import GRU4Rec, SASRec
+from negrec.seq.objective import SEQ_LOSSES, SHARES, SeqObjective, check_objective
+from negrec.training.loop import LoopResult, LoopSettings, run_epochs
+
+SeqModelName = Literal["sasrec", "gru4rec"]
+SEQ_MODELS = ("sasrec", "gru4rec")
+
+
+@dataclass(frozen=True)
+class SeqConfig:
+    """Model, objective and optimisation of a sequential recommender (defaults: SASRec as published — embedding 64,
+    2 blocks, 1 head, max length 200, dropout 0.1, Adam 1e-3, batch 128, full cross-entropy)."""
+
+    model: SeqModelName = "sasrec"
+    dim: int = 64
+    blocks: int = 2
+    heads: int = 1
+    max_len: int = 200
+    dropout: float = 0.1
+    tied: bool = True  # score against the input item embeddings (SASRec); False: a separate output table (gSASRec)
+    loss: str = "ce"
+    share: str = "position"  # negatives per position, per sequence or shared by the batch
+    gbce_t: float = 0.75
+    temperature: float = 1.0
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 1e-3
+    patience: int = 10
+    metric: str = "NDCG@10"
+    time_budget: float | None = None
+    keep_seen: bool = False  # rank items the user has already seen (filtered by default)
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        """Refuse values no run can use, naming the option."""
+        for name in ("dim", "blocks", "heads", "max_len", "epochs", "batch_size", "patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be an integer ≥ 1, got {value!r}")
+        for name in ("lr", "temperature"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"--{name} must be > 0, got {value}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.gbce_t <= 1.0:
+            raise ValueError(f"--gbce-t must be in [0, 1], got {self.gbce_t}")
+        if self.model not in SEQ_MODELS:
+            raise ValueError(f"--model must be one of {', '.join(SEQ_MODELS)}, got {self.model!r}")
+        if self.loss not in SEQ_LOSSES or self.share not in SHARES:
+            check_objective(self.loss, None, self.share, self.model)
+        if self.dim % self.heads:
+            raise ValueError(f"--dim {self.dim} must divide by --heads {self.heads}")
+        if self.time_budget is not None and not self.time_budget >= 0:
+            raise ValueError(f"--time-budget must be ≥ 0 seconds, got {self.time_budget}")
+        name, _, k = self.metric.partition("@")
+        if name not in ACCURACY or not k.isdigit() or int(k) < 1:
+            raise ValueError(f"--metric must look like NDCG@10 ({', '.join(ACCURACY)}), got {self.metric!r}")
+
+    def as_dict(self) -> dict:
+        """Plain dict for run configs."""
+        return asdict(self)
+
+
+@dataclass
+class SeqResult(LoopResult):
+    """The trained model (best validation epoch restored) and its history."""
+
+    model: torch.nn.Module | None = None
+    sampling: dict | None = None
+    positions: int = 0
+
+
+def build_seq_model(config: SeqConfig, n_items: int) -> torch.nn.Module:
+    """A fresh model; its weights depend only on the seed."""
+    generator = torch.Generator().manual_seed(config.seed)
+    if config.model == "gru4rec":
+        return GRU4Rec(n_items, config.dim, dropout=config.dropout, tied=config.tied, generator=generator)
+    return SASRec(n_items, config.dim, config.blocks, config.heads, config.max_len, config.dropout, config.tied, generator)
+
+
+def score_users(
+    model: torch.nn.Module, histories: UserHistories, users: np.ndarray, max_len: int, chunk: int = 512
+) -> np.ndarray:
+    """(len(users), n_items) scores of every item as each user's next one, from their last `max_len` items."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    with torch.no_grad():
+        items = model.item_embeddings()
+        for start in range(0, len(users), chunk):
+            inputs, last = last_inputs(histories, users[start : start + chunk], max_len)
+            hidden = model(inputs.to(device))
+            out.append((hidden[torch.arange(len(last)), last.to(device)] @ items.T).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, histories.n_items), dtype=np.float32)
+
+
+def recommend_next(
+    model: torch.nn.Module, histories: UserHistories, users: np.ndarray, k: int, *, max_len: int, keep_seen: bool = False
+) -> np.ndarray:
+    """Top-k next items per user over the full catalogue, items already in the history removed unless `keep_seen`."""
+    seen = None if keep_seen else histories.matrix()[users]
+    return top_k(score_users(model, histories, users, max_len), k, exclude=seen)
+
+
+def evaluate_part(model, split: SequenceSplit, part: str, ks: list[int], *, max_len: int, keep_seen: bool = False):
+    """(recommendations, accuracy metrics) of `part` (valid / test) for the users that have a target there."""
+    users = split.users(part)
+    recs = recommend_next(model, split.inputs(part), users, max(ks), max_len=max_len, keep_seen=keep_seen)
+    truth: sp.csr_matrix = split.targets(part)[users]
+    return recs, accuracy_metrics(recs, truth, ks)
+
+
+class SeqEpochs:
+    """One sequential model's epochs (`training.loop.EpochTrainer`)."""
+
+    def __init__(self, split: SequenceSplit, sampler: SamplerConfig | None, config: SeqConfig, catalog: Catalog | None):
+        self.split, self.config = split, config
+        self.device = torch.device(config.device)
+        self.model = build_seq_model(config, split.train.n_items).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.data = TrainingSequences(split.train, config.max_len)
+        self.rng = np.random.default_rng(config.seed)
+        torch.manual_seed(config.seed)  # dropout draws
+        known = split.train.interactions()
+        self.objective = SeqObjective(
+            config.loss,
+            sampler,
+            known,
+            share=config.share,
+            gbce_t=config.gbce_t,
+            temperature=config.temperature,
+            seed=config.seed + 1,
+            catalog=catalog if catalog is not None and catalog.has_genres else None,
+            model=config.model,
+        )
+
+    def epoch(self, epoch: int) -> dict:
+        t0 = time.perf_counter()
+        self.model.train()
+        total, batches = 0.0, 0
+        for batch in self.data.batches(self.config.batch_size, self.rng):
+            hidden = self.model(batch.inputs.to(self.device))
+            loss = self.objective(hidden, batch.labels.to(self.device), batch.users.to(self.device), self.model.item_embeddings())
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total, batches = total + loss.item(), batches + 1
+        row = {"loss": total / max(batches, 1), "positions": self.data.positions, "seconds": time.perf_counter() - t0}
+        row["rejection_rate"] = self.objective.stats.rejection_rate
+        return row
+
+    def validate(self) -> float | None:
+        if not len(self.split.users("valid")):
+            return None
+        k = int(self.config.metric.split("@")[1])
+        _, metrics = evaluate_part(
+            self.model, self.split, "valid", [k], max_len=self.config.max_len, keep_seen=self.config.keep_seen
+        )
+        return metrics[self.config.metric].value
+
+
+def train_seq(
+    split: SequenceSplit,
+    sampler: SamplerConfig | None,
+    config: SeqConfig = SeqConfig(),
+    *,
+    catalog: Catalog | None = None,
+    log: Callable[[str], None] | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    restore_best: bool = True,
+) -> SeqResult:
+    """Train on `split.train`, early-stopping on the validation targets; returns the model (CPU) and its history."""
+    if split.train.n_items < 2 or not len(TrainingSequences(split.train, 1).users):
+        raise ValueError("no training sequence with two items or more: a sequential model has nothing to learn")
+    trainer = SeqEpochs(split, sampler, config, catalog)
+    settings = LoopSettings(
+        config.epochs,
+        config.patience,
+        config.metric,
+        config.time_budget,
+        keep_best=restore_best,
+        validated=len(split.users("valid")) > 0 and restore_best,
+    )
+    loop = run_epochs(trainer, settings, log=log, on_epoch=on_epoch)
+    result = SeqResult(**vars(loop), model=trainer.model.cpu(), positions=trainer.data.positions)
+    result.sampling = {**trainer.objective.stats.as_dict(), "sampler": None if sampler is None else sampler.name}
+    return result

@@ -1,0 +1,93 @@
+"""The outer training loop every model family shares (CF's MF / LightGCN, the sequential recommenders): per epoch
+the family's `EpochTrainer` trains and reports, the loop adds the validation metric, logs the row, early-stops on
+validation (patience; the best epoch's weights restored as a real copy), stops at a wall-clock budget, and says why
+it stopped."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import torch
+
+from negrec.training.early_stopping import EarlyStopping
+
+
+class EpochTrainer(Protocol):
+    """One model family's training: `epoch` trains one pass and returns its history row (its keys in the order the
+    history shows them; a `seconds` key holds the epoch's own training time, which the loop replaces with the
+    running total), `validate` the validation metric (None without validation)."""
+
+    model: torch.nn.Module
+
+    def epoch(self, epoch: int) -> dict: ...
+
+    def validate(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """How long to train and how to choose the epoch."""
+
+    epochs: int
+    patience: int
+    metric: str = "NDCG@10"
+    time_budget: float | None = None  # seconds of training (validation not counted)
+    keep_best: bool = True  # False: the last epoch's weights are the result (a refit for a fixed number of epochs)
+    validated: bool = True  # without validation the lowest-loss epoch is kept and training never stops early
+
+
+@dataclass
+class LoopResult:
+    """What happened: the history rows, the chosen epoch and its metric, and why training stopped."""
+
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+    best_metric: float = float("-inf")
+    stopped: str = "epochs"
+
+
+def format_row(row: dict) -> str:
+    """One history row as the log line (`key=value`, floats to 4 places)."""
+    return " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+
+
+def run_epochs(
+    trainer: EpochTrainer,
+    settings: LoopSettings,
+    *,
+    log: Callable[[str], None] | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> LoopResult:
+    """Train epochs until the epoch limit, early stopping (validated runs) or the time budget; the best epoch's
+    weights are restored (`keep_best`). `on_epoch` sees every finished row (e.g. a progress bar)."""
+    result = LoopResult()
+    stopper = EarlyStopping(settings.patience, validated=settings.validated, keep_best=settings.keep_best)
+    spent = 0.0
+    for epoch in range(settings.epochs):
+        t0 = time.perf_counter()
+        row = {"epoch": epoch, **trainer.epoch(epoch)}
+        spent += row.get("seconds", time.perf_counter() - t0)
+        row["seconds"] = spent
+        value = trainer.validate() if settings.validated else None
+        if value is not None:
+            row[settings.metric] = value
+        result.history.append(row)
+        if log:
+            log(format_row(row))
+        current = row.get(settings.metric, -row["loss"])  # without validation: keep the lowest-loss epoch
+        stop = stopper.update(epoch, current, trainer.model)
+        result.best_metric, result.best_epoch = stopper.best_value, stopper.best_epoch
+        if on_epoch is not None:
+            on_epoch(row)
+        if stop:
+            result.stopped = "early stopping"
+            break
+        if settings.time_budget is not None and spent >= settings.time_budget:
+            result.stopped = "time budget"
+            break
+    stopper.restore(trainer.model)
+    if not settings.keep_best:
+        result.best_epoch, result.best_metric = len(result.history) - 1, float("nan")
+    return result
