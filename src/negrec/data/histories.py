@@ -135,9 +135,10 @@ def leave_one_out(histories: UserHistories, min_train: int = 1) -> SequenceSplit
     `min_train` + 2 items keep everything in training (no targets), as SASRec's preprocessing does."""
     lengths = histories.lengths
     eligible = lengths >= min_train + 2
-    last = histories.offsets[1:] - 1
-    test = np.where(eligible, histories.items[np.maximum(last, 0)], -1)
-    valid = np.where(eligible, histories.items[np.maximum(last - 1, 0)], -1)
+    last = histories.offsets[1:][eligible] - 1
+    test = np.full(histories.n_users, -1, dtype=np.int64)
+    valid = np.full(histories.n_users, -1, dtype=np.int64)
+    test[eligible], valid[eligible] = histories.items[last], histories.items[last - 1]
     cut = np.where(eligible, 2, 0)
     keep_len = lengths - cut
     position = np.arange(len(histories.items)) - np.repeat(histories.offsets[:-1], lengths)
@@ -145,7 +146,7 @@ def leave_one_out(histories: UserHistories, min_train: int = 1) -> SequenceSplit
     train = UserHistories(
         np.concatenate([[0], np.cumsum(keep_len)]).astype(np.int64), histories.items[keep], histories.n_items, histories.user_ids
     )
-    return SequenceSplit(histories, train, valid.astype(np.int64), test.astype(np.int64))
+    return SequenceSplit(histories, train, valid, test)
 
 
 def read_sasrec_lines(path: Path) -> tuple[np.ndarray, np.ndarray]:

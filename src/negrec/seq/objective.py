@@ -52,12 +52,12 @@ def check_objective(loss: str, sampler: SamplerConfig | None, share: str, model:
     if sampler is None:
         raise ValueError(f"--loss {loss} needs negatives: give --sampler (e.g. uniform, uniform:256, dns:10, inbatch+logq)")
     kind = kind_of(sampler)
-    check_pairing(sampler, model=model, loss=loss if loss != "gbce" else "bce")
+    if loss == "gbce" and sampler.shared:
+        raise ValueError(f"--loss gbce calibrates k sampled negatives per position; {sampler.name!r} shares the batch's targets")
+    check_pairing(sampler, model=model, loss=loss if loss != "gbce" else "bce")  # gBCE is BCE with a weight
     if share != "position" and (kind.needs_scores(sampler) or sampler.shared):
         why = "shares the batch's targets already" if sampler.shared else "picks per position by the model's scores"
         raise ValueError(f"--share {share}: sampler {sampler.name!r} {why}; use --share position")
-    if loss == "gbce" and sampler.shared:
-        raise ValueError(f"--loss gbce calibrates k sampled negatives per position; {sampler.name!r} shares the batch's targets")
 
 
 class SeqObjective:
