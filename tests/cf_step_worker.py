@@ -11,7 +11,8 @@ import scipy.sparse as sp
 import torch
 
 from negrec.cf.processes import Processes
-from negrec.cf.trainer import TrainConfig, _batch_step, _optimizers, build_model
+from negrec.cf.steps import BatchStep, optimizers
+from negrec.cf.trainer import TrainConfig, build_model
 from negrec.cf.engines import graph_cache
 from negrec.sampling.registry import parse_sampler
 
@@ -48,7 +49,7 @@ def one_step(case: tuple[str, ...], processes: Processes | None, *, steps: int =
     config = config.for_sampler(sampler)
     users, positives, negatives, ok, matrix = batch()
     model = build_model(config, matrix, torch.Generator().manual_seed(0))
-    step = _batch_step(model, _optimizers(model, config), config, sampler, None, torch.Generator().manual_seed(1), processes)
+    step = BatchStep(model, optimizers(model, config), config, sampler, None, torch.Generator().manual_seed(1), processes)
     rows = slice(None) if processes is None else [slice(0, 4), slice(4, BATCH)][processes.rank]
     for _ in range(steps):
         step(users[rows], positives[rows], negatives[rows], ok[rows], graph_cache(model, sampler))

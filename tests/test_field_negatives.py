@@ -14,7 +14,8 @@ from negrec.sampling.logq import LogQ
 from negrec.cf.mixgcf import mix_negatives
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.engines import graph_cache
-from negrec.cf.trainer import TrainConfig, _batch_step, train
+from negrec.cf.steps import BatchStep
+from negrec.cf.trainer import TrainConfig, train
 from negrec.data.interactions import Interactions
 from negrec.sampling.kinds.ahns import ahns_pick
 from negrec.sampling.negatives import NegativeSampler
@@ -61,7 +62,7 @@ def batch_loss(
     sampler = NegativeSampler(sampler_config, train_part, np.random.default_rng(seed))
     logq = LogQ(sampler_config, train_part.popularity(), torch.device("cpu")) if sampler_config.logq else None
     opts = [] if isinstance(model, MF) else [torch.optim.SGD(model.parameters(), lr=1e-12)]
-    step = _batch_step(model, opts, config, sampler_config, logq, torch.Generator().manual_seed(0))
+    step = BatchStep(model, opts, config, sampler_config, logq, torch.Generator().manual_seed(0))
     if sampler_config.shared:
         shared = sampler.shared(users, positives)
         neg, ok = torch.from_numpy(shared.items), torch.from_numpy(shared.ok)

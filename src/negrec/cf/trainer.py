@@ -3,7 +3,7 @@ stopping that restores a real copy of the best weights, and a wall-clock budget.
 
 from __future__ import annotations
 
-import contextlib
+
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -14,14 +14,12 @@ import scipy.sparse as sp
 import torch
 
 from negrec.cf.names import LossName, ModelName, OptimizerName, SamplingPlace, TablesName
-from negrec.training.early_stopping import EarlyStopping
 from negrec.cf.engines import FusedEngine, choose_engine, epoch_chunks, prefetched
 from negrec.cf.fused import applies as fused_applies, compile_note
-from negrec.losses import LOSSES, averaged_terms, shared_softmax_loss
-from negrec.cf.mixgcf import mix_negatives
 from negrec.cf.processes import Processes
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
-from negrec.cf.rows import GatheredRows
+from negrec.cf.steps import BatchStep, optimizers
+from negrec.losses import LOSSES
 from negrec.cf.sharded import ShardedMF
 from negrec.ranking import top_k_by_user
 from negrec.data.catalog import Catalog
@@ -32,6 +30,7 @@ from negrec.sampling.logq import LogQ
 from negrec.sampling.negatives import NegativeSampler
 from negrec.sampling.registry import SamplerConfig, check_pairing, kind_of, suggestion
 from negrec.sampling.sources import SamplingStats
+from negrec.training.loop import LoopSettings, run_epochs
 
 
 @dataclass(frozen=True)
@@ -187,18 +186,6 @@ def build_model(config: TrainConfig, train: sp.csr_matrix, generator: torch.Gene
     )
 
 
-def _optimizers(model: torch.nn.Module, config: TrainConfig) -> list[torch.optim.Optimizer]:
-    if config.optimizer == "sgd":
-        return []  # GatheredRows.scatter updates the rows; the global bias is stepped beside it
-    if config.optimizer == "sparse_adam":
-        sparse = [p for n, p in model.named_parameters() if n.endswith(".weight") and isinstance(model, MF)]
-        dense = [p for p in model.parameters() if all(p is not q for q in sparse)]
-        opts: list[torch.optim.Optimizer] = [torch.optim.SparseAdam(sparse, lr=config.lr)]
-        return opts + ([torch.optim.Adam(dense, lr=config.lr)] if dense else [])
-    # the fused kernel updates every tensor in one pass: per-step cost matters on small CF data
-    return [torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)]
-
-
 def recommend(
     model: torch.nn.Module,
     users: np.ndarray,
@@ -238,106 +225,6 @@ def validation_score(
     return float(total[0] / total[1])
 
 
-def _batch_step(
-    model: torch.nn.Module,
-    opts: list[torch.optim.Optimizer],
-    config: TrainConfig,
-    sampler: SamplerConfig,
-    logq: LogQ | None,
-    mixing: torch.Generator,
-    processes: Processes | None = None,
-) -> Callable[..., float]:
-    """One optimisation step on (users, positives, negatives, mask, cache); returns the batch loss. Negatives are
-    (B, k) per row, or one shared (C,) list whose first B entries are the rows' positives (in-batch, MNS), or for
-    MixGCF each row's (B, M) candidates to mix."""
-    loss_fn = LOSSES[config.loss]
-    options = {"bpr": {"margin": config.margin}, "softmax": {"temperature": config.temperature}}.get(config.loss, {})
-
-    def shared_loss(
-        users: torch.Tensor,
-        item_rows: torch.Tensor,
-        item_bias: torch.Tensor | None,
-        scores: Callable[[], torch.Tensor],
-        ok: torch.Tensor,
-        items: torch.Tensor,
-        p: torch.Tensor,
-    ) -> torch.Tensor:
-        """The loss against one shared candidate list (the rows' positives first): the fused softmax, or any loss
-        over the full score matrix."""
-        if config.loss == "softmax":
-            return shared_softmax_loss(
-                users, item_rows, item_bias, ok, config.temperature, None if logq is None else logq(items, len(p))
-            )
-        s = scores()
-        return loss_of(s.diagonal(), s, ok, items, p)
-
-    def loss_of(pos: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, items: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        if logq is None:
-            return loss_fn(pos, neg, ok, **options)
-        return loss_fn(pos, neg, ok, pos_shift=logq(p, len(p)), neg_shift=logq(items, len(p)), **options)
-
-    def backward(data: torch.Tensor, mask: torch.Tensor, squares: Callable[[], torch.Tensor], rows: int) -> tuple[float, int]:
-        """Gradients of the batch's loss (`data`, whose validity mask is `mask`, plus L2 on its rows); returns the loss
-        and the global batch size. Under data parallelism the gradients are this process's part of the global batch's:
-        each term weighted by its share of the global number of terms, so the processes' gradients sum to one
-        process's on the whole batch."""
-        model.zero_grad()  # every parameter's gradient to None (the sgd path has no optimizer to do it)
-        l2 = config.reg * squares() if config.reg > 0 else None
-        loss = data if l2 is None else data + l2 / rows
-        if processes is None:
-            loss.backward()
-            return loss.item(), rows
-        terms = averaged_terms(config.loss, mask)
-        total = processes.sum(torch.tensor([terms, rows], dtype=torch.float64))
-        part = data * (max(terms, 1.0) / max(float(total[0]), 1.0))  # the mean guards an empty mask: so does its weight
-        (part if l2 is None else part + l2 / float(total[1])).backward()
-        return loss.item(), int(total[1])
-
-    def mf_step(u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache: None) -> float:
-        if neg.dim() == 1:  # shared candidates: the row's positive is column b
-            rows = GatheredRows(model, u, neg)
-            data = shared_loss(rows.user_factors, rows.item_factors, rows.item_biases, rows.matrix_scores, ok, neg, p)
-        else:
-            rows = GatheredRows(model, u, torch.cat([p.unsqueeze(1), neg], 1))
-            s = rows.scores()
-            data = loss_of(s[:, 0], s[:, 1:], ok, neg, p)
-        loss, batch = backward(data, ok, rows.squared_norm, len(u))
-        # sgd: a per-pair step, so the batch-mean gradient is scaled back up by the (global) batch size
-        sgd = config.lr * batch if config.optimizer == "sgd" else None
-        rows.scatter(sparse=config.optimizer == "sparse_adam", step=sgd, processes=processes)
-        if processes is not None and model.biases:
-            processes.sum_gradients([model.global_bias])
-        if sgd is not None and model.biases and model.global_bias.grad is not None:
-            model.global_bias.data.add_(model.global_bias.grad, alpha=-sgd)
-        for opt in opts:
-            opt.step()
-        return loss
-
-    def graph_step(u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache: tuple) -> float:
-        if kind_of(sampler).mixes:
-            users, items = cache[2]
-            synthetic = mix_negatives(
-                users[u], items[p], items[neg], ok, torch.rand(len(u), users.shape[1], generator=mixing).to(users.device)
-            )
-            user, mask = cache[0][u], ok.any(1, keepdim=True)
-            data = loss_fn((user * cache[1][p]).sum(-1), (user * synthetic).sum(-1, keepdim=True), mask, **options)
-        elif neg.dim() == 1:
-            users, items, mask = cache[0][u], cache[1][neg], ok
-            data = shared_loss(users, items, None, lambda: users @ items.T, ok, neg, p)
-        else:
-            mask = ok
-            data = loss_of(model.score(u, p, cache), model.score(u, neg, cache), ok, neg, p)
-        touched = neg if neg.dim() == 1 else torch.cat([p.unsqueeze(1), neg], 1)
-        loss, _ = backward(data, mask, lambda: model.ego_weights(u, touched).pow(2).sum(), len(u))
-        if processes is not None:
-            processes.sum_gradients(model.parameters())
-        for opt in opts:
-            opt.step()
-        return loss
-
-    return mf_step if isinstance(model, MF) else graph_step
-
-
 def _sharded(model: MF, sampler: SamplerConfig, config: TrainConfig, processes: Processes | None) -> ShardedMF:
     """The model with its tables sharded over the launch's processes; what cannot train that way is refused by name."""
     if processes is None:
@@ -351,6 +238,127 @@ def _sharded(model: MF, sampler: SamplerConfig, config: TrainConfig, processes: 
     if config.samples_on_device(sampler):
         raise ValueError("--tables sharded draws negatives on the host: use --sampling host")
     return ShardedMF(model, processes)
+
+
+class CFEpochs:
+    """MF / LightGCN's epochs (`training.loop.EpochTrainer`): the model, its sampler(s), the engine chosen once, and
+    the epoch's chunks of shuffled (user, positive) rows with their model-independent draws (made ahead, on a worker
+    thread where the engine allows)."""
+
+    def __init__(self, train: Interactions, sampler: SamplerConfig, config: TrainConfig, valid, catalog, log) -> None:
+        self.config, self.sampler_config, self.valid = config, sampler, valid
+        rng = np.random.default_rng(config.seed)
+        gen = torch.Generator().manual_seed(config.seed)
+        torch.manual_seed(config.seed)  # dropout-free models, but keeps any library default draws seeded
+        self.matrix = train.binary()
+        device = resolve_device(config.device)
+        processes = self.processes = Processes.joined(device)
+        if processes is not None:
+            device = processes.on
+            if config.batch_size % processes.world:
+                raise ValueError(
+                    f"--batch-size {config.batch_size} is the global batch: it must divide by the {processes.world} processes"
+                )
+        model = build_model(config, self.matrix, gen).to(device)  # initialised on the CPU: the same weights on every device
+        if config.tables == "sharded":
+            model = _sharded(model, sampler, config, processes)
+        self.model = model
+        opts = optimizers(model, config)
+        host = self.host = NegativeSampler(sampler, train, rng, catalog)
+        if config.negatives == "static" and host.per_batch:
+            raise ValueError(
+                f"{sampler.name} draws for each batch (scored by the model, shared by the batch or mixed "
+                "from its embeddings): it cannot be drawn once (static)"
+            )
+        # under data parallelism every random stream is this process's own: a function of the seed and the rank (and the
+        # epoch, restarted each epoch), never of the other processes
+        own = (lambda seed: seed) if processes is None else processes.seed
+        on_device = self.on_device = (
+            DeviceSampler(sampler, train, device, own(config.seed)) if config.samples_on_device(sampler) else None
+        )
+        users_all, items_all = train.entry_users(), train.matrix.indices.astype(np.int64)
+        self.positives = len(users_all)
+        if processes is not None:
+            processes.reseed(rng, config.seed, 0)
+        static = host.sample(users_all, items_all) if config.negatives == "static" else None
+        logq = LogQ(sampler, train.popularity(), device) if sampler.logq else None
+        step = BatchStep(model, opts, config, sampler, logq, torch.Generator().manual_seed(own(config.seed + 1)), processes)
+        # the fused loop has no collectives: several processes train with torch steps
+        fused = fused_applies(model, config) and on_device is None and processes is None
+        # each process trains its share of every global batch
+        local = config if processes is None else replace(config, batch_size=config.batch_size // processes.world)
+        self.engine = choose_engine(model, local, host, step, device, on_device=on_device, fused=fused, static=static is not None)
+        note = compile_note() if isinstance(self.engine, FusedEngine) and log is not None else None
+        if note:
+            log(note)
+        # negatives (or scored selections' candidate pools) that do not depend on the model are drawn for many
+        # batches in one vectorised call; chunks of ~2^18 rows bound the memory of a pool on large data
+        # (shared candidates: 16 batches, since each holds a B × C accidental-hit mask)
+        chunk = local.batch_size * (16 if sampler.shared else max(1, 2**18 // local.batch_size))
+        rows = len(users_all) if processes is None else processes.rows(len(users_all), config.batch_size)
+        self.n_chunks = -(-rows // chunk)
+        draws = epoch_chunks(
+            rng,
+            host,
+            users_all,
+            items_all,
+            static=static,
+            chunk=chunk,
+            epochs=config.epochs,
+            host=on_device is None,
+            batch=local.batch_size,
+            processes=processes,
+            seed=config.seed,
+        )
+        # when the fused loop trains on draws made ahead, nothing else uses the rng while it runs: the next chunk's
+        # draws are made beside it on another thread (same order of draws, so the same numbers); numpy's draws and
+        # the compiled loop both release the GIL. Shared candidates (in-batch, MNS) depend only on the batch, so they
+        # too are made ahead, beside the torch steps
+        self.ahead = isinstance(self.engine, FusedEngine) or (sampler.shared and on_device is None)
+        self.worker = ThreadPoolExecutor(1) if self.ahead else None
+        self.draws = prefetched(draws, self.worker) if self.ahead else draws
+        self.stats = SamplingStats()
+
+    def epoch(self, epoch: int) -> dict:
+        """Train one epoch's chunks; its mean batch loss, positives, seconds and the sampler's rejection rate."""
+        t0 = time.perf_counter()
+        self.model.train()
+        processes, on_device = self.processes, self.on_device
+        if processes is not None and on_device is not None:
+            on_device.generator.manual_seed(processes.seed(self.config.seed, epoch + 1))
+        total, batches = 0.0, 0
+        for _ in range(self.n_chunks):
+            c = next(self.draws)
+            loss_sum, n_batches = self.engine.run(c)
+            total, batches = total + loss_sum, batches + n_batches
+        seconds = time.perf_counter() - t0
+        stats = c.stats if self.ahead else (on_device or self.host).stats  # draws made ahead and not trained on do not count
+        if processes is not None:  # the processes' losses and draws together; the slowest one's time
+            summed = processes.sum(
+                torch.tensor([total, batches, stats.drawn, stats.rejected, stats.unresolved], dtype=torch.float64)
+            )
+            total, batches = float(summed[0]), int(summed[1])
+            stats = SamplingStats(*(int(v) for v in summed[2:]))
+            seconds = processes.largest(seconds)
+        self.stats = stats
+        return {
+            "loss": total / max(batches, 1),
+            "positives": self.positives,
+            "seconds": seconds,
+            "rejection_rate": stats.rejection_rate,
+        }
+
+    def validate(self) -> float | None:
+        """The validation metric (every process agrees on it), or None without validation entries."""
+        if self.valid is None or not self.valid.nnz:
+            return None
+        whole = self.model.materialised() if isinstance(self.model, ShardedMF) else self.model
+        return validation_score(whole, self.matrix, self.valid.binary(), self.config.metric, self.processes)
+
+    def close(self) -> None:
+        """Stop the draw worker."""
+        if self.worker is not None:
+            self.worker.shutdown(wait=True, cancel_futures=True)
 
 
 def train(
@@ -368,125 +376,22 @@ def train(
     config = config.for_sampler(sampler_config)
     if train.nnz == 0:
         raise ValueError("no training interactions: a model trained on nothing would recommend from random weights")
-    rng = np.random.default_rng(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)  # dropout-free models, but keeps any library default draws seeded
-    matrix = train.binary()
-    device = resolve_device(config.device)
-    processes = Processes.joined(device)
-    if processes is not None:
-        device = processes.on
-        if config.batch_size % processes.world:
-            raise ValueError(
-                f"--batch-size {config.batch_size} is the global batch: it must divide by the {processes.world} processes"
-            )
-    model = build_model(config, matrix, gen).to(device)  # initialised on the CPU: the same weights on every device
-    if config.tables == "sharded":
-        model = _sharded(model, sampler_config, config, processes)
-    opts = _optimizers(model, config)
-    sampler = NegativeSampler(sampler_config, train, rng, catalog)
-    if config.negatives == "static" and sampler.per_batch:
-        raise ValueError(
-            f"{sampler_config.name} draws for each batch (scored by the model, shared by the batch or mixed "
-            "from its embeddings): it cannot be drawn once (static)"
-        )
-    # under data parallelism every random stream is this process's own: a function of the seed and the rank (and the
-    # epoch, restarted each epoch), never of the other processes
-    own = (lambda seed: seed) if processes is None else processes.seed
-    on_device = (
-        DeviceSampler(sampler_config, train, device, own(config.seed)) if config.samples_on_device(sampler_config) else None
+    epochs = CFEpochs(train, sampler_config, config, valid, catalog, log)
+    settings = LoopSettings(
+        config.epochs, config.patience, config.metric, config.time_budget, keep_best=restore_best, validated=valid is not None
     )
-    users_all = train.entry_users()
-    items_all = train.matrix.indices.astype(np.int64)
-    if processes is not None:
-        processes.reseed(rng, config.seed, 0)
-    static = sampler.sample(users_all, items_all) if config.negatives == "static" else None
-    logq = LogQ(sampler_config, train.popularity(), device) if sampler_config.logq else None
-    step = _batch_step(model, opts, config, sampler_config, logq, torch.Generator().manual_seed(own(config.seed + 1)), processes)
-    # the fused loop has no collectives: several processes train with torch steps
-    fused = fused_applies(model, config) and on_device is None and processes is None
-    # each process trains its share of every global batch
-    local = config if processes is None else replace(config, batch_size=config.batch_size // processes.world)
-    engine = choose_engine(model, local, sampler, step, device, on_device=on_device, fused=fused, static=static is not None)
-    note = compile_note() if isinstance(engine, FusedEngine) and log is not None else None
-    if note:
-        log(note)
-    result = TrainResult(model=model, processes=1 if processes is None else processes.world)
-    stopper = EarlyStopping(config.patience, validated=valid is not None, keep_best=restore_best)
-    spent = 0.0
-    # negatives (or scored selections' candidate pools) that do not depend on the model are drawn for many
-    # batches in one vectorised call; chunks of ~2^18 rows bound the memory of a pool on large data
-    # (shared candidates: 16 batches, since each holds a B × C accidental-hit mask)
-    chunk = local.batch_size * (16 if sampler_config.shared else max(1, 2**18 // local.batch_size))
-    rows = len(users_all) if processes is None else processes.rows(len(users_all), config.batch_size)
-    n_chunks = -(-rows // chunk)
-    draws = epoch_chunks(
-        rng,
-        sampler,
-        users_all,
-        items_all,
-        static=static,
-        chunk=chunk,
-        epochs=config.epochs,
-        host=on_device is None,
-        batch=local.batch_size,
-        processes=processes,
-        seed=config.seed,
+    try:
+        loop = run_epochs(epochs, settings, log=log)
+    finally:
+        epochs.close()
+    model = epochs.model.materialised() if isinstance(epochs.model, ShardedMF) else epochs.model
+    result = TrainResult(model=model, processes=1 if epochs.processes is None else epochs.processes.world)
+    result.history, result.best_epoch, result.best_metric, result.stopped = (
+        loop.history,
+        loop.best_epoch,
+        loop.best_metric,
+        loop.stopped,
     )
-    # when the fused loop trains on draws made ahead, nothing else uses the rng while it runs: the next chunk's
-    # draws are made beside it on another thread (same order of draws, so the same numbers); numpy's draws and
-    # the compiled loop both release the GIL
-    # shared candidates (in-batch, MNS) depend only on the batch, so they too are made ahead, beside the torch steps
-    ahead = isinstance(engine, FusedEngine) or (sampler_config.shared and on_device is None)
-    with ThreadPoolExecutor(1) if ahead else contextlib.nullcontext() as worker:
-        if ahead:
-            draws = prefetched(draws, worker)
-        for epoch in range(config.epochs):
-            t0 = time.perf_counter()
-            model.train()
-            if processes is not None and on_device is not None:
-                on_device.generator.manual_seed(processes.seed(config.seed, epoch + 1))
-            total, batches = 0.0, 0
-            for _ in range(n_chunks):
-                c = next(draws)
-                loss_sum, n_batches = engine.run(c)
-                total, batches = total + loss_sum, batches + n_batches
-            spent += time.perf_counter() - t0
-            stats = c.stats if ahead else (on_device or sampler).stats  # draws made ahead and not trained on do not count
-            if processes is not None:  # the processes' losses and draws together; the slowest one's time
-                summed = processes.sum(
-                    torch.tensor([total, batches, stats.drawn, stats.rejected, stats.unresolved], dtype=torch.float64)
-                )
-                total, batches = float(summed[0]), int(summed[1])
-                stats = SamplingStats(*(int(v) for v in summed[2:]))
-                spent = processes.largest(spent)
-            row = {
-                "epoch": epoch,
-                "loss": total / max(batches, 1),
-                "positives": len(users_all),
-                "seconds": spent,
-                "rejection_rate": stats.rejection_rate,
-            }
-            if valid is not None and valid.nnz:
-                whole = model.materialised() if isinstance(model, ShardedMF) else model
-                row[config.metric] = validation_score(whole, matrix, valid.binary(), config.metric, processes)
-            result.history.append(row)
-            if log:
-                log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-            current = row.get(config.metric, -row["loss"])  # without validation: keep the lowest-loss epoch
-            stop = stopper.update(epoch, current, model)
-            result.best_metric, result.best_epoch = stopper.best_value, stopper.best_epoch
-            if stop:
-                result.stopped = "early stopping"
-                break
-            if config.time_budget is not None and spent >= config.time_budget:
-                result.stopped = "time budget"
-                break
-    if not restore_best:
-        result.best_epoch, result.best_metric = len(result.history) - 1, float("nan")
-    stopper.restore(model)
-    if isinstance(model, ShardedMF):
-        result.model = model = model.materialised()
-    result.sampling = {**stats.as_dict(), "on": "device" if on_device is not None else "host"}
+    result.sampling = {**epochs.stats.as_dict(), "on": "device" if epochs.on_device is not None else "host"}
     model.cpu()  # what callers save, evaluate and serve is a CPU model, whatever it trained on
     return result
