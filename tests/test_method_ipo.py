@@ -48,3 +48,31 @@ def test_ipo_trains_with_the_ipo_loss(tiny, tmp_path):
     first = json.loads((tmp_path / "ipo" / "log.jsonl").read_text().splitlines()[0])
     assert first["loss"] == pytest.approx((1 / (2 * 0.1)) ** 2, rel=1e-4)  # margin 0 at the start: (0 − 1/(2β))²
     assert "IPO model →" in result.output
+
+
+def test_a_curriculum_takes_an_ipo_stage(tiny, tmp_path):
+    from negrec.experiments.methods.curriculum import stage_kinds, stage_settings
+    from negrec.llm.settings import PreferenceSettings
+    from negrec.preference.negatives import random_records
+
+    assert stage_kinds() == ("dpo", "ipo", "sdpo")  # from the method registry: every pair-trained preference method
+    assert stage_settings("ipo", PreferenceSettings(beta=0.3)).loss_type == "ipo"  # its own loss, the shared β
+    assert stage_settings("ipo", PreferenceSettings(beta=0.3)).beta == 0.3
+    data, _, _, model = tiny
+    pairs, _ = random_records(data.records["train"][:8], data.catalog, 1, np.random.default_rng(0))
+    write_json(tmp_path / "pairs.json", pairs)
+    stages = ["--stage", f"dpo:{tmp_path / 'pairs.json'}", "--stage", f"ipo:{tmp_path / 'pairs.json'}"]
+    result = CliRunner().invoke(
+        app,
+        ["llm", "curriculum", "--model", str(model), *stages, "--out", str(tmp_path / "cur")]
+        + ["--beta", "0.1", "--batch-size", "4", "--max-steps", "1", "--lr", "1e-3"],
+    )
+    assert result.exit_code == 0, result.output
+    ipo = json.loads((tmp_path / "cur" / "stage2-ipo" / "config.json").read_text())
+    assert ipo["loss_type"] == "ipo"
+    first = json.loads((tmp_path / "cur" / "stage2-ipo" / "log.jsonl").read_text().splitlines()[0])
+    assert first["loss"] == pytest.approx((1 / (2 * 0.1)) ** 2, rel=1e-4)  # the stage starts at its own reference
+    bad = CliRunner().invoke(
+        app, ["llm", "curriculum", "--model", str(model), "--stage", "kto:x.json", "--out", str(tmp_path / "bad")]
+    )
+    assert bad.exit_code != 0 and "must be dpo:FILE or ipo:FILE or sdpo:FILE" in bad.output

@@ -1,7 +1,7 @@
 """MF + BPR + row-sparse SGD batches in one compiled loop (numba), for whole chunks of an epoch at a time.
 
 Why: on MovieLens-sized data an epoch is a few dozen batches of ~30 small torch kernels each, and per-kernel
-overhead, not arithmetic, sets its time. This kernel does exactly what `_batch_step`'s MF path does under
+overhead, not arithmetic, sets its time. This kernel does exactly what `BatchStep.mf_step` (cf/steps.py) does under
 `optimizer="sgd"` with the BPR loss — per batch: scores of the gathered rows from the weights before the step,
 the masked-mean BPR loss plus `reg` × the squared norm of the gathered factor rows / B, gradients of the
 gathered rows, and the in-place step −lr·B·gradient added per occurrence (index_add) — and, for DNS, the hardest

@@ -383,10 +383,13 @@ def _load_input(spec, value, limit: int | None):
     if spec.kind == "catalog":
         return load_goodreads_catalog(value)
     if spec.kind == "stages":
+        from negrec.experiments.methods.curriculum import stage_kinds
+
         stages = [(kind, Path(path)) for kind, _, path in (v.partition(":") for v in value)]
-        bad = [v for v, (kind, path) in zip(value, stages) if kind not in ("dpo", "sdpo") or not path.name]
+        bad = [v for v, (kind, path) in zip(value, stages) if kind not in stage_kinds() or not path.name]
         if bad:
-            raise ValueError(f"--{spec.option or spec.name} must be dpo:FILE or sdpo:FILE, got {bad[0]!r}")
+            spelled = " or ".join(f"{k}:FILE" for k in stage_kinds())
+            raise ValueError(f"--{spec.option or spec.name} must be {spelled}, got {bad[0]!r}")
         return stages
     return value
 

@@ -9,7 +9,7 @@ import copy
 import json
 import os
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Callable, Mapping, Sequence
 
 from negrec.data.io import read_records
 from negrec.data.prompts import render
@@ -17,7 +17,7 @@ from negrec.launch import refuse_under_launch
 from negrec.llm.sdpo import answer, common_prefix
 from negrec.llm.settings import PreferenceSettings, SFTSettings, StageSettings, as_settings
 
-Kind = Literal["dpo", "sdpo"]
+StageFn = Callable[[Path, list[dict], Path, StageSettings], Path]  # (model, records, out, settings) → final model
 
 
 def _trl_common(out: Path, s: StageSettings) -> dict:
@@ -352,18 +352,19 @@ def sdpo(
 
 def curriculum(
     model_dir: str | Path,
-    stages: Sequence[tuple[Kind, str | Path]],
+    stages: Sequence[tuple[str, str | Path]],
     out: str | Path,
     settings: StageSettings = PreferenceSettings(),
+    stage_fns: Mapping[str, StageFn] | None = None,
 ) -> Path:
-    """Stages of DPO / S-DPO, each starting from the previous stage's weights for both policy and reference
-    (the seed's headline method: clusterout_low, then clusterin_low). A rerun resumes the same curriculum only,
-    skipping its finished stages."""
+    """Stages of preference training (`stage_fns` by kind; default DPO and S-DPO), each starting from the previous
+    stage's weights for both policy and reference (the seed's headline method: clusterout_low, then clusterin_low).
+    A rerun resumes the same curriculum only, skipping its finished stages."""
     from negrec.llm.stage_runs import begin_stage, stage_record
 
     out, settings = Path(out), as_settings(settings, PreferenceSettings)
     data = [(kind, read_records(path)[0]) for kind, path in stages]
-    stage_fn = {"dpo": dpo, "sdpo": sdpo}
+    stage_fn = dict(stage_fns or {"dpo": dpo, "sdpo": sdpo})
     unknown = [kind for kind, _ in stages if kind not in stage_fn]
     if unknown:
         raise ValueError(f"unknown curriculum stage kind {unknown[0]!r}; choose one of {sorted(stage_fn)}")

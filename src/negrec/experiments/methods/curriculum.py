@@ -1,15 +1,38 @@
-"""A curriculum: stages of DPO / S-DPO, each starting (policy and reference) from the previous stage's model — the
-seed's headline method (clusterout_low, then clusterin_low)."""
+"""A curriculum: stages of preference training — any method of the registry trained on pairs from one model (DPO, IPO,
+S-DPO) — each starting (policy and reference) from the previous stage's model: the seed's headline method
+(clusterout_low, then clusterin_low)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Callable
 
-from negrec.experiments.methods import Input, Method, RecipeInputs, check_strategy
+from negrec.experiments.methods import Input, Method, RecipeInputs, check_strategy, registry
 from negrec.llm.settings import PreferenceSettings
 
-STAGE_KINDS = ("dpo", "sdpo")
+
+def stage_kinds() -> tuple[str, ...]:
+    """The methods a stage can be: preference methods that train on pairs from one starting model."""
+    return tuple(
+        kind
+        for kind, m in registry().items()
+        if m.stage == "preference" and [i.name for i in m.inputs if i.required] == ["pairs"]
+    )
+
+
+def stage_settings(kind: str, settings: PreferenceSettings) -> PreferenceSettings:
+    """The curriculum's settings as one stage's method takes them: every shared preference setting carried over,
+    except a method's own (a field it adds, or one whose default it changes — IPO's loss) at the method's value."""
+    cls = registry()[kind].config
+    base = {f.name: f.default for f in fields(PreferenceSettings)}
+    return cls(**{f.name: getattr(settings, f.name) for f in fields(cls) if f.name in base and f.default == base[f.name]})
+
+
+def stage_function(kind: str) -> Callable[[Path, list[dict], Path, PreferenceSettings], Path]:
+    """(model, pairs, out, curriculum settings) → the stage's final model, trained by the registry's method."""
+    m = registry()[kind]
+    return lambda model, pairs, out, settings: m.train(model, out, stage_settings(kind, settings), pairs=pairs)
 
 
 @dataclass(frozen=True)
@@ -18,10 +41,10 @@ class CurriculumConfig(PreferenceSettings):
 
 
 def train(model: Path, out: Path, settings: CurriculumConfig, *, stages: list[tuple[str, Path]]) -> Path:
-    """`llm.train.curriculum` over the stages in order."""
+    """`llm.train.curriculum` over the stages in order, each trained by its method."""
     from negrec.llm.train import curriculum
 
-    return curriculum(model, stages, out, settings)
+    return curriculum(model, stages, out, settings, {kind: stage_function(kind) for kind in stage_kinds()})
 
 
 def from_recipe(inputs: RecipeInputs, section: dict) -> dict:
@@ -36,22 +59,22 @@ def from_recipe(inputs: RecipeInputs, section: dict) -> dict:
 
 
 def check(section: dict) -> str | None:
-    """`stages` lists strategies; `stage_kind` is dpo or sdpo."""
+    """`stages` lists strategies; `stage_kind` is a method a stage can be (dpo, ipo, sdpo)."""
     if not isinstance(section.get("stages"), list) or not section["stages"]:
         return "needs `stages`: a list of negatives strategies"
-    if section.get("stage_kind", "dpo") not in STAGE_KINDS:
-        return f"stage_kind must be one of {', '.join(STAGE_KINDS)}, got {section['stage_kind']!r}"
+    if section.get("stage_kind", "dpo") not in stage_kinds():
+        return f"stage_kind must be one of {', '.join(stage_kinds())}, got {section['stage_kind']!r}"
     return next((message for s in section["stages"] if (message := check_strategy(s))), None)
 
 
 METHOD = Method(
     kind="curriculum",
     title="curriculum",
-    summary="Stages of DPO / S-DPO, each starting (policy and reference) from the previous stage (with --lora: from its "
+    summary="Stages of DPO / IPO / S-DPO, each starting (policy and reference) from the previous stage (with --lora: from its "
     "merged model, with fresh adapters); --time-budget and --max-steps apply to each stage.",
     config=CurriculumConfig,
     stage="preference",
-    inputs=(Input("stages", "stages", "KIND:FILE, repeatable and in order (KIND dpo or sdpo).", option="stage"),),
+    inputs=(Input("stages", "stages", "KIND:FILE, repeatable and in order (KIND dpo, ipo or sdpo).", option="stage"),),
     train=train,
     from_recipe=from_recipe,
     recipe_keys=("stages", "stage_kind"),
