@@ -45,7 +45,7 @@ def test_cluster_specs_are_parsed_only_at_the_edges():
         if path.name != "clusters.py"
     }
     assert {k: v for k, v in callers.items() if v} == {
-        "cli/cf.py": 1,  # cf train | compare | tune --clusters
+        "cli/cf_options.py": 1,  # cf train | compare | tune --clusters
         "cli/negatives.py": 1,  # negatives annotate --clusters
         "experiments/recipes.py": 1,  # a recipe's `clusters:` (checked and kept on the recipe)
     }

@@ -31,6 +31,104 @@ def score(U, V, bu, bi, gb, u, i, biases):  # pragma: no cover - compiled
     return v + bu[u] + bi[i] + gb[0] if biases else v
 
 
+@numba.njit(cache=True, fastmath=FAST, nogil=True)
+def pick_and_score(U, V, bu, bi, gb, users, pos, items, ok, hardest, start, b, chosen, mask, s, pool, biases):  # pragma: no cover
+    """Phase 1 of a batch: each row's positive and negatives (DNS: the first maximum of the valid candidates) and
+    their scores, all from the weights before this step."""
+    width = items.shape[1]
+    k = mask.shape[1]
+    for r in range(b):
+        row = start + r
+        u = users[row]
+        chosen[r, 0] = pos[row]
+        scored = 1
+        if hardest:
+            # every candidate scored first (independent dots overlap in the CPU), then the first maximum over
+            # the valid ones; the pick's score is reused as its slot's score
+            for j in range(width):
+                pool[j] = score(U, V, bu, bi, gb, u, items[row, j], biases)
+            best, best_j = np.float32(-np.inf), 0  # float32 like the scores: no conversion per compare
+            for j in range(width):
+                if ok[row, j] and pool[j] > best:
+                    best, best_j = pool[j], j
+            chosen[r, 1] = items[row, best_j]
+            mask[r, 0] = 1.0 if ok[row, best_j] else 0.0
+            s[r, 1] = pool[best_j]
+            scored = 2
+        else:
+            for c in range(k):
+                chosen[r, 1 + c] = items[row, c]
+                mask[r, c] = 1.0 if ok[row, c] else 0.0
+        s[r, 0] = score(U, V, bu, bi, gb, u, chosen[r, 0], biases)
+        for c in range(scored, 1 + k):
+            s[r, c] = score(U, V, bu, bi, gb, u, chosen[r, c], biases)
+
+
+@numba.njit(cache=True, fastmath=FAST, nogil=True)
+def bpr_slopes(s, mask, ds, b, margin):  # pragma: no cover - compiled
+    """The batch's masked-mean BPR loss and dL/ds per slot (BPR on x = s⁺ − s⁻ − margin is softplus(−x), whose
+    derivative is −σ(−x))."""
+    k = mask.shape[1]
+    denom = max(mask[:b].sum(), np.float32(1.0))
+    ds[:b] = 0.0
+    loss = 0.0
+    for r in range(b):
+        for c in range(k):
+            if mask[r, c] > 0:
+                x = s[r, 0] - s[r, 1 + c] - margin
+                loss += max(-x, 0.0) + math.log1p(math.exp(-abs(x)))
+                g = np.float32(-1.0 / (1.0 + math.exp(x))) / denom
+                ds[r, 0] += g
+                ds[r, 1 + c] -= g
+    return loss / denom
+
+
+@numba.njit(cache=True, fastmath=FAST, nogil=True)
+def step_rows(U, V, bu, bi, gb, users, start, b, chosen, ds, gu, gi, lr, reg, biases):  # pragma: no cover - compiled
+    """Gradients of the gathered rows, then the step added per occurrence (nothing reads an updated row); returns the
+    L2 term of the loss."""
+    dim = U.shape[1]
+    width = chosen.shape[1]
+    two_reg = np.float32(2.0 * reg / b)
+    sq = 0.0
+    for r in range(b):
+        u = users[start + r]
+        for d in range(dim):
+            gu[r, d] = two_reg * U[u, d]
+        for c in range(width):
+            i, g = chosen[r, c], ds[r, c]
+            for d in range(dim):
+                gu[r, d] += g * V[i, d]
+                gi[r, c, d] = g * U[u, d] + two_reg * V[i, d]
+    l2 = 0.0
+    if reg > 0:
+        for r in range(b):
+            sq += dot(U[users[start + r]], U[users[start + r]])
+            for c in range(width):
+                sq += dot(V[chosen[r, c]], V[chosen[r, c]])
+        l2 = reg * sq / b
+    step = np.float32(lr * b)
+    for r in range(b):
+        u = users[start + r]
+        for d in range(dim):
+            U[u, d] -= step * gu[r, d]
+        for c in range(width):
+            i = chosen[r, c]
+            for d in range(dim):
+                V[i, d] -= step * gi[r, c, d]
+    if biases:
+        g_all = np.float32(0.0)
+        for r in range(b):
+            g_row = np.float32(0.0)
+            for c in range(width):
+                g_row += ds[r, c]
+                bi[chosen[r, c]] -= step * ds[r, c]
+            bu[users[start + r]] -= step * g_row
+            g_all += g_row
+        gb[0] -= step * g_all
+    return l2
+
+
 # nogil: the trainer draws the next chunk's negatives on another thread while this runs
 @numba.njit(cache=True, fastmath=FAST, nogil=True)
 def run_batches(
@@ -51,84 +149,10 @@ def run_batches(
     gu = np.empty((batch_size, dim), dtype=np.float32)
     gi = np.empty((batch_size, 1 + k, dim), dtype=np.float32)
     for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        b = stop - start
-        # phase 1: pick DNS negatives and score, all from the weights before this step
-        for r in range(b):
-            row = start + r
-            u = users[row]
-            chosen[r, 0] = pos[row]
-            scored = 1
-            if hardest:
-                # every candidate scored first (independent dots overlap in the CPU), then the first maximum over
-                # the valid ones; the pick's score is reused as its slot's score
-                for j in range(width):
-                    pool[j] = score(U, V, bu, bi, gb, u, items[row, j], biases)
-                best, best_j = np.float32(-np.inf), 0  # float32 like the scores: no conversion per compare
-                for j in range(width):
-                    if ok[row, j] and pool[j] > best:
-                        best, best_j = pool[j], j
-                chosen[r, 1] = items[row, best_j]
-                mask[r, 0] = 1.0 if ok[row, best_j] else 0.0
-                s[r, 1] = pool[best_j]
-                scored = 2
-            else:
-                for c in range(k):
-                    chosen[r, 1 + c] = items[row, c]
-                    mask[r, c] = 1.0 if ok[row, c] else 0.0
-            s[r, 0] = score(U, V, bu, bi, gb, u, chosen[r, 0], biases)
-            for c in range(scored, 1 + k):
-                s[r, c] = score(U, V, bu, bi, gb, u, chosen[r, c], biases)
-        denom = max(mask[:b].sum(), np.float32(1.0))
-        # dL/ds per slot: BPR on x = s⁺ − s⁻ − margin is softplus(−x), whose derivative is −σ(−x)
-        ds[:b] = 0.0
-        loss = 0.0
-        for r in range(b):
-            for c in range(k):
-                if mask[r, c] > 0:
-                    x = s[r, 0] - s[r, 1 + c] - margin
-                    loss += max(-x, 0.0) + math.log1p(math.exp(-abs(x)))
-                    g = np.float32(-1.0 / (1.0 + math.exp(x))) / denom
-                    ds[r, 0] += g
-                    ds[r, 1 + c] -= g
-        loss /= denom
-        # gradients of the gathered rows, then the step added per occurrence (phase 2 reads no updated row)
-        two_reg = np.float32(2.0 * reg / b)
-        sq = 0.0
-        for r in range(b):
-            u = users[start + r]
-            for d in range(dim):
-                gu[r, d] = two_reg * U[u, d]
-            for c in range(1 + k):
-                i, g = chosen[r, c], ds[r, c]
-                for d in range(dim):
-                    gu[r, d] += g * V[i, d]
-                    gi[r, c, d] = g * U[u, d] + two_reg * V[i, d]
-        if reg > 0:
-            for r in range(b):
-                sq += dot(U[users[start + r]], U[users[start + r]])
-                for c in range(1 + k):
-                    sq += dot(V[chosen[r, c]], V[chosen[r, c]])
-            loss += reg * sq / b
-        step = np.float32(lr * b)
-        for r in range(b):
-            u = users[start + r]
-            for d in range(dim):
-                U[u, d] -= step * gu[r, d]
-            for c in range(1 + k):
-                i = chosen[r, c]
-                for d in range(dim):
-                    V[i, d] -= step * gi[r, c, d]
-        if biases:
-            g_all = np.float32(0.0)
-            for r in range(b):
-                g_row = np.float32(0.0)
-                for c in range(1 + k):
-                    g_row += ds[r, c]
-                    bi[chosen[r, c]] -= step * ds[r, c]
-                bu[users[start + r]] -= step * g_row
-                g_all += g_row
-            gb[0] -= step * g_all
+        b = min(start + batch_size, n) - start
+        pick_and_score(U, V, bu, bi, gb, users, pos, items, ok, hardest, start, b, chosen, mask, s, pool, biases)
+        loss = bpr_slopes(s, mask, ds, b, margin)
+        loss += step_rows(U, V, bu, bi, gb, users, start, b, chosen, ds, gu, gi, lr, reg, biases)
         total += loss
         batches += 1
     return total, batches

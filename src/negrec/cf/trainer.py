@@ -6,155 +6,30 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Literal
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from negrec.cf.names import LossName, ModelName, OptimizerName, SamplingPlace, TablesName
+from negrec.cf.settings import TrainConfig, resolve_device
 from negrec.cf.engines import FusedEngine, choose_engine, epoch_chunks, prefetched
 from negrec.cf.fused import applies as fused_applies, compile_note
 from negrec.cf.processes import Processes
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.steps import BatchStep, optimizers
-from negrec.losses import LOSSES
 from negrec.cf.sharded import ShardedMF
 from negrec.ranking import top_k_by_user
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
-from negrec.eval.metrics import ACCURACY, accuracy_metrics
-from negrec.sampling.device import DeviceSampler, runs_on_device
+from negrec.eval.metrics import accuracy_metrics
+from negrec.sampling.device import DeviceSampler
 from negrec.sampling.logq import LogQ
 from negrec.sampling.negatives import NegativeSampler
-from negrec.sampling.registry import SamplerConfig, check_pairing, kind_of, suggestion
+from negrec.sampling.registry import SamplerConfig, kind_of
 from negrec.sampling.sources import SamplingStats
 from negrec.training.loop import LoopSettings, run_epochs
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Model, loss and optimisation settings (defaults suit MovieLens-sized data on a CPU)."""
-
-    model: ModelName = "mf"
-    dim: int = 64
-    layers: int = 3  # LightGCN propagation depth
-    loss: LossName | None = None  # None: the sampler's own (softmax for in-batch / MNS), else BPR
-    margin: float = 0.0  # BPR margin (the homework's hard-negative trainer used 1.0)
-    temperature: float = 1.0  # sampled softmax
-    epochs: int = 30
-    batch_size: int = 1024
-    lr: float = 0.005
-    reg: float = 1e-4  # L2 on the embeddings of each batch (classic BPR regularisation)
-    weight_decay: float = 0.0  # Adam weight decay (the homework's only regulariser)
-    # adam: dense Adam; sparse_adam: Adam on the rows a batch touches; sgd: plain SGD applied in place to those
-    # rows with a per-pair step (lr × batch size on the batch-mean loss, as per-sample BPR-SGD and implicit), the
-    # only update whose cost does not grow with the number of users and items
-    optimizer: OptimizerName = "adam"
-    negatives: Literal["dynamic", "static"] = "dynamic"  # static: drawn once (the homework's fixed/even modes)
-    metric: str = "NDCG@10"  # validation metric; the homework uses MAP@50
-    patience: int = 5
-    time_budget: float | None = None  # seconds of training before stopping
-    init_std: float = 0.1
-    seed: int = 0
-    # where the model, its updates, scoring and validation run: cpu, cuda, cuda:<i>, or auto (cuda when present)
-    device: str = "cpu"
-    # where negatives are drawn, checked and picked: host (numpy, the reference), device (torch on the model's
-    # device: uniform / popularity sources with random, dns or mixed selections) or auto (device off the CPU when
-    # the sampler has a device version, else host — so CPU runs stay exactly as they were)
-    sampling: SamplingPlace = "auto"
-    # fused: MF + BPR + sgd batches on the CPU run in one compiled loop per chunk (`cf/fused.py`; drawn negatives or
-    # DNS of one), every other setting in torch; torch: always the torch path (the reference the kernel is tested on)
-    engine: Literal["fused", "torch"] = "fused"
-    # replicated: every process of a launch holds the whole model; sharded: MF's user and item tables split by rows
-    # over the processes (cf/sharded.py: mf-nobias with sgd, samplers that do not score with the model)
-    tables: TablesName = "replicated"
-
-    def __post_init__(self) -> None:
-        """Refuse values no run can use, naming the option (before any data is loaded or trained on)."""
-        positive = {
-            "dim": self.dim,
-            "layers": self.layers,
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "patience": self.patience,
-            "lr": self.lr,
-            "temperature": self.temperature,
-            "init_std": self.init_std,
-        }
-        for name, value in positive.items():
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
-        for name, value in {"reg": self.reg, "weight_decay": self.weight_decay}.items():
-            if not (np.isfinite(value) and value >= 0):
-                raise ValueError(f"--{name.replace('_', '-')} must be ≥ 0, got {value}")
-        if not np.isfinite(self.margin):
-            raise ValueError(f"--margin must be finite, got {self.margin}")
-        if self.time_budget is not None and not (self.time_budget >= 0):
-            raise ValueError(f"--time-budget must be ≥ 0 seconds, got {self.time_budget}")
-        name, _, k = self.metric.partition("@")
-        if name not in ACCURACY or not k.isdigit() or int(k) < 1:
-            raise ValueError(
-                f"--metric must look like NDCG@10 or MAP@50 ({', '.join(ACCURACY)}), got {self.metric!r}"
-                f"{suggestion(name, ACCURACY)}"
-            )
-        for name, value, allowed in (
-            ("model", self.model, ("mf", "mf-nobias", "lightgcn")),
-            ("loss", self.loss or "bpr", tuple(LOSSES)),
-            ("optimizer", self.optimizer, ("adam", "sparse_adam", "sgd")),
-            ("negatives", self.negatives, ("dynamic", "static")),
-            ("engine", self.engine, ("fused", "torch")),
-            ("sampling", self.sampling, ("auto", "host", "device")),
-            ("tables", self.tables, ("replicated", "sharded")),
-        ):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-        if self.weight_decay > 0 and self.optimizer != "adam":
-            raise ValueError(f"--weight-decay is Adam's; {self.optimizer} regularises with --reg")
-        resolve_device(self.device)
-        if self.optimizer != "adam" and self.model == "lightgcn":
-            raise ValueError(f"{self.optimizer} updates MF's embedding rows; LightGCN trains with adam")
-        if self.tables == "sharded" and (self.model, self.optimizer) != ("mf-nobias", "sgd"):
-            raise ValueError("--tables sharded trains mf-nobias with the sgd optimizer (row-sparse steps on each shard)")
-        if self.sampling == "device" and self.negatives == "static":
-            raise ValueError("--sampling device draws every batch; static negatives are drawn once on the host")
-
-    def for_sampler(self, sampler: SamplerConfig) -> "TrainConfig":
-        """This config with the loss the sampler trains with (the given one, else the sampler's own); a model or loss
-        the sampler cannot work with is refused by name."""
-        return replace(self, loss=check_pairing(sampler, model=self.model, loss=self.loss))
-
-    def samples_on_device(self, sampler: SamplerConfig) -> bool:
-        """Whether this run draws its negatives with the device sampler (refuses --sampling device for a sampler
-        without a device version, naming it)."""
-        if self.sampling == "device" and not runs_on_device(sampler):
-            raise ValueError(
-                f"--sampling device: sampler {sampler.name!r} has no device version (uniform / popularity "
-                "sources with random, dns or mixed selections do); use --sampling host or auto"
-            )
-        if self.sampling == "auto":
-            return resolve_device(self.device).type != "cpu" and self.negatives == "dynamic" and runs_on_device(sampler)
-        return self.sampling == "device"
-
-    def as_dict(self) -> dict:
-        """Plain dict for run configs."""
-        return asdict(self)
-
-
-def resolve_device(name: str) -> torch.device:
-    """The torch device for --device (auto: the first CUDA device when there is one, else the CPU)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ValueError(f"--device must be auto, cpu, cuda or cuda:<index>, got {name!r}") from None
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device must be auto, cpu, cuda or cuda:<index>, got {name!r}")
-    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
-        raise ValueError(f"--device {name}: no such CUDA device here ({torch.cuda.device_count()} visible)")
-    return device
 
 
 @dataclass

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from contextlib import contextmanager
+from dataclasses import fields
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Any, Callable, Iterator, Optional, get_args, get_type_hints
 
 import typer
 from rich.console import Console
@@ -80,6 +83,51 @@ def write_options(
 
     options = {k.replace("_", "-"): plain(v) for k, v in ctx.params.items() if k not in ("config", *leave_out)}
     return write_text(folder / name, yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
+
+
+def option_parameter(f, hint: Any, default: Any) -> inspect.Parameter:
+    """A declared settings field (`negrec.settings.setting`) as a keyword parameter of a generated command: its help,
+    command-line name and choices from the declaration, its default the caller's."""
+    meta = f.metadata
+    optional = type(None) in get_args(hint)
+    kind = next(a for a in get_args(hint) if a is not type(None)) if optional else hint
+    if meta.get("choices"):
+        kind = Enum(f"{f.name.title().replace('_', '')}Choice", {c.replace("-", "_"): c for c in meta["choices"]}, type=str)
+        default = None if default is None else kind(default)
+    name = "--" + (meta.get("option") or f.name.replace("_", "-"))
+    decls = (f"{name}/--no-{name[2:]}",) if kind is bool else (name,)
+    annotation = Annotated[Optional[kind] if optional else kind, typer.Option(*decls, help=meta.get("help", ""))]
+    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+
+def settings_parameters(cls, command: str | None = None, defaults: Any = None) -> list[inspect.Parameter]:
+    """The options of a settings class's fields that `command` shows (their declared `commands`), in field order;
+    defaults from `defaults` (an instance) or the class."""
+    hints = get_type_hints(cls)
+    shown = [f for f in fields(cls) if f.metadata.get("cli", True) and command in (f.metadata.get("commands") or (command,))]
+    return [option_parameter(f, hints[f.name], getattr(defaults, f.name) if defaults is not None else f.default) for f in shown]
+
+
+def plain_values(options: dict) -> dict:
+    """Option values as the library takes them (choices by their value)."""
+    return {k: v.value if isinstance(v, Enum) else v for k, v in options.items()}
+
+
+def generated(name: str, doc: str, params: list[inspect.Parameter], body: Callable[..., None]) -> Callable[..., None]:
+    """A command function with the signature `params` (typer reads the options from it) whose call runs
+    `body(**options)`."""
+
+    def command(**options) -> None:
+        body(**options)
+
+    command.__signature__ = inspect.Signature(params)
+    command.__name__, command.__doc__ = f"{name}_command", doc
+    return command
+
+
+def keyword(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    """One hand-declared keyword parameter of a generated command."""
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
 
 def command_group(help: str) -> typer.Typer:

@@ -10,7 +10,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli.common import OverwriteOpt, command_group, console, log_line, print_llm_summary, progress_bar, user_errors
+from negrec.cli.common import (
+    OverwriteOpt,
+    command_group,
+    console,
+    log_line,
+    print_llm_summary,
+    progress_bar,
+    settings_parameters,
+    user_errors,
+)
 from negrec.data.outputs import writer_lock
 from negrec.llm.logs import library_logs
 from negrec.data.prompts import TEMPLATES
@@ -351,17 +360,6 @@ def _training_run(out: Path, resume: bool, overwrite: bool, inputs: list):
 SFT_FIELDS, PAIR_FIELDS = ("instruction", "input", "output"), ("prompt", "chosen")
 
 
-def _setting_option(f, kind, default):
-    """A settings field as a typer option: its help and choices from the field's metadata, its default the stage's."""
-    choices = f.metadata.get("choices")
-    if choices:
-        kind = Enum(f"{f.name.title()}Choice", {c.replace("-", "_"): c for c in choices}, type=str)
-        default = kind(default)
-    name = "--" + (f.metadata.get("option") or f.name.replace("_", "-"))
-    decls = (f"{name}/--no-{name[2:]}",) if kind is bool else (name,)
-    return Annotated[kind, typer.Option(*decls, help=f.metadata.get("help", ""))], default
-
-
 def _input_option(spec):
     """A method input as a typer option."""
     name = "--" + (spec.option or spec.name.replace("_", "-"))
@@ -406,7 +404,6 @@ def method_command(m):
     default from the settings class and the stage's defaults), --limit-records where it reads records, --resume and
     --overwrite. Generated, so a new method's module is all a command needs."""
     import inspect
-    import typing
     from dataclasses import fields
 
     defaults = m.settings()
@@ -415,10 +412,8 @@ def method_command(m):
         annotation, default = _input_option(spec)
         params.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default))
     params.append(inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=OutDirOpt))
-    settings_fields, hints = fields(m.config), typing.get_type_hints(m.config)
-    for f in settings_fields:
-        annotation, default = _setting_option(f, hints[f.name], getattr(defaults, f.name))
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default))
+    settings_fields = fields(m.config)
+    params += settings_parameters(m.config, defaults=defaults)
     if any(spec.kind in ("records", "pairs") for spec in m.inputs):
         params.append(inspect.Parameter("limit_records", inspect.Parameter.KEYWORD_ONLY, annotation=LimitOpt, default=None))
     for name, annotation in (("resume", ResumeOpt), ("overwrite", RunOverwriteOpt)):

@@ -267,3 +267,27 @@ def replay(
     assert run.result is not None
     selected = TrainedRecommender.from_result(run.result, tprep.train, config, sampler)
     return run, held_out_ndcg(rank_held_out(selected, tprep), tprep)
+
+
+def retrain_best(folder: Path, prep: Prepared, model: str, params: dict, epochs: int, seed: int, seeds: int):
+    """Replay the best configuration once per seed (seed + i for the carved part and the model; the protocol's split
+    stays that of `seed`): the first run's folder under <folder>/run, the held-out and test NDCG@10 per seed with the
+    test mean, std and t-interval in <folder>/retrained.json; returns the test NDCG@10 over seeds."""
+    from negrec.data.io import write_json
+    from negrec.eval.significance import over_seeds
+
+    p = {k: v for k, v in params.items() if k != "epochs"}
+    spec = p.pop("sampler")
+    sampler = parse_sampler(spec)  # the study's best spec, parsed once for every seed
+    held_out, values = [], []
+    for i in range(seeds):
+        config = TrainConfig(model=model, epochs=epochs, seed=seed + i, **TRIAL_SETTINGS, **p)
+        run, value = replay(prep, sampler, config, out=folder / "run" if i == 0 else None)
+        held_out.append(value)
+        values.append(run.evaluation.summary()["NDCG@10"])
+    s = over_seeds(values)
+    record = {"sampler": spec, "seeds": [seed + i for i in range(seeds)], "validation_ndcg@10": held_out}
+    write_json(
+        folder / "retrained.json", {**record, "test_ndcg@10": values, "mean": s.mean, "std": s.std, "ci": [s.ci_low, s.ci_high]}
+    )
+    return s

@@ -4,19 +4,15 @@ commands (`negrec llm <method>`) show as the option's help, so the CLI, the reci
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from negrec.data.prompts import TEMPLATES
+from negrec.settings import setting
 
 
 TRACKERS = ("none", "tensorboard", "mlflow", "wandb")
 PAIR_LOSSES = ("sigmoid", "ipo", "hinge", "robust", "sigmoid_norm")  # TRL's DPO losses on one chosen–rejected pair
-
-
-def setting(default: Any, help: str, *, option: str | None = None, choices: tuple[str, ...] = ()) -> Any:
-    """A documented field: its help text, the command-line name when it is not the field's, its allowed values."""
-    return field(default=default, metadata={"help": help, "option": option, "choices": choices})
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from negrec.sampling.spec import Param, SamplerKind, counted, scored_pool
 
@@ -30,6 +29,8 @@ class DNS(SamplerKind):
         return np.take_along_axis(cand, top, 1), np.take_along_axis(ok, top, 1)
 
     def device_pick(self, driver, users, score, pool):
+        import torch  # the device twin only: the registry stays light
+
         cand, ok, s = driver.scored_pool(users, score, pool)
         k = self.width(driver.config, len(users))
         top = s.argmax(dim=1, keepdim=True) if k == 1 else torch.sort(-s, dim=1, stable=True).indices[:, :k]

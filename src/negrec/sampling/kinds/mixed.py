@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import torch
 
 from negrec.sampling.spec import Param, SamplerConfig, SamplerKind, scored_pool
 
@@ -39,6 +38,8 @@ class Mixed(SamplerKind):
         return np.hstack([hard, rand]), np.hstack([hard_ok, rand_ok])
 
     def device_pick(self, driver, users, score, pool):
+        import torch  # the device twin only: the registry stays light
+
         c = driver.config
         cand, ok, s = driver.scored_pool(users, score, pool)
         top = torch.sort(-s, dim=1, stable=True).indices[:, : c.n_hard]

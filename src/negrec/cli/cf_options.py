@@ -1,0 +1,134 @@
+"""The `negrec cf` command group and what its commands share: the data options block (dataset, protocol, split seed,
+generic-table columns, interest clusters), the run options, and preparing a dataset before any training."""
+
+from __future__ import annotations
+
+import inspect
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional, get_args
+
+import typer
+
+from negrec.cf import names as trainer_types
+from negrec.cli.common import (
+    ConfigOpt,
+    ItemColOpt,
+    ItemsOpt,
+    OverwriteOpt,
+    RatingColOpt,
+    SepOpt,
+    TimeColOpt,
+    UserColOpt,
+    command_group,
+    keyword,
+)
+
+app = command_group("Collaborative filtering with measured negative sampling.")
+
+
+class ProtocolName(str, Enum):
+    ratio = "ratio"
+    leave_last_out = "leave-last-out"
+    homework = "homework"
+
+
+def choices(name: str, literal) -> type[Enum]:
+    """A CLI choice enum spelled exactly as the library's Literal (one spelling per concept: they cannot drift)."""
+    return Enum(name, {value.replace("-", "_"): value for value in get_args(literal)}, type=str)
+
+
+ModelName = choices("ModelName", trainer_types.ModelName)
+DatasetOpt = Annotated[str, typer.Option(help="'synthetic', a dataset name under the data root (e.g. movielens-100k) or a path.")]
+DataDirOpt = Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")]
+ProtocolOpt = Annotated[
+    ProtocolName, typer.Option(help="ratio (cornac RatioSplit, 20 % test, ratings ≥ 4), leave-last-out, homework.")
+]
+ModelOpt = Annotated[ModelName, typer.Option(help="Model.")]
+ValSizeOpt = Annotated[float, typer.Option(help="ratio protocol: validation share of all entries.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the split, the models and the samplers.")]
+CFReportTo = Enum("CFReportTo", {name: name for name in ("none", "tensorboard")}, type=str)
+ReportToOpt = Annotated[
+    CFReportTo, typer.Option(help="Track the run: tensorboard writes its epochs and test metrics to <run>/tensorboard/.")
+]
+ClustersOpt = Annotated[
+    str,
+    typer.Option(
+        help="Interest clusters of the cluster samplers: genres:3 (a user's top-3 genres) or embedding:K (K k-means "
+        "clusters of MF item vectors learned from the training positives; works without genres)."
+    ),
+]
+
+
+def data_block() -> list[inspect.Parameter]:
+    """Where the data comes from and how it is split: one block, the same in every command that trains."""
+    return [
+        keyword("dataset", DatasetOpt, "synthetic"),
+        keyword("data_dir", DataDirOpt, None),
+        keyword("protocol", ProtocolOpt, ProtocolName.leave_last_out),
+        keyword("val_size", ValSizeOpt, 0.0),
+        keyword("seed", SeedOpt, 123),
+        keyword("user_col", UserColOpt, "user"),
+        keyword("item_col", ItemColOpt, "item"),
+        keyword("rating_col", RatingColOpt, None),
+        keyword("time_col", TimeColOpt, None),
+        keyword("sep", SepOpt, ","),
+        keyword("items", ItemsOpt, None),
+        keyword("clusters", ClustersOpt, "genres:3"),
+    ]
+
+
+def run_block() -> list[inspect.Parameter]:
+    """What a run writes and how: overwrite, tracking, a config file of options."""
+    return [
+        keyword("overwrite", OverwriteOpt, False),
+        keyword("report_to", ReportToOpt, CFReportTo.none),
+        keyword("config", ConfigOpt, None),
+    ]
+
+
+def train_config(options: dict):
+    """The `TrainConfig` of a command's options: the fields it names (choices by value, --static as the negatives'
+    mode, --seed as the model's seed), `TrainConfig`'s defaults for the rest."""
+    from dataclasses import fields
+
+    from negrec.cf.settings import TrainConfig
+    from negrec.cli.common import plain_values
+
+    names = {f.name for f in fields(TrainConfig)} - {"negatives"}
+    values = plain_values({k: v for k, v in options.items() if k in names})
+    return TrainConfig(**values, negatives="static" if options.get("static") else "dynamic")
+
+
+def check_samplers(specs: list[str], config) -> list:
+    """The specs parsed — here, once, at the edge — each able to sample where `config` asks (before any data is
+    loaded or model trained); at least one is given."""
+    from negrec.sampling.registry import parse_sampler
+
+    if not specs:
+        raise ValueError("--samplers lists no sampler")
+    samplers = [parse_sampler(spec) for spec in specs]
+    for sampler in samplers:
+        config.samples_on_device(sampler)
+    return samplers
+
+
+def prepare_data(options: dict, samplers: list):
+    """Load and split the dataset of a command's data options, give the cluster samplers their interest clusters,
+    then check the samplers against it (genres or clusters) before any training."""
+    from negrec.cli.common import table_options
+    from negrec.experiments.cf import check_samplers_fit, load_cf_dataset, prepare, with_clusters
+    from negrec.sampling.clusters import parse_clusters
+
+    o = options
+    definition = parse_clusters(o.get("clusters", "genres:3"))  # a bad spec is refused before the data is read
+    protocol = ProtocolName(o["protocol"]).value
+    if o["val_size"] and protocol != "ratio":
+        raise ValueError(f"--val-size applies to the ratio protocol; {protocol} has its own validation part")
+    table = (
+        table_options(o["user_col"], o["item_col"], o["rating_col"], o["time_col"], o["sep"], o["items"]) if "sep" in o else None
+    )
+    prep = prepare(load_cf_dataset(o["dataset"], o["data_dir"], table=table), protocol, seed=o["seed"], val_size=o["val_size"])
+    prep = with_clusters(prep, definition, o["seed"])
+    check_samplers_fit(prep, samplers)
+    return prep
