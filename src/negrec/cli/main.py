@@ -66,8 +66,10 @@ def _register_groups() -> None:
     from negrec.cli.cf import app as cf_app
     from negrec.cli.llm import app as llm_app
     from negrec.cli.negatives import app as negatives_app
+    from negrec.cli.seq import app as seq_app
 
     app.add_typer(cf_app, name="cf")
+    app.add_typer(seq_app, name="seq")
     app.add_typer(llm_app, name="llm")
     app.add_typer(negatives_app, name="negatives")
 

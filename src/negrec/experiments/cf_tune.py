@@ -105,7 +105,7 @@ def _number(where: str, value: Any) -> int | float:
     return value
 
 
-def _draw(trial, name: str, value: Any) -> Any:
+def draw_value(trial, name: str, value: Any) -> Any:
     """One parameter of a trial from its range."""
     if isinstance(value, list):
         return trial.suggest_categorical(name, value)
@@ -124,7 +124,7 @@ def search_space(model: str, sampler: str, space: Space | None = None) -> Callab
     own = named[0].space if named else {}
 
     def draw(trial) -> dict:
-        values = {name: _draw(trial, name, value) for name, value in space.items()}
+        values = {name: draw_value(trial, name, value) for name, value in space.items()}
         params = {k: v for k, v in values.items() if k not in own}
         params["sampler"] = named[0].tuned_spec(values, named[1]) if own else sampler
         if sampler == "popularity" + LOGQ:
@@ -178,18 +178,18 @@ class TuneResult:
     trials: list[dict]
 
 
-def run_study(
-    tprep: Prepared,
-    space: Callable,
-    fit: Callable[[Prepared, dict], tuple[np.ndarray, dict]],
+def optimise(
+    draw: Callable,
+    score: Callable[[dict], tuple[float, dict]],
     trials: int,
     *,
     storage: str | None = None,
     study_name: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> TuneResult:
-    """`trials` TPE trials (seed 0) of `fit` (params → recommendations, what it kept) maximising NDCG@10 on the tuning
-    split `tprep`; with `storage` the study is stored and resumed (finished trials count towards `trials`)."""
+    """`trials` TPE trials (seed 0) maximising `score(draw(trial))` → (value, what it kept, e.g. the epochs); with
+    `storage` the study is stored and resumed (finished trials count towards `trials`). Shared by every family's
+    tuning (CF here, sequential models in experiments/seq.py)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -202,10 +202,9 @@ def run_study(
     )
 
     def objective(trial) -> float:
-        params = space(trial)
-        recs, kept = fit(tprep, params)
+        params = draw(trial)
+        value, kept = score(params)
         trial.set_user_attr("params", {**params, **kept})
-        value = held_out_ndcg(recs, tprep)
         if progress is not None:
             progress(trial.number)
         return value
@@ -219,6 +218,26 @@ def run_study(
         if t.state == optuna.trial.TrialState.COMPLETE
     ]
     return TuneResult(study.best_trial.user_attrs["params"], study.best_value, log)
+
+
+def run_study(
+    tprep: Prepared,
+    space: Callable,
+    fit: Callable[[Prepared, dict], tuple[np.ndarray, dict]],
+    trials: int,
+    *,
+    storage: str | None = None,
+    study_name: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> TuneResult:
+    """`trials` TPE trials of `fit` (params → recommendations, what it kept) maximising NDCG@10 on the tuning split
+    `tprep` (see `optimise`)."""
+
+    def score(params: dict) -> tuple[float, dict]:
+        recs, kept = fit(tprep, params)
+        return held_out_ndcg(recs, tprep), kept
+
+    return optimise(space, score, trials, storage=storage, study_name=study_name, progress=progress)
 
 
 def tune(

@@ -3,7 +3,7 @@ recommender with a sampler, evaluate on the test targets (full catalogue, seen i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +17,8 @@ from negrec.data.io import write_json
 from negrec.data.tabular import TableOptions
 from negrec.eval.evaluate import Evaluation, evaluate
 from negrec.sampling.spec import SamplerConfig
-from negrec.seq.trainer import SeqConfig, SeqResult, recommend_next, train_seq
+from negrec.seq.settings import SeqConfig
+from negrec.seq.trainer import SeqResult, build_seq_model, recommend_next, score_users, train_seq
 
 KS = [10, 20]
 
@@ -66,7 +67,7 @@ class SeqRun:
     name: str
     evaluation: Evaluation
     recommendations: np.ndarray
-    result: SeqResult
+    result: SeqResult | None  # None for a reference row (MostPop)
 
 
 def evaluate_seq(data: SeqData, recs: np.ndarray, ks: list[int] = KS) -> Evaluation:
@@ -111,14 +112,21 @@ def system_name(config: SeqConfig, sampler: SamplerConfig | None) -> str:
 
 
 def save_seq_run(folder: Path, run: SeqRun, data: SeqData, config: SeqConfig, sampler: SamplerConfig | None) -> None:
-    """model.pt, config.json (settings, sampler, dataset) and metrics.json (test metrics with CIs, the history, the
-    chosen epoch and why training stopped)."""
+    """model.pt, config.json (settings, sampler, dataset), histories.npz and ids.json (what `seq recommend` reads:
+    every user's whole history and the external ids), metrics.json (test metrics with CIs, the history, the chosen
+    epoch and why training stopped) and curves.png."""
+    from negrec.report.plots import training_curves
+
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(run.result.model.state_dict(), folder / "model.pt")
+    h = data.histories
+    np.savez_compressed(folder / "histories.npz", offsets=h.offsets, items=h.items, n_items=h.n_items)
+    write_json(folder / "ids.json", {"users": [str(u) for u in h.user_ids], "items": [str(i) for i in data.catalog.item_ids]})
     write_json(
         folder / "config.json",
         {"sampler": None if sampler is None else sampler.name, "train": config.as_dict(), "dataset": data.name},
     )
+    training_curves(run.result.history, folder / "curves.png", metric=config.metric)
     write_json(
         folder / "metrics.json",
         {
@@ -131,3 +139,132 @@ def save_seq_run(folder: Path, run: SeqRun, data: SeqData, config: SeqConfig, sa
             "test_users": run.evaluation.n_valid,
         },
     )
+
+
+@dataclass(frozen=True, eq=False)
+class SavedSeqRun:
+    """What `seq recommend` needs from a run folder: the model, its settings, the histories and the external ids."""
+
+    model: torch.nn.Module
+    config: SeqConfig
+    histories: UserHistories
+    users: list[str]
+    items: list[str]
+
+    def recommend(self, k: int, *, keep_seen: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(users, their top-k next items, those items' scores) after each user's whole history."""
+        users = np.flatnonzero(self.histories.lengths > 0)
+        scores = score_users(self.model, self.histories, users, self.config.max_len)
+        recs = recommend_next(self.model, self.histories, users, k, max_len=self.config.max_len, keep_seen=keep_seen)
+        return users, recs, np.take_along_axis(scores, np.maximum(recs, 0), axis=1)
+
+
+def load_seq_run(folder: str | Path) -> SavedSeqRun:
+    """A sequential run folder written by `save_seq_run` (a damaged or foreign one is refused naming the file)."""
+    from negrec.data.io import read_json
+    from negrec.errors import DataError
+
+    folder = Path(folder)
+    if not (folder / "histories.npz").is_file():
+        raise DataError("not a sequential run folder (write one with `negrec seq train --out`)", path=folder)
+    meta, ids = read_json(folder / "config.json"), read_json(folder / "ids.json")
+    try:
+        config = SeqConfig(**meta["train"])
+        stored = np.load(folder / "histories.npz")
+        histories = UserHistories(stored["offsets"], stored["items"], int(stored["n_items"]), np.asarray(ids["users"]))
+        model = build_seq_model(config, histories.n_items)
+        model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+    except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
+        raise DataError(f"not a readable sequential run ({type(exc).__name__}: {exc})", path=folder) from None
+    return SavedSeqRun(model, config, histories, ids["users"], ids["items"])
+
+
+def most_popular_run(data: SeqData, ks: list[int] = KS) -> SeqRun:
+    """The MostPop reference row: the most frequent training items a user has not seen."""
+    from negrec.ranking import top_k
+
+    users = data.split.users("test")
+    popularity = np.bincount(data.split.train.items, minlength=data.histories.n_items).astype(np.float64)
+    seen = data.split.inputs("test").matrix()[users]
+    recs = top_k(np.broadcast_to(popularity, (len(users), len(popularity))).copy(), max(ks), exclude=seen)
+    return SeqRun("MostPop", evaluate_seq(data, recs, ks), recs, None)
+
+
+def parse_system(text: str) -> tuple[str, str | None, str]:
+    """`LOSS[:SAMPLER][/SHARE]` → (loss, sampler spec or None, share): e.g. `ce`, `bce:uniform`,
+    `softmax:uniform:3000/sequence`, `gbce:uniform:256`."""
+    body, _, share = text.strip().partition("/")
+    loss, _, spec = body.partition(":")
+    return loss, spec or None, share or "position"
+
+
+def compare_seq(
+    data: SeqData,
+    systems: list[tuple[str, SamplerConfig | None, SeqConfig]],
+    out: Path | None,
+    *,
+    progress=None,
+) -> dict[str, SeqRun]:
+    """Train every system (name, sampler, settings) on the same split, add the MostPop row, and write the comparison
+    (metrics with CIs, paired tests against the first system, plots, index.html) into `out`."""
+    from negrec.report.compare import write_comparison
+
+    runs: dict[str, SeqRun] = {}
+    for name, sampler, config in progress(systems) if progress else systems:
+        folder = None if out is None else out / "runs" / "".join(c if c.isalnum() else "_" for c in name)
+        runs[name] = run_seq(data, sampler, config, name=name, out=folder)
+    runs["MostPop"] = most_popular_run(data)
+    if out is not None:
+        evals = {name: run.evaluation for name, run in runs.items()}
+        metrics = [
+            m for m in ("HR@10", "NDCG@10", "HR@20", "NDCG@20", "Coverage@10", "AvgPop@10") if m in evals["MostPop"].metrics
+        ]
+        write_comparison(
+            out,
+            evals,
+            metrics,
+            baseline=systems[0][0],
+            tests=["NDCG@10", "HR@10"],
+            bars=["NDCG@10"],
+            title=f"{data.name}: sequential",
+        )
+    return runs
+
+
+def seq_space(config: SeqConfig) -> dict:
+    """The default search space of a sequential system: learning rate, dropout and size for every system, the
+    calibration t for gBCE, the temperature for the softmax losses (experiments/cf_tune.py's range format)."""
+    space: dict = {"lr": {"low": 1e-4, "high": 3e-3, "log": True}, "dropout": {"low": 0.0, "high": 0.5}, "dim": [32, 64, 128]}
+    if config.loss == "gbce":
+        space["gbce_t"] = {"low": 0.0, "high": 1.0}
+    if config.loss in ("ce", "softmax"):
+        space["temperature"] = {"low": 0.5, "high": 1.5}
+    return space
+
+
+def tune_seq(
+    data: SeqData,
+    sampler: SamplerConfig | None,
+    config: SeqConfig,
+    trials: int,
+    *,
+    space: dict | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    progress: Callable[[int], None] | None = None,
+):
+    """An Optuna TPE study (seed 0) of `config`'s system on the validation targets — each trial early-stopped on them,
+    the test targets never read; returns the best parameters with the epochs kept, its validation metric and every
+    trial (`experiments.cf_tune.TuneResult`). With `storage` the study is stored and resumed."""
+    from negrec.experiments.cf_tune import draw_value, optimise
+
+    space = seq_space(config) if space is None else space
+
+    def draw(trial) -> dict:
+        return {name: draw_value(trial, name, value) for name, value in space.items()}
+
+    def score(params: dict) -> tuple[float, dict]:
+        result = train_seq(data.split, sampler, replace(config, **params), catalog=data.catalog)
+        return result.best_metric, {"epochs": result.best_epoch + 1}
+
+    return optimise(draw, score, trials, storage=storage, study_name=study_name, progress=progress)

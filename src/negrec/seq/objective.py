@@ -31,11 +31,10 @@ from negrec.sampling.negatives import NegativeSampler
 from negrec.sampling.registry import check_pairing, kind_of
 from negrec.sampling.sources import SamplingStats
 from negrec.sampling.spec import SamplerConfig
+from negrec.seq.settings import SEQ_LOSSES, SHARES
 
 SeqLoss = Literal["ce", "softmax", "bce", "gbce", "bpr"]
 Share = Literal["position", "sequence", "batch"]
-SEQ_LOSSES = ("ce", "softmax", "bce", "gbce", "bpr")
-SHARES = ("position", "sequence", "batch")
 GATHER_BYTES = 2**28  # above this, negatives are scored by one (N × n_items) product and a gather, not row by row
 
 

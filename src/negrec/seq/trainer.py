@@ -5,8 +5,8 @@ outer loop every family shares (`training/loop.py`: early stopping, time budget,
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
-from typing import Callable, Literal
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,73 +14,14 @@ import torch
 
 from negrec.data.catalog import Catalog
 from negrec.data.histories import SequenceSplit, UserHistories
-from negrec.eval.metrics import ACCURACY, accuracy_metrics
+from negrec.eval.metrics import accuracy_metrics
 from negrec.ranking import top_k
 from negrec.sampling.spec import SamplerConfig
 from negrec.seq.batches import TrainingSequences, last_inputs
 from negrec.seq.models import GRU4Rec, SASRec
-from negrec.seq.objective import SEQ_LOSSES, SHARES, SeqObjective, check_objective
+from negrec.seq.objective import SeqObjective
+from negrec.seq.settings import SeqConfig
 from negrec.training.loop import LoopResult, LoopSettings, run_epochs
-
-SeqModelName = Literal["sasrec", "gru4rec"]
-SEQ_MODELS = ("sasrec", "gru4rec")
-
-
-@dataclass(frozen=True)
-class SeqConfig:
-    """Model, objective and optimisation of a sequential recommender (defaults: SASRec as published — embedding 64,
-    2 blocks, 1 head, max length 200, dropout 0.1, Adam 1e-3, batch 128, full cross-entropy)."""
-
-    model: SeqModelName = "sasrec"
-    dim: int = 64
-    blocks: int = 2
-    heads: int = 1
-    max_len: int = 200
-    dropout: float = 0.1
-    tied: bool = True  # score against the input item embeddings (SASRec); False: a separate output table (gSASRec)
-    loss: str = "ce"
-    share: str = "position"  # negatives per position, per sequence or shared by the batch
-    gbce_t: float = 0.75
-    temperature: float = 1.0
-    epochs: int = 100
-    batch_size: int = 128
-    lr: float = 1e-3
-    patience: int = 10
-    metric: str = "NDCG@10"
-    time_budget: float | None = None
-    keep_seen: bool = False  # rank items the user has already seen (filtered by default)
-    seed: int = 0
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        """Refuse values no run can use, naming the option."""
-        for name in ("dim", "blocks", "heads", "max_len", "epochs", "batch_size", "patience"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be an integer ≥ 1, got {value!r}")
-        for name in ("lr", "temperature"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"--{name} must be > 0, got {value}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if not 0.0 <= self.gbce_t <= 1.0:
-            raise ValueError(f"--gbce-t must be in [0, 1], got {self.gbce_t}")
-        if self.model not in SEQ_MODELS:
-            raise ValueError(f"--model must be one of {', '.join(SEQ_MODELS)}, got {self.model!r}")
-        if self.loss not in SEQ_LOSSES or self.share not in SHARES:
-            check_objective(self.loss, None, self.share, self.model)
-        if self.dim % self.heads:
-            raise ValueError(f"--dim {self.dim} must divide by --heads {self.heads}")
-        if self.time_budget is not None and not self.time_budget >= 0:
-            raise ValueError(f"--time-budget must be ≥ 0 seconds, got {self.time_budget}")
-        name, _, k = self.metric.partition("@")
-        if name not in ACCURACY or not k.isdigit() or int(k) < 1:
-            raise ValueError(f"--metric must look like NDCG@10 ({', '.join(ACCURACY)}), got {self.metric!r}")
-
-    def as_dict(self) -> dict:
-        """Plain dict for run configs."""
-        return asdict(self)
 
 
 @dataclass

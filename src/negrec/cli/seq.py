@@ -1,0 +1,243 @@
+"""`negrec seq train | compare | tune | recommend`: sequential recommenders (SASRec, GRU4Rec) with the field's losses
+and negrec's samplers, generated from the declared settings (`seq/settings.py`) plus the data options."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from negrec.cli.common import (
+    ConfigOpt,
+    ItemColOpt,
+    ItemsOpt,
+    OverwriteOpt,
+    SepOpt,
+    UserColOpt,
+    command_group,
+    generated,
+    keyword,
+    plain_values,
+    progress_bar,
+    settings_parameters,
+    user_errors,
+    write_options,
+)
+from negrec.seq.settings import SeqConfig
+
+app = command_group("Sequential recommenders (SASRec, GRU4Rec) with the field's losses and negrec's negatives.")
+
+DatasetOpt = Annotated[
+    str,
+    typer.Option(
+        help="'synthetic', a dataset name under the data root (ml-1m: the SASRec benchmark file; movielens-100k, "
+        "ml-latest-small) or a path (a `user item` file in order, or a table with --time-col)."
+    ),
+]
+DataDirOpt = Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")]
+TimeColOpt = Annotated[Optional[str], typer.Option(help="Generic table: the timestamp column that orders histories.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the model, the batches and the sampler.")]
+SamplerOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Negatives: any `negrec cf train --sampler` spec (uniform[:K], dns:M, inbatch+logq, ...); none for --loss ce."
+    ),
+]
+SystemsOpt = Annotated[
+    str,
+    typer.Option(
+        help="Comma-separated systems LOSS[:SAMPLER][/SHARE], e.g. ce,bce:uniform/sequence,softmax:uniform:3000/sequence,"
+        "gbce:uniform:256; the first is the paired-test baseline."
+    ),
+]
+
+
+def data_block() -> list[inspect.Parameter]:
+    """Where the histories come from."""
+    return [
+        keyword("dataset", DatasetOpt, "synthetic"),
+        keyword("data_dir", DataDirOpt, None),
+        keyword("user_col", UserColOpt, "user"),
+        keyword("item_col", ItemColOpt, "item"),
+        keyword("time_col", TimeColOpt, None),
+        keyword("sep", SepOpt, ","),
+        keyword("items", ItemsOpt, None),
+        keyword("seed", SeedOpt, 0),
+    ]
+
+
+def _data(o: dict):
+    """The dataset and its leave-one-out split."""
+    from negrec.cli.common import table_options
+    from negrec.experiments.seq import prepare_seq
+
+    table = table_options(o["user_col"], o["item_col"], None, o["time_col"], o["sep"], o["items"])
+    return prepare_seq(
+        o["dataset"], o["data_dir"], None if table == table_options("user", "item", None, None, ",", None) else table
+    )
+
+
+def _config(o: dict, **changes) -> SeqConfig:
+    from dataclasses import fields
+
+    names = {f.name for f in fields(SeqConfig)}
+    return SeqConfig(**{**plain_values({k: v for k, v in o.items() if k in names}), **changes})
+
+
+def _sampler(spec: str | None, config: SeqConfig):
+    """The spec parsed once, here (None: no negatives), its pairing with the loss checked before any data is read."""
+    from negrec.sampling.registry import parse_sampler
+    from negrec.seq.objective import check_objective
+
+    sampler = None if spec is None else parse_sampler(spec, policy=config.policy)
+    check_objective(config.loss, sampler, config.share, config.model)
+    return sampler
+
+
+def _train(ctx: typer.Context, **o) -> None:
+    """Train one sequential recommender (early stopping on the validation item) and evaluate it on the last item."""
+    from negrec.data.outputs import atomic_dir, claim_output
+    from negrec.experiments.seq import run_seq
+
+    out = o["out"]
+    with user_errors():
+        claim_output(out, overwrite=o["overwrite"], inputs=[o["dataset"], o["data_dir"], o["items"]], kind="seq-run")
+        config = _config(o)
+        sampler = _sampler(o["sampler"], config)
+        data = _data(o)
+        with atomic_dir(out, kind="seq-run") as folder, _epochs_bar(config.epochs) as advance:
+            run = run_seq(data, sampler, config, out=folder, on_epoch=advance)
+            write_options(folder, ctx)
+    r, s = run.result, run.evaluation.summary()
+    typer.echo(
+        f"training: {len(r.history)} epochs, stopped by {r.stopped}; best epoch {r.best_epoch + 1} "
+        f"(validation {config.metric} {r.best_metric:.4f})"
+    )
+    typer.echo("test: " + " ".join(f"{m}={s[m]:.4f}" for m in ("HR@10", "NDCG@10", "HR@20", "NDCG@20") if m in s) + f" → {out}")
+
+
+def _epochs_bar(total: int):
+    """A progress bar over epochs (early stopping may end it before `total`); yields the per-epoch callback."""
+    from contextlib import contextmanager
+
+    from rich.progress import Progress
+
+    from negrec.cli.common import console
+
+    @contextmanager
+    def bar():
+        with Progress(console=console, transient=False) as progress:
+            task = progress.add_task("training (epochs)", total=total)
+            yield lambda row: progress.update(task, advance=1, description=f"training (epoch {row['epoch'] + 1})")
+
+    return bar()
+
+
+def _compare(ctx: typer.Context, **o) -> None:
+    """Compare loss × negatives systems on one split with the same seed: table with CIs, paired tests, plots."""
+    from dataclasses import replace
+
+    from negrec.data.outputs import atomic_dir, claim_output
+    from negrec.experiments.seq import compare_seq, parse_system
+
+    out = o["out"]
+    with user_errors():
+        claim_output(out, overwrite=o["overwrite"], inputs=[o["dataset"], o["data_dir"], o["items"]], kind="seq-compare")
+        base = _config({k: v for k, v in o.items() if k not in ("loss", "share")})
+        systems = []
+        for text in [t for t in o["systems"].split(",") if t.strip()]:
+            loss, spec, share = parse_system(text)
+            config = replace(base, loss=loss, share=share)
+            systems.append((text.strip(), _sampler(spec, config), config))
+        if not systems:
+            raise ValueError("--systems lists no system")
+        data = _data(o)
+        with atomic_dir(out, kind="seq-compare") as folder:
+            runs = compare_seq(data, systems, folder, progress=progress_bar("training one model per system"))
+            write_options(folder, ctx)
+    for name, run in runs.items():
+        s = run.evaluation.summary()
+        typer.echo(f"{name:>36}  HR@10={s['HR@10']:.4f}  NDCG@10={s['NDCG@10']:.4f}")
+    typer.echo(f"report: {out / 'metrics.md'}")
+
+
+CTX = [keyword("ctx", typer.Context)]
+RUN = [keyword("overwrite", OverwriteOpt, False), keyword("config", ConfigOpt, None)]
+TRAIN_OUT = Annotated[Path, typer.Option(help="Run folder (model.pt, metrics.json, curves.png, histories.npz, options.yaml).")]
+COMPARE_OUT = Annotated[Path, typer.Option(help="Report folder (metrics, paired tests, plots, index.html, runs/).")]
+TRAIN = [*CTX, keyword("out", TRAIN_OUT), keyword("sampler", SamplerOpt, None), *data_block(), *settings_parameters(SeqConfig)]
+app.command("train")(generated("train", _train.__doc__, TRAIN + RUN, _train))
+COMPARE_SETTINGS = [p for p in settings_parameters(SeqConfig) if p.name not in ("loss", "share")]
+COMPARE = [*CTX, keyword("out", COMPARE_OUT), keyword("systems", SystemsOpt, "ce,bce:uniform"), *data_block(), *COMPARE_SETTINGS]
+app.command("compare")(generated("compare", _compare.__doc__, COMPARE + RUN, _compare))
+
+
+def _tune(ctx: typer.Context, **o) -> None:
+    """Tune learning rate, dropout and size (and gBCE's t or the softmax temperature) of one system on the validation
+    items (the test items are never read), then write the best as a config file that `seq train --config` replays."""
+    import json
+
+    import yaml
+
+    from negrec.data.io import write_json, write_text
+    from negrec.data.outputs import atomic_dir, claim_output
+    from negrec.experiments.seq import tune_seq
+
+    out = o["out"]
+    with user_errors():
+        claim_output(out, overwrite=o["overwrite"], inputs=[o["dataset"], o["data_dir"], o["items"]], kind="seq-tune")
+        config = _config(o)
+        sampler = _sampler(o["sampler"], config)
+        data = _data(o)
+        ticks = iter(progress_bar("tuning")(range(o["trials"])))
+        result = tune_seq(data, sampler, config, o["trials"], progress=lambda _: next(ticks, None))
+        for _ in ticks:
+            pass
+        given = {k.replace("_", "-"): (v.value if hasattr(v, "value") else v) for k, v in ctx.params.items()}
+        kept = {k: v for k, v in given.items() if k not in ("out", "overwrite", "config", "trials")}
+        options = {**kept, **{k.replace("_", "-"): v for k, v in result.params.items()}}
+        options["data-dir"] = None if o["data_dir"] is None else str(o["data_dir"])
+        with atomic_dir(out, kind="seq-tune") as folder:
+            write_text(folder / "config.yaml", yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
+            write_json(folder / "trials.json", {"best_validation": result.value, "trials": result.trials})
+    typer.echo(f"best validation {config.metric} {result.value:.4f} with {json.dumps(result.params)} → {out / 'config.yaml'}")
+
+
+TrialsOpt = Annotated[int, typer.Option(min=1, help="Optuna TPE trials.")]
+TUNE_OUT = Annotated[Path, typer.Option(help="Folder for config.yaml (options for `seq train --config`) and trials.json.")]
+TUNE = [*CTX, keyword("out", TUNE_OUT), keyword("sampler", SamplerOpt, None), keyword("trials", TrialsOpt, 10), *data_block()]
+app.command("tune")(generated("tune", _tune.__doc__, TUNE + settings_parameters(SeqConfig) + RUN, _tune))
+
+
+@app.command("recommend")
+def recommend_command(
+    run: Annotated[Path, typer.Option(help="Run folder written by `negrec seq train`.")],
+    out: Annotated[Path, typer.Option(help="CSV of user,item,rank,score (the next items after each whole history).")],
+    k: Annotated[int, typer.Option(min=1, help="Items per user.")] = 10,
+    keep_seen: Annotated[bool, typer.Option(help="Allow items already in the user's history.")] = False,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Top-K next items for every user after their whole history, with scores, in the long format."""
+    import pandas as pd
+
+    from negrec.data.io import write_text
+    from negrec.data.outputs import claim_output
+    from negrec.experiments.seq import load_seq_run
+
+    with user_errors():
+        claim_output(out, overwrite=overwrite, inputs=[run])
+        saved = load_seq_run(run)
+        users, recs, scores = saved.recommend(k, keep_seen=keep_seen)
+        keep = recs >= 0
+        rows = pd.DataFrame(
+            {
+                "user": [saved.users[u] for u in users.repeat(recs.shape[1])[keep.ravel()]],
+                "item": [saved.items[i] for i in recs[keep]],
+                "rank": (keep.cumsum(axis=1))[keep],
+                "score": scores[keep],
+            }
+        )
+        write_text(out, rows.to_csv(index=False))
+    typer.echo(f"{len(users)} users × {k} items → {out}")
