@@ -1,4 +1,4 @@
-"""The house rules, checked in the default run: the package layers of DESIGN.md and no import cycles (import-linter's
+"""The house rules, checked in the default run: the package layers of docs/design.md and no import cycles (import-linter's
 contracts in pyproject.toml: a package that imports one above it, or a sibling on its line, fails naming the import),
 and ruff's lint and format (its configuration in pyproject.toml)."""
 
