@@ -36,9 +36,10 @@ methods:
   - {name: clusterout_low, kind: dpo, negatives: clusterout_low}
   - {name: balanced_popularity, kind: sdpo, negatives: balanced_popularity}
   - {name: curriculum, kind: curriculum, stages: [clusterout_low, clusterin_low]}
-  - {name: sequential, kind: sequential}
+  - {name: LLM-ids, kind: llm-ids}
 """
-SYSTEMS = {"MostPop", "SFT", "SPRec", "random", "clusterout_low", "balanced_popularity", "curriculum", "sequential"}
+SYSTEMS = {"MostPop", "SFT", "SPRec", "random", "clusterout_low", "balanced_popularity", "curriculum", "LLM-ids"}
+SYSTEMS |= {"SASRec", "GRU4Rec"}  # the field's sequential baselines, in every report
 
 
 def test_tiny_recipe_end_to_end_and_resume(tmp_path):
@@ -66,8 +67,8 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path):
         assert (out / "report" / protocol / "accuracy_vs_fairness.png").is_file()
     assert (out / "sft" / "curve.png").is_file()
     # the reference model reads the title sequence alone
-    assert json.loads((out / "methods" / "sequential" / "train" / "config.json").read_text())["template"] == "ids"
-    assert json.loads((out / "predictions" / "sequential-seed.json").read_text())[0]["prompt"].startswith('"')
+    assert json.loads((out / "methods" / "LLM-ids" / "train" / "config.json").read_text())["template"] == "ids"
+    assert json.loads((out / "predictions" / "LLM-ids-seed.json").read_text())[0]["prompt"].startswith('"')
     annotated = json.loads((out / "annotated.json").read_text())
     assert len(annotated) == len(json.loads((out / "candidates.json").read_text())) == 100  # 50 users × 2 train records
     assert_most_popular(out)
@@ -147,7 +148,9 @@ def test_several_seeds_report_the_mean_and_pair_per_user_averages(tmp_path):
         assert summary["SFT"][f"{metric}_std"] == pytest.approx(abs(values[0] - values[1]) / 2**0.5)
     assert per_seed[0]["MostPop"]["HR@10"] == per_seed[1]["MostPop"]["HR@10"]  # the data is the same for every seed
     paired = json.loads((out / "report" / "paired_tests.json").read_text())["rows"]
-    assert {(t["system"], t["baseline"], t["protocol"]) for t in paired} == {("SFT", "MostPop", "ranked")}
+    assert {(t["system"], t["baseline"], t["protocol"]) for t in paired} == {
+        (system, "MostPop", "ranked") for system in ("SFT", "SASRec", "GRU4Rec")
+    }
     hr = next(t for t in paired if t["metric"] == "HR@10")
     assert hr["diff"] == pytest.approx(summary["SFT"]["HR@10"] - summary["MostPop"]["HR@10"])
 
@@ -308,7 +311,12 @@ def test_a_recipe_builds_its_records_from_an_interactions_dataset(tmp_path):
     built = json.loads((out / "data" / "records_config.json").read_text())
     assert built["train_per_user"] == 2 and built["source_items"] == 80
     test = json.loads((out / "data" / "test.json").read_text())
-    assert {r["system"] for r in json.loads((out / "report" / "metrics.json").read_text())["rows"]} == {"MostPop", "SFT"}
+    assert {r["system"] for r in json.loads((out / "report" / "metrics.json").read_text())["rows"]} == {
+        "MostPop",
+        "SFT",
+        "SASRec",
+        "GRU4Rec",
+    }
     assert len(json.loads((out / "predictions" / "SFT-ranked.json").read_text())) == len(test)
     bad = tmp_path / "bad.yaml"
     bad.write_text("data: movielens-100k\nrecords: {histroy: 3}\n")

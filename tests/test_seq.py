@@ -212,3 +212,21 @@ def test_settings_refused_by_name():
         SeqConfig(gbce_t=2.0)
     with pytest.raises(ValueError, match="--model must be one of sasrec, gru4rec"):
         SeqConfig(model="bert")
+
+
+def test_record_sequences_and_their_validation_split():
+    from negrec.data.sequences import Sequences
+    from negrec.experiments.seq_baselines import record_histories, records_split
+
+    records = Sequences.from_lists([[1, -1, 2], [3, 4], [5]], [6, -1, 7])  # −1: a title outside the catalog
+    histories = record_histories(records, 8)
+    assert [histories.sequence(u).tolist() for u in range(3)] == [[1, 2, 6], [3, 4], [5, 7]]
+    many = record_histories(Sequences.from_lists([[i, i + 1] for i in range(20)], list(range(20, 40))), 40)
+    split = records_split(many, seed=3)
+    held = np.flatnonzero(split.valid >= 0)
+    assert len(held) == 2  # 10 % of 20 records
+    for u in range(20):
+        full = many.sequence(u).tolist()
+        assert split.train.sequence(u).tolist() == (full[:-1] if u in held else full)
+        assert split.valid[u] == (full[-1] if u in held else -1)
+    assert (split.test == -1).all()

@@ -39,6 +39,12 @@ class Sequences:
         """History of example k, oldest first."""
         return self.items[self.offsets[k] : self.offsets[k + 1]]
 
+    def head(self, n: int) -> "Sequences":
+        """The first `n` examples."""
+        n = min(n, len(self))
+        users = None if self.users is None else self.users[:n]
+        return Sequences(self.offsets[: n + 1], self.items[: self.offsets[n]], self.targets[:n], users)
+
     def lengths(self) -> np.ndarray:
         """History length per example."""
         return np.diff(self.offsets)

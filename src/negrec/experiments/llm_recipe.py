@@ -45,12 +45,17 @@ from negrec.report.llm_tables import report_row, reported_metrics, write_rows, w
 from negrec.report.plots import curves_from_logs
 
 
+SEQ_NAMES = {"sasrec": "SASRec", "gru4rec": "GRU4Rec"}
+
+
 @dataclass
 class System:
-    """A row of the report: a model folder (None for MostPop) and the prompt template it reads."""
+    """A row of the report: a model folder (None for MostPop), the prompt template it reads, and its family (an LLM,
+    or a sequential baseline, `sasrec` / `gru4rec`, that ranks catalog items from the history's ids)."""
 
     model: Path | None
     template: str
+    family: str = "llm"
 
 
 class Runner:
@@ -197,6 +202,8 @@ class SeedRun:
         systems["SFT"] = System(sft_model, r.template)
         for method in r.methods:
             systems[method["name"]] = self._method(method, sft_model, catalog, train, sft_train)
+        for model in r.sequential_baselines:
+            systems[SEQ_NAMES[model]] = self._sequential(model, catalog)
         summary, evals = self._predict_and_evaluate(systems, catalog, test)
         if not is_main_process():
             return summary, evals
@@ -334,6 +341,9 @@ class SeedRun:
         if system.model is None:
             write_json(path, self._most_popular(catalog, test, k, system.template))
             return
+        if system.family != "llm":
+            write_json(path, self._ranked_rows(catalog, test, self._sequential_top(system.model, catalog, k), system.template))
+            return
         model, tok = load_model(system.model)
         common = {
             "batch_size": p.get("batch_size", 8),
@@ -372,7 +382,7 @@ class SeedRun:
                     f"predict {name} ({protocol})",
                     preds_path,
                     lambda s=system, p=protocol, path=preds_path: self._predictions(s, p, catalog, test, path),
-                    every_process=system.model is not None,
+                    every_process=system.model is not None and system.family == "llm",
                 )
                 if not is_main_process():
                     continue  # rank 0 evaluates and reports
@@ -409,26 +419,56 @@ class SeedRun:
         write_json(self.out / "report" / "summary.json", summary)
         return summary, evals
 
+    def _records(self, name: str, limit: int | None, catalog):
+        """A records file's item sequences (the first `limit` records)."""
+        from negrec.data.goodreads import load_goodreads_records
+
+        sequences = load_goodreads_records(self.data_dir / name, catalog).sequences
+        return sequences if limit is None else sequences.head(limit)
+
     def _most_popular(self, catalog, test: list[dict], k: int, template: str) -> list[dict]:
         """MostPop predictions: the k titles read most often in the (SFT) training histories, minus each user's history
         (`prediction` = the first, `beams` = all k, so one file serves both protocols)."""
         from negrec.cf.baselines import popularity_recommend
-        from negrec.data.goodreads import load_goodreads_records
-        from negrec.llm.pipeline import prediction_row
+
+        seen = self._records(self.r.test, self.r.limit_test, catalog).history_matrix(catalog.n_items)
+        counted = self._training_sequences(catalog).history_matrix(catalog.n_items)
+        return self._ranked_rows(catalog, test, popularity_recommend(counted, np.arange(len(test)), k, exclude=seen), template)
+
+    def _training_sequences(self, catalog):
+        """The records the reference rows learn from: the SFT data, else the (limited) training records."""
+        if self.r.sft_data:
+            return self._records(self.r.sft_data, None, catalog)
+        return self._records(self.r.train, self.r.limit_train, catalog)
+
+    def _ranked_rows(self, catalog, test: list[dict], top, template: str) -> list[dict]:
+        """Prediction rows of a system that ranks catalog items: `prediction` = the first title, `beams` = all k."""
         from negrec.data.prompts import render
+        from negrec.llm.pipeline import prediction_row
 
-        def histories(name: str, limit: int | None):
-            return load_goodreads_records(self.data_dir / name, catalog).sequences.history_matrix(catalog.n_items)[:limit]
-
-        seen = histories(self.r.test, self.r.limit_test)
-        counted = histories(self.r.sft_data, None) if self.r.sft_data else histories(self.r.train, self.r.limit_train)
-        top = popularity_recommend(counted, np.arange(len(test)), k, exclude=seen)
-        titles = catalog.require_titles("MostPop")
+        titles = catalog.require_titles("a ranked reference row")
         rows = []
         for rec, ids in zip(test, top):
             beam = [f'"{titles[i]}"' for i in ids if i >= 0]
             rows.append(prediction_row(rec, render(rec["instruction"], rec["input"], template), beam[0] if beam else "", beam))
         return rows
+
+    def _sequential(self, model: str, catalog) -> System:
+        """A sequential baseline trained (once) on the training records' sequences, validation-tuned."""
+        from negrec.experiments.seq_baselines import train_baseline
+
+        folder = self.out / "baselines" / model
+        marker = folder / "config.json"
+        sequences = self._training_sequences(catalog)
+        trials = self.r.sequential_trials
+        self._stage(model, marker, lambda: train_baseline(model, sequences, catalog, folder, seed=self.seed, trials=trials))
+        return System(folder, self.r.template, family=model)
+
+    def _sequential_top(self, folder: Path, catalog, k: int):
+        """A sequential baseline's top-k items for the test records (their history left out)."""
+        from negrec.experiments.seq_baselines import baseline_predictions
+
+        return baseline_predictions(folder, self._records(self.r.test, self.r.limit_test, catalog), k)
 
 
 def mark(marker: Path, value: Any) -> None:

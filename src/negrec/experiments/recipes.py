@@ -51,6 +51,9 @@ class Recipe:
     methods: list[dict] = field(default_factory=list)
     baseline: str | list[str] | None = None  # paired tests of every system against each of these
     most_popular: bool = True  # add the MostPop reference row (top-K training titles, history excluded)
+    # the field's sequential baselines beside the LLM rows (experiments/seq_baselines.py), tuned with this many trials
+    sequential_baselines: list[str] = field(default_factory=lambda: ["sasrec", "gru4rec"])
+    sequential_trials: int = 4
     seed: int = 0
     seeds: list[int] | None = None  # several training seeds (the data stays the same)
 
@@ -102,6 +105,15 @@ def _check(r: Recipe, path: Path) -> None:
         r.cluster_definition  # parsed once, here at the edge, and kept
     except ValueError as exc:
         fail(str(exc), "clusters")
+    from negrec.experiments.seq_baselines import BASELINES
+
+    unknown = [b for b in r.sequential_baselines if b not in BASELINES]
+    if not isinstance(r.sequential_baselines, list) or unknown:
+        fail(
+            f"sequential_baselines lists models of {', '.join(BASELINES)}, got {r.sequential_baselines!r}", "sequential_baselines"
+        )
+    if not isinstance(r.sequential_trials, int) or r.sequential_trials < 1:
+        fail(f"sequential_trials must be an integer ≥ 1, got {r.sequential_trials!r}", "sequential_trials")
     if r.template not in TEMPLATES:
         fail(f"unknown template {r.template!r} (known: {', '.join(TEMPLATES)})", "template")
     for key, section, allowed in (("predict", r.predict, PREDICT_KEYS), ("evaluate", r.evaluate, EVALUATE_KEYS)):

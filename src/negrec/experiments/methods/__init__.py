@@ -91,11 +91,16 @@ def registry() -> dict[str, Method]:
     return {m.kind: m for m in sorted(found, key=lambda m: (m.order, m.kind))}
 
 
+RENAMED = {"sequential": "llm-ids"}  # SASRec and GRU4Rec are the sequential rows now
+
+
 def method(kind: str) -> Method:
     """The method of `kind`; an unknown kind is refused naming the known ones."""
     from negrec.sampling.registry import suggestion
 
     methods = registry()
+    if kind in RENAMED:
+        raise ValueError(f"training method {kind!r} is now {RENAMED[kind]!r}: the tiny LLM fine-tuned on item ids")
     if kind not in methods:
         raise ValueError(f"unknown training method {kind!r} (known: {', '.join(methods)}){suggestion(kind, list(methods))}")
     return methods[kind]

@@ -1,5 +1,6 @@
-"""A sequential reference row for recipes: the same tiny transformer trained with SFT on the item sequence alone
-(template `ids`, SASRec-style), from a fresh starting model."""
+"""The LLM on item ids, a reference row for recipes: the same tiny transformer trained with SFT on the item sequence
+alone (template `ids`), from a fresh starting model — an LLM without the text, not a sequential recommender (SASRec
+and GRU4Rec themselves come with every report: experiments/seq_baselines.py). Its kind was `sequential`."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ def from_recipe(inputs: RecipeInputs, section: dict) -> dict:
 
 
 METHOD = Method(
-    kind="sequential",
-    title="sequential",
-    summary="SFT of a fresh model on the item sequence alone (a SASRec-style reference row).",
+    kind="llm-ids",
+    title="LLM on item ids",
+    summary="SFT of a fresh model on the item sequence alone (the tiny LLM on id prompts, a reference row).",
     config=SFTConfig,
     stage="sft",
     inputs=(),
