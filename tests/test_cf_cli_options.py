@@ -15,7 +15,7 @@ import typer
 from negrec.cf.settings import TrainConfig
 from negrec.cli import app
 
-# option → default of each command before the generation (2026-12-06, commit e0a0246)
+# option → default of each command before the generation (2026-12-06, commit e0a0246), plus --gbce-t (CF gBCE, added since)
 RECORDED = {
     "train": {
         "--out": None,
@@ -26,6 +26,7 @@ RECORDED = {
         "--model": "mf",
         "--loss": None,
         "--temperature": 1.0,
+        "--gbce-t": 0.75,
         "--dim": 64,
         "--layers": 3,
         "--epochs": 30,

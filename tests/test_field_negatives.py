@@ -40,6 +40,14 @@ def mf_model(seed: int = 0) -> MF:
     return model
 
 
+def make_model(kind: str):
+    """MF with non-zero biases, or a 2-layer LightGCN on the known positives."""
+    if kind == "mf":
+        return mf_model()
+    adjacency = normalized_adjacency(known().binary())
+    return LightGCN(N_USERS, N_ITEMS, adjacency, 4, 2, generator=torch.Generator().manual_seed(0))
+
+
 def score(model, u: int, i: int) -> float:
     with torch.no_grad():
         return float(model.score(torch.tensor([u]), torch.tensor([i]))[0])
@@ -100,13 +108,7 @@ def pairs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def test_inbatch_softmax_equals_the_loop_reference(logq, model_kind):
     users, positives = pairs(6)
     train_part = known()
-    model = (
-        mf_model()
-        if model_kind == "mf"
-        else LightGCN(
-            N_USERS, N_ITEMS, normalized_adjacency(train_part.binary()), 4, 2, generator=torch.Generator().manual_seed(0)
-        )
-    )
+    model = make_model(model_kind)
     value, _ = batch_loss(model, "inbatch+logq" if logq else "inbatch", users, positives, temperature=0.5)
     freq = train_part.popularity() / train_part.nnz
     if model_kind == "lightgcn":  # the reference scores LightGCN through its propagated embeddings
@@ -271,3 +273,42 @@ def test_the_docs_sampler_table_is_the_registrys():
     from negrec.sampling.registry import markdown_table
 
     assert markdown_table() in (Path(__file__).parents[1] / "docs" / "cf.md").read_text()
+
+
+@pytest.mark.parametrize("model_kind", ["mf", "lightgcn"])
+def test_full_cross_entropy_scores_every_item(model_kind):
+    """CF's --loss ce: each row's positive against every item (MF's item biases included, LightGCN's propagated
+    embeddings), equal to a plain softmax over the model's full scores."""
+    model = make_model(model_kind)
+    users, positives = pairs(12, seed=3)
+    with torch.no_grad():
+        full = model.full_scores(torch.from_numpy(users))
+    expected = float(torch.nn.functional.cross_entropy(full / 0.5, torch.from_numpy(positives)))
+    value, _ = batch_loss(model, "uniform", users, positives, temperature=0.5, loss="ce")
+    assert value == pytest.approx(expected, rel=1e-5)
+
+
+def test_gbce_weights_the_positive_by_beta_from_t():
+    from negrec.losses import gbce_beta, gbce_loss
+
+    model = make_model("mf")
+    users, positives = pairs(10, seed=4)
+    value, sampler = batch_loss(model, "uniform:4", users, positives, temperature=1.0, loss="gbce")
+    neg, ok = (torch.from_numpy(a) for a in sampler.last)
+    with torch.no_grad():
+        pos = model.score(torch.from_numpy(users), torch.from_numpy(positives))
+        negs = model.score(torch.from_numpy(users), neg)
+    beta = gbce_beta(4, model.n_items, 0.75)
+    assert value == pytest.approx(float(gbce_loss(pos, negs, ok, beta)), rel=1e-5) and beta < 1
+
+
+@pytest.mark.parametrize(
+    "loss, spec, extra, message",
+    [
+        ("ce", "dns:5", {}, "--loss ce scores every item"),
+        ("gbce", "inbatch", {}, "--loss gbce calibrates k sampled negatives"),
+    ],
+)
+def test_full_and_generalised_losses_refuse_what_they_cannot_train(loss, spec, extra, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(loss=loss, **extra).for_sampler(parse_sampler(spec))

@@ -206,9 +206,9 @@ def batch_softmax_loss(logits: torch.Tensor, mask: torch.Tensor, logq: torch.Ten
 
 def averaged_terms(loss: str, mask: torch.Tensor) -> float:
     """How many terms `loss` averages over for a batch whose (rows × negatives) validity mask is `mask`: the valid
-    pairs (bpr), every positive and valid negative score (bce), the rows (softmax)."""
+    pairs (bpr), every positive and valid negative score (bce, gbce), the rows (softmax, ce)."""
     rows, valid = mask.shape[0], float(mask.sum())
-    return {"bpr": valid, "bce": rows + valid, "softmax": float(rows)}[loss]
+    return {"bpr": valid, "bce": rows + valid, "gbce": rows + valid, "softmax": float(rows), "ce": float(rows)}[loss]
 
 
-LOSSES = {"bpr": bpr_loss, "bce": bce_loss, "softmax": softmax_loss}
+LOSSES = {"bpr": bpr_loss, "bce": bce_loss, "gbce": gbce_loss, "softmax": softmax_loss}  # `ce` scores every item

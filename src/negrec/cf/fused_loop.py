@@ -31,7 +31,8 @@ def score(U, V, bu, bi, gb, u, i, biases):  # pragma: no cover - compiled
     return v + bu[u] + bi[i] + gb[0] if biases else v
 
 
-@numba.njit(cache=True, fastmath=FAST, nogil=True)
+# inlined into run_batches by numba: one compiled function, the same code fresh or from the cache
+@numba.njit(cache=True, fastmath=FAST, nogil=True, inline="always")
 def pick_and_score(U, V, bu, bi, gb, users, pos, items, ok, hardest, start, b, chosen, mask, s, pool, biases):  # pragma: no cover
     """Phase 1 of a batch: each row's positive and negatives (DNS: the first maximum of the valid candidates) and
     their scores, all from the weights before this step."""
@@ -64,7 +65,8 @@ def pick_and_score(U, V, bu, bi, gb, users, pos, items, ok, hardest, start, b, c
             s[r, c] = score(U, V, bu, bi, gb, u, chosen[r, c], biases)
 
 
-@numba.njit(cache=True, fastmath=FAST, nogil=True)
+# inlined into run_batches by numba: one compiled function, the same code fresh or from the cache
+@numba.njit(cache=True, fastmath=FAST, nogil=True, inline="always")
 def bpr_slopes(s, mask, ds, b, margin):  # pragma: no cover - compiled
     """The batch's masked-mean BPR loss and dL/ds per slot (BPR on x = s⁺ − s⁻ − margin is softplus(−x), whose
     derivative is −σ(−x))."""
@@ -83,7 +85,8 @@ def bpr_slopes(s, mask, ds, b, margin):  # pragma: no cover - compiled
     return loss / denom
 
 
-@numba.njit(cache=True, fastmath=FAST, nogil=True)
+# inlined into run_batches by numba: one compiled function, the same code fresh or from the cache
+@numba.njit(cache=True, fastmath=FAST, nogil=True, inline="always")
 def step_rows(U, V, bu, bi, gb, users, start, b, chosen, ds, gu, gi, lr, reg, biases):  # pragma: no cover - compiled
     """Gradients of the gathered rows, then the step added per occurrence (nothing reads an updated row); returns the
     L2 term of the loss."""

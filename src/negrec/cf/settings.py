@@ -14,7 +14,7 @@ from negrec.sampling.registry import check_pairing, suggestion
 from negrec.sampling.spec import SamplerConfig
 from negrec.settings import setting
 
-LOSSES = ("bpr", "bce", "softmax")
+LOSSES = get_args(LossName)
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class TrainConfig:
     )
     margin: float = setting(0.0, "BPR margin.", commands=("train",))  # the homework's hard-negative trainer used 1.0
     temperature: float = setting(1.0, "Softmax temperature τ (logits s/τ).")
+    gbce_t: float = setting(0.75, "gBCE calibration t in [0, 1] (gSASRec; 0: BCE).", commands=("train",))
     epochs: int = setting(30, "Maximum epochs.")
     batch_size: int = setting(1024, "Positives per batch.")
     lr: float = setting(0.005, "Learning rate.")
@@ -100,6 +101,8 @@ class TrainConfig:
         for name, value in {"reg": self.reg, "weight_decay": self.weight_decay}.items():
             if not (np.isfinite(value) and value >= 0):
                 raise ValueError(f"--{name.replace('_', '-')} must be ≥ 0, got {value}")
+        if not 0.0 <= self.gbce_t <= 1.0:
+            raise ValueError(f"--gbce-t must be in [0, 1], got {self.gbce_t}")
         if not np.isfinite(self.margin):
             raise ValueError(f"--margin must be finite, got {self.margin}")
         if self.time_budget is not None and not (self.time_budget >= 0):
@@ -133,8 +136,18 @@ class TrainConfig:
 
     def for_sampler(self, sampler: SamplerConfig) -> "TrainConfig":
         """This config with the loss the sampler trains with (the given one, else the sampler's own); a model or loss
-        the sampler cannot work with is refused by name."""
-        return replace(self, loss=check_pairing(sampler, model=self.model, loss=self.loss))
+        the sampler cannot work with is refused by name (gBCE pairs as BCE does; the full cross-entropy scores every
+        item and takes no sampler but the default uniform one)."""
+        if self.loss == "ce":
+            if sampler.kind != "uniform" or sampler.n_negatives != 1:
+                raise ValueError(
+                    f"--loss ce scores every item (full cross-entropy): it takes no --sampler (got {sampler.name!r})"
+                )
+            return self
+        if self.loss == "gbce" and (sampler.shared or sampler.selection == "mixgcf"):
+            raise ValueError(f"--loss gbce calibrates k sampled negatives per positive; {sampler.name!r} does not draw them")
+        loss = check_pairing(sampler, model=self.model, loss="bce" if self.loss == "gbce" else self.loss)
+        return replace(self, loss="gbce" if self.loss == "gbce" else loss)
 
     def samples_on_device(self, sampler: SamplerConfig) -> bool:
         """Whether this run draws its negatives with the device sampler (refuses --sampling device for a sampler

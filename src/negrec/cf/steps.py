@@ -13,7 +13,7 @@ from negrec.cf.mixgcf import mix_negatives
 from negrec.cf.models import MF
 from negrec.cf.processes import Processes
 from negrec.cf.rows import GatheredRows
-from negrec.losses import LOSSES, averaged_terms, shared_softmax_loss
+from negrec.losses import LOSSES, averaged_terms, full_softmax_loss, gbce_beta, shared_softmax_loss
 from negrec.sampling.logq import LogQ
 from negrec.sampling.registry import kind_of
 from negrec.sampling.spec import SamplerConfig
@@ -49,8 +49,13 @@ class BatchStep:
     ):
         self.model, self.opts, self.config, self.logq, self.mixing, self.processes = model, opts, config, logq, mixing, processes
         self.mixes = kind_of(sampler).mixes
-        self.loss_fn = LOSSES[config.loss]
-        self.options = {"bpr": {"margin": config.margin}, "softmax": {"temperature": config.temperature}}.get(config.loss, {})
+        self.loss_fn = LOSSES.get(config.loss)
+        beta = gbce_beta(kind_of(sampler).width(sampler, 1), model.n_items, config.gbce_t) if config.loss == "gbce" else 1.0
+        self.options = {
+            "bpr": {"margin": config.margin},
+            "softmax": {"temperature": config.temperature},
+            "gbce": {"beta": beta},
+        }.get(config.loss, {})
 
     def __call__(self, u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache) -> float:
         return self.mf_step(u, p, neg, ok) if isinstance(self.model, MF) else self.graph_step(u, p, neg, ok, cache)
@@ -90,10 +95,21 @@ class BatchStep:
         (part if l2 is None else part + l2 / float(total[1])).backward()
         return loss.item(), int(total[1])
 
+    def full_loss(self, users: torch.Tensor, items: torch.Tensor, item_bias: torch.Tensor | None, p: torch.Tensor):
+        """The full cross-entropy of each row's positive over every item (item biases as one more dimension; user and
+        global biases cancel in a softmax)."""
+        if item_bias is not None:
+            users = torch.cat([users, torch.ones_like(users[:, :1])], 1)
+            items = torch.cat([items, item_bias.reshape(-1, 1)], 1)
+        return full_softmax_loss(users, items, p, self.config.temperature)
+
     def mf_step(self, u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor) -> float:
         """MF: gather the touched rows, the loss, and the update of those rows."""
         model, config = self.model, self.config
-        if neg.dim() == 1:  # shared candidates: the row's positive is column b
+        if config.loss == "ce":  # every item is a candidate: its rows are all gathered
+            rows = GatheredRows(model, u, torch.arange(model.n_items, device=u.device))
+            data = self.full_loss(rows.user_factors, rows.item_factors, rows.item_biases, p)
+        elif neg.dim() == 1:  # shared candidates: the row's positive is column b
             rows = GatheredRows(model, u, neg)
             data = self.shared_loss(rows.user_factors, rows.item_factors, rows.item_biases, rows.matrix_scores, ok, neg, p)
         else:
@@ -114,7 +130,13 @@ class BatchStep:
 
     def graph_step(self, u: torch.Tensor, p: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor, cache: tuple) -> float:
         """LightGCN: scores from the batch's propagated embeddings (`cache`), MixGCF's mixed negatives, the update."""
-        if self.mixes:
+        if self.config.loss == "ce":
+            data, mask, neg = (
+                self.full_loss(cache[0][u], cache[1], None, p),
+                ok,
+                torch.arange(self.model.n_items, device=u.device),
+            )
+        elif self.mixes:
             users, items = cache[2]
             mix = torch.rand(len(u), users.shape[1], generator=self.mixing).to(users.device)
             synthetic = mix_negatives(users[u], items[p], items[neg], ok, mix)
