@@ -57,8 +57,10 @@ NEGREC = {
         "popularity+logq",
         "ahns",
         "srns",
+        "ce",
+        "gbce",
     ],
-    "lightgcn": ["uniform", "dns", "mixed", "mixgcf"],
+    "lightgcn": ["uniform", "dns", "mixed", "mixgcf", "ce"],
 }
 QUICK_NEGREC = {"mf": ["uniform", "dns", "inbatch+logq"], "lightgcn": ["uniform", "mixgcf"]}
 # peers tried and not installable beside the pinned stack (pip install --dry-run -c requirements/constraints.txt)

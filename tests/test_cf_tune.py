@@ -131,3 +131,25 @@ def test_an_impossible_system_is_refused_before_any_work(tmp_path):
     result = invoke("cf", "tune", "--sampler", "mixgcf", "--model", "mf", "--out", tmp_path / "t")
     assert result.exit_code == 2 and "sampler 'mixgcf' needs --model lightgcn, not mf" in result.output
     assert not (tmp_path / "t").exists()
+
+
+def test_loss_families_draw_their_own_numbers():
+    import optuna
+
+    from negrec.experiments.cf_tune import check_system, default_space, search_space
+
+    assert check_system("mf", "gbce").name == "uniform" and check_system("lightgcn", "ce").name == "uniform"
+    assert {"gbce_negatives", "gbce_t"} <= set(default_space("mf", "gbce")) and "temperature" in default_space("mf", "ce")
+    trial = optuna.trial.FixedTrial({"dim": 32, "lr": 0.01, "reg": 1e-4, "gbce_negatives": 16, "gbce_t": 0.5})
+    params = search_space("mf", "gbce")(trial)
+    assert params["sampler"] == "uniform:16" and params["loss"] == "gbce" and params["gbce_t"] == 0.5
+    assert "gbce_negatives" not in params  # a number of the spec, not a setting
+    trial = optuna.trial.FixedTrial({"dim": 32, "lr": 0.01, "reg": 1e-4, "temperature": 0.2})
+    assert search_space("mf", "ce")(trial) == {
+        "dim": 32,
+        "lr": 0.01,
+        "reg": 1e-4,
+        "temperature": 0.2,
+        "sampler": "uniform",
+        "loss": "ce",
+    }

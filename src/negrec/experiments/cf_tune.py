@@ -28,6 +28,17 @@ TRIAL_SETTINGS = {"batch_size": 1024, "patience": 5}
 # ints, else a float range), or a single value (fixed). The order of entries is the order of Optuna's draws.
 
 
+# loss families: a loss whose own numbers are tuned with its sampler's — the full cross-entropy (no negatives; the
+# default uniform sampler is not read) and gBCE (k uniform negatives, gSASRec's calibration t)
+LOSS_FAMILIES: dict[str, tuple[Space, Callable[[dict], dict]]] = {
+    "ce": ({"temperature": {"low": 0.05, "high": 1.0, "log": True}}, lambda v: {"sampler": "uniform", "loss": "ce"}),
+    "gbce": (
+        {"gbce_negatives": [1, 4, 16, 64, 256], "gbce_t": {"low": 0.0, "high": 1.0}},
+        lambda v: {"sampler": f"uniform:{v['gbce_negatives']}", "loss": "gbce"},
+    ),
+}
+
+
 def family(sampler: str) -> tuple[SamplerKind, bool] | None:
     """(kind, +logq) when `sampler` names a family whose numbers are tuned (a bare kind name, optionally +logq: dns,
     popularity+logq, mns, ...); None for a full spec such as `dns:5`."""
@@ -54,7 +65,7 @@ def default_space(model: str, sampler: str) -> Space:
     if softmax_family(sampler):
         space["temperature"] = {"low": 0.05, "high": 1.0, "log": True}
     named = family(sampler)
-    return {**space, **(named[0].space if named else {})}
+    return {**space, **(named[0].space if named else LOSS_FAMILIES.get(sampler, ({}, None))[0])}
 
 
 def load_space(path: Path, model: str, sampler: str) -> Space:
@@ -122,13 +133,16 @@ def search_space(model: str, sampler: str, space: Space | None = None) -> Callab
     space = default_space(model, sampler) if space is None else space
     named = family(sampler)
     own = named[0].space if named else {}
+    loss_family = LOSS_FAMILIES.get(sampler)
 
     def draw(trial) -> dict:
         values = {name: draw_value(trial, name, value) for name, value in space.items()}
-        params = {k: v for k, v in values.items() if k not in own}
+        params = {k: v for k, v in values.items() if k not in own and k != "gbce_negatives"}
         params["sampler"] = named[0].tuned_spec(values, named[1]) if own else sampler
         if sampler == "popularity" + LOGQ:
             params["loss"] = "softmax"
+        if loss_family is not None:
+            params.update(loss_family[1](values))
         return params
 
     return draw
@@ -137,6 +151,10 @@ def search_space(model: str, sampler: str, space: Space | None = None) -> Callab
 def check_system(model: str, sampler: str) -> SamplerConfig:
     """The family or spec parsed (its defaults for a family); refused, before any work, when the model (or the loss
     the search gives it) cannot train with it, by name."""
+    if sampler in LOSS_FAMILIES:
+        config = parse_sampler("uniform")
+        TrainConfig(model=model, loss=sampler).for_sampler(config)
+        return config
     config = parse_sampler(sampler)
     TrainConfig(model=model, loss="softmax" if sampler == "popularity" + LOGQ else None).for_sampler(config)
     return config
