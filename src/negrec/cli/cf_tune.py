@@ -15,7 +15,8 @@ TuneOutOpt = Annotated[Path, typer.Option(help="Folder for config.yaml (options 
 FamilyOpt = Annotated[
     str,
     typer.Option(
-        help="A sampler family whose numbers are tuned too (dns, popularity, mns, ahns, srns, mixgcf, ...), a full spec, or a loss family: ce (full cross-entropy) or gbce (uniform:K with gBCE's t)."
+        help="A sampler family whose numbers are tuned too (dns, popularity, mns, ahns, srns, mixgcf, ...), a full "
+        "spec, or a loss family: ce (full cross-entropy) or gbce (uniform:K with gBCE's t)."
     ),
 ]
 TrialsOpt = Annotated[int, typer.Option(min=1, help="Optuna TPE trials (a stored study counts the finished ones).")]
