@@ -183,3 +183,18 @@ def test_parse_prompt_equals_seed_regex(prompt):
     ins = re.search(r"### Instruction:\s*(.*?)\s*### Input:", prompt, re.DOTALL).group(1).strip()
     inp = re.search(r"### Input:\s*(.*?)\s*### Response:", prompt, re.DOTALL).group(1).strip()
     assert parse_prompt(prompt) == (ins, inp)
+
+
+def test_negatives_spelled_as_cf_spells_them(capsys):
+    """`uniform[:K]` is K uniform catalog titles per record, as CF's `uniform[:K]` is K uniform negatives per positive;
+    the old `random[:N]` reads as `uniform[:N]` with one notice; strategies take no count."""
+    import negrec.preference.negatives as negatives
+
+    negatives._NOTICED.clear()
+    assert negatives.parse_negatives("uniform:3") == ("uniform", 3)
+    assert negatives.parse_negatives("clusterout_low") == ("clusterout_low", 1)
+    assert negatives.parse_negatives("random:2") == ("uniform", 2) == negatives.parse_negatives("random:2")
+    assert capsys.readouterr().err.count("is spelled 'uniform' now") == 1  # one line, once
+    for spec, message in [("uniform:0", "from 1 to 1000"), ("low_exposure:4", "only uniform takes a count"), ("dns", "unknown")]:
+        with pytest.raises(ValueError, match=message):
+            negatives.parse_negatives(spec)

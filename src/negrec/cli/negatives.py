@@ -194,7 +194,8 @@ def select_command(
         typer.Option(
             help="clusterin_high, clusterin_low, clusterout_low, clusterout_high, low_exposure, "
             "high_exposure, balanced_popularity, clusterin_high_clusterout_low, "
-            "clusterin_low_clusterout_low, or random."
+            "clusterin_low_clusterout_low, or uniform[:K] (K uniform catalog titles per record, as CF's uniform[:K]; "
+            "the old spelling random still reads)."
         ),
     ],
     out: Annotated[Path, typer.Option(help="Output preference file.")],
@@ -202,8 +203,10 @@ def select_command(
     annotated: Annotated[Optional[Path], typer.Option(help="Annotated file (from `annotate`).")] = None,
     candidates: Annotated[Optional[Path], typer.Option(help="Candidates file (annotated on the fly).")] = None,
     exposure_from: ExposureOpt = None,
-    seed: Annotated[int, typer.Option(help="Seed for balanced_popularity and random.")] = 0,
-    n: Annotated[int, typer.Option(min=1, help="random: negatives per record.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed for balanced_popularity and uniform.")] = 0,
+    n: Annotated[
+        Optional[int], typer.Option(min=1, help="Deprecated: --strategy uniform:K gives K negatives per record.")
+    ] = None,
     format: FormatOpt = Fmt.seed,
     compat: CompatOpt = Compat.clean,
     overwrite: OverwriteOpt = False,
@@ -211,18 +214,26 @@ def select_command(
     """Pick negatives with one strategy and write {prompt, chosen, rejected} records."""
     import numpy as np
 
-    from negrec.preference.negatives import NEGATIVE_STRATEGIES, random_records, strategy_records
+    from negrec.preference.negatives import NEGATIVE_STRATEGIES, OLD_SPELLINGS, parse_negatives, random_records, strategy_records
 
     rng = np.random.default_rng(seed)
+    with user_errors():  # an unknown name is refused below, with the closest known one
+        known = strategy.partition(":")[0] in (*NEGATIVE_STRATEGIES, *OLD_SPELLINGS)
+        name, count = parse_negatives(strategy) if known else (strategy, 1)
+        if n is not None:
+            if name != "uniform" or ":" in strategy:
+                raise ValueError(f"--n applies to --strategy uniform; spell the count in the strategy: uniform:{n}")
+            typer.echo(f"note: --n {n} is deprecated: --strategy uniform:{n}", err=True)
+            count = n
 
     def pick(cat, ann, parser):
-        if strategy == "random":
+        if name == "uniform":
             rows = [{"instruction": i, "input": x, "chosen": c} for i, x, c in zip(ann.instructions, ann.inputs, ann.chosen)]
-            return random_records(rows, cat, n, rng, parser=parser)
-        return strategy_records(ann, strategy, rng=rng, empty_negatives=compat == Compat.seed)
+            return random_records(rows, cat, count, rng, parser=parser)
+        return strategy_records(ann, name, rng=rng, empty_negatives=compat == Compat.seed)
 
     _write_picks(
-        strategy,
+        name,
         NEGATIVE_STRATEGIES,
         pick,
         out,

@@ -38,6 +38,7 @@ from negrec.data.outputs import MARKER
 from negrec.experiments.methods import RecipeInputs, registry
 from negrec.launch import is_main_process, join_process_group, launch_rank, processes_barrier
 from negrec.llm.runs import run_and_merge
+from negrec.preference.negatives import parse_negatives
 from negrec.experiments.recipes import DATA_KEY, RUN_KIND, Recipe, check_resume, data_fingerprint, method_settings
 from negrec.report.columns import LLM_TESTS
 from negrec.report.compare import write_comparison
@@ -196,7 +197,7 @@ class SeedRun:
 
         methods = registry()
         strategies = [s for m in r.methods for s in methods[m["kind"]].strategies(m)]
-        if any(s.split(":")[0] != "random" for s in strategies):  # the others are picked among the SFT's candidates
+        if any(parse_negatives(s)[0] != "uniform" for s in strategies):  # the others are picked among the SFT's candidates
             self._candidates(sft_model, catalog, train)
         systems: dict[str, System] = {"MostPop": System(None, r.template)} if r.most_popular else {}
         systems["SFT"] = System(sft_model, r.template)
@@ -277,8 +278,8 @@ class SeedRun:
 
         def build():
             rng = np.random.default_rng(self.seed)
-            if strategy.startswith("random"):
-                n = int(strategy.split(":")[1]) if ":" in strategy else 1
+            name, n = parse_negatives(strategy)
+            if name == "uniform":
                 rows, _ = random_records(train, catalog, n, rng, template=self.r.template)
             else:
                 rows, _ = strategy_records(

@@ -1,4 +1,8 @@
-"""Preference records from annotated candidates (the nine strategies) and random catalog negatives."""
+"""Preference records from annotated candidates (the nine strategies) and uniform catalog negatives.
+
+One spelling for negatives on both sides of negrec: `uniform[:K]` is K uniform negatives for a CF positive and K
+uniform catalog titles for an LLM record; a strategy picks among candidates (CF: `<strategy>:M`, M of them; LLM:
+among the model's generated candidates). The LLM side's old `random[:N]` still reads, with a one-line notice."""
 
 from __future__ import annotations
 
@@ -16,7 +20,31 @@ from negrec.data.prompts import parse_prompt, render
 from negrec.sampling.strategies import PAIRS, STRATEGIES, select
 
 OutputFormat = Literal["seed", "trl"]
-NEGATIVE_STRATEGIES = STRATEGIES + ("random",)
+NEGATIVE_STRATEGIES = STRATEGIES + ("uniform",)
+OLD_SPELLINGS = {"random": "uniform"}
+_NOTICED: set[str] = set()
+
+
+def parse_negatives(spec: str) -> tuple[str, int]:
+    """(strategy, negatives per record) of a negatives spec: `uniform[:K]` (K from 1 to 1000) or a strategy; the old
+    `random[:N]` is read as `uniform[:N]` with a one-line notice; anything else is refused naming the known ones."""
+    import sys
+
+    name, _, count = str(spec).partition(":")
+    if name in OLD_SPELLINGS:
+        if name not in _NOTICED:
+            _NOTICED.add(name)
+            print(f"note: negatives {name!r} is spelled {OLD_SPELLINGS[name]!r} now (as CF's sampler)", file=sys.stderr)
+        name = OLD_SPELLINGS[name]
+    if name not in NEGATIVE_STRATEGIES:
+        raise ValueError(f"unknown negatives {spec!r} (known: {', '.join(NEGATIVE_STRATEGIES)})")
+    if count and name != "uniform":
+        raise ValueError(f"negatives {spec!r}: only uniform takes a count (uniform:K); a strategy picks among the candidates")
+    if count and not (count.isdigit() and 1 <= int(count) <= 1000):
+        raise ValueError(f"negatives {spec!r}: uniform:K takes a count K from 1 to 1000")
+    return name, int(count) if count else 1
+
+
 SEED_EMPTY = ("clusterin_high", "clusterin_low")  # the seed returns "" when no candidate is in the cluster
 
 

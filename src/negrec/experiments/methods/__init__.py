@@ -107,16 +107,13 @@ def method(kind: str) -> Method:
 
 
 def check_strategy(strategy: Any) -> str | None:
-    """A negatives strategy name as recipes give it (`random:N` takes a count): an error message, or None."""
-    from negrec.preference.negatives import NEGATIVE_STRATEGIES
+    """A negatives spec as recipes give it (`uniform:K` takes a count): an error message, or None."""
+    from negrec.preference.negatives import parse_negatives
 
-    if not isinstance(strategy, str) or strategy.split(":")[0] not in NEGATIVE_STRATEGIES:
-        return f"unknown negatives {strategy!r} (known: {', '.join(NEGATIVE_STRATEGIES)})"
-    count = strategy.partition(":")[2]
-    if strategy.startswith("random:") and not (count.isdigit() and 1 <= int(count) <= 1000):
-        return f"negatives {strategy!r}: random:N takes a count N from 1 to 1000"
-    if ":" in strategy and not strategy.startswith("random:"):
-        return f"negatives {strategy!r}: only random takes a count (random:N)"
+    try:
+        parse_negatives(strategy)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
