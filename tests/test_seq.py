@@ -216,7 +216,9 @@ def test_settings_refused_by_name():
 
 def test_record_sequences_and_their_validation_split():
     from negrec.data.sequences import Sequences
-    from negrec.experiments.seq_baselines import record_histories, records_split
+    from negrec.experiments.seq_baselines import records_split
+
+    record_histories = UserHistories.from_records
 
     records = Sequences.from_lists([[1, -1, 2], [3, 4], [5]], [6, -1, 7])  # −1: a title outside the catalog
     histories = record_histories(records, 8)

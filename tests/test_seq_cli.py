@@ -62,3 +62,25 @@ def test_bad_input_is_refused_by_name(tmp_path, args, message):
     result = runner.invoke(app, ["seq", "train", "--out", str(tmp_path / "x"), *args])
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_compare_sequential_systems_from_python():
+    import negrec
+    from negrec.seq.settings import SeqConfig
+
+    result = negrec.compare(
+        "synthetic", ["ce", "bce:uniform/sequence"], family="seq", config=SeqConfig(epochs=1, dim=8, max_len=10)
+    )
+    assert set(result.runs) == {"ce", "bce:uniform/sequence", "MostPop"}
+    assert result.finding.startswith("Best NDCG@10: **")
+    with pytest.raises(ValueError, match="--loss ce scores every item"):
+        negrec.compare("synthetic", ["ce:uniform"], family="seq")
+
+
+@pytest.mark.shared_data
+def test_llm_records_are_sequences_too(data_dir):
+    from negrec.experiments.seq import prepare_seq
+
+    data = prepare_seq("goodreads", data_dir)
+    assert data.histories.n_users == 5000 and data.histories.n_items == 4058  # one sequence per train.json record
+    assert data.histories.lengths.max() <= 11  # 10 history titles, then the target

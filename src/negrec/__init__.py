@@ -3,10 +3,18 @@
 __version__ = "0.1.0"
 
 
-def compare(dataset, samplers, **options):
+def compare(dataset, samplers, *, family: str = "cf", **options):
     """Compare negative samplers in one call: `negrec.compare("movielens-100k", ["uniform", "dns:5", "inbatch+logq"],
     protocol="ratio", data_dir="../shared/data")` → a `Comparison` (runs, metrics table with CIs, paired tests); see
-    `negrec.experiments.cf.compare_samplers` for the options."""
+    `negrec.experiments.cf.compare_samplers` for the options. `family="seq"` compares sequential systems
+    `LOSS[:SAMPLER][/SHARE]` (`["ce", "bce:uniform/sequence", "gbce:uniform:256"]`; options of
+    `negrec.experiments.seq.compare_sequential`)."""
+    if family == "seq":
+        from negrec.experiments.seq import compare_sequential
+
+        return compare_sequential(dataset, samplers, **options)
+    if family != "cf":
+        raise ValueError(f"family must be 'cf' or 'seq', got {family!r}")
     from negrec.experiments.cf import compare_samplers  # imported on use: `import negrec` stays light
 
     return compare_samplers(dataset, samplers, **options)

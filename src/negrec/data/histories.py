@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from negrec.data.catalog import Catalog, genre_matrix
 from negrec.data.interactions import Interactions
+from negrec.data.sequences import Sequences
 from negrec.errors import DataError
 
 
@@ -44,6 +45,16 @@ class UserHistories:
         items = np.fromiter((i for s in sequences for i in s), dtype=np.int64, count=int(offsets[-1]))
         ids = np.arange(len(sequences)) if user_ids is None else np.asarray(user_ids)
         return cls(offsets, items, n_items, ids)
+
+    @classmethod
+    def from_records(cls, sequences: Sequences, n_items: int) -> "UserHistories":
+        """One sequence per LLM record: its history's catalog items, then its target (titles outside the catalog
+        dropped) — how the records' histories train a sequential model."""
+        rows = []
+        for k in range(len(sequences)):
+            items = [int(i) for i in sequences.history(k) if i >= 0]
+            rows.append(items + ([int(sequences.targets[k])] if sequences.targets[k] >= 0 else []))
+        return cls.from_lists(rows, n_items)
 
     @classmethod
     def from_interactions(cls, data: Interactions) -> "UserHistories":

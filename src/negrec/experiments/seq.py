@@ -21,6 +21,8 @@ from negrec.seq.settings import SeqConfig
 from negrec.seq.trainer import SeqResult, build_seq_model, recommend_next, score_users, train_seq
 
 KS = [10, 20]
+SEQ_METRICS = ["HR@10", "NDCG@10", "HR@20", "NDCG@20", "Coverage@10"]
+SEQ_TESTS = ["NDCG@10", "HR@10"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,13 +38,22 @@ class SeqData:
 def load_seq_dataset(
     source: str, data_dir: str | Path | None = None, table: TableOptions | None = None
 ) -> tuple[str, UserHistories, Catalog]:
-    """(name, histories, catalog): the SASRec benchmark files (`user item` lines in order), or any dataset `cf` reads
-    (MovieLens, ml-latest-small, generic tables with a time column, 'synthetic'), ordered by timestamp."""
+    """(name, histories, catalog): the SASRec benchmark files (`user item` lines in order), LLM records (Goodreads or
+    `data llm-records` output: history titles → catalog items, then the target, one sequence per training record), or
+    any dataset `cf` reads (MovieLens, ml-latest-small, generic tables with a time column, 'synthetic'), ordered by
+    timestamp."""
     if source != "synthetic":
         path = resolve_source(source, data_dir)
-        if detect_format(path) == "sasrec":
+        fmt = detect_format(path)
+        if fmt == "sasrec":
             histories, catalog = load_sasrec(path)
             return path.name, histories, catalog
+        if fmt == "goodreads":  # LLM records (Goodreads, `data llm-records`): one sequence per training record
+            from negrec.data.goodreads import load_goodreads_catalog, load_goodreads_records
+
+            catalog = load_goodreads_catalog(path)
+            records = load_goodreads_records(path / "train.json", catalog).sequences
+            return path.name, UserHistories.from_records(records, catalog.n_items), catalog
     from negrec.experiments.cf import load_cf_dataset
 
     data = load_cf_dataset(source, data_dir, table=table)
@@ -268,3 +279,35 @@ def tune_seq(
         return result.best_metric, {"epochs": result.best_epoch + 1}
 
     return optimise(draw, score, trials, storage=storage, study_name=study_name, progress=progress)
+
+
+def compare_sequential(
+    dataset: str | SeqData,
+    systems: list[str],
+    *,
+    config: SeqConfig = SeqConfig(),
+    data_dir: str | Path | None = None,
+    out: str | Path | None = None,
+):
+    """One call from Python: systems `LOSS[:SAMPLER][/SHARE]` trained with `config` on one leave-one-out split, the
+    MostPop row beside them, the comparison returned (`experiments.cf.Comparison`: runs, table, paired tests against
+    the first system) and written to `out` if given. Every spec is parsed and paired before any data is read."""
+    from negrec.experiments.cf import Comparison
+    from negrec.report.compare import comparison_tables
+    from negrec.sampling.registry import parse_sampler
+    from negrec.seq.objective import check_objective
+
+    parsed = []
+    for text in systems:
+        loss, spec, share = parse_system(text)
+        settings = replace(config, loss=loss, share=share)
+        sampler = None if spec is None else parse_sampler(spec, policy=settings.policy)
+        check_objective(settings.loss, sampler, settings.share, settings.model)
+        parsed.append((text, sampler, settings))
+    if not parsed:
+        raise ValueError("no system to compare")
+    data = dataset if isinstance(dataset, SeqData) else prepare_seq(dataset, data_dir)
+    runs = compare_seq(data, parsed, None if out is None else Path(out))
+    evals = {name: run.evaluation for name, run in runs.items()}
+    table, paired = comparison_tables(evals, SEQ_METRICS, baseline=parsed[0][0], tests=SEQ_TESTS, seed=config.seed)
+    return Comparison(runs, table, paired)

@@ -30,15 +30,6 @@ VALID_SHARE = 0.1
 SETTINGS = {"max_len": 20, "epochs": 200, "patience": 10, "batch_size": 128, "loss": "ce"}
 
 
-def record_histories(sequences: Sequences, n_items: int) -> UserHistories:
-    """One sequence per record: its history's catalog items, then its target (titles outside the catalog dropped)."""
-    rows = []
-    for k in range(len(sequences)):
-        items = [int(i) for i in sequences.history(k) if i >= 0]
-        rows.append(items + ([int(sequences.targets[k])] if sequences.targets[k] >= 0 else []))
-    return UserHistories.from_lists(rows, n_items)
-
-
 def records_split(histories: UserHistories, seed: int) -> SequenceSplit:
     """Training records whose target trains (90 %) or validates (a seeded 10 %); nothing is tested here."""
     rng = np.random.default_rng(seed)
@@ -57,7 +48,7 @@ def records_split(histories: UserHistories, seed: int) -> SequenceSplit:
 
 def train_baseline(model: str, sequences: Sequences, catalog: Catalog, out: Path, *, seed: int, trials: int) -> Path:
     """Tune and train one baseline on the training records' sequences; model.pt + config.json in `out`."""
-    histories = record_histories(sequences, catalog.n_items)
+    histories = UserHistories.from_records(sequences, catalog.n_items)
     data = SeqData("records", histories, catalog, records_split(histories, seed))
     config = SeqConfig(model=model, seed=seed, **SETTINGS)
     tuned = tune_seq(data, None, config, trials)
