@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from negrec.cf.processes import Processes
+from negrec.training.processes import Processes
 from negrec.cf.steps import BatchStep, optimizers
 from negrec.cf.trainer import TrainConfig, build_model
 from negrec.cf.engines import graph_cache

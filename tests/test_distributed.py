@@ -439,3 +439,26 @@ def test_row_sharded_tables_train_as_the_replicated_model(tmp_path, sampler):
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-4
     one, two = (_cf_metrics(tmp_path / t) for t in ("replicated", "sharded"))
     assert abs(one["test"]["NDCG@10"]["mean"] - two["test"]["NDCG@10"]["mean"]) < 1e-3
+
+
+SEQ_TRAIN = ["seq", "train", "--epochs", "3", "--dim", "16", "--max-len", "20", "--loss", "bce", "--sampler", "uniform"]
+
+
+def test_seq_train_on_two_processes_matches_one_and_repeats_itself(tmp_path):
+    """SASRec on 2 gloo processes: each trains its share of every batch with its own negatives and dropout, the
+    gradients summed. Over seeds 0–4 of this command one process's best validation NDCG@10 spread over 0.028–0.060
+    (sd 0.013); two processes at seeds 0, 1, 2 gave 0.0486, 0.0357, 0.0597 against one process's 0.0484, 0.0325,
+    0.0603. The test asks for less than 0.01 at seed 0, and a rerun that repeats bitwise."""
+    runner = CliRunner()
+    one = runner.invoke(app, [*SEQ_TRAIN, "--out", str(tmp_path / "one")], terminal_width=400)
+    assert one.exit_code == 0, one.output
+    for name in ("two", "again"):
+        done = _run(tmp_path, [*SEQ_TRAIN, "--processes", "2", "--out", str(tmp_path / name)], [sys.executable])
+        assert done.returncode == 0, (tmp_path / f"{name}.launch.log").read_text()
+        assert done.stdout.count("training: 3 epochs") == 1  # rank 0 alone prints (and writes)
+    single, two, again = (_cf_metrics(tmp_path / n) for n in ("one", "two", "again"))
+    best = lambda m: max(row["NDCG@10"] for row in m["history"])  # noqa: E731
+    assert abs(best(two) - best(single)) < 0.01
+    drop = lambda m: [{k: v for k, v in row.items() if k != "seconds"} for row in m["history"]]  # noqa: E731
+    assert drop(two) == drop(again) and two["test"] == again["test"]
+    assert (tmp_path / "two" / "model.pt").read_bytes() == (tmp_path / "again" / "model.pt").read_bytes()

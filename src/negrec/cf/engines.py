@@ -13,7 +13,7 @@ import torch
 
 from negrec.cf.fused import run_chunk
 from negrec.cf.models import LightGCN
-from negrec.cf.processes import Processes
+from negrec.training.processes import Processes
 from negrec.sampling.device import DeviceSampler
 from negrec.sampling.kinds.inbatch import SharedCandidates
 from negrec.sampling.negatives import NegativeSampler

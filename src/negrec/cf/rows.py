@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from negrec.cf.models import MF
-from negrec.cf.processes import Processes
+from negrec.training.processes import Processes
 from negrec.cf.sharded import ShardedTable
 
 

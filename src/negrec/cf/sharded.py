@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from negrec.cf.models import MF
-from negrec.cf.processes import Processes
+from negrec.training.processes import Processes
 
 
 class ShardedTable(nn.Module):

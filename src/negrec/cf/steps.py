@@ -11,7 +11,7 @@ import torch
 
 from negrec.cf.mixgcf import mix_negatives
 from negrec.cf.models import MF
-from negrec.cf.processes import Processes
+from negrec.training.processes import Processes
 from negrec.cf.rows import GatheredRows
 from negrec.losses import LOSSES, averaged_terms, full_softmax_loss, gbce_beta, shared_softmax_loss
 from negrec.sampling.logq import LogQ

@@ -16,7 +16,7 @@ import torch
 from negrec.cf.settings import TrainConfig, resolve_device
 from negrec.cf.engines import FusedEngine, choose_engine, epoch_chunks, prefetched
 from negrec.cf.fused import applies as fused_applies, compile_note
-from negrec.cf.processes import Processes
+from negrec.training.processes import Processes
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.steps import BatchStep, optimizers
 from negrec.cf.sharded import ShardedMF

@@ -11,7 +11,15 @@ import typer
 
 from negrec.cf.settings import TrainConfig
 from negrec.cli.cf_options import CFReportTo, app, check_samplers, data_block, prepare_data, run_block, train_config
-from negrec.cli.common import generated, keyword, progress_bar, settings_parameters, user_errors, write_options
+from negrec.cli.common import (
+    generated,
+    keyword,
+    progress_bar,
+    relaunch_on_processes,
+    settings_parameters,
+    user_errors,
+    write_options,
+)
 from negrec.sampling.registry import cli_help
 
 OutOpt = Annotated[Path, typer.Option(help="Run folder (model.pt, metrics.json, curves.png, config.json, options.yaml).")]
@@ -116,33 +124,12 @@ def _summary(run, config, out: Path, fraction: float, held_out: float | None) ->
 
 
 def _train_on_processes(ctx: typer.Context, out: Path, processes: int, *, overwrite: bool) -> None:
-    """`cf train --processes N`: check the options, then run this command on N processes (experiments/cf_launch.py)
-    and exit with their status."""
-    import shutil
-    import tempfile
-
-    from negrec.experiments.cf_launch import train_on_processes
-
+    """`cf train --processes N`: check the options, then run this command on N processes and exit with their status."""
     config = train_config(ctx.params)
     check_samplers([ctx.params["sampler"]], config)
     if config.batch_size % processes:
         raise ValueError(f"--batch-size {config.batch_size} is the global batch: it must divide by --processes {processes}")
-    root = ctx.find_root().params
-    scratch = Path(tempfile.mkdtemp(prefix="negrec-cf-"))
-    try:
-        status, log = train_on_processes(
-            write_options(scratch, ctx),
-            out,
-            processes,
-            overwrite=overwrite,
-            threads=root.get("threads"),
-            verbose=bool(root.get("verbose")),
-        )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    if status:
-        typer.echo(f"the {processes} processes stopped (exit {status}); the launcher's report is in {log}", err=True)
-    raise typer.Exit(status)
+    relaunch_on_processes(ctx, "cf", out, processes, overwrite=overwrite)
 
 
 def _compare(ctx: typer.Context, **o) -> None:

@@ -130,6 +130,27 @@ def keyword(name: str, annotation: Any, default: Any = inspect.Parameter.empty) 
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
 
+def relaunch_on_processes(ctx: typer.Context, group: str, out: Path, processes: int, *, overwrite: bool) -> None:
+    """`negrec GROUP train --processes N`: this command, its options written to a file, run on N processes under
+    torchrun (experiments/launches.py); exits with their status."""
+    import shutil
+    import tempfile
+
+    from negrec.experiments.launches import train_on_processes
+
+    root = ctx.find_root().params
+    scratch = Path(tempfile.mkdtemp(prefix=f"negrec-{group}-"))
+    try:
+        options = write_options(scratch, ctx)
+        threads, verbose = root.get("threads"), bool(root.get("verbose"))
+        status, log = train_on_processes(group, options, out, processes, overwrite=overwrite, threads=threads, verbose=verbose)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if status:
+        typer.echo(f"the {processes} processes stopped (exit {status}); the launcher's report is in {log}", err=True)
+    raise typer.Exit(status)
+
+
 def command_group(help: str) -> typer.Typer:
     """A Typer app whose help prints literally: rich markup would eat `[...]` and turn `:M:` into an emoji, so the
     sampler syntax `mixed[:M:hard:random]` (and every other option's text) is shown as click writes it."""

@@ -21,6 +21,7 @@ from negrec.cli.common import (
     keyword,
     plain_values,
     progress_bar,
+    relaunch_on_processes,
     settings_parameters,
     user_errors,
     write_options,
@@ -98,18 +99,34 @@ def _sampler(spec: str | None, config: SeqConfig):
 
 def _train(ctx: typer.Context, **o) -> None:
     """Train one sequential recommender (early stopping on the validation item) and evaluate it on the last item."""
+    import contextlib
+
     from negrec.data.outputs import atomic_dir, claim_output
     from negrec.experiments.seq import run_seq
+    from negrec.launch import is_main_process, launch_rank, leave_process_group
 
-    out = o["out"]
+    out, processes = o["out"], o["processes"]
     with user_errors():
         claim_output(out, overwrite=o["overwrite"], inputs=[o["dataset"], o["data_dir"], o["items"]], kind="seq-run")
         config = _config(o)
         sampler = _sampler(o["sampler"], config)
+        launched = launch_rank()
+        if processes > 1 and launched is None:
+            relaunch_on_processes(ctx, "seq", out, processes, overwrite=o["overwrite"])
+        if launched is not None and processes not in (1, launched[1]):
+            raise ValueError(f"--processes {processes}: this command already runs under a launch of {launched[1]} processes")
+    main = is_main_process()  # under a launch only rank 0 writes and prints; every process trains
+    with user_errors():
         data = _data(o)
-        with atomic_dir(out, kind="seq-run") as folder, _epochs_bar(config.epochs) as advance:
+        folder_cm = atomic_dir(out, kind="seq-run") if main else contextlib.nullcontext()
+        bar_cm = _epochs_bar(config.epochs) if main else contextlib.nullcontext(None)
+        with folder_cm as folder, bar_cm as advance:
             run = run_seq(data, sampler, config, out=folder, on_epoch=advance)
-            write_options(folder, ctx)
+            if folder is not None:
+                write_options(folder, ctx)
+    leave_process_group()  # the other processes wait here until rank 0 has put the run folder in place
+    if not main:
+        return
     r, s = run.result, run.evaluation.summary()
     typer.echo(
         f"training: {len(r.history)} epochs, stopped by {r.stopped}; best epoch {r.best_epoch + 1} "
@@ -167,7 +184,16 @@ CTX = [keyword("ctx", typer.Context)]
 RUN = [keyword("overwrite", OverwriteOpt, False), keyword("config", ConfigOpt, None)]
 TRAIN_OUT = Annotated[Path, typer.Option(help="Run folder (model.pt, metrics.json, curves.png, histories.npz, options.yaml).")]
 COMPARE_OUT = Annotated[Path, typer.Option(help="Report folder (metrics, paired tests, plots, index.html, runs/).")]
+ProcessesOpt = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Train data-parallel on this many processes (torchrun; gloo on the CPU, NCCL with one GPU each): each takes "
+        "its share of every batch; rank 0 writes the run folder.",
+    ),
+]
 TRAIN = [*CTX, keyword("out", TRAIN_OUT), keyword("sampler", SamplerOpt, None), *data_block(), *settings_parameters(SeqConfig)]
+TRAIN += [keyword("processes", ProcessesOpt, 1)]
 app.command("train")(generated("train", _train.__doc__, TRAIN + RUN, _train))
 COMPARE_SETTINGS = [p for p in settings_parameters(SeqConfig) if p.name not in ("loss", "share")]
 COMPARE = [*CTX, keyword("out", COMPARE_OUT), keyword("systems", SystemsOpt, "ce,bce:uniform"), *data_block(), *COMPARE_SETTINGS]

@@ -21,7 +21,9 @@ from negrec.seq.batches import TrainingSequences, last_inputs
 from negrec.seq.models import GRU4Rec, SASRec
 from negrec.seq.objective import SeqObjective
 from negrec.seq.settings import SeqConfig
+from negrec.sampling.sources import SamplingStats
 from negrec.training.loop import LoopResult, LoopSettings, run_epochs
+from negrec.training.processes import Processes
 
 
 @dataclass
@@ -74,16 +76,23 @@ def evaluate_part(model, split: SequenceSplit, part: str, ks: list[int], *, max_
 
 
 class SeqEpochs:
-    """One sequential model's epochs (`training.loop.EpochTrainer`)."""
+    """One sequential model's epochs (`training.loop.EpochTrainer`). Under a multi-process launch every process walks
+    the same batches, trains on its share of each batch's sequences with its own sampler and dropout streams, and the
+    gradients are summed (each process's loss weighted by its share of the batch's positions): one process's update
+    on the whole batch, to the draws."""
 
     def __init__(self, split: SequenceSplit, sampler: SamplerConfig | None, config: SeqConfig, catalog: Catalog | None):
         self.split, self.config = split, config
         self.device = torch.device(config.device)
+        self.processes = Processes.joined(self.device)
+        if self.processes is not None:
+            self.device = self.processes.on
         self.model = build_seq_model(config, split.train.n_items).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.data = TrainingSequences(split.train, config.max_len)
-        self.rng = np.random.default_rng(config.seed)
-        torch.manual_seed(config.seed)  # dropout draws
+        self.rng = np.random.default_rng(config.seed)  # the batches: the same order in every process
+        own = (lambda seed: seed) if self.processes is None else self.processes.seed
+        torch.manual_seed(own(config.seed))  # dropout draws
         known = split.train.interactions()
         self.objective = SeqObjective(
             config.loss,
@@ -92,7 +101,7 @@ class SeqEpochs:
             share=config.share,
             gbce_t=config.gbce_t,
             temperature=config.temperature,
-            seed=config.seed + 1,
+            seed=own(config.seed + 1),
             catalog=catalog if catalog is not None and catalog.has_genres else None,
             model=config.model,
         )
@@ -102,15 +111,38 @@ class SeqEpochs:
         self.model.train()
         total, batches = 0.0, 0
         for batch in self.data.batches(self.config.batch_size, self.rng):
+            total += self.step(batch)
+            batches += 1
+        row = {"loss": total / max(batches, 1), "positions": self.data.positions, "seconds": time.perf_counter() - t0}
+        stats = self.objective.stats
+        if self.processes is not None:  # the processes' losses and draws together; the slowest one's time
+            summed = self.processes.sum(torch.tensor([total, stats.drawn, stats.rejected], dtype=torch.float64))
+            row["loss"] = float(summed[0]) / max(batches, 1)
+            stats = SamplingStats(int(summed[1]), int(summed[2]))
+            row["seconds"] = self.processes.largest(row["seconds"])
+        row["rejection_rate"] = stats.rejection_rate
+        return row
+
+    def step(self, batch) -> float:
+        """One optimisation step on a batch (this process's share of it under a launch); its loss."""
+        p, weight = self.processes, 1.0
+        if p is not None:
+            rows = torch.arange(len(batch.users))[p.rank :: p.world]
+            weight = float((batch.labels[rows] >= 0).sum()) / max(float((batch.labels >= 0).sum()), 1.0)
+            batch = type(batch)(batch.users[rows], batch.inputs[rows], batch.labels[rows])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = torch.zeros(())
+        if len(batch.users):
             hidden = self.model(batch.inputs.to(self.device))
             loss = self.objective(hidden, batch.labels.to(self.device), batch.users.to(self.device), self.model.item_embeddings())
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            total, batches = total + loss.item(), batches + 1
-        row = {"loss": total / max(batches, 1), "positions": self.data.positions, "seconds": time.perf_counter() - t0}
-        row["rejection_rate"] = self.objective.stats.rejection_rate
-        return row
+            (loss * weight).backward()
+        if p is not None:
+            for param in self.model.parameters():  # every process sums every gradient, an empty share's as zeros
+                if param.grad is None:
+                    param.grad = torch.zeros_like(param)
+            p.sum_gradients(self.model.parameters())
+        self.optimizer.step()
+        return loss.item() * weight
 
     def validate(self) -> float | None:
         if not len(self.split.users("valid")):
