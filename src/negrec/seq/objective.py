@@ -21,7 +21,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from negrec.data.catalog import Catalog
 from negrec.data.interactions import Interactions
@@ -165,24 +164,32 @@ class SeqObjective:
 
     def _shared(self, h, target, rows, users, items) -> torch.Tensor:
         """In-batch kinds: the batch's distinct targets (+ the kind's corpus items) as one candidate set for every
-        position, each sequence's known items masked, its own target kept."""
+        position, each sequence's known items masked (its own targets among them: each position's target is its
+        positive, scored apart)."""
         device = h.device
         distinct = np.unique(target.cpu().numpy())
         candidates = self.driver.shared(users.cpu().numpy(), distinct)
         cand = torch.from_numpy(candidates.items).to(device)
-        logits = h @ items[cand].T
-        column = torch.searchsorted(torch.from_numpy(distinct).to(device), target)
-        ok = torch.from_numpy(candidates.ok).to(device)[rows]
-        ok[torch.arange(len(target), device=device), column] = False
-        pos = logits[torch.arange(len(target), device=device), column]
+        ok = torch.from_numpy(candidates.ok).to(device)  # (B, C): a sequence's known items are never its negatives
         if self.loss != "softmax":
-            return (bpr_loss if self.loss == "bpr" else bce_loss)(pos, logits, ok)
-        logits = logits / self.temperature
-        if self.logq is not None:  # each candidate appears once: its chance to be in the set, not its expected count
-            logits = logits - self.logq.inclusion(cand, len(target))
-        keep = ok.clone()
-        keep[torch.arange(len(target), device=device), column] = True
-        return F.cross_entropy(logits.masked_fill(~keep, float("-inf")), column)
+            logits = h @ items[cand].T
+            column = torch.searchsorted(torch.from_numpy(distinct).to(device), target)
+            pos = logits[torch.arange(len(target), device=device), column]
+            return (bpr_loss if self.loss == "bpr" else bce_loss)(pos, logits, ok[rows])
+        n, groups = len(target), len(users)
+        offsets = [0, *torch.cumsum(torch.bincount(rows, minlength=groups), 0).tolist()]
+        # each candidate appears once: its chance to be in the set (inclusion), not its expected count
+        shift = None if self.logq is None else self.logq.inclusion(cand, n)
+        return grouped_softmax_loss(
+            h,
+            items[target],
+            items[cand].expand(groups, -1, -1),
+            ok,
+            offsets,
+            temperature=self.temperature,
+            pos_shift=None if shift is None else self.logq.inclusion(target, n),
+            cand_shift=None if shift is None else shift.expand(groups, -1),
+        )
 
 
 def _scores(h: torch.Tensor, neg: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
