@@ -11,18 +11,7 @@ from typing import Annotated, Optional, get_args
 import typer
 
 from negrec.cf import names as trainer_types
-from negrec.cli.common import (
-    ConfigOpt,
-    ItemColOpt,
-    ItemsOpt,
-    OverwriteOpt,
-    RatingColOpt,
-    SepOpt,
-    TimeColOpt,
-    UserColOpt,
-    command_group,
-    keyword,
-)
+from negrec.cli.common import ConfigOpt, OverwriteOpt, command_group, keyword, table_block
 
 app = command_group("Collaborative filtering with measured negative sampling.")
 
@@ -68,12 +57,7 @@ def data_block() -> list[inspect.Parameter]:
         keyword("protocol", ProtocolOpt, ProtocolName.leave_last_out),
         keyword("val_size", ValSizeOpt, 0.0),
         keyword("seed", SeedOpt, 123),
-        keyword("user_col", UserColOpt, "user"),
-        keyword("item_col", ItemColOpt, "item"),
-        keyword("rating_col", RatingColOpt, None),
-        keyword("time_col", TimeColOpt, None),
-        keyword("sep", SepOpt, ","),
-        keyword("items", ItemsOpt, None),
+        *table_block(),
         keyword("clusters", ClustersOpt, "genres:3"),
     ]
 

@@ -85,6 +85,14 @@ def write_options(
     return write_text(folder / name, yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
 
 
+def table_block(*, ratings: bool = True, time_help: str | None = None) -> list[inspect.Parameter]:
+    """The generic-table options (columns, separator, item file) every command reading a dataset shares."""
+    time = TimeColOpt if time_help is None else Annotated[Optional[str], typer.Option(help=time_help)]
+    block = [keyword("user_col", UserColOpt, "user"), keyword("item_col", ItemColOpt, "item")]
+    block += [keyword("rating_col", RatingColOpt, None)] if ratings else []
+    return block + [keyword("time_col", time, None), keyword("sep", SepOpt, ","), keyword("items", ItemsOpt, None)]
+
+
 def option_parameter(f, hint: Any, default: Any) -> inspect.Parameter:
     """A declared settings field (`negrec.settings.setting`) as a keyword parameter of a generated command: its help,
     command-line name and choices from the declaration, its default the caller's."""

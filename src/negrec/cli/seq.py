@@ -11,11 +11,7 @@ import typer
 
 from negrec.cli.common import (
     ConfigOpt,
-    ItemColOpt,
-    ItemsOpt,
     OverwriteOpt,
-    SepOpt,
-    UserColOpt,
     command_group,
     generated,
     keyword,
@@ -23,6 +19,7 @@ from negrec.cli.common import (
     progress_bar,
     relaunch_on_processes,
     settings_parameters,
+    table_block,
     user_errors,
     write_options,
 )
@@ -38,7 +35,6 @@ DatasetOpt = Annotated[
     ),
 ]
 DataDirOpt = Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")]
-TimeColOpt = Annotated[Optional[str], typer.Option(help="Generic table: the timestamp column that orders histories.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the model, the batches and the sampler.")]
 SamplerOpt = Annotated[
     Optional[str],
@@ -60,11 +56,7 @@ def data_block() -> list[inspect.Parameter]:
     return [
         keyword("dataset", DatasetOpt, "synthetic"),
         keyword("data_dir", DataDirOpt, None),
-        keyword("user_col", UserColOpt, "user"),
-        keyword("item_col", ItemColOpt, "item"),
-        keyword("time_col", TimeColOpt, None),
-        keyword("sep", SepOpt, ","),
-        keyword("items", ItemsOpt, None),
+        *table_block(ratings=False, time_help="Generic table: the timestamp column that orders histories."),
         keyword("seed", SeedOpt, 0),
     ]
 
