@@ -232,3 +232,37 @@ def test_record_sequences_and_their_validation_split():
         assert split.train.sequence(u).tolist() == (full[:-1] if u in held else full)
         assert split.valid[u] == (full[-1] if u in held else -1)
     assert (split.test == -1).all()
+
+
+@torch.no_grad()
+def test_initialisation_follows_the_reference():
+    import math
+
+    model = SASRec(50, dim=64, blocks=2, generator=torch.Generator().manual_seed(0))
+    bound = math.sqrt(6 / (64 + 3 * 64))  # nn.MultiheadAttention's Xavier over its (3d × d) input projection
+    for block in model.blocks:
+        for layer in (block.query, block.key_value):
+            assert layer.weight.abs().max() <= bound
+            assert float(layer.weight.std()) == pytest.approx(bound / math.sqrt(3), rel=0.05)
+            assert (layer.bias == 0).all()
+        assert block.out.weight.std() == pytest.approx(0.02, rel=0.05) and block.ffn[0].weight.std() == pytest.approx(
+            0.02, rel=0.05
+        )
+    assert (model.item.weight[50] == 0).all() and model.item.weight[:50].std() == pytest.approx(0.02, rel=0.1)
+
+
+def test_bucketed_batches_weigh_every_position_the_same():
+    """Length buckets put many short or few long sequences in a batch; weighting each batch's mean loss by its
+    positions over the average batch's gives an epoch the objective of batches drawn at random: every position once,
+    with the same weight."""
+    rng = np.random.default_rng(1)
+    sequences = [list(rng.integers(0, 20, size=n)) for n in rng.integers(3, 60, size=50)]
+    data = TrainingSequences(UserHistories.from_lists(sequences, 20), max_len=30)
+    per_position = {}
+    for batch in data.batches(8, np.random.default_rng(0)):
+        weight = batch.positions / data.mean_positions(8)
+        for u, labels in zip(batch.users.tolist(), batch.labels.tolist()):
+            real = [x for x in labels if x >= 0]
+            per_position[u] = weight / batch.positions  # each of the batch's positions gets weight / positions
+            assert len(real) == min(len(sequences[u]), 31) - 1
+    assert len(set(round(w, 12) for w in per_position.values())) == 1  # the same for every user's positions

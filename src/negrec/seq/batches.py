@@ -28,6 +28,11 @@ class SeqBatch:
     inputs: torch.Tensor
     labels: torch.Tensor
 
+    @property
+    def positions(self) -> int:
+        """Real positions (labels) in the batch."""
+        return int((self.labels >= 0).sum())
+
 
 def padded(rows: list[np.ndarray], pad: int) -> np.ndarray:
     """(len(rows), longest) right-padded with `pad`."""
@@ -51,6 +56,12 @@ class TrainingSequences:
     def positions(self) -> int:
         """Positions trained on per epoch (real tokens)."""
         return int(self.lengths.sum())
+
+    def mean_positions(self, batch_size: int) -> float:
+        """Real positions per batch on average. Batches of similar lengths hold very different numbers of positions;
+        weighting each batch's mean loss by its positions over this average gives every position the same weight, as
+        batches drawn at random would (bucketing changes the padding, not the objective)."""
+        return self.positions / max(1, -(-len(self.users) // batch_size))
 
     def batches(self, batch_size: int, rng: np.random.Generator) -> Iterator[SeqBatch]:
         """One epoch's batches in a seeded order."""

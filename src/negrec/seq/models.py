@@ -17,6 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 INIT_STD = 0.02  # normal(0, 0.02) for embeddings and linear weights, as the SASRec+ reference
+# the attention's query, key and value projections as torch's nn.MultiheadAttention starts them in that reference:
+# one (3d × d) Xavier-uniform matrix (its normal(0, 0.02) initialisation does not reach them)
+ATTENTION_PROJECTIONS = ("query", "key_value")
 
 
 class CausalBlock(nn.Module):
@@ -106,11 +109,20 @@ class GRU4Rec(nn.Module):
 
 
 def _initialise(model: nn.Module, generator: torch.Generator | None) -> None:
-    """Embeddings and linear weights ~ N(0, 0.02) (biases 0, padding row 0), layer norms (1, 0); a GRU keeps torch's
-    own initialisation. Every draw comes from `generator`, on the CPU, so a seed gives the same weights anywhere."""
+    """Embeddings and linear weights ~ N(0, 0.02) (biases 0, padding row 0), the attention's query / key / value
+    projections Xavier-uniform over their joint (3d × d) matrix, layer norms (1, 0); a GRU keeps torch's own
+    initialisation's law. Every draw comes from `generator`, on the CPU, so a seed gives the same weights anywhere."""
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, (nn.Linear, nn.Embedding)):
+            if isinstance(module, CausalBlock):
+                d = module.query.in_features
+                bound = math.sqrt(6.0 / (d + 3 * d))
+                for name in ATTENTION_PROJECTIONS:
+                    layer = getattr(module, name)
+                    layer.weight.copy_((torch.rand(layer.weight.shape, generator=generator) * 2 - 1) * bound)
+                    layer.bias.zero_()
+        for module in model.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)) and not _projection(model, module):
                 module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * INIT_STD)
                 if isinstance(module, nn.Linear) and module.bias is not None:
                     module.bias.zero_()
@@ -123,3 +135,13 @@ def _initialise(model: nn.Module, generator: torch.Generator | None) -> None:
                 for weight in module.parameters():
                     bound = 1.0 / math.sqrt(module.hidden_size)
                     weight.copy_((torch.rand(weight.shape, generator=generator) * 2 - 1) * bound)
+
+
+def _projection(model: nn.Module, module: nn.Module) -> bool:
+    """Whether `module` is an attention projection (initialised apart)."""
+    return any(
+        getattr(block, name) is module
+        for block in model.modules()
+        if isinstance(block, CausalBlock)
+        for name in ATTENTION_PROJECTIONS
+    )

@@ -90,6 +90,7 @@ class SeqEpochs:
         self.model = build_seq_model(config, split.train.n_items).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.data = TrainingSequences(split.train, config.max_len)
+        self.mean_positions = self.data.mean_positions(config.batch_size)
         self.rng = np.random.default_rng(config.seed)  # the batches: the same order in every process
         own = (lambda seed: seed) if self.processes is None else self.processes.seed
         torch.manual_seed(own(config.seed))  # dropout draws
@@ -124,12 +125,14 @@ class SeqEpochs:
         return row
 
     def step(self, batch) -> float:
-        """One optimisation step on a batch (this process's share of it under a launch); its loss."""
-        p, weight = self.processes, 1.0
+        """One optimisation step on a batch (this process's share of it under a launch); its mean loss. The loss is
+        weighted by the batch's positions over the average batch's (every position weighs the same, however the
+        batches were bucketed), and under a launch by this process's share of them."""
+        p, whole = self.processes, batch.positions
         if p is not None:
             rows = torch.arange(len(batch.users))[p.rank :: p.world]
-            weight = float((batch.labels[rows] >= 0).sum()) / max(float((batch.labels >= 0).sum()), 1.0)
             batch = type(batch)(batch.users[rows], batch.inputs[rows], batch.labels[rows])
+        weight = batch.positions / self.mean_positions
         self.optimizer.zero_grad(set_to_none=True)
         loss = torch.zeros(())
         if len(batch.users):
@@ -142,7 +145,7 @@ class SeqEpochs:
                     param.grad = torch.zeros_like(param)
             p.sum_gradients(self.model.parameters())
         self.optimizer.step()
-        return loss.item() * weight
+        return loss.item() * batch.positions / max(whole, 1)  # the processes' parts sum to the batch's mean loss
 
     def validate(self) -> float | None:
         if not len(self.split.users("valid")):
