@@ -14,6 +14,7 @@ from negrec.training.processes import Processes
 from negrec.cf.steps import BatchStep, optimizers
 from negrec.cf.trainer import TrainConfig, build_model
 from negrec.cf.engines import graph_cache
+from negrec.launch import leave_process_group
 from negrec.sampling.registry import parse_sampler
 
 # (model, optimizer, loss, sampler): row-sparse in-place sgd, sparse and dense Adam, LightGCN's dense gradients, and
@@ -63,3 +64,4 @@ if __name__ == "__main__":
     results = {"|".join(case): one_step(case, processes) for case in CASES}
     if processes.rank == 0:
         torch.save(results, sys.argv[1])
+    leave_process_group()  # exiting with gloo's group open can abort in its teardown (and torchrun stops rank 0)
