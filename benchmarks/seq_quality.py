@@ -9,7 +9,8 @@ blocks, 1 head, max length 200, dropout 0.1, Adam 1e-3, batch 128; gSASRec: embe
 output embeddings, negatives drawn without excluding seen items, as its reference code), early stopping on
 validation NDCG@10 with patience 10, at most 100 epochs; the epoch early stopping chose is tested once. Each (row,
 seed) is one part file under results/seq_quality.parts/<dataset>/, reused while its settings match, so the table
-fills in over several runs (`--rows`, `--seeds`); the report (JSON, markdown, plot) is rebuilt from the parts.
+fills in over several runs (`--rows`, `--seeds`); a run in progress keeps a checkpoint beside it and continues from it
+when restarted; the report (JSON, markdown, plot) is rebuilt from the parts.
 `--quick`: MovieLens 100K and ml-latest-small, four rows, one seed, at most 15 epochs — a smoke run.
 """
 
@@ -113,7 +114,8 @@ def run_part(row: Row, data, seed: int, path: Path, log) -> dict:
             flush=True,
         )
 
-    run = run_seq(data, sampler, config, name=row.name, on_epoch=progress)
+    # a checkpoint after every epoch: a run stopped part-way (a reboot, ^C) continues where it was, with the same draws
+    run = run_seq(data, sampler, config, name=row.name, on_epoch=progress, checkpoint=path.with_suffix(".ckpt"))
     summary = run.evaluation.summary()
     record = {
         "version": VERSION,

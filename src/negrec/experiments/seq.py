@@ -99,9 +99,11 @@ def run_seq(
     out: Path | None = None,
     log: Callable[[str], None] | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    checkpoint: Path | None = None,
 ) -> SeqRun:
-    """Train on the training histories (early-stopped on validation), rank the test users' next items, evaluate."""
-    result = train_seq(data.split, sampler, config, catalog=data.catalog, log=log, on_epoch=on_epoch)
+    """Train on the training histories (early-stopped on validation; `checkpoint`: resumable), rank the test users'
+    next items, evaluate."""
+    result = train_seq(data.split, sampler, config, catalog=data.catalog, log=log, on_epoch=on_epoch, checkpoint=checkpoint)
     users = data.split.users("test")
     ks = sorted(set(KS) | {int(config.metric.split("@")[1])})
     recs = recommend_next(

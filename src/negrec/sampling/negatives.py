@@ -30,6 +30,18 @@ class NegativeSampler:
         self.draw = make_draw(train.n_items, rng, probs)
         self.kind.setup(self, catalog)
 
+    def state(self) -> dict:
+        """What later draws depend on: the generator's state, the counts and the kind's kept state (a checkpoint)."""
+        kept = {name: getattr(self, name) for name in self.kind.kept}
+        return {"rng": self.rng.bit_generator.state, "stats": vars(self.stats).copy(), **kept}
+
+    def load_state(self, state: dict) -> None:
+        """Continue from `state()`: the generator restarts in place (the draw functions hold it)."""
+        self.rng.bit_generator.state = state["rng"]
+        vars(self.stats).update(state["stats"])  # in place: others may hold the counts object
+        for name in self.kind.kept:
+            setattr(self, name, state[name])
+
     @property
     def needs_scores(self) -> bool:
         """Whether `sample` must be given a score function (or, for the model source, full scores)."""

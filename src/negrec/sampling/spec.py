@@ -86,6 +86,7 @@ class SamplerKind:
     pooled: bool = False  # picks among M model-independent candidates that can be drawn ahead (`draw_pool`)
     mixes: bool = False  # hands the trainer candidates whose embeddings it mixes (MixGCF): drawn per batch
     fused_pool: bool = False  # its pick with one negative is the hardest of the pool (the fused loop's DNS of one)
+    kept: tuple[str, ...] = ()  # the driver attributes `setup` makes that change across batches (a checkpoint saves them)
     space: Space = {}  # its own numbers' tuning space (`cf tune`), turned into a spec by `tuned_spec`
     reference: str = ""
 

@@ -90,6 +90,15 @@ class SeqObjective:
         """The sampler's draws and rejections so far."""
         return self.driver.stats if self.driver is not None else SamplingStats()
 
+    def state(self) -> dict | None:
+        """The sampler's state (a checkpoint); None without one."""
+        return None if self.driver is None else self.driver.state()
+
+    def load_state(self, state: dict | None) -> None:
+        """Continue the sampler from `state()`."""
+        if self.driver is not None:
+            self.driver.load_state(state)
+
     def __call__(self, hidden: torch.Tensor, labels: torch.Tensor, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """The batch's mean loss; `items` (n_items, d) the output embeddings, `users` (B,) the sequences' users."""
         valid = labels >= 0

@@ -5,7 +5,8 @@ outer loop every family shares (`training/loop.py`: early stopping, time budget,
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -147,6 +148,35 @@ class SeqEpochs:
         self.optimizer.step()
         return loss.item() * batch.positions / max(whole, 1)  # the processes' parts sum to the batch's mean loss
 
+    def state(self) -> dict:
+        """Everything later epochs depend on: weights, optimizer, the batch order's, dropout's and the sampler's
+        random streams, and the settings they came from (`training.loop.Resumable`)."""
+        cuda = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
+        return {
+            "config": self._settings(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "batches": self.rng.bit_generator.state,
+            "dropout": (torch.get_rng_state(), cuda),
+            "sampler": self.objective.state(),
+        }
+
+    def _settings(self) -> dict:
+        sampler = self.objective.sampler
+        return {**asdict(self.config), "sampler": None if sampler is None else sampler.name}
+
+    def load_state(self, state: dict) -> None:
+        if state["config"] != self._settings():
+            changed = sorted(k for k, v in self._settings().items() if state["config"].get(k) != v)
+            raise ValueError(f"the checkpoint was trained with other settings ({', '.join(changed)}); remove it to start over")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["batches"]
+        torch.set_rng_state(state["dropout"][0])
+        if state["dropout"][1] is not None:
+            torch.cuda.set_rng_state(state["dropout"][1], self.device)
+        self.objective.load_state(state["sampler"])
+
     def validate(self) -> float | None:
         if not len(self.split.users("valid")):
             return None
@@ -166,11 +196,15 @@ def train_seq(
     log: Callable[[str], None] | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     restore_best: bool = True,
+    checkpoint: Path | None = None,
 ) -> SeqResult:
-    """Train on `split.train`, early-stopping on the validation targets; returns the model (CPU) and its history."""
+    """Train on `split.train`, early-stopping on the validation targets; returns the model (CPU) and its history.
+    `checkpoint`: saved after every epoch, continued from when it exists (one process only)."""
     if split.train.n_items < 2 or not len(TrainingSequences(split.train, 1).users):
         raise ValueError("no training sequence with two items or more: a sequential model has nothing to learn")
     trainer = SeqEpochs(split, sampler, config, catalog)
+    if checkpoint is not None and trainer.processes is not None:
+        raise ValueError("checkpoint: one process only (each process's sampler stream would need its own file)")
     settings = LoopSettings(
         config.epochs,
         config.patience,
@@ -179,7 +213,7 @@ def train_seq(
         keep_best=restore_best,
         validated=len(split.users("valid")) > 0 and restore_best,
     )
-    loop = run_epochs(trainer, settings, log=log, on_epoch=on_epoch)
+    loop = run_epochs(trainer, settings, log=log, on_epoch=on_epoch, checkpoint=checkpoint)
     result = SeqResult(**vars(loop), model=trainer.model.cpu(), positions=trainer.data.positions)
     result.sampling = {**trainer.objective.stats.as_dict(), "sampler": None if sampler is None else sampler.name}
     return result

@@ -1,12 +1,15 @@
 """The outer training loop every model family shares (CF's MF / LightGCN, the sequential recommenders): per epoch
 the family's `EpochTrainer` trains and reports, the loop adds the validation metric, logs the row, early-stops on
 validation (patience; the best epoch's weights restored as a real copy), stops at a wall-clock budget, and says why
-it stopped."""
+it stopped. With a checkpoint file it saves everything after each epoch and a rerun continues where it stopped, with
+the same draws: an interrupted run and an uninterrupted one end with the same weights."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Protocol
 
 import torch
@@ -24,6 +27,15 @@ class EpochTrainer(Protocol):
     def epoch(self, epoch: int) -> dict: ...
 
     def validate(self) -> float | None: ...
+
+
+class Resumable(EpochTrainer, Protocol):
+    """A trainer that can checkpoint: `state` is everything later epochs depend on (weights, optimizer, every random
+    stream), `load_state` continues from it."""
+
+    def state(self) -> dict: ...
+
+    def load_state(self, state: dict) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -59,13 +71,20 @@ def run_epochs(
     *,
     log: Callable[[str], None] | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    checkpoint: Path | None = None,
 ) -> LoopResult:
     """Train epochs until the epoch limit, early stopping (validated runs) or the time budget; the best epoch's
-    weights are restored (`keep_best`). `on_epoch` sees every finished row (e.g. a progress bar)."""
+    weights are restored (`keep_best`). `on_epoch` sees every finished row (e.g. a progress bar). `checkpoint`: a
+    file written after every epoch (the trainer must be `Resumable`) and continued from when it exists; removed
+    once training ends."""
     result = LoopResult()
     stopper = EarlyStopping(settings.patience, validated=settings.validated, keep_best=settings.keep_best)
-    spent = 0.0
-    for epoch in range(settings.epochs):
+    spent, start = 0.0, 0
+    if checkpoint is not None and Path(checkpoint).is_file():
+        start, spent = _resume(Path(checkpoint), trainer, settings, result, stopper)
+        if log:
+            log(f"resumed from {checkpoint} after epoch {start}")
+    for epoch in range(start, settings.epochs):
         t0 = time.perf_counter()
         row = {"epoch": epoch, **trainer.epoch(epoch)}
         spent += row.get("seconds", time.perf_counter() - t0)
@@ -77,17 +96,46 @@ def run_epochs(
         if log:
             log(format_row(row))
         current = row.get(settings.metric, -row["loss"])  # without validation: keep the lowest-loss epoch
-        stop = stopper.update(epoch, current, trainer.model)
+        if stopper.update(epoch, current, trainer.model):
+            result.stopped = "early stopping"
+        elif settings.time_budget is not None and spent >= settings.time_budget:
+            result.stopped = "time budget"
+        elif checkpoint is not None and epoch + 1 < settings.epochs:
+            _save(Path(checkpoint), trainer, settings, result, stopper, epoch + 1, spent)
         result.best_metric, result.best_epoch = stopper.best_value, stopper.best_epoch
         if on_epoch is not None:
             on_epoch(row)
-        if stop:
-            result.stopped = "early stopping"
+        if result.stopped != "epochs":
             break
-        if settings.time_budget is not None and spent >= settings.time_budget:
-            result.stopped = "time budget"
-            break
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
     stopper.restore(trainer.model)
     if not settings.keep_best:
         result.best_epoch, result.best_metric = len(result.history) - 1, float("nan")
     return result
+
+
+def _save(
+    path: Path, trainer: Resumable, settings: LoopSettings, result: LoopResult, stopper: EarlyStopping, done: int, spent: float
+) -> None:
+    """Write the checkpoint whole or not at all (a temporary file moved into place)."""
+    state = {"settings": vars(settings), "done": done, "spent": spent, "history": result.history}
+    state.update(stopper=vars(stopper), trainer=trainer.state())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def _resume(
+    path: Path, trainer: Resumable, settings: LoopSettings, result: LoopResult, stopper: EarlyStopping
+) -> tuple[int, float]:
+    """Load a checkpoint into the trainer, the early stopping and the history; (epochs done, seconds spent)."""
+    state = torch.load(path, weights_only=False)
+    if state["settings"] != vars(settings):
+        raise ValueError(f"checkpoint {path} was written with other loop settings ({state['settings']}); remove it to start over")
+    trainer.load_state(state["trainer"])
+    vars(stopper).update(state["stopper"])
+    result.history = state["history"]
+    result.best_metric, result.best_epoch = stopper.best_value, stopper.best_epoch
+    return state["done"], state["spent"]

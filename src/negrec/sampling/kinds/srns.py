@@ -91,6 +91,8 @@ class SRNS(SamplerKind):
     def width(self, config, batch_size):
         return 1
 
+    kept = ("memory",)
+
     def setup(self, driver, catalog) -> None:
         driver.memory = SRNSMemory(driver.train.n_users, driver.config.n_candidates)
 
