@@ -84,3 +84,34 @@ def test_llm_records_are_sequences_too(data_dir):
     data = prepare_seq("goodreads", data_dir)
     assert data.histories.n_users == 5000 and data.histories.n_items == 4058  # one sequence per train.json record
     assert data.histories.lengths.max() <= 11  # 10 history titles, then the target
+
+
+def test_an_interrupted_train_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    from negrec.seq.trainer import SeqEpochs
+
+    args = ["seq", "train", *FAST, "--epochs", "3", "--loss", "bce", "--sampler", "uniform"]
+    whole = runner.invoke(app, [*args, "--out", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    validate = SeqEpochs.validate
+    calls = []
+
+    def stop_in_the_second_epoch(self):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return validate(self)
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(SeqEpochs, "validate", stop_in_the_second_epoch)
+    assert runner.invoke(app, [*args, "--out", str(out)]).exit_code != 0
+    monkeypatch.setattr(SeqEpochs, "validate", validate)
+    assert (tmp_path / "run.ckpt").is_file() and not out.exists()
+    again = runner.invoke(app, [*args, "--out", str(out)])
+    assert again.exit_code == 2 and "--resume continues it, --overwrite starts over" in again.output
+    resumed = runner.invoke(app, [*args, "--out", str(out), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert not (tmp_path / "run.ckpt").exists()
+    metrics = [json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("whole", "run")]
+    assert metrics[0]["test"] == metrics[1]["test"]
+    nothing = runner.invoke(app, [*args, "--out", str(tmp_path / "other"), "--resume"])
+    assert nothing.exit_code == 2 and "--resume: no checkpoint" in nothing.output

@@ -100,6 +100,7 @@ def _train(ctx: typer.Context, **o) -> None:
     out, processes = o["out"], o["processes"]
     with user_errors():
         claim_output(out, overwrite=o["overwrite"], inputs=[o["dataset"], o["data_dir"], o["items"]], kind="seq-run")
+        checkpoint = _checkpoint(out, o["resume"], o["overwrite"], processes)
         config = _config(o)
         sampler = _sampler(o["sampler"], config)
         launched = launch_rank()
@@ -113,7 +114,7 @@ def _train(ctx: typer.Context, **o) -> None:
         folder_cm = atomic_dir(out, kind="seq-run") if main else contextlib.nullcontext()
         bar_cm = _epochs_bar(config.epochs) if main else contextlib.nullcontext(None)
         with folder_cm as folder, bar_cm as advance:
-            run = run_seq(data, sampler, config, out=folder, on_epoch=advance)
+            run = run_seq(data, sampler, config, out=folder, on_epoch=advance, checkpoint=checkpoint)
             if folder is not None:
                 write_options(folder, ctx)
     leave_process_group()  # the other processes wait here until rank 0 has put the run folder in place
@@ -125,6 +126,25 @@ def _train(ctx: typer.Context, **o) -> None:
         f"(validation {config.metric} {r.best_metric:.4f})"
     )
     typer.echo("test: " + " ".join(f"{m}={s[m]:.4f}" for m in ("HR@10", "NDCG@10", "HR@20", "NDCG@20") if m in s) + f" → {out}")
+
+
+def _checkpoint(out: Path, resume: bool, overwrite: bool, processes: int) -> Path | None:
+    """Where a one-process run keeps its checkpoint (`<out>.ckpt`, saved after every epoch); one left by an
+    interrupted run is continued (--resume) or discarded (--overwrite), never silently."""
+    from negrec.launch import launch_rank
+
+    path = out.with_name(out.name + ".ckpt")
+    if processes > 1 or launch_rank() is not None:
+        if resume:
+            raise ValueError("--resume: a run on several processes keeps no checkpoint (train on one process to resume)")
+        return None
+    if resume and not path.is_file():
+        raise ValueError(f"--resume: no checkpoint {path} (an interrupted `seq train --out {out}` leaves one)")
+    if path.is_file() and not resume:
+        if not overwrite:
+            raise ValueError(f"an interrupted run left its checkpoint {path}: --resume continues it, --overwrite starts over")
+        path.unlink()
+    return path
 
 
 def _epochs_bar(total: int):
@@ -185,7 +205,10 @@ ProcessesOpt = Annotated[
     ),
 ]
 TRAIN = [*CTX, keyword("out", TRAIN_OUT), keyword("sampler", SamplerOpt, None), *data_block(), *settings_parameters(SeqConfig)]
-TRAIN += [keyword("processes", ProcessesOpt, 1)]
+ResumeOpt = Annotated[
+    bool, typer.Option(help="Continue an interrupted run from its checkpoint <out>.ckpt (saved after every epoch).")
+]
+TRAIN += [keyword("processes", ProcessesOpt, 1), keyword("resume", ResumeOpt, False)]
 app.command("train")(generated("train", _train.__doc__, TRAIN + RUN, _train))
 COMPARE_SETTINGS = [p for p in settings_parameters(SeqConfig) if p.name not in ("loss", "share")]
 COMPARE = [*CTX, keyword("out", COMPARE_OUT), keyword("systems", SystemsOpt, "ce,bce:uniform"), *data_block(), *COMPARE_SETTINGS]
