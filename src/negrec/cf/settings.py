@@ -144,6 +144,11 @@ class TrainConfig:
                     f"--loss ce scores every item (full cross-entropy): it takes no --sampler (got {sampler.name!r})"
                 )
             return self
+        if sampler.shared and sampler.n_shared == 0 and self.batch_size < 2:
+            raise ValueError(
+                f"--batch-size {self.batch_size}: sampler {sampler.name!r} draws each positive's negatives from the "
+                "other positives of its batch, and a batch of one has none"
+            )
         if self.loss == "gbce" and (sampler.shared or sampler.selection == "mixgcf"):
             raise ValueError(f"--loss gbce calibrates k sampled negatives per positive; {sampler.name!r} does not draw them")
         loss = check_pairing(sampler, model=self.model, loss="bce" if self.loss == "gbce" else self.loss)

@@ -251,6 +251,8 @@ def train(
     config = config.for_sampler(sampler_config)
     if train.nnz == 0:
         raise ValueError("no training interactions: a model trained on nothing would recommend from random weights")
+    if train.n_items < 2:
+        raise ValueError(f"a catalogue of {train.n_items} item: no item can be a negative, so there is nothing to learn")
     epochs = CFEpochs(train, sampler_config, config, valid, catalog, log)
     settings = LoopSettings(
         config.epochs, config.patience, config.metric, config.time_budget, keep_best=restore_best, validated=valid is not None

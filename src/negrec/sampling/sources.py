@@ -73,6 +73,8 @@ def draw_excluding(
     in the packed bitmap (or by binary search on very large data).
     """
     users = np.asarray(users, dtype=np.int64)
+    if shape_m == 0:  # e.g. mixed's random part of mixed:M:hard:0
+        return np.zeros((len(users), 0), dtype=np.int64), np.zeros((len(users), 0), dtype=bool)
     n = len(users) * shape_m
     cand = draw(n)
     stats = stats if stats is not None else SamplingStats()

@@ -17,6 +17,9 @@ import torch
 from negrec.training.early_stopping import EarlyStopping
 
 
+HIGH_REJECTION = 0.5  # a share of drawn candidates that were known positives worth a word in the log
+
+
 class EpochTrainer(Protocol):
     """One model family's training: `epoch` trains one pass and returns its history row (its keys in the order the
     history shows them; a `seconds` key holds the epoch's own training time, which the loop replaces with the
@@ -95,6 +98,7 @@ def run_epochs(
         result.history.append(row)
         if log:
             log(format_row(row))
+        _check_negatives(row, epoch, start, log)
         current = row.get(settings.metric, -row["loss"])  # without validation: keep the lowest-loss epoch
         if stopper.update(epoch, current, trainer.model):
             result.stopped = "early stopping"
@@ -113,6 +117,22 @@ def run_epochs(
     if not settings.keep_best:
         result.best_epoch, result.best_metric = len(result.history) - 1, float("nan")
     return result
+
+
+def _check_negatives(row: dict, epoch: int, start: int, log: Callable[[str], None] | None) -> None:
+    """Stop a run whose negatives were all known positives (the loss learnt nothing from them); say so once when
+    most were."""
+    rate = row.get("rejection_rate")
+    if rate is None:
+        return
+    if rate >= 1.0:
+        raise ValueError(
+            f"epoch {epoch + 1}: every negative candidate drawn was a known positive of its user (rejection rate 1.0), "
+            "so the loss had no negative to learn from — the sampler can draw nothing here (e.g. in-batch negatives "
+            "from batches of one, clusters of one item, users who have seen the whole catalogue)"
+        )
+    if rate >= HIGH_REJECTION and epoch == start and log:
+        log(f"note: {rate:.0%} of the drawn negative candidates were known positives (redrawn or masked)")
 
 
 def _save(
