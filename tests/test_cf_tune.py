@@ -153,3 +153,27 @@ def test_loss_families_draw_their_own_numbers():
         "sampler": "uniform",
         "loss": "ce",
     }
+
+
+def test_a_stored_study_tuned_on_other_settings_is_refused_naming_them(tmp_path):
+    """#39 class 1: a study records what it was tuned on; another sampler, seed, model, space or dataset file under
+    the same --study-name is refused by name instead of reporting the other study's best parameters."""
+    (tmp_path / "space.yaml").write_text("dim: 8\n")
+    common = ["cf", "tune", "--epochs", "2", "--trials", "1", "--storage", tmp_path / "study.db", "--study-name", "s"]
+    first = invoke(*common, "--out", tmp_path / "t")
+    assert first.exit_code == 0, first.output
+    for change, names in [
+        (["--sampler", "dns"], ["sampler ('uniform' → 'dns')"]),
+        (["--seed", "7"], ["seed (123 → 7)", "split_seed (123 → 7)"]),
+        (["--model", "lightgcn"], ["model ('mf' → 'lightgcn')"]),
+        (["--space", tmp_path / "space.yaml"], ["space (None → {", "'dim': 8"]),
+        (["--protocol", "ratio"], ["protocol ('leave-last-out' → 'ratio')", "data ("]),
+    ]:
+        result = invoke(*common, *change, "--out", tmp_path / "u")
+        assert result.exit_code == 2, (change, result.output)
+        assert "study 's' was tuned on other settings" in result.output
+        assert all(name in " ".join(result.output.split()) for name in names), (change, result.output)
+        assert not (tmp_path / "u").exists()
+    same = invoke(*common, "--trials", "2", "--out", tmp_path / "v")
+    assert same.exit_code == 0, same.output  # the same settings resume it
+    assert len(json.loads((tmp_path / "v" / "trials.json").read_text())["trials"]) == 2

@@ -91,6 +91,7 @@ def tune_command(
             split_seed=seed,
             max_epochs=epochs,
             progress=lambda _: next(ticks, None),
+            about={"dataset": str(Path(dataset).resolve()) if Path(dataset).exists() else dataset, "protocol": protocol.value},
         )
         for _ in ticks:  # trials a stored study had finished already
             pass

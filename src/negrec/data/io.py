@@ -248,6 +248,16 @@ def fingerprint(*parts: Any) -> str:
     return digest.hexdigest()[:16]
 
 
+def arrays_fingerprint(*arrays: np.ndarray) -> str:
+    """A short hash of arrays' shapes and int64 contents (e.g. a split's sparse matrices): equal data, equal hash."""
+    digest = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a, dtype=np.int64)
+        digest.update(np.asarray(a.shape, dtype=np.int64).tobytes())
+        digest.update(a.tobytes())
+    return digest.hexdigest()[:16]
+
+
 # Files up to this size are hashed whole (≈ 0.3 s at 256 MiB); larger ones (multi-GB weights) through their edges and
 # evenly spaced blocks, so that a change to any tensor bigger than the spacing is still seen. Hashing only the edges
 # missed weights changed in the middle of a model file (the title-token rows of a tiny model's embedding, its inner

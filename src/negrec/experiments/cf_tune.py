@@ -6,12 +6,14 @@ data (`default_space`), which a YAML file may narrow, widen or fix (`load_space`
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from negrec.data.io import arrays_fingerprint
 from negrec.cf.recommenders import TrainedRecommender, train_model
 from negrec.cf.trainer import TrainConfig
 from negrec.recommender import Recommender
@@ -204,10 +206,12 @@ def optimise(
     storage: str | None = None,
     study_name: str | None = None,
     progress: Callable[[int], None] | None = None,
+    identity: dict | None = None,
 ) -> TuneResult:
     """`trials` TPE trials (seed 0) maximising `score(draw(trial))` → (value, what it kept, e.g. the epochs); with
-    `storage` the study is stored and resumed (finished trials count towards `trials`). Shared by every family's
-    tuning (CF here, sequential models in experiments/seq.py)."""
+    `storage` the study is stored and resumed (finished trials count towards `trials`) — only when it was tuned on
+    the same `identity` (data, protocol, model, sampler, seed, space), which a new study records. Shared by every
+    family's tuning (CF here, sequential models in experiments/seq.py)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -218,6 +222,8 @@ def optimise(
         study_name=study_name,
         load_if_exists=storage is not None,
     )
+    if storage is not None and identity is not None:
+        check_identity(study, identity)
 
     def objective(trial) -> float:
         params = draw(trial)
@@ -238,6 +244,40 @@ def optimise(
     return TuneResult(study.best_trial.user_attrs["params"], study.best_value, log)
 
 
+STUDY_IDENTITY = "negrec_tuned_on"  # the study's user attribute that records what its trials were tuned on
+
+
+def check_identity(study, identity: dict) -> None:
+    """Record what a new stored study is tuned on; refuse to continue one tuned on anything else, naming each
+    difference (a study reused silently wrote another data set's or sampler's best parameters)."""
+    now = json.loads(json.dumps(identity, sort_keys=True, default=str))
+    stored = study.user_attrs.get(STUDY_IDENTITY)
+    if stored is None:
+        if study.trials:
+            raise ValueError(
+                f"study {study.study_name!r} holds {len(study.trials)} trials that do not record what they were tuned "
+                "on; choose another --study-name or another --storage"
+            )
+        study.set_user_attr(STUDY_IDENTITY, now)
+        return
+    changed = [
+        f"{key} ({stored.get(key)!r} → {now.get(key)!r})"
+        for key in sorted(set(now) | set(stored))
+        if stored.get(key) != now.get(key)
+    ]
+    if changed:
+        raise ValueError(
+            f"study {study.study_name!r} was tuned on other settings: {'; '.join(changed)}. Choose another --study-name "
+            "(or another --storage) to tune these from scratch"
+        )
+
+
+def data_fingerprint(prep: Prepared) -> str:
+    """A hash of a protocol's training and test positives: another file, split or seed gives another."""
+    train, test = prep.train.matrix, prep.test.matrix
+    return arrays_fingerprint(np.array(train.shape), train.indptr, train.indices, np.array(test.shape), test.indptr, test.indices)
+
+
 def run_study(
     tprep: Prepared,
     space: Callable,
@@ -247,6 +287,7 @@ def run_study(
     storage: str | None = None,
     study_name: str | None = None,
     progress: Callable[[int], None] | None = None,
+    identity: dict | None = None,
 ) -> TuneResult:
     """`trials` TPE trials of `fit` (params → recommendations, what it kept) maximising NDCG@10 on the tuning split
     `tprep` (see `optimise`)."""
@@ -255,7 +296,7 @@ def run_study(
         recs, kept = fit(tprep, params)
         return held_out_ndcg(recs, tprep), kept
 
-    return optimise(space, score, trials, storage=storage, study_name=study_name, progress=progress)
+    return optimise(space, score, trials, storage=storage, study_name=study_name, progress=progress, identity=identity)
 
 
 def tune(
@@ -272,16 +313,27 @@ def tune(
     split_seed: int = 123,
     max_epochs: int | None = None,
     progress: Callable[[int], None] | None = None,
+    about: dict | None = None,
 ) -> TuneResult:
     """A study of one negrec system on the tuning split of `prep`'s training positives (carved with `split_seed`),
-    every trial's model trained with `seed`."""
+    every trial's model trained with `seed`. A stored study continues only when it was tuned on the same data,
+    model, sampler, seeds, space and epochs (and `about`, e.g. the dataset's path and the protocol)."""
     tprep = tuning_split(prep, fraction=fraction, seed=split_seed)
 
     def fit(part: Prepared, params: dict) -> tuple[np.ndarray, dict]:
         return fit_and_rank(part, model, params, seed, early_stop=True, max_epochs=max_epochs)
 
+    identity = {"data": data_fingerprint(prep), "model": model, "sampler": sampler, "seed": seed, "split_seed": split_seed}
+    identity.update(fraction=fraction, space=space, max_epochs=max_epochs, **(about or {}))
     return run_study(
-        tprep, search_space(model, sampler, space), fit, trials, storage=storage, study_name=study_name, progress=progress
+        tprep,
+        search_space(model, sampler, space),
+        fit,
+        trials,
+        storage=storage,
+        study_name=study_name,
+        progress=progress,
+        identity=identity,
     )
 
 

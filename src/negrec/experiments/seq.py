@@ -13,7 +13,7 @@ import torch
 from negrec.data.catalog import Catalog
 from negrec.data.formats import detect_format, resolve_source
 from negrec.data.histories import SequenceSplit, UserHistories, leave_one_out, load_sasrec
-from negrec.data.io import write_json
+from negrec.data.io import arrays_fingerprint, write_json
 from negrec.data.tabular import TableOptions
 from negrec.eval.evaluate import Evaluation, evaluate
 from negrec.sampling.spec import SamplerConfig
@@ -280,7 +280,10 @@ def tune_seq(
         result = train_seq(data.split, sampler, replace(config, **params), catalog=data.catalog)
         return result.best_metric, {"epochs": result.best_epoch + 1}
 
-    return optimise(draw, score, trials, storage=storage, study_name=study_name, progress=progress)
+    h = data.split.train
+    identity = {"data": arrays_fingerprint(h.offsets, h.items), "config": config.as_dict(), "space": space}
+    identity["sampler"] = None if sampler is None else sampler.name
+    return optimise(draw, score, trials, storage=storage, study_name=study_name, progress=progress, identity=identity)
 
 
 def compare_sequential(
