@@ -217,6 +217,12 @@ def _chunked(
         console.print(f"shard {i}/{n} done; not merged yet: other shards' chunks are missing in {work}")
     else:
         console.print(f"{merged} records → {out}")
+        if label == "predicting":
+            from negrec.llm.evaluate import answers_warning, read_predictions
+
+            warning = answers_warning(read_predictions(out), cat)
+            if warning:
+                console.print(warning, style="yellow", highlight=False)
 
 
 @app.command("candidates")

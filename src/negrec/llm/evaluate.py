@@ -137,6 +137,30 @@ def _title_id(text: str, catalog: Catalog) -> int:
     return found if found >= 0 else catalog.lookup(parse_target(text))
 
 
+def answer_counts(records: list[dict], catalog: Catalog) -> tuple[int, int]:
+    """(empty answers, answers that name no catalog title) among predictions — a model that answers nothing should
+    not pass unnoticed."""
+    answers = [str(r.get("prediction", "")) for r in records]
+    empty = sum(not a.strip() for a in answers)
+    unknown = sum(bool(a.strip()) and catalog.lookup(clean_name(a, catalog), normalised=True) < 0 for a in answers)
+    return empty, unknown
+
+
+def answers_warning(records: list[dict], catalog: Catalog) -> str | None:
+    """One line on empty and off-catalogue answers, or None when every answer names a catalog title."""
+    empty, unknown = answer_counts(records, catalog)
+    n = len(records)
+    parts = []
+    if empty:
+        parts.append(f"{empty} of {n} answers are empty")
+    if unknown:
+        parts.append(f"{unknown} of {n} name no catalog title (grounding maps them to the nearest title)")
+    if not parts:
+        return None
+    hint = " — the model answers nothing: train it longer or check the prompt template" if empty == n else ""
+    return "warning: " + "; ".join(parts) + hint
+
+
 def clean_name(prediction: str, catalog: Catalog) -> str:
     """The item name a prediction states, under the clean conventions: a prediction that opens with a quote names the
     longest catalog title that it quotes whole (titles may hold quotes and `", "`), else `extract_name`'s clean rule."""
