@@ -240,3 +240,11 @@ def test_data_kaggle_never_puts_the_hidden_items_back_into_training(world, tmp_p
     )
     assert res.exit_code == 2 and "--hidden and --out are the same file" in res.output
     assert digest(out) | digest(hidden) == before
+
+
+def test_a_report_page_is_titled_with_its_folders_final_name(world, tmp_path):
+    """#39 class 7: the page was titled with the temporary folder it was written in (`.report.tmp`)."""
+    out = tmp_path / "report"
+    args = [a.format(**world, out=out) for a in WRITERS["eval --out"]]
+    assert runner.invoke(app, args).exit_code == 0
+    assert "<title>negrec comparison: report</title>" in (out / "index.html").read_text()

@@ -171,6 +171,12 @@ def claim_output(
     return path
 
 
+def final_name(folder: str | Path) -> str:
+    """The name a folder has once in place: `atomic_dir` fills `.NAME.tmp`, which becomes NAME."""
+    name = Path(folder).name
+    return name[1:-4] if name.startswith(".") and name.endswith(".tmp") and len(name) > 5 else name
+
+
 @contextmanager
 def atomic_dir(path: str | Path, *, kind: str | None = None) -> Iterator[Path]:
     """Write a folder as a unit: the block fills a hidden sibling, which replaces `path` only when the block succeeds

@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from negrec.data.io import write_text
+from negrec.data.outputs import final_name
 from negrec.eval.evaluate import Evaluation
 from negrec.eval.significance import paired_test
 from negrec.report.html import write_index
@@ -149,7 +150,7 @@ def write_comparison(
         written[f"{name}.png"] = scatter_tradeoff(table.rows, x, y, folder / f"{name}.png")
     images = [p for name, p in written.items() if name.endswith(".png")]
     written["index.html"] = write_index(
-        folder, title or f"negrec comparison: {folder.name}", finding=table.summary, tables=[table, paired], images=images
+        folder, title or f"negrec comparison: {final_name(folder)}", finding=table.summary, tables=[table, paired], images=images
     )
     return written
 
