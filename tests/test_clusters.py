@@ -38,7 +38,7 @@ def test_definitions_parse(spec, kind, k, top):
     assert (d.kind, d.k, d.user_top, d.spec) == (kind, k, top, spec)
 
 
-@pytest.mark.parametrize("spec", ["genres", "genres:0", "embedding:1", "kmeans:8", "embedding:x", ""])
+@pytest.mark.parametrize("spec", ["genres", "genres:0", "embedding:1", "kmeans:8", "embedding:x", "", "embedding:²", "genres:٣"])
 def test_bad_definitions_are_refused_by_name(spec):
     with pytest.raises(ValueError, match="clusters must be genres:K"):
         parse_clusters(spec)
@@ -66,8 +66,16 @@ def test_kmeans_is_seeded_and_follows_directions():
     labels = kmeans_labels(vectors, 3, seed=1)
     assert np.array_equal(labels, kmeans_labels(vectors, 3, seed=1))
     assert all(len(set(labels[i * 20 : (i + 1) * 20])) == 1 for i in range(3)) and len(set(labels)) == 3
-    with pytest.raises(ValueError, match="more clusters than there are items"):
+    with pytest.raises(ValueError, match="clusters embedding:3: more clusters than the 2 items"):
         kmeans_labels(vectors[:2], 3, seed=0)
+
+
+def test_more_embedding_clusters_than_items_are_refused_before_the_vectors_train(monkeypatch):
+    import negrec.cf.item_vectors as vectors
+
+    monkeypatch.setattr(vectors, "cf_item_vectors", lambda *a: pytest.fail("trained the item vectors first"))
+    with pytest.raises(ValueError, match="clusters embedding:99999: more clusters than the 7 items"):
+        vectors.clusters_catalog(parse_clusters("embedding:99999"), catalog(), lambda: pytest.fail("read histories"), 0)
 
 
 def test_history_matrix_skips_unknown_titles():

@@ -323,3 +323,13 @@ def test_a_recipe_builds_its_records_from_an_interactions_dataset(tmp_path):
     bad.write_text("data: movielens-100k\nrecords: {histroy: 3}\n")
     with pytest.raises(DataError, match=r"field 'records': .*histroy"):
         load_recipe(bad)
+
+
+def test_more_embedding_clusters_than_catalog_items_are_refused_before_any_training(tmp_path):
+    """#39 class 7: `clusters: embedding:1000` on an 80-item catalogue was refused at the annotation stage, after SFT."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(TINY + "clusters: embedding:1000\n")
+    result = CliRunner().invoke(app, ["llm", "run", str(recipe), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    assert "clusters embedding:1000: more clusters than the 80 items" in " ".join(result.output.split())
+    assert "[sft] running" not in result.output and "[model] running" not in result.output

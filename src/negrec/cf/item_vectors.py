@@ -36,5 +36,6 @@ def clusters_catalog(
     function making it, called only for embedding clusters). The one place that tells the two kinds apart."""
     if definition.kind == "genres":
         return catalog
+    definition.check_items(catalog.n_items)  # before the vectors are trained
     matrix = histories() if callable(histories) else histories
     return clustered_catalog(catalog, kmeans_labels(cf_item_vectors(matrix, seed), definition.k, seed))

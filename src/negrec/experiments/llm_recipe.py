@@ -181,6 +181,7 @@ class SeedRun:
         out.mkdir(parents=True, exist_ok=True)
         t_start = time.perf_counter()
         catalog = load_goodreads_catalog(self.data_dir)
+        r.cluster_definition.check_items(catalog.n_items)  # before the model trains, not at the annotation stage
         train = read_records(self.data_dir / r.train)[0][: r.limit_train]
         sft_train = read_records(self.data_dir / r.sft_data)[0] if r.sft_data else train
         test = read_records(self.data_dir / r.test)[0][: r.limit_test]

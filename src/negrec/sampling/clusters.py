@@ -29,6 +29,11 @@ class ClusterDefinition:
     def spec(self) -> str:
         return f"{self.kind}:{self.k}"
 
+    def check_items(self, n_items: int) -> None:
+        """Refuse more embedding clusters than items, before any work (the item count is known once data loads)."""
+        if self.kind == "embedding" and self.k > n_items:
+            raise ValueError(f"clusters {self.spec}: more clusters than the {n_items} items of the catalogue")
+
     @property
     def user_top(self) -> int:
         """How many clusters form one user's interest cluster."""
@@ -38,7 +43,11 @@ class ClusterDefinition:
 def parse_clusters(spec: str) -> ClusterDefinition:
     """`genres:K` or `embedding:K` (K ≥ 1; embedding: K ≥ 2) → its definition; anything else is refused naming it."""
     kind, _, number = str(spec).partition(":")
-    if kind not in ("genres", "embedding") or not number.isdigit() or int(number) < (1 if kind == "genres" else 2):
+    if (
+        kind not in ("genres", "embedding")
+        or not (number.isascii() and number.isdigit())
+        or int(number) < (1 if kind == "genres" else 2)
+    ):
         raise ValueError(f"clusters must be genres:K (K ≥ 1) or embedding:K (K ≥ 2 k-means clusters), got {spec!r}")
     return ClusterDefinition(kind, int(number))  # type: ignore[arg-type]
 
@@ -48,8 +57,7 @@ def kmeans_labels(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
     directions, as dot-product models score)."""
     from sklearn.cluster import KMeans
 
-    if k > len(vectors):
-        raise ValueError(f"embedding:{k} asks for more clusters than there are items ({len(vectors)})")
+    ClusterDefinition("embedding", k).check_items(len(vectors))
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     unit = vectors / np.where(norms > 0, norms, 1.0)
     return KMeans(n_clusters=k, random_state=seed, n_init=10).fit_predict(unit).astype(np.int64)
