@@ -5,6 +5,7 @@ first output stays byte-identical after a refusal."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,27 @@ def test_a_report_page_is_titled_with_its_folders_final_name(world, tmp_path):
     args = [a.format(**world, out=out) for a in WRITERS["eval --out"]]
     assert runner.invoke(app, args).exit_code == 0
     assert "<title>negrec comparison: report</title>" in (out / "index.html").read_text()
+
+
+def test_evaluate_grounds_a_beams_file_by_its_beams_unless_told_otherwise(world, tmp_path):
+    """#39 class 8: a `--mode beams` file was grounded by its first answer (the seed's encoder) by default."""
+    from negrec.data.goodreads import load_goodreads_catalog
+
+    titles = load_goodreads_catalog(world["catalog"]).titles
+    preds = [
+        {
+            "prompt": render("Recommend.", "read: nothing"),
+            "prediction": "x",
+            "ground_truth": f'"{titles[1]}"',
+            "beams": [f'"{titles[0]}"', f'"{titles[1]}"'],
+        }
+    ]
+    write_json(tmp_path / "beams.json", preds)
+    common = ["llm", "evaluate", "--predictions", tmp_path / "beams.json", "--catalog", world["catalog"], "--k", "2"]
+    default = runner.invoke(app, [str(a) for a in [*common, "--out", tmp_path / "d.json"]])
+    assert default.exit_code == 0, default.output
+    written = json.loads((tmp_path / "d.json").read_text())
+    assert written["grounding"] == "beams" and written["HR@2"] == 1.0
+    told = runner.invoke(app, [str(a) for a in [*common, "--grounding", "exact", "--out", tmp_path / "e.json"]])
+    assert told.exit_code == 0, told.output
+    assert json.loads((tmp_path / "e.json").read_text())["grounding"] == "exact"

@@ -530,8 +530,12 @@ def evaluate_command(
     out: Annotated[Path, typer.Option(help="Metrics JSON; per-user vectors and CIs go to <out stem>.per_user.json.")],
     k: Annotated[list[int], typer.Option("--k", min=1, help="Cut-offs (repeatable).")] = [5, 10],
     grounding: Annotated[
-        GroundingName, typer.Option(help="seed-minilm-l3 (the seed's encoder, offline ONNX), minilm-l6, exact, beams.")
-    ] = GroundingName.seed_minilm_l3,
+        Optional[GroundingName],
+        typer.Option(
+            help="seed-minilm-l3 (the seed's encoder, offline ONNX), minilm-l6, exact, beams (default: beams when the "
+            "file holds beams — `llm predict --mode beams` — else seed-minilm-l3)."
+        ),
+    ] = None,
     conventions: Annotated[
         ConventionName,
         typer.Option(help="clean (the default everywhere), or the seed's evaluators: seed-ns (E-NS2), seed-ce (E-CE)."),
@@ -552,8 +556,11 @@ def evaluate_command(
         for path in (out, out.with_name(out.stem + ".per_user.json")):
             claim_output(path, overwrite=overwrite, inputs=[predictions, catalog, cache_dir])
         cat = load_goodreads_catalog(catalog)
+        records = read_predictions(predictions)
+        if grounding is None:  # the default follows what the file holds: grounding one answer would drop the beams
+            grounding = GroundingName.beams if records and all("beams" in r for r in records) else GroundingName.seed_minilm_l3
         result = evaluate_predictions(
-            read_predictions(predictions),
+            records,
             cat,
             ks=k,
             grounding=grounding.value,
