@@ -9,6 +9,12 @@ def compare(dataset, samplers, *, family: str = "cf", **options):
     `negrec.experiments.cf.compare_samplers` for the options. `family="seq"` compares sequential systems
     `LOSS[:SAMPLER][/SHARE]` (`["ce", "bce:uniform/sequence", "gbce:uniform:256"]`; options of
     `negrec.experiments.seq.compare_sequential`)."""
+    if not isinstance(dataset, str) and type(dataset).__name__ not in ("Dataset", "SeqData"):
+        raise TypeError(f"dataset: a name, a path or 'synthetic' (or a loaded Dataset), got {type(dataset).__name__}")
+    if isinstance(samplers, str) or not isinstance(samplers, (list, tuple)) or not samplers:
+        raise ValueError(f"samplers: a non-empty list of specs such as ['uniform', 'dns:5'], got {samplers!r}")
+    if "config" in options and isinstance(options["config"], (str, dict)):
+        raise TypeError("config: a TrainConfig (seq: SeqConfig) object, e.g. TrainConfig(epochs=1), not a string or dict")
     if family == "seq":
         from negrec.experiments.seq import compare_sequential
 

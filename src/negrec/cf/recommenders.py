@@ -18,6 +18,7 @@ import torch
 
 from negrec.cf.trainer import TrainConfig, TrainResult, build_model, train
 from negrec.data.catalog import Catalog
+from negrec.data.indices import index_array
 from negrec.data.interactions import Interactions
 from negrec.data.io import read_json, write_json
 from negrec.errors import DataError
@@ -61,11 +62,7 @@ class TrainedRecommender(Recommender):
 
     def score(self, users: np.ndarray) -> np.ndarray:
         model = self._fitted()
-        users = np.asarray(users)
-        if users.size and users.max() >= self.train_matrix.shape[0]:
-            raise ValueError(
-                f"user id {int(users.max())} is past the {self.train_matrix.shape[0]} users the model was trained on"
-            )
+        users = index_array(users, self.train_matrix.shape[0], "users")  # the users the model was trained on
         model.eval()
         with torch.no_grad():
             return model.full_scores(torch.as_tensor(np.asarray(users), dtype=torch.long)).numpy()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from negrec.data.indices import count, index_array
+
 
 def csr_from_sorted(users: np.ndarray, items: np.ndarray, data: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
     """CSR from entries already sorted by (user, item) without duplicates; no re-sorting copy."""
@@ -39,8 +41,10 @@ class Interactions:
         user_ids: np.ndarray | None = None,
     ) -> "Interactions":
         """Build from index arrays; a repeated (user, item) keeps its latest entry (by timestamp, then input order)."""
-        users = np.asarray(users, dtype=np.int64)
-        items = np.asarray(items, dtype=np.int64)
+        n_users, n_items = count(n_users, "n_users"), count(n_items, "n_items")
+        users, items = index_array(users, n_users, "users"), index_array(items, n_items, "items")
+        if len(users) != len(items):
+            raise ValueError(f"users and items: {len(users)} users for {len(items)} items (one of each per entry)")
         order_keys = [np.arange(len(users))]
         if timestamps is not None:
             order_keys.append(np.asarray(timestamps))

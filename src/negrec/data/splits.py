@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from negrec.data.indices import count
 from negrec.data.interactions import Interactions
 from negrec.data.sequences import Sequences
 
@@ -90,6 +91,7 @@ def leave_last_out(data: Interactions, n_valid: int = 0, min_train: int = 1) -> 
 
     Users with fewer than min_train + 1 + n_valid entries keep all of them in train.
     """
+    n_valid, min_train = count(n_valid, "n_valid"), count(min_train, "min_train", least=1)
     _, rank = _time_rank(data)
     counts = data.user_counts()[data.entry_users()]
     eligible = counts >= min_train + 1 + n_valid

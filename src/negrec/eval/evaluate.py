@@ -45,6 +45,24 @@ class Evaluation:
         return out
 
 
+def _check_ks(ks) -> list[int]:
+    """Cut-offs: a non-empty list of positive integers (a string such as "10" is refused, not read digit by digit)."""
+    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
+        raise TypeError(f"ks: a list of cut-offs such as [10, 20], got {ks!r}")
+    ks = list(ks)
+    if not ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in ks):
+        raise ValueError(f"ks: positive integer cut-offs, got {ks!r}")
+    return sorted(set(int(k) for k in ks))
+
+
+def _check_items(items: np.ndarray) -> None:
+    """Recommendations: a 2-D array of integer item ids (−1 for an empty slot)."""
+    if items.ndim != 2:
+        raise ValueError(f"recs: a 2-D (rows × K) array of item ids, got {items.ndim} dimension(s)")
+    if not np.issubdtype(items.dtype, np.integer):
+        raise TypeError(f"recs: integer item ids (−1 for an empty slot), got dtype {items.dtype}")
+
+
 def evaluate(
     recs: Recommendations | np.ndarray,
     truth: sp.csr_matrix,
@@ -60,7 +78,10 @@ def evaluate(
     """
     items = recs.items if isinstance(recs, Recommendations) else np.asarray(recs)
     conv = get_conventions(conventions)
-    ks = sorted(set(int(k) for k in ks))
+    ks = _check_ks(ks)
+    _check_items(items)
+    if not sp.issparse(truth) or truth.ndim != 2:
+        raise TypeError(f"truth: a 2-D scipy sparse matrix of relevant items per row, got {type(truth).__name__}")
     n_items = truth.shape[1]
     if items.shape[0] != truth.shape[0]:
         raise ValueError(f"{items.shape[0]} recommendation rows for {truth.shape[0]} rows of ground truth")
