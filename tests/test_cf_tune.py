@@ -93,12 +93,25 @@ def test_a_yaml_space_narrows_and_fixes_the_search(tmp_path):
         ("dims: [8]\n", "'dims' is not searched for mf with dns (it has: dim, lr, reg, dns_candidates)"),
         ("lr: {low: 0.1, high: 0.01}\n", "lr: needs low ≤ high"),
         ("reg: {low: 0, high: 0.1, log: true}\n", "and low > 0 (log)"),
-        ("lr: {low: x, high: 0.1}\n", "the ends of a range are numbers, got 'x'"),
+        ("lr: {low: x, high: 0.1}\n", "lr: a finite number, got 'x'"),
         ("dim: []\n", "dim: an empty list of choices"),
         ("- dim\n", "is a mapping"),
+        # #39 class 3: values that passed the file check and failed inside trial 0 (or crashed numpy / torch)
+        ("lr: .nan\n", "lr: a finite number, got nan"),
+        ("lr: .inf\n", "lr: a finite number, got inf"),
+        ("lr: -0.01\n", "lr = -0.01 cannot train: --lr must be > 0"),
+        ("dim: 0\n", "dim = 0 cannot train: --dim must be > 0"),
+        ("dim: [16.5]\n", "dim: a whole number, got 16.5"),
+        ("dim: true\n", "dim: a finite number, got True"),
+        ("dim: [[8, 16]]\n", "dim: a finite number, got [8, 16]"),
+        ("dim: [{a: 1}]\n", "dim: a finite number, got {'a': 1}"),
+        ("dns_candidates: 0\n", "dns_candidates = 0 cannot train"),
+        ("dns_candidates: {low: 1.5, high: 4}\n", "dns_candidates: a whole number, got 1.5"),
+        ("reg: -1\n", "reg = -1 cannot train: --reg must be ≥ 0"),
     ],
 )
 def test_a_bad_space_is_refused_naming_the_entry_before_any_work(tmp_path, text, message):
+    """Every entry is checked against its setting's type and range before any data is read."""
     (tmp_path / "space.yaml").write_text(text)
     result = invoke("cf", "tune", "--sampler", "dns", "--space", tmp_path / "space.yaml", "--out", tmp_path / "t")
     assert result.exit_code == 2 and message in result.output and "space.yaml" in result.output, result.output

@@ -75,46 +75,94 @@ def load_space(path: Path, model: str, sampler: str) -> Space:
     names this system has)."""
     from negrec.data.io import read_yaml_mapping
 
-    space = default_space(model, sampler)
+    default = default_space(model, sampler)
+    space = dict(default)
     given = read_yaml_mapping(path)
     for name, value in given.items():
         if name not in space:
             raise ValueError(f"{path}: {name!r} is not searched for {model} with {sampler} (it has: {', '.join(space)})")
-        space[name] = _check_range(f"{path}: {name}", value)
+        space[name] = _check_range(f"{path}: {name}", value, integer=_integer(default[name]))
+    check_space(space, model, sampler, where=str(path))
     return space
 
 
-def _check_range(where: str, value: Any) -> Any:
-    """A range is a non-empty list, {low, high[, log]} with low ≤ high (log: both > 0), or one value; YAML reads 5e-4
-    as text (its floats need a dot), so numeric text in a range is read as a float."""
+def _integer(entry: Any) -> bool:
+    """Whether a default entry draws whole numbers (its values, or both ends of its range, are ints)."""
+    values = entry if isinstance(entry, list) else [entry["low"], entry["high"]] if isinstance(entry, dict) else [entry]
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+def _values(entry: Any) -> list:
+    """The values a trial can draw at the edges of an entry: every choice, both ends of a range, or the value."""
+    return list(entry) if isinstance(entry, list) else [entry["low"], entry["high"]] if isinstance(entry, dict) else [entry]
+
+
+class _Fixed:
+    """A stand-in for an Optuna trial that draws the given values (no range check: one edge at a time is tried)."""
+
+    def __init__(self, values: dict):
+        self.values = values
+
+    def suggest_categorical(self, name, choices):
+        return self.values[name]
+
+    def suggest_int(self, name, low, high, log=False):
+        return self.values[name]
+
+    def suggest_float(self, name, low, high, log=False):
+        return self.values[name]
+
+
+def check_space(space: Space, model: str, sampler: str, *, where: str = "space") -> None:
+    """Every value a trial can draw at an edge of the space (each choice, each end of each range) makes a valid
+    training configuration and sampler spec — checked here, before any data is read, instead of inside trial 0."""
+    draw = search_space(model, sampler, space)
+    corner = {name: _values(entry)[0] for name, entry in default_space(model, sampler).items()}  # known to train
+    # fixed entries first: every draw carries them, so a bad one is named when it is the one tried
+    for name, entry in sorted(space.items(), key=lambda item: isinstance(item[1], (list, dict))):
+        for value in _values(entry):
+            try:
+                params = dict(draw(_Fixed({**corner, name: value})))
+                parse_sampler(params.pop("sampler"))
+                TrainConfig(model=model, **TRIAL_SETTINGS, **{k: v for k, v in params.items() if k != "epochs"})
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{where}: {name} = {value!r} cannot train: {exc}") from None
+
+
+def _check_range(where: str, value: Any, *, integer: bool = False) -> Any:
+    """A range is a non-empty list of numbers, {low, high[, log]} with low ≤ high (log: both > 0), or one number —
+    whole numbers where the setting is (`integer`); YAML reads 5e-4 as text (its floats need a dot), so numeric text
+    is read as a number, in a range, a list or a fixed value alike."""
     if isinstance(value, list):
         if not value:
             raise ValueError(f"{where}: an empty list of choices")
-        return value
+        return [_number(where, v, integer) for v in value]
     if isinstance(value, dict):
         if set(value) - {"low", "high", "log"} or not {"low", "high"} <= set(value):
             raise ValueError(f"{where}: a range is {{low: …, high: …, log: true|false}}, got {value}")
-        low, high = (_number(where, value[end]) for end in ("low", "high"))
+        low, high = (_number(where, value[end], integer) for end in ("low", "high"))
         log = value.get("log", False)
         if not isinstance(log, bool):
             raise ValueError(f"{where}: log is true or false, got {log!r}")
         if low > high or (log and low <= 0):
             raise ValueError(f"{where}: needs low ≤ high{' and low > 0 (log)' if log else ''}, got {value}")
         return {"low": low, "high": high, "log": log}
-    if not isinstance(value, (int, float, str)) or isinstance(value, bool):
-        raise ValueError(f"{where}: a list, a {{low, high}} range or one value, got {value!r}")
-    return value
+    return _number(where, value, integer)
 
 
-def _number(where: str, value: Any) -> int | float:
-    """An end of a range: a number, or numeric text."""
+def _number(where: str, value: Any, integer: bool = False) -> int | float:
+    """One number of an entry: a finite number (a whole one for an `integer` setting), or numeric text."""
     if isinstance(value, str):
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             pass
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
-        raise ValueError(f"{where}: the ends of a range are numbers, got {value!r}")
+        raise ValueError(f"{where}: a finite number, got {value!r}")
+    if integer:
+        if value != int(value):
+            raise ValueError(f"{where}: a whole number, got {value!r}")
+        return int(value)
     return value
 
 
@@ -123,8 +171,8 @@ def draw_value(trial, name: str, value: Any) -> Any:
     if isinstance(value, list):
         return trial.suggest_categorical(name, value)
     if isinstance(value, dict):
-        if isinstance(value["low"], int) and isinstance(value["high"], int) and not value.get("log"):
-            return trial.suggest_int(name, value["low"], value["high"])
+        if isinstance(value["low"], int) and isinstance(value["high"], int):  # whole numbers, log-spaced or not
+            return trial.suggest_int(name, value["low"], value["high"], log=bool(value.get("log")))
         return trial.suggest_float(name, float(value["low"]), float(value["high"]), log=bool(value.get("log")))
     return value
 
