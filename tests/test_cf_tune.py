@@ -190,3 +190,28 @@ def test_a_stored_study_tuned_on_other_settings_is_refused_naming_them(tmp_path)
     same = invoke(*common, "--trials", "2", "--out", tmp_path / "v")
     assert same.exit_code == 0, same.output  # the same settings resume it
     assert len(json.loads((tmp_path / "v" / "trials.json").read_text())["trials"]) == 2
+
+
+def test_bad_study_storage_is_refused_by_name(tmp_path):
+    """#39 class 2: storages that ended in SQLAlchemy / Optuna tracebacks, and a study that --overwrite would delete."""
+    (tmp_path / "foreign.db").write_text("not a database\n")
+    (tmp_path / "truncated.db").write_bytes(b"SQLite format 3\x00" + b"garbage" * 4)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ".negrec-output").write_text("cf-tune\n")
+    cases = [
+        ("", "--storage: empty"),
+        (tmp_path / "foreign.db", "not a SQLite database"),
+        (tmp_path / "folder", "is a folder"),
+        (tmp_path / "missing" / "s.db", "does not exist"),
+        (tmp_path / "truncated.db", "cannot open study"),
+        ("postgresql://nobody@localhost/none", "cannot open study"),
+        (tmp_path / "out" / "study.db", "inside --out"),
+    ]
+    before = (tmp_path / "foreign.db").read_bytes()
+    for storage, message in cases:
+        result = invoke(
+            "cf", "tune", "--trials", "1", "--epochs", "1", "--storage", storage, "--out", tmp_path / "out", "--overwrite"
+        )
+        assert result.exit_code == 2 and message in " ".join(result.output.split()), (storage, result.output)
+    assert (tmp_path / "foreign.db").read_bytes() == before  # nothing written over

@@ -43,6 +43,30 @@ SpaceOpt = Annotated[
 ]
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def study_storage(storage: str, out: Path) -> str:
+    """The --storage URL, checked before any work: a plain path is a SQLite file in an existing folder (a new one,
+    or a SQLite database), never inside --out (an --overwrite would delete the study with the old folder)."""
+    if not storage.strip():
+        raise ValueError("--storage: empty; give a SQLite file (study.db) or a database URL")
+    if "://" in storage:
+        return storage
+    path = Path(storage).resolve()
+    if path.is_dir():
+        raise ValueError(f"--storage {storage}: is a folder; give a file such as {Path(storage) / 'study.db'}")
+    if not path.parent.is_dir():
+        raise ValueError(f"--storage {storage}: the folder {path.parent} does not exist")
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as fh:
+            if fh.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                raise ValueError(f"--storage {storage}: not a SQLite database (another file would be overwritten)")
+    if path.is_relative_to(out.resolve()):
+        raise ValueError(f"--storage {storage}: inside --out {out}, where a later --overwrite would delete the study")
+    return f"sqlite:///{path}"
+
+
 @app.command("tune")
 def tune_command(
     out: TuneOutOpt,
@@ -73,8 +97,7 @@ def tune_command(
         claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, space], kind="cf-tune")
         family_config = check_system(model.value, sampler)
         searched = None if space is None else load_space(space, model.value, sampler)
-        if storage is not None and "://" not in storage:
-            storage = f"sqlite:///{Path(storage).resolve()}"  # a plain path is a SQLite file
+        storage = None if storage is None else study_storage(storage, out)
         data = {"dataset": dataset, "data_dir": data_dir, "protocol": protocol, "seed": seed, "val_size": val_size}
         prep = prepare_data(data, [family_config])
         name = study_name or f"{Path(dataset).name}-{model.value}-{sampler}"

@@ -263,13 +263,19 @@ def optimise(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=min(5, trials)),
-        storage=storage,
-        study_name=study_name,
-        load_if_exists=storage is not None,
-    )
+    try:
+        study = optuna.create_study(
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=min(5, trials)),
+            storage=storage,
+            study_name=study_name,
+            load_if_exists=storage is not None,
+        )
+    except (ImportError, OSError, ValueError, RuntimeError, optuna.exceptions.OptunaError) + _database_errors() as exc:
+        if storage is None:  # a corrupt, foreign or unreachable database, or a URL whose driver is missing
+            raise
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"--storage {storage}: cannot open study {study_name!r} there: {reason}") from exc
     if storage is not None and identity is not None:
         check_identity(study, identity)
 
@@ -290,6 +296,15 @@ def optimise(
         if t.state == optuna.trial.TrialState.COMPLETE
     ]
     return TuneResult(study.best_trial.user_attrs["params"], study.best_value, log)
+
+
+def _database_errors() -> tuple[type[Exception], ...]:
+    """SQLAlchemy's error base (Optuna's storage), when it is installed."""
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+    except ImportError:
+        return ()
+    return (SQLAlchemyError,)
 
 
 STUDY_IDENTITY = "negrec_tuned_on"  # the study's user attribute that records what its trials were tuned on
