@@ -215,3 +215,22 @@ def test_bad_study_storage_is_refused_by_name(tmp_path):
         )
         assert result.exit_code == 2 and message in " ".join(result.output.split()), (storage, result.output)
     assert (tmp_path / "foreign.db").read_bytes() == before  # nothing written over
+
+
+def test_a_config_replays_its_own_data_from_another_folder(tmp_path, monkeypatch):
+    """#39 class 6: a config storing `--dataset train.csv` as typed trained, from another folder, on that folder's
+    train.csv of the same name."""
+    lines = ["user,item"] + [f"u{u},i{(u * 3 + j) % 17}" for u in range(30) for j in range(6)]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "train.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "b" / "train.csv").write_text("user,item\nx,y\n")
+    monkeypatch.chdir(tmp_path / "a")
+    tuned = invoke("cf", "tune", "--dataset", "train.csv", "--trials", "1", "--epochs", "1", "--out", "tuned")
+    assert tuned.exit_code == 0, tuned.output
+    assert f"dataset: {tmp_path / 'a' / 'train.csv'}" in (tmp_path / "a" / "tuned" / "config.yaml").read_text()
+    monkeypatch.chdir(tmp_path / "b")
+    replay = invoke("cf", "train", "--config", tmp_path / "a" / "tuned" / "config.yaml", "--out", "run")
+    assert replay.exit_code == 0, replay.output
+    options = (tmp_path / "b" / "run" / "options.yaml").read_text()
+    assert f"dataset: {tmp_path / 'a' / 'train.csv'}" in options

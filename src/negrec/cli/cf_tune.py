@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from negrec.cli.cf_options import DataDirOpt, DatasetOpt, ModelName, ModelOpt, ProtocolName, ProtocolOpt, SeedOpt, ValSizeOpt, app
-from negrec.cli.common import OverwriteOpt, progress_bar, user_errors
+from negrec.cli.common import OverwriteOpt, config_path, progress_bar, user_errors
 
 TuneOutOpt = Annotated[Path, typer.Option(help="Folder for config.yaml (options for `cf train --config`), trials.json, run/.")]
 FamilyOpt = Annotated[
@@ -134,8 +134,8 @@ def _write_tuned(out: Path, prep, result, data: dict, study: str, storage: str |
     model, data_dir = data["model"], data["data_dir"]
     best = {k.replace("_", "-"): v for k, v in result.params.items() if k != "epochs"}
     options = {
-        "dataset": data["dataset"],
-        "data-dir": None if data_dir is None else str(data_dir),
+        "dataset": config_path(data["dataset"]),
+        "data-dir": None if data_dir is None else config_path(data_dir),
         "protocol": data["protocol"].value,
         "model": model,
         **best,

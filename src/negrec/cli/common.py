@@ -69,6 +69,13 @@ ConfigOpt = Annotated[
 ]
 
 
+def config_path(value: str | Path) -> str:
+    """A path as a config file keeps it: absolute when it names an existing file or folder, so `--config` replays the
+    same data from any working folder (a relative one read another folder's file of the same name)."""
+    path = Path(value)
+    return str(path.resolve()) if path.exists() else str(value)
+
+
 def write_options(
     folder: Path, ctx: typer.Context, *, name: str = "options.yaml", leave_out: tuple[str, ...] = ("overwrite", "out")
 ) -> Path:
@@ -78,10 +85,14 @@ def write_options(
 
     from negrec.data.io import write_text
 
-    def plain(value):
-        return value.value if isinstance(value, Enum) else str(value) if isinstance(value, Path) else value
+    def plain(name: str, value):
+        if isinstance(value, Enum):
+            return value.value
+        if isinstance(value, Path) or (name == "dataset" and isinstance(value, str)):
+            return config_path(value)
+        return value
 
-    options = {k.replace("_", "-"): plain(v) for k, v in ctx.params.items() if k not in ("config", *leave_out)}
+    options = {k.replace("_", "-"): plain(k, v) for k, v in ctx.params.items() if k not in ("config", *leave_out)}
     return write_text(folder / name, yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
 
 
