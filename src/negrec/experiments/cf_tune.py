@@ -346,20 +346,16 @@ def run_study(
     space: Callable,
     fit: Callable[[Prepared, dict], tuple[np.ndarray, dict]],
     trials: int,
-    *,
-    storage: str | None = None,
-    study_name: str | None = None,
-    progress: Callable[[int], None] | None = None,
-    identity: dict | None = None,
+    **study: Any,
 ) -> TuneResult:
     """`trials` TPE trials of `fit` (params → recommendations, what it kept) maximising NDCG@10 on the tuning split
-    `tprep` (see `optimise`)."""
+    `tprep`; `study`: `optimise`'s storage, study name, progress and identity."""
 
     def score(params: dict) -> tuple[float, dict]:
         recs, kept = fit(tprep, params)
         return held_out_ndcg(recs, tprep), kept
 
-    return optimise(space, score, trials, storage=storage, study_name=study_name, progress=progress, identity=identity)
+    return optimise(space, score, trials, **study)
 
 
 def tune(
