@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ class Dataset:
     name: str
     catalog: Catalog
     interactions: Interactions
+    unread_time_columns: tuple[str, ...] = ()  # time-like columns of a table that were not read (no --time-col)
 
 
 def _ids(values: np.ndarray) -> np.ndarray:
@@ -125,6 +126,9 @@ def load_item_file(path: str | Path, *, sep: str = ",", genre_sep: str = "|") ->
     return Catalog(item_ids=ids, titles=titles, genres=mat, genre_names=names, source_genres=genres, name=path.stem)
 
 
+TIME_NAMES = {"timestamp", "time", "datetime", "date", "ts", "event_time", "created_at"}  # columns that order entries
+
+
 def load_table(
     path: str | Path,
     *,
@@ -152,7 +156,8 @@ def load_table(
     stamps = None if time_col is None else numeric_column(frame, time_col, path, first_line=first_line, kind="int")
     if threshold is not None and ratings is None:
         raise DataError("a rating threshold needs a rating column", path=path, field="rating_col")
-    return interactions_from_columns(
+    unread = () if time_col is not None else tuple(c for c in frame.columns if str(c).strip().lower() in TIME_NAMES)
+    data = interactions_from_columns(
         users,
         items,
         path=path,
@@ -164,6 +169,7 @@ def load_table(
         keep=None if threshold is None else ratings >= threshold,
         name=path.stem,
     )
+    return replace(data, unread_time_columns=unread)
 
 
 def load_movielens_100k(folder: str | Path) -> Dataset:

@@ -131,6 +131,13 @@ def prepare(data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: flo
         unseen = np.flatnonzero(split.train.popularity() == 0)
         return Prepared(data, train_pos, valid if valid.nnz else None, test, train_pos.binary(), unseen)
     if protocol == "leave-last-out":
+        if inter.timestamps is None and data.unread_time_columns:
+            column = data.unread_time_columns[0]
+            raise ValueError(
+                f"leave-last-out holds out each user's latest entry, and {data.name}'s column {column!r} that orders "
+                f"them was not read: pass --time-col {column} (Python: TableOptions(time_col={column!r})); without "
+                "it the highest item ids would be held out as if they were the latest"
+            )
         split = leave_last_out(inter, n_valid=1)
         return Prepared(data, split.train, split.valid, split.test, split.train.binary())
     if protocol == "homework":
