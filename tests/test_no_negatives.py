@@ -59,3 +59,10 @@ def test_a_zero_sized_draw_is_empty():
     assert cand.shape == ok.shape == (2, 0)
     result = train(_dense(6, 30, missing=20), parse_sampler("mixed:10:3:0"), FAST)
     assert np.isfinite(result.history[-1]["loss"])
+
+
+def test_without_validation_data_no_validation_metric_is_reported():
+    """#39 class 6: a run with no validation data printed its negated training loss as 'validation NDCG@10 −0.69'."""
+    result = train(_dense(6, 30, missing=20), parse_sampler("uniform"), FAST)
+    assert np.isnan(result.best_metric) and result.best_epoch >= 0
+    assert all("NDCG@10" not in row for row in result.history)

@@ -113,6 +113,8 @@ def _summary(run, config, out: Path, fraction: float, held_out: float | None) ->
     line = f"training: {len(r.history)} epochs, stopped by {r.stopped}"
     if r.best_metric == r.best_metric and r.best_metric != float("-inf"):  # a validation part chose the epoch
         line += f"; best epoch {r.best_epoch + 1} (validation {config.metric} {r.best_metric:.4f})"
+    elif r.best_epoch >= 0 and run.refit is None:
+        line += f"; best epoch {r.best_epoch + 1} (lowest training loss: no validation data)"
     if run.refit is not None:
         line += f"; refit on training + validation for {len(run.refit.history)} epochs"
     typer.echo(line)

@@ -121,10 +121,8 @@ def _train(ctx: typer.Context, **o) -> None:
     if not main:
         return
     r, s = run.result, run.evaluation.summary()
-    typer.echo(
-        f"training: {len(r.history)} epochs, stopped by {r.stopped}; best epoch {r.best_epoch + 1} "
-        f"(validation {config.metric} {r.best_metric:.4f})"
-    )
+    chosen = f"validation {config.metric} {r.best_metric:.4f}" if r.best_metric == r.best_metric else "lowest training loss"
+    typer.echo(f"training: {len(r.history)} epochs, stopped by {r.stopped}; best epoch {r.best_epoch + 1} ({chosen})")
     typer.echo("test: " + " ".join(f"{m}={s[m]:.4f}" for m in ("HR@10", "NDCG@10", "HR@20", "NDCG@20") if m in s) + f" → {out}")
 
 

@@ -116,6 +116,8 @@ def run_epochs(
     stopper.restore(trainer.model)
     if not settings.keep_best:
         result.best_epoch, result.best_metric = len(result.history) - 1, float("nan")
+    if not settings.validated:  # the epoch was chosen by its training loss: there is no validation metric to report
+        result.best_metric = float("nan")
     return result
 
 
