@@ -84,3 +84,16 @@ def test_split_counts_are_checked():
 def test_compare_refuses_bad_arguments_before_any_work(args, options, error, message):
     with pytest.raises(error, match=message):
         negrec.compare(*args, **options)
+
+
+def test_a_tracker_that_is_not_installed_is_refused_before_any_model_loads(monkeypatch):
+    """#39 class 7: `--report-to wandb` without wandb was a traceback after the model had loaded."""
+    import importlib.util
+
+    from negrec.llm.settings import SFTSettings
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    with pytest.raises(ValueError, match=r"--report-to wandb: the wandb package is not installed here \(pip install wandb\)"):
+        SFTSettings(report_to="wandb")
+    assert SFTSettings(report_to="none").report_to == "none"

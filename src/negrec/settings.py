@@ -21,3 +21,11 @@ def setting(
     """A documented field: its help, the command-line name where it is not the field's, its allowed values, the
     commands that offer it (None: every command built from the class) and whether a command shows it at all."""
     return field(default=default, metadata={"help": help, "option": option, "choices": choices, "commands": commands, "cli": cli})
+
+
+def check_tracker(name: str, option: str = "--report-to") -> None:
+    """Refuse a tracker whose package is not installed, before any model loads (it failed after, in a traceback)."""
+    import importlib.util
+
+    if name != "none" and importlib.util.find_spec(name) is None:
+        raise ValueError(f"{option} {name}: the {name} package is not installed here (pip install {name}), or use none")

@@ -104,7 +104,11 @@ def prepare_data(options: dict, samplers: list):
     from negrec.experiments.cf import check_samplers_fit, load_cf_dataset, prepare, with_clusters
     from negrec.sampling.clusters import parse_clusters
 
+    from negrec.settings import check_tracker
+
     o = options
+    if "report_to" in o:
+        check_tracker(o["report_to"].value)
     definition = parse_clusters(o.get("clusters", "genres:3"))  # a bad spec is refused before the data is read
     protocol = ProtocolName(o["protocol"]).value
     if o["val_size"] and protocol != "ratio":

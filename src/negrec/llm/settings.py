@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from negrec.data.prompts import TEMPLATES
-from negrec.settings import setting
+from negrec.settings import check_tracker, setting
 
 
 TRACKERS = ("none", "tensorboard", "mlflow", "wandb")
@@ -60,6 +60,7 @@ class StageSettings:
             allowed = f.metadata.get("choices")
             if allowed and getattr(self, f.name) not in allowed:
                 raise ValueError(f"unknown {f.name} {getattr(self, f.name)!r}; choose one of {', '.join(allowed)}")
+        check_tracker(self.report_to)
 
     def checks(self) -> dict[str, bool]:
         """Each field's range (a subclass adds its own)."""
