@@ -234,3 +234,13 @@ def test_a_config_replays_its_own_data_from_another_folder(tmp_path, monkeypatch
     assert replay.exit_code == 0, replay.output
     options = (tmp_path / "b" / "run" / "options.yaml").read_text()
     assert f"dataset: {tmp_path / 'a' / 'train.csv'}" in options
+
+
+def test_recommend_from_a_tune_folder_says_where_the_model_is(tmp_path):
+    """#39 class 7: `cf recommend --run <tune folder>` said 'ids.json: file not found'."""
+    tuned = invoke("cf", "tune", "--trials", "1", "--epochs", "1", "--out", tmp_path / "t")
+    assert tuned.exit_code == 0, tuned.output
+    result = invoke("cf", "recommend", "--run", tmp_path / "t", "--out", tmp_path / "s.csv")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "this is a cf tune folder" in text
+    assert f"negrec cf train --config {tmp_path / 't' / 'config.yaml'} --out RUN" in text

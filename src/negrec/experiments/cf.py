@@ -347,10 +347,18 @@ def load_run(folder: str | Path) -> SavedRun:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError("no such run folder (write one with `negrec cf train --out`)", path=folder)
-    if (folder / MARKER).is_file() and (folder / MARKER).read_text(encoding="utf-8").strip() == "cf-compare":
+    kind = (folder / MARKER).read_text(encoding="utf-8").strip() if (folder / MARKER).is_file() else None
+    if kind == "cf-compare":
         runs = sorted(p.name for p in (folder / "runs").iterdir()) if (folder / "runs").is_dir() else []
         raise DataError(
             f"this is a comparison folder; its runs are in {folder / 'runs'}/<sampler> ({', '.join(runs)})", path=folder
+        )
+    if kind == "cf-tune":
+        where = f"its --retrain run is {folder / 'run'}; or" if (folder / "run").is_dir() else ""
+        raise DataError(
+            f"this is a cf tune folder: {where} train the best configuration with "
+            f"`negrec cf train --config {folder / 'config.yaml'} --out RUN`",
+            path=folder,
         )
     ids = read_json(folder / "ids.json")
     try:
