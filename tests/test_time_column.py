@@ -29,3 +29,15 @@ def test_the_cli_refuses_before_training(tmp_path):
     result = CliRunner().invoke(app, ["cf", "train", "--dataset", str(tmp_path / "t.csv"), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "pass --time-col Timestamp" in " ".join(result.output.split())
     assert not (tmp_path / "r").exists()
+
+
+def test_a_kaggle_file_with_a_byte_order_mark_is_read_as_one(tmp_path):
+    """#39 class 6: a train.csv saved with a UTF-8 BOM was not taken for the Kaggle format."""
+    from negrec.data.formats import detect_format
+    from negrec.data.kaggle import load_kaggle
+
+    lines = ["UserId,ItemId"] + [f"u{u},{' '.join(f'i{(u * 7 + j) % 25}' for j in range(6))}" for u in range(12)]
+    (tmp_path / "train.csv").write_bytes(b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode())
+    assert detect_format(tmp_path / "train.csv") == "kaggle"
+    data = load_kaggle(tmp_path / "train.csv")
+    assert data.interactions.n_users == 12 and data.interactions.nnz == 72

@@ -58,7 +58,7 @@ def detect_format(path: Path) -> str:
     if path.suffix.lower() == ".txt" and _user_item_lines(path):
         return "sasrec"
     if path.suffix.lower() == ".csv":
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:  # a BOM (spreadsheets write one) is not part of the header
             header = fh.readline().strip().split(",")
         if header[:2] == ["UserId", "ItemId"]:
             return "kaggle"

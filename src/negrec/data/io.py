@@ -167,9 +167,10 @@ def read_records(path: str | Path, text_fields: Sequence[str] = ()) -> tuple[lis
 
 
 def read_csv(
-    path: str | Path, *, sep: str = ",", header: bool = True, names: Sequence[str] | None = None, encoding: str = "utf-8"
+    path: str | Path, *, sep: str = ",", header: bool = True, names: Sequence[str] | None = None, encoding: str = "utf-8-sig"
 ) -> pd.DataFrame:
-    """Read a delimited file as strings, keeping blank lines so row k sits on a known file line."""
+    """Read a delimited file as strings (a UTF-8 byte-order mark skipped), keeping blank lines so row k sits on a known
+    file line."""
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", path=path)
