@@ -93,3 +93,23 @@ def test_movielens_records_are_catalog_titles_and_reproducible(data_dir, tmp_pat
         assert records.missing.summary().startswith("0/") and " and 0/" in records.missing.summary()  # every title known
     again = invoke(*args, "--out", tmp_path / "a")
     assert again.exit_code == 2 and "pass --overwrite" in again.output
+
+
+def test_disambiguated_titles_never_meet_a_real_title():
+    """#39 class 7: two items titled `Dup` became `Dup [5]` / `Dup [6]`, and item 7 is really titled `Dup [5]`."""
+    import numpy as np
+
+    from negrec.data.llm_records import catalog_titles
+
+    names = catalog_titles(["Dup", "Dup", "Dup [5]", 'A "quoted"  title'], np.array([5, 6, 7, 8]))
+    assert len(set(names)) == 4
+    assert names == ["Dup [5] [5]", "Dup [6]", "Dup [5] [7]", "A 'quoted' title"]
+
+
+def test_a_noun_that_would_break_the_quoted_title_list_is_refused(tmp_path):
+    (tmp_path / "t.csv").write_text("user,item\nu,a\nu,b\nu,c\nu,d\n")
+    (tmp_path / "items.csv").write_text("id,title\na,A\nb,B\nc,C\nd,D\n")
+    args = ["data", "llm-records", str(tmp_path / "t.csv"), "--items", str(tmp_path / "items.csv"), "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*args, "--noun", 'books"'])
+    assert result.exit_code == 2 and "--noun must be plain words" in result.output
+    assert not (tmp_path / "o").exists()

@@ -42,6 +42,8 @@ class RecordsConfig:
             value = getattr(self, name)  # the last three may be None: every user / no sample
             if value is not None and value < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if not self.noun.strip() or any(c in self.noun for c in '"\n\r'):
+            raise ValueError(f"--noun must be plain words (no double quotes or line breaks), got {self.noun!r}")
         if self.min_history > self.history:
             raise ValueError(f"--min-history {self.min_history} is more than --history {self.history}")
 
@@ -49,9 +51,13 @@ class RecordsConfig:
 def catalog_titles(titles: list[str], item_ids: np.ndarray) -> list[str]:
     """Titles usable inside a quoted history: double quotes become single ones, runs of whitespace one space; a title
     several items share gets its item id appended (`Title [id]`), so every item has its own."""
-    clean = [" ".join(t.replace('"', "'").split()) or f"item {i}" for t, i in zip(titles, item_ids.tolist())]
-    counts = Counter(clean)
-    return [f"{t} [{i}]" if counts[t] > 1 else t for t, i in zip(clean, item_ids.tolist())]
+    ids = item_ids.tolist()
+    names = [" ".join(t.replace('"', "'").split()) or f"item {i}" for t, i in zip(titles, ids)]
+    while True:  # a suffixed name can meet a real title of that text (`Dup [5]`): suffix again until all differ
+        counts = Counter(names)
+        if all(c == 1 for c in counts.values()):
+            return names
+        names = [f"{t} [{i}]" if counts[t] > 1 else t for t, i in zip(names, ids)]
 
 
 def build_records(inter: Interactions, titles: list[str], config: RecordsConfig) -> dict[str, list[dict]]:
