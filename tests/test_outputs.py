@@ -125,3 +125,18 @@ def test_a_training_run_folder_refuses_a_second_live_writer(tmp_path):
         res = CliRunner().invoke(app, ["llm", "run", str(tmp_path / "nope.yaml"), "--out", str(out)], terminal_width=300)
         assert res.exit_code == 2 and "recipe not found" in res.output  # the recipe is checked before the lock
     assert listing(tmp_path) == []  # the lock is gone with its writer
+
+
+def test_a_new_output_that_another_command_wrote_meanwhile_is_not_replaced(tmp_path):
+    """#39 class 2: two `cf tune --out X` at once both exited 0 and the later silently replaced the first."""
+    out = tmp_path / "x"
+    with pytest.raises(DataError, match="appeared while this command ran"):
+        with atomic_dir(out, kind="cf-tune", new=True) as folder:
+            (folder / "mine.txt").write_text("mine")
+            out.mkdir()  # the other command finished first
+            (out / "theirs.txt").write_text("theirs")
+    assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
+    assert not any(p.name.startswith(".x.") for p in tmp_path.iterdir())  # no temporary folder left
+    with atomic_dir(out, kind="cf-tune") as folder:  # an --overwrite replaces it
+        (folder / "mine.txt").write_text("mine")
+    assert (out / "mine.txt").is_file() and not (out / "theirs.txt").exists()

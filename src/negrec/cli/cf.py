@@ -78,7 +78,7 @@ def _train(ctx: typer.Context, **o) -> None:
         if launched is not None and processes not in (1, launched[1]):
             raise ValueError(f"--processes {processes}: this command already runs under a launch of {launched[1]} processes")
     main = is_main_process()  # under a launch only rank 0 writes and prints; every process trains
-    with user_errors(), atomic_dir(out, kind="cf-run") if main else contextlib.nullcontext() as folder:
+    with user_errors(), atomic_dir(out, kind="cf-run", new=not o["overwrite"]) if main else contextlib.nullcontext() as folder:
         config = train_config(o)
         (sampler,) = check_samplers([o["sampler"]], config)
         prep = prepare_data(o, [sampler])
@@ -142,7 +142,7 @@ def _compare(ctx: typer.Context, **o) -> None:
     out = o["out"]
     with user_errors():
         claim_output(out, overwrite=o["overwrite"], inputs=[o["dataset"], o["data_dir"], o["items"]], kind="cf-compare")
-    with user_errors(), atomic_dir(out, kind="cf-compare") as folder:
+    with user_errors(), atomic_dir(out, kind="cf-compare", new=not o["overwrite"]) as folder:
         config = train_config(o)
         given = (
             None if o["samplers"] is None else check_samplers([s.strip() for s in o["samplers"].split(",") if s.strip()], config)

@@ -118,11 +118,11 @@ def tune_command(
         )
         for _ in ticks:  # trials a stored study had finished already
             pass
-        _write_tuned(out, prep, result, {**data, "model": model.value, "epochs": epochs}, name, storage, retrain)
+        _write_tuned(out, prep, result, {**data, "model": model.value, "epochs": epochs}, name, storage, retrain, overwrite)
     typer.echo(f"best validation NDCG@10 {result.value:.4f} with {json.dumps(result.params)} → {out / 'config.yaml'}")
 
 
-def _write_tuned(out: Path, prep, result, data: dict, study: str, storage: str | None, retrain: int) -> None:
+def _write_tuned(out: Path, prep, result, data: dict, study: str, storage: str | None, retrain: int, overwrite: bool) -> None:
     """config.yaml (the best trial as `cf train` options: its epoch cap and early stopping on the same carved part,
     then a refit on everything), trials.json, and with --retrain the best replayed over seeds."""
     import yaml
@@ -145,7 +145,7 @@ def _write_tuned(out: Path, prep, result, data: dict, study: str, storage: str |
         "val-size": data["val_size"],
         "seed": data["seed"],
     }
-    with atomic_dir(out, kind="cf-tune") as folder:
+    with atomic_dir(out, kind="cf-tune", new=not overwrite) as folder:
         write_text(folder / "config.yaml", yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
         summary = {"study": study, "storage": storage, "best_validation_ndcg@10": result.value, "trials": result.trials}
         write_json(folder / "trials.json", summary)

@@ -111,7 +111,7 @@ def _train(ctx: typer.Context, **o) -> None:
     main = is_main_process()  # under a launch only rank 0 writes and prints; every process trains
     with user_errors():
         data = _data(o)
-        folder_cm = atomic_dir(out, kind="seq-run") if main else contextlib.nullcontext()
+        folder_cm = atomic_dir(out, kind="seq-run", new=not o["overwrite"]) if main else contextlib.nullcontext()
         bar_cm = _epochs_bar(config.epochs) if main else contextlib.nullcontext(None)
         with folder_cm as folder, bar_cm as advance:
             run = run_seq(data, sampler, config, out=folder, on_epoch=advance, checkpoint=checkpoint)
@@ -181,7 +181,7 @@ def _compare(ctx: typer.Context, **o) -> None:
         if not systems:
             raise ValueError("--systems lists no system")
         data = _data(o)
-        with atomic_dir(out, kind="seq-compare") as folder:
+        with atomic_dir(out, kind="seq-compare", new=not o["overwrite"]) as folder:
             runs = compare_seq(data, systems, folder, progress=progress_bar("training one model per system"))
             write_options(folder, ctx)
     for name, run in runs.items():
@@ -238,7 +238,7 @@ def _tune(ctx: typer.Context, **o) -> None:
         kept = {k: v for k, v in given.items() if k not in ("out", "overwrite", "config", "trials")}
         options = {**kept, **{k.replace("_", "-"): v for k, v in result.params.items()}}
         options["data-dir"] = None if o["data_dir"] is None else str(o["data_dir"])
-        with atomic_dir(out, kind="seq-tune") as folder:
+        with atomic_dir(out, kind="seq-tune", new=not o["overwrite"]) as folder:
             write_text(folder / "config.yaml", yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
             write_json(folder / "trials.json", {"best_validation": result.value, "trials": result.trials})
     typer.echo(f"best validation {config.metric} {result.value:.4f} with {json.dumps(result.params)} → {out / 'config.yaml'}")

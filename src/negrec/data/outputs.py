@@ -178,11 +178,12 @@ def final_name(folder: str | Path) -> str:
 
 
 @contextmanager
-def atomic_dir(path: str | Path, *, kind: str | None = None) -> Iterator[Path]:
+def atomic_dir(path: str | Path, *, kind: str | None = None, new: bool = False) -> Iterator[Path]:
     """Write a folder as a unit: the block fills a hidden sibling, which replaces `path` only when the block succeeds
     (an earlier folder stays whole until then); `kind` is written into its marker (see `claim_output`). A lock
     refuses a second live writer; what a killed writer left (its lock, temporary folder, or an earlier folder moved
-    aside) is cleaned up or put back first."""
+    aside) is cleaned up or put back first. `new`: the caller claimed `path` as a new output (no --overwrite), so a
+    folder that appeared while the block ran — another command's — is refused, not replaced."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise DataError("exists and is not a folder", path=path)
@@ -200,6 +201,9 @@ def atomic_dir(path: str | Path, *, kind: str | None = None) -> Iterator[Path]:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        if path.exists() and new:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise DataError("appeared while this command ran (another command wrote it); nothing was replaced", path=path)
         if path.exists():
             path.rename(old)
         tmp.rename(path)
