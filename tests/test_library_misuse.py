@@ -39,5 +39,5 @@ def test_fit_on_nothing_and_unknown_users_are_refused():
     assert rec.recommend(np.array([2]), 2).shape == (1, 2)
     with pytest.raises(ValueError, match=r"user ids must be non-negative integers \(got -1\)"):
         rec.recommend(np.array([-1]), 2)
-    with pytest.raises(ValueError, match="user id 3 is past the 3 users"):
+    with pytest.raises(ValueError, match=r"users: id 3 \(position 0\) is outside 0..2"):
         rec.recommend(np.array([3]), 2)
