@@ -51,3 +51,15 @@ def tiny(tmp_path_factory):
     )
     model, tokenizer = load_model(folder)
     return data, model, tokenizer, folder
+
+
+def tiny_world(root: Path):
+    """(synthetic data of 20 users × 30 items, its catalog folder, a random-weight title model) under `root`: the
+    small inputs the command-line tests give the LLM commands."""
+    from negrec.data.synthetic import write_goodreads_dir
+    from negrec.llm.tiny import TinyConfig, init_tiny
+
+    data = generate(SyntheticConfig(n_users=20, n_items=30, seed=1))
+    catalog = write_goodreads_dir(data, root / "data")
+    small = TinyConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_layers=1, num_heads=2)
+    return data, catalog, init_tiny(data.records["train"], data.catalog.titles, root / "model", small)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from conftest import tiny_world
 from negrec.cli import app
 from negrec.data.io import write_json
-from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
-from negrec.llm.tiny import TinyConfig, init_tiny
 
 runner = CliRunner()
 
@@ -26,14 +25,7 @@ BAD = {
 def world(tmp_path_factory):
     """A catalog folder, a tiny model, and good files each command can take besides the bad one."""
     root = tmp_path_factory.mktemp("world")
-    data = generate(SyntheticConfig(n_users=20, n_items=30, seed=1))
-    catalog = write_goodreads_dir(data, root / "data")
-    model = init_tiny(
-        data.records["train"],
-        data.catalog.titles,
-        root / "model",
-        TinyConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_layers=1, num_heads=2),
-    )
+    data, catalog, model = tiny_world(root)
     (root / "good.csv").write_text("UserId,ItemId\nu1,a b\n")
     write_json(root / "records.json", data.records["train"][:2])
     write_json(root / "predictions.json", [{"prediction": f'"{data.catalog.titles[i]}"'} for i in (3, 4)])

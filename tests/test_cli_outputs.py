@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import tiny_world
 from negrec.cli import app
 from negrec.data.io import write_json
-from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 from negrec.data.prompts import render
-from negrec.llm.tiny import TinyConfig, init_tiny
 
 runner = CliRunner()
 
@@ -25,14 +24,7 @@ def world(tmp_path_factory):
     """Small inputs every writing command can take: a catalog folder, a Kaggle file, a tiny model, records,
     candidates and predictions."""
     root = tmp_path_factory.mktemp("outputs")
-    data = generate(SyntheticConfig(n_users=20, n_items=30, seed=1))
-    catalog = write_goodreads_dir(data, root / "data")
-    model = init_tiny(
-        data.records["train"],
-        data.catalog.titles,
-        root / "model",
-        TinyConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_layers=1, num_heads=2),
-    )
+    data, catalog, model = tiny_world(root)
     lines = ["UserId,ItemId"] + [f"u{u},{' '.join(f'i{(u * 7 + j) % 25}' for j in range(6))}" for u in range(12)]
     (root / "train.csv").write_text("\n".join(lines) + "\n")
     write_json(root / "records.json", data.records["train"][:3])

@@ -6,12 +6,11 @@ from __future__ import annotations
 import numpy as np
 from typer.testing import CliRunner
 
+from conftest import tiny_world
 from negrec.cli import app
 from negrec.data.catalog import Catalog
 from negrec.data.io import write_json
-from negrec.data.synthetic import SyntheticConfig, generate, write_goodreads_dir
 from negrec.llm.evaluate import answer_counts, answers_warning, read_predictions
-from negrec.llm.tiny import TinyConfig, init_tiny
 
 CATALOG = Catalog(np.arange(3), titles=["Dune", "Emma", "Ulysses"])
 
@@ -33,14 +32,7 @@ def test_counts_and_the_warning_line():
 
 
 def test_predict_warns_with_the_counts_of_its_file(tmp_path):
-    data = generate(SyntheticConfig(n_users=20, n_items=30, seed=1))
-    catalog = write_goodreads_dir(data, tmp_path / "data")
-    model = init_tiny(
-        data.records["train"],
-        data.catalog.titles,
-        tmp_path / "model",
-        TinyConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_layers=1, num_heads=2),
-    )
+    data, catalog, model = tiny_world(tmp_path)
     write_json(tmp_path / "records.json", data.records["train"][:6])
     out = tmp_path / "pred.json"
     args = ["llm", "predict", "--model", model, "--catalog", catalog, "--records", tmp_path / "records.json"]
