@@ -25,7 +25,7 @@ def world(tmp_path_factory):
     candidates and predictions."""
     root = tmp_path_factory.mktemp("outputs")
     data, catalog, model = tiny_world(root)
-    lines = ["UserId,ItemId"] + [f"u{u},{' '.join(f'i{(u * 7 + j) % 25}' for j in range(6))}" for u in range(12)]
+    lines = ["UserId,ItemId"] + [f"u{u},{' '.join(f'i{(u * 7 + j) % 25}' for j in range(10))}" for u in range(12)]
     (root / "train.csv").write_text("\n".join(lines) + "\n")
     write_json(root / "records.json", data.records["train"][:3])
     titles = data.catalog.titles

@@ -39,6 +39,14 @@ def test_help_shows_the_sampler_syntax_literally():
     assert "mixed[:M:hard:random]" in result.output and "popularity[:alpha[:K]]" in result.output
 
 
+def test_a_homework_split_with_nothing_to_test_is_refused(tmp_path):
+    """With fewer than 10 items per user, int(10 %) holds nothing out: every metric used to read 0.0 (#39 class 5)."""
+    lines = ["UserId,ItemId"] + [f"u{u}," + " ".join(f"i{(u + j) % 20}" for j in range(9)) for u in range(5)]
+    (tmp_path / "train.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"no user has the 10 entries that takes \(most: 9\)"):
+        prepare(load_kaggle(tmp_path / "train.csv"), "homework")
+
+
 def test_refit_trains_on_all_the_input_for_the_chosen_epochs(tmp_path):
     """The refit sees training + validation positives, for best_epoch + 1 epochs, with the same seed — it equals a
     plain training run on the whole input for that many epochs, last epoch kept."""

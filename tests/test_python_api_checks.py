@@ -34,6 +34,16 @@ def test_evaluate_refuses_bad_arguments_by_name(recs, ks, error, message):
         evaluate(recs, TRUTH, ks=ks)
 
 
+@pytest.mark.parametrize(
+    "truth, message",
+    [(sp.csr_matrix((0, 5)), "truth: no rows to evaluate"), (sp.csr_matrix((3, 5)), "none of its 3 rows has a relevant")],
+)
+def test_evaluate_refuses_ground_truth_with_nothing_to_score(truth, message):
+    # before: every metric came back 0.0, as if the recommender had missed every item
+    with pytest.raises(ValueError, match=message):
+        evaluate(np.zeros((truth.shape[0], 2), dtype=np.int64), truth, ks=[2])
+
+
 def test_evaluate_still_scores_good_input():
     ev = evaluate(np.array([[0, 1], [0, 1], [4, 3]]), TRUTH, ks=[2])
     assert ev.metrics["HR@2"].value == pytest.approx(2 / 3)

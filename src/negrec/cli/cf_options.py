@@ -101,6 +101,7 @@ def prepare_data(options: dict, samplers: list):
     """Load and split the dataset of a command's data options, give the cluster samplers their interest clusters,
     then check the samplers against it (genres or clusters) before any training."""
     from negrec.cli.common import table_options
+    from negrec.launch import is_main_process
     from negrec.experiments.cf import check_samplers_fit, load_cf_dataset, prepare, with_clusters
     from negrec.sampling.clusters import parse_clusters
 
@@ -119,4 +120,6 @@ def prepare_data(options: dict, samplers: list):
     prep = prepare(load_cf_dataset(o["dataset"], o["data_dir"], table=table), protocol, seed=o["seed"], val_size=o["val_size"])
     prep = with_clusters(prep, definition, o["seed"])
     check_samplers_fit(prep, samplers)
+    if is_main_process():  # under a launch, rank 0 speaks for all
+        typer.echo(prep.describe())
     return prep

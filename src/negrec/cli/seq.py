@@ -66,10 +66,15 @@ def _data(o: dict):
     from negrec.cli.common import table_options
     from negrec.experiments.seq import prepare_seq
 
+    from negrec.launch import is_main_process
+
     table = table_options(o["user_col"], o["item_col"], None, o["time_col"], o["sep"], o["items"])
-    return prepare_seq(
+    data = prepare_seq(
         o["dataset"], o["data_dir"], None if table == table_options("user", "item", None, None, ",", None) else table
     )
+    if is_main_process():  # under a launch, rank 0 speaks for all
+        typer.echo(data.describe())
+    return data
 
 
 def _config(o: dict, **changes) -> SeqConfig:

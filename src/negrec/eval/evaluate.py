@@ -83,6 +83,10 @@ def evaluate(
     if not sp.issparse(truth) or truth.ndim != 2:
         raise TypeError(f"truth: a 2-D scipy sparse matrix of relevant items per row, got {type(truth).__name__}")
     n_items = truth.shape[1]
+    if truth.shape[0] == 0:
+        raise ValueError("truth: no rows to evaluate (every metric would be a mean over nothing)")
+    if truth.nnz == 0:
+        raise ValueError(f"truth: none of its {truth.shape[0]} rows has a relevant item (every metric would be 0 by default)")
     if items.shape[0] != truth.shape[0]:
         raise ValueError(f"{items.shape[0]} recommendation rows for {truth.shape[0]} rows of ground truth")
     out_of_range = (items >= n_items) | (items < -1)

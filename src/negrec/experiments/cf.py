@@ -100,6 +100,18 @@ class Prepared:
     banned_items: np.ndarray | None = None  # items nobody is recommended (unseen in training)
     clusters: Catalog | None = None  # the catalog cluster samplers read (embedding:K); None: the dataset's genres
     cluster_spec: tuple[ClusterDefinition, int] | None = None  # (embedding:K, seed) `clusters` was learned with from `train`
+    how: str = ""  # how the protocol split the entries (their order, which are positives), for summaries
+
+    def describe(self) -> str:
+        """One line for a run's summary: the data, the split, its ordering key and threshold, the positives per part."""
+        inter = self.data.interactions
+        parts = [f"{self.train.nnz:,} training positives", f"{self.test.nnz:,} test"]
+        if self.valid is not None:
+            parts.insert(1, f"{self.valid.nnz:,} validation")
+        return (
+            f"data: {self.data.name}, {inter.n_users:,} users × {inter.n_items:,} items, {inter.nnz:,} entries; "
+            f"{self.how}; {', '.join(parts)}"
+        )
 
     @property
     def sampler_catalog(self) -> Catalog:
@@ -122,6 +134,7 @@ def prepare(data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: flo
     - `homework`: per-user 10 % validation (docs/seed-method.md §5.1), also used as the test; training items masked.
     """
     inter = data.interactions
+    every = "every entry a positive" + (" (ratings not thresholded)" if inter.has_ratings else "")
     if protocol == "ratio":
         split = ratio_split(inter, test_size=0.2, val_size=val_size, seed=seed)
         graded = inter.has_ratings
@@ -129,7 +142,8 @@ def prepare(data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: flo
         valid = split.valid.at_least(threshold) if graded else split.valid
         test = split.test.at_least(threshold) if graded else split.test
         unseen = np.flatnonzero(split.train.popularity() == 0)
-        return Prepared(data, train_pos, valid if valid.nnz else None, test, train_pos.binary(), unseen)
+        how = f"ratio: a random 20 % of entries tests, {f'ratings ≥ {threshold:g} are positives' if graded else every}"
+        return Prepared(data, train_pos, valid if valid.nnz else None, test, train_pos.binary(), unseen, how=how)
     if protocol == "leave-last-out":
         if inter.timestamps is None and data.unread_time_columns:
             column = data.unread_time_columns[0]
@@ -139,10 +153,18 @@ def prepare(data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: flo
                 "it the highest item ids would be held out as if they were the latest"
             )
         split = leave_last_out(inter, n_valid=1)
-        return Prepared(data, split.train, split.valid, split.test, split.train.binary())
+        order = "by timestamp" if inter.timestamps is not None else "by item id: no time column"
+        how = f"leave-last-out: each user's latest entry tests, the one before validates (ordered {order}), {every}"
+        return Prepared(data, split.train, split.valid, split.test, split.train.binary(), how=how)
     if protocol == "homework":
         split = per_user_ratio_split(inter, ratio=0.1, seed=seed)
-        return Prepared(data, split.train, split.valid, split.valid, split.train.binary())
+        how = f"homework: a random 10 % of each user's entries validates and tests, {every}"
+        if not split.valid.nnz:  # int(10 % of n) is 0 for every user: nothing to test (metrics would read 0)
+            raise ValueError(
+                f"{data.name}: the homework protocol tests int(10 % of each user's entries), and no user has the 10 "
+                f"entries that takes (most: {int(inter.user_counts().max(initial=0))}); use --protocol leave-last-out"
+            )
+        return Prepared(data, split.train, split.valid, split.valid, split.train.binary(), how=how)
     raise ValueError(f"unknown protocol {protocol!r}")
 
 
@@ -165,7 +187,8 @@ def tuning_split(prep: Prepared, *, fraction: float = 0.1, seed: int = 123) -> P
     Embedding clusters are learned again from the carved training part."""
     split = ratio_split(prep.train, test_size=fraction, seed=seed)
     unseen = np.flatnonzero(split.train.popularity() == 0)
-    tuned = Prepared(prep.data, split.train, split.test, split.test, split.train.binary(), unseen)
+    how = f"tuning: a random {fraction:.0%} of {prep.how.split(':')[0]}'s training positives validates"
+    tuned = Prepared(prep.data, split.train, split.test, split.test, split.train.binary(), unseen, how=how)
     # learned from all training positives, the item vectors would carry the held-out positives' co-occurrences into
     # the negatives of the very trials those positives score
     return with_clusters(tuned, *prep.cluster_spec) if prep.cluster_spec else tuned

@@ -13,7 +13,7 @@ import torch
 from negrec.data.catalog import Catalog
 from negrec.data.formats import detect_format, resolve_source
 from negrec.data.histories import SequenceSplit, UserHistories, leave_one_out, load_sasrec
-from negrec.data.io import arrays_fingerprint, write_json
+from negrec.data.io import arrays_fingerprint, save_torch, write_json
 from negrec.data.tabular import TableOptions
 from negrec.eval.evaluate import Evaluation, evaluate
 from negrec.sampling.spec import SamplerConfig
@@ -33,42 +33,51 @@ class SeqData:
     histories: UserHistories
     catalog: Catalog
     split: SequenceSplit
+    order: str = ""  # what ordered the histories, for summaries
+
+    def describe(self) -> str:
+        """One line for a run's summary: the data, what ordered it, the leave-one-out parts."""
+        h, split = self.histories, self.split
+        return (
+            f"data: {self.name}, {h.n_users:,} users × {h.n_items:,} items, {len(h.items):,} entries ordered {self.order}; "
+            f"leave-one-out: {len(split.users('test')):,} test and {len(split.users('valid')):,} validation targets"
+        )
 
 
 def load_seq_dataset(
     source: str, data_dir: str | Path | None = None, table: TableOptions | None = None
-) -> tuple[str, UserHistories, Catalog]:
-    """(name, histories, catalog): the SASRec benchmark files (`user item` lines in order), LLM records (Goodreads or
-    `data llm-records` output: history titles → catalog items, then the target, one sequence per training record), or
-    any dataset `cf` reads (MovieLens, ml-latest-small, generic tables with a time column, 'synthetic'), ordered by
-    timestamp."""
+) -> tuple[str, UserHistories, Catalog, str]:
+    """(name, histories, catalog, what orders them): the SASRec benchmark files (`user item` lines in order), LLM
+    records (Goodreads or `data llm-records` output: history titles → catalog items, then the target, one sequence per
+    training record), or any dataset `cf` reads (MovieLens, ml-latest-small, generic tables with a time column,
+    'synthetic'), ordered by timestamp."""
     if source != "synthetic":
         path = resolve_source(source, data_dir)
         fmt = detect_format(path)
         if fmt == "sasrec":
             histories, catalog = load_sasrec(path)
-            return path.name, histories, catalog
+            return path.name, histories, catalog, "as the file lists them"
         if fmt == "goodreads":  # LLM records (Goodreads, `data llm-records`): one sequence per training record
             from negrec.data.goodreads import load_goodreads_catalog, load_goodreads_records
 
             catalog = load_goodreads_catalog(path)
             records = load_goodreads_records(path / "train.json", catalog).sequences
-            return path.name, UserHistories.from_records(records, catalog.n_items), catalog
+            return path.name, UserHistories.from_records(records, catalog.n_items), catalog, "as each record's history lists them"
     from negrec.experiments.cf import load_cf_dataset
 
     data = load_cf_dataset(source, data_dir, table=table)
     if data.interactions.timestamps is None:
         raise ValueError(f"{source}: its interactions have no time order (a table needs --time-col for sequences)")
-    return data.name, UserHistories.from_interactions(data.interactions), data.catalog
+    return data.name, UserHistories.from_interactions(data.interactions), data.catalog, "by timestamp"
 
 
 def prepare_seq(source: str, data_dir: str | Path | None = None, table: TableOptions | None = None) -> SeqData:
     """A dataset with its leave-one-out split."""
-    name, histories, catalog = load_seq_dataset(source, data_dir, table)
+    name, histories, catalog, order = load_seq_dataset(source, data_dir, table)
     split = leave_one_out(histories)
     if not len(split.users("test")):
         raise ValueError(f"{name}: no user has 3 items or more, so leave-one-out leaves no test target")
-    return SeqData(name, histories, catalog, split)
+    return SeqData(name, histories, catalog, split, order)
 
 
 @dataclass
@@ -131,7 +140,7 @@ def save_seq_run(folder: Path, run: SeqRun, data: SeqData, config: SeqConfig, sa
     from negrec.report.plots import training_curves
 
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save(run.result.model.state_dict(), folder / "model.pt")
+    save_torch(run.result.model.state_dict(), folder / "model.pt")
     h = data.histories
     np.savez_compressed(folder / "histories.npz", offsets=h.offsets, items=h.items, n_items=h.n_items)
     write_json(folder / "ids.json", {"users": [str(u) for u in h.user_ids], "items": [str(i) for i in data.catalog.item_ids]})
