@@ -20,7 +20,7 @@ from negrec.cf.trainer import TrainConfig, TrainResult, build_model, train
 from negrec.data.catalog import Catalog
 from negrec.data.indices import index_array
 from negrec.data.interactions import Interactions
-from negrec.data.io import read_json, write_json
+from negrec.data.io import read_json, save_torch, write_json
 from negrec.errors import DataError
 from negrec.recommender import Recommender
 from negrec.sampling.registry import as_config, parse_sampler
@@ -71,7 +71,7 @@ class TrainedRecommender(Recommender):
         """model.pt, train.npz (LightGCN's graph, and the shape of both models) and model.json (settings)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        torch.save(self._fitted().state_dict(), folder / "model.pt")
+        save_torch(self._fitted().state_dict(), folder / "model.pt")
         sp.save_npz(folder / "train.npz", self.train_matrix)
         write_json(folder / "model.json", {"kind": "trained", "sampler": self.sampler.name, "train": self.config.as_dict()})
         return folder

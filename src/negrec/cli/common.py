@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import inspect
 from contextlib import contextmanager
 from dataclasses import fields
@@ -183,6 +184,9 @@ def table_options(user_col: str, item_col: str, rating_col: str | None, time_col
     return TableOptions(user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col, sep=sep, items=items)
 
 
+ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}  # the machine's fault, not negrec's
+
+
 def fail(exc: Exception) -> None:
     """Print the error in one red line and exit with code 2."""
     console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
@@ -199,6 +203,12 @@ def user_errors() -> Iterator[None]:
         fail(DataError(exc.strerror or str(exc), path=exc.filename) if exc.filename else exc)
     except (DataError, FileNotFoundError, ValueError) as exc:
         fail(exc)
+    except OSError as exc:
+        if exc.errno not in ENVIRONMENT_ERRNOS:  # anything else is negrec's fault: keep the traceback
+            raise
+        # a full disk or a file system gone read-only: writers are atomic, so what was there before is whole
+        place = f" (writing {exc.filename})" if exc.filename else ""
+        fail(DataError(f"{exc.strerror or exc}{place}; nothing already written was replaced — free space and run again"))
 
 
 def progress_bar(description: str):

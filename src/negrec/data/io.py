@@ -13,13 +13,15 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from negrec.data.outputs import through_link
 from negrec.errors import DataError
 
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
-    path = Path(path)
+    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds (through a symbolic
+    link: the file it names is replaced, the link kept)."""
+    path = through_link(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -29,6 +31,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc  # a failed write names no file: say which
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -39,6 +45,25 @@ def write_text(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write bytes atomically (temp file + rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def save_torch(obj: Any, path: str | Path) -> Path:
+    """`torch.save` whole or not at all. Serialised in memory first: torch's own writer reports a full disk as a
+    RuntimeError with no errno, which would read as negrec's fault; a plain file write raises the OSError it is."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return write_bytes(path, buffer.getvalue())
 
 
 def write_json(path: str | Path, obj: Any, indent: int | None = 2) -> Path:

@@ -18,7 +18,7 @@ import torch
 
 from negrec.data.catalog import Catalog
 from negrec.data.histories import SequenceSplit, UserHistories
-from negrec.data.io import read_json, write_json
+from negrec.data.io import read_json, save_torch, write_json
 from negrec.data.sequences import Sequences
 from negrec.experiments.seq import SeqData, tune_seq
 from negrec.seq.settings import SeqConfig
@@ -55,7 +55,7 @@ def train_baseline(model: str, sequences: Sequences, catalog: Catalog, out: Path
     best = replace(config, **{k: v for k, v in tuned.params.items() if k != "epochs"})
     result = train_seq(data.split, None, best)
     out.mkdir(parents=True, exist_ok=True)
-    torch.save(result.model.state_dict(), out / "model.pt")
+    save_torch(result.model.state_dict(), out / "model.pt")
     record = {"train": best.as_dict(), "best_epoch": result.best_epoch + 1, "validation_ndcg@10": result.best_metric}
     write_json(out / "config.json", {**record, "trials": tuned.trials, "n_items": catalog.n_items})
     return out

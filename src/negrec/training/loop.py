@@ -6,7 +6,6 @@ the same draws: an interrupted run and an uninterrupted one end with the same we
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Callable, Protocol
 
 import torch
 
+from negrec.data.io import save_torch
 from negrec.training.early_stopping import EarlyStopping
 
 
@@ -143,10 +143,7 @@ def _save(
     """Write the checkpoint whole or not at all (a temporary file moved into place)."""
     state = {"settings": vars(settings), "done": done, "spent": spent, "history": result.history}
     state.update(stopper=vars(stopper), trainer=trainer.state())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
+    save_torch(state, path)
 
 
 def _resume(
