@@ -140,3 +140,25 @@ def test_a_new_output_that_another_command_wrote_meanwhile_is_not_replaced(tmp_p
     with atomic_dir(out, kind="cf-tune") as folder:  # an --overwrite replaces it
         (folder / "mine.txt").write_text("mine")
     assert (out / "mine.txt").is_file() and not (out / "theirs.txt").exists()
+
+
+def test_an_output_given_as_a_symbolic_link_is_written_where_it_points(tmp_path):
+    """#39 class 6: `--out link --overwrite` replaced the link by a folder and left a dangling `.link.old` link."""
+    runner = CliRunner()
+    real = tmp_path / "real"
+    assert runner.invoke(app, ["cf", "train", "--dataset", "synthetic", "--epochs", "1", "--out", str(real)]).exit_code == 0
+    first = (real / "metrics.json").read_text()
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    res = runner.invoke(app, ["cf", "train", "--dataset", "synthetic", "--epochs", "2", "--out", str(link), "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert (link / "metrics.json").read_text() != first  # the run the link names was replaced
+    assert listing(tmp_path) == ["link", "real"]  # no `.link.old`, no temporary folder
+    csv = tmp_path / "sub.csv"
+    csv.write_text("old\n")
+    file_link = tmp_path / "sub-link.csv"
+    file_link.symlink_to(csv)
+    res = runner.invoke(app, ["data", "kaggle", "synthetic", "--out", str(file_link), "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert file_link.is_symlink() and csv.read_text().startswith("UserId")

@@ -68,6 +68,13 @@ def writer_lock(path: str | Path) -> Iterator[Path]:
         lock.unlink(missing_ok=True)
 
 
+def through_link(path: str | Path) -> Path:
+    """Where an output is written: the place a symbolic link names (renaming the link itself aside would replace the
+    link by a folder and leave the old one behind under a dangling `.old` link)."""
+    path = Path(path)
+    return path.resolve() if path.is_symlink() else path
+
+
 MARKER = ".negrec-output"  # inside every folder a command writes as a unit: which kind of output it is
 
 
@@ -122,7 +129,7 @@ def replaceable_run(
     only with `resume` (the stage then checks that it is the same run; commands that cannot resume pass
     `resumable=False`) or `overwrite` (a folder of this `kind` only, moved aside and deleted once the new run has
     succeeded, so a failed or killed run leaves the old one whole)."""
-    path = Path(path)
+    path = through_link(path)
     if resume and overwrite:
         raise ValueError("--resume and --overwrite contradict each other: choose one")
     check_not_input(path, inputs)
@@ -155,7 +162,7 @@ def claim_output(
     """Check an output before any work is done: it is none of the inputs and holds none of them; an existing one is
     replaced only with `overwrite`, and an existing folder only when this kind of command wrote it (its marker
     names `kind`) — so a mistyped --out never deletes a dataset or somebody's notes."""
-    path = Path(path)
+    path = through_link(path)
     check_not_input(path, inputs, option)
     if not path.exists():
         return path
@@ -184,7 +191,7 @@ def atomic_dir(path: str | Path, *, kind: str | None = None, new: bool = False) 
     refuses a second live writer; what a killed writer left (its lock, temporary folder, or an earlier folder moved
     aside) is cleaned up or put back first. `new`: the caller claimed `path` as a new output (no --overwrite), so a
     folder that appeared while the block ran — another command's — is refused, not replaced."""
-    path = Path(path)
+    path = through_link(path)
     if path.exists() and not path.is_dir():
         raise DataError("exists and is not a folder", path=path)
     tmp, old = (path.with_name(f".{path.name}.{suffix}") for suffix in ("tmp", "old"))
