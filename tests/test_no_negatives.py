@@ -66,3 +66,13 @@ def test_without_validation_data_no_validation_metric_is_reported():
     result = train(_dense(6, 30, missing=20), parse_sampler("uniform"), FAST)
     assert np.isnan(result.best_metric) and result.best_epoch >= 0
     assert all("NDCG@10" not in row for row in result.history)
+
+
+@pytest.mark.parametrize(
+    "spec, what", [("dns:1000000000", "1,000,000,000 candidates"), ("uniform:61", "61 negatives"), ("mns:61", "61 shared")]
+)
+def test_a_draw_far_wider_than_the_catalogue_is_refused_before_training(spec, what):
+    # before: dns:1e9 tried to allocate terabytes (#39 class 3)
+    with pytest.raises(ValueError, match=rf"sampler {spec}: {what}.* per row, over 10 × the catalogue's 6 items .* at most 60$"):
+        train(_dense(3, 6, missing=2), parse_sampler(spec), FAST)
+    train(_dense(3, 6, missing=2), parse_sampler("dns:60"), FAST)  # up to 10 × is drawn as asked

@@ -16,6 +16,23 @@ from negrec.sampling.sources import SamplingStats, draw_excluding, make_draw, po
 from negrec.sampling.spec import FullScoreFn, SamplerConfig, ScoreFn
 
 
+def _check_catalog(config: SamplerConfig, n_items: int) -> None:
+    """Refuse a spec that draws more than 10 × the catalogue per row: drawn with replacement, 10 × N draws miss a given
+    item with probability e⁻¹⁰ already, so more learn nothing — and a mistyped `dns:1000000000` would try to allocate
+    terabytes. (A little over the catalogue is fine: `dns:10` on a 9-item toy table.)"""
+    most = 10 * n_items
+    for what, n in (
+        ("candidates", config.n_candidates),
+        ("negatives", config.n_negatives),
+        ("shared negatives", config.n_shared),
+    ):
+        if n > most:
+            raise ValueError(
+                f"sampler {config.name}: {n:,} {what} per row, over 10 × the catalogue's {n_items:,} items (drawn with "
+                f"replacement, 10 × draws every item already); give at most {most:,}"
+            )
+
+
 class NegativeSampler:
     """Draws negatives for (user, positive) batches; every random choice comes from `rng`."""
 
@@ -23,6 +40,7 @@ class NegativeSampler:
         self.config = config
         self.kind = kind_of(config)
         self.train = train
+        _check_catalog(config, train.n_items)
         self.rng = rng
         self.stats = SamplingStats()
         self.exposure = train.popularity()
