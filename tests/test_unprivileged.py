@@ -164,6 +164,14 @@ COMMANDS = {
         "ro/metrics.json",
     ],
     "llm sft": ["llm", "sft", "--model", "tiny", "--records", "synth/train.json", "--out", "ro/sft"],
+    "cf tune": ["cf", "tune", "--dataset", "synthetic", "--trials", "1", "--epochs", "1", "--out", "ro/tune"],
+    "cf tune --storage": [
+        *("cf", "tune", "--dataset", "synthetic", "--trials", "1", "--epochs", "1"),
+        *("--storage", "ro/study.db", "--out", "tune"),
+    ],
+    "seq train": ["seq", "train", "--dataset", "synthetic", "--epochs", "1", "--out", "ro/seq"],
+    "seq compare": ["seq", "compare", "--dataset", "synthetic", "--epochs", "1", "--out", "ro/seqcmp"],
+    "data llm-records": ["data", "llm-records", "synthetic", "--out", "ro/records"],
 }
 
 

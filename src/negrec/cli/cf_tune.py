@@ -3,6 +3,7 @@ written as a config file that `cf train --config` replays (experiments/cf_tune.p
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -62,6 +63,9 @@ def study_storage(storage: str, out: Path) -> str:
         with open(path, "rb") as fh:
             if fh.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
                 raise ValueError(f"--storage {storage}: not a SQLite database (another file would be overwritten)")
+    for place in (path.parent, *([path] if path.exists() else [])):  # SQLite also writes a journal beside the file
+        if not os.access(place, os.W_OK):
+            raise ValueError(f"--storage {storage}: cannot write there: {place} is not writable")
     if path.is_relative_to(out.resolve()):
         raise ValueError(f"--storage {storage}: inside --out {out}, where a later --overwrite would delete the study")
     return f"sqlite:///{path}"

@@ -289,7 +289,11 @@ def optimise(
 
     done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     if trials > done:
-        study.optimize(objective, n_trials=trials - done)
+        try:
+            study.optimize(objective, n_trials=trials - done)
+        except _database_errors() as exc:  # a full disk or a database gone read-only while trials ran
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(f"--storage {storage}: cannot record a trial: {reason} (the finished trials are kept)") from exc
     log = [
         {"number": t.number, "params": t.user_attrs.get("params"), "validation_ndcg@10": t.value}
         for t in study.trials
