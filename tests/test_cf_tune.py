@@ -236,6 +236,25 @@ def test_a_config_replays_its_own_data_from_another_folder(tmp_path, monkeypatch
     assert f"dataset: {tmp_path / 'a' / 'train.csv'}" in options
 
 
+def test_tune_reads_a_generic_table_as_cf_train_does_and_its_config_replays_the_same_split(tmp_path):
+    """#39 class 7: `cf tune` had no column, separator or item-file options, so a tuned run used another split than the
+    comparison it was meant to feed."""
+    rows = [f"c{u};p{(u * 3 + j) % 17};{1 + (u + j) % 5};{100 * u + j}" for u in range(30) for j in range(6)]
+    (tmp_path / "t.csv").write_text("\n".join(["customer;product;stars;when", *rows]) + "\n")
+    table = ["--user-col", "customer", "--item-col", "product", "--rating-col", "stars", "--time-col", "when", "--sep", ";"]
+    tuned = invoke(
+        "cf", "tune", "--dataset", tmp_path / "t.csv", *table, "--trials", "1", "--epochs", "1", "--out", tmp_path / "tuned"
+    )
+    assert tuned.exit_code == 0, tuned.output
+    described = tuned.output.splitlines()[0]
+    assert described.startswith("data: t, 30 users × 17 items, 180 entries; leave-last-out:") and "by timestamp" in described
+    config = (tmp_path / "tuned" / "config.yaml").read_text()
+    assert "user-col: customer" in config and "time-col: when" in config and "sep: ;" in config
+    replay = invoke("cf", "train", "--config", tmp_path / "tuned" / "config.yaml", "--out", tmp_path / "run")
+    assert replay.exit_code == 0, replay.output
+    assert replay.output.splitlines()[0] == described  # the same data, ordering and parts
+
+
 def test_recommend_from_a_tune_folder_says_where_the_model_is(tmp_path):
     """#39 class 7: `cf recommend --run <tune folder>` said 'ids.json: file not found'."""
     tuned = invoke("cf", "tune", "--trials", "1", "--epochs", "1", "--out", tmp_path / "t")

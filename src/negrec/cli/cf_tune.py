@@ -10,7 +10,18 @@ from typing import Annotated, Optional
 import typer
 
 from negrec.cli.cf_options import DataDirOpt, DatasetOpt, ModelName, ModelOpt, ProtocolName, ProtocolOpt, SeedOpt, ValSizeOpt, app
-from negrec.cli.common import OverwriteOpt, config_path, progress_bar, user_errors
+from negrec.cli.common import (
+    ItemColOpt,
+    ItemsOpt,
+    OverwriteOpt,
+    RatingColOpt,
+    SepOpt,
+    TimeColOpt,
+    UserColOpt,
+    config_path,
+    progress_bar,
+    user_errors,
+)
 
 TuneOutOpt = Annotated[Path, typer.Option(help="Folder for config.yaml (options for `cf train --config`), trials.json, run/.")]
 FamilyOpt = Annotated[
@@ -87,6 +98,12 @@ def tune_command(
     space: SpaceOpt = None,
     val_size: ValSizeOpt = 0.0,
     seed: SeedOpt = 123,
+    user_col: UserColOpt = "user",
+    item_col: ItemColOpt = "item",
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = ",",
+    items: ItemsOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Tune a model and sampler on a validation part carved from the training positives (the benchmark's protocol;
@@ -98,11 +115,13 @@ def tune_command(
     from negrec.experiments.cf_tune import check_system, load_space, tune
 
     with user_errors():
-        claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, space], kind="cf-tune")
+        claim_output(out, overwrite=overwrite, inputs=[dataset, data_dir, space, items], kind="cf-tune")
         family_config = check_system(model.value, sampler)
         searched = None if space is None else load_space(space, model.value, sampler)
         storage = None if storage is None else study_storage(storage, out)
+        table = {"user_col": user_col, "item_col": item_col, "rating_col": rating_col, "time_col": time_col, "sep": sep}
         data = {"dataset": dataset, "data_dir": data_dir, "protocol": protocol, "seed": seed, "val_size": val_size}
+        data.update(table, items=items)  # the same columns as `cf train`, so the tuned config replays on the same data
         prep = prepare_data(data, [family_config])
         name = study_name or f"{Path(dataset).name}-{model.value}-{sampler}"
         ticks = iter(progress_bar("tuning")(range(trials)))
@@ -148,6 +167,8 @@ def _write_tuned(out: Path, prep, result, data: dict, study: str, storage: str |
         "refit": True,
         "val-size": data["val_size"],
         "seed": data["seed"],
+        **{k.replace("_", "-"): data[k] for k in ("user_col", "item_col", "rating_col", "time_col", "sep")},
+        "items": None if data["items"] is None else config_path(data["items"]),
     }
     with atomic_dir(out, kind="cf-tune", new=not overwrite) as folder:
         write_text(folder / "config.yaml", yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
