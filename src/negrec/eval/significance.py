@@ -159,6 +159,35 @@ def paired_test(
     )
 
 
+Correction = Literal["holm", "bh"]
+
+
+def adjust_p_values(p_values, method: Correction) -> np.ndarray:
+    """p-values adjusted for testing them as one family: `holm` (Holm 1979: family-wise error ≤ α, any dependence)
+    or `bh` (Benjamini–Hochberg 1995 through scipy: false-discovery rate ≤ α). NaN entries (no test) stay NaN and are
+    not counted in the family."""
+    p = np.asarray(p_values, dtype=np.float64)
+    if p.ndim != 1:
+        raise ValueError(f"p_values: a 1-D list of p-values, got {p.ndim} dimension(s)")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("p_values: every p-value must lie in [0, 1]")
+    out = np.full_like(p, np.nan)
+    tested = np.flatnonzero(np.isfinite(p))
+    if not len(tested):
+        return out
+    if method == "bh":
+        out[tested] = stats.false_discovery_control(p[tested], method="bh")
+    elif method == "holm":
+        order = np.argsort(p[tested], kind="stable")
+        m = len(order)
+        # the i-th smallest is multiplied by (m − i); the running maximum keeps the adjusted values in p's order
+        steps = np.minimum(1.0, (m - np.arange(m)) * p[tested][order])
+        out[tested[order]] = np.maximum.accumulate(steps)
+    else:
+        raise ValueError(f"method: 'holm' or 'bh', got {method!r}")
+    return out
+
+
 @dataclass(frozen=True)
 class SeedSummary:
     """A metric over independent runs (seeds): mean, sample standard deviation and the Student-t CI of the mean."""

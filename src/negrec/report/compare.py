@@ -10,7 +10,7 @@ import numpy as np
 from negrec.data.io import write_text
 from negrec.data.outputs import final_name
 from negrec.eval.evaluate import Evaluation
-from negrec.eval.significance import paired_test
+from negrec.eval.significance import adjust_p_values, paired_test
 from negrec.report.html import write_index
 from negrec.report.plots import metric_bars, scatter_tradeoff
 from negrec.report.tables import ResultTable
@@ -24,11 +24,13 @@ def paired_table(
     seed: int = 0,
     n_resamples: int = 1000,
 ) -> ResultTable:
-    """Every system against each baseline, per metric: mean difference, its bootstrap CI and the t-test p-value."""
+    """Every system against each baseline, per metric: mean difference, its bootstrap CI, the t-test p-value, and that
+    p-value corrected for the whole table as one family (Holm: family-wise; Benjamini–Hochberg: false discovery)."""
     names = ", ".join(f"'{b}'" for b in baselines)
     paired = ResultTable(
-        title=f"Paired tests against {names} (t-test p-value; 95% bootstrap CI of the difference; mde: the "
-        "smallest difference this test detects with 80% power at α = 0.05)"
+        title=f"Paired tests against {names} (t-test p-value; p_holm / p_bh: corrected for all the table's tests as one "
+        "family, Holm's family-wise and Benjamini–Hochberg's false-discovery adjustment; 95% bootstrap CI of the "
+        "difference, not corrected; mde: the smallest difference this test detects with 80% power at α = 0.05)"
     )
     for baseline in baselines:
         base = per_user[baseline]
@@ -47,9 +49,15 @@ def paired_table(
                         "ci_low": res.ci_low,
                         "ci_high": res.ci_high,
                         "p_value": res.p_value,
+                        "p_holm": float("nan"),  # filled below, once the family is complete
+                        "p_bh": float("nan"),
                         "mde": res.mde,
                     }
                 )
+    p_values = [row["p_value"] for row in paired.rows]
+    for method in ("holm", "bh"):
+        for row, adjusted in zip(paired.rows, adjust_p_values(p_values, method)):
+            row[f"p_{method}"] = float(adjusted)
     return paired
 
 
@@ -116,11 +124,17 @@ def finding(table: ResultTable, paired: ResultTable, metric: str, baseline: str 
     if test is None:
         return text
     ci = f"{test['diff']:+.4f}, 95% CI [{test['ci_low']:+.4f}, {test['ci_high']:+.4f}], p = {test['p_value']:.2g}"
+    family = len(paired.rows)
+    holm = test.get("p_holm", float("nan"))
+    if family > 1 and np.isfinite(holm):
+        ci += f", Holm-adjusted over the {family} tests {holm:.2g}"
     if test["ci_low"] <= 0 <= test["ci_high"]:
         return text + (
             f" Against {baseline}: {ci} — not distinguishable (the CI holds 0; this comparison detects "
             f"differences of {test['mde']:.4f} or more with 80% power)."
         )
+    if family > 1 and np.isfinite(holm) and holm >= 0.05:
+        return text + f" Against {baseline}: {ci} — not significant once the table's {family} tests are corrected for."
     return text + f" Against {baseline}: {ci}."
 
 
