@@ -15,13 +15,15 @@ import typer
 from negrec.cf.settings import TrainConfig
 from negrec.cli import app
 
-# option → default of each command before the generation (2026-12-06, commit e0a0246), plus --gbce-t (CF gBCE, added since)
+# option → default of each command before the generation (2026-12-06, commit e0a0246), plus those added since: --gbce-t
+# (CF gBCE), --threshold (every command that splits data), the generic-table options of `cf tune` (#39 class 7)
 RECORDED = {
     "train": {
         "--out": None,
         "--dataset": "synthetic",
         "--data-dir": None,
         "--protocol": "leave-last-out",
+        "--threshold": None,
         "--sampler": "uniform",
         "--model": "mf",
         "--loss": None,
@@ -65,6 +67,7 @@ RECORDED = {
         "--dataset": "synthetic",
         "--data-dir": None,
         "--protocol": "leave-last-out",
+        "--threshold": None,
         "--model": "mf",
         "--loss": None,
         "--temperature": 1.0,
@@ -95,6 +98,7 @@ RECORDED = {
         "--dataset": "synthetic",
         "--data-dir": None,
         "--protocol": "leave-last-out",
+        "--threshold": None,
         "--sampler": "uniform",
         "--model": "mf",
         "--trials": 10,
@@ -105,6 +109,12 @@ RECORDED = {
         "--space": None,
         "--val-size": 0.0,
         "--seed": 123,
+        "--user-col": "user",
+        "--item-col": "item",
+        "--rating-col": None,
+        "--time-col": None,
+        "--sep": ",",
+        "--items": None,
         "--overwrite": False,
     },
 }

@@ -55,3 +55,26 @@ def test_a_sequential_run_says_what_ordered_its_histories(tmp_path):
         "data: synthetic, 600 users × 500 items, 14,885 entries ordered by timestamp; "
         "leave-one-out: 600 test and 600 validation targets"
     )
+
+
+def test_threshold_keeps_the_good_ratings_as_positives_before_leave_last_out(ratings, tmp_path):
+    """#40: `cf compare` had no --threshold, so every 0.5★ rating was a positive (and could be the held-out item)."""
+    import pandas as pd
+
+    table = pd.read_csv(ratings)
+    good = table[table.rating >= 4]
+    args = ["cf", "compare", "--dataset", str(ratings), "--rating-col", "rating", "--threshold", "4", "--samplers", "uniform"]
+    line = _first_line([*args, "--epochs", "1", "--out", str(tmp_path / "c")])
+    assert f"ratings ≥ 4 are the positives ({len(good):,} of 160 entries)" in line
+    per_user = good.groupby("user").size()
+    held = int((per_user >= 3).sum())  # users with a training entry, a validation and a test one
+    assert line.endswith(f"{len(good) - 2 * held:,} training positives, {held:,} validation, {held:,} test")
+
+
+def test_threshold_on_data_without_ratings_is_refused(tmp_path):
+    (tmp_path / "t.csv").write_text("user,item\n" + "".join(f"u{u},i{(u + j) % 9}\n" for u in range(6) for j in range(4)))
+    res = CliRunner().invoke(
+        app, ["cf", "train", "--dataset", str(tmp_path / "t.csv"), "--threshold", "4", "--out", str(tmp_path / "r")]
+    )
+    assert res.exit_code == 2 and "--threshold 4: t has no ratings to compare with it" in " ".join(res.output.split())
+    assert not (tmp_path / "r").exists()

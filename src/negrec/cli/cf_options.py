@@ -33,6 +33,10 @@ DataDirOpt = Annotated[Optional[Path], typer.Option(help="Data root (default: $N
 ProtocolOpt = Annotated[
     ProtocolName, typer.Option(help="ratio (cornac RatioSplit, 20 % test, ratings ≥ 4), leave-last-out, homework.")
 ]
+ThresholdOpt = Annotated[
+    Optional[float],
+    typer.Option(help="Ratings ≥ this are the positives (default: 4 with --protocol ratio, every entry otherwise)."),
+]
 ModelOpt = Annotated[ModelName, typer.Option(help="Model.")]
 ValSizeOpt = Annotated[float, typer.Option(help="ratio protocol: validation share of all entries.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the split, the models and the samplers.")]
@@ -55,6 +59,7 @@ def data_block() -> list[inspect.Parameter]:
         keyword("dataset", DatasetOpt, "synthetic"),
         keyword("data_dir", DataDirOpt, None),
         keyword("protocol", ProtocolOpt, ProtocolName.leave_last_out),
+        keyword("threshold", ThresholdOpt, None),
         keyword("val_size", ValSizeOpt, 0.0),
         keyword("seed", SeedOpt, 123),
         *table_block(),
@@ -117,7 +122,8 @@ def prepare_data(options: dict, samplers: list):
     table = (
         table_options(o["user_col"], o["item_col"], o["rating_col"], o["time_col"], o["sep"], o["items"]) if "sep" in o else None
     )
-    prep = prepare(load_cf_dataset(o["dataset"], o["data_dir"], table=table), protocol, seed=o["seed"], val_size=o["val_size"])
+    data = load_cf_dataset(o["dataset"], o["data_dir"], table=table)
+    prep = prepare(data, protocol, seed=o["seed"], val_size=o["val_size"], threshold=o.get("threshold"))
     prep = with_clusters(prep, definition, o["seed"])
     check_samplers_fit(prep, samplers)
     if is_main_process():  # under a launch, rank 0 speaks for all

@@ -9,7 +9,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from negrec.cli.cf_options import DataDirOpt, DatasetOpt, ModelName, ModelOpt, ProtocolName, ProtocolOpt, SeedOpt, ValSizeOpt, app
+from negrec.cli.cf_options import (
+    DataDirOpt,
+    DatasetOpt,
+    ModelName,
+    ModelOpt,
+    ProtocolName,
+    ProtocolOpt,
+    SeedOpt,
+    ThresholdOpt,
+    ValSizeOpt,
+    app,
+)
 from negrec.cli.common import (
     ItemColOpt,
     ItemsOpt,
@@ -88,6 +99,7 @@ def tune_command(
     dataset: DatasetOpt = "synthetic",
     data_dir: DataDirOpt = None,
     protocol: ProtocolOpt = ProtocolName.leave_last_out,
+    threshold: ThresholdOpt = None,
     sampler: FamilyOpt = "uniform",
     model: ModelOpt = ModelName.mf,
     trials: TrialsOpt = 10,
@@ -120,7 +132,8 @@ def tune_command(
         searched = None if space is None else load_space(space, model.value, sampler)
         storage = None if storage is None else study_storage(storage, out)
         table = {"user_col": user_col, "item_col": item_col, "rating_col": rating_col, "time_col": time_col, "sep": sep}
-        data = {"dataset": dataset, "data_dir": data_dir, "protocol": protocol, "seed": seed, "val_size": val_size}
+        data = {"dataset": dataset, "data_dir": data_dir, "protocol": protocol, "threshold": threshold}
+        data.update(seed=seed, val_size=val_size)
         data.update(table, items=items)  # the same columns as `cf train`, so the tuned config replays on the same data
         prep = prepare_data(data, [family_config])
         name = study_name or f"{Path(dataset).name}-{model.value}-{sampler}"
@@ -137,7 +150,11 @@ def tune_command(
             split_seed=seed,
             max_epochs=epochs,
             progress=lambda _: next(ticks, None),
-            about={"dataset": str(Path(dataset).resolve()) if Path(dataset).exists() else dataset, "protocol": protocol.value},
+            about={
+                "dataset": str(Path(dataset).resolve()) if Path(dataset).exists() else dataset,
+                "protocol": protocol.value,
+                "threshold": threshold,
+            },
         )
         for _ in ticks:  # trials a stored study had finished already
             pass
@@ -160,6 +177,7 @@ def _write_tuned(out: Path, prep, result, data: dict, study: str, storage: str |
         "dataset": config_path(data["dataset"]),
         "data-dir": None if data_dir is None else config_path(data_dir),
         "protocol": data["protocol"].value,
+        "threshold": data["threshold"],
         "model": model,
         **best,
         "epochs": data["epochs"] or MAX_EPOCHS.get(model, 100),

@@ -123,8 +123,10 @@ class Prepared:
         return np.flatnonzero(self.test.user_counts() > 0)
 
 
-def prepare(data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: float = 0.0, threshold: float = 4.0) -> Prepared:
-    """Apply a protocol.
+def prepare(
+    data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: float = 0.0, threshold: float | None = None
+) -> Prepared:
+    """Apply a protocol; `threshold`: ratings ≥ it are the positives (default: 4 for `ratio`, every entry otherwise).
 
     - `ratio` (cornac's README protocol): a global random split (20 % test, `val_size` validation) with
       ratings ≥ threshold as positives — the training positives are what models learn from, test positives
@@ -135,7 +137,16 @@ def prepare(data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: flo
     """
     inter = data.interactions
     every = "every entry a positive" + (" (ratings not thresholded)" if inter.has_ratings else "")
+    if threshold is not None:
+        if not inter.has_ratings:
+            raise ValueError(f"--threshold {threshold:g}: {data.name} has no ratings to compare with it")
+        if protocol != "ratio":  # the held-out entries are each user's latest / random *positives*
+            inter = inter.at_least(threshold)
+            every = f"ratings ≥ {threshold:g} are the positives ({inter.nnz:,} of {data.interactions.nnz:,} entries)"
+            if not inter.nnz:
+                raise ValueError(f"--threshold {threshold:g}: no rating of {data.name} reaches it")
     if protocol == "ratio":
+        threshold = 4.0 if threshold is None else threshold
         split = ratio_split(inter, test_size=0.2, val_size=val_size, seed=seed)
         graded = inter.has_ratings
         train_pos = split.train.at_least(threshold) if graded else split.train
@@ -474,6 +485,7 @@ def compare_samplers(
     val_size: float = 0.0,
     split_seed: int = 123,
     table: TableOptions | None = None,
+    threshold: float | None = None,
 ) -> Comparison:
     """One call from Python: load `dataset` (a name, a path, 'synthetic' or a `Dataset`), apply `protocol`, train
     every sampler spec with `config` on the same split, and return the comparison (also written to `out` if given).
@@ -484,7 +496,7 @@ def compare_samplers(
     for sampler in configs:
         config.for_sampler(sampler)  # an impossible pairing fails here, by name
     data = dataset if isinstance(dataset, Dataset) else load_cf_dataset(dataset, data_dir, table=table)
-    prep = prepare(data, protocol, seed=split_seed, val_size=val_size)
+    prep = prepare(data, protocol, seed=split_seed, val_size=val_size, threshold=threshold)
     check_samplers_fit(prep, configs)
     runs, made = _compare(prep, configs, config, None if out is None else Path(out), None)
     metrics_table, paired = comparison_tables(
