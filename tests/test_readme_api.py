@@ -1,6 +1,6 @@
 """The README's "samplers with your own model" blocks, run exactly as written: a user-written two-tower model on
 MovieLens 100K trained with `dns:10` and with `inbatch+logq` through `negrec.sampling.Sampler` beats MostPop on test
-NDCG@10 under the same split and masks."""
+NDCG@10 under the same split and masks, and the same model is a row of `negrec.compare`."""
 
 from __future__ import annotations
 
@@ -53,3 +53,16 @@ def test_readme_two_tower_beats_most_popular(example, setup_namespace, most_popu
     ndcg = namespace["ndcg_at_10"](namespace["model"])
     assert f"test NDCG@10 {ndcg:.4f}" in printed
     assert ndcg > most_popular, f"{example}: NDCG@10 {ndcg:.4f} does not beat MostPop's {most_popular:.4f}"
+
+
+@pytest.mark.shared_data
+def test_readme_own_model_is_a_row_of_a_comparison(setup_namespace, capsys):
+    """#40: the user's own model, behind the Recommender interface, compared with negrec's rows in one call."""
+    namespace = dict(setup_namespace)
+    exec(compile(block("compare"), "README.md (compare)", "exec"), namespace)
+    result = namespace["result"]
+    assert list(result.runs) == ["uniform", "dns:10", "two-tower dns:10", "MostPop", "RandomRec"]
+    ndcg = result.metric("NDCG@10")
+    assert ndcg["two-tower dns:10"] > ndcg["MostPop"], ndcg
+    assert result.finding in capsys.readouterr().out
+    assert any(row["system"] == "two-tower dns:10" and row["baseline"] == "uniform" for row in result.paired.rows)

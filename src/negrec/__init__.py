@@ -5,13 +5,14 @@ __version__ = "0.1.0"
 
 def compare(dataset, samplers, *, family: str = "cf", **options):
     """Compare negative samplers in one call: `negrec.compare("movielens-100k", ["uniform", "dns:5", "inbatch+logq"],
-    protocol="ratio", data_dir="../shared/data")` → a `Comparison` (runs, metrics table with CIs, paired tests); see
+    protocol="ratio", data_dir="../shared/data")` → a `Comparison` (runs, metrics table with CIs, paired tests);
+    `models={"mine": MyRecommender()}` adds any `negrec.recommender.Recommender` as a row of the same split; see
     `negrec.experiments.cf.compare_samplers` for the options. `family="seq"` compares sequential systems
     `LOSS[:SAMPLER][/SHARE]` (`["ce", "bce:uniform/sequence", "gbce:uniform:256"]`; options of
     `negrec.experiments.seq.compare_sequential`)."""
     if not isinstance(dataset, str) and type(dataset).__name__ not in ("Dataset", "SeqData"):
         raise TypeError(f"dataset: a name, a path or 'synthetic' (or a loaded Dataset), got {type(dataset).__name__}")
-    if isinstance(samplers, str) or not isinstance(samplers, (list, tuple)) or not samplers:
+    if isinstance(samplers, str) or not isinstance(samplers, (list, tuple)) or not (samplers or options.get("models")):
         raise ValueError(f"samplers: a non-empty list of specs such as ['uniform', 'dns:5'], got {samplers!r}")
     if "config" in options and isinstance(options["config"], (str, dict)):
         raise TypeError("config: a TrainConfig (seq: SeqConfig) object, e.g. TrainConfig(epochs=1), not a string or dict")

@@ -24,6 +24,7 @@ from negrec.data.splits import leave_last_out, per_user_ratio_split, ratio_split
 from negrec.data.synthetic import SyntheticConfig, generate
 from negrec.data.tabular import Dataset, TableOptions, load_item_file, load_movielens_100k, load_movielens_latest, load_table
 from negrec.eval.evaluate import Evaluation, evaluate
+from negrec.recommender import Recommender
 from negrec.errors import DataError
 from negrec.report.columns import CF_GENRES, CF_TABLE, CF_TESTS
 from negrec.report.compare import write_comparison
@@ -297,6 +298,9 @@ def run_sampler(
     return run
 
 
+REFERENCE_ROWS = ("MostPop", "RandomRec")
+
+
 def reference_runs(prep: Prepared, seed: int) -> dict[str, CFRun]:
     """Most-popular and random recommenders (reference rows) on the same test users and masks."""
     users = prep.test_users()
@@ -308,6 +312,35 @@ def reference_runs(prep: Prepared, seed: int) -> dict[str, CFRun]:
         "RandomRec": random_recommend(train_csr, users, max(KS), np.random.default_rng(seed), **kw),
     }
     return {name: CFRun(name, evaluate_recs(r, prep), r) for name, r in recs.items()}
+
+
+def check_models(models: dict[str, Recommender], taken: Iterable[str]) -> None:
+    """`models` is {new row name: Recommender} (`taken`: the names the comparison's other rows have)."""
+    if not isinstance(models, dict):
+        raise TypeError(f"models: a dict {{name: Recommender}}, got {type(models).__name__}")
+    taken = set(taken)
+    for name, model in models.items():
+        if not isinstance(name, str) or not name or name in taken:
+            raise ValueError(f"models: the name {name!r} is empty, not a string or already a row of this comparison")
+        if not isinstance(model, Recommender):
+            kind = type(model).__name__
+            raise TypeError(f"models[{name!r}]: a negrec.recommender.Recommender (fit / score / save / load), got {kind}")
+
+
+def model_runs(prep: Prepared, models: dict[str, Recommender], taken: Iterable[str]) -> dict[str, CFRun]:
+    """Any `Recommender` (the user's own model, a peer library's) fitted on the training positives — early-stopping on
+    the validation part where it trains — and tested with the masks and users every other row has. Checked before any
+    fitting: each is a `Recommender` and its name is new (`taken`: the samplers' and reference rows' names)."""
+    check_models(models, taken)
+    users, k = prep.test_users(), max(KS)
+    runs = {}
+    for name, model in models.items():
+        model.fit(prep.train, valid=prep.valid)
+        recs = np.asarray(model.recommend(users, k, exclude=prep.exclude, banned_items=prep.banned_items))
+        if recs.shape != (len(users), k):
+            raise ValueError(f"models[{name!r}]: recommend gave a {recs.shape} array for {len(users)} users × top {k}")
+        runs[name] = CFRun(name, evaluate_recs(recs, prep), recs)
+    return runs
 
 
 def save_run(
@@ -425,13 +458,20 @@ def compare(
 
 
 def _compare(
-    prep: Prepared, samplers: list[SamplerConfig], config: TrainConfig, out: Path | None, progress, report_to: str = "none"
+    prep: Prepared,
+    samplers: list[SamplerConfig],
+    config: TrainConfig,
+    out: Path | None,
+    progress,
+    report_to: str = "none",
+    models: dict[str, Recommender] | None = None,
 ) -> tuple[dict[str, CFRun], dict]:
     runs: dict[str, CFRun] = {}
     by_name = {s.name: s for s in samplers}
     for name in progress(list(by_name)) if progress else by_name:
         folder = None if out is None else out / "runs" / name.replace(":", "_")
         runs[name] = run_sampler(prep, by_name[name], config, out=folder, report_to=report_to)
+    runs.update(model_runs(prep, models or {}, [*runs, *REFERENCE_ROWS]))
     runs.update(reference_runs(prep, config.seed))
     evals = {name: r.evaluation for name, r in runs.items()}
     metrics = list(CF_TABLE)
@@ -439,7 +479,8 @@ def _compare(
     if "MGU@10" in next(iter(evals.values())).metrics:
         metrics += CF_GENRES
         plots["accuracy_vs_fairness"] = ("MGU@10", "NDCG@10")
-    options = dict(baseline="uniform" if "uniform" in runs else samplers[0].name, tests=CF_TESTS, seed=config.seed)
+    first = samplers[0].name if samplers else next(iter(models or {}), "MostPop")
+    options = dict(baseline="uniform" if "uniform" in runs else first, tests=CF_TESTS, seed=config.seed)
     if out is not None:
         write_comparison(out, evals, metrics, plots=plots, bars=["NDCG@10"], **options)
     return runs, {"evals": evals, "metrics": metrics, **options}
@@ -486,19 +527,22 @@ def compare_samplers(
     split_seed: int = 123,
     table: TableOptions | None = None,
     threshold: float | None = None,
+    models: dict[str, Recommender] | None = None,
 ) -> Comparison:
     """One call from Python: load `dataset` (a name, a path, 'synthetic' or a `Dataset`), apply `protocol`, train
-    every sampler spec with `config` on the same split, and return the comparison (also written to `out` if given).
-    Samplers the data cannot serve (genres) are refused before any training."""
+    every sampler spec with `config` on the same split — and fit any other `Recommender` in `models` ({row name:
+    recommender}: your own model, a peer library's) on it — and return the comparison (also written to `out` if
+    given). Samplers the data cannot serve (genres) are refused before any training."""
     from negrec.report.compare import comparison_tables
 
     configs = [as_config(s) for s in samplers]  # the Python edge: each spec parsed once
     for sampler in configs:
         config.for_sampler(sampler)  # an impossible pairing fails here, by name
+    check_models(models or {}, [*(c.name for c in configs), *REFERENCE_ROWS])
     data = dataset if isinstance(dataset, Dataset) else load_cf_dataset(dataset, data_dir, table=table)
     prep = prepare(data, protocol, seed=split_seed, val_size=val_size, threshold=threshold)
     check_samplers_fit(prep, configs)
-    runs, made = _compare(prep, configs, config, None if out is None else Path(out), None)
+    runs, made = _compare(prep, configs, config, None if out is None else Path(out), None, models=models)
     metrics_table, paired = comparison_tables(
         made["evals"], made["metrics"], baseline=made["baseline"], tests=made["tests"], seed=made["seed"]
     )
