@@ -23,7 +23,7 @@ def test_markdown_csv_json(tmp_path):
     )
     assert table.to_csv().splitlines()[0] == "system,NDCG@10,NDCG@10_low,NDCG@10_high,Coverage@10"
     paths = table.write(tmp_path, "m")
-    assert [p.name for p in paths] == ["m.md", "m.csv", "m.json"]
+    assert [p.name for p in paths] == ["m.md", "m.csv", "m.json", "m.tex"]
     assert json.loads((tmp_path / "m.json").read_text())["rows"][0]["NDCG@10"]["mean"] == pytest.approx(0.12345)
 
 

@@ -124,11 +124,41 @@ class ResultTable:
         writer.writerows(rows)
         return buf.getvalue()
 
+    def to_frame(self):
+        """A pandas DataFrame, one row per system, CI bounds in their own columns (`col_low`, `col_high`)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.flat_rows())
+
+    def to_latex(self, digits: int = 4) -> str:
+        """A booktabs LaTeX table for a paper (pandas' Styler): the shown columns, CI cells as `mean [low, high]`,
+        the best of each metric column in bold, the title as the caption; text is escaped for LaTeX."""
+        import pandas as pd
+
+        cols = self.shown_columns()
+        cells = pd.DataFrame([[self.cell_text(row.get(c), digits) for c in cols] for row in self.rows], columns=cols)
+        best = self.best_rows(cols) if self.bold_best else {}
+        bold = pd.DataFrame(
+            [["font-weight: bold" if i in best.get(c, ()) else "" for c in cols] for i in range(len(self.rows))], columns=cols
+        )
+        styler = cells.style.format(escape="latex").format_index(escape="latex", axis=1).hide(axis="index")
+        styler = styler.apply(lambda _: bold, axis=None)
+        # Styler escapes the cells and headers but not the caption
+        return styler.to_latex(hrules=True, convert_css=True, caption=_latex_escape(self.title) or None)
+
     def write(self, folder: str | Path, stem: str = "metrics") -> list[Path]:
-        """Write `<stem>.md`, `<stem>.csv` and `<stem>.json` atomically; return the paths."""
+        """Write `<stem>.md`, `<stem>.csv`, `<stem>.json` and `<stem>.tex` atomically; return the paths."""
         folder = Path(folder)
         return [
             write_text(folder / f"{stem}.md", self.to_markdown()),
             write_text(folder / f"{stem}.csv", self.to_csv()),
             write_json(folder / f"{stem}.json", {"title": self.title, "summary": self.summary, "rows": self.rows}),
+            write_text(folder / f"{stem}.tex", self.to_latex()),
         ]
+
+
+def _latex_escape(text: str) -> str:
+    """LaTeX's special characters in plain text (a caption) escaped."""
+    specials = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}"}
+    specials.update({"~": r"\textasciitilde{}", "^": r"\textasciicircum{}"})
+    return "".join(specials.get(ch, ch) for ch in text)
