@@ -3,6 +3,7 @@ check on its own."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,12 +12,21 @@ import typer
 from negrec.cli.cf_options import app
 from negrec.cli.common import OverwriteOpt, user_errors
 
+SubmissionFormat = Enum("SubmissionFormat", {"kaggle": "kaggle", "long": "long"}, type=str)
+
 
 @app.command("recommend")
 def recommend_command(
     run: Annotated[Path, typer.Option(help="Run folder written by `negrec cf train`.")],
-    out: Annotated[Path, typer.Option(help="Submission CSV (UserId,ItemId with space-separated ids).")],
+    out: Annotated[Path, typer.Option(help="Output CSV (see --format).")],
     k: Annotated[int, typer.Option(help="Items per user.")] = 50,
+    format: Annotated[
+        SubmissionFormat,
+        typer.Option(
+            help="kaggle: UserId,ItemId with space-separated ids, checked like `cf check-submission`; long: one row "
+            "per recommendation, user,item,rank,score (the model's score), for analysis or another tool."
+        ),
+    ] = SubmissionFormat.kaggle,
     keep_known: Annotated[
         bool,
         typer.Option(
@@ -45,13 +55,18 @@ def recommend_command(
         mask = sp.csr_matrix(saved.known.shape) if keep_known else saved.known
         recs = saved.recommender.recommend(np.arange(saved.known.shape[0]), k, exclude=mask)
         items = np.asarray(saved.items)
-        write_submission(out, np.asarray(saved.users), recs, Catalog.from_ids(items))
-        known = [[] for _ in saved.users] if keep_known else [items[mask[u].indices].tolist() for u in range(mask.shape[0])]
-        problems = submission_problems(out, saved.users, known, saved.items, k, source=f"the run's input ({run})")
+        if format == SubmissionFormat.long:
+            write_long(out, saved, recs)
+            problems = []
+        else:
+            write_submission(out, np.asarray(saved.users), recs, Catalog.from_ids(items))
+            known = [[] for _ in saved.users] if keep_known else [items[mask[u].indices].tolist() for u in range(mask.shape[0])]
+            problems = submission_problems(out, saved.users, known, saved.items, k, source=f"the run's input ({run})")
         write_json(
             run / "recommend.json",
             {
                 "submission": str(out),
+                "format": format.value,
                 "k": k,
                 "masked": "none" if keep_known else "known",
                 "masked_entries": int(mask.nnz),
@@ -60,6 +75,27 @@ def recommend_command(
         )
     typer.echo(f"{len(saved.users)} users × {k} items → {out} (masked {'nothing' if keep_known else f'{mask.nnz} known items'})")
     _report_problems(problems)
+
+
+def write_long(out: Path, saved, recs, chunk: int = 2048) -> None:
+    """user,item,rank,score rows (rank 1 = best; a user with fewer than K candidates left gets fewer rows), the scores
+    gathered chunk by chunk so no users × items matrix is held at once."""
+    import numpy as np
+    import pandas as pd
+
+    from negrec.data.io import write_text
+
+    users, items = np.asarray(saved.users), np.asarray(saved.items)
+    scores = np.empty(recs.shape, dtype=np.float64)
+    for start in range(0, len(recs), chunk):
+        rows = np.arange(start, min(start + chunk, len(recs)))
+        full = saved.recommender.score(rows)
+        scores[rows] = np.take_along_axis(full, np.maximum(recs[rows], 0), axis=1)
+    user_at, slot = np.nonzero(recs >= 0)
+    table = pd.DataFrame(
+        {"user": users[user_at], "item": items[recs[user_at, slot]], "rank": slot + 1, "score": scores[user_at, slot]}
+    )
+    write_text(out, table.to_csv(index=False, float_format="%.6g"))
 
 
 def _report_problems(problems: list[str], shown: int = 20) -> None:
