@@ -88,13 +88,13 @@ def test_chunks_from_other_inputs_are_never_reused(tmp_path):
     tag = "a"
     run_chunks(records, tmp_path / "w", fn, settings={"n": 10}, chunk_size=2)
     run_chunks(records, tmp_path / "w", fn, settings={"n": 10}, chunk_size=2)  # same plan: resumes
-    for changed in [
-        dict(records=records[:4], settings={"n": 10}, chunk_size=2),
-        dict(records=records, settings={"n": 3}, chunk_size=2),
-        dict(records=records, settings={"n": 10}, chunk_size=3),
-        dict(records=[{"x": 9}, *records[1:]], settings={"n": 10}, chunk_size=2),
+    for changed, named in [
+        (dict(records=records[:4], settings={"n": 10}, chunk_size=2), r"settings: records \(5 → 4\)"),
+        (dict(records=records, settings={"n": 3}, chunk_size=2), r"settings: n \(10 → 3\)"),
+        (dict(records=records, settings={"n": 10}, chunk_size=3), r"settings: chunk_size \(2 → 3\)"),
+        (dict(records=[{"x": 9}, *records[1:]], settings={"n": 10}, chunk_size=2), r"records or catalog titles \(same"),
     ]:
-        with pytest.raises(DataError, match="made from other records, model or options; rerun with --overwrite"):
+        with pytest.raises(DataError, match=f"made from other {named}.*; rerun with --overwrite"):
             run_chunks(fn=fn, work_dir=tmp_path / "w", **changed)
     tag = "b"
     run_chunks(records, tmp_path / "w", fn, settings={"n": 3}, chunk_size=2, overwrite=True)

@@ -176,9 +176,10 @@ def _chunked(
     make_fn,
     label: str,
     options: dict,
+    limit: int | None = None,
 ) -> None:
     """Shared body of `candidates` and `predict`: load, run this shard's missing chunks (made under the same records,
-    model, catalog and `options`), merge when complete."""
+    model, catalog and `options`), merge when complete; `limit`: only the first records (a quick look)."""
     from negrec.data.goodreads import load_goodreads_catalog
     from negrec.data.io import folder_signature, read_records
     from negrec.llm.models import load_model
@@ -194,10 +195,12 @@ def _chunked(
         count = "n" if "n" in options else "k"
         check_title_count(options[count], cat, f"--{count}")
         recs, _ = read_records(records, SFT_FIELDS)
+        recs = recs if limit is None else recs[:limit]
         with library_logs(out.with_name(out.name + ".log")):  # opened once the cheap checks have passed
             lm, tok = load_model(model)
             work = work_dir or out.with_name(out.name + ".chunks")
             settings = {"stage": label, **options, "model": folder_signature(model), "titles": list(cat.titles)}
+            settings["limit"] = limit  # resumed chunks must come from the same records
             run_chunks(
                 recs,
                 work,
@@ -245,6 +248,9 @@ def candidates_command(
     overwrite: ChunksOverwriteOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of the sampling method.")] = 0,
     template: ModelTemplateOpt = None,
+    limit: Annotated[
+        Optional[int], typer.Option(min=1, help="Only the first N records (a quick look before the whole file).")
+    ] = None,
 ) -> None:
     """Generate negative candidates for every record (chunked, resumable, shardable)."""
     from dataclasses import asdict
@@ -268,6 +274,7 @@ def candidates_command(
         make_fn=lambda lm, tok, cat: candidates_fn(lm, tok, cat, settings, build_trie(tok, cat, prompt) if constrained else None),
         label="generating candidates",
         options={**asdict(settings), "constrained": constrained},
+        limit=limit,
     )
 
 
@@ -289,6 +296,9 @@ def predict_command(
     overwrite: ChunksOverwriteOpt = False,
     template: ModelTemplateOpt = None,
     exclude_history: Annotated[bool, typer.Option(help="beams: leave out titles the user already has.")] = False,
+    limit: Annotated[
+        Optional[int], typer.Option(min=1, help="Only the first N records (a quick look before the whole file).")
+    ] = None,
 ) -> None:
     """Predict the next item for every record (chunked, resumable, shardable)."""
     from negrec.llm.pipeline import build_trie, predict_fn
@@ -317,6 +327,7 @@ def predict_command(
         ),
         label="predicting",
         options=options,
+        limit=limit,
     )
 
 

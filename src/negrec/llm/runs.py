@@ -99,6 +99,9 @@ def run_chunks(
     work_dir.mkdir(parents=True, exist_ok=True)
     n_chunks = (len(records) + chunk_size - 1) // chunk_size
     plan = {"records": len(records), "chunk_size": chunk_size, "chunks": n_chunks, "fingerprint": fingerprint(records, settings)}
+    # the settings in plain view (the catalog's titles only by the fingerprint): a mismatch can then be named
+    shown = {k: v for k, v in settings.items() if k != "titles"} if isinstance(settings, dict) else {"settings": settings}
+    plan["settings"] = json.loads(json.dumps(shown, default=str))
     if follower:
         wait_until(
             lambda: (work_dir / "plan.json").is_file() and read_json(work_dir / "plan.json") == plan,
@@ -110,7 +113,7 @@ def run_chunks(
     if old is not None and old != plan:
         if not overwrite:
             raise DataError(
-                "its chunks were made from other records, model or options; rerun with --overwrite to start "
+                f"its chunks were made from other {_plan_difference(old, plan)}; rerun with --overwrite to start "
                 "over, or give another --work-dir",
                 path=work_dir,
             )
@@ -118,6 +121,16 @@ def run_chunks(
             stale.unlink()
     write_json(work_dir / "plan.json", plan)
     return _run_mine(records, work_dir, fn, n_chunks, chunk_size, shard, progress)
+
+
+def _plan_difference(old: dict, new: dict) -> str:
+    """What differs between two chunk plans, named where the old plan records its settings."""
+    before, now = old.get("settings"), new["settings"]
+    if before is None:  # a plan written before settings were recorded
+        return "records, model or options"
+    changed = [f"{k} ({before.get(k)!r} → {now.get(k)!r})" for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
+    changed += [f"{k} ({old.get(k)} → {new[k]})" for k in ("records", "chunk_size") if old.get(k) != new[k]]
+    return "settings: " + ", ".join(changed) if changed else "records or catalog titles (same count, other content)"
 
 
 def _run_mine(
