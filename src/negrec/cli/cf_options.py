@@ -20,6 +20,7 @@ class ProtocolName(str, Enum):
     ratio = "ratio"
     leave_last_out = "leave-last-out"
     homework = "homework"
+    temporal = "temporal"
 
 
 def choices(name: str, literal) -> type[Enum]:
@@ -31,7 +32,11 @@ ModelName = choices("ModelName", trainer_types.ModelName)
 DatasetOpt = Annotated[str, typer.Option(help="'synthetic', a dataset name under the data root (e.g. movielens-100k) or a path.")]
 DataDirOpt = Annotated[Optional[Path], typer.Option(help="Data root (default: $NEGREC_DATA_DIR).")]
 ProtocolOpt = Annotated[
-    ProtocolName, typer.Option(help="ratio (cornac RatioSplit, 20 % test, ratings ≥ 4), leave-last-out, homework.")
+    ProtocolName,
+    typer.Option(
+        help="ratio (cornac RatioSplit, 20 % test, ratings ≥ 4), leave-last-out, homework, temporal (a global time cut: the "
+        "latest 20 % of entries test, the 10 % before validate)."
+    ),
 ]
 ThresholdOpt = Annotated[
     Optional[float],

@@ -86,6 +86,28 @@ def _time_rank(data: Interactions) -> tuple[np.ndarray, np.ndarray]:
     return _rank_within_user(data, data.matrix.indices, keys)  # timestamp ties broken by item id
 
 
+def temporal_split(data: Interactions, test_size: float = 0.2, val_size: float = 0.1) -> Split:
+    """Global temporal split: all entries ordered by timestamp (ties in entry order), the latest `test_size` fraction
+    tests, the `val_size` before it validates, the rest trains — no entry of the future informs the past, as in
+    deployment. Users and items without a training entry are left out of validation and test (they cannot be scored)."""
+    if data.timestamps is None:
+        raise ValueError("the temporal split orders all entries by time, and these interactions have no timestamps")
+    for name, size in (("test_size", test_size), ("val_size", val_size)):
+        if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 <= size < 1:
+            raise ValueError(f"{name} must be a fraction in [0, 1), got {size!r}")
+    n = data.nnz
+    n_test, n_val = math.ceil(test_size * n), math.ceil(val_size * n)
+    if n_test + n_val >= n:
+        raise ValueError(f"test ({n_test}) + validation ({n_val}) must leave training entries out of {n}")
+    order = np.argsort(data.timestamps, kind="stable")
+    part = np.zeros(n, dtype=np.int8)
+    part[order[n - n_val - n_test : n - n_test]] = 1
+    part[order[n - n_test :]] = 2
+    train = data.select(part == 0)
+    keep = (train.user_counts() > 0)[data.entry_users()] & (train.popularity() > 0)[data.matrix.indices]
+    return Split(train=train, valid=data.select((part == 1) & keep), test=data.select((part == 2) & keep))
+
+
 def leave_last_out(data: Interactions, n_valid: int = 0, min_train: int = 1) -> Split:
     """Per user, the latest entry → test and the `n_valid` before it → validation (by timestamp, ties by item).
 

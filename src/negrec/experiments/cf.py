@@ -20,7 +20,7 @@ from negrec.data.formats import detect_format, resolve_source
 from negrec.data.interactions import Interactions
 from negrec.data.io import read_json, write_json
 from negrec.data.kaggle import load_kaggle
-from negrec.data.splits import leave_last_out, per_user_ratio_split, ratio_split
+from negrec.data.splits import leave_last_out, per_user_ratio_split, ratio_split, temporal_split
 from negrec.data.synthetic import SyntheticConfig, generate
 from negrec.data.tabular import Dataset, TableOptions, load_item_file, load_movielens_100k, load_movielens_latest, load_table
 from negrec.eval.evaluate import Evaluation, evaluate
@@ -31,7 +31,7 @@ from negrec.report.compare import write_comparison
 from negrec.report.plots import training_curves
 from negrec.report.tables import ResultTable
 
-Protocol = Literal["ratio", "leave-last-out", "homework"]
+Protocol = Literal["ratio", "leave-last-out", "homework", "temporal"]
 KS = [10, 20]
 
 
@@ -134,6 +134,7 @@ def prepare(
       what they must find; as in cornac's ranking evaluation, only training *positives* are masked (items a
       user rated low stay candidates) and items never seen in training cannot be recommended.
     - `leave-last-out`: per user the latest item tests and the one before validates; training items masked.
+    - `temporal`: a global time cut — the latest 20 % of entries test, the 10 % before validate, the rest trains.
     - `homework`: per-user 10 % validation (docs/seed-method.md §5.1), also used as the test; training items masked.
     """
     inter = data.interactions
@@ -168,6 +169,21 @@ def prepare(
         order = "by timestamp" if inter.timestamps is not None else "by item id: no time column"
         how = f"leave-last-out: each user's latest entry tests, the one before validates (ordered {order}), {every}"
         return Prepared(data, split.train, split.valid, split.test, split.train.binary(), how=how)
+    if protocol == "temporal":
+        split = temporal_split(inter, test_size=0.2, val_size=0.1)
+        unseen = np.flatnonzero(split.train.popularity() == 0)
+        how = (
+            f"temporal: the latest 20 % of entries by timestamp test, the 10 % before them validate (users and items "
+            f"without a training entry left out), {every}"
+        )
+        if not split.test.nnz:
+            raise ValueError(
+                f"{data.name}: the temporal split leaves nothing to test — no entry of the latest 20 % has a user and an "
+                "item with an earlier entry (the test period's users are all new, a cold-start test no CF model can "
+                "score); use --protocol leave-last-out"
+            )
+        valid = split.valid if split.valid.nnz else None
+        return Prepared(data, split.train, valid, split.test, split.train.binary(), unseen, how=how)
     if protocol == "homework":
         split = per_user_ratio_split(inter, ratio=0.1, seed=seed)
         how = f"homework: a random 10 % of each user's entries validates and tests, {every}"
