@@ -3,6 +3,7 @@
 from negrec.eval.conventions import CONVENTIONS, Conventions
 from negrec.eval.evaluate import Evaluation, evaluate
 from negrec.eval.metrics import MetricResult, accuracy_metrics, hit_matrix
+from negrec.eval.sampled import sampled_candidates, sampled_metrics
 from negrec.eval.significance import PairedTest, bootstrap_ci, paired_test
 
 __all__ = [
@@ -16,4 +17,6 @@ __all__ = [
     "evaluate",
     "hit_matrix",
     "paired_test",
+    "sampled_candidates",
+    "sampled_metrics",
 ]
