@@ -16,7 +16,8 @@ from negrec.cf.settings import TrainConfig
 from negrec.cli import app
 
 # option → default of each command before the generation (2026-12-06, commit e0a0246), plus those added since: --gbce-t
-# (CF gBCE), --threshold (every command that splits data), the generic-table options of `cf tune` (#39 class 7)
+# (CF gBCE), --threshold (every command that splits data), the generic-table options of `cf tune` (#39 class 7),
+# --peers (cf compare's reference rows, #40)
 RECORDED = {
     "train": {
         "--out": None,
@@ -64,6 +65,7 @@ RECORDED = {
     "compare": {
         "--out": None,
         "--samplers": None,
+        "--peers": None,
         "--dataset": "synthetic",
         "--data-dir": None,
         "--protocol": "leave-last-out",

@@ -57,6 +57,13 @@ SamplersOpt = Annotated[
         "popularity, dns, mixed, and clusterin_high, clusterout_low when the data has genres."
     ),
 ]
+PeersOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Comma-separated reference rows of the field, fitted on the same split with their libraries' defaults: "
+        "ease (cornac EASE), itemknn (implicit cosine item-KNN), als (implicit ALS); pip install 'negrec[peers]'."
+    ),
+]
 CompareOutOpt = Annotated[Path, typer.Option(help="Report folder (metrics, paired tests, plots, runs/, options.yaml).")]
 CTX = [keyword("ctx", typer.Context)]
 
@@ -137,6 +144,7 @@ def _train_on_processes(ctx: typer.Context, out: Path, processes: int, *, overwr
 def _compare(ctx: typer.Context, **o) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
     from negrec.data.outputs import atomic_dir, claim_output
+    from negrec.cf.peers import make_peers
     from negrec.experiments.cf import compare, default_samplers
 
     out = o["out"]
@@ -147,10 +155,11 @@ def _compare(ctx: typer.Context, **o) -> None:
         given = (
             None if o["samplers"] is None else check_samplers([s.strip() for s in o["samplers"].split(",") if s.strip()], config)
         )
+        peers = make_peers([p.strip() for p in (o["peers"] or "").split(",") if p.strip()], config.seed)
         prep = prepare_data(o, given or [])
         chosen = given or check_samplers(default_samplers(prep.sampler_catalog.has_genres), config)
         bar = progress_bar("training one model per sampler")
-        runs = compare(prep, chosen, config, folder, progress=bar, report_to=o["report_to"].value)
+        runs = compare(prep, chosen, config, folder, progress=bar, report_to=o["report_to"].value, models=peers)
         write_options(folder, ctx)
     for name, run in runs.items():
         s = run.evaluation.summary()
@@ -170,7 +179,8 @@ TRAIN = [
     keyword("processes", ProcessesOpt, 1),
     *run_block(),
 ]
-COMPARE = [*CTX, keyword("out", CompareOutOpt), keyword("samplers", SamplersOpt, None), *data_block()]
+COMPARE = [*CTX, keyword("out", CompareOutOpt), keyword("samplers", SamplersOpt, None), keyword("peers", PeersOpt, None)]
+COMPARE += data_block()
 COMPARE += [*settings_parameters(TrainConfig, "compare"), *run_block()]
 app.command("train")(generated("train", _train.__doc__, TRAIN, _train))
 app.command("compare")(generated("compare", _compare.__doc__, COMPARE, _compare))

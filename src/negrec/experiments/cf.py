@@ -467,10 +467,12 @@ def compare(
     *,
     progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
     report_to: str = "none",
+    models: dict[str, Recommender] | None = None,
 ) -> dict[str, CFRun]:
-    """Train every sampler with the same split and seeds, add popularity/random rows, and write the comparison into
-    `out` (None: nothing is written). `progress` wraps the loop over samplers (e.g. a rich progress bar)."""
-    return _compare(prep, samplers, config, out, progress, report_to)[0]
+    """Train every sampler with the same split and seeds, fit the other `models` (peers, your own), add popularity /
+    random rows, and write the comparison into `out` (None: nothing is written). `progress` wraps the loop over
+    samplers (e.g. a rich progress bar)."""
+    return _compare(prep, samplers, config, out, progress, report_to, models)[0]
 
 
 def _compare(
