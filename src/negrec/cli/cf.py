@@ -64,6 +64,14 @@ PeersOpt = Annotated[
         "ease (cornac EASE), itemknn (implicit cosine item-KNN), als (implicit ALS); pip install 'negrec[peers]'."
     ),
 ]
+SeedsOpt = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Run the comparison with this many model seeds (--seed, --seed + 1, …; the split stays): each in "
+        "OUT/seed<k>/, and OUT/ compares the per-user means over seeds, with seeds.* (mean, std, t-interval over seeds).",
+    ),
+]
 CompareOutOpt = Annotated[Path, typer.Option(help="Report folder (metrics, paired tests, plots, runs/, options.yaml).")]
 CTX = [keyword("ctx", typer.Context)]
 
@@ -145,7 +153,7 @@ def _compare(ctx: typer.Context, **o) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
     from negrec.data.outputs import atomic_dir, claim_output
     from negrec.cf.peers import make_peers
-    from negrec.experiments.cf import compare, default_samplers
+    from negrec.experiments.cf import compare, compare_seeds, default_samplers
 
     out = o["out"]
     with user_errors():
@@ -159,7 +167,11 @@ def _compare(ctx: typer.Context, **o) -> None:
         prep = prepare_data(o, given or [])
         chosen = given or check_samplers(default_samplers(prep.sampler_catalog.has_genres), config)
         bar = progress_bar("training one model per sampler")
-        runs = compare(prep, chosen, config, folder, progress=bar, report_to=o["report_to"].value, models=peers)
+        kw = dict(progress=bar, report_to=o["report_to"].value, models=peers)
+        if o["seeds"] > 1:
+            runs, _ = compare_seeds(prep, chosen, config, folder, [config.seed + k for k in range(o["seeds"])], **kw)
+        else:
+            runs = compare(prep, chosen, config, folder, **kw)
         write_options(folder, ctx)
     for name, run in runs.items():
         s = run.evaluation.summary()
@@ -180,7 +192,7 @@ TRAIN = [
     *run_block(),
 ]
 COMPARE = [*CTX, keyword("out", CompareOutOpt), keyword("samplers", SamplersOpt, None), keyword("peers", PeersOpt, None)]
-COMPARE += data_block()
+COMPARE += [keyword("seeds", SeedsOpt, 1), *data_block()]
 COMPARE += [*settings_parameters(TrainConfig, "compare"), *run_block()]
 app.command("train")(generated("train", _train.__doc__, TRAIN, _train))
 app.command("compare")(generated("compare", _compare.__doc__, COMPARE, _compare))

@@ -45,6 +45,20 @@ class Evaluation:
         return out
 
 
+def average_evaluations(evals: list[Evaluation]) -> Evaluation:
+    """One system's evaluations over seeds (the same rows): each metric's value and per-row vector averaged, so paired
+    tests pair each row's mean over seeds. Genre gaps are left out (they do not average)."""
+    if not evals:
+        raise ValueError("evals: at least one evaluation to average")
+    names = [m for m in evals[0].metrics if all(m in e.metrics for e in evals)]
+    metrics = {}
+    for m in names:
+        vectors = [e.metrics[m].per_user for e in evals]
+        per_user = None if any(v is None for v in vectors) else np.mean(np.stack(vectors), axis=0)
+        metrics[m] = MetricResult(float(np.mean([e.metrics[m].value for e in evals])), per_user)
+    return Evaluation(metrics, n_rows=evals[0].n_rows, n_valid=evals[0].n_valid)
+
+
 def _check_ks(ks) -> list[int]:
     """Cut-offs: a non-empty list of positive integers (a string such as "10" is refused, not read digit by digit)."""
     if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):

@@ -23,7 +23,7 @@ from negrec.data.kaggle import load_kaggle
 from negrec.data.splits import leave_last_out, per_user_ratio_split, ratio_split, temporal_split
 from negrec.data.synthetic import SyntheticConfig, generate
 from negrec.data.tabular import Dataset, TableOptions, load_item_file, load_movielens_100k, load_movielens_latest, load_table
-from negrec.eval.evaluate import Evaluation, evaluate
+from negrec.eval.evaluate import Evaluation, average_evaluations, evaluate
 from negrec.recommender import Recommender
 from negrec.errors import DataError
 from negrec.report.columns import CF_GENRES, CF_TABLE, CF_TESTS
@@ -504,6 +504,39 @@ def _compare(
     return runs, {"evals": evals, "metrics": metrics, **options}
 
 
+def compare_seeds(
+    prep: Prepared,
+    samplers: list[SamplerConfig],
+    config: TrainConfig,
+    out: Path | None,
+    seeds: list[int],
+    *,
+    progress=None,
+    report_to: str = "none",
+    models: dict[str, Recommender] | None = None,
+) -> tuple[dict[str, CFRun], dict]:
+    """The comparison once per seed (model, sampler and reference seeds; the split stays), each written to
+    `out/seed<k>/`, and the comparison over seeds in `out`: per-user metrics averaged over the seeds (the paired
+    tests pair those means), and `seeds.*`, each system's mean, std and t-interval over seeds. Runs: each system's
+    first-seed run carrying the averaged evaluation."""
+    from negrec.report.compare import seeds_table
+
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise ValueError(f"seeds: distinct seeds, at least one, got {seeds!r}")
+    per_seed = [
+        _compare(prep, samplers, replace(config, seed=s), None if out is None else out / f"seed{s}", progress, report_to, models)
+        for s in seeds
+    ]
+    first, made = per_seed[0]
+    evals = {name: average_evaluations([runs[name].evaluation for runs, _ in per_seed]) for name in first}
+    spread = seeds_table({name: [runs[name].evaluation.summary() for runs, _ in per_seed] for name in first}, CF_TESTS)
+    made = {**made, "evals": evals, "spread": spread}
+    if out is not None:
+        options = {k: made[k] for k in ("baseline", "tests", "seed")}
+        write_comparison(out, evals, made["metrics"], bars=["NDCG@10"], extra={"seeds": spread}, **options)
+    return {name: replace(run, evaluation=evals[name]) for name, run in first.items()}, made
+
+
 @dataclass(frozen=True, eq=False)
 class Comparison:
     """Samplers (and the MostPop / RandomRec reference rows) trained and tested on one split: each run, the metrics
@@ -512,6 +545,7 @@ class Comparison:
     runs: dict[str, CFRun]
     table: ResultTable
     paired: ResultTable
+    seeds: ResultTable | None = None  # with several seeds: each system's mean, std and t-interval over them
 
     @property
     def finding(self) -> str:
@@ -546,11 +580,13 @@ def compare_samplers(
     table: TableOptions | None = None,
     threshold: float | None = None,
     models: dict[str, Recommender] | None = None,
+    seeds: list[int] | None = None,
 ) -> Comparison:
     """One call from Python: load `dataset` (a name, a path, 'synthetic' or a `Dataset`), apply `protocol`, train
     every sampler spec with `config` on the same split — and fit any other `Recommender` in `models` ({row name:
     recommender}: your own model, a peer library's) on it — and return the comparison (also written to `out` if
-    given). Samplers the data cannot serve (genres) are refused before any training."""
+    given). Samplers the data cannot serve (genres) are refused before any training. `seeds`: the whole comparison
+    once per model seed (`compare_seeds`: per-user metrics averaged over seeds, and a table over seeds)."""
     from negrec.report.compare import comparison_tables
 
     configs = [as_config(s) for s in samplers]  # the Python edge: each spec parsed once
@@ -560,8 +596,12 @@ def compare_samplers(
     data = dataset if isinstance(dataset, Dataset) else load_cf_dataset(dataset, data_dir, table=table)
     prep = prepare(data, protocol, seed=split_seed, val_size=val_size, threshold=threshold)
     check_samplers_fit(prep, configs)
-    runs, made = _compare(prep, configs, config, None if out is None else Path(out), None, models=models)
+    folder = None if out is None else Path(out)
+    if seeds is None:
+        runs, made = _compare(prep, configs, config, folder, None, models=models)
+    else:
+        runs, made = compare_seeds(prep, configs, config, folder, list(seeds), models=models)
     metrics_table, paired = comparison_tables(
         made["evals"], made["metrics"], baseline=made["baseline"], tests=made["tests"], seed=made["seed"]
     )
-    return Comparison(runs, metrics_table, paired)
+    return Comparison(runs, metrics_table, paired, made.get("spread"))

@@ -10,7 +10,7 @@ import numpy as np
 from negrec.data.io import write_text
 from negrec.data.outputs import final_name
 from negrec.eval.evaluate import Evaluation
-from negrec.eval.significance import adjust_p_values, paired_test
+from negrec.eval.significance import adjust_p_values, over_seeds, paired_test
 from negrec.report.html import write_index
 from negrec.report.plots import metric_bars, scatter_tradeoff
 from negrec.report.tables import ResultTable
@@ -138,6 +138,19 @@ def finding(table: ResultTable, paired: ResultTable, metric: str, baseline: str 
     return text + f" Against {baseline}: {ci}."
 
 
+def seeds_table(summaries: dict[str, list[dict[str, float]]], metrics: Sequence[str]) -> ResultTable:
+    """Each system's metrics over seeds: mean, standard deviation and the Student-t 95% CI of the mean (independent
+    runs; the split is the same, the model, sampler and reference seeds differ)."""
+    table = ResultTable(title="Over seeds (mean, std and 95% t-interval of the mean over independent runs)")
+    for name, runs in summaries.items():
+        row: dict = {"system": name, "seeds": len(runs)}
+        for m in metrics:
+            s = over_seeds(np.array([r[m] for r in runs]))
+            row.update({m: s.mean, f"{m} std": s.std, f"{m} ci_low": s.ci_low, f"{m} ci_high": s.ci_high})
+        table.add(row)
+    return table
+
+
 def write_comparison(
     folder: str | Path,
     evals: dict[str, Evaluation],
@@ -149,14 +162,17 @@ def write_comparison(
     bars: list[str] | None = None,
     seed: int = 0,
     title: str | None = None,
+    extra: dict[str, ResultTable] | None = None,
 ) -> dict[str, Path]:
-    """Write metrics.{md,csv,json}, paired_tests.{md,csv,json}, per_user.csv, the requested PNG plots and index.html
-    (all of it on one self-contained page)."""
+    """Write metrics.*, paired_tests.*, each `extra` table as `<stem>.*`, per_user.csv, the requested PNG plots and
+    index.html (all of it on one self-contained page)."""
     folder = Path(folder)
     table, paired = comparison_tables(evals, metrics, baseline=baseline, tests=tests, seed=seed)
     written = {p.name: p for p in table.write(folder, "metrics")}
     if paired.rows:
         written.update({p.name: p for p in paired.write(folder, "paired_tests")})
+    for stem, more in (extra or {}).items():
+        written.update({p.name: p for p in more.write(folder, stem)})
     written["per_user.csv"] = write_text(folder / "per_user.csv", _per_user_csv(evals))
     for metric in bars or []:
         written[f"bars_{metric}.png"] = metric_bars(table.rows, metric, folder / f"bars_{_safe(metric)}.png")
@@ -164,7 +180,11 @@ def write_comparison(
         written[f"{name}.png"] = scatter_tradeoff(table.rows, x, y, folder / f"{name}.png")
     images = [p for name, p in written.items() if name.endswith(".png")]
     written["index.html"] = write_index(
-        folder, title or f"negrec comparison: {final_name(folder)}", finding=table.summary, tables=[table, paired], images=images
+        folder,
+        title or f"negrec comparison: {final_name(folder)}",
+        finding=table.summary,
+        tables=[table, paired, *(extra or {}).values()],
+        images=images,
     )
     return written
 
