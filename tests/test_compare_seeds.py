@@ -34,6 +34,8 @@ def test_cli_seeds_compare_the_means_over_seeds(tmp_path):
     res = CliRunner().invoke(app, [*args, "--out", str(out)], terminal_width=300)
     assert res.exit_code == 0, res.output
     assert (out / "seed7" / "metrics.json").is_file() and (out / "seed8" / "metrics.json").is_file()
+    finding = json.loads((out / "metrics.json").read_text())["summary"].replace("**", "")
+    assert finding.startswith("Best NDCG@10: ") and finding in " ".join(res.output.split())  # the terminal says it too
 
     def ndcg(folder):
         table = pd.read_csv(folder / "per_user.csv")

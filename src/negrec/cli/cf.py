@@ -3,6 +3,8 @@ run options (`cli/cf_options.py`); `cf tune` and the submission commands live in
 
 from __future__ import annotations
 
+import json
+
 import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
@@ -176,6 +178,8 @@ def _compare(ctx: typer.Context, **o) -> None:
     for name, run in runs.items():
         s = run.evaluation.summary()
         typer.echo(f"{name:>32}  NDCG@10={s['NDCG@10']:.4f}  Recall@10={s['Recall@10']:.4f}  Coverage@10={s['Coverage@10']:.3f}")
+    finding = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["summary"]
+    typer.echo(finding.replace("**", ""))  # the report's opening: the best row and its paired difference, corrected
     typer.echo(f"report: {out / 'metrics.md'}")
 
 
