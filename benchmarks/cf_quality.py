@@ -306,6 +306,18 @@ def run_system(system: System, prep: Prepared, tprep: Prepared, trials: int, see
     return record
 
 
+def negatives_label(r: dict) -> str:
+    """What a row learned from: its tuned sampler spec, the loss families named (full CE samples nothing)."""
+    if r["sampler"] == "own":
+        return "(its own)"
+    loss, spec = r["params"].get("loss"), r["params"].get("sampler", r["sampler"])
+    if loss == "ce":
+        return "full cross-entropy (no sampling)"
+    if loss == "gbce":
+        return f"gBCE (t {r['params']['gbce_t']:.2f}), {spec}"
+    return spec
+
+
 def row(record: dict) -> dict:
     """The reported form of a system's record."""
     n, r = over_seeds(record["ndcg@10_per_seed"]), over_seeds(record["recall@10_per_seed"])
@@ -432,7 +444,7 @@ def to_markdown(result: dict) -> str:
     ]
     everything = [(f"negrec {r['model']}", r) for r in result["rows"]] + [(r["model"], r) for r in result["peers"]]
     for label, r in sorted(everything, key=lambda x: -x[1]["ndcg@10_mean"]):
-        spec = r["params"].get("sampler", r["sampler"]) if r["sampler"] != "own" else "(its own)"
+        spec = negatives_label(r)
         lines.append(
             f"| {label} | {spec} | {num(r['ndcg@10_mean'])} ± {num(r['ndcg@10_std'])} ({num(r['ndcg@10_ci'][0])} to "
             f"{num(r['ndcg@10_ci'][1])}) | {num(r['recall@10_mean'])} | {num(r['validation_ndcg@10'])} | "
@@ -470,7 +482,7 @@ def result_tables(result: dict) -> list:
     board = ResultTable(title=f"{result['dataset']}: NDCG@10 over seeds, every system tuned on validation", bold_best=True)
     everything = [(f"negrec {r['model']}", r) for r in result["rows"]] + [(r["model"], r) for r in result["peers"]]
     for label, r in sorted(everything, key=lambda x: -x[1]["ndcg@10_mean"]):
-        spec = r["params"].get("sampler", r["sampler"]) if r["sampler"] != "own" else "(its own)"
+        spec = negatives_label(r)
         board.add(
             {
                 "system": f"{label} {spec}" if r["sampler"] != "own" else label,
