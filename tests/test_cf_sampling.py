@@ -139,11 +139,12 @@ def test_cluster_strategy_sampler_picks_out_of_cluster_low_exposure():
     u = np.array([0, 1, 2, 3, 1, 2, 3, 4, 5])
     i = np.array([0, 0, 0, 0, 1, 2, 2, 2, 3])
     train = Interactions.from_arrays(u, i, n_users=6, n_items=5)
-    sampler = NegativeSampler(parse_sampler("clusterout_low:200"), train, np.random.default_rng(0), cat)
+    sampler = NegativeSampler(parse_sampler("clusterout_low:50"), train, np.random.default_rng(0), cat)
     neg, ok = sampler.sample(np.array([0]), np.array([0]))
-    # user 0's cluster is {a}; with 200 draws every other item is a candidate: lowest-exposure outside {a} = item 4 (c)
+    # user 0's cluster is {a}; with 50 draws (10 × the catalogue, the most a spec may ask) every other item is a
+    # candidate: lowest-exposure outside {a} = item 4 (c)
     assert ok.all() and neg[0, 0] == 4
-    high = NegativeSampler(parse_sampler("clusterout_high:200"), train, np.random.default_rng(0), cat)
+    high = NegativeSampler(parse_sampler("clusterout_high:50"), train, np.random.default_rng(0), cat)
     assert high.sample(np.array([0]), np.array([0]))[0][0, 0] == 2  # highest exposure outside {a}
 
 
