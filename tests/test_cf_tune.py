@@ -263,3 +263,27 @@ def test_recommend_from_a_tune_folder_says_where_the_model_is(tmp_path):
     text = " ".join(result.output.split())
     assert result.exit_code == 2 and "this is a cf tune folder" in text
     assert f"negrec cf train --config {tmp_path / 't' / 'config.yaml'} --out RUN" in text
+
+
+def test_tuned_folders_are_rows_of_a_comparison_on_the_same_data_only(tmp_path):
+    """#40: `cf compare --config tuned/config.yaml` was refused; --tuned puts tuned systems side by side, paired."""
+    for sampler, name in (("dns", "a"), ("uniform", "b")):
+        tuned = invoke("cf", "tune", "--sampler", sampler, "--trials", "1", "--epochs", "1", "--out", tmp_path / name)
+        assert tuned.exit_code == 0, tuned.output
+    folders = f"{tmp_path / 'a'},{tmp_path / 'b'}"
+    res = invoke("cf", "compare", "--samplers", "uniform", "--tuned", folders, "--epochs", "1", "--out", tmp_path / "c")
+    assert res.exit_code == 0, res.output
+    rows = [r["system"] for r in json.loads((tmp_path / "c" / "metrics.json").read_text())["rows"]]
+    a_spec = next(
+        line.split(": ", 1)[1]
+        for line in (tmp_path / "a" / "config.yaml").read_text().splitlines()
+        if line.startswith("sampler:")
+    )
+    assert rows == ["uniform", f"a (mf {a_spec}, tuned)", "b (mf uniform, tuned)", "MostPop", "RandomRec"]
+    paired = json.loads((tmp_path / "c" / "paired_tests.json").read_text())["rows"]
+    assert {r["system"] for r in paired} >= {f"a (mf {a_spec}, tuned)", "b (mf uniform, tuned)"}
+    other = invoke("cf", "compare", "--tuned", folders, "--protocol", "ratio", "--out", tmp_path / "d")
+    assert other.exit_code == 2 and "tuned on other data: protocol ('leave-last-out' there, 'ratio' here)" in other.output
+    assert not (tmp_path / "d").exists()
+    notune = invoke("cf", "compare", "--tuned", str(tmp_path / "c"), "--out", tmp_path / "e")
+    assert notune.exit_code == 2 and "not a folder `negrec cf tune` wrote" in notune.output

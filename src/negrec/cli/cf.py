@@ -12,8 +12,18 @@ from typing import Annotated, Optional
 import typer
 
 from negrec.cf.settings import TrainConfig
-from negrec.cli.cf_options import CFReportTo, app, check_samplers, data_block, prepare_data, run_block, train_config
+from negrec.cli.cf_options import (
+    CFReportTo,
+    ProtocolName,
+    app,
+    check_samplers,
+    data_block,
+    prepare_data,
+    run_block,
+    train_config,
+)
 from negrec.cli.common import (
+    config_path,
     generated,
     keyword,
     progress_bar,
@@ -64,6 +74,13 @@ PeersOpt = Annotated[
     typer.Option(
         help="Comma-separated reference rows of the field, fitted on the same split with their libraries' defaults: "
         "ease (cornac EASE), itemknn (implicit cosine item-KNN), als (implicit ALS); pip install 'negrec[peers]'."
+    ),
+]
+TunedOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Comma-separated `cf tune` folders: each a row trained with its best parameters on this split (refused "
+        "when it was tuned on other data) — tuned against tuned, with paired tests."
     ),
 ]
 SeedsOpt = Annotated[
@@ -155,6 +172,7 @@ def _compare(ctx: typer.Context, **o) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
     from negrec.data.outputs import atomic_dir, claim_output
     from negrec.cf.peers import make_peers
+    from negrec.experiments.cf_tune import tuned_rows
     from negrec.experiments.cf import compare, compare_seeds, default_samplers
 
     out = o["out"]
@@ -166,6 +184,7 @@ def _compare(ctx: typer.Context, **o) -> None:
             None if o["samplers"] is None else check_samplers([s.strip() for s in o["samplers"].split(",") if s.strip()], config)
         )
         peers = make_peers([p.strip() for p in (o["peers"] or "").split(",") if p.strip()], config.seed)
+        peers.update(tuned_rows([Path(t.strip()) for t in (o["tuned"] or "").split(",") if t.strip()], _data_options(o)))
         prep = prepare_data(o, given or [])
         chosen = given or check_samplers(default_samplers(prep.sampler_catalog.has_genres), config)
         bar = progress_bar("training one model per sampler")
@@ -183,6 +202,14 @@ def _compare(ctx: typer.Context, **o) -> None:
     typer.echo(f"report: {out / 'metrics.md'}")
 
 
+def _data_options(o: dict) -> dict:
+    """The data options of a command as a `cf tune` config.yaml records them (to match a tuned folder against)."""
+    data = {k.replace("_", "-"): o[k] for k in ("threshold", "user_col", "item_col", "rating_col", "time_col", "sep")}
+    data.update(dataset=config_path(o["dataset"]), protocol=ProtocolName(o["protocol"]).value, seed=o["seed"])
+    data["data-dir"] = None if o["data_dir"] is None else config_path(o["data_dir"])
+    return data
+
+
 TRAIN = [
     *CTX,
     keyword("out", OutOpt),
@@ -196,6 +223,7 @@ TRAIN = [
     *run_block(),
 ]
 COMPARE = [*CTX, keyword("out", CompareOutOpt), keyword("samplers", SamplersOpt, None), keyword("peers", PeersOpt, None)]
+COMPARE += [keyword("tuned", TunedOpt, None)]
 COMPARE += [keyword("seeds", SeedsOpt, 1), *data_block()]
 COMPARE += [*settings_parameters(TrainConfig, "compare"), *run_block()]
 app.command("train")(generated("train", _train.__doc__, TRAIN, _train))

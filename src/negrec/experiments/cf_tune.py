@@ -443,3 +443,36 @@ def retrain_best(folder: Path, prep: Prepared, model: str, params: dict, epochs:
         folder / "retrained.json", {**record, "test_ndcg@10": values, "mean": s.mean, "std": s.std, "ci": [s.ci_low, s.ci_high]}
     )
     return s
+
+
+TUNED_DATA = ("dataset", "data-dir", "protocol", "threshold", "user-col", "item-col", "rating-col", "time-col", "sep")
+
+
+def tuned_rows(folders: list[Path], data: dict[str, Any]) -> dict[str, Recommender]:
+    """{row name: recommender} for `cf tune` folders, each trained with its best parameters (its epoch cap, early
+    stopping on the comparison's validation part) — refused, naming each difference, when a folder was tuned on other
+    data than `data` (the comparison's options under their config names), since its parameters would not transfer."""
+    from dataclasses import fields
+
+    from negrec.data.io import read_yaml_mapping
+    from negrec.data.outputs import MARKER
+
+    rows: dict[str, Recommender] = {}
+    names = {f.name for f in fields(TrainConfig)}
+    for folder in folders:
+        folder = Path(folder)
+        marker = folder / MARKER
+        if not marker.is_file() or marker.read_text(encoding="utf-8").strip() != "cf-tune":
+            raise ValueError(f"--tuned {folder}: not a folder `negrec cf tune` wrote (no config.yaml of a study)")
+        options = read_yaml_mapping(folder / "config.yaml", "a cf tune config")
+        changed = [
+            f"{key} ({options.get(key)!r} there, {data.get(key)!r} here)"
+            for key in TUNED_DATA
+            if key in data and options.get(key) != data.get(key)
+        ]
+        if changed:
+            raise ValueError(f"--tuned {folder}: tuned on other data: {'; '.join(changed)}")
+        values = {k.replace("-", "_"): v for k, v in options.items() if k.replace("-", "_") in names}
+        config = TrainConfig(**{**values, "seed": data.get("seed", TrainConfig.seed)})
+        rows[f"{folder.name} ({options['model']} {options['sampler']}, tuned)"] = TrainedRecommender(config, options["sampler"])
+    return rows
