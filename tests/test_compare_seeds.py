@@ -36,6 +36,8 @@ def test_cli_seeds_compare_the_means_over_seeds(tmp_path):
     assert (out / "seed7" / "metrics.json").is_file() and (out / "seed8" / "metrics.json").is_file()
     finding = json.loads((out / "metrics.json").read_text())["summary"].replace("**", "")
     assert finding.startswith("Best NDCG@10: ") and finding in " ".join(res.output.split())  # the terminal says it too
+    page = (out / "index.html").read_text()  # the page says what it ran on
+    assert "<h2>Settings</h2><pre>data: synthetic, 600 users × 500 items" in page and "model seeds 7, 8 (the split fixed)" in page
 
     def ndcg(folder):
         table = pd.read_csv(folder / "per_user.csv")

@@ -499,9 +499,16 @@ def _compare(
         plots["accuracy_vs_fairness"] = ("MGU@10", "NDCG@10")
     first = samplers[0].name if samplers else next(iter(models or {}), "MostPop")
     options = dict(baseline="uniform" if "uniform" in runs else first, tests=CF_TESTS, seed=config.seed)
+    about = _about(prep, config)
     if out is not None:
-        write_comparison(out, evals, metrics, plots=plots, bars=["NDCG@10"], **options)
-    return runs, {"evals": evals, "metrics": metrics, **options}
+        write_comparison(out, evals, metrics, plots=plots, bars=["NDCG@10"], settings=about, **options)
+    return runs, {"evals": evals, "metrics": metrics, "about": about, **options}
+
+
+def _about(prep: Prepared, config: TrainConfig) -> str:
+    """What a comparison page says it ran on: the data line and the shared training settings."""
+    shared = ", ".join(f"{k} {v}" for k, v in config.as_dict().items() if k in ("model", "loss", "dim", "epochs", "lr", "seed"))
+    return f"{prep.describe()}\nevery sampler row: {shared}; MostPop and RandomRec are reference recommenders"
 
 
 def compare_seeds(
@@ -533,6 +540,7 @@ def compare_seeds(
     made = {**made, "evals": evals, "spread": spread}
     if out is not None:
         options = {k: made[k] for k in ("baseline", "tests", "seed")}
+        options["settings"] = f"{made['about']}\nmodel seeds {', '.join(map(str, seeds))} (the split fixed)"
         write_comparison(out, evals, made["metrics"], bars=["NDCG@10"], extra={"seeds": spread}, **options)
     return {name: replace(run, evaluation=evals[name]) for name, run in first.items()}, made
 

@@ -163,6 +163,7 @@ def write_comparison(
     seed: int = 0,
     title: str | None = None,
     extra: dict[str, ResultTable] | None = None,
+    settings: str = "",
 ) -> dict[str, Path]:
     """Write metrics.*, paired_tests.*, each `extra` table as `<stem>.*`, per_user.csv, the requested PNG plots and
     index.html (all of it on one self-contained page)."""
@@ -185,6 +186,7 @@ def write_comparison(
         finding=table.summary,
         tables=[table, paired, *(extra or {}).values()],
         images=images,
+        settings=settings,
     )
     return written
 
