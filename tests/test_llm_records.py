@@ -113,3 +113,31 @@ def test_a_noun_that_would_break_the_quoted_title_list_is_refused(tmp_path):
     result = CliRunner().invoke(app, [*args, "--noun", 'books"'])
     assert result.exit_code == 2 and "--noun must be plain words" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_plain_wording_is_grammatical_for_any_noun_and_the_seed_wording_stays_the_default(tmp_path):
+    """#40: `--noun movies` wrote "recommend a new movies … the user may bought" (the seed's sentences, kept by default
+    so models trained on the seed's prompts read them as trained); `--wording plain` reads right for any noun."""
+    (tmp_path / "t.csv").write_text("user,item,rating,when\n" + "".join(f"u1,p{i},{1 + i % 5},{i}\n" for i in range(1, 6)))
+    (tmp_path / "items.csv").write_text("id,title\n" + "".join(f"p{i},Film {i}\n" for i in range(1, 6)))
+    table = ["--items", tmp_path / "items.csv", "--time-col", "when", "--rating-col", "rating", "--min-history", "2"]
+    res = invoke(
+        "data", "llm-records", tmp_path / "t.csv", *table, "--noun", "movies", "--wording", "plain", "--out", tmp_path / "p"
+    )
+    assert res.exit_code == 0, res.output
+    record = json.loads((tmp_path / "p" / "test.json").read_text())[0]
+    assert (
+        record["instruction"]
+        == "Given a list of movies the user recently enjoyed, please recommend another one the user may like"
+    )
+    titles = '"Film 1", "Film 2", "Film 3", "Film 4"'
+    assert record["input"] == f"The user has enjoyed the following movies: {titles}, please name another one the user would enjoy"
+    # ratings kept whole by default: the command says so
+    assert "note: every rating is a history item the prompt says the user enjoyed, down to 1; --threshold 4" in res.output
+    seed = invoke("data", "llm-records", tmp_path / "t.csv", *table, "--noun", "movies", "--out", tmp_path / "s")
+    assert seed.exit_code == 0, seed.output
+    assert json.loads((tmp_path / "s" / "test.json").read_text())[0]["input"].endswith(
+        "please write a new movies that the user may bought"
+    )
+    bad = invoke("data", "llm-records", tmp_path / "t.csv", *table, "--wording", "fancy", "--out", tmp_path / "b")
+    assert bad.exit_code == 2 and "--wording must be one of seed, plain, got 'fancy'" in bad.output

@@ -296,7 +296,14 @@ def data_llm_records(
         typer.Option(help="Also write train_sample.json: this many training records at random (the seed's preference set)."),
     ] = None,
     threshold: Annotated[Optional[float], typer.Option(help="Keep ratings ≥ this (default: every interaction).")] = None,
-    noun: Annotated[str, typer.Option(help="What the prompts call the items (the seed: books).")] = "items",
+    noun: Annotated[str, typer.Option(help="What the prompts call the items, plural (the seed: books).")] = "items",
+    wording: Annotated[
+        str,
+        typer.Option(
+            help="seed: the seed's sentences verbatim ('recommend a new {noun} … the user may bought'); plain: "
+            "grammatical ones for any noun ('recommend another one the user may like')."
+        ),
+    ] = "seed",
     seed: Annotated[int, typer.Option(help="Seed of the validation and test users' draw.")] = 0,
     user_col: UserColOpt = "user",
     item_col: ItemColOpt = "item",
@@ -323,6 +330,7 @@ def data_llm_records(
             train_sample=train_sample,
             seed=seed,
             noun=noun,
+            wording=wording,
         )
         source_path = None if source == "synthetic" else resolve_source(source, data_dir)
         claim_output(out, overwrite=overwrite, inputs=[source_path, items], kind=RECORDS_KIND)
@@ -335,6 +343,14 @@ def data_llm_records(
         with atomic_dir(out, kind=RECORDS_KIND) as folder:
             counts = write_llm_records(folder, inter, data.catalog, config)
     console.print(", ".join(f"{name}: {n} records" for name, n in counts.items()) + f" → {out}", markup=False, soft_wrap=True)
+    if threshold is None and inter.has_ratings:  # a 1-star rating would be a movie the user "recently enjoys"
+        lowest = float(inter.matrix.data.min()) if inter.nnz else float("nan")
+        console.print(
+            f"note: every rating is a history item the prompt says the user enjoyed, down to {lowest:g}; "
+            "--threshold 4 keeps the ones they liked",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @data_app.command("kaggle")

@@ -22,6 +22,20 @@ from negrec.data.titles import quote
 RECORDS_KIND = "llm-records"  # the marker of a folder `negrec data llm-records` wrote (see data.outputs)
 
 
+WORDINGS = {  # (instruction, history prefix, history suffix) of a record, {noun} the items' plural
+    "seed": (
+        "Given a list of {noun} the user recently enjoys, please recommend a new {noun} that the user may like",
+        "The user has played the following {noun} before: ",
+        ", please write a new {noun} that the user may bought",
+    ),
+    "plain": (
+        "Given a list of {noun} the user recently enjoyed, please recommend another one the user may like",
+        "The user has enjoyed the following {noun}: ",
+        ", please name another one the user would enjoy",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class RecordsConfig:
     """How records are cut from the interactions (the seed's Goodreads files: 10 history titles)."""
@@ -36,12 +50,17 @@ class RecordsConfig:
     train_sample: int | None = None
     seed: int = 0
     noun: str = "items"  # what the prompt calls the items ("books" in the seed, "movies" for MovieLens)
+    # seed: the seed's sentences verbatim with the noun put in ("a new movies … the user may bought": models trained on
+    # the seed's prompts read them as they were trained); plain: grammatical sentences for any plural noun
+    wording: str = "seed"
 
     def __post_init__(self) -> None:
         for name in ("history", "min_history", "train_per_user", "valid", "test", "train_sample"):
             value = getattr(self, name)  # the last three may be None: every user / no sample
             if value is not None and value < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.wording not in WORDINGS:
+            raise ValueError(f"--wording must be one of {', '.join(WORDINGS)}, got {self.wording!r}")
         if not self.noun.strip() or any(c in self.noun for c in '"\n\r'):
             raise ValueError(f"--noun must be plain words (no double quotes or line breaks), got {self.noun!r}")
         if self.min_history > self.history:
@@ -63,13 +82,7 @@ def catalog_titles(titles: list[str], item_ids: np.ndarray) -> list[str]:
 def build_records(inter: Interactions, titles: list[str], config: RecordsConfig) -> dict[str, list[dict]]:
     """{"train", "valid", "test"} record lists (users in id order; valid/test users drawn when sizes are given), and
     "train_sample" when its size is given (drawn after them, so the other files do not depend on it)."""
-    instruction = (
-        f"Given a list of {config.noun} the user recently enjoys, please recommend a new {config.noun} that the user may like"
-    )
-    prefix, suffix = (
-        f"The user has played the following {config.noun} before: ",
-        f", please write a new {config.noun} that the user may bought",
-    )
+    instruction, prefix, suffix = (part.format(noun=config.noun) for part in WORDINGS[config.wording])
 
     def record(items: np.ndarray, p: int) -> dict:
         history = items[max(0, p - config.history) : p]
