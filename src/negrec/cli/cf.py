@@ -83,6 +83,14 @@ TunedOpt = Annotated[
         "when it was tuned on other data) — tuned against tuned, with paired tests."
     ),
 ]
+SampledOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Also sampled metrics, for comparing with papers that report them: uni100 (the held-out item among 100 "
+        "uniform unseen items), pop100 (popularity-drawn), any N; written as sampled.* (they can order systems "
+        "differently from full ranking)."
+    ),
+]
 SeedsOpt = Annotated[
     int,
     typer.Option(
@@ -173,7 +181,7 @@ def _compare(ctx: typer.Context, **o) -> None:
     from negrec.data.outputs import atomic_dir, claim_output
     from negrec.cf.peers import make_peers
     from negrec.experiments.cf_tune import tuned_rows
-    from negrec.experiments.cf import compare, compare_seeds, default_samplers
+    from negrec.experiments.cf import compare, compare_seeds, default_samplers, parse_sampled
 
     out = o["out"]
     with user_errors():
@@ -185,6 +193,9 @@ def _compare(ctx: typer.Context, **o) -> None:
         )
         peers = make_peers([p.strip() for p in (o["peers"] or "").split(",") if p.strip()], config.seed)
         peers.update(tuned_rows([Path(t.strip()) for t in (o["tuned"] or "").split(",") if t.strip()], _data_options(o)))
+        sampled = parse_sampled([x.strip() for x in (o["sampled"] or "").split(",") if x.strip()])
+        if o["seeds"] > 1 and sampled:
+            raise ValueError("--sampled with --seeds: run the seeds' comparisons one by one (not combined yet)")
         prep = prepare_data(o, given or [])
         chosen = given or check_samplers(default_samplers(prep.sampler_catalog.has_genres), config)
         bar = progress_bar("training one model per sampler")
@@ -192,7 +203,7 @@ def _compare(ctx: typer.Context, **o) -> None:
         if o["seeds"] > 1:
             runs, _ = compare_seeds(prep, chosen, config, folder, [config.seed + k for k in range(o["seeds"])], **kw)
         else:
-            runs = compare(prep, chosen, config, folder, **kw)
+            runs = compare(prep, chosen, config, folder, sampled=sampled, **kw)
         write_options(folder, ctx)
     for name, run in runs.items():
         s = run.evaluation.summary()
@@ -223,7 +234,7 @@ TRAIN = [
     *run_block(),
 ]
 COMPARE = [*CTX, keyword("out", CompareOutOpt), keyword("samplers", SamplersOpt, None), keyword("peers", PeersOpt, None)]
-COMPARE += [keyword("tuned", TunedOpt, None)]
+COMPARE += [keyword("tuned", TunedOpt, None), keyword("sampled", SampledOpt, None)]
 COMPARE += [keyword("seeds", SeedsOpt, 1), *data_block()]
 COMPARE += [*settings_parameters(TrainConfig, "compare"), *run_block()]
 app.command("train")(generated("train", _train.__doc__, TRAIN, _train))

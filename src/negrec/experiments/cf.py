@@ -468,11 +468,12 @@ def compare(
     progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
     report_to: str = "none",
     models: dict[str, Recommender] | None = None,
+    sampled: list[tuple[str, str, int]] | None = None,
 ) -> dict[str, CFRun]:
     """Train every sampler with the same split and seeds, fit the other `models` (peers, your own), add popularity /
     random rows, and write the comparison into `out` (None: nothing is written). `progress` wraps the loop over
     samplers (e.g. a rich progress bar)."""
-    return _compare(prep, samplers, config, out, progress, report_to, models)[0]
+    return _compare(prep, samplers, config, out, progress, report_to, models, sampled)[0]
 
 
 def _compare(
@@ -483,6 +484,7 @@ def _compare(
     progress,
     report_to: str = "none",
     models: dict[str, Recommender] | None = None,
+    sampled: list[tuple[str, str, int]] | None = None,
 ) -> tuple[dict[str, CFRun], dict]:
     runs: dict[str, CFRun] = {}
     by_name = {s.name: s for s in samplers}
@@ -500,9 +502,10 @@ def _compare(
     first = samplers[0].name if samplers else next(iter(models or {}), "MostPop")
     options = dict(baseline="uniform" if "uniform" in runs else first, tests=CF_TESTS, seed=config.seed)
     about = _about(prep, config)
+    extra = {"sampled": sampled_table(prep, runs, config, samplers, models or {}, sampled)} if sampled else {}
     if out is not None:
-        write_comparison(out, evals, metrics, plots=plots, bars=["NDCG@10"], settings=about, **options)
-    return runs, {"evals": evals, "metrics": metrics, "about": about, **options}
+        write_comparison(out, evals, metrics, plots=plots, bars=["NDCG@10"], settings=about, extra=extra, **options)
+    return runs, {"evals": evals, "metrics": metrics, "about": about, "extra": extra, **options}
 
 
 def _about(prep: Prepared, config: TrainConfig) -> str:
@@ -543,6 +546,61 @@ def compare_seeds(
         options["settings"] = f"{made['about']}\nmodel seeds {', '.join(map(str, seeds))} (the split fixed)"
         write_comparison(out, evals, made["metrics"], bars=["NDCG@10"], extra={"seeds": spread}, **options)
     return {name: replace(run, evaluation=evals[name]) for name, run in first.items()}, made
+
+
+def parse_sampled(specs: list[str]) -> list[tuple[str, str, int]]:
+    """`uni100` / `pop100` (any N) → (spec, kind, N): the sampled-metrics protocols of `--sampled`."""
+    parsed = []
+    for spec in specs:
+        kind = {"uni": "uniform", "pop": "popularity"}.get(spec[:3])
+        if kind is None or not spec[3:].isdigit() or int(spec[3:]) < 1:
+            raise ValueError(f"--sampled {spec!r}: uni<N> or pop<N>, e.g. uni100 or pop100")
+        parsed.append((spec, kind, int(spec[3:])))
+    return parsed
+
+
+def sampled_table(
+    prep: Prepared,
+    runs: dict[str, CFRun],
+    config: TrainConfig,
+    samplers: list[SamplerConfig],
+    models: dict[str, Recommender],
+    sampled: list[tuple[str, str, int]],
+) -> ResultTable:
+    """HR@10 / NDCG@10 of every row that scores items (RandomRec does not) with each held-out item ranked among N
+    sampled items (`eval.sampled`), for comparing with papers that report them; the caveat is the table's title."""
+    from negrec.eval.sampled import CAVEAT, sampled_metrics
+
+    scorers: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+    for sampler in samplers:
+        run = runs[sampler.name]
+        scorers[sampler.name] = TrainedRecommender.from_result(run.final, prep.train, config.for_sampler(sampler), sampler).score
+    scorers.update({name: model.score for name, model in models.items()})
+    popularity = prep.train.popularity().astype(np.float64)
+    scorers["MostPop"] = lambda users: np.broadcast_to(popularity, (len(users), len(popularity)))
+    truth, known = prep.test.binary(), prep.exclude  # the held-out items themselves are never sampled either
+    title = "Sampled metrics — " + CAVEAT.format(n=" or ".join(sorted({str(n) for _, _, n in sampled}, key=int)))
+    table = ResultTable(title=title)
+    for name, score in scorers.items():
+        row: dict = {"system": name}
+        for spec, kind, n in sampled:
+            found = sampled_metrics(_gathered(score), truth, known, n=n, kind=kind, popularity=popularity, seed=config.seed)
+            row.update({f"{spec} HR@10": found["HR@10"].value, f"{spec} NDCG@10": found["NDCG@10"].value})
+        table.add(row)
+    return table
+
+
+def _gathered(score: Callable[[np.ndarray], np.ndarray], chunk: int = 2048) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """`score(rows, candidates)` from a full-row scorer, chunk by chunk (no entries × items matrix at once)."""
+
+    def scores(rows: np.ndarray, cands: np.ndarray) -> np.ndarray:
+        out = np.empty(cands.shape, dtype=np.float64)
+        for start in range(0, len(rows), chunk):
+            part = slice(start, start + chunk)
+            out[part] = np.take_along_axis(np.asarray(score(rows[part])), cands[part], axis=1)
+        return out
+
+    return scores
 
 
 @dataclass(frozen=True, eq=False)

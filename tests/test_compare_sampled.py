@@ -1,0 +1,39 @@
+"""`cf compare --sampled uni100,pop100` (#40): each scoring row's sampled HR@10 / NDCG@10 in sampled.*, with the
+Krichene & Rendle caveat as the title; MostPop's values equal `sampled_metrics` run directly on the same split."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from negrec.cli import app
+from negrec.data.synthetic import generate
+from negrec.data.tabular import Dataset
+from negrec.eval.sampled import sampled_metrics
+from negrec.experiments.cf import prepare
+
+
+def test_sampled_table_rows_and_an_independent_mostpop(tmp_path):
+    out = tmp_path / "c"
+    args = ["cf", "compare", "--samplers", "uniform", "--epochs", "1", "--dim", "8", "--sampled", "uni100,pop50"]
+    res = CliRunner().invoke(app, [*args, "--out", str(out)], terminal_width=300)
+    assert res.exit_code == 0, res.output
+    table = json.loads((out / "sampled.json").read_text())
+    assert "Krichene & Rendle" in table["title"] and "among 50 or 100 sampled items" in table["title"]
+    rows = {r["system"]: r for r in table["rows"]}
+    assert list(rows) == ["uniform", "MostPop"]  # RandomRec scores nothing
+    data = generate()
+    prep = prepare(Dataset("synthetic", data.catalog, data.interactions), "leave-last-out")
+    pop = prep.train.popularity().astype(np.float64)
+    for spec, kind, n in (("uni100", "uniform", 100), ("pop50", "popularity", 50)):
+        direct = sampled_metrics(lambda r, c: pop[c], prep.test.binary(), prep.exclude, n=n, kind=kind, popularity=pop, seed=123)
+        assert rows["MostPop"][f"{spec} NDCG@10"] == pytest.approx(direct["NDCG@10"].value)
+        assert rows["MostPop"][f"{spec} HR@10"] == pytest.approx(direct["HR@10"].value)
+
+
+def test_a_bad_sampled_spec_is_refused_before_training(tmp_path):
+    res = CliRunner().invoke(app, ["cf", "compare", "--sampled", "uni", "--out", str(tmp_path / "c")], terminal_width=300)
+    assert res.exit_code == 2 and "--sampled 'uni': uni<N> or pop<N>" in res.output
