@@ -37,3 +37,13 @@ def test_sampled_table_rows_and_an_independent_mostpop(tmp_path):
 def test_a_bad_sampled_spec_is_refused_before_training(tmp_path):
     res = CliRunner().invoke(app, ["cf", "compare", "--sampled", "uni", "--out", str(tmp_path / "c")], terminal_width=300)
     assert res.exit_code == 2 and "--sampled 'uni': uni<N> or pop<N>" in res.output
+
+
+def test_python_compare_returns_the_sampled_table():
+    import negrec
+    from negrec.cf.trainer import TrainConfig
+
+    result = negrec.compare("synthetic", ["uniform"], config=TrainConfig(epochs=1, dim=8), sampled=["uni100"])
+    assert [r["system"] for r in result.sampled.rows] == ["uniform", "MostPop"]
+    with pytest.raises(ValueError, match="uni<N> or pop<N>"):
+        negrec.compare("synthetic", ["uniform"], sampled=["top100"])

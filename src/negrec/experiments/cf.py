@@ -612,6 +612,7 @@ class Comparison:
     table: ResultTable
     paired: ResultTable
     seeds: ResultTable | None = None  # with several seeds: each system's mean, std and t-interval over them
+    sampled: ResultTable | None = None  # with `sampled`: each scoring row's uni<N> / pop<N> metrics
 
     @property
     def finding(self) -> str:
@@ -647,27 +648,32 @@ def compare_samplers(
     threshold: float | None = None,
     models: dict[str, Recommender] | None = None,
     seeds: list[int] | None = None,
+    sampled: list[str] | None = None,
 ) -> Comparison:
     """One call from Python: load `dataset` (a name, a path, 'synthetic' or a `Dataset`), apply `protocol`, train
     every sampler spec with `config` on the same split — and fit any other `Recommender` in `models` ({row name:
     recommender}: your own model, a peer library's) on it — and return the comparison (also written to `out` if
     given). Samplers the data cannot serve (genres) are refused before any training. `seeds`: the whole comparison
-    once per model seed (`compare_seeds`: per-user metrics averaged over seeds, and a table over seeds)."""
+    once per model seed (`compare_seeds`: per-user metrics averaged over seeds, and a table over seeds). `sampled`:
+    also sampled metrics such as ["uni100", "pop100"] (`sampled_table`; one seed only)."""
     from negrec.report.compare import comparison_tables
 
     configs = [as_config(s) for s in samplers]  # the Python edge: each spec parsed once
     for sampler in configs:
         config.for_sampler(sampler)  # an impossible pairing fails here, by name
     check_models(models or {}, [*(c.name for c in configs), *REFERENCE_ROWS])
+    protocols = parse_sampled(list(sampled or []))
+    if protocols and seeds is not None:
+        raise ValueError("sampled with seeds: compare the seeds one by one (not combined yet)")
     data = dataset if isinstance(dataset, Dataset) else load_cf_dataset(dataset, data_dir, table=table)
     prep = prepare(data, protocol, seed=split_seed, val_size=val_size, threshold=threshold)
     check_samplers_fit(prep, configs)
     folder = None if out is None else Path(out)
     if seeds is None:
-        runs, made = _compare(prep, configs, config, folder, None, models=models)
+        runs, made = _compare(prep, configs, config, folder, None, models=models, sampled=protocols)
     else:
         runs, made = compare_seeds(prep, configs, config, folder, list(seeds), models=models)
     metrics_table, paired = comparison_tables(
         made["evals"], made["metrics"], baseline=made["baseline"], tests=made["tests"], seed=made["seed"]
     )
-    return Comparison(runs, metrics_table, paired, made.get("spread"))
+    return Comparison(runs, metrics_table, paired, made.get("spread"), made.get("extra", {}).get("sampled"))
