@@ -47,3 +47,16 @@ def test_python_compare_returns_the_sampled_table():
     assert [r["system"] for r in result.sampled.rows] == ["uniform", "MostPop"]
     with pytest.raises(ValueError, match="uni<N> or pop<N>"):
         negrec.compare("synthetic", ["uniform"], sampled=["top100"])
+
+
+def test_sampled_over_seeds_is_the_mean_of_each_seeds_table(tmp_path):
+    out = tmp_path / "c"
+    args = ["cf", "compare", "--samplers", "uniform", "--epochs", "1", "--dim", "8", "--sampled", "uni100", "--seeds", "2"]
+    res = CliRunner().invoke(app, [*args, "--out", str(out)], terminal_width=300)
+    assert res.exit_code == 0, res.output
+    per_seed = [json.loads((out / f"seed{s}" / "sampled.json").read_text())["rows"] for s in (123, 124)]
+    merged = json.loads((out / "sampled.json").read_text())
+    assert merged["title"].startswith("over 2 seeds: Sampled metrics")
+    for i, row in enumerate(merged["rows"]):
+        assert row["uni100 NDCG@10"] == pytest.approx((per_seed[0][i]["uni100 NDCG@10"] + per_seed[1][i]["uni100 NDCG@10"]) / 2)
+    assert per_seed[0][0]["uni100 NDCG@10"] != per_seed[1][0]["uni100 NDCG@10"]  # the model seeds differ

@@ -194,16 +194,14 @@ def _compare(ctx: typer.Context, **o) -> None:
         peers = make_peers([p.strip() for p in (o["peers"] or "").split(",") if p.strip()], config.seed)
         peers.update(tuned_rows([Path(t.strip()) for t in (o["tuned"] or "").split(",") if t.strip()], _data_options(o)))
         sampled = parse_sampled([x.strip() for x in (o["sampled"] or "").split(",") if x.strip()])
-        if o["seeds"] > 1 and sampled:
-            raise ValueError("--sampled with --seeds: run the seeds' comparisons one by one (not combined yet)")
         prep = prepare_data(o, given or [])
         chosen = given or check_samplers(default_samplers(prep.sampler_catalog.has_genres), config)
         bar = progress_bar("training one model per sampler")
-        kw = dict(progress=bar, report_to=o["report_to"].value, models=peers)
+        kw = dict(progress=bar, report_to=o["report_to"].value, models=peers, sampled=sampled)
         if o["seeds"] > 1:
             runs, _ = compare_seeds(prep, chosen, config, folder, [config.seed + k for k in range(o["seeds"])], **kw)
         else:
-            runs = compare(prep, chosen, config, folder, sampled=sampled, **kw)
+            runs = compare(prep, chosen, config, folder, **kw)
         write_options(folder, ctx)
     for name, run in runs.items():
         s = run.evaluation.summary()

@@ -524,27 +524,40 @@ def compare_seeds(
     progress=None,
     report_to: str = "none",
     models: dict[str, Recommender] | None = None,
+    sampled: list[tuple[str, str, int]] | None = None,
 ) -> tuple[dict[str, CFRun], dict]:
     """The comparison once per seed (model, sampler and reference seeds; the split stays), each written to
     `out/seed<k>/`, and the comparison over seeds in `out`: per-user metrics averaged over the seeds (the paired
-    tests pair those means), and `seeds.*`, each system's mean, std and t-interval over seeds. Runs: each system's
-    first-seed run carrying the averaged evaluation."""
-    from negrec.report.compare import seeds_table
+    tests pair those means), `seeds.*`, each system's mean, std and t-interval over seeds, and with `sampled` the
+    sampled metrics' mean over seeds. Runs: each system's first-seed run carrying the averaged evaluation."""
+    from negrec.report.compare import mean_table, seeds_table
 
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds: distinct seeds, at least one, got {seeds!r}")
     per_seed = [
-        _compare(prep, samplers, replace(config, seed=s), None if out is None else out / f"seed{s}", progress, report_to, models)
+        _compare(
+            prep,
+            samplers,
+            replace(config, seed=s),
+            None if out is None else out / f"seed{s}",
+            progress,
+            report_to,
+            models,
+            sampled,
+        )
         for s in seeds
     ]
     first, made = per_seed[0]
     evals = {name: average_evaluations([runs[name].evaluation for runs, _ in per_seed]) for name in first}
     spread = seeds_table({name: [runs[name].evaluation.summary() for runs, _ in per_seed] for name in first}, CF_TESTS)
-    made = {**made, "evals": evals, "spread": spread}
+    extra = {"seeds": spread}
+    if sampled:
+        extra["sampled"] = mean_table([m["extra"]["sampled"] for _, m in per_seed], f"over {len(seeds)} seeds: ")
+    made = {**made, "evals": evals, "spread": spread, "extra": extra}
     if out is not None:
         options = {k: made[k] for k in ("baseline", "tests", "seed")}
         options["settings"] = f"{made['about']}\nmodel seeds {', '.join(map(str, seeds))} (the split fixed)"
-        write_comparison(out, evals, made["metrics"], bars=["NDCG@10"], extra={"seeds": spread}, **options)
+        write_comparison(out, evals, made["metrics"], bars=["NDCG@10"], extra=extra, **options)
     return {name: replace(run, evaluation=evals[name]) for name, run in first.items()}, made
 
 
@@ -655,7 +668,7 @@ def compare_samplers(
     recommender}: your own model, a peer library's) on it — and return the comparison (also written to `out` if
     given). Samplers the data cannot serve (genres) are refused before any training. `seeds`: the whole comparison
     once per model seed (`compare_seeds`: per-user metrics averaged over seeds, and a table over seeds). `sampled`:
-    also sampled metrics such as ["uni100", "pop100"] (`sampled_table`; one seed only)."""
+    also sampled metrics such as ["uni100", "pop100"] (`sampled_table`; over seeds, their mean)."""
     from negrec.report.compare import comparison_tables
 
     configs = [as_config(s) for s in samplers]  # the Python edge: each spec parsed once
@@ -663,8 +676,6 @@ def compare_samplers(
         config.for_sampler(sampler)  # an impossible pairing fails here, by name
     check_models(models or {}, [*(c.name for c in configs), *REFERENCE_ROWS])
     protocols = parse_sampled(list(sampled or []))
-    if protocols and seeds is not None:
-        raise ValueError("sampled with seeds: compare the seeds one by one (not combined yet)")
     data = dataset if isinstance(dataset, Dataset) else load_cf_dataset(dataset, data_dir, table=table)
     prep = prepare(data, protocol, seed=split_seed, val_size=val_size, threshold=threshold)
     check_samplers_fit(prep, configs)
@@ -672,7 +683,7 @@ def compare_samplers(
     if seeds is None:
         runs, made = _compare(prep, configs, config, folder, None, models=models, sampled=protocols)
     else:
-        runs, made = compare_seeds(prep, configs, config, folder, list(seeds), models=models)
+        runs, made = compare_seeds(prep, configs, config, folder, list(seeds), models=models, sampled=protocols)
     metrics_table, paired = comparison_tables(
         made["evals"], made["metrics"], baseline=made["baseline"], tests=made["tests"], seed=made["seed"]
     )

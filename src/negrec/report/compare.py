@@ -151,6 +151,17 @@ def seeds_table(summaries: dict[str, list[dict[str, float]]], metrics: Sequence[
     return table
 
 
+def mean_table(tables: list[ResultTable], prefix: str = "") -> ResultTable:
+    """Tables of the same systems and columns (one per seed) as one: each numeric cell the mean over them."""
+    merged = ResultTable(title=prefix + tables[0].title)
+    for i, row in enumerate(tables[0].rows):
+        rows = [t.rows[i] for t in tables]
+        if any(r["system"] != row["system"] for r in rows):
+            raise ValueError(f"row {i}: the tables list other systems ({[r['system'] for r in rows]})")
+        merged.add({k: v if k == "system" else float(np.mean([r[k] for r in rows])) for k, v in row.items()})
+    return merged
+
+
 def write_comparison(
     folder: str | Path,
     evals: dict[str, Evaluation],
