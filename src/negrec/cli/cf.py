@@ -91,6 +91,15 @@ SampledOpt = Annotated[
         "differently from full ranking)."
     ),
 ]
+FoldsOpt = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="k-fold cross-validation instead of --protocol: the entries shuffled (--seed) into K folds, each testing "
+        "once (OUT/fold<f>/); OUT/ compares each user's metrics averaged over the folds, with folds.* (mean, std, "
+        "t-interval over folds). Ratings ≥ 4 (or --threshold) are the positives.",
+    ),
+]
 SeedsOpt = Annotated[
     int,
     typer.Option(
@@ -181,7 +190,7 @@ def _compare(ctx: typer.Context, **o) -> None:
     from negrec.data.outputs import atomic_dir, claim_output
     from negrec.cf.peers import make_peers
     from negrec.experiments.cf_tune import tuned_rows
-    from negrec.experiments.cf import compare, compare_seeds, default_samplers, parse_sampled
+    from negrec.experiments.cf import compare, compare_folds, compare_seeds, default_samplers, parse_sampled, prepare_fold
 
     out = o["out"]
     with user_errors():
@@ -194,11 +203,19 @@ def _compare(ctx: typer.Context, **o) -> None:
         peers = make_peers([p.strip() for p in (o["peers"] or "").split(",") if p.strip()], config.seed)
         peers.update(tuned_rows([Path(t.strip()) for t in (o["tuned"] or "").split(",") if t.strip()], _data_options(o)))
         sampled = parse_sampled([x.strip() for x in (o["sampled"] or "").split(",") if x.strip()])
-        prep = prepare_data(o, given or [])
+        prep = prepare_data(o, given or [], say=o["folds"] == 1)
+        if o["folds"] > 1:  # the folds replace the protocol's split: say what the first fold holds
+            first = prepare_fold(prep.data, o["folds"], 0, seed=o["seed"], threshold=o["threshold"])
+            typer.echo(f"{first.describe()} (and {o['folds'] - 1} more folds)")
         chosen = given or check_samplers(default_samplers(prep.sampler_catalog.has_genres), config)
         bar = progress_bar("training one model per sampler")
         kw = dict(progress=bar, report_to=o["report_to"].value, models=peers, sampled=sampled)
-        if o["seeds"] > 1:
+        if o["folds"] > 1:
+            if o["seeds"] > 1:
+                raise ValueError("--folds and --seeds: choose one way of repeating the comparison")
+            folds = dict(split_seed=o["seed"], threshold=o["threshold"], clusters=prep.cluster_spec)
+            runs, _ = compare_folds(prep.data, o["folds"], chosen, config, folder, **folds, **kw)
+        elif o["seeds"] > 1:
             runs, _ = compare_seeds(prep, chosen, config, folder, [config.seed + k for k in range(o["seeds"])], **kw)
         else:
             runs = compare(prep, chosen, config, folder, **kw)
@@ -233,7 +250,7 @@ TRAIN = [
 ]
 COMPARE = [*CTX, keyword("out", CompareOutOpt), keyword("samplers", SamplersOpt, None), keyword("peers", PeersOpt, None)]
 COMPARE += [keyword("tuned", TunedOpt, None), keyword("sampled", SampledOpt, None)]
-COMPARE += [keyword("seeds", SeedsOpt, 1), *data_block()]
+COMPARE += [keyword("seeds", SeedsOpt, 1), keyword("folds", FoldsOpt, 1), *data_block()]
 COMPARE += [*settings_parameters(TrainConfig, "compare"), *run_block()]
 app.command("train")(generated("train", _train.__doc__, TRAIN, _train))
 app.command("compare")(generated("compare", _compare.__doc__, COMPARE, _compare))

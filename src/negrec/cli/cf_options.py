@@ -107,9 +107,9 @@ def check_samplers(specs: list[str], config) -> list:
     return samplers
 
 
-def prepare_data(options: dict, samplers: list):
+def prepare_data(options: dict, samplers: list, *, say: bool = True):
     """Load and split the dataset of a command's data options, give the cluster samplers their interest clusters,
-    then check the samplers against it (genres or clusters) before any training."""
+    then check the samplers against it (genres or clusters) before any training; `say`: print its data line."""
     from negrec.cli.common import table_options
     from negrec.launch import is_main_process
     from negrec.experiments.cf import check_samplers_fit, load_cf_dataset, prepare, with_clusters
@@ -131,6 +131,6 @@ def prepare_data(options: dict, samplers: list):
     prep = prepare(data, protocol, seed=o["seed"], val_size=o["val_size"], threshold=o.get("threshold"))
     prep = with_clusters(prep, definition, o["seed"])
     check_samplers_fit(prep, samplers)
-    if is_main_process():  # under a launch, rank 0 speaks for all
+    if say and is_main_process():  # under a launch, rank 0 speaks for all
         typer.echo(prep.describe())
     return prep

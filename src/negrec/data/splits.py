@@ -86,6 +86,24 @@ def _time_rank(data: Interactions) -> tuple[np.ndarray, np.ndarray]:
     return _rank_within_user(data, data.matrix.indices, keys)  # timestamp ties broken by item id
 
 
+def kfold_split(data: Interactions, k: int = 5, fold: int = 0, seed: int = 123) -> Split:
+    """Fold `fold` of a k-fold split of the entries: all entries shuffled once (seeded), every k-th of that order from
+    position `fold` tests, the rest trains (no validation part); test entries of users or items without a training
+    entry are left out. Over the k folds every entry tests exactly once."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
+        raise ValueError(f"k: at least 2 folds, got {k!r}")
+    if isinstance(fold, bool) or not isinstance(fold, (int, np.integer)) or not 0 <= fold < k:
+        raise ValueError(f"fold: one of 0..{k - 1}, got {fold!r}")
+    if data.nnz < k:
+        raise ValueError(f"{k} folds need at least {k} entries, got {data.nnz}")
+    in_fold = np.zeros(data.nnz, dtype=bool)
+    in_fold[np.random.default_rng(seed).permutation(data.nnz)[fold::k]] = True
+    train = data.select(~in_fold)
+    keep = (train.user_counts() > 0)[data.entry_users()] & (train.popularity() > 0)[data.matrix.indices]
+    empty = np.zeros(data.nnz, dtype=bool)
+    return Split(train=train, valid=data.select(empty), test=data.select(in_fold & keep))
+
+
 def temporal_split(data: Interactions, test_size: float = 0.2, val_size: float = 0.1) -> Split:
     """Global temporal split: all entries ordered by timestamp (ties in entry order), the latest `test_size` fraction
     tests, the `val_size` before it validates, the rest trains — no entry of the future informs the past, as in

@@ -46,17 +46,26 @@ class Evaluation:
 
 
 def average_evaluations(evals: list[Evaluation]) -> Evaluation:
-    """One system's evaluations over seeds (the same rows): each metric's value and per-row vector averaged, so paired
-    tests pair each row's mean over seeds. Genre gaps are left out (they do not average)."""
+    """One system's evaluations over seeds or folds (the same rows): each metric's value averaged, and each row's
+    value averaged over the evaluations that score it (NaN where none does), so paired tests pair each row's mean.
+    Genre gaps are left out (they do not average)."""
     if not evals:
         raise ValueError("evals: at least one evaluation to average")
     names = [m for m in evals[0].metrics if all(m in e.metrics for e in evals)]
     metrics = {}
     for m in names:
         vectors = [e.metrics[m].per_user for e in evals]
-        per_user = None if any(v is None for v in vectors) else np.mean(np.stack(vectors), axis=0)
+        per_user = None if any(v is None for v in vectors) else _row_means(np.stack(vectors))
         metrics[m] = MetricResult(float(np.mean([e.metrics[m].value for e in evals])), per_user)
     return Evaluation(metrics, n_rows=evals[0].n_rows, n_valid=evals[0].n_valid)
+
+
+def _row_means(stacked: np.ndarray) -> np.ndarray:
+    """Column means over the finite entries (NaN where a column has none), without numpy's empty-slice warning."""
+    finite = np.isfinite(stacked)
+    count = finite.sum(axis=0)
+    total = np.where(finite, stacked, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def _check_ks(ks) -> list[int]:

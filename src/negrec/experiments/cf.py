@@ -20,10 +20,11 @@ from negrec.data.formats import detect_format, resolve_source
 from negrec.data.interactions import Interactions
 from negrec.data.io import read_json, write_json
 from negrec.data.kaggle import load_kaggle
-from negrec.data.splits import leave_last_out, per_user_ratio_split, ratio_split, temporal_split
+from negrec.data.splits import kfold_split, leave_last_out, per_user_ratio_split, ratio_split, temporal_split
 from negrec.data.synthetic import SyntheticConfig, generate
 from negrec.data.tabular import Dataset, TableOptions, load_item_file, load_movielens_100k, load_movielens_latest, load_table
 from negrec.eval.evaluate import Evaluation, average_evaluations, evaluate
+from negrec.eval.metrics import MetricResult
 from negrec.recommender import Recommender
 from negrec.errors import DataError
 from negrec.report.columns import CF_GENRES, CF_TABLE, CF_TESTS
@@ -194,6 +195,22 @@ def prepare(
             )
         return Prepared(data, split.train, split.valid, split.valid, split.train.binary(), how=how)
     raise ValueError(f"unknown protocol {protocol!r}")
+
+
+def prepare_fold(data: Dataset, k: int, fold: int, *, seed: int = 123, threshold: float | None = None) -> Prepared:
+    """Fold `fold` of a k-fold split (`data.splits.kfold_split`): its entries test, the others train; with ratings,
+    positives are those ≥ `threshold` (default 4, as the ratio protocol), split before thresholding like it."""
+    inter = data.interactions
+    split = kfold_split(inter, k, fold, seed)
+    graded = inter.has_ratings
+    threshold = 4.0 if threshold is None else threshold
+    train = split.train.at_least(threshold) if graded else split.train
+    test = split.test.at_least(threshold) if graded else split.test
+    if not test.nnz:
+        raise ValueError(f"{data.name}: fold {fold} of {k} has no test positive (too few entries for {k} folds)")
+    positives = f"ratings ≥ {threshold:g} are positives" if graded else "every entry a positive"
+    how = f"{k}-fold: fold {fold} of the entries (shuffled with seed {seed}) tests, the other {k - 1} train, {positives}"
+    return Prepared(data, train, None, test, train.binary(), np.flatnonzero(split.train.popularity() == 0), how=how)
 
 
 def with_clusters(prep: Prepared, definition: ClusterDefinition, seed: int) -> Prepared:
@@ -520,45 +537,90 @@ def compare_seeds(
     config: TrainConfig,
     out: Path | None,
     seeds: list[int],
+    **options,
+) -> tuple[dict[str, CFRun], dict]:
+    """The comparison once per model seed (model, sampler and reference seeds; the split stays) in `out/seed<k>/`, and
+    over the seeds in `out` (`compare_over`)."""
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise ValueError(f"seeds: distinct seeds, at least one, got {seeds!r}")
+    parts = [(f"seed{s}", prep, replace(config, seed=s)) for s in seeds]
+    note = f"model seeds {', '.join(map(str, seeds))} (the split fixed)"
+    return compare_over(parts, samplers, out, what="seeds", note=note, **options)
+
+
+def compare_folds(
+    data: Dataset,
+    k: int,
+    samplers: list[SamplerConfig],
+    config: TrainConfig,
+    out: Path | None,
     *,
+    split_seed: int = 123,
+    threshold: float | None = None,
+    clusters: tuple[ClusterDefinition, int] | None = None,
+    **options,
+) -> tuple[dict[str, CFRun], dict]:
+    """k-fold cross-validation: the comparison once per fold (`prepare_fold`; embedding `clusters` learned again from
+    each fold's training part) in `out/fold<f>/`, and over the folds in `out` (`compare_over`: each user's metric
+    averaged over the folds that test them)."""
+    preps = [prepare_fold(data, k, f, seed=split_seed, threshold=threshold) for f in range(k)]
+    preps = [with_clusters(p, *clusters) for p in preps] if clusters else preps
+    parts = [(f"fold{f}", prep, config) for f, prep in enumerate(preps)]
+    return compare_over(parts, samplers, out, what="folds", note=f"{k} folds of the entries, split seed {split_seed}", **options)
+
+
+def compare_over(
+    parts: list[tuple[str, Prepared, TrainConfig]],
+    samplers: list[SamplerConfig],
+    out: Path | None,
+    *,
+    what: str,
+    note: str,
     progress=None,
     report_to: str = "none",
     models: dict[str, Recommender] | None = None,
     sampled: list[tuple[str, str, int]] | None = None,
 ) -> tuple[dict[str, CFRun], dict]:
-    """The comparison once per seed (model, sampler and reference seeds; the split stays), each written to
-    `out/seed<k>/`, and the comparison over seeds in `out`: per-user metrics averaged over the seeds (the paired
-    tests pair those means), `seeds.*`, each system's mean, std and t-interval over seeds, and with `sampled` the
-    sampled metrics' mean over seeds. Runs: each system's first-seed run carrying the averaged evaluation."""
+    """The comparison once per part (a seed, a fold), each in `out/<label>/`, and in `out` the comparison over them:
+    each user's metrics averaged over the parts that score them (the paired tests pair those means), `<what>.*` with
+    each system's mean, std and t-interval over the parts, and with `sampled` the sampled metrics' mean. Runs: each
+    system's first-part run carrying the averaged evaluation."""
     from negrec.report.compare import mean_table, seeds_table
 
-    if len(set(seeds)) != len(seeds) or not seeds:
-        raise ValueError(f"seeds: distinct seeds, at least one, got {seeds!r}")
-    per_seed = [
-        _compare(
-            prep,
-            samplers,
-            replace(config, seed=s),
-            None if out is None else out / f"seed{s}",
-            progress,
-            report_to,
-            models,
-            sampled,
-        )
-        for s in seeds
+    done = [
+        _compare(prep, samplers, config, None if out is None else out / label, progress, report_to, models, sampled)
+        for label, prep, config in parts
     ]
-    first, made = per_seed[0]
-    evals = {name: average_evaluations([runs[name].evaluation for runs, _ in per_seed]) for name in first}
-    spread = seeds_table({name: [runs[name].evaluation.summary() for runs, _ in per_seed] for name in first}, CF_TESTS)
-    extra = {"seeds": spread}
+    first, made = done[0]
+    n_users = parts[0][1].data.interactions.n_users
+    # each part's per-user vectors on every user (NaN where a part does not test one: folds test different users)
+    on_all = [
+        {name: _on_all_users(run.evaluation, prep.test_users(), n_users) for name, run in runs.items()}
+        for (runs, _), (_, prep, _) in zip(done, parts)
+    ]
+    evals = {name: average_evaluations([part[name] for part in on_all]) for name in first}
+    spread = seeds_table({name: [runs[name].evaluation.summary() for runs, _ in done] for name in first}, CF_TESTS, what)
+    extra = {what: spread}
     if sampled:
-        extra["sampled"] = mean_table([m["extra"]["sampled"] for _, m in per_seed], f"over {len(seeds)} seeds: ")
+        extra["sampled"] = mean_table([m["extra"]["sampled"] for _, m in done], f"over {len(done)} {what}: ")
     made = {**made, "evals": evals, "spread": spread, "extra": extra}
     if out is not None:
         options = {k: made[k] for k in ("baseline", "tests", "seed")}
-        options["settings"] = f"{made['about']}\nmodel seeds {', '.join(map(str, seeds))} (the split fixed)"
+        options["settings"] = f"{made['about']}\n{note}"
         write_comparison(out, evals, made["metrics"], bars=["NDCG@10"], extra=extra, **options)
     return {name: replace(run, evaluation=evals[name]) for name, run in first.items()}, made
+
+
+def _on_all_users(ev: Evaluation, users: np.ndarray, n_users: int) -> Evaluation:
+    """`ev` with every per-user vector spread over all `n_users` users (NaN for those it does not score)."""
+    metrics = {}
+    for name, result in ev.metrics.items():
+        full = None
+        if result.per_user is not None:
+            full = np.full(n_users, np.nan)
+            full[users] = result.per_user
+        metrics[name] = MetricResult(result.value, full)
+    return Evaluation(metrics, n_rows=n_users, n_valid=ev.n_valid)
 
 
 def parse_sampled(specs: list[str]) -> list[tuple[str, str, int]]:

@@ -138,12 +138,12 @@ def finding(table: ResultTable, paired: ResultTable, metric: str, baseline: str 
     return text + f" Against {baseline}: {ci}."
 
 
-def seeds_table(summaries: dict[str, list[dict[str, float]]], metrics: Sequence[str]) -> ResultTable:
-    """Each system's metrics over seeds: mean, standard deviation and the Student-t 95% CI of the mean (independent
-    runs; the split is the same, the model, sampler and reference seeds differ)."""
-    table = ResultTable(title="Over seeds (mean, std and 95% t-interval of the mean over independent runs)")
+def seeds_table(summaries: dict[str, list[dict[str, float]]], metrics: Sequence[str], what: str = "seeds") -> ResultTable:
+    """Each system's metrics over repeated runs (model seeds on one split, or the folds of a k-fold split): mean,
+    standard deviation and the Student-t 95% CI of the mean."""
+    table = ResultTable(title=f"Over {what} (mean, std and 95% t-interval of the mean over the runs)")
     for name, runs in summaries.items():
-        row: dict = {"system": name, "seeds": len(runs)}
+        row: dict = {"system": name, what: len(runs)}
         for m in metrics:
             s = over_seeds(np.array([r[m] for r in runs]))
             row.update({m: s.mean, f"{m} std": s.std, f"{m} ci_low": s.ci_low, f"{m} ci_high": s.ci_high})
