@@ -168,6 +168,50 @@ def softmax_loss(
     return (torch.logsumexp(logits, dim=1) - logits[:, 0]).mean()
 
 
+# the bit patterns of −inf as the signed integers of the same width: a bool mask times this, viewed as floats, is
+# 0.0 where False and −inf where True — one vectorised integer pass, where CPU `masked_fill_` is ~40× slower
+_NEG_INF_BITS = {torch.float32: (torch.int32, -(2**23)), torch.float64: (torch.int64, -(2**52))}
+
+
+def additive_mask(hit: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A fresh `dtype` tensor: 0 where `hit` is False, −inf where it is True (added to logits, it masks them)."""
+    if dtype not in _NEG_INF_BITS:
+        return torch.zeros(hit.shape, dtype=dtype, device=hit.device).masked_fill_(hit, float("-inf"))
+    as_int, bits = _NEG_INF_BITS[dtype]
+    return hit.to(as_int).mul_(bits).view(dtype)
+
+
+class _SharedSoftmax(torch.autograd.Function):
+    """Mean softmax cross-entropy of B rows against one shared list of C candidates, row b's target at column b:
+    logits = scale · U Iᵀ + column + mask (−inf at the accidental hits, never on the diagonal). The (B, C) logits are
+    the only matrix kept, and the backward turns them into softmax − one-hot: no mask is cloned or applied twice.
+    torch's fused (log-)softmax kernels, not logsumexp and exp: on CPU these two are 2–4× slower on rows holding −inf."""
+
+    @staticmethod
+    def forward(ctx, users, items, column, hit, scale: float):
+        bias = additive_mask(hit, users.dtype)
+        bias.diagonal().zero_()  # each row's own target is always scored
+        if column is not None:
+            bias.add_(column)
+        logits = torch.addmm(bias, users, items.T, alpha=scale)
+        loss = torch.log_softmax(logits, dim=1).diagonal().mean().neg()
+        ctx.scale = scale
+        ctx.save_for_backward(users, items, logits)
+        return loss
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        users, items, logits = ctx.saved_tensors
+        p = torch.softmax(logits, dim=1)
+        p.diagonal().sub_(1.0)
+        p.mul_(grad * (ctx.scale / len(users)))  # d loss / d logits, times the scale the GEMMs' gradients carry
+        grad_users = torch.mm(p, items) if ctx.needs_input_grad[0] else None
+        grad_items = torch.mm(p.T, users) if ctx.needs_input_grad[1] else None
+        grad_column = p.sum(0).div_(ctx.scale) if ctx.needs_input_grad[2] else None
+        return grad_users, grad_items, grad_column, None, None
+
+
 def shared_softmax_loss(
     users: torch.Tensor,
     items: torch.Tensor,
@@ -180,28 +224,21 @@ def shared_softmax_loss(
     (row b's at column b), in one fused matrix product and cross-entropy: logits u·i/τ + b_i/τ − shift_i, columns
     masked where `ok` is False except each row's target. User and global biases are left out: a softmax over one
     row is unchanged by a constant added to all its logits."""
-    column = (
-        torch.zeros(items.shape[0], dtype=users.dtype, device=users.device)
-        if item_bias is None
-        else item_bias.reshape(-1) / temperature
-    )
+    column = None if item_bias is None else item_bias.reshape(-1) / temperature
     if shift is not None:
-        column = column - shift
-    logits = torch.addmm(column.unsqueeze(0), users, items.T, alpha=1.0 / temperature)
-    keep = ok.clone()
-    keep.diagonal().fill_(True)
-    return F.cross_entropy(logits.masked_fill(~keep, float("-inf")), torch.arange(len(users), device=users.device))
+        column = -shift if column is None else column - shift
+    return _SharedSoftmax.apply(users, items, column, ~ok, 1.0 / temperature)
 
 
 def batch_softmax_loss(logits: torch.Tensor, mask: torch.Tensor, logq: torch.Tensor | None = None) -> torch.Tensor:
     """Softmax over a candidate set the batch shares (in-batch, MNS): `logits` (B, C) with row b's positive at column
     b, `mask` (B, C) its usable negatives (accidental hits False; the positive is always kept), `logq` (C,) log
     expected counts subtracted from every column; mean cross-entropy over rows."""
+    bias = additive_mask(~mask, logits.dtype)
+    bias.diagonal().zero_()
     if logq is not None:
-        logits = logits - logq
-    keep = mask.clone()
-    keep.diagonal().fill_(True)
-    return F.cross_entropy(logits.masked_fill(~keep, float("-inf")), torch.arange(len(logits), device=logits.device))
+        bias.sub_(logq)
+    return F.cross_entropy(logits + bias, torch.arange(len(logits), device=logits.device))
 
 
 def averaged_terms(loss: str, mask: torch.Tensor) -> float:
