@@ -142,3 +142,25 @@ def test_contains_rows_of_candidates_across_lookup_blocks(width):
     expected = [[(u, i) in known for i in row] for u, row in zip(q_users.tolist(), q_items.tolist())]
     assert got.shape == (rows, width) and got.tolist() == expected
     assert inter.contains(q_users[:, None], q_items).tolist() == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), min_size=0, max_size=60),
+    st.lists(st.integers(0, 6), min_size=1, max_size=8),
+    st.lists(st.integers(-2, 11), min_size=0, max_size=12),
+)
+def test_contains_outer_matches_python_set(pairs, users, items):
+    """Every user against one shared candidate list (repeats and out-of-range items included), as a Python set says."""
+    inter = Interactions.from_arrays(
+        np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64), n_users=7, n_items=10
+    )
+    got = inter.contains_outer(np.array(users), np.array(items, dtype=np.int64))
+    assert got.shape == (len(users), len(items))
+    assert got.tolist() == [[(u, i) in set(pairs) for i in items] for u in users]
+
+
+def test_contains_outer_refuses_a_grid():
+    inter = Interactions.from_arrays(np.array([0]), np.array([1]), n_users=1, n_items=2)
+    with pytest.raises(ValueError, match="1-d users and items"):
+        inter.contains_outer(np.array([0]), np.array([[1]]))

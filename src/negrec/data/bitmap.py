@@ -35,3 +35,28 @@ def lookup(bits, users, items, n_items):  # pragma: no cover - compiled
         for j in range(k):
             out[offset + j] = (q[j] >= 0) & ((byte[j] >> (q[j] & 7)) & 1 == 1)
     return out.reshape(items.shape)
+
+
+@numba.njit(cache=True, nogil=True)
+def outer_hits(indptr, indices, users, items, n_items):  # pragma: no cover - compiled
+    """(B, C) bools: is items[c] one of users[b]'s items (CSR `indptr`, `indices`)? One candidate set shared by every
+    row (in-batch, MNS): each row walks its own CSR row against the candidates' column lists, B × degree steps where
+    a bitmap answers B × C lookups — the exclusion work of a shared batch drops ~10× on MovieLens and stays small
+    when the bitmap does not fit in memory."""
+    width = len(items)
+    out = np.zeros((len(users), width), dtype=np.bool_)
+    head = np.full(n_items, -1, dtype=np.int64)  # first column of each item, then a chain through `nxt`
+    nxt = np.full(width, -1, dtype=np.int64)
+    for c in range(width - 1, -1, -1):
+        item = items[c]
+        if 0 <= item < n_items:
+            nxt[c] = head[item]
+            head[item] = c
+    for b in range(len(users)):
+        u = users[b]
+        for k in range(indptr[u], indptr[u + 1]):
+            c = head[indices[k]]
+            while c >= 0:
+                out[b, c] = True
+                c = nxt[c]
+    return out

@@ -171,6 +171,17 @@ class Interactions:
         pos[order] = np.minimum(np.searchsorted(keys, flat[order]), len(keys) - 1)
         return (keys[pos].reshape(q.shape) == q) & valid
 
+    def contains_outer(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """(B, C) bools: is items[c] an interaction of users[b]? The same as `contains` on the broadcast grid, from each
+        user's CSR row (B × degree steps, not B × C lookups)."""
+        from negrec.data.bitmap import outer_hits
+
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        if users.ndim != 1 or items.ndim != 1:
+            raise ValueError(f"contains_outer takes 1-d users and items, got shapes {users.shape} and {items.shape}")
+        return outer_hits(self.matrix.indptr, self.matrix.indices, users, items, self.n_items)
+
     def select(self, mask: np.ndarray) -> "Interactions":
         """Entries where `mask` (aligned with CSR order) is true, same users and items."""
         mask = np.asarray(mask, dtype=bool)

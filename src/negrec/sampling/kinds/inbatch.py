@@ -38,7 +38,7 @@ def shared_candidates(
     own target too: the loss reads it from the diagonal)."""
     corpus = rng.integers(0, known.n_items, size=n_corpus) if n_corpus else np.zeros(0, dtype=np.int64)
     items = np.concatenate([np.asarray(positives, dtype=np.int64), corpus])
-    ok = ~known.contains(np.asarray(users, dtype=np.int64), np.broadcast_to(items, (len(users), len(items))))
+    ok = ~known.contains_outer(users, items)
     stats.drawn += ok.size
     stats.rejected += int(ok.size - ok.sum())
     stats.unresolved += int(ok.size - ok.sum())  # masked, never redrawn: the candidate set is the batch
