@@ -6,7 +6,9 @@
 (c) a DNS epoch (hardest of 10 scored candidates) vs. a uniform epoch of the same trainer;
 (d) an in-batch softmax epoch (B − 1 shared negatives per positive, batches of 1024, accidental hits masked) and an
     MNS epoch (in-batch + 128 shared uniform items, logQ) vs. the uniform BPR epoch of (b), and vs. a uniform BPR
-    epoch at the same batch size.
+    epoch at the same batch size;
+(e) the in-batch and MNS epochs against their floor, GEMM limit and a textbook PyTorch epoch, and LightGCN's CSR
+    propagation against COO (cf_softmax_floor.py).
 Epoch times are steady-state medians over interleaved repeats (see cf_timing.py); (b) and (c) run in several fresh
 processes (invocations) and the ratios are the median over them; every invocation and the spreads are in the file.
 Writes benchmarks/results/cf_speed.json.
@@ -25,12 +27,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from cf_softmax_floor import lightgcn_csr_vs_coo, softmax_floor
 from cf_timing import implicit_epochs, negrec_epochs
 from timing import pin_threads, repeat_timed, summary
 
 from negrec.cf.trainer import TrainConfig
 from negrec.data.interactions import Interactions
 from negrec.data.tabular import load_movielens_100k
+from negrec.experiments.cf import load_cf_dataset, prepare
 from negrec.sampling.sources import draw_excluding, make_draw
 
 
@@ -147,26 +151,9 @@ def epoch_comparison(ml: Interactions, batch_size: int, threads: int, epochs: in
     return bpr, dns, inbatch
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--pairs", type=int, default=1_000_000)
-    parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--users", type=int, default=20_000)
-    parser.add_argument("--batch-size", type=int, default=4096)
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads and implicit's num_threads")
-    parser.add_argument("--epochs", type=int, default=6, help="epochs per run; the first is the warm-up")
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of each side")
-    parser.add_argument("--invocations", type=int, default=5, help="fresh processes running (b) and (c)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cf_speed.json")
-    parser.add_argument("--invocation-out", type=Path, help=argparse.SUPPRESS)  # one invocation of (b) and (c), as JSON
-    args = parser.parse_args()
-    pin_threads(args.threads)
-    ml = load_movielens_100k(args.data_dir / "movielens-100k").interactions
-    if args.invocation_out:
-        args.invocation_out.write_text(json.dumps(epoch_comparison(ml, args.batch_size, args.threads, args.epochs, args.repeats)))
-        return
-    result = {"sampling": sampling_benchmark(args.pairs, args.items, args.users, seed=0)}
+def invocation_epochs(args: argparse.Namespace) -> dict:
+    """(b), (c), (d) over several fresh processes: the median invocation's figures, every invocation kept."""
+    result: dict = {}
     # each invocation in a fresh interpreter: on a shared 2-core machine one run's ratios drift between invocations
     # (implicit's epoch 9-25 ms), so the file keeps every invocation and reports the median ratio over them
     runs = []
@@ -215,30 +202,98 @@ def main() -> None:
         "mns_ratio_per_invocation": ratios["mns"],
     }
     result["invocations"] = [{"bpr_epoch": b, "dns_epoch": d, "inbatch_epoch": x} for b, d, x in runs]
+    return result
+
+
+SECTIONS = ("sampling", "epochs", "softmax", "lightgcn")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--pairs", type=int, default=1_000_000)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads and implicit's num_threads")
+    parser.add_argument("--epochs", type=int, default=6, help="epochs per run; the first is the warm-up")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of each side")
+    parser.add_argument("--invocations", type=int, default=5, help="fresh processes running (b) and (c)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cf_speed.json")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated parts to run ({', '.join(SECTIONS)}); the others are kept from --out",
+    )
+    parser.add_argument("--invocation-out", type=Path, help=argparse.SUPPRESS)  # one invocation of (b) and (c), as JSON
+    args = parser.parse_args()
+    pin_threads(args.threads)
+    ml = load_movielens_100k(args.data_dir / "movielens-100k").interactions
+    if args.invocation_out:
+        args.invocation_out.write_text(json.dumps(epoch_comparison(ml, args.batch_size, args.threads, args.epochs, args.repeats)))
+        return
+    sections = args.sections.split(",")
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"--sections: unknown {', '.join(unknown)} (choose from {', '.join(SECTIONS)})")
+    # a partial run keeps the other sections of the file it updates
+    result = json.loads(args.out.read_text()) if args.out.exists() and set(sections) != set(SECTIONS) else {}
+    if "sampling" in sections:
+        result["sampling"] = sampling_benchmark(args.pairs, args.items, args.users, seed=0)
+    if "epochs" in sections:
+        result.update(invocation_epochs(args))
+    if "softmax" in sections:
+        result["softmax_floor"] = softmax_floor(ml, args.epochs, args.repeats)
+    if "lightgcn" in sections:
+        prepared = prepare(load_cf_dataset("movielens-100k", args.data_dir), "ratio", val_size=0.1)
+        result["lightgcn_propagation"] = lightgcn_csr_vs_coo(prepared.train, prepared.valid, args.epochs, args.repeats)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    s, b, d, x = result["sampling"], result["bpr_epoch"], result["dns_epoch"], result["inbatch_epoch"]
+    print_summary(result)
+
+
+def print_summary(result: dict) -> None:
+    """The file's figures as a table (the sections it has)."""
     print(f"{'measure':<44}{'negrec':>10}{'baseline':>10}{'ratio':>9}")
-    print(
-        f"{'(a) uniform + exclusion, %d pairs (s)' % s['pairs']:<44}{s['negrec_seconds']:>10.3f}"
-        f"{s['homework_loop_seconds']:>10.3f}{s['speedup']:>8.1f}x  (homework loop / negrec)"
-    )
-    print(
-        f"{'(b) BPR epoch, MovieLens 100K (s)':<44}{b['negrec_seconds']:>10.3f}{b['implicit_seconds']:>10.3f}"
-        f"{b['ratio_to_implicit']:>8.1f}x  (negrec / implicit; "
-        f"per invocation {', '.join(f'{r:.2f}' for r in b['ratio_per_invocation'])})"
-    )
-    print(f"{'    torch path / dense Adam':<44}{b['torch_sgd_ratio_to_implicit']:>29.1f}x / {b['adam_ratio_to_implicit']:.1f}x")
-    print(
-        f"{'(c) DNS-10 epoch vs uniform epoch (s)':<44}{d['dns10_seconds']:>10.3f}{d['uniform_seconds']:>10.3f}"
-        f"{d['ratio']:>8.1f}x  (dns / uniform; Adam {d['adam_ratio']:.1f}x; "
-        f"per invocation {', '.join(f'{r:.2f}' for r in d['ratio_per_invocation'])})"
-    )
-    print(
-        f"{'(d) in-batch softmax epoch vs uniform BPR (s)':<44}{x['inbatch_seconds']:>10.3f}{x['uniform_seconds']:>10.3f}"
-        f"{x['ratio']:>8.1f}x  (MNS {x['mns_ratio']:.1f}x; "
-        f"same batch {x['ratio_same_batch']:.1f}x; {x['negatives_scored_per_second_ratio']:.0f}x the negatives scored per second)"
-    )
+    if "sampling" in result:
+        s = result["sampling"]
+        print(
+            f"{'(a) uniform + exclusion, %d pairs (s)' % s['pairs']:<44}{s['negrec_seconds']:>10.3f}"
+            f"{s['homework_loop_seconds']:>10.3f}{s['speedup']:>8.1f}x  (homework loop / negrec)"
+        )
+    if "bpr_epoch" in result:
+        b, d, x = result["bpr_epoch"], result["dns_epoch"], result["inbatch_epoch"]
+        print(
+            f"{'(b) BPR epoch, MovieLens 100K (s)':<44}{b['negrec_seconds']:>10.3f}{b['implicit_seconds']:>10.3f}"
+            f"{b['ratio_to_implicit']:>8.1f}x  (negrec / implicit; "
+            f"per invocation {', '.join(f'{r:.2f}' for r in b['ratio_per_invocation'])})"
+        )
+        torch_path, adam = b["torch_sgd_ratio_to_implicit"], b["adam_ratio_to_implicit"]
+        print(f"{'    torch path / dense Adam':<44}{torch_path:>29.1f}x / {adam:.1f}x")
+        print(
+            f"{'(c) DNS-10 epoch vs uniform epoch (s)':<44}{d['dns10_seconds']:>10.3f}{d['uniform_seconds']:>10.3f}"
+            f"{d['ratio']:>8.1f}x  (dns / uniform; Adam {d['adam_ratio']:.1f}x; "
+            f"per invocation {', '.join(f'{r:.2f}' for r in d['ratio_per_invocation'])})"
+        )
+        print(
+            f"{'(d) in-batch softmax epoch vs uniform BPR (s)':<44}{x['inbatch_seconds']:>10.3f}{x['uniform_seconds']:>10.3f}"
+            f"{x['ratio']:>8.1f}x  (MNS {x['mns_ratio']:.1f}x; same batch {x['ratio_same_batch']:.1f}x; "
+            f"{x['negatives_scored_per_second_ratio']:.0f}x the negatives scored per second)"
+        )
+    for side, label in (("inbatch", "in-batch"), ("mns128", "MNS 128")):
+        if "softmax_floor" in result:
+            f = result["softmax_floor"][side]
+            print(
+                f"{'(e) %s epoch vs its floor (s)' % label:<44}{f['negrec_seconds']:>10.3f}{f['floor_seconds']:>10.3f}"
+                f"{f['ratio_to_floor']:>8.2f}x  (GEMM limit {f['ratio_to_gemm_limit']:.2f}x; "
+                f"textbook {f['ratio_to_textbook']:.2f}x)"
+            )
+    if "lightgcn_propagation" in result:
+        g = result["lightgcn_propagation"]
+        print(
+            f"{'(e) LightGCN epoch, CSR vs COO (s)':<44}{g['csr_seconds']:>10.3f}{g['coo_seconds']:>10.3f}"
+            f"{g['ratio_csr_to_coo']:>8.2f}x  (NDCG@10 {g['ndcg@10']['csr']:.6f} vs {g['ndcg@10']['coo']:.6f})"
+        )
 
 
 if __name__ == "__main__":

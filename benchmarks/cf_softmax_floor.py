@@ -1,0 +1,147 @@
+"""The softmax-family CF epochs against their floor, their GEMM limit and a textbook PyTorch epoch, and LightGCN's
+CSR propagation against COO — all measured in the same process, interleaved, same threads.
+
+- floor: the same batches' inherent work with no autograd and no masks — per batch the logits GEMM, log-sum-exp,
+  one subtract-and-exp pass, the two gradient GEMMs; GEMM limit: the three GEMMs alone.
+- textbook: a plain PyTorch epoch doing the same work — the batch's embeddings, the (B, C) logits (−logQ for MNS),
+  the known positives masked (the same membership lookup, inline), `F.cross_entropy`, backward, SGD on the tables.
+- LightGCN: one epoch of negrec's trainer (BPR, uniform negatives) with the CSR product and its symmetric backward,
+  and with the textbook COO `torch.sparse.mm` swapped in; NDCG@10 of both after the same epochs (fixed seed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from unittest import mock
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from cf_timing import negrec_epochs
+from timing import summary
+
+from negrec.cf.trainer import TrainConfig, train, validation_score
+from negrec.data.interactions import Interactions
+from negrec.sampling.registry import parse_sampler
+
+BATCH, DIM = 1024, 64
+SIDES = {"inbatch": ("inbatch", 0), "mns128": ("mns:128", 128)}  # spec, extra shared uniform items
+
+
+def _batches(ml: Interactions, rng: np.random.Generator):
+    """One epoch's shuffled (users, positives) batches, as negrec's trainer cuts them."""
+    users, items = ml.entry_users(), ml.matrix.indices.astype(np.int64)
+    order = rng.permutation(len(users))
+    for b in range(0, len(order), BATCH):
+        rows = order[b : b + BATCH]
+        yield users[rows], items[rows]
+
+
+def floor_epoch(ml: Interactions, extra: int, gemm_only: bool, rng: np.random.Generator) -> float:
+    """Seconds of the inherent arithmetic of one epoch (random tables of the real shapes, no autograd)."""
+    table_u = torch.randn(ml.n_users, DIM)
+    table_i = torch.randn(ml.n_items, DIM)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for u, p in _batches(ml, rng):
+            cand = np.concatenate([p, rng.integers(0, ml.n_items, extra)])
+            users, items = table_u[torch.from_numpy(u)], table_i[torch.from_numpy(cand)]
+            logits = users @ items.T
+            if not gemm_only:
+                logits.sub_(torch.logsumexp(logits, 1, keepdim=True)).exp_()
+            torch.mm(logits, items)
+            torch.mm(logits.T, users)
+    return time.perf_counter() - t0
+
+
+def textbook_epoch(ml: Interactions, extra: int, lr: float, rng: np.random.Generator) -> float:
+    """Seconds of one plain PyTorch epoch of the same softmax (known positives masked, SGD on the tables)."""
+    user_table = torch.nn.Embedding(ml.n_users, DIM)
+    item_table = torch.nn.Embedding(ml.n_items, DIM)
+    opt = torch.optim.SGD([*user_table.parameters(), *item_table.parameters()], lr=lr)
+    counts = np.bincount(ml.matrix.indices, minlength=ml.n_items).astype(np.float64)
+    t0 = time.perf_counter()
+    for u, p in _batches(ml, rng):
+        cand = np.concatenate([p, rng.integers(0, ml.n_items, extra)])
+        keep = torch.from_numpy(~ml.contains(u, np.broadcast_to(cand, (len(u), len(cand)))))
+        keep.diagonal().fill_(True)
+        logits = user_table(torch.from_numpy(u)) @ item_table(torch.from_numpy(cand)).T
+        if extra:  # MNS: log expected counts of each candidate (batch share of positives + uniform share)
+            q = len(p) * counts[cand] / counts.sum() + extra / ml.n_items
+            logits = logits - torch.from_numpy(np.log(q).astype(np.float32))
+        loss = F.cross_entropy(logits.masked_fill(~keep, float("-inf")), torch.arange(len(u)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - t0
+
+
+def softmax_floor(ml: Interactions, epochs: int, repeats: int) -> dict:
+    """In-batch and MNS epochs of negrec against the floor, the GEMM limit and the textbook, interleaved."""
+    config = TrainConfig(epochs=epochs, batch_size=BATCH, reg=0.0, model="mf-nobias", optimizer="sgd", lr=0.001)
+    rng = np.random.default_rng(0)
+    times: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        for side, (spec, extra) in SIDES.items():
+            times.setdefault(f"negrec_{side}", []).extend(negrec_epochs(ml, spec, config, 1))
+            for name, fn in (
+                ("floor", lambda: floor_epoch(ml, extra, False, rng)),
+                ("gemm_limit", lambda: floor_epoch(ml, extra, True, rng)),
+                ("textbook", lambda: textbook_epoch(ml, extra, config.lr, rng)),
+            ):
+                fn()  # warm-up, as negrec's first epoch is dropped
+                times.setdefault(f"{name}_{side}", []).extend(fn() for _ in range(epochs - 1))
+    med = {k: summary(v)["median_seconds"] for k, v in times.items()}
+    out = {
+        "work": f"MovieLens 100K, batches of {BATCH}, {DIM} factors, --optimizer sgd; in-batch: the batch's positives "
+        "shared (1,023 negatives per positive), MNS: + 128 uniform items with logQ; accidental hits masked",
+        "epochs": {k: summary(v) for k, v in times.items()},
+    }
+    for side in SIDES:
+        out[side] = {
+            "negrec_seconds": med[f"negrec_{side}"],
+            "floor_seconds": med[f"floor_{side}"],
+            "gemm_limit_seconds": med[f"gemm_limit_{side}"],
+            "textbook_seconds": med[f"textbook_{side}"],
+            "ratio_to_floor": med[f"negrec_{side}"] / med[f"floor_{side}"],
+            "ratio_to_gemm_limit": med[f"negrec_{side}"] / med[f"gemm_limit_{side}"],
+            "ratio_to_textbook": med[f"negrec_{side}"] / med[f"textbook_{side}"],
+        }
+    return out
+
+
+def _coo_product(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The textbook propagation: COO `torch.sparse.mm`, autograd through it (converted once per adjacency)."""
+    coo = _COO.get(id(adjacency))
+    if coo is None:
+        coo = _COO[id(adjacency)] = (adjacency, adjacency.to_sparse_coo().coalesce())
+    return torch.sparse.mm(coo[1], x)
+
+
+_COO: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def lightgcn_csr_vs_coo(ml: Interactions, valid: Interactions, epochs: int, repeats: int) -> dict:
+    """LightGCN epochs (BPR, uniform) with CSR vs COO propagation; NDCG@10 of both after `epochs` (seed 0)."""
+    config = TrainConfig(epochs=epochs, model="lightgcn", reg=1e-4, seed=0)
+    times: dict[str, list[float]] = {"csr": [], "coo": []}
+    ndcg: dict[str, float] = {}
+    for _ in range(repeats):
+        for side in ("csr", "coo"):
+            coo = side == "coo"
+            with mock.patch("negrec.cf.models._SymmetricProduct.apply", _coo_product) if coo else contextlib.nullcontext():
+                result = train(ml, parse_sampler("uniform"), config, restore_best=False)
+                ndcg[side] = validation_score(result.model, ml.binary(), valid.binary(), "NDCG@10")
+            times[side] += np.diff([h["seconds"] for h in result.history]).tolist()
+    med = {k: summary(v)["median_seconds"] for k, v in times.items()}
+    return {
+        "work": f"LightGCN (3 layers, {config.dim} factors, batch {config.batch_size}, Adam), BPR with uniform negatives, "
+        "MovieLens 100K ratio split; propagation on every batch",
+        "csr_seconds": med["csr"],
+        "coo_seconds": med["coo"],
+        "ratio_csr_to_coo": med["csr"] / med["coo"],
+        "ndcg@10": ndcg,
+        "ndcg_difference": abs(ndcg["csr"] - ndcg["coo"]),
+        "epochs": {k: summary(v) for k, v in times.items()},
+    }
