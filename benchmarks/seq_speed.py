@@ -7,7 +7,8 @@ embedding 64, 2 blocks, 1 head, max length 200, dropout 0.1, batch 128, Adam 1e-
   causal mask), logits of every position over every item and `F.cross_entropy` with the padding ignored;
 - negrec full CE (`seq/`): length-bucketed right-padded batches (no padding mask needed), the blockwise full
   cross-entropy (no positions × items matrix stored);
-- negrec BCE-1: one uniform negative per sequence, the published SASRec row's objective.
+- negrec BCE-1: one uniform negative per position, drawn outside the user's sequence — the published SASRec row's
+  objective (as `seq_quality.py` trains it).
 A warm-up of a few batches per side, then `--repeats` epochs of each side interleaved; medians and their ratios.
 """
 
@@ -101,7 +102,7 @@ def main() -> None:
     textbook = TextbookSASRec(histories.n_items)
     optimizer = torch.optim.Adam(textbook.parameters(), lr=1e-3)
     full = SeqEpochs(split, None, SeqConfig(loss="ce"), None)
-    bce = SeqEpochs(split, parse_sampler("uniform"), SeqConfig(loss="bce", share="sequence"), None)
+    bce = SeqEpochs(split, parse_sampler("uniform"), SeqConfig(loss="bce"), None)
     rng = np.random.default_rng(0)
     textbook_epoch(textbook, optimizer, split.train, rng, limit=3)  # warm-up: allocator, kernels, lazy init
     times = {"textbook": [], "negrec_full_ce": [], "negrec_bce1": []}

@@ -204,11 +204,11 @@ class _SharedSoftmax(torch.autograd.Function):
     def backward(ctx, grad):
         users, items, logits = ctx.saved_tensors
         p = torch.softmax(logits, dim=1)
-        p.diagonal().sub_(1.0)
-        p.mul_(grad * (ctx.scale / len(users)))  # d loss / d logits, times the scale the GEMMs' gradients carry
-        grad_users = torch.mm(p, items) if ctx.needs_input_grad[0] else None
-        grad_items = torch.mm(p.T, users) if ctx.needs_input_grad[1] else None
-        grad_column = p.sum(0).div_(ctx.scale) if ctx.needs_input_grad[2] else None
+        p.diagonal().sub_(1.0)  # B · d loss / d logits; the 1 / B and the incoming gradient go on the smaller results
+        weight = grad / len(users)
+        grad_users = torch.mm(p, items).mul_(weight * ctx.scale) if ctx.needs_input_grad[0] else None
+        grad_items = torch.mm(p.T, users).mul_(weight * ctx.scale) if ctx.needs_input_grad[1] else None
+        grad_column = p.sum(0).mul_(weight) if ctx.needs_input_grad[2] else None
         return grad_users, grad_items, grad_column, None, None
 
 
