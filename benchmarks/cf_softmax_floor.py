@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from cf_timing import negrec_epochs
 from timing import summary
 
+from negrec.cf.models import normalized_adjacency
 from negrec.cf.trainer import TrainConfig, train, validation_score
 from negrec.data.interactions import Interactions
 from negrec.sampling.registry import parse_sampler
@@ -111,15 +112,14 @@ def softmax_floor(ml: Interactions, epochs: int, repeats: int) -> dict:
     return out
 
 
+def _coo_adjacency(train) -> torch.Tensor:
+    """The textbook's adjacency: the same normalised matrix as a coalesced COO tensor."""
+    return normalized_adjacency(train).to_sparse_coo().coalesce()
+
+
 def _coo_product(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The textbook propagation: COO `torch.sparse.mm`, autograd through it (converted once per adjacency)."""
-    coo = _COO.get(id(adjacency))
-    if coo is None:
-        coo = _COO[id(adjacency)] = (adjacency, adjacency.to_sparse_coo().coalesce())
-    return torch.sparse.mm(coo[1], x)
-
-
-_COO: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    """The textbook propagation: COO `torch.sparse.mm`, autograd through it."""
+    return torch.sparse.mm(adjacency, x)
 
 
 def lightgcn_csr_vs_coo(ml: Interactions, valid: Interactions, epochs: int, repeats: int) -> dict:
@@ -129,8 +129,10 @@ def lightgcn_csr_vs_coo(ml: Interactions, valid: Interactions, epochs: int, repe
     ndcg: dict[str, float] = {}
     for _ in range(repeats):
         for side in ("csr", "coo"):
-            coo = side == "coo"
-            with mock.patch("negrec.cf.models._SymmetricProduct.apply", _coo_product) if coo else contextlib.nullcontext():
+            with contextlib.ExitStack() as patches:
+                if side == "coo":
+                    patches.enter_context(mock.patch("negrec.cf.trainer.normalized_adjacency", _coo_adjacency))
+                    patches.enter_context(mock.patch("negrec.cf.models._SymmetricProduct.apply", _coo_product))
                 result = train(ml, parse_sampler("uniform"), config, restore_best=False)
                 ndcg[side] = validation_score(result.model, ml.binary(), valid.binary(), "NDCG@10")
             times[side] += np.diff([h["seconds"] for h in result.history]).tolist()

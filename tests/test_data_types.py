@@ -160,7 +160,20 @@ def test_contains_outer_matches_python_set(pairs, users, items):
     assert got.tolist() == [[(u, i) in set(pairs) for i in items] for u in users]
 
 
-def test_contains_outer_refuses_a_grid():
+@pytest.mark.parametrize(
+    "users, items, error, message",
+    [
+        ([0], [[1]], ValueError, "items: a 1-D sequence"),
+        ([[0]], [1], ValueError, "users: a 1-D sequence"),
+        ([1], [1], ValueError, r"users: id 1 \(position 0\) is outside 0..0"),
+        ([-1], [1], ValueError, r"users: id -1"),
+        ([0], [0.5], TypeError, "items: integer ids"),
+        (["a"], [1], TypeError, "users: integer ids"),
+    ],
+)
+def test_contains_outer_refuses_bad_arguments_by_name(users, items, error, message):
     inter = Interactions.from_arrays(np.array([0]), np.array([1]), n_users=1, n_items=2)
-    with pytest.raises(ValueError, match="1-d users and items"):
-        inter.contains_outer(np.array([0]), np.array([[1]]))
+    with pytest.raises(error, match=message):
+        inter.contains_outer(np.array(users), np.array(items))
+    assert inter.contains_outer(np.array([], dtype=np.int64), np.array([1])).shape == (0, 1)
+    assert inter.contains_outer(np.array([0]), np.array([], dtype=np.int64)).shape == (1, 0)

@@ -74,3 +74,35 @@ def test_additive_mask_is_zero_or_minus_infinity(dtype):
     assert mask.dtype == dtype
     assert mask[~hit].eq(0).all() and mask[hit].eq(float("-inf")).all()
     assert not mask.signbit()[~hit].any()  # +0.0, not −0.0: added to a logit it changes nothing
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        ({"ok": torch.ones(2, 3, dtype=torch.int64)}, ValueError, r"ok: a \(2, 3\) bool tensor"),
+        ({"ok": torch.ones(3, 3, dtype=torch.bool)}, ValueError, r"ok: a \(2, 3\) bool tensor"),
+        ({"items": torch.ones(1, 2)}, ValueError, "C ≥ B"),
+        ({"items": torch.ones(3, 4)}, ValueError, "share their width d"),
+        ({"item_bias": torch.ones(2)}, ValueError, r"item_bias: one value per candidate \(3\)"),
+        ({"shift": torch.ones(4)}, ValueError, r"shift: one value per candidate \(3\)"),
+        ({"temperature": 0.0}, ValueError, "temperature: a positive number"),
+    ],
+)
+def test_shared_softmax_refuses_bad_arguments_by_name(change, error, message):
+    args = {"users": torch.ones(2, 2), "items": torch.ones(3, 2), "item_bias": None, "ok": torch.ones(2, 3, dtype=torch.bool)}
+    args.update(change)
+    with pytest.raises(error, match=message):
+        shared_softmax_loss(**args)
+
+
+def test_batch_softmax_and_additive_mask_refuse_bad_arguments_by_name():
+    with pytest.raises(ValueError, match=r"mask: a \(2, 3\) bool tensor"):
+        batch_softmax_loss(torch.zeros(2, 3), torch.ones(2, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="logits: a \\(B, C\\) matrix"):
+        batch_softmax_loss(torch.zeros(3), torch.ones(3, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"logq: one value per candidate \(3\)"):
+        batch_softmax_loss(torch.zeros(2, 3), torch.ones(2, 3, dtype=torch.bool), torch.zeros(2))
+    with pytest.raises(TypeError, match="hit: a bool tensor"):
+        additive_mask(torch.zeros(2))
+    with pytest.raises(TypeError, match="dtype: a floating-point torch dtype"):
+        additive_mask(torch.zeros(2, dtype=torch.bool), torch.int32)

@@ -175,6 +175,10 @@ _NEG_INF_BITS = {torch.float32: (torch.int32, -(2**23)), torch.float64: (torch.i
 
 def additive_mask(hit: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """A fresh `dtype` tensor: 0 where `hit` is False, −inf where it is True (added to logits, it masks them)."""
+    if not isinstance(hit, torch.Tensor) or hit.dtype != torch.bool:
+        raise TypeError(f"hit: a bool tensor, got {getattr(hit, 'dtype', type(hit).__name__)}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype: a floating-point torch dtype, got {dtype!r}")
     if dtype not in _NEG_INF_BITS:
         return torch.zeros(hit.shape, dtype=dtype, device=hit.device).masked_fill_(hit, float("-inf"))
     as_int, bits = _NEG_INF_BITS[dtype]
@@ -212,6 +216,15 @@ class _SharedSoftmax(torch.autograd.Function):
         return grad_users, grad_items, grad_column, None, None
 
 
+def _check_shared(mask: torch.Tensor, rows: int, columns: int, name: str) -> None:
+    """A shared candidate list holds every row's target first (C ≥ B) and `mask` is its (B, C) bool usability."""
+    if columns < rows:
+        raise ValueError(f"{name}: the candidates start with each row's target, so C ≥ B; got B = {rows}, C = {columns}")
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != (rows, columns):
+        got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"{name}: a ({rows}, {columns}) bool tensor, got {got}")
+
+
 def shared_softmax_loss(
     users: torch.Tensor,
     items: torch.Tensor,
@@ -224,6 +237,15 @@ def shared_softmax_loss(
     (row b's at column b), in one fused matrix product and cross-entropy: logits u·i/τ + b_i/τ − shift_i, columns
     masked where `ok` is False except each row's target. User and global biases are left out: a softmax over one
     row is unchanged by a constant added to all its logits."""
+    rows, columns = len(users), len(items)
+    _check_shared(ok, rows, columns, "ok")
+    if users.dim() != 2 or items.dim() != 2 or users.shape[1] != items.shape[1]:
+        raise ValueError(f"users (B, d) and items (C, d) share their width d, got {tuple(users.shape)} and {tuple(items.shape)}")
+    for name, extra in (("item_bias", item_bias), ("shift", shift)):
+        if extra is not None and extra.numel() != columns:
+            raise ValueError(f"{name}: one value per candidate ({columns}), got {extra.numel()}")
+    if not temperature > 0:
+        raise ValueError(f"temperature: a positive number, got {temperature!r}")
     column = None if item_bias is None else item_bias.reshape(-1) / temperature
     if shift is not None:
         column = -shift if column is None else column - shift
@@ -234,6 +256,11 @@ def batch_softmax_loss(logits: torch.Tensor, mask: torch.Tensor, logq: torch.Ten
     """Softmax over a candidate set the batch shares (in-batch, MNS): `logits` (B, C) with row b's positive at column
     b, `mask` (B, C) its usable negatives (accidental hits False; the positive is always kept), `logq` (C,) log
     expected counts subtracted from every column; mean cross-entropy over rows."""
+    if logits.dim() != 2:
+        raise ValueError(f"logits: a (B, C) matrix, got shape {tuple(logits.shape)}")
+    _check_shared(mask, logits.shape[0], logits.shape[1], "mask")
+    if logq is not None and logq.numel() != logits.shape[1]:
+        raise ValueError(f"logq: one value per candidate ({logits.shape[1]}), got {logq.numel()}")
     bias = additive_mask(~mask, logits.dtype)
     bias.diagonal().zero_()
     if logq is not None:

@@ -176,11 +176,14 @@ class Interactions:
         user's CSR row (B × degree steps, not B × C lookups)."""
         from negrec.data.bitmap import outer_hits
 
-        users = np.asarray(users, dtype=np.int64)
-        items = np.asarray(items, dtype=np.int64)
-        if users.ndim != 1 or items.ndim != 1:
-            raise ValueError(f"contains_outer takes 1-d users and items, got shapes {users.shape} and {items.shape}")
-        return outer_hits(self.matrix.indptr, self.matrix.indices, users, items, self.n_items)
+        users = index_array(users, self.n_users, "users")
+        items = np.asarray(items)
+        if items.ndim != 1:
+            raise ValueError(f"items: a 1-D sequence of ids, got {items.ndim} dimension(s)")
+        if items.size and not np.issubdtype(items.dtype, np.integer):
+            raise TypeError(f"items: integer ids, got {items.dtype} values such as {items[0]!r}")
+        # items outside 0..n_items−1 are allowed and never contained, as in `contains`
+        return outer_hits(self.matrix.indptr, self.matrix.indices, users, items.astype(np.int64), self.n_items)
 
     def select(self, mask: np.ndarray) -> "Interactions":
         """Entries where `mask` (aligned with CSR order) is true, same users and items."""
