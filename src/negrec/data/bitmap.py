@@ -41,8 +41,8 @@ def lookup(bits, users, items, n_items):  # pragma: no cover - compiled
 def outer_hits(indptr, indices, users, items, n_items):  # pragma: no cover - compiled
     """(B, C) bools: is items[c] one of users[b]'s items (CSR `indptr`, `indices`)? One candidate set shared by every
     row (in-batch, MNS): each row walks its own CSR row against the candidates' column lists, B × degree steps where
-    a bitmap answers B × C lookups — the exclusion work of a shared batch drops ~10× on MovieLens and stays small
-    when the bitmap does not fit in memory."""
+    a bitmap answers B × C lookups (3.7× faster for a MovieLens 100K batch of 1,024 × 1,152), and it needs no
+    bitmap, which large tables cannot hold."""
     width = len(items)
     out = np.zeros((len(users), width), dtype=np.bool_)
     head = np.full(n_items, -1, dtype=np.int64)  # first column of each item, then a chain through `nxt`
