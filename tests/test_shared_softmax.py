@@ -106,3 +106,20 @@ def test_batch_softmax_and_additive_mask_refuse_bad_arguments_by_name():
         additive_mask(torch.zeros(2))
     with pytest.raises(TypeError, match="dtype: a floating-point torch dtype"):
         additive_mask(torch.zeros(2, dtype=torch.bool), torch.int32)
+
+
+def test_a_target_whose_probability_underflows_still_gets_its_exact_loss():
+    """Row 0's target scores 200 below another candidate: its softmax probability is 0 in float32, and the loss
+    must still be the exact 200 + log(1 + e^−200), not inf; row 1 is ordinary. Gradients as the textbook's."""
+    users = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    items = torch.tensor([[-100.0, 0.0], [0.0, 0.5], [100.0, 0.0]], requires_grad=True)
+    ok = torch.ones(2, 3, dtype=torch.bool)
+    loss = shared_softmax_loss(users, items, None, ok)
+    row1 = torch.logsumexp(torch.tensor([0.0, 0.5, 0.0]), 0) - 0.5
+    assert torch.isfinite(loss)
+    torch.testing.assert_close(loss, (torch.tensor(200.0) + row1) / 2)
+    loss.backward()
+    expected = [users.grad.clone(), items.grad.clone()]
+    users.grad = items.grad = None
+    reference(users, items, None, ok, 1.0, None).backward()
+    torch.testing.assert_close(expected, [users.grad, items.grad])

@@ -185,6 +185,26 @@ def additive_mask(hit: torch.Tensor, dtype: torch.dtype = torch.float32) -> torc
     return hit.to(as_int).mul_(bits).view(dtype)
 
 
+_TINY = {dtype: torch.finfo(dtype).tiny for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64)}
+
+
+def _softmax_in_place(x: torch.Tensor) -> torch.Tensor:
+    """Row softmax of `x` written over it on CPU (the kernel reads a row before it writes it), a new tensor elsewhere."""
+    if x.device.type == "cpu":
+        return torch.ops.aten._softmax.out(x, 1, False, out=x)
+    return torch.softmax(x, dim=1)
+
+
+def _recompute(users, items, column, hit, scale: float, rows: torch.Tensor) -> torch.Tensor:
+    """Some rows' logits again, shifted so each row's target sits at 0 (for their exact log-sum-exp)."""
+    logits = additive_mask(hit, users.dtype)
+    logits[torch.arange(len(rows), device=rows.device), rows] = 0.0
+    if column is not None:
+        logits.add_(column)
+    logits.addmm_(users, items.T, alpha=scale)
+    return logits - logits[torch.arange(len(rows), device=rows.device), rows].unsqueeze(1)
+
+
 class _SharedSoftmax(torch.autograd.Function):
     """Mean softmax cross-entropy of B rows against one shared list of C candidates, row b's target at column b:
     logits = scale · U Iᵀ + column + mask (−inf at the accidental hits, never on the diagonal). The (B, C) logits are
@@ -193,21 +213,30 @@ class _SharedSoftmax(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, users, items, column, hit, scale: float):
-        bias = additive_mask(hit, users.dtype)
-        bias.diagonal().zero_()  # each row's own target is always scored
+        # one fresh (B, C) buffer, worked in place: the mask, the logits, then their softmax (each further B × C
+        # allocation costs fresh pages on CPU, and page faults doubled the time of these steps)
+        logits = additive_mask(hit, users.dtype)
+        logits.diagonal().zero_()  # each row's own target is always scored
         if column is not None:
-            bias.add_(column)
-        logits = torch.addmm(bias, users, items.T, alpha=scale)
-        loss = torch.log_softmax(logits, dim=1).diagonal().mean().neg()
+            logits.add_(column)
+        logits.addmm_(users, items.T, alpha=scale)
+        p = _softmax_in_place(logits)
+        # −log p(target) from the softmax the backward needs anyway; a target whose probability underflows (its
+        # logit ≳ 87 below the row's largest) takes the exact log-sum-exp of its row instead
+        target = p.diagonal()
+        nll = target.clamp_min(_TINY[p.dtype]).log().neg_()
+        low = target < _TINY[p.dtype]
+        if low.any():
+            rows = low.nonzero().squeeze(1)
+            nll[rows] = torch.logsumexp(_recompute(users[rows], items, column, hit[rows], scale, rows), dim=1)
         ctx.scale = scale
-        ctx.save_for_backward(users, items, logits)
-        return loss
+        ctx.save_for_backward(users, items, p)
+        return nll.mean()
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        users, items, logits = ctx.saved_tensors
-        p = torch.softmax(logits, dim=1)
+        users, items, p = ctx.saved_tensors
         p.diagonal().sub_(1.0)  # B · d loss / d logits; the 1 / B and the incoming gradient go on the smaller results
         weight = grad / len(users)
         grad_users = torch.mm(p, items).mul_(weight * ctx.scale) if ctx.needs_input_grad[0] else None

@@ -38,11 +38,12 @@ def shared_candidates(
     own target too: the loss reads it from the diagonal)."""
     corpus = rng.integers(0, known.n_items, size=n_corpus) if n_corpus else np.zeros(0, dtype=np.int64)
     items = np.concatenate([np.asarray(positives, dtype=np.int64), corpus])
-    ok = ~known.contains_outer(users, items)
-    stats.drawn += ok.size
-    stats.rejected += int(ok.size - ok.sum())
-    stats.unresolved += int(ok.size - ok.sum())  # masked, never redrawn: the candidate set is the batch
-    return SharedCandidates(items, ok)
+    hits = known.contains_outer(users, items)
+    masked = int(np.count_nonzero(hits))
+    stats.drawn += hits.size
+    stats.rejected += masked
+    stats.unresolved += masked  # masked, never redrawn: the candidate set is the batch
+    return SharedCandidates(items, ~hits)
 
 
 class InBatch(SamplerKind):
