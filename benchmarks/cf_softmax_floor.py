@@ -27,7 +27,9 @@ from negrec.data.interactions import Interactions
 from negrec.sampling.registry import parse_sampler
 
 BATCH, DIM = 1024, 64
-SIDES = {"inbatch": ("inbatch", 0), "mns128": ("mns:128", 128)}  # spec, extra shared uniform items
+# spec, and the extra shared uniform items (in-batch, MNS) or the popularity negatives per row (sampled softmax)
+SIDES = {"inbatch": ("inbatch", 0), "mns128": ("mns:128", 128), "sampled64": ("popularity:0.75:64+logq", 64)}
+ALPHA = 0.75
 
 
 def _batches(ml: Interactions, rng: np.random.Generator):
@@ -56,6 +58,52 @@ def floor_epoch(ml: Interactions, extra: int, gemm_only: bool, rng: np.random.Ge
     return time.perf_counter() - t0
 
 
+def _popularity(ml: Interactions) -> np.ndarray:
+    """The proposal of `popularity:0.75:K`: p_j ∝ count_j^0.75."""
+    weights = np.bincount(ml.matrix.indices, minlength=ml.n_items).astype(np.float64) ** ALPHA
+    return weights / weights.sum()
+
+
+def floor_epoch_per_row(ml: Interactions, k: int, gemm_only: bool, rng: np.random.Generator) -> float:
+    """Seconds of the inherent work of a per-row sampled softmax epoch: the rows gathered, the (B, 1 + K) scores as
+    batched products, the softmax, both gradient products and the scatter of the item gradients (no autograd)."""
+    table_u = torch.randn(ml.n_users, DIM)
+    table_i = torch.randn(ml.n_items, DIM)
+    proposal = _popularity(ml)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for u, p in _batches(ml, rng):
+            cand = torch.from_numpy(np.concatenate([p[:, None], rng.choice(ml.n_items, (len(p), k), p=proposal)], 1))
+            users, items = table_u[torch.from_numpy(u)], table_i[cand.reshape(-1)].view(len(u), k + 1, DIM)
+            scores = torch.bmm(items, users.unsqueeze(2)).squeeze(2)
+            if not gemm_only:
+                scores = torch.softmax(scores, 1)
+            torch.bmm(scores.unsqueeze(1), items)
+            table_i.index_add_(0, cand.reshape(-1), (scores.unsqueeze(2) * users.unsqueeze(1)).view(-1, DIM), alpha=0.0)
+    return time.perf_counter() - t0
+
+
+def textbook_epoch_per_row(ml: Interactions, k: int, lr: float, rng: np.random.Generator) -> float:
+    """Seconds of one plain PyTorch epoch of a per-row sampled softmax with logQ (K popularity draws per row, the
+    user's known positives masked, `F.cross_entropy`, SGD on the tables)."""
+    user_table = torch.nn.Embedding(ml.n_users, DIM)
+    item_table = torch.nn.Embedding(ml.n_items, DIM)
+    opt = torch.optim.SGD([*user_table.parameters(), *item_table.parameters()], lr=lr)
+    proposal = _popularity(ml)
+    t0 = time.perf_counter()
+    for u, p in _batches(ml, rng):
+        neg = rng.choice(ml.n_items, (len(p), k), p=proposal)
+        keep = torch.from_numpy(np.concatenate([np.ones((len(p), 1), bool), ~ml.contains(u, neg)], 1))
+        cand = torch.from_numpy(np.concatenate([p[:, None], neg], 1))
+        logits = torch.einsum("bd,bkd->bk", user_table(torch.from_numpy(u)), item_table(cand))
+        logits = logits - torch.from_numpy(np.log(k * proposal[cand.numpy()]).astype(np.float32))
+        loss = F.cross_entropy(logits.masked_fill(~keep, float("-inf")), torch.zeros(len(u), dtype=torch.long))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - t0
+
+
 def textbook_epoch(ml: Interactions, extra: int, lr: float, rng: np.random.Generator) -> float:
     """Seconds of one plain PyTorch epoch of the same softmax (known positives masked, SGD on the tables)."""
     user_table = torch.nn.Embedding(ml.n_users, DIM)
@@ -80,23 +128,27 @@ def textbook_epoch(ml: Interactions, extra: int, lr: float, rng: np.random.Gener
 
 def softmax_floor(ml: Interactions, epochs: int, repeats: int) -> dict:
     """In-batch and MNS epochs of negrec against the floor, the GEMM limit and the textbook, interleaved."""
-    config = TrainConfig(epochs=epochs, batch_size=BATCH, reg=0.0, model="mf-nobias", optimizer="sgd", lr=0.001)
+    config = TrainConfig(epochs=epochs, batch_size=BATCH, reg=0.0, model="mf-nobias", optimizer="sgd", lr=0.001, loss="softmax")
     rng = np.random.default_rng(0)
     times: dict[str, list[float]] = {}
     for _ in range(repeats):
-        for side, (spec, extra) in SIDES.items():
+        for side, (spec, n) in SIDES.items():
             times.setdefault(f"negrec_{side}", []).extend(negrec_epochs(ml, spec, config, 1))
+            per_row = side == "sampled64"
+            floor, textbook = (floor_epoch_per_row, textbook_epoch_per_row) if per_row else (floor_epoch, textbook_epoch)
             for name, fn in (
-                ("floor", lambda: floor_epoch(ml, extra, False, rng)),
-                ("gemm_limit", lambda: floor_epoch(ml, extra, True, rng)),
-                ("textbook", lambda: textbook_epoch(ml, extra, config.lr, rng)),
+                ("floor", lambda: floor(ml, n, False, rng)),
+                ("gemm_limit", lambda: floor(ml, n, True, rng)),
+                ("textbook", lambda: textbook(ml, n, config.lr, rng)),
             ):
                 fn()  # warm-up, as negrec's first epoch is dropped
                 times.setdefault(f"{name}_{side}", []).extend(fn() for _ in range(epochs - 1))
     med = {k: summary(v)["median_seconds"] for k, v in times.items()}
     out = {
         "work": f"MovieLens 100K, batches of {BATCH}, {DIM} factors, --optimizer sgd; in-batch: the batch's positives "
-        "shared (1,023 negatives per positive), MNS: + 128 uniform items with logQ; accidental hits masked",
+        "shared (1,023 negatives per positive), MNS: + 128 uniform items with logQ; accidental hits masked; sampled softmax: "
+        "64 popularity^0.75 negatives per row with logQ (negrec redraws a known positive, the textbook masks it); "
+        "its floor counts the gather, batched products, softmax, gradient products and scatter",
         "epochs": {k: summary(v) for k, v in times.items()},
     }
     for side in SIDES:

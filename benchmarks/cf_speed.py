@@ -280,8 +280,8 @@ def print_summary(result: dict) -> None:
             f"{x['ratio']:>8.1f}x  (MNS {x['mns_ratio']:.1f}x; same batch {x['ratio_same_batch']:.1f}x; "
             f"{x['negatives_scored_per_second_ratio']:.0f}x the negatives scored per second)"
         )
-    for side, label in (("inbatch", "in-batch"), ("mns128", "MNS 128")):
-        if "softmax_floor" in result:
+    for side, label in (("inbatch", "in-batch"), ("mns128", "MNS 128"), ("sampled64", "sampled 64 + logQ")):
+        if side in result.get("softmax_floor", {}):
             f = result["softmax_floor"][side]
             print(
                 f"{'(e) %s epoch vs its floor (s)' % label:<44}{f['negrec_seconds']:>10.3f}{f['floor_seconds']:>10.3f}"

@@ -8,6 +8,7 @@ from typing import Callable, Literal
 import numpy as np
 
 from negrec.data.interactions import Interactions
+from negrec.sampling.inverse_cdf import GuidedCDF
 
 Policy = Literal["resample", "skip", "allow"]
 Draw = Callable[[int], np.ndarray]  # n → n item ids
@@ -47,12 +48,13 @@ def popularity_probabilities(counts: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def make_draw(n_items: int, rng: np.random.Generator, probabilities: np.ndarray | None = None) -> Draw:
-    """A function drawing n i.i.d. items uniformly or from `probabilities` (inverse-CDF on one cumsum)."""
+    """A function drawing n i.i.d. items uniformly or from `probabilities` (inverse CDF on one cumsum, guided)."""
     if probabilities is None:
         return lambda n: rng.integers(0, n_items, size=n)
     cdf = np.cumsum(probabilities)
     cdf /= cdf[-1]
-    return lambda n: np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), n_items - 1)
+    guided = GuidedCDF(cdf)
+    return lambda n: np.minimum(guided.items(rng.random(n)), n_items - 1)
 
 
 def draw_excluding(
