@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -14,6 +15,7 @@ pytest.importorskip("trl")
 from negrec.cli import app  # noqa: E402
 from negrec.data.titles import parse_title_list  # noqa: E402
 from negrec.errors import DataError  # noqa: E402
+from negrec.eval.significance import bootstrap_ci  # noqa: E402
 from negrec.experiments.recipes import load_recipe  # noqa: E402
 
 TINY = """
@@ -42,7 +44,8 @@ SYSTEMS = {"MostPop", "SFT", "SPRec", "random", "clusterout_low", "balanced_popu
 SYSTEMS |= {"SASRec", "GRU4Rec"}  # the field's sequential baselines, in every report
 
 
-def test_tiny_recipe_end_to_end_and_resume(tmp_path):
+def test_tiny_recipe_end_to_end_and_resume(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the terminal table's CIs on one line each
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(TINY)
     out = tmp_path / "run"
@@ -66,6 +69,12 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path):
         assert {t["baseline"] for t in tests} == {"SPRec", "MostPop"}
         assert (out / "report" / protocol / "accuracy_vs_fairness.png").is_file()
     assert (out / "sft" / "curve.png").is_file()
+    # the terminal table shows the report's CIs of NDCG@10 and HR@10 (#40: no CI in the terminal before)
+    terminal = json.loads((out / "report" / "summary.json").read_text())
+    for (system, protocol), row in rows.items():
+        assert terminal[protocol][system]["ci"] == {m: row[f"{m}_ci"] for m in ("NDCG@10", "HR@10") if f"{m}_ci" in row}
+    low, high = rows[("SFT", "ranked")]["HR@10_ci"]
+    assert f"[{low:.3f}, {high:.3f}]" in first.output and "95 % bootstrap CI over users" in first.output
     # the reference model reads the title sequence alone
     assert json.loads((out / "methods" / "LLM-ids" / "train" / "config.json").read_text())["template"] == "ids"
     assert json.loads((out / "predictions" / "LLM-ids-seed.json").read_text())[0]["prompt"].startswith('"')
@@ -129,7 +138,15 @@ def test_a_curriculum_starts_from_the_row_that_trains_its_first_stage(tmp_path, 
         assert given["stages"] == [(kind, Path(f"{s}.json")) for s in stages]
 
 
-def test_several_seeds_report_the_mean_and_pair_per_user_averages(tmp_path):
+def per_user_hr(run: Path, system: str) -> np.ndarray:
+    """One system's per-user HR@10 on the ranked protocol, from a run's per_user.csv (rows in order)."""
+    lines = (run / "report" / "ranked" / "per_user.csv").read_text().splitlines()[1:]
+    cells = [line.split(",") for line in lines]
+    return np.array([float(v) for name, _, metric, v in cells if name == system and metric == "HR@10"])
+
+
+def test_several_seeds_report_the_mean_and_pair_per_user_averages(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
     recipe = tmp_path / "seeds.yaml"
     recipe.write_text(
         TINY.split("methods:")[0].replace("baseline: [SPRec, MostPop]", "baseline: MostPop")
@@ -153,6 +170,10 @@ def test_several_seeds_report_the_mean_and_pair_per_user_averages(tmp_path):
     }
     hr = next(t for t in paired if t["metric"] == "HR@10")
     assert hr["diff"] == pytest.approx(summary["SFT"]["HR@10"] - summary["MostPop"]["HR@10"])
+    # the terminal: each system's per-user HR@10 averaged over the seeds, with its bootstrap CI over users
+    low, high = bootstrap_ci(np.mean([per_user_hr(out / f"seed-{s}", "SFT") for s in (0, 1)], axis=0))[1:]
+    assert low <= summary["SFT"]["HR@10"] <= high
+    assert f"[{low:.3f}, {high:.3f}]" in result.output
 
 
 @pytest.mark.parametrize(

@@ -224,12 +224,19 @@ def log_line(message: str) -> None:
 
 
 def print_llm_summary(summary: dict, title: str) -> None:
-    """One table of an LLM recipe's results: a row per (protocol, system)."""
+    """One table of an LLM recipe's results: a row per (protocol, system); NDCG@10 and HR@10 with their 95 %
+    bootstrap CI over users (`ci` in the summary) under the value."""
     from rich.table import Table
 
     from negrec.report.columns import LLM_TERMINAL as cols
 
-    table = Table(title=title)
+    def cell(m: dict, c: str) -> str:
+        if m.get(c) is None:
+            return "–"
+        low, high = m.get("ci", {}).get(c, (None, None))
+        return f"{m[c]:.4f}" if low is None else f"{m[c]:.4f}\n[{low:.3f}, {high:.3f}]"
+
+    table = Table(title=f"{title}\n(NDCG@10, HR@10: 95 % bootstrap CI over users below the value)")
     for c in ["protocol", "system", *cols]:
         # names fold onto a second line rather than lose their ends ("clusterin_high_clu…") in a narrow terminal
         table.add_column(
@@ -240,5 +247,5 @@ def print_llm_summary(summary: dict, title: str) -> None:
         )
     for protocol, systems in summary.items():
         for name, m in systems.items():
-            table.add_row(protocol, escape(name), *(f"{m[c]:.4f}" if m.get(c) is not None else "–" for c in cols))
+            table.add_row(protocol, escape(name), *(cell(m, c) for c in cols))
     console.print(table)

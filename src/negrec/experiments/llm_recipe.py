@@ -40,7 +40,7 @@ from negrec.launch import is_main_process, join_process_group, launch_rank, proc
 from negrec.llm.runs import run_and_merge
 from negrec.preference.negatives import parse_negatives
 from negrec.experiments.recipes import DATA_KEY, RUN_KIND, Recipe, check_resume, data_fingerprint, method_settings
-from negrec.report.columns import LLM_TESTS
+from negrec.report.columns import LLM_TERMINAL_CI, LLM_TESTS
 from negrec.report.compare import write_comparison
 from negrec.report.llm_tables import report_row, reported_metrics, write_rows, write_seed_summary
 from negrec.report.plots import curves_from_logs
@@ -414,8 +414,10 @@ class SeedRun:
             c = read_json(self.out / "clusters.json")
             title += f" — interest clusters {c['clusters']}: {c['in_cluster_share']:.1%} of the candidates in cluster"
         write_rows(self.out / "report", rows, title=title, findings=findings)
+        # the report rows' bootstrap CIs, for the terminal table
+        cis = {(r["system"], r["protocol"]): {m: r[f"{m}_ci"] for m in LLM_TERMINAL_CI if f"{m}_ci" in r} for r in rows}
         summary = {
-            p: {name: {m: ev.summary().get(m) for m in reported_metrics(by)} for name, ev in by.items()}
+            p: {name: {**{m: ev.summary().get(m) for m in reported_metrics(by)}, "ci": cis[(name, p)]} for name, ev in by.items()}
             for p, by in evals.items()
         }
         write_json(self.out / "report" / "summary.json", summary)

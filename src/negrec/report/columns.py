@@ -14,6 +14,7 @@ CF_DEMO_SUMMARY = ["NDCG@10", "Recall@10", "Coverage@10", "AvgPop@10", "MGU@10"]
 LLM_TABLE = ["NDCG@5", "NDCG@10", "HR@5", "HR@10", "Diversity@10", "DivRatio@10", "DGU@10", "MGU@10", "ORRatio@10", "NotInRatio"]
 LLM_TESTS = ["NDCG@10", "HR@10", "HR@5"]
 LLM_TERMINAL = ["NDCG@10", "HR@5", "HR@10", "DivRatio@10", "MGU@10", "NotInRatio"]
+LLM_TERMINAL_CI = ("NDCG@10", "HR@10")  # shown with their 95 % bootstrap CI over users in the terminal
 
 # metrics where a lower value is the better one (popularity bias, genre unfairness, over-recommendation, answers
 # outside the catalog); every other metric column is better higher

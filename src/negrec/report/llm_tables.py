@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from negrec.data.io import write_json, write_text
-from negrec.report.columns import LLM_TABLE, LLM_TESTS
+from negrec.eval.significance import bootstrap_ci
+from negrec.report.columns import LLM_TABLE, LLM_TERMINAL_CI, LLM_TESTS
 from negrec.report.compare import paired_table
 from negrec.report.tables import ResultTable
 
@@ -69,9 +70,11 @@ def write_seed_summary(folder: Path, results: dict[int, dict], baselines: list[s
             for m, v in values.items():
                 row[m], row[f"{m}_std"] = float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
             rows.append(row)
-            summary[protocol][name] = {m: row[m] for m in values}
             users = [ev.per_user() for ev in evs]
             averaged[name] = {m: np.mean([u[m] for u in users], axis=0) for m in LLM_TESTS}
+            # the CI of the per-user means over seeds: what a reader of the seed-averaged row wants to know
+            cis = {m: list(bootstrap_ci(averaged[name][m])[1:]) for m in LLM_TERMINAL_CI}
+            summary[protocol][name] = {**{m: row[m] for m in values}, "ci": cis}
         for r in paired_table(averaged, [b for b in baselines if b in averaged], LLM_TESTS).rows:
             paired.add({"protocol": protocol, **r})
     paired.title = "Paired tests on per-user metrics averaged over seeds (t-test p-value; 95 % bootstrap CI of the difference)"
