@@ -102,7 +102,7 @@ def normalized_adjacency(train: sp.csr_matrix) -> torch.Tensor:
 
 class _SymmetricProduct(torch.autograd.Function):
     """A @ x for a symmetric sparse A: the gradient is Aᵀ @ g = A @ g, so the backward is one more CSR product
-    (torch's own CSR backward builds the transpose every call; an epoch with COO `sparse.mm` took 3.4× as long,
+    (torch's own CSR backward builds the transpose every call; an epoch with COO `sparse.mm` took ~4× as long,
     benchmarks/results/cf_speed.json)."""
 
     @staticmethod
