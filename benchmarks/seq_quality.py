@@ -273,6 +273,8 @@ def main() -> None:
                     continue
                 data = data or prepare_seq(dataset, args.data_dir)
                 run_part(row, data, seed, path, print)
+        # the parts are read once training is over: runs in other processes may have added some meanwhile
+        for row in rows:
             for path in sorted((parts / dataset).glob(f"{row.key()}-*-seed*.json")):
                 record = json.loads(path.read_text())
                 if path == part_path(parts, dataset, row, record["seed"]):
