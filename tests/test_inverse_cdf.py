@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,3 +36,14 @@ def test_a_zero_weight_item_is_never_drawn_and_the_stream_is_the_binary_searchs(
     np.testing.assert_allclose(np.bincount(items, minlength=5) / 20_000, probabilities, atol=0.015)
     cdf = np.cumsum(probabilities)
     assert np.array_equal(items, np.searchsorted(cdf / cdf[-1], np.random.default_rng(7).random(20_000), side="right"))
+
+
+def test_bad_cdfs_and_uniforms_are_refused_by_name():
+    for cdf in ([], [[0.5, 1.0]], [0.6, 0.4, 1.0], [0.5, 0.9], [np.nan, 1.0], ["a", "b"]):
+        with pytest.raises(ValueError, match="cdf: "):
+            GuidedCDF(np.array(cdf))
+    guided = GuidedCDF(np.array([0.5, 1.0]))
+    for uniforms in ([1.0], [-0.1], [[0.2]], [np.nan]):
+        with pytest.raises(ValueError, match=r"uniforms: a 1-D array of numbers in \[0, 1\)"):
+            guided.items(np.array(uniforms))
+    assert guided.items(np.array([])).tolist() == []

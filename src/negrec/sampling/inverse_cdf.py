@@ -16,12 +16,20 @@ class GuidedCDF:
     """A normalised CDF over n items with its guide table of n buckets."""
 
     def __init__(self, cdf: np.ndarray):
+        cdf = np.asarray(cdf)
+        if cdf.ndim != 1 or len(cdf) == 0 or not np.issubdtype(cdf.dtype, np.number):
+            raise ValueError(f"cdf: a non-empty 1-D array of numbers, got shape {cdf.shape} of {cdf.dtype}")
+        if not np.all(np.isfinite(cdf)) or np.any(np.diff(cdf) < 0) or cdf[0] < 0 or cdf[-1] != 1.0:
+            raise ValueError("cdf: finite, non-decreasing values from ≥ 0 up to exactly 1")
         self.cdf = np.ascontiguousarray(cdf, dtype=np.float64)
         self.thresholds = np.arange(len(self.cdf), dtype=np.float64) / len(self.cdf)  # bucket j holds u ≥ j / n
         self.starts = np.searchsorted(self.cdf, self.thresholds, side="right").astype(np.int64)
 
     def items(self, uniforms: np.ndarray) -> np.ndarray:
         """The item of each uniform number in [0, 1): the first index whose CDF value exceeds it."""
+        uniforms = np.asarray(uniforms)
+        if uniforms.ndim != 1 or (uniforms.size and not (uniforms.min() >= 0 and uniforms.max() < 1)):
+            raise ValueError("uniforms: a 1-D array of numbers in [0, 1)")
         return _guided_search(self.cdf, self.thresholds, self.starts, np.ascontiguousarray(uniforms, dtype=np.float64))
 
 
