@@ -123,7 +123,7 @@ class Interactions:
         return cached
 
     # a packed user × item bitmap answers membership with one gather (10^7 interactions over 200k users × 20k
-    # items: 0.5 GB); above this size, binary search
+    # items: 0.5 GB); above this size, a binary search inside the user's CSR row
     BITMAP_LIMIT_BYTES = 2**30
 
     def _bitmap(self) -> np.ndarray | None:
@@ -149,27 +149,22 @@ class Interactions:
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
         per_row = users.ndim == 1 and items.ndim == 2 and len(users) == len(items)
+        if per_row:  # no copies
+            return self._lookup(users, items)
+        u, i = np.broadcast_arrays(users, items)
+        return self._lookup(u.ravel(), i.reshape(-1, 1)).reshape(u.shape)
+
+    def _lookup(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """(B, M) bools, one user per row: from the bitmap, or where it does not fit by a binary search inside each
+        user's sorted CSR row."""
+        from negrec.data.bitmap import lookup, row_lookup
+
         bits = self._bitmap()
         if bits is not None:
-            from negrec.data.bitmap import lookup
-
-            if per_row:  # no copies
-                return lookup(bits, users, items, self.n_items)
-            u, i = np.broadcast_arrays(users, items)
-            return lookup(bits, u.ravel(), i.reshape(-1, 1), self.n_items).reshape(u.shape)
-        if per_row:
-            users = users[:, None]
-        valid = (items >= 0) & (items < self.n_items)
-        q = users * self.n_items + np.where(valid, items, 0)
-        keys = self.keys()
-        if len(keys) == 0:
-            return np.zeros(q.shape, dtype=bool)
-        # queries in sorted order: each binary search starts where the last one ended (~6× faster on 10^7 keys)
-        flat = q.ravel()
-        order = np.argsort(flat, kind="stable")
-        pos = np.empty(len(flat), dtype=np.int64)
-        pos[order] = np.minimum(np.searchsorted(keys, flat[order]), len(keys) - 1)
-        return (keys[pos].reshape(q.shape) == q) & valid
+            return lookup(bits, users, items, self.n_items)
+        if not self.matrix.has_sorted_indices:  # scipy keeps the flag; every constructor here sorts already
+            self.matrix.sort_indices()
+        return row_lookup(self.matrix.indptr, self.matrix.indices, users, items, self.n_items)
 
     def contains_outer(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """(B, C) bools: is items[c] an interaction of users[b]? The same as `contains` on the broadcast grid, from each
