@@ -40,6 +40,10 @@ def _python_for_nobody(workdir: Path) -> list[str] | None:
         )
         if probe.returncode == 0:
             return ["env", f"PYTHONPATH={env_path}", f"HOME={workdir / 'home'}", exe, "-m", "negrec"]
+        if f"{os.sep}negrec{os.sep}" in probe.stderr and "PermissionError" not in probe.stderr:
+            # the interpreter runs, but negrec's own import fails as an ordinary user: a defect, not a missing tool
+            # (an eager numba import with cache=True once did this on a read-only install)
+            pytest.fail(f"importing negrec as nobody failed:\n{probe.stderr}")
     return None
 
 

@@ -8,7 +8,6 @@ from typing import Callable, Literal
 import numpy as np
 
 from negrec.data.interactions import Interactions
-from negrec.sampling.inverse_cdf import GuidedCDF
 
 Policy = Literal["resample", "skip", "allow"]
 Draw = Callable[[int], np.ndarray]  # n → n item ids
@@ -51,6 +50,10 @@ def make_draw(n_items: int, rng: np.random.Generator, probabilities: np.ndarray 
     """A function drawing n i.i.d. items uniformly or from `probabilities` (inverse CDF on one cumsum, guided)."""
     if probabilities is None:
         return lambda n: rng.integers(0, n_items, size=n)
+    # imported here: numba compiles (and caches) on import, which a read-only install without a writable cache
+    # folder cannot do — every command that never draws by popularity must still run there
+    from negrec.sampling.inverse_cdf import GuidedCDF
+
     cdf = np.cumsum(probabilities)
     cdf /= cdf[-1]
     guided = GuidedCDF(cdf)
