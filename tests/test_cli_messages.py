@@ -178,8 +178,9 @@ def test_terminal_tables_never_cut_a_system_name(monkeypatch):
     common.print_llm_summary({"ranked": {name: metrics, "SFT": metrics}}, "title")
     text = recorder.export_text()
     assert "…" not in text
-    cells = [line.split("│")[2].strip() for line in text.splitlines() if line.count("│") > 3]
+    cells = [line.split("│")[1].strip() for line in text.splitlines() if line.count("│") > 3]
     assert name in "".join(cells)  # folded over lines, every character kept
+    assert text.count("0.1234") == 2 * len(metrics)  # and no column is cut off at the right edge
 
 
 def test_the_cf_summary_names_the_selection_metric_best_epoch_and_stop_reason(tmp_path):

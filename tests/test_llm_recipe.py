@@ -31,6 +31,7 @@ candidates: {method: diverse, n: 4, groups: 2, batch_size: 16}
 preference: {epochs: 1, lr: 0.001, batch_size: 8, anchor: 1.0, title_logps: true}
 predict: {max_new_tokens: 8, batch_size: 20, k: 10}
 evaluate: {ks: [5, 10], grounding: seed-minilm-l3, conventions: clean}
+protocols: [seed, ranked, candidates]
 baseline: [SPRec, MostPop]
 methods:
   - {name: SPRec, kind: selfplay}
@@ -54,8 +55,11 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path, monkeypatch):
     assert first.exit_code == 0, first.output
     assert "[sft] running" in first.output  # stage names print literally (no rich markup)
     rows = {(r["system"], r["protocol"]): r for r in json.loads((out / "report" / "metrics.json").read_text())["rows"]}
-    assert set(rows) == {(s, p) for s in SYSTEMS for p in ("seed", "ranked")}
+    assert set(rows) == {(s, p) for s in SYSTEMS for p in ("seed", "ranked", "candidates")}
+    assert_candidate_choices(out, {s: r for (s, p), r in rows.items() if p == "candidates"})
     for (system, protocol), row in rows.items():
+        if protocol == "candidates":
+            continue
         for metric in ("NDCG@5", "NDCG@10", "HR@5", "HR@10", "DivRatio@10", "MGU@10", "ORRatio@10", "NotInRatio"):
             assert metric in row
         assert row["HR@10_ci"][0] <= row["HR@10"] <= row["HR@10_ci"][1]
@@ -64,15 +68,18 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path, monkeypatch):
             preds = json.loads((out / "predictions" / f"{system}-ranked.json").read_text())
             hits = [p["ground_truth"] in [b[1:-1] for b in p["beams"][:10]] for p in preds]  # beams are quoted titles
             assert len(preds) == 40 and row["HR@10"] == pytest.approx(sum(hits) / len(hits))
-    for protocol in ("seed", "ranked"):
+    for protocol in ("seed", "ranked", "candidates"):
         tests = json.loads((out / "report" / protocol / "paired_tests.json").read_text())["rows"]
         assert {t["baseline"] for t in tests} == {"SPRec", "MostPop"}
-        assert (out / "report" / protocol / "accuracy_vs_fairness.png").is_file()
+        assert (out / "report" / protocol / "accuracy_vs_fairness.png").is_file() == (protocol != "candidates")
+    assert {t["metric"] for t in json.loads((out / "report" / "candidates" / "paired_tests.json").read_text())["rows"]} == {
+        "HR@1"
+    }
     assert (out / "sft" / "curve.png").is_file()
     # the terminal table shows the report's CIs of NDCG@10 and HR@10 (#40: no CI in the terminal before)
     terminal = json.loads((out / "report" / "summary.json").read_text())
     for (system, protocol), row in rows.items():
-        assert terminal[protocol][system]["ci"] == {m: row[f"{m}_ci"] for m in ("NDCG@10", "HR@10") if f"{m}_ci" in row}
+        assert terminal[protocol][system]["ci"] == {m: row[f"{m}_ci"] for m in ("NDCG@10", "HR@10", "HR@1") if f"{m}_ci" in row}
     low, high = rows[("SFT", "ranked")]["HR@10_ci"]
     assert f"[{low:.3f}, {high:.3f}]" in first.output and "95 % bootstrap CI over users" in first.output
     # the reference model reads the title sequence alone
@@ -94,6 +101,31 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path, monkeypatch):
     assert "running" not in second.output.replace("done already", "")  # every stage was skipped
     stages = set(json.loads((out / "timings.json").read_text())["stages"])
     assert {"sft", "candidates", "curriculum", "predict MostPop (ranked)"} <= stages
+
+
+def assert_candidate_choices(out: Path, rows: dict[str, dict]) -> None:
+    """The candidate protocol: every system faced the same 20 candidates per test record (the target and 19 titles
+    outside the record's history), answered with one of them, and HR@1 counts the answers that are the target;
+    MostPop answers with its most read candidate."""
+    test = json.loads((out / "data" / "test.json").read_text())[:40]
+    sft_records = json.loads((out / "data" / "train.json").read_text())
+    reads = Counter(t for r in sft_records for t in set(parse_title_list(r["input"])))
+    first = None
+    for system, row in rows.items():
+        preds = json.loads((out / "predictions" / f"{system}-candidates.json").read_text())
+        cands = [p["candidates"] for p in preds]
+        first = first or cands
+        assert cands == first and len(preds) == 40
+        for p, rec in zip(preds, test):
+            history = set(parse_title_list(rec["input"]))
+            assert len(set(p["candidates"])) == 20 and p["ground_truth"] in p["candidates"]
+            assert not (set(p["candidates"]) - {p["ground_truth"]}) & history
+            assert p["prediction"][1:-1] in p["candidates"]
+            if system == "MostPop":
+                assert reads[p["prediction"][1:-1]] == max(reads[t] for t in p["candidates"])
+        hits = [p["prediction"][1:-1] == p["ground_truth"] for p in preds]
+        assert row["ValidRatio"] == 1.0 and row["HR@1"] == pytest.approx(np.mean(hits))
+        assert row["HR@1_ci"][0] <= row["HR@1"] <= row["HR@1_ci"][1]
 
 
 @pytest.mark.parametrize(

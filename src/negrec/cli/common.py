@@ -224,11 +224,11 @@ def log_line(message: str) -> None:
 
 
 def print_llm_summary(summary: dict, title: str) -> None:
-    """One table of an LLM recipe's results: a row per (protocol, system); NDCG@10 and HR@10 with their 95 %
-    bootstrap CI over users (`ci` in the summary) under the value."""
+    """One table per protocol of an LLM recipe's results, a row per system with the protocol's metrics; NDCG@10,
+    HR@10 and HR@1 with their 95 % bootstrap CI over users (`ci` in the summary) under the value."""
     from rich.table import Table
 
-    from negrec.report.columns import LLM_TERMINAL as cols
+    from negrec.report.columns import LLM_TERMINAL, LLM_TERMINAL_CI
 
     def cell(m: dict, c: str) -> str:
         if m.get(c) is None:
@@ -236,16 +236,16 @@ def print_llm_summary(summary: dict, title: str) -> None:
         low, high = m.get("ci", {}).get(c, (None, None))
         return f"{m[c]:.4f}" if low is None else f"{m[c]:.4f}\n[{low:.3f}, {high:.3f}]"
 
-    table = Table(title=f"{title}\n(NDCG@10, HR@10: 95 % bootstrap CI over users below the value)")
-    for c in ["protocol", "system", *cols]:
-        # names fold onto a second line rather than lose their ends ("clusterin_high_clu…") in a narrow terminal
-        table.add_column(
-            c,
-            justify="left" if c in ("protocol", "system") else "right",
-            overflow="fold",
-            min_width=len(c) if c not in ("protocol", "system") else None,
-        )
     for protocol, systems in summary.items():
+        cols = [c for c in LLM_TERMINAL if any(m.get(c) is not None for m in systems.values())]
+        shown = ", ".join(c for c in LLM_TERMINAL_CI if c in cols)
+        table = Table(title=f"{title} — protocol {protocol}\n({shown}: 95 % bootstrap CI over users below the value)")
+        for c in ["system", *cols]:
+            # names fold onto a second line rather than lose their ends ("clusterin_high_clu…") in a narrow terminal
+            # and a long header folds too, so a narrow terminal keeps every column (values need 6 characters)
+            table.add_column(
+                c, justify="left" if c == "system" else "right", overflow="fold", min_width=None if c == "system" else 6
+            )
         for name, m in systems.items():
-            table.add_row(protocol, escape(name), *(cell(m, c) for c in cols))
-    console.print(table)
+            table.add_row(escape(name), *(cell(m, c) for c in cols))
+        console.print(table)

@@ -7,8 +7,10 @@ against the baselines, plots). A stage whose output exists is not run again.
 
 Protocols: `seed` = one greedy answer grounded to K items by the seed's encoder (docs/seed-method.md §3);
 `ranked` = K catalog titles from constrained beam search (titles the user already has left out), scored as
-a ranked list. With several `seeds`, every seed runs in `seed-<s>/` and `report/` holds the mean over seeds
-and paired tests on per-user metrics averaged over seeds.
+a ranked list; `candidates` = LLaRA's and S-DPO's protocol: the answer is a constrained choice among the target and
+19 items drawn with a fixed seed (`negrec.eval.choice`), scored by HR@1 and ValidRatio. With several `seeds`, every
+seed runs in `seed-<s>/` and `report/` holds the mean over seeds and paired tests on per-user metrics averaged over
+seeds.
 
 Under a multi-process launch (`accelerate launch … -m negrec llm run`) every process walks the same stages:
 training stages run data-parallel, candidates and predictions split their records by rank (rank 0 merges),
@@ -40,13 +42,15 @@ from negrec.launch import is_main_process, join_process_group, launch_rank, proc
 from negrec.llm.runs import run_and_merge
 from negrec.preference.negatives import parse_negatives
 from negrec.experiments.recipes import DATA_KEY, RUN_KIND, Recipe, check_resume, data_fingerprint, method_settings
-from negrec.report.columns import LLM_TERMINAL_CI, LLM_TESTS
+from negrec.report.columns import LLM_TERMINAL_CI
+from negrec.data.titles import parse_target
 from negrec.report.compare import write_comparison
-from negrec.report.llm_tables import report_row, reported_metrics, write_rows, write_seed_summary
+from negrec.report.llm_tables import report_row, reported_metrics, tested_metrics, write_rows, write_seed_summary
 from negrec.report.plots import curves_from_logs
 
 
 SEQ_NAMES = {"sasrec": "SASRec", "gru4rec": "GRU4Rec"}
+CHOICE_BATCH = 64  # (prompt, candidate) pairs per forward pass: the logits of a long batch would not fit
 
 
 @dataclass
@@ -340,6 +344,9 @@ class SeedRun:
 
         p = self.r.predict
         k = int(p.get("k", 10))
+        if protocol == "candidates":
+            write_json(path, self._choices(system, catalog, test))
+            return
         if system.model is None:
             write_json(path, self._most_popular(catalog, test, k, system.template))
             return
@@ -384,28 +391,38 @@ class SeedRun:
                     f"predict {name} ({protocol})",
                     preds_path,
                     lambda s=system, p=protocol, path=preds_path: self._predictions(s, p, catalog, test, path),
-                    every_process=system.model is not None and system.family == "llm",
+                    # the candidate choice scores in rank 0 alone (a forward pass per candidate, no generation)
+                    every_process=system.model is not None and system.family == "llm" and protocol != "candidates",
                 )
                 if not is_main_process():
                     continue  # rank 0 evaluates and reports
-                grounding = options["grounding"] if protocol == "seed" else "beams"
-                ev = evaluate_predictions(
-                    read_records(preds_path)[0], catalog, cache_dir=self.cache_dir, **{**options, "grounding": grounding}
-                )
-                write_json(self.out / "metrics" / f"{name}-{protocol}.json", ev.metrics)
-                evals[protocol][name] = ev.evaluation
-                rows.append(report_row(name, protocol, ev.evaluation))
+                predictions = read_records(preds_path)[0]
+                if protocol == "candidates":
+                    evaluation = choice_evaluation_of(predictions, catalog)
+                    write_json(self.out / "metrics" / f"{name}-{protocol}.json", evaluation.summary())
+                else:
+                    grounding = options["grounding"] if protocol == "seed" else "beams"
+                    ev = evaluate_predictions(
+                        predictions, catalog, cache_dir=self.cache_dir, **{**options, "grounding": grounding}
+                    )
+                    write_json(self.out / "metrics" / f"{name}-{protocol}.json", ev.metrics)
+                    evaluation = ev.evaluation
+                evals[protocol][name] = evaluation
+                rows.append(report_row(name, protocol, evaluation))
         if not is_main_process():
             return {}, {}
         for protocol, by_system in evals.items():
+            ranked = protocol != "candidates"  # the candidate choice has accuracy alone: no lists to plot against
             write_comparison(
                 self.out / "report" / protocol,
                 by_system,
                 reported_metrics(by_system),
                 baseline=self.r.baselines(),
-                tests=LLM_TESTS,
-                plots={"accuracy_vs_diversity": ("DivRatio@10", "NDCG@10"), "accuracy_vs_fairness": ("MGU@10", "NDCG@10")},
-                bars=["NDCG@10"],
+                tests=tested_metrics(by_system),
+                plots={"accuracy_vs_diversity": ("DivRatio@10", "NDCG@10"), "accuracy_vs_fairness": ("MGU@10", "NDCG@10")}
+                if ranked
+                else None,
+                bars=["NDCG@10" if ranked else "HR@1"],
                 seed=self.seed,
             )
         findings = {p: read_json(self.out / "report" / p / "metrics.json")["summary"] for p in evals}
@@ -457,6 +474,44 @@ class SeedRun:
             rows.append(prediction_row(rec, render(rec["instruction"], rec["input"], template), beam[0] if beam else "", beam))
         return rows
 
+    def _candidates_of(self, catalog) -> np.ndarray:
+        """The test records' candidate item ids (the target and 19 others, drawn once with a fixed seed)."""
+        from negrec.eval.choice import draw_candidates
+
+        test = self._records(self.r.test, self.r.limit_test, catalog)
+        return draw_candidates(test.targets, test.history_matrix(catalog.n_items), catalog.n_items)
+
+    def _choices(self, system: System, catalog, test: list[dict]) -> list[dict]:
+        """Each test record's answer among its candidates: the candidate an LLM gives the highest log-probability as
+        its answer to the record's prompt, MostPop's most read one, a sequential baseline's top-scored one."""
+        from negrec.data.prompts import render
+        from negrec.eval.choice import choose
+
+        candidates = self._candidates_of(catalog)
+        titles = catalog.require_titles("the candidate protocol")
+        prompts = [render(rec["instruction"], rec["input"], system.template) for rec in test]
+        if system.model is None:
+            reads = self._training_sequences(catalog).history_matrix(catalog.n_items).indices
+            counts = np.bincount(reads, minlength=catalog.n_items)
+            scores = np.where(candidates >= 0, counts[candidates], -np.inf)
+        elif system.family != "llm":
+            from negrec.experiments.seq_baselines import baseline_scores
+
+            full = baseline_scores(system.model, self._records(self.r.test, self.r.limit_test, catalog))
+            scores = np.where(candidates >= 0, np.take_along_axis(full, np.maximum(candidates, 0), axis=1), -np.inf)
+        else:
+            scores = llm_candidate_scores(system.model, prompts, candidates, titles)
+        answers = choose(scores, candidates)
+        return [
+            {
+                "prompt": prompt,
+                "prediction": f'"{titles[a]}"' if a >= 0 else "",
+                "ground_truth": parse_target(rec["output"]),
+                "candidates": [titles[c] for c in row if c >= 0],
+            }
+            for rec, prompt, row, a in zip(test, prompts, candidates, answers.tolist())
+        ]
+
     def _sequential(self, model: str, catalog) -> System:
         """A sequential baseline trained (once) on the training records' sequences, validation-tuned."""
         from negrec.experiments.seq_baselines import train_baseline
@@ -473,6 +528,45 @@ class SeedRun:
         from negrec.experiments.seq_baselines import baseline_predictions
 
         return baseline_predictions(folder, self._records(self.r.test, self.r.limit_test, catalog), k)
+
+
+def llm_candidate_scores(model_dir: Path, prompts: list[str], candidates: np.ndarray, titles: list[str]) -> np.ndarray:
+    """Σ log p(the candidate's title as the answer + EOS | prompt) per record and candidate, scored as SFT trains the
+    answer (−inf where a record has no candidates)."""
+    import torch
+
+    from negrec.data.titles import quote
+    from negrec.llm.models import load_model
+    from negrec.llm.sdpo import answer, completion_logps
+
+    model, tok = load_model(model_dir)
+    model.eval()
+    pairs = [(r, j) for r in range(len(prompts)) for j in range(candidates.shape[1]) if candidates[r, j] >= 0]
+    scores = np.full(candidates.shape, -np.inf)
+    with torch.no_grad():
+        for start in range(0, len(pairs), CHOICE_BATCH):
+            chunk = pairs[start : start + CHOICE_BATCH]
+            completions = [answer(quote(titles[candidates[r, j]])) for r, j in chunk]
+            logps = completion_logps(model, tok, [prompts[r] for r, _ in chunk], completions).float().cpu().numpy()
+            for (r, j), value in zip(chunk, logps.tolist()):
+                scores[r, j] = value
+    return scores
+
+
+def choice_evaluation_of(predictions: list[dict], catalog):
+    """HR@1 and ValidRatio of candidate-protocol predictions (`candidates`, `prediction`, `ground_truth` titles)."""
+    from negrec.eval.choice import choice_evaluation
+    from negrec.errors import DataError
+
+    width = max((len(p.get("candidates", [])) for p in predictions), default=0)
+    ids = np.full((len(predictions), max(width, 1)), -1, dtype=np.int64)
+    for r, p in enumerate(predictions):
+        if not isinstance(p.get("candidates"), list):
+            raise DataError("candidate predictions need a list of candidate titles", record=r, field="candidates")
+        ids[r, : len(p["candidates"])] = catalog.lookup_many(p["candidates"])
+    answers = catalog.lookup_many([parse_target(p["prediction"]) if p["prediction"] else "" for p in predictions])
+    targets = catalog.lookup_many([p["ground_truth"] for p in predictions])
+    return choice_evaluation(np.asarray(answers), ids, np.asarray(targets))
 
 
 def mark(marker: Path, value: Any) -> None:

@@ -15,7 +15,7 @@ from negrec.data.io import file_signature, fingerprint, read_json, read_yaml_map
 from negrec.errors import DataError
 from negrec.sampling.clusters import ClusterDefinition, parse_clusters
 
-PROTOCOLS = ("seed", "ranked")
+PROTOCOLS = ("seed", "ranked", "candidates")
 PREDICT_KEYS = {"batch_size", "max_new_tokens", "k", "exclude_history"}
 EVALUATE_KEYS = {"ks", "grounding", "conventions"}
 
@@ -47,7 +47,8 @@ class Recipe:
     preference: dict = field(default_factory=dict)
     predict: dict = field(default_factory=dict)
     evaluate: dict = field(default_factory=dict)
-    protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS))
+    # `candidates` (LLaRA's 20-candidate choice) is asked for by name: a forward pass per candidate and record
+    protocols: list[str] = field(default_factory=lambda: ["seed", "ranked"])
     methods: list[dict] = field(default_factory=list)
     baseline: str | list[str] | None = None  # paired tests of every system against each of these
     most_popular: bool = True  # add the MostPop reference row (top-K training titles, history excluded)
@@ -234,7 +235,9 @@ def data_fingerprint(data_dir: Path, recipe: Recipe) -> str:
 
 
 # keys a rerun may change: they only choose what the report compares, never what a finished stage computed
-REPORT_ONLY = ("name", "baseline")
+# keys a rerun may change: they name the report or choose protocols, whose predictions are stages of their own (a
+# protocol added later runs alone; the finished stages stay right)
+REPORT_ONLY = ("name", "baseline", "protocols")
 
 
 def check_resume(out: Path, recipe: Recipe, data: str | None = None) -> None:

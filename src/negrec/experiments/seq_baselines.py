@@ -22,7 +22,7 @@ from negrec.data.io import read_json, save_torch, write_json
 from negrec.data.sequences import Sequences
 from negrec.experiments.seq import SeqData, tune_seq
 from negrec.seq.settings import SeqConfig
-from negrec.seq.trainer import build_seq_model, recommend_next, train_seq
+from negrec.seq.trainer import build_seq_model, recommend_next, score_users, train_seq
 
 BASELINES = ("sasrec", "gru4rec")
 VALID_SHARE = 0.1
@@ -61,8 +61,8 @@ def train_baseline(model: str, sequences: Sequences, catalog: Catalog, out: Path
     return out
 
 
-def baseline_predictions(folder: Path, sequences: Sequences, k: int) -> list[np.ndarray]:
-    """Each test record's top-k catalog items after its history (history items left out; −1 pads a short list)."""
+def _load(folder: Path, sequences: Sequences):
+    """The baseline's model, its config and the test records' known history items."""
     meta = read_json(folder / "config.json")
     config = SeqConfig(**meta["train"])
     model = build_seq_model(config, int(meta["n_items"]))
@@ -70,7 +70,23 @@ def baseline_predictions(folder: Path, sequences: Sequences, k: int) -> list[np.
     histories = UserHistories.from_lists(
         [[int(i) for i in sequences.history(j) if i >= 0] for j in range(len(sequences))], int(meta["n_items"])
     )
+    return model, config, histories
+
+
+def baseline_predictions(folder: Path, sequences: Sequences, k: int) -> list[np.ndarray]:
+    """Each test record's top-k catalog items after its history (history items left out; −1 pads a short list)."""
+    model, config, histories = _load(folder, sequences)
     scorable = np.flatnonzero(histories.lengths > 0)
     out = np.full((len(sequences), k), -1, dtype=np.int64)
     out[scorable] = recommend_next(model, histories, scorable, k, max_len=config.max_len)
     return list(out)
+
+
+def baseline_scores(folder: Path, sequences: Sequences) -> np.ndarray:
+    """(records, items) scores of every catalog item as each test record's next one (−inf throughout for a record
+    with no catalog item in its history: the model has nothing to read)."""
+    model, config, histories = _load(folder, sequences)
+    scorable = np.flatnonzero(histories.lengths > 0)
+    out = np.full((len(sequences), histories.n_items), -np.inf, dtype=np.float64)
+    out[scorable] = score_users(model, histories, scorable, config.max_len)
+    return out

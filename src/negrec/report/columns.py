@@ -11,10 +11,24 @@ CF_RUN_LINE = ["NDCG@10", "Recall@10", "Coverage@10"]
 CF_DEMO_SUMMARY = ["NDCG@10", "Recall@10", "Coverage@10", "AvgPop@10", "MGU@10"]
 
 # LLM recipes (the seed's table: accuracy at 5 and 10, diversity, genre fairness, over-recommendation, NotInRatio)
-LLM_TABLE = ["NDCG@5", "NDCG@10", "HR@5", "HR@10", "Diversity@10", "DivRatio@10", "DGU@10", "MGU@10", "ORRatio@10", "NotInRatio"]
-LLM_TESTS = ["NDCG@10", "HR@10", "HR@5"]
-LLM_TERMINAL = ["NDCG@10", "HR@5", "HR@10", "DivRatio@10", "MGU@10", "NotInRatio"]
-LLM_TERMINAL_CI = ("NDCG@10", "HR@10")  # shown with their 95 % bootstrap CI over users in the terminal
+# (+ the candidate protocol's HR@1 and ValidRatio, which only its evaluations have)
+LLM_TABLE = [
+    "NDCG@5",
+    "NDCG@10",
+    "HR@5",
+    "HR@10",
+    "Diversity@10",
+    "DivRatio@10",
+    "DGU@10",
+    "MGU@10",
+    "ORRatio@10",
+    "NotInRatio",
+    "HR@1",
+    "ValidRatio",
+]
+LLM_TESTS = ["NDCG@10", "HR@10", "HR@5", "HR@1"]
+LLM_TERMINAL = ["NDCG@10", "HR@5", "HR@10", "DivRatio@10", "MGU@10", "NotInRatio", "HR@1", "ValidRatio"]
+LLM_TERMINAL_CI = ("NDCG@10", "HR@10", "HR@1")  # shown with their 95 % bootstrap CI over users in the terminal
 
 # metrics where a lower value is the better one (popularity bias, genre unfairness, over-recommendation, answers
 # outside the catalog); every other metric column is better higher

@@ -20,6 +20,11 @@ def reported_metrics(evals: dict) -> list[str]:
     return [m for m in LLM_TABLE if m in next(iter(evals.values())).metrics]
 
 
+def tested_metrics(evals: dict) -> list[str]:
+    """The paired-test metrics that these evaluations have."""
+    return [m for m in LLM_TESTS if m in next(iter(evals.values())).metrics]
+
+
 def report_row(system: str, protocol: str, evaluation) -> dict:
     """A flat report row: headline values and their 95 % bootstrap CIs over users."""
     cis = evaluation.with_ci()
@@ -71,11 +76,12 @@ def write_seed_summary(folder: Path, results: dict[int, dict], baselines: list[s
                 row[m], row[f"{m}_std"] = float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
             rows.append(row)
             users = [ev.per_user() for ev in evs]
-            averaged[name] = {m: np.mean([u[m] for u in users], axis=0) for m in LLM_TESTS}
+            averaged[name] = {m: np.mean([u[m] for u in users], axis=0) for m in LLM_TESTS if m in users[0]}
             # the CI of the per-user means over seeds: what a reader of the seed-averaged row wants to know
-            cis = {m: list(bootstrap_ci(averaged[name][m])[1:]) for m in LLM_TERMINAL_CI}
+            cis = {m: list(bootstrap_ci(averaged[name][m])[1:]) for m in LLM_TERMINAL_CI if m in averaged[name]}
             summary[protocol][name] = {**{m: row[m] for m in values}, "ci": cis}
-        for r in paired_table(averaged, [b for b in baselines if b in averaged], LLM_TESTS).rows:
+        tests = [m for m in LLM_TESTS if m in averaged[systems[0]]]
+        for r in paired_table(averaged, [b for b in baselines if b in averaged], tests).rows:
             paired.add({"protocol": protocol, **r})
     paired.title = "Paired tests on per-user metrics averaged over seeds (t-test p-value; 95 % bootstrap CI of the difference)"
     write_rows(folder, rows, title=f"mean over seeds {seeds} (± std in metrics.json)")
