@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from negrec.cli import app
 from negrec.data.goodreads import load_goodreads_catalog, load_goodreads_records
+from negrec.data.titles import parse_title_list
 
 runner = CliRunner()
 PREFIX, SUFFIX = "The user has played the following items before: ", ", please write a new items that the user may bought"
@@ -80,6 +81,7 @@ def test_a_train_sample_is_a_seeded_subset_that_leaves_the_other_files_alone(tmp
 
 def test_movielens_records_are_catalog_titles_and_reproducible(data_dir, tmp_path):
     args = ["data", "llm-records", "movielens-100k", "--data-dir", data_dir, "--noun", "movies", "--test", "200", "--seed", "3"]
+    args += ["--threshold", "0"]  # every rating: each of the 943 users has a validation record
     assert invoke(*args, "--out", tmp_path / "a").exit_code == 0
     assert invoke(*args, "--out", tmp_path / "b").exit_code == 0
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
@@ -121,6 +123,7 @@ def test_plain_wording_is_grammatical_for_any_noun_and_the_seed_wording_stays_th
     (tmp_path / "t.csv").write_text("user,item,rating,when\n" + "".join(f"u1,p{i},{1 + i % 5},{i}\n" for i in range(1, 6)))
     (tmp_path / "items.csv").write_text("id,title\n" + "".join(f"p{i},Film {i}\n" for i in range(1, 6)))
     table = ["--items", tmp_path / "items.csv", "--time-col", "when", "--rating-col", "rating", "--min-history", "2"]
+    table += ["--threshold", "0"]
     res = invoke(
         "data", "llm-records", tmp_path / "t.csv", *table, "--noun", "movies", "--wording", "plain", "--out", tmp_path / "p"
     )
@@ -132,8 +135,6 @@ def test_plain_wording_is_grammatical_for_any_noun_and_the_seed_wording_stays_th
     )
     titles = '"Film 1", "Film 2", "Film 3", "Film 4"'
     assert record["input"] == f"The user has enjoyed the following movies: {titles}, please name another one the user would enjoy"
-    # ratings kept whole by default: the command says so
-    assert "note: every rating is a history item the prompt says the user enjoyed, down to 1; --threshold 4" in res.output
     seed = invoke("data", "llm-records", tmp_path / "t.csv", *table, "--noun", "movies", "--out", tmp_path / "s")
     assert seed.exit_code == 0, seed.output
     assert json.loads((tmp_path / "s" / "test.json").read_text())[0]["input"].endswith(
@@ -141,3 +142,30 @@ def test_plain_wording_is_grammatical_for_any_noun_and_the_seed_wording_stays_th
     )
     bad = invoke("data", "llm-records", tmp_path / "t.csv", *table, "--wording", "fancy", "--out", tmp_path / "b")
     assert bad.exit_code == 2 and "--wording must be one of seed, plain, got 'fancy'" in bad.output
+
+
+def test_records_keep_the_ratings_a_user_enjoyed_by_default(tmp_path):
+    """#40: records kept every rating, so a 1★ film was one the prompt says the user "recently enjoyed"; by default
+    only ratings ≥ 4 make records where the data has ratings (the command says so), --threshold 0 keeps them all."""
+    rows = [(u, i, 5 if (u + i) % 3 else 1) for u in range(4) for i in range(12)]
+    (tmp_path / "t.csv").write_text("user,item,rating,when\n" + "".join(f"u{u},p{i},{r},{i}\n" for u, i, r in rows))
+    (tmp_path / "items.csv").write_text("id,title\n" + "".join(f"p{i},Film {i}\n" for i in range(12)))
+    table = ["--items", tmp_path / "items.csv", "--time-col", "when", "--rating-col", "rating", "--min-history", "2"]
+    res = invoke("data", "llm-records", tmp_path / "t.csv", *table, "--out", tmp_path / "liked")
+    assert res.exit_code == 0, res.output
+    assert "note: ratings ≥ 4 only" in res.output and "--threshold 0 keeps every rating" in res.output
+    rating = {(f"u{u}", f"Film {i}"): r for u, i, r in rows}
+    disliked = {f"Film {i}" for u, i, r in rows if r == 1}
+    for split in ("train", "valid", "test"):
+        for record in json.loads((tmp_path / "liked" / f"{split}.json").read_text()):
+            titles = [*parse_title_list(record["input"]), record["output"].strip().strip('"')]
+            liked_by = [u for u in range(4) if all(rating[(f"u{u}", t)] == 5 for t in titles)]
+            assert liked_by, (split, titles)  # every title of the record is one its user rated 5
+    everything = invoke("data", "llm-records", tmp_path / "t.csv", *table, "--threshold", "0", "--out", tmp_path / "all")
+    assert everything.exit_code == 0 and "note:" not in everything.output
+    inputs = "".join(r["input"] + r["output"] for r in json.loads((tmp_path / "all" / "train.json").read_text()))
+    assert any(f'"{t}"' in inputs for t in disliked)
+    (tmp_path / "plain.csv").write_text("user,item,when\n" + "".join(f"u{u},p{i},{i}\n" for u, i, _ in rows))
+    plain = ["--items", tmp_path / "items.csv", "--time-col", "when", "--min-history", "2", "--out", tmp_path / "p"]
+    refused = invoke("data", "llm-records", tmp_path / "plain.csv", *plain, "--threshold", "4")
+    assert refused.exit_code == 2 and "--threshold needs ratings" in refused.output

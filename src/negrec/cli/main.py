@@ -295,7 +295,13 @@ def data_llm_records(
         Optional[int],
         typer.Option(help="Also write train_sample.json: this many training records at random (the seed's preference set)."),
     ] = None,
-    threshold: Annotated[Optional[float], typer.Option(help="Keep ratings ≥ this (default: every interaction).")] = None,
+    threshold: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Keep ratings ≥ this (default: 4 where the data has ratings — a history is what the user enjoyed; "
+            "0 keeps every rating)."
+        ),
+    ] = None,
     noun: Annotated[str, typer.Option(help="What the prompts call the items, plural (the seed: books).")] = "items",
     wording: Annotated[
         str,
@@ -316,7 +322,7 @@ def data_llm_records(
     """Turn an interactions dataset with titles into LLM records: per user, the last item tests, the one before
     validates, earlier positions train; titles made unique and safe for the prompt format."""
     from negrec.data.formats import resolve_source
-    from negrec.data.llm_records import RECORDS_KIND, RecordsConfig, write_llm_records
+    from negrec.data.llm_records import RECORDS_KIND, RecordsConfig, liked, write_llm_records
     from negrec.data.outputs import atomic_dir, claim_output
     from negrec.experiments.cf import load_cf_dataset
 
@@ -335,19 +341,14 @@ def data_llm_records(
         source_path = None if source == "synthetic" else resolve_source(source, data_dir)
         claim_output(out, overwrite=overwrite, inputs=[source_path, items], kind=RECORDS_KIND)
         data = load_cf_dataset(source, data_dir, table=table_options(user_col, item_col, rating_col, time_col, sep, items))
-        inter = data.interactions
-        if threshold is not None:
-            if not inter.has_ratings:
-                raise ValueError(f"--threshold needs ratings; {source} has none")
-            inter = inter.at_least(threshold)
+        inter, used = liked(data.interactions, threshold, source)
         with atomic_dir(out, kind=RECORDS_KIND) as folder:
             counts = write_llm_records(folder, inter, data.catalog, config)
     console.print(", ".join(f"{name}: {n} records" for name, n in counts.items()) + f" → {out}", markup=False, soft_wrap=True)
-    if threshold is None and inter.has_ratings:  # a 1-star rating would be a movie the user "recently enjoys"
-        lowest = float(inter.matrix.data.min()) if inter.nnz else float("nan")
+    if threshold is None and used is not None:  # a 1-star rating would be a movie the user "recently enjoys"
         console.print(
-            f"note: every rating is a history item the prompt says the user enjoyed, down to {lowest:g}; "
-            "--threshold 4 keeps the ones they liked",
+            f"note: ratings ≥ {used:g} only (the default: a record's history is what its prompt says the user enjoyed); "
+            "--threshold 0 keeps every rating",
             markup=False,
             soft_wrap=True,
         )

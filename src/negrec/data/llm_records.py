@@ -20,6 +20,8 @@ from negrec.data.io import write_json
 from negrec.data.titles import quote
 
 RECORDS_KIND = "llm-records"  # the marker of a folder `negrec data llm-records` wrote (see data.outputs)
+# a record's history is what its prompt says the user enjoyed: with ratings, only ratings ≥ 4 (of 5) by default
+DEFAULT_THRESHOLD = 4.0
 
 
 WORDINGS = {  # (instruction, history prefix, history suffix) of a record, {noun} the items' plural
@@ -65,6 +67,16 @@ class RecordsConfig:
             raise ValueError(f"--noun must be plain words (no double quotes or line breaks), got {self.noun!r}")
         if self.min_history > self.history:
             raise ValueError(f"--min-history {self.min_history} is more than --history {self.history}")
+
+
+def liked(inter: Interactions, threshold: float | None, source: str) -> tuple[Interactions, float | None]:
+    """The interactions records are cut from and the threshold applied: ratings ≥ `threshold` (None: ≥ 4 where the data
+    has ratings, every entry where it has none; 0 keeps every rating)."""
+    if threshold is None:
+        return (inter.at_least(DEFAULT_THRESHOLD), DEFAULT_THRESHOLD) if inter.has_ratings else (inter, None)
+    if not inter.has_ratings:
+        raise ValueError(f"--threshold needs ratings; {source} has none")
+    return inter.at_least(threshold), threshold
 
 
 def catalog_titles(titles: list[str], item_ids: np.ndarray) -> list[str]:

@@ -130,7 +130,7 @@ class Runner:
 
 def build_records_dir(recipe: Recipe, data_root: str | Path | None, folder: Path) -> None:
     """The recipe's `records:` stage: its dataset in the Goodreads layout, written as a unit."""
-    from negrec.data.llm_records import RECORDS_KIND, RecordsConfig, write_llm_records
+    from negrec.data.llm_records import RECORDS_KIND, RecordsConfig, liked, write_llm_records
     from negrec.data.outputs import atomic_dir
     from negrec.experiments.cf import load_cf_dataset
 
@@ -140,7 +140,7 @@ def build_records_dir(recipe: Recipe, data_root: str | Path | None, folder: Path
     threshold = options.pop("threshold", None)
     synthetic = SyntheticConfig(**{"seed": recipe.seed_list()[0], **recipe.synthetic}) if recipe.data == "synthetic" else None
     data = load_cf_dataset(recipe.data, data_root, synthetic=synthetic)
-    inter = data.interactions if threshold is None else data.interactions.at_least(threshold)
+    inter = liked(data.interactions, threshold, recipe.data)[0]
     with atomic_dir(folder, kind=RECORDS_KIND) as tmp:
         write_llm_records(tmp, inter, data.catalog, RecordsConfig(**options))
 
