@@ -91,3 +91,19 @@ def test_a_chart_per_table_plots_each_metric_with_its_ci_and_paired_tests_by_met
     assert [t.visible for t in traces] == [True, False]  # the menu switches between the metrics
     assert list(traces[0].x) == [0.1, -0.1] and list(traces[0].error_x.array) == [pytest.approx(0.05)] * 2
     assert 'id="chart-x"' in table_chart(paired, "chart-x") and table_chart(ResultTable(title="empty"), "y") is None
+
+
+def test_the_demo_page_links_the_llm_reports(tmp_path):
+    """#40: the demo's page said nothing of its LLM half; with it, the page and README link its reports (the LLM
+    recipe test checks that a run writes the pages these addresses name)."""
+    from negrec.cf.trainer import TrainConfig
+    from negrec.data.synthetic import SyntheticConfig
+    from negrec.experiments.demo import LLM_LINKS, run_demo
+
+    config = SyntheticConfig(n_users=60, n_items=80)
+    run_demo(tmp_path / "d", config, samplers=["uniform"], train_config=TrainConfig(epochs=2), log=lambda m: None, llm=True)
+    page, readme = (tmp_path / "d" / "index.html").read_text(), (tmp_path / "d" / "README.md").read_text()
+    for text, href in LLM_LINKS.items():
+        assert f'<a href="{href}">{text}</a>' in page and f"[{text}]({href})" in readme
+    run_demo(tmp_path / "c", config, samplers=["uniform"], train_config=TrainConfig(epochs=2), log=lambda m: None)
+    assert "llm/report" not in (tmp_path / "c" / "index.html").read_text() + (tmp_path / "c" / "README.md").read_text()

@@ -76,6 +76,9 @@ def test_tiny_recipe_end_to_end_and_resume(tmp_path, monkeypatch):
         "HR@1"
     }
     assert (out / "sft" / "curve.png").is_file()
+    from negrec.experiments.demo import LLM_LINKS  # the demo page's links land on pages a run writes
+
+    assert all((out / href.removeprefix("llm/")).is_file() for href in LLM_LINKS.values())
     # the terminal table shows the report's CIs of NDCG@10 and HR@10 (#40: no CI in the terminal before)
     terminal = json.loads((out / "report" / "summary.json").read_text())
     for (system, protocol), row in rows.items():

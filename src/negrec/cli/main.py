@@ -144,6 +144,7 @@ def _demo(out: Path, config, samplers: list[str] | None, train_config, llm: bool
         train_config=train_config,
         log=console.print,
         progress=progress_bar("training MF once per negative sampler"),
+        llm=llm,
     )
     table = Table(title="Negative samplers for MF on the synthetic dataset (leave-last-out test items)")
     metrics = list(next(iter(result["metrics"].values())))

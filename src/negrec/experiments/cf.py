@@ -486,11 +486,12 @@ def compare(
     report_to: str = "none",
     models: dict[str, Recommender] | None = None,
     sampled: list[tuple[str, str, int]] | None = None,
+    links: dict[str, str] | None = None,
 ) -> dict[str, CFRun]:
     """Train every sampler with the same split and seeds, fit the other `models` (peers, your own), add popularity /
-    random rows, and write the comparison into `out` (None: nothing is written). `progress` wraps the loop over
-    samplers (e.g. a rich progress bar)."""
-    return _compare(prep, samplers, config, out, progress, report_to, models, sampled)[0]
+    random rows, and write the comparison into `out` (None: nothing is written; `links`: related reports the page
+    points to, text → address relative to it). `progress` wraps the loop over samplers (e.g. a rich progress bar)."""
+    return _compare(prep, samplers, config, out, progress, report_to, models, sampled, links)[0]
 
 
 def _compare(
@@ -502,6 +503,7 @@ def _compare(
     report_to: str = "none",
     models: dict[str, Recommender] | None = None,
     sampled: list[tuple[str, str, int]] | None = None,
+    links: dict[str, str] | None = None,
 ) -> tuple[dict[str, CFRun], dict]:
     runs: dict[str, CFRun] = {}
     by_name = {s.name: s for s in samplers}
@@ -521,7 +523,7 @@ def _compare(
     about = _about(prep, config)
     extra = {"sampled": sampled_table(prep, runs, config, samplers, models or {}, sampled)} if sampled else {}
     if out is not None:
-        write_comparison(out, evals, metrics, plots=plots, bars=["NDCG@10"], settings=about, extra=extra, **options)
+        write_comparison(out, evals, metrics, plots=plots, bars=["NDCG@10"], settings=about, extra=extra, links=links, **options)
     return runs, {"evals": evals, "metrics": metrics, "about": about, "extra": extra, **options}
 
 

@@ -17,6 +17,11 @@ from negrec.report.columns import CF_DEMO_SUMMARY
 from negrec.sampling.registry import parse_sampler
 
 DEMO_KIND = "demo"  # the marker of a demo folder (see data.outputs)
+LLM_LINKS = {  # the LLM half's reports, relative to the demo folder (run_llm_demo writes them into <out>/llm)
+    "LLM recommenders, ranked protocol": "llm/report/ranked/index.html",
+    "LLM recommenders, seed protocol": "llm/report/seed/index.html",
+    "LLM report tables": "llm/report/metrics.md",
+}
 SAMPLERS = [
     "uniform",
     "popularity",
@@ -54,8 +59,10 @@ def run_demo(
     train_config: TrainConfig | None = None,
     log: Callable[[str], None] = print,
     progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
+    llm: bool = False,
 ) -> dict:
-    """Synthesise the default dataset, train MF with every sampler (same split and seeds), write the report."""
+    """Synthesise the default dataset, train MF with every sampler (same split and seeds), write the report (which
+    links the LLM half's reports with `llm`: `run_llm_demo` writes them into `<out>/llm`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(DEMO_KIND + "\n", encoding="utf-8")
@@ -70,20 +77,28 @@ def run_demo(
     )
     prep = prepare(Dataset("synthetic", data.catalog, data.interactions), "leave-last-out")
     tc = train_config or TrainConfig(epochs=30, seed=cfg.seed)
-    runs = compare(prep, [parse_sampler(s) for s in samplers or SAMPLERS], tc, out, progress=progress)
+    links = LLM_LINKS if llm else None
+    runs = compare(prep, [parse_sampler(s) for s in samplers or SAMPLERS], tc, out, progress=progress, links=links)
     summary = {name: {m: run.evaluation.summary()[m] for m in CF_DEMO_SUMMARY} for name, run in runs.items()}
     finding = read_json(out / "metrics.json")["summary"]
     write_text(
         out / "README.md",
         _readme(
-            finding, stats, len(prep.test_users()), tc, (out / "metrics.md").read_text(), (out / "paired_tests.md").read_text()
+            finding,
+            stats,
+            len(prep.test_users()),
+            tc,
+            (out / "metrics.md").read_text(),
+            (out / "paired_tests.md").read_text(),
+            llm,
         ),
     )
     log(f"report in {out}")
     return {"stats": stats, "metrics": summary}
 
 
-def _readme(finding: str, stats: dict, n_users: int, tc: TrainConfig, metrics_md: str, paired_md: str) -> str:
+def _readme(finding: str, stats: dict, n_users: int, tc: TrainConfig, metrics_md: str, paired_md: str, llm: bool) -> str:
+    also = "".join(f"- [{text}]({href})\n" for text, href in LLM_LINKS.items())
     return (
         "# negrec demo: negative samplers for matrix factorisation\n\n"
         f"{finding}\n\n"
@@ -96,4 +111,5 @@ def _readme(finding: str, stats: dict, n_users: int, tc: TrainConfig, metrics_md
         f"{metrics_md}\n{paired_md}\n"
         "Files: `metrics.*`, `paired_tests.*`, `per_user.csv`, PNG plots, one run folder per sampler under `runs/` "
         "(model, metrics, training curve), `dataset.json`, and the dataset in the Goodreads layout under `data/`.\n"
+        + (f"\nThe LLM half of the demo, on the same dataset:\n{also}" if llm else "")
     )

@@ -175,9 +175,10 @@ def write_comparison(
     title: str | None = None,
     extra: dict[str, ResultTable] | None = None,
     settings: str = "",
+    links: dict[str, str] | None = None,
 ) -> dict[str, Path]:
     """Write metrics.*, paired_tests.*, each `extra` table as `<stem>.*`, per_user.csv, the requested PNG plots and
-    index.html (all of it on one self-contained page)."""
+    index.html (all of it on one self-contained page, `links` to related reports under its finding)."""
     folder = Path(folder)
     table, paired = comparison_tables(evals, metrics, baseline=baseline, tests=tests, seed=seed)
     written = {p.name: p for p in table.write(folder, "metrics")}
@@ -198,6 +199,7 @@ def write_comparison(
         tables=[table, paired, *(extra or {}).values()],
         images=images,
         settings=settings,
+        links=links,
     )
     return written
 

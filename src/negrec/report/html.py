@@ -33,6 +33,8 @@ pre { background: #f7f7f7; padding: 0.6rem; overflow-x: auto; }
 <body>
 <h1>{{ title }}</h1>
 {% if finding %}<p class="finding">{{ finding }}</p>{% endif %}
+{% if links %}<p class="links">See also: {% for text, href in links %}<a href="{{ href }}">{{ text }}</a>
+{%- if not loop.last %} · {% endif %}{% endfor %}</p>{% endif %}
 {% for table in tables %}
 <h2>{{ table.title }}</h2>
 <table class="sortable">
@@ -102,9 +104,11 @@ def write_index(
     settings: str = "",
     name: str = "index.html",
     interactive: bool = True,
+    links: dict[str, str] | None = None,
 ) -> Path:
     """Write `folder/<name>`: everything inline (the PNGs as data URLs, Plotly's script), no network needed to read
-    it; `interactive=False` (or Plotly missing) leaves the charts out."""
+    it; `interactive=False` (or Plotly missing) leaves the charts out; `links` (text → address relative to the page)
+    points to related reports."""
     from jinja2 import Environment
 
     from negrec.report import interactive as charts
@@ -124,6 +128,7 @@ def write_index(
         tables=cells,
         images=pictures,
         settings=settings,
+        links=list((links or {}).items()),
         plotly=charts.plotly_script() if any(c["chart"] for c in cells) else "",
     )
     return write_text(Path(folder) / name, html)
