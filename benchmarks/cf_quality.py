@@ -189,6 +189,8 @@ def mostpop_fit(prep: Prepared, params: Params, seed: int, tuning: bool) -> tupl
 def peer_systems(threads: int) -> dict[str, System]:
     """The peers and their search spaces."""
     from cornac.models import BPR, EASE, VAECF
+
+    from negrec.cf.peers import PEER_SPACES
     from implicit.cpu.als import AlternatingLeastSquares
     from implicit.cpu.bpr import BayesianPersonalizedRanking
 
@@ -217,14 +219,6 @@ def peer_systems(threads: int) -> dict[str, System]:
             "iterations": t.suggest_int("iterations", 50, 500),
         }
 
-    def implicit_als(t):
-        return {
-            "factors": t.suggest_categorical("factors", [32, 64, 128]),
-            "regularization": t.suggest_float("regularization", 1e-3, 10, log=True),
-            "alpha": t.suggest_float("alpha", 0.1, 50, log=True),
-            "iterations": t.suggest_int("iterations", 5, 30),
-        }
-
     return {
         "MostPop": System("MostPop", "own", None, mostpop_fit),
         "cornac BPR": System(
@@ -233,10 +227,7 @@ def peer_systems(threads: int) -> dict[str, System]:
         "cornac EASE": System(
             "cornac EASE",
             "own",
-            lambda t: {
-                "lamb": t.suggest_float("lamb", 1.0, 5000.0, log=True),
-                "posB": t.suggest_categorical("posB", [True, False]),
-            },
+            PEER_SPACES["ease"],
             cornac_fit(lambda p, s: EASE(**p, seed=s, verbose=False)),
         ),
         "cornac VAECF": System(
@@ -254,7 +245,7 @@ def peer_systems(threads: int) -> dict[str, System]:
         "implicit ALS": System(
             "implicit ALS",
             "own",
-            implicit_als,
+            PEER_SPACES["als"],
             implicit_fit(lambda p, s: AlternatingLeastSquares(**p, num_threads=threads, random_state=s)),
         ),
     }

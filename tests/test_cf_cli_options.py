@@ -17,8 +17,8 @@ from negrec.cli import app
 
 # option → default of each command before the generation (2026-12-06, commit e0a0246), plus those added since: --gbce-t
 # (CF gBCE), --threshold (every command that splits data), the generic-table options of `cf tune` (#39 class 7),
-# --peers, --tuned, --sampled, --seeds and --folds (cf compare's reference rows, tuned rows, sampled metrics,
-# seeds, k-fold; #40)
+# --peers, --peer-trials, --tuned, --sampled, --seeds and --folds (cf compare's reference rows and their tuning, tuned
+# rows, sampled metrics, seeds, k-fold; #40)
 RECORDED = {
     "train": {
         "--out": None,
@@ -67,6 +67,7 @@ RECORDED = {
         "--out": None,
         "--samplers": None,
         "--peers": None,
+        "--peer-trials": 0,
         "--tuned": None,
         "--sampled": None,
         "--seeds": 1,

@@ -57,3 +57,45 @@ def test_a_peer_saves_and_loads_with_the_same_scores(tmp_path):
         peer.fit(train)
         again = type(peer).load(peer.save(tmp_path / name))
         np.testing.assert_array_equal(again.score(np.arange(5)), peer.score(np.arange(5)))
+
+
+def test_a_tuned_peer_keeps_its_best_validation_trial_and_refits_it(tmp_path):
+    """#40: peers were fitted with their libraries' defaults while negrec's rows are selected on validation; a tuned
+    peer searches its space on the validation part and is the best trial's model, refitted."""
+    from negrec.cf.peers import build_peer
+    from negrec.eval.metrics import accuracy_metrics
+    from negrec.experiments.cf import prepare
+    from negrec.experiments.cf_tune import TunedPeer
+    from negrec.data.tabular import Dataset
+
+    data = generate(SyntheticConfig(n_users=90, n_items=70, seed=3))
+    prep = prepare(Dataset("synthetic", data.catalog, data.interactions), "leave-last-out")
+    peer = TunedPeer("ease", 4, seed=0).fit(prep.train, valid=prep.valid)
+    assert len(peer.trials_log) == 4 and peer.value == max(t["validation_ndcg@10"] for t in peer.trials_log)
+    assert set(peer.params) == {"lamb", "posB"} and 1.0 <= peer.params["lamb"] <= 5000.0
+    users = np.flatnonzero(np.diff(prep.valid.matrix.indptr) > 0)
+    again = build_peer("ease", 0, peer.params).fit(prep.train)  # the same settings fitted apart: the same scores
+    np.testing.assert_array_equal(again.score(users), peer.score(users))
+    recs = peer.recommend(users, 10, exclude=prep.train.binary())
+    assert accuracy_metrics(recs, prep.valid.binary()[users], [10])["NDCG@10"].value == peer.value
+    loaded = TunedPeer.load(peer.save(tmp_path / "tuned"))
+    assert loaded.params == peer.params and np.array_equal(loaded.score(users), peer.score(users))
+    with pytest.raises(ValueError, match="--peer-trials: at least 1 trial"):
+        TunedPeer("als", 0)
+    with pytest.raises(ValueError, match="tuning needs the comparison's validation part"):
+        TunedPeer("ease", 2).fit(prep.train)
+
+
+def test_compare_tunes_its_peers_on_request_and_records_their_settings(tmp_path):
+    out = tmp_path / "cmp"
+    args = ["cf", "compare", "--samplers", "uniform", "--peers", "ease,itemknn", "--peer-trials", "3", "--epochs", "2"]
+    res = CliRunner().invoke(app, [*args, "--out", str(out)], terminal_width=300)
+    assert res.exit_code == 0, res.output
+    rows = [r["system"] for r in json.loads((out / "metrics.json").read_text())["rows"]]
+    assert rows[1:3] == ["cornac EASE (tuned, 3 trials)", "implicit ItemKNN (tuned, 3 trials)"]
+    chosen = json.loads((out / "peers.json").read_text())
+    assert set(chosen["implicit ItemKNN (tuned, 3 trials)"]["settings"]) == {"neighbours"}
+    assert all(len(c["trials"]) == 3 for c in chosen.values())
+    alone = CliRunner().invoke(app, ["cf", "compare", "--peer-trials", "2", "--out", str(tmp_path / "n")], terminal_width=300)
+    assert alone.exit_code == 2 and "--peer-trials tunes the --peers rows" in alone.output
+    assert not (tmp_path / "n").exists()

@@ -1,12 +1,13 @@
 """The field's reference recommenders as rows of a comparison, from the libraries that implement them — cornac's EASE,
 implicit's ALS and cosine item-KNN — behind negrec's `Recommender` interface (`pip install negrec[peers]`). Their settings are
-the libraries' defaults (fixed, like the other rows of `cf compare`); `benchmarks/cf_quality.py` tunes them."""
+the libraries' defaults unless given; `PEER_SPACES` are their search spaces (`cf compare --peer-trials`, and
+`benchmarks/cf_quality.py`, tune them on validation)."""
 
 from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -23,7 +24,7 @@ def _needs(module: str, peer: str) -> None:
         raise ValueError(f"the peer {peer!r} needs the {module} package: pip install 'negrec[peers]'")
 
 
-class _Pickled(Recommender):
+class PickledRecommender(Recommender):
     """A peer saved as a pickle of itself (the libraries' models pickle whole)."""
 
     def save(self, folder: str | Path) -> Path:
@@ -38,19 +39,20 @@ class _Pickled(Recommender):
             return pickle.load(fh)  # noqa: S301 — a file this class wrote
 
 
-class CornacPeer(_Pickled):
+class CornacPeer(PickledRecommender):
     """A cornac model fitted on the training positives; its `score` rows mapped back to negrec's item indices (items
     cornac never saw score −inf)."""
 
-    def __init__(self, model: str, seed: int = 0):
+    def __init__(self, model: str, seed: int = 0, params: dict | None = None):
         self.model_name, self.seed = model, seed  # a class name of cornac.models (a name pickles; a factory may not)
+        self.params = dict(params or {})
 
     def fit(self, train: Interactions, *, valid: Interactions | None = None) -> "CornacPeer":
         import cornac
 
         triples = [(str(u), str(i), 1.0) for u, i in zip(train.entry_users().tolist(), train.matrix.indices.tolist())]
         self.data = cornac.data.Dataset.from_uir(triples, seed=self.seed)
-        self.model = getattr(cornac.models, self.model_name)(seed=self.seed, verbose=False)
+        self.model = getattr(cornac.models, self.model_name)(seed=self.seed, verbose=False, **self.params)
         self.model.fit(self.data)
         self.n_items = train.n_items
         self.cols = np.fromiter((int(raw) for raw in self.data.iid_map), dtype=np.int64)
@@ -66,11 +68,11 @@ class CornacPeer(_Pickled):
         return out
 
 
-class ImplicitALS(_Pickled):
+class ImplicitALS(PickledRecommender):
     """implicit's alternating least squares (CPU) on the user × item matrix of training positives."""
 
-    def __init__(self, seed: int = 0, threads: int = 0):
-        self.seed, self.threads = seed, threads
+    def __init__(self, seed: int = 0, threads: int = 0, params: dict | None = None):
+        self.seed, self.threads, self.params = seed, threads, dict(params or {})
 
     def fit(self, train: Interactions, *, valid: Interactions | None = None) -> "ImplicitALS":
         from implicit.cpu.als import AlternatingLeastSquares
@@ -78,7 +80,7 @@ class ImplicitALS(_Pickled):
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1, "blas"):  # implicit runs its own threads; a BLAS pool beside them only competes
-            self.model = AlternatingLeastSquares(random_state=self.seed, num_threads=self.threads)
+            self.model = AlternatingLeastSquares(random_state=self.seed, num_threads=self.threads, **self.params)
             self.model.fit(train.binary().astype(np.float32).tocsr(), show_progress=False)
         return self
 
@@ -86,14 +88,30 @@ class ImplicitALS(_Pickled):
         return self.model.user_factors[np.asarray(users)] @ self.model.item_factors.T
 
 
-PEERS: dict[str, tuple[str, str, Callable[[int], Recommender]]] = {  # name → (row name, package, factory)
-    "ease": ("cornac EASE", "cornac", lambda seed: CornacPeer("EASE", seed)),
-    "itemknn": ("implicit ItemKNN", "implicit", lambda seed: ImplicitItemKNN()),
-    "als": ("implicit ALS", "implicit", lambda seed: ImplicitALS(seed)),
+# name → (row name, package, factory of (seed, settings; {} = the library's defaults))
+PEERS: dict[str, tuple[str, str, Callable[[int, dict], Recommender]]] = {
+    "ease": ("cornac EASE", "cornac", lambda seed, params: CornacPeer("EASE", seed, params)),
+    "itemknn": ("implicit ItemKNN", "implicit", lambda seed, params: ImplicitItemKNN(**params)),
+    "als": ("implicit ALS", "implicit", lambda seed, params: ImplicitALS(seed, params=params)),
+}
+# each peer's search space (an Optuna trial → its settings): EASE's L2 weight and positivity constraint; item-KNN's
+# neighbours; ALS's size, regularisation, confidence weight and sweeps
+PEER_SPACES: dict[str, Callable[[Any], dict]] = {
+    "ease": lambda t: {
+        "lamb": t.suggest_float("lamb", 1.0, 5000.0, log=True),
+        "posB": t.suggest_categorical("posB", [True, False]),
+    },
+    "itemknn": lambda t: {"neighbours": t.suggest_int("neighbours", 10, 500, log=True)},
+    "als": lambda t: {
+        "factors": t.suggest_categorical("factors", [32, 64, 128]),
+        "regularization": t.suggest_float("regularization", 1e-3, 10, log=True),
+        "alpha": t.suggest_float("alpha", 0.1, 50, log=True),
+        "iterations": t.suggest_int("iterations", 5, 30),
+    },
 }
 
 
-class ImplicitItemKNN(_Pickled):
+class ImplicitItemKNN(PickledRecommender):
     """implicit's cosine item-KNN for implicit feedback: a user's score of an item is the sum of its cosine
     similarities (top K neighbours) to the user's training items (cornac's ItemKNN averages rated neighbours, which
     is constant on 0/1 data)."""
@@ -119,11 +137,23 @@ class ImplicitItemKNN(_Pickled):
         return np.asarray((self.known[np.asarray(users)] @ self.model.similarity).todense())
 
 
-def make_peers(names: list[str], seed: int = 0) -> dict[str, Recommender]:
-    """{row name: recommender} for peer names such as ['ease', 'itemknn', 'als'], each library checked up front."""
+def check_peers(names: list[str]) -> None:
+    """Peer names known and their libraries installed, before any data is read."""
     unknown = [n for n in names if n not in PEERS]
     if unknown:
         raise ValueError(f"--peers: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(PEERS)}")
     for name in names:
         _needs(PEERS[name][1], name)
-    return {PEERS[name][0]: PEERS[name][2](seed) for name in dict.fromkeys(names)}
+
+
+def build_peer(name: str, seed: int = 0, params: dict | None = None) -> Recommender:
+    """One peer with these settings (None: the library's defaults)."""
+    check_peers([name])
+    return PEERS[name][2](seed, dict(params or {}))
+
+
+def make_peers(names: list[str], seed: int = 0) -> dict[str, Recommender]:
+    """{row name: recommender} for peer names such as ['ease', 'itemknn', 'als'] with the libraries' defaults, each
+    library checked up front."""
+    check_peers(names)
+    return {PEERS[name][0]: build_peer(name, seed) for name in dict.fromkeys(names)}

@@ -76,6 +76,15 @@ PeersOpt = Annotated[
         "ease (cornac EASE), itemknn (implicit cosine item-KNN), als (implicit ALS); pip install 'negrec[peers]'."
     ),
 ]
+PeerTrialsOpt = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        help="Tune each --peers row as the others are selected: this many Optuna TPE trials of its search space, scored "
+        "by NDCG@10 on the validation part, the best refitted (0: the libraries' defaults). The chosen settings go to "
+        "peers.json.",
+    ),
+]
 TunedOpt = Annotated[
     Optional[str],
     typer.Option(
@@ -187,9 +196,10 @@ def _train_on_processes(ctx: typer.Context, out: Path, processes: int, *, overwr
 
 def _compare(ctx: typer.Context, **o) -> None:
     """Compare samplers on one split with the same seeds: table with CIs, paired tests, plots."""
+    from negrec.data.io import write_json
     from negrec.data.outputs import atomic_dir, claim_output
     from negrec.cf.peers import make_peers
-    from negrec.experiments.cf_tune import tuned_rows
+    from negrec.experiments.cf_tune import tuned_peers, tuned_rows
     from negrec.experiments.cf import compare, compare_folds, compare_seeds, default_samplers, parse_sampled, prepare_fold
 
     out = o["out"]
@@ -200,7 +210,10 @@ def _compare(ctx: typer.Context, **o) -> None:
         given = (
             None if o["samplers"] is None else check_samplers([s.strip() for s in o["samplers"].split(",") if s.strip()], config)
         )
-        peers = make_peers([p.strip() for p in (o["peers"] or "").split(",") if p.strip()], config.seed)
+        names = [p.strip() for p in (o["peers"] or "").split(",") if p.strip()]
+        if o["peer_trials"] and not names:
+            raise ValueError("--peer-trials tunes the --peers rows: name them (e.g. --peers ease,als)")
+        peers = tuned_peers(names, o["peer_trials"], config.seed) if o["peer_trials"] else make_peers(names, config.seed)
         peers.update(tuned_rows([Path(t.strip()) for t in (o["tuned"] or "").split(",") if t.strip()], _data_options(o)))
         sampled = parse_sampled([x.strip() for x in (o["sampled"] or "").split(",") if x.strip()])
         prep = prepare_data(o, given or [], say=o["folds"] == 1)
@@ -219,6 +232,13 @@ def _compare(ctx: typer.Context, **o) -> None:
             runs, _ = compare_seeds(prep, chosen, config, folder, [config.seed + k for k in range(o["seeds"])], **kw)
         else:
             runs = compare(prep, chosen, config, folder, **kw)
+        chosen_peers = {
+            n: {"settings": p.params, "validation_ndcg@10": p.value, "trials": p.trials_log}
+            for n, p in peers.items()
+            if hasattr(p, "trials_log")
+        }
+        if chosen_peers:  # the last fit's choice (with --seeds / --folds: the last seed's or fold's)
+            write_json(folder / "peers.json", chosen_peers)
         write_options(folder, ctx)
     for name, run in runs.items():
         s = run.evaluation.summary()
@@ -248,7 +268,13 @@ TRAIN = [
     keyword("processes", ProcessesOpt, 1),
     *run_block(),
 ]
-COMPARE = [*CTX, keyword("out", CompareOutOpt), keyword("samplers", SamplersOpt, None), keyword("peers", PeersOpt, None)]
+COMPARE = [
+    *CTX,
+    keyword("out", CompareOutOpt),
+    keyword("samplers", SamplersOpt, None),
+    keyword("peers", PeersOpt, None),
+    keyword("peer_trials", PeerTrialsOpt, 0),
+]
 COMPARE += [keyword("tuned", TunedOpt, None), keyword("sampled", SampledOpt, None)]
 COMPARE += [keyword("seeds", SeedsOpt, 1), keyword("folds", FoldsOpt, 1), *data_block()]
 COMPARE += [*settings_parameters(TrainConfig, "compare"), *run_block()]

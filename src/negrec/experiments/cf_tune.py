@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from negrec.data.io import arrays_fingerprint
+from negrec.cf.peers import PickledRecommender
 from negrec.cf.recommenders import TrainedRecommender, train_model
 from negrec.cf.trainer import TrainConfig
 from negrec.recommender import Recommender
@@ -476,3 +477,50 @@ def tuned_rows(folders: list[Path], data: dict[str, Any]) -> dict[str, Recommend
         config = TrainConfig(**{**values, "seed": data.get("seed", TrainConfig.seed)})
         rows[f"{folder.name} ({options['model']} {options['sampler']}, tuned)"] = TrainedRecommender(config, options["sampler"])
     return rows
+
+
+class TunedPeer(PickledRecommender):
+    """A peer library's model tuned as a comparison's negrec rows are selected: `trials` TPE trials (seed 0) of its
+    search space (`cf.peers.PEER_SPACES`), each fitted on the training positives and scored by NDCG@10 on the
+    validation part (training items masked), the best refitted. The chosen settings are in `params`, every trial in
+    `trials_log`."""
+
+    def __init__(self, peer: str, trials: int, seed: int = 0):
+        from negrec.cf.peers import check_peers
+
+        check_peers([peer])
+        if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+            raise ValueError(f"--peer-trials: at least 1 trial to tune {peer!r}, got {trials!r}")
+        self.peer, self.trials, self.seed = peer, trials, seed
+        self.params: dict = {}
+        self.trials_log: list[dict] = []
+
+    def fit(self, train, *, valid=None) -> "TunedPeer":
+        from negrec.cf.peers import PEER_SPACES, build_peer
+        from negrec.eval.metrics import accuracy_metrics
+
+        if valid is None or valid.nnz == 0:
+            raise ValueError(f"peer {self.peer!r}: tuning needs the comparison's validation part, and it has none")
+        users = np.flatnonzero(np.diff(valid.matrix.indptr) > 0)
+        truth = valid.binary()[users]
+
+        def score(params: dict) -> tuple[float, dict]:
+            model = build_peer(self.peer, self.seed, params).fit(train)
+            recs = model.recommend(users, 10, exclude=train.binary())
+            return accuracy_metrics(recs, truth, [10])["NDCG@10"].value, {}
+
+        result = optimise(PEER_SPACES[self.peer], score, self.trials)
+        self.params, self.value, self.trials_log = result.params, result.value, result.trials
+        self.model = build_peer(self.peer, self.seed, self.params).fit(train)
+        return self
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        return self.model.score(users)
+
+
+def tuned_peers(names: list[str], trials: int, seed: int = 0) -> dict[str, Recommender]:
+    """{row name: TunedPeer} for peer names, each tuned with `trials` trials when the comparison fits it."""
+    from negrec.cf.peers import PEERS, check_peers
+
+    check_peers(names)
+    return {f"{PEERS[n][0]} (tuned, {trials} trials)": TunedPeer(n, trials, seed) for n in dict.fromkeys(names)}
