@@ -99,3 +99,55 @@ def test_compare_tunes_its_peers_on_request_and_records_their_settings(tmp_path)
     alone = CliRunner().invoke(app, ["cf", "compare", "--peer-trials", "2", "--out", str(tmp_path / "n")], terminal_width=300)
     assert alone.exit_code == 2 and "--peer-trials tunes the --peers rows" in alone.output
     assert not (tmp_path / "n").exists()
+
+
+def _held_out(seed: int):
+    """Training positives and each user's highest-numbered item held out (an item the training part has)."""
+    from negrec.data.interactions import Interactions
+
+    inter = generate(SyntheticConfig(n_users=150, n_items=90, seed=seed)).interactions
+    users, items = inter.entry_users(), inter.matrix.indices
+    last = np.zeros(len(items), dtype=bool)
+    for u in range(inter.n_users):
+        start, end = inter.matrix.indptr[u], inter.matrix.indptr[u + 1]
+        if end - start >= 2:
+            last[start + np.argmax(items[start:end])] = True
+    train = inter.select(~last)
+    known = train.popularity()[items] > 0
+    test = Interactions.from_arrays(users[last & known], items[last & known], n_users=inter.n_users, n_items=inter.n_items)
+    return train, test
+
+
+def test_peer_rows_equal_the_libraries_own_evaluation_of_the_same_fitted_models():
+    """#40 must-show: negrec's NDCG@10 / Recall@10 of each fitted peer equal cornac's `ranking_eval` (EASE) and
+    implicit's `ndcg_at_k` / `precision_at_k` (ALS, item-KNN) of the same fitted model, training items excluded."""
+    from cornac.eval_methods import ranking_eval
+    from cornac.metrics import NDCG, Recall
+    from implicit.evaluation import ndcg_at_k, precision_at_k
+
+    from negrec.eval.metrics import accuracy_metrics
+
+    train, test = _held_out(4)
+    users = np.flatnonzero(np.diff(test.matrix.indptr) > 0)
+    truth = test.binary()[users]
+    for name, peer in make_peers(["ease", "als", "itemknn"]).items():
+        peer.fit(train)
+        ours = accuracy_metrics(peer.recommend(users, 10, exclude=train.binary()), truth, [10])
+        if name == "cornac EASE":
+            import cornac
+
+            test_set = cornac.data.Dataset.build(
+                [(str(u), str(i), 1.0) for u, i in zip(test.entry_users().tolist(), test.matrix.indices.tolist())],
+                global_uid_map=peer.data.uid_map,
+                global_iid_map=peer.data.iid_map,
+                exclude_unknowns=True,
+            )
+            theirs = ranking_eval(peer.model, [NDCG(k=10), Recall(k=10)], peer.data, test_set, rating_threshold=1.0)[0]
+            ndcg, recall = theirs
+        else:
+            csr = train.binary().astype(np.float32).tocsr()
+            held = test.binary().astype(np.float32).tocsr()
+            ndcg = ndcg_at_k(peer.model, csr, held, K=10, show_progress=False, num_threads=1)
+            recall = precision_at_k(peer.model, csr, held, K=10, show_progress=False, num_threads=1)  # 1 item: = recall
+        assert ours["NDCG@10"].value == pytest.approx(ndcg, abs=1e-9), name
+        assert ours["Recall@10"].value == pytest.approx(recall, abs=1e-9), name
