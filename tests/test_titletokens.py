@@ -289,3 +289,27 @@ def test_cli_title_model_sft_with_a_time_budget(tmp_path):
     assert "'loss'" in verbose.output  # --verbose: the trainer's lines on the terminal too
     log = [json.loads(line) for line in (tmp_path / "sft" / "log.jsonl").read_text().splitlines()]
     assert len(log) == got["steps"] and log[-1]["loss"] < log[0]["loss"]
+
+
+def test_two_pass_candidate_scores_equal_one_answer_at_a_time(titled, tmp_path):
+    """The candidate protocol's title-token path scores every candidate in two passes: the same log-probabilities as
+    `completion_logps` gives each answer alone (rows without candidates: −inf)."""
+    import numpy as np
+
+    from negrec.experiments.llm_recipe import llm_candidate_scores
+    from negrec.llm.sdpo import answer, completion_logps
+    from negrec.llm.train import StageSettings, sft
+
+    data, folder, _, _ = titled
+    tuned = sft(
+        folder, data.records["train"][:40], tmp_path / "sft", StageSettings(lr=3e-3, batch_size=8, epochs=2, template="compact")
+    )
+    prompts = [render(r["instruction"], r["input"], "compact") for r in data.records["test"][:5]]
+    candidates = np.random.default_rng(0).choice(data.catalog.n_items, size=(5, 6), replace=False)
+    candidates[3] = -1
+    scores = llm_candidate_scores(tuned, prompts, candidates, data.catalog.titles, "compact")
+    model, tok = load_model(tuned)
+    for r in (0, 1, 2, 4):
+        one = completion_logps(model, tok, [prompts[r]] * 6, [answer(quote(data.catalog.titles[c])) for c in candidates[r]])
+        np.testing.assert_allclose(scores[r], one.detach().numpy(), rtol=0, atol=1e-4)
+    assert np.isneginf(scores[3]).all() and np.ptp(scores[0]) > 0.01  # candidates told apart

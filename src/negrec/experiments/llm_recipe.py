@@ -50,7 +50,7 @@ from negrec.report.plots import curves_from_logs
 
 
 SEQ_NAMES = {"sasrec": "SASRec", "gru4rec": "GRU4Rec"}
-CHOICE_BATCH = 64  # (prompt, candidate) pairs per forward pass: the logits of a long batch would not fit
+CHOICE_BATCH = 64  # prompts (title tokens) or (prompt, candidate) pairs per forward pass: long batches' logits do not fit
 
 
 @dataclass
@@ -500,7 +500,7 @@ class SeedRun:
             full = baseline_scores(system.model, self._records(self.r.test, self.r.limit_test, catalog))
             scores = np.where(candidates >= 0, np.take_along_axis(full, np.maximum(candidates, 0), axis=1), -np.inf)
         else:
-            scores = llm_candidate_scores(system.model, prompts, candidates, titles)
+            scores = llm_candidate_scores(system.model, prompts, candidates, titles, system.template)
         answers = choose(scores, candidates)
         return [
             {
@@ -530,19 +530,33 @@ class SeedRun:
         return baseline_predictions(folder, self._records(self.r.test, self.r.limit_test, catalog), k)
 
 
-def llm_candidate_scores(model_dir: Path, prompts: list[str], candidates: np.ndarray, titles: list[str]) -> np.ndarray:
+def llm_candidate_scores(
+    model_dir: Path, prompts: list[str], candidates: np.ndarray, titles: list[str], template: str
+) -> np.ndarray:
     """Σ log p(the candidate's title as the answer + EOS | prompt) per record and candidate, scored as SFT trains the
-    answer (−inf where a record has no candidates)."""
+    answer (−inf where a record has no candidates): for a title-token model in two forward passes per batch of
+    records (`title_token_answer_logps`), else one answer at a time (`completion_logps`)."""
     import torch
 
+    from negrec.data.prompts import render
     from negrec.data.titles import quote
+    from negrec.llm.generate import title_token_answer_logps
     from negrec.llm.models import load_model
     from negrec.llm.sdpo import answer, completion_logps
+    from negrec.llm.trie import completion_tokens
 
     model, tok = load_model(model_dir)
     model.eval()
-    pairs = [(r, j) for r in range(len(prompts)) for j in range(candidates.shape[1]) if candidates[r, j] >= 0]
     scores = np.full(candidates.shape, -np.inf)
+    answers = completion_tokens(tok, render("Recommend.", '"A", "B"', template), titles)
+    if all(len(a) == 2 and a[0] == answers[0][0] for a in answers):  # `newline, title, EOS`: one token per title
+        tokens = np.array([a[1] for a in answers], dtype=np.int64)
+        for start in range(0, len(prompts), CHOICE_BATCH):
+            block = candidates[start : start + CHOICE_BATCH]
+            logps = title_token_answer_logps(model, tok, prompts[start : start + CHOICE_BATCH], answers[0][0], tokens[block])
+            scores[start : start + CHOICE_BATCH] = np.where(block >= 0, logps, -np.inf)
+        return scores
+    pairs = [(r, j) for r in range(len(prompts)) for j in range(candidates.shape[1]) if candidates[r, j] >= 0]
     with torch.no_grad():
         for start in range(0, len(pairs), CHOICE_BATCH):
             chunk = pairs[start : start + CHOICE_BATCH]

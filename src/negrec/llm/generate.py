@@ -193,48 +193,68 @@ def _block_mask(attn, n: int, dtype):
     return torch.zeros(seen.shape, dtype=dtype, device=attn.device).masked_fill(~seen, torch.finfo(dtype).min)[:, None]
 
 
-def title_token_beams(model, tokenizer, prompts: Sequence[str], trie: TitleTrie, n_return: int) -> list[list[str]] | None:
-    """What constrained beam search with `n_return` beams returns for a title-token model, in two forward passes
-    instead of a beam search over (batch × beams) copies of the prompt: the answer is `prefix, title, EOS`, so
-    the beams are the n most probable titles after the prefix, ordered by log p(prefix) + log p(title) +
-    log p(EOS | title). The EOS step feeds a row's n titles as one block on the prompt's KV cache, each title
-    attending to the prompt and itself only (a 4D mask), so the cache is never copied n times. None when the trie
-    is not of that shape."""
+def _title_steps(model, tokenizer, prompts: Sequence[str], prefix: int, pick):
+    """The two forward passes of a title-token answer `prefix, title, EOS`: the prompt + prefix (log p(prefix) and the
+    title distribution), then `pick(title log-probs) → (its scores, title tokens (rows, n))` fed as one block on the
+    prompt's KV cache, each title attending to the prompt and itself only (a 4D mask), so the cache is never copied n
+    times. Returns (log p(prefix) + log p(title) + log p(EOS | title), the title tokens), both (rows, n)."""
     import torch
 
-    shape = single_token_titles(trie)
-    if shape is None:
-        return None
-    prefix, titles = shape
     enc, _ = _encode(tokenizer, prompts, model.device)
     ids = torch.cat([enc["input_ids"], torch.full((len(prompts), 1), prefix, device=model.device)], dim=1)
     attn = torch.cat(
         [enc["attention_mask"], torch.ones((len(prompts), 1), dtype=enc["attention_mask"].dtype, device=model.device)], dim=1
     )
     positions = (attn.cumsum(-1) - 1).clamp(min=0)  # left padding: positions count real tokens, as generate() does
-    n = min(n_return, len(titles))
     with torch.no_grad():
         out = model(input_ids=ids, attention_mask=attn, position_ids=positions, use_cache=True, logits_to_keep=2)
         logp = out.logits[:, -2:].float().log_softmax(-1)
         first = logp[:, 0].gather(1, ids[:, -1:])  # log p(prefix | prompt), the same for every title of a row
-        allowed = torch.as_tensor(titles, device=model.device)
-        title_scores, pick = logp[:, 1, allowed].topk(n, dim=1)
-        chosen = allowed[pick]
+        title_scores, chosen = pick(logp[:, 1])
         step = model(
             input_ids=chosen,
-            attention_mask=_block_mask(attn, n, model.dtype),
+            attention_mask=_block_mask(attn, chosen.shape[1], model.dtype),
             position_ids=positions[:, -1:] + 1 + torch.zeros_like(chosen),  # every title sits right after the prefix
             past_key_values=out.past_key_values,
             use_cache=False,
         )
         eos = step.logits.float().log_softmax(-1)[..., tokenizer.eos_token_id]
-    total = (first + title_scores + eos).cpu().numpy()
-    chosen = chosen.cpu().numpy()
+    return (first + title_scores + eos).cpu().numpy(), chosen.cpu().numpy()
+
+
+def title_token_beams(model, tokenizer, prompts: Sequence[str], trie: TitleTrie, n_return: int) -> list[list[str]] | None:
+    """What constrained beam search with `n_return` beams returns for a title-token model, in two forward passes
+    (`_title_steps`) instead of a beam search over (batch × beams) copies of the prompt: the answer is `prefix, title,
+    EOS`, so the beams are the n most probable titles after the prefix, ordered by log p(prefix) + log p(title) +
+    log p(EOS | title). None when the trie is not of that shape."""
+    import torch
+
+    shape = single_token_titles(trie)
+    if shape is None:
+        return None
+    prefix, titles = shape
+    allowed = torch.as_tensor(titles, device=model.device)
+    n = min(n_return, len(titles))
+
+    def top_titles(logp):
+        scores, pick = logp[:, allowed].topk(n, dim=1)
+        return scores, allowed[pick]
+
+    total, chosen = _title_steps(model, tokenizer, prompts, prefix, top_titles)
     out_lists = []
     for row in range(len(prompts)):
         order = np.argsort(-total[row], kind="stable")
         out_lists.append([tokenizer.decode([prefix, int(chosen[row, j])], skip_special_tokens=True).strip() for j in order])
     return out_lists
+
+
+def title_token_answer_logps(model, tokenizer, prompts: Sequence[str], prefix: int, titles: np.ndarray) -> np.ndarray:
+    """(rows, n) log p(`prefix, title, EOS` | prompt) of each row's n title tokens `titles` (rows, n) — the answer's
+    log-probability that `sdpo.completion_logps` computes one answer at a time, in two passes for all of them."""
+    import torch
+
+    given = torch.as_tensor(np.asarray(titles), device=model.device)
+    return _title_steps(model, tokenizer, prompts, prefix, lambda logp: (logp.gather(1, given), given))[0]
 
 
 def sample_texts(
