@@ -267,3 +267,31 @@ def test_unknown_ground_truths_are_counted_and_named(tmp_path):
             terminal_width=300,
         )
         assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
+
+
+def test_candidate_protocol_files_get_hr_at_1_and_valid_ratio(tmp_path):
+    """#40: a file of the LLaRA / S-DPO protocol (each record's `candidates`) is scored by HR@1 and ValidRatio: an
+    answer is valid when it is exactly one of its record's candidate titles (free text, or a title that is not a
+    candidate, is not), and a hit when it is the target; a record whose target is no catalog title is not scored."""
+    from negrec.llm.evaluate import evaluate_choices
+
+    cat = toy_catalog()
+    rows = [
+        {**record('"Beta"', "Beta"), "candidates": ["Beta", "Gamma"]},  # hit
+        {**record("Gamma", "Beta"), "candidates": ["Gamma", "Beta"]},  # valid, wrong
+        {**record("I would pick Beta", "Beta"), "candidates": ["Beta", "Delta"]},  # free text: not valid
+        {**record('"Delta"', "Gamma"), "candidates": ["Gamma", "Beta"]},  # a title, but not a candidate
+        {**record('"Beta"', "Unknown book"), "candidates": ["Beta", "Gamma"]},  # not scored
+    ]
+    ev = evaluate_choices(rows, cat)
+    assert ev.summary() == {"HR@1": 0.25, "ValidRatio": 0.5} and ev.n_valid == 4
+    with pytest.raises(DataError, match="candidate titles"):
+        evaluate_choices([{**rows[0], "candidates": "Beta"}], cat)
+    (tmp_path / "p.json").write_text(json.dumps(rows))
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "id2name.json").write_text(json.dumps(dict(enumerate(cat.titles))))
+    args = ["llm", "evaluate", "--predictions", str(tmp_path / "p.json"), "--catalog", str(tmp_path / "cat")]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "m.json")])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((tmp_path / "m.json").read_text())
+    assert (saved["protocol"], saved["HR@1"], saved["ValidRatio"], saved["scored"]) == ("candidates", 0.25, 0.5, 4)

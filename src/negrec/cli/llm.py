@@ -534,6 +534,21 @@ def run_command(
         console.print(f"report: {out / 'report' / 'metrics.md'}")
 
 
+def _evaluate_choices(records: list[dict], catalog, predictions: Path, out: Path) -> None:
+    """`llm evaluate` of a candidate-protocol file: HR@1 and ValidRatio with their CIs."""
+    from negrec.data.io import write_json
+    from negrec.llm.evaluate import evaluate_choices
+
+    result = evaluate_choices(records, catalog)
+    metrics = result.summary()
+    write_json(
+        out, {"predictions": str(predictions), "protocol": "candidates", "n": len(records), "scored": result.n_valid, **metrics}
+    )
+    write_json(out.with_name(out.stem + ".per_user.json"), {"ci": result.with_ci(), "per_user": result.per_user()}, indent=None)
+    for key, value in metrics.items():
+        console.print(f"{key:>14} {value:.6f}")
+
+
 @app.command("evaluate")
 def evaluate_command(
     predictions: Annotated[Path, typer.Option(help="Predictions {prompt, prediction, ground_truth[, beams]} (JSON or JSONL).")],
@@ -557,7 +572,8 @@ def evaluate_command(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Ground predictions to catalog items and compute the seed's metrics (NDCG, HR, Diversity, DivRatio,
-    DGU, MGU, ORRatio, NotInRatio) plus the shared ones."""
+    DGU, MGU, ORRatio, NotInRatio) plus the shared ones; a file whose records hold `candidates` (the protocol of
+    LLaRA and S-DPO) gets HR@1 and ValidRatio."""
     from negrec.data.goodreads import load_goodreads_catalog
     from negrec.data.io import write_json
     from negrec.data.outputs import claim_output
@@ -568,6 +584,9 @@ def evaluate_command(
             claim_output(path, overwrite=overwrite, inputs=[predictions, catalog, cache_dir])
         cat = load_goodreads_catalog(catalog)
         records = read_predictions(predictions)
+        if records and all("candidates" in r for r in records):
+            _evaluate_choices(records, cat, predictions, out)
+            return
         if grounding is None:  # the default follows what the file holds: grounding one answer would drop the beams
             grounding = GroundingName.beams if records and all("beams" in r for r in records) else GroundingName.seed_minilm_l3
         result = evaluate_predictions(

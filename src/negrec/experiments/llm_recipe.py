@@ -379,7 +379,7 @@ class SeedRun:
             run_and_merge(test, path.with_name(path.stem + ".chunks"), fn, signature, path)
 
     def _predict_and_evaluate(self, systems: dict[str, System], catalog, test: list[dict]) -> tuple[dict, dict]:
-        from negrec.llm.evaluate import evaluate_predictions
+        from negrec.llm.evaluate import evaluate_choices, evaluate_predictions
 
         options = {"ks": [5, 10], "grounding": "seed-minilm-l3", "conventions": "clean", **self.r.evaluate}
         evals: dict[str, dict] = {protocol: {} for protocol in self.r.protocols}
@@ -398,7 +398,7 @@ class SeedRun:
                     continue  # rank 0 evaluates and reports
                 predictions = read_records(preds_path)[0]
                 if protocol == "candidates":
-                    evaluation = choice_evaluation_of(predictions, catalog)
+                    evaluation = evaluate_choices(predictions, catalog)
                     write_json(self.out / "metrics" / f"{name}-{protocol}.json", evaluation.summary())
                 else:
                     grounding = options["grounding"] if protocol == "seed" else "beams"
@@ -565,22 +565,6 @@ def llm_candidate_scores(
             for (r, j), value in zip(chunk, logps.tolist()):
                 scores[r, j] = value
     return scores
-
-
-def choice_evaluation_of(predictions: list[dict], catalog):
-    """HR@1 and ValidRatio of candidate-protocol predictions (`candidates`, `prediction`, `ground_truth` titles)."""
-    from negrec.eval.choice import choice_evaluation
-    from negrec.errors import DataError
-
-    width = max((len(p.get("candidates", [])) for p in predictions), default=0)
-    ids = np.full((len(predictions), max(width, 1)), -1, dtype=np.int64)
-    for r, p in enumerate(predictions):
-        if not isinstance(p.get("candidates"), list):
-            raise DataError("candidate predictions need a list of candidate titles", record=r, field="candidates")
-        ids[r, : len(p["candidates"])] = catalog.lookup_many(p["candidates"])
-    answers = catalog.lookup_many([parse_target(p["prediction"]) if p["prediction"] else "" for p in predictions])
-    targets = catalog.lookup_many([p["ground_truth"] for p in predictions])
-    return choice_evaluation(np.asarray(answers), ids, np.asarray(targets))
 
 
 def mark(marker: Path, value: Any) -> None:

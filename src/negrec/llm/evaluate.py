@@ -131,6 +131,23 @@ def evaluate_predictions(
     return LLMEvaluation(metrics, ev, names, recs, len(records) - len(unknown), unknown)
 
 
+def evaluate_choices(records: Sequence[dict], catalog: Catalog) -> Evaluation:
+    """HR@1 and ValidRatio of candidate-protocol predictions (`negrec.eval.choice`): each record's `candidates` (catalog
+    titles, the target among them) and its answer, `prediction` — a constrained choice (`llm run`) or free text, which is
+    valid when it is exactly one of the candidates' titles (quotes and surrounding space aside), as LLaRA counts it."""
+    from negrec.eval.choice import choice_evaluation
+
+    width = max((len(r["candidates"]) for r in records if isinstance(r.get("candidates"), list)), default=1)
+    ids = np.full((len(records), width), -1, dtype=np.int64)
+    for r, rec in enumerate(records):
+        if not isinstance(rec.get("candidates"), list) or not all(isinstance(t, str) for t in rec["candidates"]):
+            raise DataError("the candidate protocol needs a list of candidate titles", record=r, field="candidates")
+        ids[r, : len(rec["candidates"])] = catalog.lookup_many(rec["candidates"])
+    answers = np.array([_title_id(str(rec["prediction"]), catalog) for rec in records], dtype=np.int64)
+    targets = np.array([_title_id(rec["ground_truth"], catalog) for rec in records], dtype=np.int64)
+    return choice_evaluation(answers, ids, targets)
+
+
 def _title_id(text: str, catalog: Catalog) -> int:
     """The catalog item a title names: as written, else without surrounding whitespace and one pair of quotes."""
     found = catalog.lookup(text)
