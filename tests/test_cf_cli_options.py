@@ -68,6 +68,7 @@ RECORDED = {
         "--samplers": None,
         "--peers": None,
         "--peer-trials": 0,
+        "--correction": "holm",
         "--tuned": None,
         "--sampled": None,
         "--seeds": 1,

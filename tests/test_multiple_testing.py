@@ -66,3 +66,29 @@ def test_a_difference_that_does_not_survive_the_correction_is_said_so():
     assert "Holm-adjusted over the 3 tests" in text and text.endswith(
         "not significant once the table's 3 tests are corrected for."
     )
+    # the correction is the caller's choice: Benjamini–Hochberg's adjusted p, or no correction said as such
+    bh = finding(table, paired, "NDCG@10", "base", "bh")
+    assert f"Benjamini–Hochberg-adjusted over the 3 tests {rows['a']['p_bh']:.2g}" in bh
+    assert bh.endswith("corrected for.") == (rows["a"]["p_bh"] >= 0.05)
+    none = finding(table, paired, "NDCG@10", "base", "none")
+    assert "adjusted" not in none and none.endswith("(not corrected for the table's 3 tests).")
+
+
+def test_cf_compare_states_the_correction_it_was_asked_for(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from negrec.cli import app
+
+    args = ["cf", "compare", "--samplers", "uniform,dns", "--epochs", "2", "--correction", "bh"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "c")], terminal_width=300)
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "c" / "metrics.json").read_text())["summary"]
+    assert "Holm" not in summary and ("Benjamini–Hochberg-adjusted" in summary or "not distinguishable" in summary)
+    bad = CliRunner().invoke(app, [*args[:-1], "bonferroni", "--out", str(tmp_path / "d")], terminal_width=300)
+    assert bad.exit_code == 2 and "--correction" in bad.output
+    with pytest.raises(ValueError, match="correction: one of holm, bh, none"):
+        from negrec.report.compare import comparison_tables
+
+        comparison_tables({}, [], correction="bonferroni")

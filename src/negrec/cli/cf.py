@@ -14,6 +14,9 @@ import typer
 from negrec.cf.settings import TrainConfig
 from negrec.cli.cf_options import (
     CFReportTo,
+    Correction,
+    CorrectionOpt,
+    PeerTrialsOpt,
     ProtocolName,
     app,
     check_samplers,
@@ -74,15 +77,6 @@ PeersOpt = Annotated[
     typer.Option(
         help="Comma-separated reference rows of the field, fitted on the same split with their libraries' defaults: "
         "ease (cornac EASE), itemknn (implicit cosine item-KNN), als (implicit ALS); pip install 'negrec[peers]'."
-    ),
-]
-PeerTrialsOpt = Annotated[
-    int,
-    typer.Option(
-        min=0,
-        help="Tune each --peers row as the others are selected: this many Optuna TPE trials of its search space, scored "
-        "by NDCG@10 on the validation part, the best refitted (0: the libraries' defaults). The chosen settings go to "
-        "peers.json.",
     ),
 ]
 TunedOpt = Annotated[
@@ -222,7 +216,13 @@ def _compare(ctx: typer.Context, **o) -> None:
             typer.echo(f"{first.describe()} (and {o['folds'] - 1} more folds)")
         chosen = given or check_samplers(default_samplers(prep.sampler_catalog.has_genres), config)
         bar = progress_bar("training one model per sampler")
-        kw = dict(progress=bar, report_to=o["report_to"].value, models=peers, sampled=sampled)
+        kw = dict(
+            progress=bar,
+            report_to=o["report_to"].value,
+            models=peers,
+            sampled=sampled,
+            correction=Correction(o["correction"]).value,
+        )
         if o["folds"] > 1:
             if o["seeds"] > 1:
                 raise ValueError("--folds and --seeds: choose one way of repeating the comparison")
@@ -274,6 +274,7 @@ COMPARE = [
     keyword("samplers", SamplersOpt, None),
     keyword("peers", PeersOpt, None),
     keyword("peer_trials", PeerTrialsOpt, 0),
+    keyword("correction", CorrectionOpt, Correction.holm),
 ]
 COMPARE += [keyword("tuned", TunedOpt, None), keyword("sampled", SampledOpt, None)]
 COMPARE += [keyword("seeds", SeedsOpt, 1), keyword("folds", FoldsOpt, 1), *data_block()]

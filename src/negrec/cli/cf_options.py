@@ -134,3 +134,31 @@ def prepare_data(options: dict, samplers: list, *, say: bool = True):
     if say and is_main_process():  # under a launch, rank 0 speaks for all
         typer.echo(prep.describe())
     return prep
+
+
+PeerTrialsOpt = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        help="Tune each --peers row as the others are selected: this many Optuna TPE trials of its search space, scored "
+        "by NDCG@10 on the validation part, the best refitted (0: the libraries' defaults). The chosen settings go to "
+        "peers.json.",
+    ),
+]
+
+
+class Correction(str, Enum):
+    """The finding's multiple-comparison correction."""
+
+    holm = "holm"
+    bh = "bh"
+    none = "none"
+
+
+CorrectionOpt = Annotated[
+    Correction,
+    typer.Option(
+        help="Multiple-comparison correction the report's finding states and judges by: holm (family-wise), bh "
+        "(Benjamini–Hochberg false discovery) or none; the paired-test table lists both corrected p-values anyway.",
+    ),
+]

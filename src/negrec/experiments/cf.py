@@ -487,11 +487,13 @@ def compare(
     models: dict[str, Recommender] | None = None,
     sampled: list[tuple[str, str, int]] | None = None,
     links: dict[str, str] | None = None,
+    correction: str = "holm",
 ) -> dict[str, CFRun]:
     """Train every sampler with the same split and seeds, fit the other `models` (peers, your own), add popularity /
     random rows, and write the comparison into `out` (None: nothing is written; `links`: related reports the page
-    points to, text → address relative to it). `progress` wraps the loop over samplers (e.g. a rich progress bar)."""
-    return _compare(prep, samplers, config, out, progress, report_to, models, sampled, links)[0]
+    points to, text → address relative to it; `correction`: the report's finding's multiple-comparison correction,
+    holm / bh / none). `progress` wraps the loop over samplers (e.g. a rich progress bar)."""
+    return _compare(prep, samplers, config, out, progress, report_to, models, sampled, links, correction)[0]
 
 
 def _compare(
@@ -504,6 +506,7 @@ def _compare(
     models: dict[str, Recommender] | None = None,
     sampled: list[tuple[str, str, int]] | None = None,
     links: dict[str, str] | None = None,
+    correction: str = "holm",
 ) -> tuple[dict[str, CFRun], dict]:
     runs: dict[str, CFRun] = {}
     by_name = {s.name: s for s in samplers}
@@ -519,7 +522,7 @@ def _compare(
         metrics += CF_GENRES
         plots["accuracy_vs_fairness"] = ("MGU@10", "NDCG@10")
     first = samplers[0].name if samplers else next(iter(models or {}), "MostPop")
-    options = dict(baseline="uniform" if "uniform" in runs else first, tests=CF_TESTS, seed=config.seed)
+    options = dict(baseline="uniform" if "uniform" in runs else first, tests=CF_TESTS, seed=config.seed, correction=correction)
     about = _about(prep, config)
     extra = {"sampled": sampled_table(prep, runs, config, samplers, models or {}, sampled)} if sampled else {}
     if out is not None:
@@ -582,6 +585,7 @@ def compare_over(
     report_to: str = "none",
     models: dict[str, Recommender] | None = None,
     sampled: list[tuple[str, str, int]] | None = None,
+    correction: str = "holm",
 ) -> tuple[dict[str, CFRun], dict]:
     """The comparison once per part (a seed, a fold), each in `out/<label>/`, and in `out` the comparison over them:
     each user's metrics averaged over the parts that score them (the paired tests pair those means), `<what>.*` with
@@ -590,7 +594,9 @@ def compare_over(
     from negrec.report.compare import mean_table, seeds_table
 
     done = [
-        _compare(prep, samplers, config, None if out is None else out / label, progress, report_to, models, sampled)
+        _compare(
+            prep, samplers, config, None if out is None else out / label, progress, report_to, models, sampled, None, correction
+        )
         for label, prep, config in parts
     ]
     first, made = done[0]
@@ -607,7 +613,7 @@ def compare_over(
         extra["sampled"] = mean_table([m["extra"]["sampled"] for _, m in done], f"over {len(done)} {what}: ")
     made = {**made, "evals": evals, "spread": spread, "extra": extra}
     if out is not None:
-        options = {k: made[k] for k in ("baseline", "tests", "seed")}
+        options = {k: made[k] for k in ("baseline", "tests", "seed", "correction")}
         options["settings"] = f"{made['about']}\n{note}"
         write_comparison(out, evals, made["metrics"], bars=["NDCG@10"], extra=extra, **options)
     return {name: replace(run, evaluation=evals[name]) for name, run in first.items()}, made
@@ -749,6 +755,6 @@ def compare_samplers(
     else:
         runs, made = compare_seeds(prep, configs, config, folder, list(seeds), models=models, sampled=protocols)
     metrics_table, paired = comparison_tables(
-        made["evals"], made["metrics"], baseline=made["baseline"], tests=made["tests"], seed=made["seed"]
+        made["evals"], made["metrics"], baseline=made["baseline"], tests=made["tests"], seed=made["seed"], correction="holm"
     )
     return Comparison(runs, metrics_table, paired, made.get("spread"), made.get("extra", {}).get("sampled"))

@@ -69,10 +69,14 @@ def comparison_tables(
     tests: list[str] | None = None,
     seed: int = 0,
     n_resamples: int = 1000,
+    correction: str = "holm",
 ) -> tuple[ResultTable, ResultTable]:
-    """A metrics table (mean [95% CI] per system, the best per column in bold, opening with what it found) and a
-    paired-test table of every system against each baseline. A metric equal to an earlier one for every user of every
-    system (HR@10 and Recall@10 with one test item per user) is shown once."""
+    """A metrics table (mean [95% CI] per system, the best per column in bold, opening with what it found — its verdict
+    after `correction`, holm / bh / none, of the table's tests as one family) and a paired-test table of every system
+    against each baseline. A metric equal to an earlier one for every user of every system (HR@10 and Recall@10 with
+    one test item per user) is shown once."""
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction: one of {', '.join(CORRECTIONS)}, got {correction!r}")
     duplicates = _duplicates(evals, metrics)
     table = ResultTable(title="Metrics (mean [95% bootstrap CI] over evaluated users)", bold_best=True, hidden=list(duplicates))
     for name, ev in evals.items():
@@ -86,7 +90,8 @@ def comparison_tables(
         f"{m} equals {same} for every user here and is not shown (it stays in the CSV and JSON)."
         for m, same in duplicates.items()
     ]
-    table.summary = " ".join([finding(table, paired, (tests or ["NDCG@10"])[0], baselines[0] if baselines else None), *notes])
+    verdict = finding(table, paired, (tests or ["NDCG@10"])[0], baselines[0] if baselines else None, correction)
+    table.summary = " ".join([verdict, *notes])
     return table, paired
 
 
@@ -105,9 +110,14 @@ def _duplicates(evals: dict[str, Evaluation], metrics: list[str]) -> dict[str, s
     return same
 
 
-def finding(table: ResultTable, paired: ResultTable, metric: str, baseline: str | None) -> str:
+# multiple-comparison corrections a finding may state: the p-value column it reads and how it names it
+CORRECTIONS = {"holm": ("p_holm", "Holm-adjusted"), "bh": ("p_bh", "Benjamini–Hochberg-adjusted"), "none": (None, "")}
+
+
+def finding(table: ResultTable, paired: ResultTable, metric: str, baseline: str | None, correction: str = "holm") -> str:
     """One or two sentences: the system with the best `metric` and its paired difference to `baseline` with the CI,
-    said to be not distinguishable where the CI holds 0."""
+    said to be not distinguishable where the CI holds 0, or not significant where the `correction` of the table's
+    tests (holm, bh; none: uncorrected) lifts p to 0.05 or more."""
     from negrec.report.columns import higher_is_better
 
     rows = [r for r in table.rows if isinstance(r.get(metric), dict)]
@@ -125,16 +135,19 @@ def finding(table: ResultTable, paired: ResultTable, metric: str, baseline: str 
         return text
     ci = f"{test['diff']:+.4f}, 95% CI [{test['ci_low']:+.4f}, {test['ci_high']:+.4f}], p = {test['p_value']:.2g}"
     family = len(paired.rows)
-    holm = test.get("p_holm", float("nan"))
-    if family > 1 and np.isfinite(holm):
-        ci += f", Holm-adjusted over the {family} tests {holm:.2g}"
+    column, named = CORRECTIONS[correction]
+    adjusted = float("nan") if column is None else test.get(column, float("nan"))
+    if family > 1 and np.isfinite(adjusted):
+        ci += f", {named} over the {family} tests {adjusted:.2g}"
     if test["ci_low"] <= 0 <= test["ci_high"]:
         return text + (
             f" Against {baseline}: {ci} — not distinguishable (the CI holds 0; this comparison detects "
             f"differences of {test['mde']:.4f} or more with 80% power)."
         )
-    if family > 1 and np.isfinite(holm) and holm >= 0.05:
+    if family > 1 and np.isfinite(adjusted) and adjusted >= 0.05:
         return text + f" Against {baseline}: {ci} — not significant once the table's {family} tests are corrected for."
+    if family > 1 and column is None and test["p_value"] < 0.05:
+        return text + f" Against {baseline}: {ci} (not corrected for the table's {family} tests)."
     return text + f" Against {baseline}: {ci}."
 
 
@@ -176,11 +189,12 @@ def write_comparison(
     extra: dict[str, ResultTable] | None = None,
     settings: str = "",
     links: dict[str, str] | None = None,
+    correction: str = "holm",
 ) -> dict[str, Path]:
     """Write metrics.*, paired_tests.*, each `extra` table as `<stem>.*`, per_user.csv, the requested PNG plots and
     index.html (all of it on one self-contained page, `links` to related reports under its finding)."""
     folder = Path(folder)
-    table, paired = comparison_tables(evals, metrics, baseline=baseline, tests=tests, seed=seed)
+    table, paired = comparison_tables(evals, metrics, baseline=baseline, tests=tests, seed=seed, correction=correction)
     written = {p.name: p for p in table.write(folder, "metrics")}
     if paired.rows:
         written.update({p.name: p for p in paired.write(folder, "paired_tests")})
