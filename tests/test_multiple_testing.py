@@ -92,3 +92,13 @@ def test_cf_compare_states_the_correction_it_was_asked_for(tmp_path):
         from negrec.report.compare import comparison_tables
 
         comparison_tables({}, [], correction="bonferroni")
+
+
+def test_negrec_compare_takes_the_correction_too():
+    import negrec
+    from negrec.cf.trainer import TrainConfig
+
+    result = negrec.compare("synthetic", ["uniform", "dns"], config=TrainConfig(epochs=2), correction="none")
+    assert "adjusted" not in result.table.summary
+    with pytest.raises(ValueError, match="correction: one of holm, bh, none"):
+        negrec.compare("synthetic", ["uniform"], config=TrainConfig(epochs=2), correction="sidak")

@@ -732,15 +732,19 @@ def compare_samplers(
     models: dict[str, Recommender] | None = None,
     seeds: list[int] | None = None,
     sampled: list[str] | None = None,
+    correction: str = "holm",
 ) -> Comparison:
     """One call from Python: load `dataset` (a name, a path, 'synthetic' or a `Dataset`), apply `protocol`, train
     every sampler spec with `config` on the same split — and fit any other `Recommender` in `models` ({row name:
     recommender}: your own model, a peer library's) on it — and return the comparison (also written to `out` if
     given). Samplers the data cannot serve (genres) are refused before any training. `seeds`: the whole comparison
     once per model seed (`compare_seeds`: per-user metrics averaged over seeds, and a table over seeds). `sampled`:
-    also sampled metrics such as ["uni100", "pop100"] (`sampled_table`; over seeds, their mean)."""
-    from negrec.report.compare import comparison_tables
+    also sampled metrics such as ["uni100", "pop100"] (`sampled_table`; over seeds, their mean). `correction`: the
+    multiple-comparison correction the finding states and judges by (holm, bh, none)."""
+    from negrec.report.compare import CORRECTIONS, comparison_tables
 
+    if correction not in CORRECTIONS:  # before any training
+        raise ValueError(f"correction: one of {', '.join(CORRECTIONS)}, got {correction!r}")
     configs = [as_config(s) for s in samplers]  # the Python edge: each spec parsed once
     for sampler in configs:
         config.for_sampler(sampler)  # an impossible pairing fails here, by name
@@ -751,10 +755,11 @@ def compare_samplers(
     check_samplers_fit(prep, configs)
     folder = None if out is None else Path(out)
     if seeds is None:
-        runs, made = _compare(prep, configs, config, folder, None, models=models, sampled=protocols)
+        runs, made = _compare(prep, configs, config, folder, None, models=models, sampled=protocols, correction=correction)
     else:
-        runs, made = compare_seeds(prep, configs, config, folder, list(seeds), models=models, sampled=protocols)
+        kw = dict(models=models, sampled=protocols, correction=correction)
+        runs, made = compare_seeds(prep, configs, config, folder, list(seeds), **kw)
     metrics_table, paired = comparison_tables(
-        made["evals"], made["metrics"], baseline=made["baseline"], tests=made["tests"], seed=made["seed"], correction="holm"
+        made["evals"], made["metrics"], baseline=made["baseline"], tests=made["tests"], seed=made["seed"], correction=correction
     )
     return Comparison(runs, metrics_table, paired, made.get("spread"), made.get("extra", {}).get("sampled"))
