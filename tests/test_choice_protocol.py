@@ -84,3 +84,9 @@ def test_hr_at_1_and_valid_ratio_by_hand():
     assert choice_evaluation(np.array([9]), np.array([[1, 2, 3]]), np.array([9])).summary() == {"HR@1": 0.0, "ValidRatio": 0.0}
     with pytest.raises(ValueError, match="no row has a known target"):
         choice_evaluation(np.array([1]), np.array([[1, 2]]), np.array([-1]))
+
+
+def test_lists_are_read_as_arrays_and_a_bad_candidate_table_is_named():
+    assert choose([[1.0, 2.0]], [[3, 4]]).tolist() == [4]
+    with pytest.raises(TypeError, match="candidates: a 2-D array of integer item ids"):
+        choose([[1.0, 2.0]], [[3.5, 4.0]])

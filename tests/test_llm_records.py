@@ -169,3 +169,15 @@ def test_records_keep_the_ratings_a_user_enjoyed_by_default(tmp_path):
     plain = ["--items", tmp_path / "items.csv", "--time-col", "when", "--min-history", "2", "--out", tmp_path / "p"]
     refused = invoke("data", "llm-records", tmp_path / "plain.csv", *plain, "--threshold", "4")
     assert refused.exit_code == 2 and "--threshold needs ratings" in refused.output
+
+
+def test_a_threshold_that_is_no_rating_is_refused_by_name():
+    import pytest
+
+    from negrec.data.llm_records import liked
+    from negrec.data.synthetic import SyntheticConfig, generate
+
+    inter = generate(SyntheticConfig(n_users=20, n_items=30)).interactions
+    for bad in ("4", float("nan"), True):
+        with pytest.raises(ValueError, match="--threshold: a rating"):
+            liked(inter, bad, "synthetic")

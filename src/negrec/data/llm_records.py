@@ -74,6 +74,8 @@ def liked(inter: Interactions, threshold: float | None, source: str) -> tuple[In
     has ratings, every entry where it has none; 0 keeps every rating)."""
     if threshold is None:
         return (inter.at_least(DEFAULT_THRESHOLD), DEFAULT_THRESHOLD) if inter.has_ratings else (inter, None)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not np.isfinite(threshold):
+        raise ValueError(f"--threshold: a rating (a finite number), got {threshold!r}")
     if not inter.has_ratings:
         raise ValueError(f"--threshold needs ratings; {source} has none")
     return inter.at_least(threshold), threshold

@@ -53,7 +53,9 @@ def draw_candidates(
 def choose(scores: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """Each row's answer: its candidate of the highest score (the first such candidate on a tie; −1 for a row without
     candidates or whose candidate scores are all −inf / NaN, i.e. the system cannot answer it)."""
-    scores = np.asarray(scores, dtype=np.float64)
+    scores, candidates = np.asarray(scores, dtype=np.float64), np.asarray(candidates)
+    if candidates.ndim != 2 or not np.issubdtype(candidates.dtype, np.integer):
+        raise TypeError(f"candidates: a 2-D array of integer item ids (−1: none), got {candidates.dtype} {candidates.shape}")
     if scores.shape != candidates.shape:
         raise ValueError(f"scores {scores.shape} and candidates {candidates.shape}: one score per candidate")
     usable = np.where(np.isnan(scores) | (candidates < 0), -np.inf, scores)
@@ -64,7 +66,7 @@ def choose(scores: np.ndarray, candidates: np.ndarray) -> np.ndarray:
 
 def choice_evaluation(answers: np.ndarray, candidates: np.ndarray, targets: np.ndarray) -> Evaluation:
     """HR@1 and ValidRatio per row (NaN where the target is unknown, so such rows are not scored)."""
-    answers, targets = np.asarray(answers), np.asarray(targets)
+    answers, candidates, targets = np.asarray(answers), np.asarray(candidates), np.asarray(targets)
     if not (len(answers) == len(candidates) == len(targets)):
         raise ValueError(f"{len(answers)} answers, {len(candidates)} candidate rows and {len(targets)} targets")
     scored = targets >= 0

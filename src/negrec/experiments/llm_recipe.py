@@ -154,6 +154,7 @@ class SeedRun:
         self.r, self.seed, self.out, self.data_dir, self.log = recipe, seed, out, data_dir, log
         self.cache_dir = cache_dir or out / "cache"  # catalog title embeddings, shared by the seeds of a run
         self.times: dict[str, float] = {}
+        self._drawn: np.ndarray | None = None  # the candidate protocol's candidates (`_candidates_of`)
 
     def _stage(self, name: str, marker: Path, fn: Callable[[], Any], *, every_process: bool = False) -> None:
         """Run `fn` unless `marker` exists: in every process of a launch for multi-process stages, else in rank 0
@@ -478,8 +479,10 @@ class SeedRun:
         """The test records' candidate item ids (the target and 19 others, drawn once with a fixed seed)."""
         from negrec.eval.choice import draw_candidates
 
-        test = self._records(self.r.test, self.r.limit_test, catalog)
-        return draw_candidates(test.targets, test.history_matrix(catalog.n_items), catalog.n_items)
+        if self._drawn is None:  # one draw for every system of the seed
+            test = self._records(self.r.test, self.r.limit_test, catalog)
+            self._drawn = draw_candidates(test.targets, test.history_matrix(catalog.n_items), catalog.n_items)
+        return self._drawn
 
     def _choices(self, system: System, catalog, test: list[dict]) -> list[dict]:
         """Each test record's answer among its candidates: the candidate an LLM gives the highest log-probability as
