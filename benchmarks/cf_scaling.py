@@ -29,12 +29,13 @@ import numpy as np
 from cf_timing import implicit_epochs, negrec_epochs
 from timing import pin_threads, summary
 
-SYSTEMS = {  # name → (sampler, optimizer, lr, processes, tables) for negrec; None for implicit
-    "negrec uniform (sgd)": ("uniform", "sgd", 0.05, 1, "replicated"),
-    "negrec dns:10 (sgd)": ("dns:10", "sgd", 0.05, 1, "replicated"),
-    "negrec uniform (adam)": ("uniform", "adam", 0.005, 1, "replicated"),
-    "negrec uniform (sgd, 2 processes)": ("uniform", "sgd", 0.05, 2, "replicated"),
-    "negrec uniform (sgd, 2 processes, sharded)": ("uniform", "sgd", 0.05, 2, "sharded"),
+SYSTEMS = {  # name → (sampler, optimizer, lr, processes, tables, Hogwild threads) for negrec; None for implicit
+    "negrec uniform (sgd)": ("uniform", "sgd", 0.05, 1, "replicated", 1),
+    "negrec uniform (sgd, 2 Hogwild threads)": ("uniform", "sgd", 0.05, 1, "replicated", 2),
+    "negrec dns:10 (sgd)": ("dns:10", "sgd", 0.05, 1, "replicated", 1),
+    "negrec uniform (adam)": ("uniform", "adam", 0.005, 1, "replicated", 1),
+    "negrec uniform (sgd, 2 processes)": ("uniform", "sgd", 0.05, 2, "replicated", 1),
+    "negrec uniform (sgd, 2 processes, sharded)": ("uniform", "sgd", 0.05, 2, "sharded", 1),
     "implicit bpr": None,
 }
 ADAM_MAX = 10**6  # dense Adam above this size would take minutes per epoch; recorded as skipped
@@ -94,9 +95,16 @@ def measure_one(system: str, data_path: Path, threads: int, epochs: int) -> dict
     if spec is None:
         times = implicit_epochs(data.binary().astype(np.float32), 64, epochs, 1, threads)
     else:
-        sampler, optimizer, lr, _, tables = spec
+        sampler, optimizer, lr, _, tables, hogwild = spec
         config = TrainConfig(
-            epochs=epochs, batch_size=4096, reg=0.0, model="mf-nobias", optimizer=optimizer, lr=lr, tables=tables
+            epochs=epochs,
+            batch_size=4096,
+            reg=0.0,
+            model="mf-nobias",
+            optimizer=optimizer,
+            lr=lr,
+            tables=tables,
+            hogwild=hogwild,
         )
         # under a launch the epoch's time is agreed (the slowest process's), so every rank reports the same times
         times = negrec_epochs(data, sampler, config, 1)

@@ -3,6 +3,7 @@ where it applies."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -10,9 +11,12 @@ import pytest
 import torch
 
 from negrec.cf import fused
+from negrec.cf.engines import Chunk, FusedEngine
+from negrec.cf.models import MF
 from negrec.cf.trainer import TrainConfig, train
 from negrec.data.interactions import Interactions
 from negrec.sampling.registry import parse_sampler
+from negrec.sampling.sources import SamplingStats
 from test_cf_sampling import genre_catalog
 
 
@@ -101,3 +105,63 @@ def test_other_settings_take_the_torch_path(spec, change, monkeypatch):
 def test_engine_is_checked():
     with pytest.raises(ValueError, match="engine must be one of fused, torch"):
         TrainConfig(engine="numba")
+
+
+def _blocks_chunk() -> Chunk:
+    """A chunk of two halves (whole batches each) whose users, positives and negatives are disjoint: rows 0–255 on
+    users 0–19 and items 0–19, rows 256–511 on users 20–39 and items 20–39."""
+    rng = np.random.default_rng(3)
+    users, positives, negatives = (
+        np.concatenate([rng.integers(0, 20, shape) + 20 * h for h in (0, 1)]) for shape in (256, 256, (256, 2))
+    )
+    return Chunk(users, positives, (negatives, np.ones(negatives.shape, bool)), None, SamplingStats())
+
+
+def test_hogwild_threads_on_disjoint_rows_train_what_one_thread_trains(monkeypatch):
+    """Two Hogwild threads, each on its half of a chunk: where the halves touch no common row the result is exactly
+    the serial loop's, and the halves really ran on two threads."""
+    import threading
+
+    chunk, idents = _blocks_chunk(), set()
+    monkeypatch.setattr(
+        "negrec.cf.engines.run_chunk", lambda *a, **k: idents.add(threading.get_ident()) or fused.run_chunk(*a, **k)
+    )
+    config = TrainConfig(model="mf-nobias", dim=8, batch_size=64, optimizer="sgd", lr=0.05, reg=1e-3)
+    results = []
+    for threads in (1, 2):
+        torch.manual_seed(0)
+        model = MF(40, 40, 8, biases=False)
+        setting = replace(config, hogwild=threads)
+        engine = FusedEngine(model, setting, ThreadPoolExecutor(1) if threads > 1 else None)
+        loss, batches = engine.run(chunk)
+        engine.close()
+        results.append((loss, batches, {k: v.clone() for k, v in model.state_dict().items()}))
+    (loss1, batches1, one), (loss2, batches2, two) = results
+    assert batches1 == batches2 == 8 and loss2 == pytest.approx(loss1, rel=1e-6)
+    assert all(torch.equal(one[k], two[k]) for k in one)
+    assert len(idents) == 2
+
+
+def test_hogwild_training_learns_as_one_thread_does():
+    """On shared rows the updates interleave (not bit-reproducible), but the run trains to the one-thread run's loss."""
+    config = TrainConfig(dim=8, epochs=4, batch_size=64, optimizer="sgd", lr=0.02, reg=1e-3)
+    one, two = (train(_data(), parse_sampler("uniform"), replace(config, hogwild=n)) for n in (1, 2))
+    assert two.history[-1]["loss"] < two.history[0]["loss"]
+    assert two.history[-1]["loss"] == pytest.approx(one.history[-1]["loss"], rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"hogwild": 0}, "--hogwild must be > 0"),
+        ({"hogwild": 1.5}, "--hogwild must be a whole number"),
+    ],
+)
+def test_bad_hogwild_values_are_refused_by_name(change, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**change)
+
+
+def test_hogwild_where_the_compiled_loop_does_not_train_is_refused_by_name():
+    with pytest.raises(ValueError, match="--hogwild 2 runs the compiled loop's threads"):
+        train(_data(), parse_sampler("uniform"), TrainConfig(dim=4, epochs=1, optimizer="adam", hogwild=2))

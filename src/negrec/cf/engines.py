@@ -193,10 +193,27 @@ class FusedEngine:
 
     model: torch.nn.Module
     config: object  # TrainConfig
+    threads: ThreadPoolExecutor | None = None  # the Hogwild threads beside the caller's (`hogwild` − 1 of them)
 
     def run(self, c: Chunk) -> tuple[float, int]:
-        """The chunk's summed batch losses and its number of batches."""
-        return run_chunk(self.model, self.config, c.users, c.positives, *(c.drawn or c.pool), hardest=c.drawn is None)
+        """The chunk's summed batch losses and its number of batches (its rows split between the Hogwild threads in
+        whole batches)."""
+        items, ok = c.drawn or c.pool
+        per = -(-len(c.users) // (self.config.hogwild * self.config.batch_size)) * self.config.batch_size
+        spans = [slice(start, start + per) for start in range(0, len(c.users), per)]
+
+        def train(span: slice) -> tuple[float, int]:
+            part = (c.users[span], c.positives[span], items[span], ok[span])
+            return run_chunk(self.model, self.config, *part, hardest=c.drawn is None)
+
+        others = [self.threads.submit(train, span) for span in spans[1:]]  # none with one thread
+        done = [train(spans[0]), *(f.result() for f in others)]
+        return sum(d[0] for d in done), sum(d[1] for d in done)
+
+    def close(self) -> None:
+        """Stop the Hogwild threads."""
+        if self.threads is not None:
+            self.threads.shutdown(wait=True)
 
 
 def choose_engine(
@@ -222,7 +239,7 @@ def choose_engine(
             lambda c: device_negatives(model, on_device, torch.from_numpy(c.users).to(device)),
         )
     if fused and fused_draws(sampler, static):
-        return FusedEngine(model, config)
+        return FusedEngine(model, config, ThreadPoolExecutor(config.hogwild - 1) if config.hogwild > 1 else None)
     return TorchEngine(
         model,
         step,

@@ -72,6 +72,15 @@ class TrainConfig:
     # fused: MF + BPR + sgd batches on the CPU run in one compiled loop per chunk (`cf/fused.py`; drawn negatives or
     # DNS of one), every other setting in torch; torch: always the torch path (the reference the kernel is tested on)
     engine: Literal["fused", "torch"] = setting("fused", "The compiled loop where it applies, or always torch.", cli=False)
+    # the compiled loop's threads: a chunk's rows split between them, each updating the shared tables without locks
+    # (Hogwild, Recht et al. 2011) — a sparse model's rows rarely collide, but the order of the updates is the OS's,
+    # so above 1 a run is not bit-reproducible; the next chunk's negatives are still drawn on one more thread
+    hogwild: int = setting(
+        1,
+        "Threads of the compiled loop (MF + BPR + sgd on the CPU): above 1, a chunk's rows train on that many threads "
+        "at once without locks (Hogwild) — faster on several cores, not bit-reproducible.",
+        commands=("train",),
+    )
     # replicated: every process of a launch holds the whole model; sharded: MF's user and item tables split by rows
     # over the processes (cf/sharded.py: mf-nobias with sgd, samplers that do not score with the model)
     tables: TablesName = setting(
@@ -94,6 +103,7 @@ class TrainConfig:
             "lr": self.lr,
             "temperature": self.temperature,
             "init_std": self.init_std,
+            "hogwild": self.hogwild,
         }
         for name, value in positive.items():
             if not (np.isfinite(value) and value > 0):
@@ -124,6 +134,8 @@ class TrainConfig:
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        if self.hogwild != int(self.hogwild):
+            raise ValueError(f"--hogwild must be a whole number of threads, got {self.hogwild}")
         if self.weight_decay > 0 and self.optimizer != "adam":
             raise ValueError(f"--weight-decay is Adam's; {self.optimizer} regularises with --reg")
         resolve_device(self.device)

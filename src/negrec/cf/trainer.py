@@ -163,6 +163,13 @@ class CFEpochs:
         # each process trains its share of every global batch
         local = config if processes is None else replace(config, batch_size=config.batch_size // processes.world)
         self.engine = choose_engine(model, local, host, step, device, on_device=on_device, fused=fused, static=static is not None)
+        if config.hogwild > 1 and not isinstance(self.engine, FusedEngine):
+            loss = config.loss or "the sampler's loss"
+            raise ValueError(
+                f"--hogwild {config.hogwild} runs the compiled loop's threads, which trains MF with BPR and sgd on the CPU "
+                f"on negatives drawn ahead or DNS of one, in one process; this run ({config.model}, {loss}, "
+                f"{config.optimizer}, {sampler.name}) trains with torch steps"
+            )
         note = compile_note() if isinstance(self.engine, FusedEngine) and log is not None else None
         if note:
             log(note)
@@ -231,9 +238,11 @@ class CFEpochs:
         return validation_score(whole, self.matrix, self.valid.binary(), self.config.metric, self.processes)
 
     def close(self) -> None:
-        """Stop the draw worker."""
+        """Stop the draw worker and the Hogwild threads."""
         if self.worker is not None:
             self.worker.shutdown(wait=True, cancel_futures=True)
+        if isinstance(self.engine, FusedEngine):
+            self.engine.close()
 
 
 def train(
