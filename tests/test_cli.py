@@ -259,5 +259,8 @@ def test_compare_in_one_call_from_python(tmp_path):
     page = result.to_html(tmp_path / "page").read_text()
     assert result.finding.replace("**", "").split(" Against")[0] in page and ">dns:3</td>" in page
     assert set(result.per_user()) == set(result.runs) and len(result.per_user()["uniform"]) == len(data.interactions.user_ids)
+    frame = result.to_pandas().set_index("system")
+    assert frame.loc["dns:3", "NDCG@10"] == pytest.approx(ndcg["dns:3"], abs=5e-5)  # the table keeps 4 decimals or more
+    assert frame.loc["dns:3", "NDCG@10_low"] <= frame.loc["dns:3", "NDCG@10"] <= frame.loc["dns:3", "NDCG@10_high"]
     with pytest.raises(ValueError, match="unknown sampler 'dsn'"):
         negrec.compare(Dataset("small", data.catalog, data.interactions), ["dsn"])

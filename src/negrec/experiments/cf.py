@@ -710,6 +710,11 @@ class Comparison:
         """{system: the metric per test user} (NaN where a user is not scored), the vectors the paired tests pair."""
         return {system: run.evaluation.per_user()[name] for system, run in self.runs.items()}
 
+    def to_pandas(self):
+        """The metrics table as a pandas DataFrame: one row per system, each CI's bounds in `<metric>_low` /
+        `<metric>_high` columns (`self.paired.to_frame()` gives the paired tests)."""
+        return self.table.to_frame()
+
     def to_html(self, folder: str | Path, title: str = "negrec comparison") -> Path:
         """The comparison as one self-contained page, `folder/index.html` (the tables; plots come with `out=`)."""
         from negrec.report.html import write_index
