@@ -461,3 +461,42 @@ def test_seq_train_on_two_processes_matches_one_and_repeats_itself(tmp_path):
     0.0603. The test asks for less than 0.01 at seed 0, and a rerun that repeats bitwise."""
     single, two, _ = one_then_two_processes(tmp_path, SEQ_TRAIN, 3)
     assert abs(best_validation(two) - best_validation(single)) < 0.01
+
+
+def test_shared_tables_are_one_copy_for_every_process_and_are_released(tmp_path):
+    import json
+
+    import shared_tables_worker as worker
+
+    done = _torchrun(str(Path(worker.__file__)), str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    zero, one = (json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1))
+    assert zero["first"] != one["first"] and zero["start"] == one["start"] == zero["first"]  # rank 0's weights kept
+    for rank in (zero, one):
+        assert rank["seen"] == [[1.0] * 3, [2.0] * 3]  # each process's row written in place, seen by the other
+    assert zero["after"][0] == [-5.0] * 3 and one["after"][0] == [-5.0] * 3 and zero["after"][1] == [2.0] * 3
+    assert zero["path"] == one["path"] and not Path(zero["path"]).exists()  # released: the shared file is gone
+
+
+def test_shared_tables_train_as_one_process_does(tmp_path):
+    one = CliRunner().invoke(app, [*CF_TRAIN, "--out", str(tmp_path / "one")], terminal_width=400)
+    assert one.exit_code == 0, one.output
+    done = _run(tmp_path, [*CF_TRAIN, "--processes", "2", "--tables", "shared", "--out", str(tmp_path / "two")], [sys.executable])
+    assert done.returncode == 0, (tmp_path / "two.launch.log").read_text()
+    single, two = (_cf_metrics(tmp_path / n) for n in ("one", "two"))
+    assert two["processes"] == 2
+    # Hogwild: not bit-reproducible, but within the one-process spread over seeds (see the replicated test above)
+    assert abs(best_validation(two) - best_validation(single)) < 0.01
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "--tables shared shares the tables between the processes of a launch: add --processes N"),
+        (["--optimizer", "adam"], "--tables shared trains MF with the sgd optimizer on the CPU"),
+    ],
+)
+def test_shared_tables_where_they_cannot_train_are_refused_by_name(tmp_path, extra, message):
+    result = CliRunner().invoke(app, [*CF_TRAIN, "--tables", "shared", *extra, "--out", str(tmp_path / "x")], terminal_width=400)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "x").exists()

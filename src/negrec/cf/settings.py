@@ -82,12 +82,15 @@ class TrainConfig:
         commands=("train",),
     )
     # replicated: every process of a launch holds the whole model; sharded: MF's user and item tables split by rows
-    # over the processes (cf/sharded.py: mf-nobias with sgd, samplers that do not score with the model)
+    # over the processes (cf/sharded.py: mf-nobias with sgd, samplers that do not score with the model); shared: one
+    # copy in the machine's shared memory that every process updates without locks (cf/shared_tables.py)
     tables: TablesName = setting(
         "replicated",
-        "With --processes: replicated (every process holds the model) or sharded (MF's user and item tables split by "
+        "With --processes: replicated (every process holds the model), sharded (MF's user and item tables split by "
         "rows over the processes, rows fetched and updated with all-to-alls; mf-nobias with sgd and a sampler that does "
-        "not score with the model).",
+        "not score with the model) or shared (one machine: one copy of the tables in shared memory, every process "
+        "training its share with the compiled MF + BPR + sgd loop and updating it without locks — Hogwild, no "
+        "collective per step, not bit-reproducible).",
         choices=get_args(TablesName),
         commands=("train",),
     )
@@ -130,7 +133,7 @@ class TrainConfig:
             ("negatives", self.negatives, ("dynamic", "static")),
             ("engine", self.engine, ("fused", "torch")),
             ("sampling", self.sampling, ("auto", "host", "device")),
-            ("tables", self.tables, ("replicated", "sharded")),
+            ("tables", self.tables, get_args(TablesName)),
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
@@ -143,6 +146,8 @@ class TrainConfig:
             raise ValueError(f"{self.optimizer} updates MF's embedding rows; LightGCN trains with adam")
         if self.tables == "sharded" and (self.model, self.optimizer) != ("mf-nobias", "sgd"):
             raise ValueError("--tables sharded trains mf-nobias with the sgd optimizer (row-sparse steps on each shard)")
+        if self.tables == "shared" and (self.optimizer != "sgd" or resolve_device(self.device).type != "cpu"):
+            raise ValueError("--tables shared trains MF with the sgd optimizer on the CPU (the compiled loop's tables)")
         if self.sampling == "device" and self.negatives == "static":
             raise ValueError("--sampling device draws every batch; static negatives are drawn once on the host")
 

@@ -16,6 +16,7 @@ import torch
 from negrec.cf.settings import TrainConfig, resolve_device
 from negrec.cf.engines import FusedEngine, choose_engine, epoch_chunks, prefetched
 from negrec.cf.fused import applies as fused_applies, compile_note
+from negrec.cf.shared_tables import SharedTables, on_one_machine
 from negrec.training.processes import Processes
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
 from negrec.cf.steps import BatchStep, optimizers
@@ -115,6 +116,20 @@ def _sharded(model: MF, sampler: SamplerConfig, config: TrainConfig, processes: 
     return ShardedMF(model, processes)
 
 
+def _check_shared(model: torch.nn.Module, sampler: SamplerConfig, config: TrainConfig, processes: Processes | None) -> None:
+    """Refuse by name, before any data is drawn, a run whose tables cannot be shared between the launch's processes."""
+    if processes is None:
+        raise ValueError("--tables shared shares the tables between the processes of a launch: add --processes N (N ≥ 2)")
+    if not on_one_machine(processes):
+        raise ValueError("--tables shared needs every process on one machine (shared memory); across machines use replicated")
+    if not (fused_applies(model, config) and not config.samples_on_device(sampler)):
+        place = "device" if config.samples_on_device(sampler) else "host"
+        raise ValueError(
+            "--tables shared trains MF with BPR and the sgd optimizer on the CPU (the compiled loop); this run: "
+            f"{config.model}, {config.loss}, {config.optimizer}, negatives drawn on the {place}"
+        )
+
+
 class CFEpochs:
     """MF / LightGCN's epochs (`training.loop.EpochTrainer`): the model, its sampler(s), the engine chosen once, and
     the epoch's chunks of shuffled (user, positive) rows with their model-independent draws (made ahead, on a worker
@@ -137,6 +152,9 @@ class CFEpochs:
         model = build_model(config, self.matrix, gen).to(device)  # initialised on the CPU: the same weights on every device
         if config.tables == "sharded":
             model = _sharded(model, sampler, config, processes)
+        shared = config.tables == "shared"
+        if shared:
+            _check_shared(model, sampler, config, processes)
         self.model = model
         opts = optimizers(model, config)
         host = self.host = NegativeSampler(sampler, train, rng, catalog)
@@ -158,11 +176,16 @@ class CFEpochs:
         static = host.sample(users_all, items_all) if config.negatives == "static" else None
         logq = LogQ(sampler, train.popularity(), device) if sampler.logq else None
         step = BatchStep(model, opts, config, sampler, logq, torch.Generator().manual_seed(own(config.seed + 1)), processes)
-        # the fused loop has no collectives: several processes train with torch steps
-        fused = fused_applies(model, config) and on_device is None and processes is None
+        # the fused loop has no collectives: several processes train with torch steps, unless they share the tables
+        fused = fused_applies(model, config) and on_device is None and (processes is None or shared)
         # each process trains its share of every global batch
         local = config if processes is None else replace(config, batch_size=config.batch_size // processes.world)
         self.engine = choose_engine(model, local, host, step, device, on_device=on_device, fused=fused, static=static is not None)
+        if shared and not isinstance(self.engine, FusedEngine):
+            raise ValueError(
+                f"--tables shared trains with the compiled loop, which takes negatives drawn ahead or DNS of one; "
+                f"{sampler.name!r} is picked per batch by the model's scores or shared by the batch"
+            )
         if config.hogwild > 1 and not isinstance(self.engine, FusedEngine):
             loss = config.loss or "the sampler's loss"
             raise ValueError(
@@ -170,6 +193,8 @@ class CFEpochs:
                 f"on negatives drawn ahead or DNS of one, in one process; this run ({config.model}, {loss}, "
                 f"{config.optimizer}, {sampler.name}) trains with torch steps"
             )
+        # moved into shared memory once nothing can refuse the run any more (a refusal would leave the file behind)
+        self.shared = SharedTables(model, processes) if shared else None
         note = compile_note() if isinstance(self.engine, FusedEngine) and log is not None else None
         if note:
             log(note)
@@ -203,6 +228,8 @@ class CFEpochs:
 
     def epoch(self, epoch: int) -> dict:
         """Train one epoch's chunks; its mean batch loss, positives, seconds and the sampler's rejection rate."""
+        if self.shared is not None:  # no process starts on the tables while another still copies or scores them
+            self.processes.barrier()
         t0 = time.perf_counter()
         self.model.train()
         processes, on_device = self.processes, self.on_device
@@ -243,6 +270,8 @@ class CFEpochs:
             self.worker.shutdown(wait=True, cancel_futures=True)
         if isinstance(self.engine, FusedEngine):
             self.engine.close()
+        if self.shared is not None:
+            self.shared.release()
 
 
 def train(

@@ -136,6 +136,12 @@ class Processes:
             if p.grad is not None:
                 self.sum(p.grad)
 
+    def barrier(self) -> None:
+        """Wait until every process has come here."""
+        import torch.distributed as dist
+
+        dist.barrier()
+
     def largest(self, value: float) -> float:
         """The largest of every process's `value` (e.g. seconds spent, so a time budget stops them together)."""
         import torch.distributed as dist
