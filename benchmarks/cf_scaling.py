@@ -4,13 +4,14 @@ Data: synthetic implicit feedback with users = N/50 and items = N/500 (so densit
 real logs), user activity and item popularity both long-tailed (Zipf-like), the same seed for every system.
 Systems: negrec's trainer (mf-nobias, BPR, one negative per positive, batch 4096, sampling included) with
 uniform and DNS-10 negatives under the row-sparse `sgd` optimizer (the fused compiled loop, one thread, the next
-chunk's negatives drawn on a second), uniform under dense `adam` up to 10^6 (its step touches every parameter,
-which is what stops it scaling), uniform `sgd` data-parallel on two processes (`torchrun`, gloo, one thread each:
-the global batch of 4096 split between them, torch steps with the row gradients gathered; replicated and row-sharded
-tables), and implicit's CPU BPR (on the given threads). Every (system, size) runs in
-`--invocations` fresh processes with the same thread count, so its peak resident memory (ru_maxrss: data, model,
-sampler state; the largest over the invocations, per process for the launches) is its own; the epoch time is the
-median of all their steady-state epochs (cf_timing.py), each invocation's median kept beside it.
+chunk's negatives drawn on a second; and on two Hogwild threads), uniform under dense `adam` up to 10^6 (its step
+touches every parameter, which is what stops it scaling), uniform `sgd` data-parallel on two processes (`torchrun`,
+gloo, one thread each: the global batch of 4096 split between them; torch steps with the row gradients gathered on
+replicated and row-sharded tables, or the compiled loop on tables in shared memory, Hogwild), and implicit's CPU BPR
+(on the given threads). Every (system, size) runs in `--invocations` fresh processes (the systems taking turns) with the
+same thread count, so its peak resident memory (ru_maxrss: data, model, sampler state; the largest over the
+invocations, per process for the launches) is its own; the epoch time is the median of all their steady-state epochs
+(cf_timing.py), each invocation's median kept beside it.
 Writes benchmarks/results/cf_scaling.json and cf_scaling.png (log-log).
 """
 
@@ -36,6 +37,7 @@ SYSTEMS = {  # name → (sampler, optimizer, lr, processes, tables, Hogwild thre
     "negrec uniform (adam)": ("uniform", "adam", 0.005, 1, "replicated", 1),
     "negrec uniform (sgd, 2 processes)": ("uniform", "sgd", 0.05, 2, "replicated", 1),
     "negrec uniform (sgd, 2 processes, sharded)": ("uniform", "sgd", 0.05, 2, "sharded", 1),
+    "negrec uniform (sgd, 2 processes, shared)": ("uniform", "sgd", 0.05, 2, "shared", 1),
     "implicit bpr": None,
 }
 ADAM_MAX = 10**6  # dense Adam above this size would take minutes per epoch; recorded as skipped
@@ -201,12 +203,15 @@ def main() -> None:
     for n in (int(x) for x in args.sizes.split(",")):
         data_path = Path(scratch.name) / f"{n}.npz"
         save(synthetic(n), data_path)
-        for system in systems:
-            spec = SYSTEMS[system]
-            if spec is not None and spec[1] == "adam" and n > ADAM_MAX:
-                rows.append({"system": system, "interactions_requested": n, "skipped": "dense Adam steps every parameter"})
-                continue
-            runs = [invoke(system, data_path, args.threads, args.epochs) for _ in range(args.invocations)]
+        skipped = [s for s in systems if SYSTEMS[s] is not None and SYSTEMS[s][1] == "adam" and n > ADAM_MAX]
+        rows += [{"system": s, "interactions_requested": n, "skipped": "dense Adam steps every parameter"} for s in skipped]
+        measured = [s for s in systems if s not in skipped]
+        invocations: dict[str, list[dict]] = {s: [] for s in measured}
+        # round-robin over the systems: a slow spell of this shared machine falls on every system, not on one
+        for _ in range(args.invocations):
+            for system in measured:
+                invocations[system].append(invoke(system, data_path, args.threads, args.epochs))
+        for system, runs in invocations.items():
             # the epochs of every invocation pooled (one machine's slow spell moves one invocation, not the median)
             per_run = [run.pop("epoch_seconds") for run in runs]
             row = {

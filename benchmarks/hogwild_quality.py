@@ -1,8 +1,9 @@
-"""Whether Hogwild threads cost quality: MF + BPR + sgd with uniform negatives trained by the compiled loop on one
-thread and on two Hogwild threads (`--hogwild 2`), the same settings and seeds otherwise; test NDCG@10 / Recall@10 of
-each seed and the paired difference over seeds. Data: MovieLens 100K when the data folder has it (`--data-dir` or
+"""Whether lock-free training costs quality: MF + BPR + sgd with uniform negatives trained by the compiled loop on one
+thread, on two Hogwild threads (`--hogwild 2`) and on two processes sharing the tables (`--processes 2 --tables
+shared`), the same settings and seeds otherwise (each seed also draws the split); test NDCG@10 of each seed and the
+paired difference to one thread over seeds. Data: MovieLens 100K when the data folder has it (`--data-dir` or
 NEGREC_DATA_DIR), else the embedded synthetic set; the ratio protocol (ratings ≥ 4, 20 % test, 10 % validation for
-early stopping).
+early stopping). Every run is a `negrec cf train` command, as a user would start it.
 Writes benchmarks/results/hogwild_quality.json.
 """
 
@@ -11,17 +12,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import replace
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from negrec.cf.trainer import TrainConfig
-from negrec.experiments.cf import load_cf_dataset, prepare, run_sampler
-from negrec.sampling.registry import parse_sampler
+SETTINGS = ["--model", "mf", "--optimizer", "sgd", "--lr", "0.05", "--batch-size", "1024", "--epochs", "60"]
+SETTINGS += ["--patience", "5", "--reg", "1e-4", "--protocol", "ratio", "--val-size", "0.1"]
+SYSTEMS = {
+    "one thread": [],
+    "2 Hogwild threads": ["--hogwild", "2"],
+    "2 processes, shared tables": ["--processes", "2", "--tables", "shared"],
+}
 
-CONFIG = TrainConfig(model="mf", optimizer="sgd", lr=0.05, batch_size=1024, epochs=60, patience=5, reg=1e-4)
+
+def test_ndcg(dataset: str, data_dir: str | None, seed: int, extra: list[str], out: Path) -> float:
+    """Test NDCG@10 of one `negrec cf train` run (its folder `out`)."""
+    command = [sys.executable, "-m", "negrec", "--threads", "2", "cf", "train", "--dataset", dataset, *SETTINGS]
+    command += ["--seed", str(seed), *extra, "--out", str(out)] + (["--data-dir", data_dir] if data_dir else [])
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads((out / "metrics.json").read_text())["test"]["NDCG@10"]["mean"]
 
 
 def main() -> None:
@@ -31,37 +44,30 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "hogwild_quality.json")
     args = parser.parse_args()
     name = "movielens-100k" if args.data_dir and (Path(args.data_dir) / "movielens-100k").exists() else "synthetic"
-    prep = prepare(load_cf_dataset(name, args.data_dir), "ratio", val_size=0.1)
-    runs: dict[int, list[dict]] = {1: [], 2: []}
-    for seed in range(args.seeds):
-        for threads in runs:
-            config = replace(CONFIG, seed=seed, hogwild=threads)
-            run = run_sampler(prep, parse_sampler("uniform"), config)
-            summary = run.evaluation.summary()
-            runs[threads].append(
-                {
-                    "seed": seed,
-                    "NDCG@10": summary["NDCG@10"],
-                    "Recall@10": summary["Recall@10"],
-                    "epochs": len(run.result.history),
-                }
-            )
-            print(f"{name} seed {seed} hogwild {threads}: NDCG@10 {summary['NDCG@10']:.4f} ({len(run.result.history)} epochs)")
-    one, two = (np.array([r["NDCG@10"] for r in runs[t]]) for t in (1, 2))
-    diff = two - one
-    low, high = stats.t.interval(0.95, len(diff) - 1, loc=diff.mean(), scale=stats.sem(diff)) if len(diff) > 1 else (np.nan,) * 2
+    ndcg: dict[str, list[float]] = {system: [] for system in SYSTEMS}
+    with tempfile.TemporaryDirectory() as scratch:
+        for seed in range(args.seeds):
+            for system, extra in SYSTEMS.items():
+                out = Path(scratch) / f"{len(ndcg[system])}-{list(SYSTEMS).index(system)}"
+                ndcg[system].append(test_ndcg(name, args.data_dir, seed, extra, out))
+                print(f"{name} seed {seed} {system}: NDCG@10 {ndcg[system][-1]:.4f}", flush=True)
+    base = np.array(ndcg["one thread"])
+    differences = {}
+    for system in list(SYSTEMS)[1:]:
+        diff = np.array(ndcg[system]) - base
+        low, high = stats.t.interval(0.95, len(diff) - 1, loc=diff.mean(), scale=stats.sem(diff))
+        differences[system] = {"mean": float(diff.mean()), "ci95": [float(low), float(high)]}
+        print(f"NDCG@10 {system} − one thread: {diff.mean():+.4f} [{low:+.4f}, {high:+.4f}] over {len(diff)} seeds")
     result = {
         "work": __doc__,
         "dataset": name,
-        "config": {
-            k: v for k, v in vars(CONFIG).items() if k in ("model", "optimizer", "lr", "batch_size", "epochs", "patience", "reg")
-        },
-        "runs": {f"hogwild {t}": rows for t, rows in runs.items()},
-        "ndcg10_mean": {"hogwild 1": float(one.mean()), "hogwild 2": float(two.mean())},
-        "ndcg10_diff_2_minus_1": {"mean": float(diff.mean()), "ci95": [float(low), float(high)]},
+        "settings": " ".join(SETTINGS),
+        "ndcg10": ndcg,
+        "ndcg10_mean": {system: float(np.mean(v)) for system, v in ndcg.items()},
+        "ndcg10_minus_one_thread": differences,
     }
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"NDCG@10 two threads − one: {diff.mean():+.4f} [{low:+.4f}, {high:+.4f}] over {len(diff)} seeds → {args.out}")
+    print(f"→ {args.out}")
 
 
 if __name__ == "__main__":
