@@ -165,3 +165,18 @@ def test_bad_hogwild_values_are_refused_by_name(change, message):
 def test_hogwild_where_the_compiled_loop_does_not_train_is_refused_by_name():
     with pytest.raises(ValueError, match="--hogwild 2 runs the compiled loop's threads"):
         train(_data(), parse_sampler("uniform"), TrainConfig(dim=4, epochs=1, optimizer="adam", hogwild=2))
+
+
+@pytest.mark.parametrize("given, expected", [(None, "1"), ("0", "0")])
+def test_importing_negrec_turns_on_torchs_huge_pages_unless_told_otherwise(given, expected):
+    """Set before torch starts (its allocator reads the variable once); a value the user gave is kept."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    if given is not None:
+        env["THP_MEM_ALLOC_ENABLE"] = given
+    code = "import negrec, os, sys; print(os.environ['THP_MEM_ALLOC_ENABLE'], 'torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [expected, "False"]  # and torch not imported yet by `import negrec`

@@ -1,6 +1,13 @@
 """negrec: negative sampling as a first-class, measured part of training recommenders."""
 
+import os
+
 __version__ = "0.1.0"
+
+# torch's CPU allocator backs large tensors with transparent huge pages when this is set before torch starts: with
+# 4 KB pages nearly every embedding row a large MF table's step touches is a TLB miss (one 10^8-interaction epoch:
+# 48 s instead of 72 s, benchmarks/results/cf_scaling.json). setdefault: THP_MEM_ALLOC_ENABLE=0 keeps torch's default
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 
 def compare(dataset, samplers, *, family: str = "cf", **options):
