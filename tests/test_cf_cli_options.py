@@ -61,6 +61,7 @@ RECORDED = {
         "--clusters": "genres:3",
         "--processes": 1,
         "--tables": "replicated",
+        "--hogwild": 1,
         "--config": None,
     },
     "compare": {

@@ -130,6 +130,22 @@ def _check_shared(model: torch.nn.Module, sampler: SamplerConfig, config: TrainC
         )
 
 
+def _check_torch_steps(sampler: SamplerConfig, config: TrainConfig, shared: bool) -> None:
+    """Refuse by name the settings that only the compiled loop runs, for a run that trains with torch steps."""
+    if shared:
+        raise ValueError(
+            f"--tables shared trains with the compiled loop, which takes negatives drawn ahead or DNS of one; "
+            f"{sampler.name!r} is picked per batch by the model's scores or shared by the batch"
+        )
+    if config.hogwild > 1:
+        loss = config.loss or "the sampler's loss"
+        raise ValueError(
+            f"--hogwild {config.hogwild} runs the compiled loop's threads, which trains MF with BPR and sgd on the CPU "
+            f"on negatives drawn ahead or DNS of one, in one process; this run ({config.model}, {loss}, "
+            f"{config.optimizer}, {sampler.name}) trains with torch steps"
+        )
+
+
 class CFEpochs:
     """MF / LightGCN's epochs (`training.loop.EpochTrainer`): the model, its sampler(s), the engine chosen once, and
     the epoch's chunks of shuffled (user, positive) rows with their model-independent draws (made ahead, on a worker
@@ -181,18 +197,8 @@ class CFEpochs:
         # each process trains its share of every global batch
         local = config if processes is None else replace(config, batch_size=config.batch_size // processes.world)
         self.engine = choose_engine(model, local, host, step, device, on_device=on_device, fused=fused, static=static is not None)
-        if shared and not isinstance(self.engine, FusedEngine):
-            raise ValueError(
-                f"--tables shared trains with the compiled loop, which takes negatives drawn ahead or DNS of one; "
-                f"{sampler.name!r} is picked per batch by the model's scores or shared by the batch"
-            )
-        if config.hogwild > 1 and not isinstance(self.engine, FusedEngine):
-            loss = config.loss or "the sampler's loss"
-            raise ValueError(
-                f"--hogwild {config.hogwild} runs the compiled loop's threads, which trains MF with BPR and sgd on the CPU "
-                f"on negatives drawn ahead or DNS of one, in one process; this run ({config.model}, {loss}, "
-                f"{config.optimizer}, {sampler.name}) trains with torch steps"
-            )
+        if not isinstance(self.engine, FusedEngine):
+            _check_torch_steps(sampler, config, shared)
         # moved into shared memory once nothing can refuse the run any more (a refusal would leave the file behind)
         self.shared = SharedTables(model, processes) if shared else None
         note = compile_note() if isinstance(self.engine, FusedEngine) and log is not None else None
