@@ -139,6 +139,11 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         if self.hogwild != int(self.hogwild):
             raise ValueError(f"--hogwild must be a whole number of threads, got {self.hogwild}")
+        if self.hogwild > 1 and self.optimizer != "sgd":  # checked here too: refused before any data is loaded
+            raise ValueError(
+                f"--hogwild {self.hogwild} runs the compiled loop's threads, which trains MF with BPR and sgd on the CPU; "
+                f"--optimizer {self.optimizer} trains with torch steps"
+            )
         if self.weight_decay > 0 and self.optimizer != "adam":
             raise ValueError(f"--weight-decay is Adam's; {self.optimizer} regularises with --reg")
         resolve_device(self.device)
