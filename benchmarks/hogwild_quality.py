@@ -1,6 +1,7 @@
 """Whether lock-free training costs quality: MF + BPR + sgd with uniform negatives trained by the compiled loop on one
-thread, on two Hogwild threads (`--hogwild 2`) and on two processes sharing the tables (`--processes 2 --tables
-shared`), the same settings and seeds otherwise (each seed also draws the split); test NDCG@10 of each seed and the
+thread, on two Hogwild threads (`--hogwild 2`), on two processes sharing the tables (`--processes 2 --tables
+shared`) and on two processes with local copies summed every chunk (`--tables local`), the same settings and seeds
+otherwise (each seed also draws the split); test NDCG@10 of each seed and the
 paired difference to one thread over seeds. Data: MovieLens 100K when the data folder has it (`--data-dir` or
 NEGREC_DATA_DIR), else the embedded synthetic set; the ratio protocol (ratings ≥ 4, 20 % test, 10 % validation for
 early stopping). Every run is a `negrec cf train` command, as a user would start it.
@@ -26,6 +27,7 @@ SYSTEMS = {
     "one thread": [],
     "2 Hogwild threads": ["--hogwild", "2"],
     "2 processes, shared tables": ["--processes", "2", "--tables", "shared"],
+    "2 processes, local copies": ["--processes", "2", "--tables", "local"],
 }
 
 
@@ -42,12 +44,26 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("NEGREC_DATA_DIR"))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "hogwild_quality.json")
+    parser.add_argument(
+        "--systems",
+        help="run only these systems (names separated by ;) and keep the result file's others — sound because the "
+        "one-thread runs they are compared with repeat bit for bit",
+    )
     args = parser.parse_args()
     name = "movielens-100k" if args.data_dir and (Path(args.data_dir) / "movielens-100k").exists() else "synthetic"
     ndcg: dict[str, list[float]] = {system: [] for system in SYSTEMS}
+    run = list(SYSTEMS)
+    if args.systems:
+        run = args.systems.split(";")
+        if unknown := [s for s in run if s not in SYSTEMS]:
+            parser.error(f"--systems: unknown {unknown}; known: {list(SYSTEMS)}")
+        kept = json.loads(args.out.read_text())
+        if kept["dataset"] != name or any(len(v) != args.seeds for v in kept["ndcg10"].values()):
+            parser.error(f"--systems: {args.out} holds another dataset or number of seeds; rerun every system")
+        ndcg.update({s: v for s, v in kept["ndcg10"].items() if s not in run})
     with tempfile.TemporaryDirectory() as scratch:
         for seed in range(args.seeds):
-            for system, extra in SYSTEMS.items():
+            for system, extra in ((s, SYSTEMS[s]) for s in run):
                 out = Path(scratch) / f"{len(ndcg[system])}-{list(SYSTEMS).index(system)}"
                 ndcg[system].append(test_ndcg(name, args.data_dir, seed, extra, out))
                 print(f"{name} seed {seed} {system}: NDCG@10 {ndcg[system][-1]:.4f}", flush=True)

@@ -5,6 +5,7 @@ merges — writes the same file, byte for byte, as one process. (In accelerate 1
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -489,14 +491,46 @@ def test_shared_tables_train_as_one_process_does(tmp_path):
     assert abs(best_validation(two) - best_validation(single)) < 0.01
 
 
+def test_local_copies_meet_with_the_sum_of_every_process_change(tmp_path):
+    import json
+
+    import local_sgd_worker as worker
+
+    done = _torchrun(str(Path(worker.__file__)), str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    zero, one = (json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1))
+    assert zero["change"] == one["change"]  # the copies are equal after a meeting
+    change = {k: np.array(v) for k, v in zero["change"].items()}
+    close = functools.partial(np.testing.assert_allclose, atol=1e-5)  # float32 rounding of weight + change − weight
+    # rows 0 and 1 changed by one process each (+1, +2) and row 3 by both after the first meeting (+100, +200)
+    close(change["user.weight"], np.repeat([[1.0], [2.0], [0.0], [300.0]], 3, axis=1))
+    close(change["item.weight"], np.repeat([[20.0]] + [[0.0]] * 5, 3, axis=1))  # a row both changed: the sum
+    close(change["item_bias.weight"], [[0.0]] * 5 + [[-1.5]])
+    close(change["user_bias.weight"], np.zeros((4, 1)))
+    assert zero["own_storage"] and one["own_storage"]  # released: no parameter is a view of the flat tensor
+
+
+def test_local_copies_train_as_one_process_does(tmp_path):
+    """Local SGD (`--tables local`, 2 gloo processes, the copies meeting after each chunk): its best validation NDCG@10
+    within the one-process spread over seeds, as the shared tables' test asks; the saved model is every copy's."""
+    one = CliRunner().invoke(app, [*CF_TRAIN, "--out", str(tmp_path / "one")], terminal_width=400)
+    assert one.exit_code == 0, one.output
+    done = _run(tmp_path, [*CF_TRAIN, "--processes", "2", "--tables", "local", "--out", str(tmp_path / "two")], [sys.executable])
+    assert done.returncode == 0, (tmp_path / "two.launch.log").read_text()
+    single, two = (_cf_metrics(tmp_path / n) for n in ("one", "two"))
+    assert two["processes"] == 2
+    assert abs(best_validation(two) - best_validation(single)) < 0.01
+
+
+@pytest.mark.parametrize("tables", ["shared", "local"])
 @pytest.mark.parametrize(
     "extra, message",
     [
-        ([], "--tables shared shares the tables between the processes of a launch: add --processes N"),
-        (["--optimizer", "adam"], "--tables shared trains MF with the sgd optimizer on the CPU"),
+        ([], "--tables {} splits the training between the processes of a launch: add --processes N"),
+        (["--optimizer", "adam"], "--tables {} trains MF with the sgd optimizer on the CPU"),
     ],
 )
-def test_shared_tables_where_they_cannot_train_are_refused_by_name(tmp_path, extra, message):
-    result = CliRunner().invoke(app, [*CF_TRAIN, "--tables", "shared", *extra, "--out", str(tmp_path / "x")], terminal_width=400)
-    assert result.exit_code == 2 and message in result.output, result.output
+def test_compiled_tables_where_they_cannot_train_are_refused_by_name(tmp_path, tables, extra, message):
+    result = CliRunner().invoke(app, [*CF_TRAIN, "--tables", tables, *extra, "--out", str(tmp_path / "x")], terminal_width=400)
+    assert result.exit_code == 2 and message.format(tables) in result.output, result.output
     assert not (tmp_path / "x").exists()

@@ -83,14 +83,17 @@ class TrainConfig:
     )
     # replicated: every process of a launch holds the whole model; sharded: MF's user and item tables split by rows
     # over the processes (cf/sharded.py: mf-nobias with sgd, samplers that do not score with the model); shared: one
-    # copy in the machine's shared memory that every process updates without locks (cf/shared_tables.py)
+    # copy in the machine's shared memory that every process updates without locks (cf/shared_tables.py); local: each
+    # process its own copy, the copies' updates summed once a chunk (cf/local_sgd.py: local SGD, across machines too)
     tables: TablesName = setting(
         "replicated",
         "With --processes: replicated (every process holds the model), sharded (MF's user and item tables split by "
         "rows over the processes, rows fetched and updated with all-to-alls; mf-nobias with sgd and a sampler that does "
         "not score with the model) or shared (one machine: one copy of the tables in shared memory, every process "
         "training its share with the compiled MF + BPR + sgd loop and updating it without locks — Hogwild, no "
-        "collective per step, not bit-reproducible).",
+        "collective per step, not bit-reproducible) or local (local SGD: every process trains its own copy with the "
+        "compiled loop, the copies' updates summed every chunk of ~2^18 rows — one all-reduce a chunk, across "
+        "machines too).",
         choices=get_args(TablesName),
         commands=("train",),
     )
@@ -151,8 +154,8 @@ class TrainConfig:
             raise ValueError(f"{self.optimizer} updates MF's embedding rows; LightGCN trains with adam")
         if self.tables == "sharded" and (self.model, self.optimizer) != ("mf-nobias", "sgd"):
             raise ValueError("--tables sharded trains mf-nobias with the sgd optimizer (row-sparse steps on each shard)")
-        if self.tables == "shared" and (self.optimizer != "sgd" or resolve_device(self.device).type != "cpu"):
-            raise ValueError("--tables shared trains MF with the sgd optimizer on the CPU (the compiled loop's tables)")
+        if self.tables in COMPILED_TABLES and (self.optimizer != "sgd" or resolve_device(self.device).type != "cpu"):
+            raise ValueError(f"--tables {self.tables} trains MF with the sgd optimizer on the CPU (the compiled loop's tables)")
         if self.sampling == "device" and self.negatives == "static":
             raise ValueError("--sampling device draws every batch; static negatives are drawn once on the host")
 
@@ -193,6 +196,10 @@ class TrainConfig:
     def as_dict(self) -> dict:
         """Plain dict for run configs."""
         return asdict(self)
+
+
+# the table modes whose processes train with the compiled loop and meet only between chunks
+COMPILED_TABLES = ("shared", "local")
 
 
 def resolve_device(name: str):

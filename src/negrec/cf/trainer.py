@@ -13,9 +13,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from negrec.cf.settings import TrainConfig, resolve_device
+from negrec.cf.settings import COMPILED_TABLES, TrainConfig, resolve_device
 from negrec.cf.engines import FusedEngine, choose_engine, epoch_chunks, prefetched
 from negrec.cf.fused import applies as fused_applies, compile_note
+from negrec.cf.local_sgd import ChunkSync
 from negrec.cf.shared_tables import SharedTables, on_one_machine
 from negrec.training.processes import Processes
 from negrec.cf.models import MF, LightGCN, normalized_adjacency
@@ -116,25 +117,29 @@ def _sharded(model: MF, sampler: SamplerConfig, config: TrainConfig, processes: 
     return ShardedMF(model, processes)
 
 
-def _check_shared(model: torch.nn.Module, sampler: SamplerConfig, config: TrainConfig, processes: Processes | None) -> None:
-    """Refuse by name, before any data is drawn, a run whose tables cannot be shared between the launch's processes."""
+def _check_compiled_tables(
+    model: torch.nn.Module, sampler: SamplerConfig, config: TrainConfig, processes: Processes | None
+) -> None:
+    """Refuse by name, before any data is drawn, a run whose tables cannot be shared (`--tables shared`) or trained as
+    local copies (`--tables local`) by the launch's processes."""
+    tables = config.tables
     if processes is None:
-        raise ValueError("--tables shared shares the tables between the processes of a launch: add --processes N (N ≥ 2)")
-    if not on_one_machine(processes):
-        raise ValueError("--tables shared needs every process on one machine (shared memory); across machines use replicated")
+        raise ValueError(f"--tables {tables} splits the training between the processes of a launch: add --processes N (N ≥ 2)")
+    if tables == "shared" and not on_one_machine(processes):
+        raise ValueError("--tables shared needs every process on one machine (shared memory); across machines use local")
     if not (fused_applies(model, config) and not config.samples_on_device(sampler)):
         place = "device" if config.samples_on_device(sampler) else "host"
         raise ValueError(
-            "--tables shared trains MF with BPR and the sgd optimizer on the CPU (the compiled loop); this run: "
+            f"--tables {tables} trains MF with BPR and the sgd optimizer on the CPU (the compiled loop); this run: "
             f"{config.model}, {config.loss}, {config.optimizer}, negatives drawn on the {place}"
         )
 
 
-def _check_torch_steps(sampler: SamplerConfig, config: TrainConfig, shared: bool) -> None:
+def _check_torch_steps(sampler: SamplerConfig, config: TrainConfig) -> None:
     """Refuse by name the settings that only the compiled loop runs, for a run that trains with torch steps."""
-    if shared:
+    if config.tables in COMPILED_TABLES:
         raise ValueError(
-            f"--tables shared trains with the compiled loop, which takes negatives drawn ahead or DNS of one; "
+            f"--tables {config.tables} trains with the compiled loop, which takes negatives drawn ahead or DNS of one; "
             f"{sampler.name!r} is picked per batch by the model's scores or shared by the batch"
         )
     if config.hogwild > 1:
@@ -168,9 +173,9 @@ class CFEpochs:
         model = build_model(config, self.matrix, gen).to(device)  # initialised on the CPU: the same weights on every device
         if config.tables == "sharded":
             model = _sharded(model, sampler, config, processes)
-        shared = config.tables == "shared"
-        if shared:
-            _check_shared(model, sampler, config, processes)
+        compiled = config.tables in COMPILED_TABLES
+        if compiled:
+            _check_compiled_tables(model, sampler, config, processes)
         self.model = model
         opts = optimizers(model, config)
         host = self.host = NegativeSampler(sampler, train, rng, catalog)
@@ -192,15 +197,17 @@ class CFEpochs:
         static = host.sample(users_all, items_all) if config.negatives == "static" else None
         logq = LogQ(sampler, train.popularity(), device) if sampler.logq else None
         step = BatchStep(model, opts, config, sampler, logq, torch.Generator().manual_seed(own(config.seed + 1)), processes)
-        # the fused loop has no collectives: several processes train with torch steps, unless they share the tables
-        fused = fused_applies(model, config) and on_device is None and (processes is None or shared)
+        # the fused loop has no collectives: several processes train with torch steps, unless their tables are shared
+        # or local copies that meet between chunks
+        fused = fused_applies(model, config) and on_device is None and (processes is None or compiled)
         # each process trains its share of every global batch
         local = config if processes is None else replace(config, batch_size=config.batch_size // processes.world)
         self.engine = choose_engine(model, local, host, step, device, on_device=on_device, fused=fused, static=static is not None)
         if not isinstance(self.engine, FusedEngine):
-            _check_torch_steps(sampler, config, shared)
+            _check_torch_steps(sampler, config)
         # moved into shared memory once nothing can refuse the run any more (a refusal would leave the file behind)
-        self.shared = SharedTables(model, processes) if shared else None
+        self.shared = SharedTables(model, processes) if config.tables == "shared" else None
+        self.sync = ChunkSync(model, processes) if config.tables == "local" else None
         note = compile_note() if isinstance(self.engine, FusedEngine) and log is not None else None
         if note:
             log(note)
@@ -245,6 +252,8 @@ class CFEpochs:
         for _ in range(self.n_chunks):
             c = next(self.draws)
             loss_sum, n_batches = self.engine.run(c)
+            if self.sync is not None:
+                self.sync()
             total, batches = total + loss_sum, batches + n_batches
         seconds = time.perf_counter() - t0
         stats = c.stats if self.ahead else (on_device or self.host).stats  # draws made ahead and not trained on do not count
@@ -271,13 +280,15 @@ class CFEpochs:
         return validation_score(whole, self.matrix, self.valid.binary(), self.config.metric, self.processes)
 
     def close(self) -> None:
-        """Stop the draw worker and the Hogwild threads."""
+        """Stop the draw worker and the Hogwild threads; the tables back in each process's own memory."""
         if self.worker is not None:
             self.worker.shutdown(wait=True, cancel_futures=True)
         if isinstance(self.engine, FusedEngine):
             self.engine.close()
         if self.shared is not None:
             self.shared.release()
+        if self.sync is not None:
+            self.sync.release()
 
 
 def train(
