@@ -38,6 +38,7 @@ SYSTEMS = {  # name → (sampler, optimizer, lr, processes, tables, Hogwild thre
     "negrec uniform (sgd, 2 processes)": ("uniform", "sgd", 0.05, 2, "replicated", 1),
     "negrec uniform (sgd, 2 processes, sharded)": ("uniform", "sgd", 0.05, 2, "sharded", 1),
     "negrec uniform (sgd, 2 processes, shared)": ("uniform", "sgd", 0.05, 2, "shared", 1),
+    "negrec uniform (sgd, 2 processes, local)": ("uniform", "sgd", 0.05, 2, "local", 1),
     "implicit bpr": None,
 }
 ADAM_MAX = 10**6  # dense Adam above this size would take minutes per epoch; recorded as skipped
