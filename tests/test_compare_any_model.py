@@ -43,6 +43,12 @@ def test_a_hand_written_popularity_row_equals_mostpop_and_is_paired_like_the_oth
     np.testing.assert_array_equal(result.per_user()["hand-pop"], result.per_user()["MostPop"])
     systems = {(row["system"], row["metric"]) for row in result.paired.rows}
     assert ("hand-pop", "NDCG@10") in systems
+    # seconds per epoch, a column of the leaderboard: a trained row's training time over its epochs; fitted rows none
+    history = result.runs["uniform"].result.history
+    rows = {row["system"]: row for row in result.table.rows}
+    assert rows["uniform"]["s/epoch"]["mean"] == pytest.approx(history[-1]["seconds"] / len(history)) and len(history) == 1
+    assert "s/epoch" not in rows["hand-pop"] and "s/epoch" not in rows["MostPop"]
+    assert "s/epoch" in result.to_pandas().columns
 
 
 def test_negrecs_own_recommender_with_any_settings_is_a_row_too():

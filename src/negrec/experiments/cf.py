@@ -27,10 +27,11 @@ from negrec.eval.evaluate import Evaluation, average_evaluations, evaluate
 from negrec.eval.metrics import MetricResult
 from negrec.recommender import Recommender
 from negrec.errors import DataError
-from negrec.report.columns import CF_GENRES, CF_TABLE, CF_TESTS
+from negrec.report.columns import CF_GENRES, CF_TABLE, CF_TESTS, EPOCH_SECONDS
 from negrec.report.compare import write_comparison
 from negrec.report.plots import training_curves
 from negrec.report.tables import ResultTable
+from negrec.training.loop import seconds_per_epoch
 
 Protocol = Literal["ratio", "leave-last-out", "homework", "temporal"]
 KS = [10, 20]
@@ -325,7 +326,9 @@ def run_sampler(
     learned = prep.train.merged(prep.valid) if scored is final else prep.train
     recommender = TrainedRecommender.from_result(scored, learned, config, sampler)
     recs = recommender.recommend(prep.test_users(), max(ks), exclude=exclude, banned_items=prep.banned_items)
-    run = CFRun(sampler.name, evaluate_recs(recs, prep, ks), recs, result, final)
+    evaluation = evaluate_recs(recs, prep, ks)
+    evaluation.metrics[EPOCH_SECONDS] = MetricResult(seconds_per_epoch(result.history))  # the selection run's
+    run = CFRun(sampler.name, evaluation, recs, result, final)
     if out is not None:
         save_run(out, run, prep, config, sampler, tested="refit" if scored is final else "selected", report_to=report_to)
     return run

@@ -16,9 +16,12 @@ from negrec.data.histories import SequenceSplit, UserHistories, leave_one_out, l
 from negrec.data.io import arrays_fingerprint, save_torch, write_json
 from negrec.data.tabular import TableOptions
 from negrec.eval.evaluate import Evaluation, evaluate
+from negrec.eval.metrics import MetricResult
+from negrec.report.columns import EPOCH_SECONDS
 from negrec.sampling.spec import SamplerConfig
 from negrec.seq.settings import SeqConfig
 from negrec.seq.trainer import SeqResult, build_seq_model, recommend_next, score_users, train_seq
+from negrec.training.loop import seconds_per_epoch
 
 KS = [10, 20]
 SEQ_METRICS = ["HR@10", "NDCG@10", "HR@20", "NDCG@20", "Coverage@10"]
@@ -119,7 +122,9 @@ def run_seq(
         result.model, data.split.inputs("test"), users, max(ks), max_len=config.max_len, keep_seen=config.keep_seen
     )
     label = name or system_name(config, sampler)
-    run = SeqRun(label, evaluate_seq(data, recs, ks), recs, result)
+    evaluation = evaluate_seq(data, recs, ks)
+    evaluation.metrics[EPOCH_SECONDS] = MetricResult(seconds_per_epoch(result.history))
+    run = SeqRun(label, evaluation, recs, result)
     if out is not None:
         save_seq_run(out, run, data, config, sampler)
     return run
@@ -238,9 +243,8 @@ def compare_seq(
     runs["MostPop"] = most_popular_run(data)
     if out is not None:
         evals = {name: run.evaluation for name, run in runs.items()}
-        metrics = [
-            m for m in ("HR@10", "NDCG@10", "HR@20", "NDCG@20", "Coverage@10", "AvgPop@10") if m in evals["MostPop"].metrics
-        ]
+        shown = ("HR@10", "NDCG@10", "HR@20", "NDCG@20", "Coverage@10", "AvgPop@10")
+        metrics = [m for m in shown if m in evals["MostPop"].metrics] + [EPOCH_SECONDS]
         write_comparison(
             out,
             evals,

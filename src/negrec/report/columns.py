@@ -4,7 +4,8 @@ from __future__ import annotations
 
 # CF sampler comparisons (`negrec cf compare`, the demo): the table, the genre columns when the catalog has
 # genres, the paired tests, and the short terminal summaries
-CF_TABLE = ["NDCG@10", "Recall@10", "HR@10", "MRR@10", "Coverage@10", "Gini@10", "AvgPop@10", "LongTail@10"]
+EPOCH_SECONDS = "s/epoch"  # a trained row's mean seconds per training epoch (rows fitted otherwise leave it empty)
+CF_TABLE = ["NDCG@10", "Recall@10", "HR@10", "MRR@10", "Coverage@10", "Gini@10", "AvgPop@10", "LongTail@10", EPOCH_SECONDS]
 CF_GENRES = ["DGU@10", "MGU@10"]
 CF_TESTS = ["NDCG@10", "Recall@10"]
 CF_RUN_LINE = ["NDCG@10", "Recall@10", "Coverage@10"]
@@ -31,8 +32,8 @@ LLM_TERMINAL = ["NDCG@10", "HR@5", "HR@10", "DivRatio@10", "MGU@10", "NotInRatio
 LLM_TERMINAL_CI = ("NDCG@10", "HR@10", "HR@1")  # shown with their 95 % bootstrap CI over users in the terminal
 
 # metrics where a lower value is the better one (popularity bias, genre unfairness, over-recommendation, answers
-# outside the catalog); every other metric column is better higher
-LOWER_IS_BETTER = ("Gini@", "AvgPop@", "DGU@", "MGU@", "ORRatio@", "NotInRatio")
+# outside the catalog, time); every other metric column is better higher
+LOWER_IS_BETTER = ("Gini@", "AvgPop@", "DGU@", "MGU@", "ORRatio@", "NotInRatio", EPOCH_SECONDS)
 
 
 def higher_is_better(metric: str) -> bool:

@@ -20,6 +20,12 @@ from negrec.training.early_stopping import EarlyStopping
 HIGH_REJECTION = 0.5  # a share of drawn candidates that were known positives worth a word in the log
 
 
+def seconds_per_epoch(history: list[dict]) -> float:
+    """A run's training seconds over its epochs (the history holds the running total; validation not counted), NaN
+    for a run without epochs."""
+    return float(history[-1]["seconds"] / len(history)) if history else float("nan")
+
+
 class EpochTrainer(Protocol):
     """One model family's training: `epoch` trains one pass and returns its history row (its keys in the order the
     history shows them; a `seconds` key holds the epoch's own training time, which the loop replaces with the
