@@ -19,6 +19,31 @@ def test_help_everywhere(args):
     assert "Usage" in result.output
 
 
+def test_demo_over_seeds_states_the_holm_corrected_verdict(tmp_path):
+    """`negrec demo --seeds 3`: one comparison per model seed and one over them, whose finding states the verdict after
+    the Holm correction of its paired tests (the demo's default), as the page and the README say."""
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--users", "120", "--items", "150", "--samplers", "uniform,dns", "--epochs", "3"]
+    result = runner.invoke(app, [*args, "--seeds", "3", "--seed", "4", "--no-llm"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert all((out / f"seed{s}" / "metrics.json").is_file() for s in (4, 5, 6))
+    spread = {r["system"]: r for r in json.loads((out / "seeds.json").read_text())["rows"]}
+    assert spread["dns"]["seeds"] == 3
+    tests = json.loads((out / "paired_tests.json").read_text())["rows"]
+    table = json.loads((out / "metrics.json").read_text())
+    rows = {r["system"]: r["NDCG@10"]["mean"] for r in table["rows"]}
+    best = max(rows, key=rows.get)
+    test = next(t for t in tests if (t["system"], t["metric"]) == (best, "NDCG@10"))
+    # the finding names the best row's test against uniform with its p adjusted by Holm over the table's tests
+    finding = table["summary"]
+    assert finding.startswith(f"Best NDCG@10: **{best}**") and f"Against uniform: {test['diff']:+.4f}" in finding
+    assert f"Holm-adjusted over the {len(tests)} tests {test['p_holm']:.2g}" in finding, finding
+    readme = (out / "README.md").read_text()
+    assert finding in readme and "model seeds 4–6 (each user's metrics averaged)" in readme
+    refused = runner.invoke(app, [*args, "--seeds", "0", "--out", str(tmp_path / "x")], terminal_width=300)
+    assert refused.exit_code == 2 and "--seeds must be ≥ 1, got 0" in refused.output and not (tmp_path / "x").exists()
+
+
 def test_demo_writes_report(tmp_path):
     out = tmp_path / "demo"
     result = runner.invoke(

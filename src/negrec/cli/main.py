@@ -109,6 +109,13 @@ def demo(
     items: Annotated[int, typer.Option(help="Synthetic items.")] = 500,
     samplers: Annotated[Optional[str], typer.Option(help="Comma-separated sampler specs (default: all).")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum training epochs per sampler.")] = 30,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            help="Model seeds of the CF comparison (--seed and the ones after it): above 1, the report averages each "
+            "user's metrics over them and adds their spread (seeds.*)."
+        ),
+    ] = 1,
     llm: Annotated[
         bool, typer.Option(help="Also run the quick LLM recipe (tiny model, SFT, candidates, DPO/S-DPO, SPRec) into <out>/llm.")
     ] = True,
@@ -125,15 +132,19 @@ def demo(
     from negrec.experiments.demo import DEMO_KIND
 
     chosen = [s.strip() for s in samplers.split(",")] if samplers else None
+    if seeds < 1:
+        with user_errors():
+            raise ValueError(f"--seeds must be ≥ 1, got {seeds}")
     frame = ExitStack()  # the folder stays claimed (and the one it replaces kept aside) until the whole demo is done
     with user_errors():
         frame.enter_context(writer_lock(out))
         frame.enter_context(replaceable_run(out, resume=False, overwrite=overwrite, kind=DEMO_KIND, resumable=False))
     with frame:
-        _demo(out, SyntheticConfig(n_users=users, n_items=items, seed=seed), chosen, TrainConfig(epochs=epochs, seed=seed), llm)
+        synthetic = SyntheticConfig(n_users=users, n_items=items, seed=seed)
+        _demo(out, synthetic, chosen, TrainConfig(epochs=epochs, seed=seed), llm, seeds)
 
 
-def _demo(out: Path, config, samplers: list[str] | None, train_config, llm: bool) -> None:
+def _demo(out: Path, config, samplers: list[str] | None, train_config, llm: bool, seeds: int = 1) -> None:
     """The demo's work and its terminal tables, in a claimed folder."""
     from negrec.experiments.demo import run_demo
 
@@ -145,6 +156,7 @@ def _demo(out: Path, config, samplers: list[str] | None, train_config, llm: bool
         log=console.print,
         progress=progress_bar("training MF once per negative sampler"),
         llm=llm,
+        seeds=seeds,
     )
     table = Table(title="Negative samplers for MF on the synthetic dataset (leave-last-out test items)")
     metrics = list(next(iter(result["metrics"].values())))
@@ -162,7 +174,8 @@ def _demo(out: Path, config, samplers: list[str] | None, train_config, llm: bool
         print_llm_summary(
             summary,
             "LLM recommenders on the synthetic dataset (tiny title-token model; "
-            "seed = one greedy answer grounded by the seed's encoder, ranked = 10 constrained beams)",
+            "seed = one greedy answer grounded by the seed's encoder, ranked = 10 constrained beams, "
+            "candidates = the choice among the target and 19 drawn titles)",
         )
         console.print(f"LLM report: {out / 'llm' / 'report' / 'metrics.md'}")
 

@@ -589,11 +589,12 @@ def compare_over(
     models: dict[str, Recommender] | None = None,
     sampled: list[tuple[str, str, int]] | None = None,
     correction: str = "holm",
+    links: dict[str, str] | None = None,
 ) -> tuple[dict[str, CFRun], dict]:
     """The comparison once per part (a seed, a fold), each in `out/<label>/`, and in `out` the comparison over them:
     each user's metrics averaged over the parts that score them (the paired tests pair those means), `<what>.*` with
-    each system's mean, std and t-interval over the parts, and with `sampled` the sampled metrics' mean. Runs: each
-    system's first-part run carrying the averaged evaluation."""
+    each system's mean, std and t-interval over the parts, and with `sampled` the sampled metrics' mean (`links`:
+    related reports its page points to). Runs: each system's first-part run carrying the averaged evaluation."""
     from negrec.report.compare import mean_table, seeds_table
 
     done = [
@@ -618,7 +619,7 @@ def compare_over(
     if out is not None:
         options = {k: made[k] for k in ("baseline", "tests", "seed", "correction")}
         options["settings"] = f"{made['about']}\n{note}"
-        write_comparison(out, evals, made["metrics"], bars=["NDCG@10"], extra=extra, **options)
+        write_comparison(out, evals, made["metrics"], bars=["NDCG@10"], extra=extra, links=links, **options)
     return {name: replace(run, evaluation=evals[name]) for name, run in first.items()}, made
 
 

@@ -346,7 +346,17 @@ class SeedRun:
         p = self.r.predict
         k = int(p.get("k", 10))
         if protocol == "candidates":
-            write_json(path, self._choices(system, catalog, test))
+            if system.family != "llm" or system.model is None or launch_rank() is None:
+                write_json(path, self._choices(system, catalog, test))
+                return
+            # an LLM's choices split by rank in chunks of one scoring batch, so every chunk scores as one process would
+            signature = {"protocol": protocol, "model": folder_signature(system.model), "titles": list(catalog.titles)}
+            chunks = path.with_name(path.stem + ".chunks")
+
+            def choices(records: list[dict], index: int) -> list[dict]:
+                return self._choices(system, catalog, records, start=index * CHOICE_BATCH)
+
+            run_and_merge(test, chunks, choices, signature, path, chunk_size=CHOICE_BATCH)
             return
         if system.model is None:
             write_json(path, self._most_popular(catalog, test, k, system.template))
@@ -392,8 +402,7 @@ class SeedRun:
                     f"predict {name} ({protocol})",
                     preds_path,
                     lambda s=system, p=protocol, path=preds_path: self._predictions(s, p, catalog, test, path),
-                    # the candidate choice scores in rank 0 alone (a forward pass per candidate, no generation)
-                    every_process=system.model is not None and system.family == "llm" and protocol != "candidates",
+                    every_process=system.model is not None and system.family == "llm",
                 )
                 if not is_main_process():
                     continue  # rank 0 evaluates and reports
@@ -484,13 +493,14 @@ class SeedRun:
             self._drawn = draw_candidates(test.targets, test.history_matrix(catalog.n_items), catalog.n_items)
         return self._drawn
 
-    def _choices(self, system: System, catalog, test: list[dict]) -> list[dict]:
+    def _choices(self, system: System, catalog, test: list[dict], start: int = 0) -> list[dict]:
         """Each test record's answer among its candidates: the candidate an LLM gives the highest log-probability as
-        its answer to the record's prompt, MostPop's most read one, a sequential baseline's top-scored one."""
+        its answer to the record's prompt, MostPop's most read one, a sequential baseline's top-scored one. `test`
+        holds the test records from position `start` on (a chunk of them, under a launch)."""
         from negrec.data.prompts import render
         from negrec.eval.choice import choose
 
-        candidates = self._candidates_of(catalog)
+        candidates = self._candidates_of(catalog)[start : start + len(test)]
         titles = catalog.require_titles("the candidate protocol")
         prompts = [render(rec["instruction"], rec["input"], system.template) for rec in test]
         if system.model is None:
