@@ -295,8 +295,14 @@ def test_a_whole_recipe_under_two_processes(tmp_path):
         got, want = (json.loads((tmp_path / run / name).read_text()) for run in ("two", "one"))
         key = "ground_truth" if "predictions" in name else "chosen"
         assert [r.get(key) for r in got] == [r.get(key) for r in want]  # every record once, in order
-    for name in ("MostPop-ranked.json", "SFT-candidates.json"):  # the choices scored in the same batches: the same file
-        assert (tmp_path / "two" / "predictions" / name).read_bytes() == (tmp_path / "one" / "predictions" / name).read_bytes()
+    assert (tmp_path / "two" / "predictions" / "MostPop-ranked.json").read_bytes() == (
+        tmp_path / "one" / "predictions" / "MostPop-ranked.json"
+    ).read_bytes()
+    # SFT's choices, split by rank: the same candidates per record, in order, each answer one of them (the SFT
+    # models themselves differ a little between one and two processes, so the answers may too)
+    got, want = (json.loads((tmp_path / run / "predictions" / "SFT-candidates.json").read_text()) for run in ("two", "one"))
+    assert [(r["ground_truth"], r["candidates"]) for r in got] == [(r["ground_truth"], r["candidates"]) for r in want]
+    assert all(r["prediction"].strip('"') in r["candidates"] for r in got)
     again = _run(
         tmp_path, ["llm", "run", "recipe.yaml", "--out", "two", "--processes", "2", "--resume"], [sys.executable]
     )  # launches itself
@@ -536,3 +542,22 @@ def test_compiled_tables_where_they_cannot_train_are_refused_by_name(tmp_path, t
     result = CliRunner().invoke(app, [*CF_TRAIN, "--tables", tables, *extra, "--out", str(tmp_path / "x")], terminal_width=400)
     assert result.exit_code == 2 and message.format(tables) in result.output, result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_one_process_hides_the_launch_and_restores_it(monkeypatch):
+    """A stage rank 0 runs alone sees no launch (its trainers must not wait for the other processes), and the launch
+    is back afterwards, also after an error."""
+    from negrec.launch import launch_rank, one_process
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    with one_process():
+        assert launch_rank() is None
+    assert launch_rank() == (0, 2)
+    with pytest.raises(KeyError), one_process():
+        raise KeyError("x")
+    assert launch_rank() == (0, 2)
+    monkeypatch.delenv("WORLD_SIZE")
+    with one_process():
+        assert launch_rank() is None
+    assert "WORLD_SIZE" not in os.environ

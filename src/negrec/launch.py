@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 
 def launch_rank() -> tuple[int, int] | None:
@@ -34,6 +35,22 @@ def wait_until(done: Callable[[], bool], what: str, timeout: float = 24 * 3600) 
         if time.monotonic() > deadline:
             raise DataError(f"gave up after {timeout:.0f} s waiting for {what}")
         time.sleep(0.2)
+
+
+@contextmanager
+def one_process() -> Iterator[None]:
+    """Inside, this process runs as if it were started alone (the launcher's WORLD_SIZE hidden): a stage rank 0 runs
+    by itself must not join the collectives of the trainers it calls, which the other processes — waiting at a
+    barrier — would never answer."""
+    saved = os.environ.get("WORLD_SIZE")
+    os.environ["WORLD_SIZE"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("WORLD_SIZE", None)
+        else:
+            os.environ["WORLD_SIZE"] = saved
 
 
 def processes_barrier() -> None:

@@ -38,7 +38,7 @@ from negrec.data.io import (
 )
 from negrec.data.outputs import MARKER
 from negrec.experiments.methods import RecipeInputs, registry
-from negrec.launch import is_main_process, join_process_group, launch_rank, processes_barrier
+from negrec.launch import is_main_process, join_process_group, launch_rank, one_process, processes_barrier
 from negrec.llm.runs import run_and_merge
 from negrec.preference.negatives import parse_negatives
 from negrec.experiments.recipes import DATA_KEY, RUN_KIND, Recipe, check_resume, data_fingerprint, method_settings
@@ -167,8 +167,11 @@ class SeedRun:
             return
         self.log(f"[{name}] running")
         t0 = time.perf_counter()
-        if every_process or is_main_process():
+        if every_process:
             fn()
+        elif is_main_process():
+            with one_process():  # e.g. a sequential baseline's trainer must not wait for the other processes
+                fn()
         processes_barrier()
         self.times[name] = time.perf_counter() - t0
 
