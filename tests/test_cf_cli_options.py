@@ -18,7 +18,7 @@ from negrec.cli import app
 # option → default of each command before the generation (2026-12-06, commit e0a0246), plus those added since: --gbce-t
 # (CF gBCE), --threshold (every command that splits data), the generic-table options of `cf tune` (#39 class 7),
 # --peers, --peer-trials, --tuned, --sampled, --seeds and --folds (cf compare's reference rows and their tuning, tuned
-# rows, sampled metrics, seeds, k-fold; #40)
+# rows, sampled metrics, seeds, k-fold; #40), --test-size (the ratio and temporal protocols' test share; #40)
 RECORDED = {
     "train": {
         "--out": None,
@@ -47,6 +47,7 @@ RECORDED = {
         "--time-budget": None,
         "--static": False,
         "--val-size": 0.0,
+        "--test-size": None,
         "--refit": False,
         "--tuning-split": 0.0,
         "--seed": 123,
@@ -91,6 +92,7 @@ RECORDED = {
         "--device": "cpu",
         "--sampling": "auto",
         "--val-size": 0.0,
+        "--test-size": None,
         "--seed": 123,
         "--user-col": "user",
         "--item-col": "item",
@@ -118,6 +120,7 @@ RECORDED = {
         "--retrain": 0,
         "--space": None,
         "--val-size": 0.0,
+        "--test-size": None,
         "--seed": 123,
         "--user-col": "user",
         "--item-col": "item",

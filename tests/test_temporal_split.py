@@ -71,6 +71,23 @@ def test_cf_train_with_the_temporal_protocol(tmp_path):
     assert "temporal: the latest 20 % of entries by timestamp test" in line and line.endswith("40 test")
 
 
+def test_the_temporal_cut_moves_with_test_size_and_val_size(tmp_path):
+    rows = [f"u{u},i{(u * 7 + j * 3) % 25},{j * 20 + u}" for u in range(20) for j in range(10)]
+    (tmp_path / "t.csv").write_text("user,item,time\n" + "\n".join(rows) + "\n")
+    args = ["cf", "train", "--dataset", str(tmp_path / "t.csv"), "--time-col", "time", "--protocol", "temporal"]
+    sizes = ["--test-size", "0.3", "--val-size", "0.05"]
+    res = CliRunner().invoke(app, [*args, *sizes, "--epochs", "1", "--out", str(tmp_path / "r")], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    line = res.output.splitlines()[0]
+    # 200 entries: the latest 60 test, the 10 before validate, 130 train (every user and item has a training entry)
+    assert "temporal: the latest 30 % of entries by timestamp test, the 5 % before them validate" in line
+    assert line.endswith("130 training positives, 10 validation, 60 test"), line
+    refused = CliRunner().invoke(
+        app, ["cf", "train", "--test-size", "0.3", "--out", str(tmp_path / "x")], terminal_width=400
+    )  # leave-last-out holds out each user's latest entries, not a share
+    assert refused.exit_code == 2 and "--test-size applies to the ratio and temporal protocols" in refused.output
+
+
 def test_a_temporal_split_whose_test_users_are_all_new_is_refused(tmp_path):
     # the synthetic set's users each have their own weeks: the latest fifth of entries are new users only
     res = CliRunner().invoke(app, ["cf", "train", "--protocol", "temporal", "--out", str(tmp_path / "r")], terminal_width=400)

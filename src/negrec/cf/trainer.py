@@ -151,6 +151,17 @@ def _check_torch_steps(sampler: SamplerConfig, config: TrainConfig) -> None:
         )
 
 
+def _joined(config: TrainConfig, device: torch.device) -> tuple[Processes | None, torch.device]:
+    """The launch's processes (None for one process) and where this one trains; the global batch must divide by them."""
+    processes = Processes.joined(device)
+    if processes is None:
+        return None, device
+    if config.batch_size % processes.world:
+        world = processes.world
+        raise ValueError(f"--batch-size {config.batch_size} is the global batch: it must divide by the {world} processes")
+    return processes, processes.on
+
+
 class CFEpochs:
     """MF / LightGCN's epochs (`training.loop.EpochTrainer`): the model, its sampler(s), the engine chosen once, and
     the epoch's chunks of shuffled (user, positive) rows with their model-independent draws (made ahead, on a worker
@@ -163,13 +174,8 @@ class CFEpochs:
         torch.manual_seed(config.seed)  # dropout-free models, but keeps any library default draws seeded
         self.matrix = train.binary()
         device = resolve_device(config.device)
-        processes = self.processes = Processes.joined(device)
-        if processes is not None:
-            device = processes.on
-            if config.batch_size % processes.world:
-                raise ValueError(
-                    f"--batch-size {config.batch_size} is the global batch: it must divide by the {processes.world} processes"
-                )
+        processes, device = _joined(config, device)
+        self.processes = processes
         model = build_model(config, self.matrix, gen).to(device)  # initialised on the CPU: the same weights on every device
         if config.tables == "sharded":
             model = _sharded(model, sampler, config, processes)

@@ -250,7 +250,8 @@ def _compare(ctx: typer.Context, **o) -> None:
 
 def _data_options(o: dict) -> dict:
     """The data options of a command as a `cf tune` config.yaml records them (to match a tuned folder against)."""
-    data = {k.replace("_", "-"): o[k] for k in ("threshold", "user_col", "item_col", "rating_col", "time_col", "sep")}
+    keys = ("threshold", "test_size", "user_col", "item_col", "rating_col", "time_col", "sep")
+    data = {k.replace("_", "-"): o[k] for k in keys}
     data.update(dataset=config_path(o["dataset"]), protocol=ProtocolName(o["protocol"]).value, seed=o["seed"])
     data["data-dir"] = None if o["data_dir"] is None else config_path(o["data_dir"])
     return data

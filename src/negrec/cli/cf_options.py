@@ -35,7 +35,7 @@ ProtocolOpt = Annotated[
     ProtocolName,
     typer.Option(
         help="ratio (cornac RatioSplit, 20 % test, ratings ≥ 4), leave-last-out, homework, temporal (a global time cut: the "
-        "latest 20 % of entries test, the 10 % before validate)."
+        "latest 20 % of entries test, the 10 % before validate; --test-size and --val-size move the cut)."
     ),
 ]
 ThresholdOpt = Annotated[
@@ -43,7 +43,12 @@ ThresholdOpt = Annotated[
     typer.Option(help="Ratings ≥ this are the positives (default: 4 with --protocol ratio, every entry otherwise)."),
 ]
 ModelOpt = Annotated[ModelName, typer.Option(help="Model.")]
-ValSizeOpt = Annotated[float, typer.Option(help="ratio protocol: validation share of all entries.")]
+ValSizeOpt = Annotated[
+    float, typer.Option(help="ratio and temporal protocols: validation share of all entries (temporal: 0.1 when 0).")
+]
+TestSizeOpt = Annotated[
+    Optional[float], typer.Option(help="ratio and temporal protocols: test share of all entries (default 0.2).")
+]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the split, the models and the samplers.")]
 CFReportTo = Enum("CFReportTo", {name: name for name in ("none", "tensorboard")}, type=str)
 ReportToOpt = Annotated[
@@ -58,6 +63,10 @@ ClustersOpt = Annotated[
 ]
 
 
+SIZED = ("ratio", "temporal")  # the protocols whose held-out parts are shares of all entries
+TEST_SIZE = 0.2
+
+
 def data_block() -> list[inspect.Parameter]:
     """Where the data comes from and how it is split: one block, the same in every command that trains."""
     return [
@@ -66,6 +75,7 @@ def data_block() -> list[inspect.Parameter]:
         keyword("protocol", ProtocolOpt, ProtocolName.leave_last_out),
         keyword("threshold", ThresholdOpt, None),
         keyword("val_size", ValSizeOpt, 0.0),
+        keyword("test_size", TestSizeOpt, None),
         keyword("seed", SeedOpt, 123),
         *table_block(),
         keyword("clusters", ClustersOpt, "genres:3"),
@@ -122,13 +132,15 @@ def prepare_data(options: dict, samplers: list, *, say: bool = True):
         check_tracker(o["report_to"].value)
     definition = parse_clusters(o.get("clusters", "genres:3"))  # a bad spec is refused before the data is read
     protocol = ProtocolName(o["protocol"]).value
-    if o["val_size"] and protocol != "ratio":
-        raise ValueError(f"--val-size applies to the ratio protocol; {protocol} has its own validation part")
+    for name, value in (("val-size", o["val_size"]), ("test-size", o.get("test_size"))):
+        if value and protocol not in SIZED:
+            raise ValueError(f"--{name} applies to the ratio and temporal protocols; {protocol} holds out its own parts")
     table = (
         table_options(o["user_col"], o["item_col"], o["rating_col"], o["time_col"], o["sep"], o["items"]) if "sep" in o else None
     )
     data = load_cf_dataset(o["dataset"], o["data_dir"], table=table)
-    prep = prepare(data, protocol, seed=o["seed"], val_size=o["val_size"], threshold=o.get("threshold"))
+    sizes = {"val_size": o["val_size"], "test_size": o.get("test_size") or TEST_SIZE}
+    prep = prepare(data, protocol, seed=o["seed"], threshold=o.get("threshold"), **sizes)
     prep = with_clusters(prep, definition, o["seed"])
     check_samplers_fit(prep, samplers)
     if say and is_main_process():  # under a launch, rank 0 speaks for all

@@ -18,6 +18,7 @@ from negrec.cli.cf_options import (
     ProtocolOpt,
     SeedOpt,
     ThresholdOpt,
+    TestSizeOpt,
     ValSizeOpt,
     app,
 )
@@ -109,6 +110,7 @@ def tune_command(
     retrain: RetrainOpt = 0,
     space: SpaceOpt = None,
     val_size: ValSizeOpt = 0.0,
+    test_size: TestSizeOpt = None,
     seed: SeedOpt = 123,
     user_col: UserColOpt = "user",
     item_col: ItemColOpt = "item",
@@ -133,7 +135,7 @@ def tune_command(
         storage = None if storage is None else study_storage(storage, out)
         table = {"user_col": user_col, "item_col": item_col, "rating_col": rating_col, "time_col": time_col, "sep": sep}
         data = {"dataset": dataset, "data_dir": data_dir, "protocol": protocol, "threshold": threshold}
-        data.update(seed=seed, val_size=val_size)
+        data.update(seed=seed, val_size=val_size, test_size=test_size)
         data.update(table, items=items)  # the same columns as `cf train`, so the tuned config replays on the same data
         prep = prepare_data(data, [family_config])
         name = study_name or f"{Path(dataset).name}-{model.value}-{sampler}"
@@ -184,6 +186,7 @@ def _write_tuned(out: Path, prep, result, data: dict, study: str, storage: str |
         "tuning-split": TUNING_FRACTION,
         "refit": True,
         "val-size": data["val_size"],
+        "test-size": data["test_size"],
         "seed": data["seed"],
         **{k.replace("_", "-"): data[k] for k in ("user_col", "item_col", "rating_col", "time_col", "sep")},
         "items": None if data["items"] is None else config_path(data["items"]),

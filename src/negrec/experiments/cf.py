@@ -127,16 +127,23 @@ class Prepared:
 
 
 def prepare(
-    data: Dataset, protocol: Protocol, *, seed: int = 123, val_size: float = 0.0, threshold: float | None = None
+    data: Dataset,
+    protocol: Protocol,
+    *,
+    seed: int = 123,
+    val_size: float = 0.0,
+    threshold: float | None = None,
+    test_size: float = 0.2,
 ) -> Prepared:
     """Apply a protocol; `threshold`: ratings ≥ it are the positives (default: 4 for `ratio`, every entry otherwise).
 
-    - `ratio` (cornac's README protocol): a global random split (20 % test, `val_size` validation) with
+    - `ratio` (cornac's README protocol): a global random split (`test_size` test, `val_size` validation) with
       ratings ≥ threshold as positives — the training positives are what models learn from, test positives
       what they must find; as in cornac's ranking evaluation, only training *positives* are masked (items a
       user rated low stay candidates) and items never seen in training cannot be recommended.
     - `leave-last-out`: per user the latest item tests and the one before validates; training items masked.
-    - `temporal`: a global time cut — the latest 20 % of entries test, the 10 % before validate, the rest trains.
+    - `temporal`: a global time cut — the latest `test_size` of entries test, the `val_size` before them (0.1 when 0)
+      validate, the rest trains.
     - `homework`: per-user 10 % validation (docs/seed-method.md §5.1), also used as the test; training items masked.
     """
     inter = data.interactions
@@ -151,13 +158,14 @@ def prepare(
                 raise ValueError(f"--threshold {threshold:g}: no rating of {data.name} reaches it")
     if protocol == "ratio":
         threshold = 4.0 if threshold is None else threshold
-        split = ratio_split(inter, test_size=0.2, val_size=val_size, seed=seed)
+        split = ratio_split(inter, test_size=test_size, val_size=val_size, seed=seed)
         graded = inter.has_ratings
         train_pos = split.train.at_least(threshold) if graded else split.train
         valid = split.valid.at_least(threshold) if graded else split.valid
         test = split.test.at_least(threshold) if graded else split.test
         unseen = np.flatnonzero(split.train.popularity() == 0)
-        how = f"ratio: a random 20 % of entries tests, {f'ratings ≥ {threshold:g} are positives' if graded else every}"
+        positives = f"ratings ≥ {threshold:g} are positives" if graded else every
+        how = f"ratio: a random {test_size * 100:g} % of entries tests, {positives}"
         return Prepared(data, train_pos, valid if valid.nnz else None, test, train_pos.binary(), unseen, how=how)
     if protocol == "leave-last-out":
         if inter.timestamps is None and data.unread_time_columns:
@@ -172,16 +180,17 @@ def prepare(
         how = f"leave-last-out: each user's latest entry tests, the one before validates (ordered {order}), {every}"
         return Prepared(data, split.train, split.valid, split.test, split.train.binary(), how=how)
     if protocol == "temporal":
-        split = temporal_split(inter, test_size=0.2, val_size=0.1)
+        val_size = val_size or 0.1
+        split = temporal_split(inter, test_size=test_size, val_size=val_size)
         unseen = np.flatnonzero(split.train.popularity() == 0)
         how = (
-            f"temporal: the latest 20 % of entries by timestamp test, the 10 % before them validate (users and items "
-            f"without a training entry left out), {every}"
+            f"temporal: the latest {test_size * 100:g} % of entries by timestamp test, the {val_size * 100:g} % before "
+            f"them validate (users and items without a training entry left out), {every}"
         )
         if not split.test.nnz:
             raise ValueError(
-                f"{data.name}: the temporal split leaves nothing to test — no entry of the latest 20 % has a user and an "
-                "item with an earlier entry (the test period's users are all new, a cold-start test no CF model can "
+                f"{data.name}: the temporal split leaves nothing to test — no entry of the latest {test_size * 100:g} % has a "
+                "user and an item with an earlier entry (the test period's users are all new, a cold-start test no CF model can "
                 "score); use --protocol leave-last-out"
             )
         valid = split.valid if split.valid.nnz else None
@@ -735,6 +744,7 @@ def compare_samplers(
     data_dir: str | Path | None = None,
     out: str | Path | None = None,
     val_size: float = 0.0,
+    test_size: float = 0.2,
     split_seed: int = 123,
     table: TableOptions | None = None,
     threshold: float | None = None,
@@ -760,7 +770,7 @@ def compare_samplers(
     check_models(models or {}, [*(c.name for c in configs), *REFERENCE_ROWS])
     protocols = parse_sampled(list(sampled or []))
     data = dataset if isinstance(dataset, Dataset) else load_cf_dataset(dataset, data_dir, table=table)
-    prep = prepare(data, protocol, seed=split_seed, val_size=val_size, threshold=threshold)
+    prep = prepare(data, protocol, seed=split_seed, val_size=val_size, threshold=threshold, test_size=test_size)
     check_samplers_fit(prep, configs)
     folder = None if out is None else Path(out)
     if seeds is None:

@@ -446,7 +446,18 @@ def retrain_best(folder: Path, prep: Prepared, model: str, params: dict, epochs:
     return s
 
 
-TUNED_DATA = ("dataset", "data-dir", "protocol", "threshold", "user-col", "item-col", "rating-col", "time-col", "sep")
+TUNED_DATA = (
+    "dataset",
+    "data-dir",
+    "protocol",
+    "threshold",
+    "test-size",
+    "user-col",
+    "item-col",
+    "rating-col",
+    "time-col",
+    "sep",
+)
 
 
 def tuned_rows(folders: list[Path], data: dict[str, Any]) -> dict[str, Recommender]:
