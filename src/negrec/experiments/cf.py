@@ -27,7 +27,7 @@ from negrec.eval.evaluate import Evaluation, average_evaluations, evaluate
 from negrec.eval.metrics import MetricResult
 from negrec.recommender import Recommender
 from negrec.errors import DataError
-from negrec.report.columns import CF_GENRES, CF_TABLE, CF_TESTS, EPOCH_SECONDS
+from negrec.report.columns import CF_GENRES, CF_TABLE, CF_TESTS, EPOCH_SECONDS, untimed
 from negrec.report.compare import write_comparison
 from negrec.report.plots import training_curves
 from negrec.report.tables import ResultTable
@@ -417,7 +417,7 @@ def save_run(
         {"users": [str(u) for u in prep.train.user_ids], "items": [str(i) for i in prep.data.catalog.item_ids]},
     )
     metrics = {
-        "test": run.evaluation.with_ci(),
+        "test": untimed(run.evaluation.with_ci()),
         "test_model": tested,
         "history": run.result.history,
         "best_epoch": run.result.best_epoch,

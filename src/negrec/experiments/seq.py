@@ -17,7 +17,7 @@ from negrec.data.io import arrays_fingerprint, save_torch, write_json
 from negrec.data.tabular import TableOptions
 from negrec.eval.evaluate import Evaluation, evaluate
 from negrec.eval.metrics import MetricResult
-from negrec.report.columns import EPOCH_SECONDS
+from negrec.report.columns import EPOCH_SECONDS, untimed
 from negrec.sampling.spec import SamplerConfig
 from negrec.seq.settings import SeqConfig
 from negrec.seq.trainer import SeqResult, build_seq_model, recommend_next, score_users, train_seq
@@ -157,7 +157,7 @@ def save_seq_run(folder: Path, run: SeqRun, data: SeqData, config: SeqConfig, sa
     write_json(
         folder / "metrics.json",
         {
-            "test": run.evaluation.with_ci(),
+            "test": untimed(run.evaluation.with_ci()),
             "history": run.result.history,
             "best_epoch": run.result.best_epoch,
             "stopped": run.result.stopped,

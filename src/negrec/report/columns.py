@@ -39,3 +39,9 @@ LOWER_IS_BETTER = ("Gini@", "AvgPop@", "DGU@", "MGU@", "ORRatio@", "NotInRatio",
 def higher_is_better(metric: str) -> bool:
     """Whether a larger value of `metric` is the better one."""
     return not metric.startswith(LOWER_IS_BETTER)
+
+
+def untimed(metrics: dict) -> dict:
+    """`metrics` without the timing column: a run's test metrics, which repeat with the run (its time is in its
+    history)."""
+    return {name: value for name, value in metrics.items() if name != EPOCH_SECONDS}
