@@ -93,3 +93,15 @@ def test_a_temporal_split_whose_test_users_are_all_new_is_refused(tmp_path):
     res = CliRunner().invoke(app, ["cf", "train", "--protocol", "temporal", "--out", str(tmp_path / "r")], terminal_width=400)
     assert res.exit_code == 2 and "the test period's users are all new" in res.output
     assert not (tmp_path / "r").exists()
+
+
+def test_python_split_sizes_only_where_a_protocol_takes_them():
+    import negrec
+    from negrec.experiments.cf import load_cf_dataset, prepare
+
+    data = load_cf_dataset("synthetic", None)
+    with pytest.raises(ValueError, match="val_size and test_size apply to the ratio and temporal protocols; leave-last-out"):
+        prepare(data, "leave-last-out", test_size=0.3)
+    with pytest.raises(ValueError, match="val_size and test_size apply to the ratio and temporal protocols; homework"):
+        negrec.compare("synthetic", ["uniform"], protocol="homework", val_size=0.1)
+    assert "a random 30 % of entries tests" in prepare(data, "ratio", test_size=0.3).describe()

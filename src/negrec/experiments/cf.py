@@ -146,6 +146,8 @@ def prepare(
       validate, the rest trains.
     - `homework`: per-user 10 % validation (docs/seed-method.md §5.1), also used as the test; training items masked.
     """
+    if protocol not in ("ratio", "temporal") and (val_size or test_size != 0.2):
+        raise ValueError(f"val_size and test_size apply to the ratio and temporal protocols; {protocol} holds out its own parts")
     inter = data.interactions
     every = "every entry a positive" + (" (ratings not thresholded)" if inter.has_ratings else "")
     if threshold is not None:
