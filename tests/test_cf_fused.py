@@ -180,3 +180,70 @@ def test_importing_negrec_turns_on_torchs_huge_pages_unless_told_otherwise(given
     code = "import negrec, os, sys; print(os.environ['THP_MEM_ALLOC_ENABLE'], 'torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.split() == [expected, "False"]  # and torch not imported yet by `import negrec`
+
+
+KNOWN = Interactions.from_arrays(np.array([0, 0, 0, 2, 2]), np.array([1, 4, 7, 0, 2]), n_users=3, n_items=8)
+
+
+@pytest.mark.parametrize("policy", ["resample", "skip", "allow"])
+def test_the_compiled_loops_uniform_draws_follow_the_false_negative_policy(policy):
+    """`--sampling kernel`: each usable draw is none of the user's known items, a masked one is; the counts are
+    `draw_excluding`'s (every draw counted, every conflicting draw rejected, what stays a conflict unresolved)."""
+    draws = fused.KernelDraws.of(fused_sampler(parse_sampler("uniform:2", policy=policy), KNOWN))
+    users = np.tile([0, 1, 2], 2000)
+    items, ok, (drawn, rejected, unresolved) = draws.draw(users, 7)
+    known = {(u, i) for u, i in zip(KNOWN.entry_users(), KNOWN.matrix.indices)}
+    hit = np.array([[(u, i) in known for i in row] for u, row in zip(users, items)])
+    assert items.shape == (6000, 2) and items.min() >= 0 and items.max() < 8
+    if policy == "allow":  # kept: every draw usable, none checked
+        assert ok.all() and hit.any() and drawn == 12000 and rejected == unresolved == 0
+        return
+    assert np.array_equal(ok, ~hit) and unresolved == int(hit.sum())
+    assert (unresolved > 0) == (policy == "skip")  # 10 redraws among 8 items leave no conflict in this sample
+    assert drawn == 12000 + (rejected - unresolved) and rejected >= hit.sum()
+    # uniform over the items each user does not know: user 0's five items each drawn about equally often
+    counts = np.bincount(items[users == 0][ok[users == 0]], minlength=8)
+    assert counts[[1, 4, 7]].sum() == 0 and stats_chisquare(counts[[0, 2, 3, 5, 6]]) > 1e-3
+    again, *_ = draws.draw(users, 7)
+    assert np.array_equal(again, items) and not np.array_equal(draws.draw(users, 8)[0], items)  # the seed decides
+
+
+def stats_chisquare(counts: np.ndarray) -> float:
+    """The p-value of equal frequencies."""
+    from scipy import stats
+
+    return float(stats.chisquare(counts).pvalue)
+
+
+def fused_sampler(config, data):
+    """A host sampler over `data` (what `KernelDraws.of` reads its known items and settings from)."""
+    from negrec.sampling.negatives import NegativeSampler
+
+    return NegativeSampler(config, data, np.random.default_rng(0))
+
+
+def test_kernel_draws_train_as_host_draws_do():
+    """The same model trained on negatives the compiled loop draws itself ends near the host-drawn run (other
+    numbers, the same distribution), and reports the draws' rejection rate."""
+    config = TrainConfig(dim=8, epochs=4, batch_size=64, optimizer="sgd", lr=0.02, reg=1e-3)
+    host, kernel = (train(_data(), parse_sampler("uniform"), replace(config, sampling=s)) for s in ("host", "kernel"))
+    assert kernel.history[-1]["loss"] < kernel.history[0]["loss"]
+    assert kernel.history[-1]["loss"] == pytest.approx(host.history[-1]["loss"], rel=0.05)
+    assert kernel.sampling["drawn"] >= 4 * _data().nnz and kernel.sampling["rejected"] > 0
+    again = train(_data(), parse_sampler("uniform"), replace(config, sampling="kernel"))
+    assert all(torch.equal(a, b) for a, b in zip(again.model.state_dict().values(), kernel.model.state_dict().values()))
+
+
+@pytest.mark.parametrize(
+    "sampler, change, message",
+    [
+        ("dns", {}, "--sampling kernel draws uniform\\[:K\\] negatives inside the compiled loop; 'dns' is another sampler"),
+        ("uniform", {"optimizer": "adam"}, "--sampling kernel draws inside the compiled loop, which trains MF with sgd"),
+        ("uniform", {"negatives": "static"}, "--sampling kernel draws every batch"),
+        ("uniform", {"loss": "bce"}, "--sampling kernel draws inside the compiled loop, which trains MF with BPR"),
+    ],
+)
+def test_kernel_draws_where_they_cannot_run_are_refused_by_name(sampler, change, message):
+    settings = {"dim": 4, "epochs": 1, "optimizer": "sgd", "sampling": "kernel", **change}
+    with pytest.raises(ValueError, match=message):
+        train(_data(), parse_sampler(sampler), TrainConfig(**settings))

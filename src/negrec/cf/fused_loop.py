@@ -159,3 +159,49 @@ def run_batches(
         total += loss
         batches += 1
     return total, batches
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def known(indices, lo, end, item):  # pragma: no cover - compiled
+    """Whether `item` is in the sorted slice indices[lo:end] (a user's known items): binary search."""
+    hi = end
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if indices[mid] < item:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < end and indices[lo] == item
+
+
+# on the Hogwild thread that trains the rows next: no separate draw thread competes for the cores
+@numba.njit(cache=True, nogil=True)
+def draw_uniform(users, indptr, indices, n_items, k, policy, max_tries, seed):  # pragma: no cover - compiled
+    """(n, k) items drawn uniformly for each row's user, whether each is usable, and the draws' counts (drawn,
+    rejected, unresolved) as `sampling.sources.draw_excluding` keeps them. A draw among the user's known items is
+    redrawn up to `max_tries` times (policy 2, resample), masked at once (1, skip) or kept (0, allow). Seeded per
+    call: numba's generator is this thread's own."""
+    np.random.seed(seed)
+    n = users.shape[0]
+    items = np.empty((n, k), dtype=np.int64)
+    ok = np.empty((n, k), dtype=np.bool_)
+    drawn, rejected, unresolved = 0, 0, 0
+    for r in range(n):
+        lo, hi = indptr[users[r]], indptr[users[r] + 1]
+        for c in range(k):
+            item = np.random.randint(0, n_items)
+            drawn += 1
+            bad = policy > 0 and known(indices, lo, hi, item)
+            tries = 0
+            while bad:
+                rejected += 1
+                if policy < 2 or tries == max_tries:
+                    unresolved += 1
+                    break
+                item = np.random.randint(0, n_items)
+                drawn += 1
+                tries += 1
+                bad = known(indices, lo, hi, item)
+            items[r, c] = item
+            ok[r, c] = not bad
+    return items, ok, drawn, rejected, unresolved
