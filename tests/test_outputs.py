@@ -98,7 +98,7 @@ def test_cli_output_in_the_way_is_named_before_training(tmp_path):
         (["cf", "train", "--metric", "NDCG"], "--metric must look like NDCG@10"),
         (["cf", "train", "--sampler", "dns:0"], "sampler 'dns:0': '0' must be an integer ≥ 1"),
         (["cf", "train", "--protocol", "ratio", "--val-size", "1.5"], "val_size must be a fraction in [0, 1) or a whole number"),
-        (["cf", "train", "--val-size", "0.1"], "--val-size applies to the ratio protocol"),
+        (["cf", "train", "--val-size", "0.1"], "--val-size applies to the ratio and temporal protocols"),
         (["cf", "compare", "--samplers", "uniform,nope"], "unknown sampler 'nope'"),
         (["cf", "compare", "--samplers", ","], "--samplers lists no sampler"),
     ],
