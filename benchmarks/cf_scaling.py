@@ -30,17 +30,15 @@ import numpy as np
 from cf_timing import implicit_epochs, negrec_epochs
 from timing import pin_threads, summary
 
-SYSTEMS = {  # name → (sampler, optimizer, lr, processes, tables, Hogwild threads, sampling) for negrec; None: implicit
-    "negrec uniform (sgd)": ("uniform", "sgd", 0.05, 1, "replicated", 1, "auto"),
-    "negrec uniform (sgd, 2 Hogwild threads)": ("uniform", "sgd", 0.05, 1, "replicated", 2, "auto"),
-    "negrec dns:10 (sgd)": ("dns:10", "sgd", 0.05, 1, "replicated", 1, "auto"),
-    "negrec uniform (adam)": ("uniform", "adam", 0.005, 1, "replicated", 1, "auto"),
-    "negrec uniform (sgd, 2 processes)": ("uniform", "sgd", 0.05, 2, "replicated", 1, "auto"),
-    "negrec uniform (sgd, 2 processes, sharded)": ("uniform", "sgd", 0.05, 2, "sharded", 1, "auto"),
-    "negrec uniform (sgd, 2 processes, shared)": ("uniform", "sgd", 0.05, 2, "shared", 1, "auto"),
-    "negrec uniform (sgd, 2 processes, local)": ("uniform", "sgd", 0.05, 2, "local", 1, "auto"),
-    "negrec uniform (sgd, kernel draws)": ("uniform", "sgd", 0.05, 1, "replicated", 1, "kernel"),
-    "negrec uniform (sgd, kernel draws, 2 Hogwild threads)": ("uniform", "sgd", 0.05, 1, "replicated", 2, "kernel"),
+SYSTEMS = {  # name → (sampler, optimizer, lr, processes, tables, Hogwild threads) for negrec; None for implicit
+    "negrec uniform (sgd)": ("uniform", "sgd", 0.05, 1, "replicated", 1),
+    "negrec uniform (sgd, 2 Hogwild threads)": ("uniform", "sgd", 0.05, 1, "replicated", 2),
+    "negrec dns:10 (sgd)": ("dns:10", "sgd", 0.05, 1, "replicated", 1),
+    "negrec uniform (adam)": ("uniform", "adam", 0.005, 1, "replicated", 1),
+    "negrec uniform (sgd, 2 processes)": ("uniform", "sgd", 0.05, 2, "replicated", 1),
+    "negrec uniform (sgd, 2 processes, sharded)": ("uniform", "sgd", 0.05, 2, "sharded", 1),
+    "negrec uniform (sgd, 2 processes, shared)": ("uniform", "sgd", 0.05, 2, "shared", 1),
+    "negrec uniform (sgd, 2 processes, local)": ("uniform", "sgd", 0.05, 2, "local", 1),
     "implicit bpr": None,
 }
 ADAM_MAX = 10**6  # dense Adam above this size would take minutes per epoch; recorded as skipped
@@ -100,7 +98,7 @@ def measure_one(system: str, data_path: Path, threads: int, epochs: int) -> dict
     if spec is None:
         times = implicit_epochs(data.binary().astype(np.float32), 64, epochs, 1, threads)
     else:
-        sampler, optimizer, lr, _, tables, hogwild, sampling = spec
+        sampler, optimizer, lr, _, tables, hogwild = spec
         config = TrainConfig(
             epochs=epochs,
             batch_size=4096,
@@ -110,7 +108,6 @@ def measure_one(system: str, data_path: Path, threads: int, epochs: int) -> dict
             lr=lr,
             tables=tables,
             hogwild=hogwild,
-            sampling=sampling,
         )
         # under a launch the epoch's time is agreed (the slowest process's), so every rank reports the same times
         times = negrec_epochs(data, sampler, config, 1)

@@ -1,11 +1,10 @@
 """Whether lock-free training costs quality: MF + BPR + sgd with uniform negatives trained by the compiled loop on one
 thread, on two Hogwild threads (`--hogwild 2`), on two processes sharing the tables (`--processes 2 --tables
-shared`), on two processes with local copies summed every chunk (`--tables local`) and with the negatives drawn
-inside the compiled loop (`--sampling kernel`, on one and two threads), the same settings and seeds otherwise (each
-seed also draws the split); test NDCG@10 of each seed and the paired difference to one thread over seeds. Data:
-MovieLens 100K when the data folder has it (`--data-dir` or NEGREC_DATA_DIR), else the embedded synthetic set; the
-ratio protocol (ratings ≥ 4, 20 % test, 10 % validation for early stopping). Every run is a `negrec cf train`
-command, as a user would start it.
+shared`) and on two processes with local copies summed every chunk (`--tables local`), the same settings and seeds
+otherwise (each seed also draws the split); test NDCG@10 of each seed and the
+paired difference to one thread over seeds. Data: MovieLens 100K when the data folder has it (`--data-dir` or
+NEGREC_DATA_DIR), else the embedded synthetic set; the ratio protocol (ratings ≥ 4, 20 % test, 10 % validation for
+early stopping). Every run is a `negrec cf train` command, as a user would start it.
 Writes benchmarks/results/hogwild_quality.json.
 """
 
@@ -29,8 +28,6 @@ SYSTEMS = {
     "2 Hogwild threads": ["--hogwild", "2"],
     "2 processes, shared tables": ["--processes", "2", "--tables", "shared"],
     "2 processes, local copies": ["--processes", "2", "--tables", "local"],
-    "kernel draws": ["--sampling", "kernel"],
-    "kernel draws, 2 Hogwild threads": ["--sampling", "kernel", "--hogwild", "2"],
 }
 
 

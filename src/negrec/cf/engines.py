@@ -5,13 +5,13 @@ BPR + sgd on drawn negatives, or torch steps on negatives from the host or the d
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
-from negrec.cf.fused import KernelDraws, run_chunk
+from negrec.cf.fused import run_chunk
 from negrec.cf.models import LightGCN
 from negrec.training.processes import Processes
 from negrec.sampling.device import DeviceSampler
@@ -62,7 +62,6 @@ class Chunk:
     pool: tuple[np.ndarray, np.ndarray] | None
     stats: SamplingStats
     shared: list[SharedCandidates] | None = None  # per batch, for samplers whose batch shares its candidates
-    seed: int = 0  # with --sampling kernel: the seed of the chunk's draws in the compiled loop (one per Hogwild span)
 
 
 def epoch_chunks(
@@ -78,14 +77,12 @@ def epoch_chunks(
     batch: int,
     processes: Processes | None = None,
     seed: int = 0,
-    kernel: bool = False,
 ) -> Iterator[Chunk]:
     """Every epoch's chunks in training order, with the host sampler's draws that do not depend on the model
     (negatives, a scored selection's candidate pool, or each batch's shared candidates and their accidental-hit
     masks), in the order the rng serves them. Under data parallelism (`processes`) `batch` is this process's share of
     the global batch: every process shuffles the same order (from `seed`), takes its share of each global batch, and
-    the sampler's rng restarts each epoch on this process's stream (a function of `seed`, the rank and the epoch).
-    `kernel`: nothing is drawn here but each chunk's seed for the compiled loop's own draws."""
+    the sampler's rng restarts each epoch on this process's stream (a function of `seed`, the rank and the epoch)."""
     shuffle = rng if processes is None else np.random.default_rng(seed)
     for epoch in range(epochs):
         order = shuffle.permutation(len(users))
@@ -96,9 +93,6 @@ def epoch_chunks(
             rows = order[c0 : c0 + chunk]
             u, p = users[rows], positives[rows]
             drawn = pool = None
-            if kernel:
-                yield Chunk(u, p, None, None, replace(sampler.stats), seed=int(rng.integers(2**31)))
-                continue
             if host:
                 drawn = (
                     (static[0][rows], static[1][rows])
@@ -200,31 +194,20 @@ class FusedEngine:
     model: torch.nn.Module
     config: object  # TrainConfig
     threads: ThreadPoolExecutor | None = None  # the Hogwild threads beside the caller's (`hogwild` − 1 of them)
-    draws: KernelDraws | None = None  # --sampling kernel: each span's negatives drawn by the thread that trains it
-    stats: SamplingStats = field(default_factory=SamplingStats)  # the kernel's draws so far
 
     def run(self, c: Chunk) -> tuple[float, int]:
         """The chunk's summed batch losses and its number of batches (its rows split between the Hogwild threads in
         whole batches)."""
+        items, ok = c.drawn or c.pool
         per = -(-len(c.users) // (self.config.hogwild * self.config.batch_size)) * self.config.batch_size
         spans = [slice(start, start + per) for start in range(0, len(c.users), per)]
 
-        def train(index: int, span: slice) -> tuple[float, int, tuple[int, ...]]:
-            if self.draws is None:
-                items, ok = c.drawn or c.pool
-                items, ok, counts = items[span], ok[span], ()
-            else:
-                items, ok, counts = self.draws.draw(c.users[span], (c.seed + index) % 2**32)
-            part = (c.users[span], c.positives[span], items, ok)
-            return (*run_chunk(self.model, self.config, *part, hardest=c.drawn is None and self.draws is None), counts)
+        def train(span: slice) -> tuple[float, int]:
+            part = (c.users[span], c.positives[span], items[span], ok[span])
+            return run_chunk(self.model, self.config, *part, hardest=c.drawn is None)
 
-        others = [self.threads.submit(train, i, span) for i, span in enumerate(spans) if i]  # none with one thread
-        done = [train(0, spans[0]), *(f.result() for f in others)]
-        for *_, counts in done:
-            if counts:
-                self.stats.drawn, self.stats.rejected, self.stats.unresolved = (
-                    a + b for a, b in zip((self.stats.drawn, self.stats.rejected, self.stats.unresolved), counts)
-                )
+        others = [self.threads.submit(train, span) for span in spans[1:]]  # none with one thread
+        done = [train(spans[0]), *(f.result() for f in others)]
         return sum(d[0] for d in done), sum(d[1] for d in done)
 
     def close(self) -> None:
@@ -256,8 +239,7 @@ def choose_engine(
             lambda c: device_negatives(model, on_device, torch.from_numpy(c.users).to(device)),
         )
     if fused and fused_draws(sampler, static):
-        threads = ThreadPoolExecutor(config.hogwild - 1) if config.hogwild > 1 else None
-        return FusedEngine(model, config, threads, KernelDraws.of(sampler) if config.sampling == "kernel" else None)
+        return FusedEngine(model, config, ThreadPoolExecutor(config.hogwild - 1) if config.hogwild > 1 else None)
     return TorchEngine(
         model,
         step,

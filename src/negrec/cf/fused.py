@@ -11,13 +11,10 @@ reference (tests compare both); every other loss, optimizer, model or selection 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from negrec.cf.models import MF
-from negrec.sampling.negatives import NegativeSampler
 
 
 def applies(model: torch.nn.Module, config) -> bool:
@@ -70,40 +67,3 @@ def run_chunk(
             float(config.margin),
             model.biases,
         )
-
-
-POLICIES = {"allow": 0, "skip": 1, "resample": 2}  # the false-negative policies, as the compiled draw codes them
-
-
-@dataclass(frozen=True)
-class KernelDraws:
-    """What the compiled loop needs to draw a chunk's uniform negatives itself (`--sampling kernel`): each user's
-    sorted known items (the training CSR), the catalogue's size, the negatives per row and the false-negative policy."""
-
-    indptr: np.ndarray
-    indices: np.ndarray
-    n_items: int
-    k: int
-    policy: int
-    max_tries: int
-
-    @classmethod
-    def of(cls, sampler: NegativeSampler) -> "KernelDraws":
-        """The draws of a plain uniform sampler; any other is refused by name (the kernel draws uniform items only)."""
-        c = sampler.config
-        if (c.kind, c.source, c.selection, c.logq) != ("uniform", "uniform", "random", False):
-            raise ValueError(
-                f"--sampling kernel draws uniform[:K] negatives inside the compiled loop; {c.name!r} is another sampler"
-            )
-        matrix = sampler.train.matrix  # sorted indices per row (every Interactions constructor sorts them)
-        known = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64))
-        return cls(*known, sampler.train.n_items, c.n_negatives, POLICIES[c.policy], c.max_tries)
-
-    def draw(self, users: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
-        """(n, k) negatives for the rows' users, their usability, and (drawn, rejected, unresolved) counts."""
-        from negrec.cf.fused_loop import draw_uniform
-
-        users = np.ascontiguousarray(users, dtype=np.int64)
-        known = (self.indptr, self.indices, self.n_items)
-        items, ok, *counts = draw_uniform(users, *known, self.k, self.policy, self.max_tries, seed)
-        return items, ok, tuple(counts)

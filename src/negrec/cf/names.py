@@ -6,5 +6,5 @@ from typing import Literal
 ModelName = Literal["mf", "mf-nobias", "lightgcn"]
 LossName = Literal["bpr", "bce", "gbce", "softmax", "ce"]
 OptimizerName = Literal["adam", "sparse_adam", "sgd"]
-SamplingPlace = Literal["auto", "host", "device", "kernel"]
+SamplingPlace = Literal["auto", "host", "device"]
 TablesName = Literal["replicated", "sharded", "shared", "local"]

@@ -62,13 +62,11 @@ class TrainConfig:
     )
     # where negatives are drawn, checked and picked: host (numpy, the reference), device (torch on the model's
     # device: uniform / popularity sources with random, dns or mixed selections) or auto (device off the CPU when
-    # the sampler has a device version, else host — so CPU runs stay exactly as they were); kernel: uniform negatives
-    # drawn inside the compiled loop, on the threads that train (cf/fused_loop.draw_uniform)
+    # the sampler has a device version, else host — so CPU runs stay exactly as they were)
     sampling: SamplingPlace = setting(
         "auto",
         "Where negatives are drawn and picked: host (numpy), device (torch on --device; uniform / popularity sources "
-        "with random, dns or mixed selections), kernel (uniform negatives drawn inside the compiled MF + BPR + sgd "
-        "loop, on the threads that train — no separate draw thread) or auto (device off the CPU where it applies).",
+        "with random, dns or mixed selections) or auto (device off the CPU where it applies).",
         choices=get_args(SamplingPlace),
     )
     # fused: MF + BPR + sgd batches on the CPU run in one compiled loop per chunk (`cf/fused.py`; drawn negatives or
@@ -137,7 +135,7 @@ class TrainConfig:
             ("optimizer", self.optimizer, ("adam", "sparse_adam", "sgd")),
             ("negatives", self.negatives, ("dynamic", "static")),
             ("engine", self.engine, ("fused", "torch")),
-            ("sampling", self.sampling, get_args(SamplingPlace)),
+            ("sampling", self.sampling, ("auto", "host", "device")),
             ("tables", self.tables, get_args(TablesName)),
         ):
             if value not in allowed:
@@ -158,10 +156,8 @@ class TrainConfig:
             raise ValueError("--tables sharded trains mf-nobias with the sgd optimizer (row-sparse steps on each shard)")
         if self.tables in COMPILED_TABLES and (self.optimizer != "sgd" or resolve_device(self.device).type != "cpu"):
             raise ValueError(f"--tables {self.tables} trains MF with the sgd optimizer on the CPU (the compiled loop's tables)")
-        if self.sampling in ("device", "kernel") and self.negatives == "static":
-            raise ValueError(f"--sampling {self.sampling} draws every batch; static negatives are drawn once on the host")
-        if self.sampling == "kernel" and (self.optimizer != "sgd" or resolve_device(self.device).type != "cpu"):
-            raise ValueError("--sampling kernel draws inside the compiled loop, which trains MF with sgd on the CPU")
+        if self.sampling == "device" and self.negatives == "static":
+            raise ValueError("--sampling device draws every batch; static negatives are drawn once on the host")
 
     def for_sampler(self, sampler: SamplerConfig) -> "TrainConfig":
         """This config with the loss the sampler trains with (the given one, else the sampler's own); a model or loss

@@ -142,13 +142,8 @@ def _check_torch_steps(sampler: SamplerConfig, config: TrainConfig) -> None:
             f"--tables {config.tables} trains with the compiled loop, which takes negatives drawn ahead or DNS of one; "
             f"{sampler.name!r} is picked per batch by the model's scores or shared by the batch"
         )
-    loss = config.loss or "the sampler's loss"
-    if config.sampling == "kernel":
-        raise ValueError(
-            "--sampling kernel draws inside the compiled loop, which trains MF with BPR and sgd on the CPU; this run "
-            f"({config.model}, {loss}, {sampler.name}) trains with torch steps"
-        )
     if config.hogwild > 1:
+        loss = config.loss or "the sampler's loss"
         raise ValueError(
             f"--hogwild {config.hogwild} runs the compiled loop's threads, which trains MF with BPR and sgd on the CPU "
             f"on negatives drawn ahead or DNS of one, in one process; this run ({config.model}, {loss}, "
@@ -240,7 +235,6 @@ class CFEpochs:
             batch=local.batch_size,
             processes=processes,
             seed=config.seed,
-            kernel=config.sampling == "kernel",
         )
         # when the fused loop trains on draws made ahead, nothing else uses the rng while it runs: the next chunk's
         # draws are made beside it on another thread (same order of draws, so the same numbers); numpy's draws and
@@ -269,8 +263,6 @@ class CFEpochs:
             total, batches = total + loss_sum, batches + n_batches
         seconds = time.perf_counter() - t0
         stats = c.stats if self.ahead else (on_device or self.host).stats  # draws made ahead and not trained on do not count
-        if isinstance(self.engine, FusedEngine) and self.engine.draws is not None:
-            stats = replace(self.engine.stats)  # drawn by the compiled loop itself
         if processes is not None:  # the processes' losses and draws together; the slowest one's time
             summed = processes.sum(
                 torch.tensor([total, batches, stats.drawn, stats.rejected, stats.unresolved], dtype=torch.float64)
