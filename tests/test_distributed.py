@@ -487,14 +487,17 @@ def test_shared_tables_are_one_copy_for_every_process_and_are_released(tmp_path)
     assert zero["path"] == one["path"] and not Path(zero["path"]).exists()  # released: the shared file is gone
 
 
-def test_shared_tables_train_as_one_process_does(tmp_path):
+@pytest.mark.parametrize("tables", ["shared", "local"])
+def test_compiled_tables_train_as_one_process_does(tmp_path, tables):
+    """Two gloo processes sharing the tables (Hogwild) or training local copies that meet after each chunk: not
+    bit-reproducible, but the best validation NDCG@10 within the one-process spread over seeds (see the replicated
+    test above)."""
     one = CliRunner().invoke(app, [*CF_TRAIN, "--out", str(tmp_path / "one")], terminal_width=400)
     assert one.exit_code == 0, one.output
-    done = _run(tmp_path, [*CF_TRAIN, "--processes", "2", "--tables", "shared", "--out", str(tmp_path / "two")], [sys.executable])
+    done = _run(tmp_path, [*CF_TRAIN, "--processes", "2", "--tables", tables, "--out", str(tmp_path / "two")], [sys.executable])
     assert done.returncode == 0, (tmp_path / "two.launch.log").read_text()
     single, two = (_cf_metrics(tmp_path / n) for n in ("one", "two"))
     assert two["processes"] == 2
-    # Hogwild: not bit-reproducible, but within the one-process spread over seeds (see the replicated test above)
     assert abs(best_validation(two) - best_validation(single)) < 0.01
 
 
@@ -515,18 +518,6 @@ def test_local_copies_meet_with_the_sum_of_every_process_change(tmp_path):
     close(change["item_bias.weight"], [[0.0]] * 5 + [[-1.5]])
     close(change["user_bias.weight"], np.zeros((4, 1)))
     assert zero["own_storage"] and one["own_storage"]  # released: no parameter is a view of the flat tensor
-
-
-def test_local_copies_train_as_one_process_does(tmp_path):
-    """Local SGD (`--tables local`, 2 gloo processes, the copies meeting after each chunk): its best validation NDCG@10
-    within the one-process spread over seeds, as the shared tables' test asks; the saved model is every copy's."""
-    one = CliRunner().invoke(app, [*CF_TRAIN, "--out", str(tmp_path / "one")], terminal_width=400)
-    assert one.exit_code == 0, one.output
-    done = _run(tmp_path, [*CF_TRAIN, "--processes", "2", "--tables", "local", "--out", str(tmp_path / "two")], [sys.executable])
-    assert done.returncode == 0, (tmp_path / "two.launch.log").read_text()
-    single, two = (_cf_metrics(tmp_path / n) for n in ("one", "two"))
-    assert two["processes"] == 2
-    assert abs(best_validation(two) - best_validation(single)) < 0.01
 
 
 @pytest.mark.parametrize("tables", ["shared", "local"])
