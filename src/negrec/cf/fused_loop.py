@@ -9,10 +9,45 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+# rows of the batch a pass asks the memory for ahead of the one it works on: the tables of a large run live in DRAM,
+# and a batch's rows (4096 × 3 × 256 B) spill out of L2 between passes, so every row visit would otherwise wait for
+# its load (10^8 interactions: 367 → 254 ns a row, the same arithmetic bit for bit)
+AHEAD = 4
+CACHE_LINE_FLOATS = 16
 
 # reassociation lets LLVM vectorise the 64-wide sums (a strict left-to-right float sum cannot be); no flag that
 # assumes finite values: DNS starts its search at −inf
 FAST = {"reassoc", "contract", "nsz"}
+
+
+@intrinsic
+def prefetch(typingctx, table, row, col):
+    """LLVM's prefetch hint (read, keep in all cache levels) for the address of table[row, col]."""
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        address = cgutils.get_item_pointer(context, builder, array_type, array, [args[1], args[2]], wraparound=False)
+        byte_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        hint = ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32])
+        function = cgutils.get_or_insert_function(builder.module, hint, "llvm.prefetch.p0")
+        builder.call(function, [builder.bitcast(address, byte_pointer), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(table, row, col), codegen
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def prefetch_row(T, i):  # pragma: no cover - compiled
+    """Ask for every cache line of row i of a table."""
+    for d in range(0, T.shape[1], CACHE_LINE_FLOATS):
+        prefetch(T, i, d)
 
 
 @numba.njit(cache=True, fastmath=FAST)
@@ -40,6 +75,11 @@ def pick_and_score(U, V, bu, bi, gb, users, pos, items, ok, hardest, start, b, c
     k = mask.shape[1]
     for r in range(b):
         row = start + r
+        if r + AHEAD < b:
+            prefetch_row(U, users[row + AHEAD])
+            prefetch_row(V, pos[row + AHEAD])
+            for j in range(width):
+                prefetch_row(V, items[row + AHEAD, j])
         u = users[row]
         chosen[r, 0] = pos[row]
         scored = 1
@@ -95,6 +135,11 @@ def step_rows(U, V, bu, bi, gb, users, start, b, chosen, ds, gu, gi, lr, reg, bi
     two_reg = np.float32(2.0 * reg / b)
     sq = 0.0
     for r in range(b):
+        # written out in both passes: as a helper function (inlined by numba or by LLVM) it measured 15-30 % slower
+        if r + AHEAD < b:
+            prefetch_row(U, users[start + r + AHEAD])
+            for c in range(width):
+                prefetch_row(V, chosen[r + AHEAD, c])
         u = users[start + r]
         for d in range(dim):
             gu[r, d] = two_reg * U[u, d]
@@ -112,6 +157,10 @@ def step_rows(U, V, bu, bi, gb, users, start, b, chosen, ds, gu, gi, lr, reg, bi
         l2 = reg * sq / b
     step = np.float32(lr * b)
     for r in range(b):
+        if r + AHEAD < b:
+            prefetch_row(U, users[start + r + AHEAD])
+            for c in range(width):
+                prefetch_row(V, chosen[r + AHEAD, c])
         u = users[start + r]
         for d in range(dim):
             U[u, d] -= step * gu[r, d]
