@@ -11,7 +11,9 @@ replicated and row-sharded tables, or the compiled loop on tables in shared memo
 (on the given threads). Every (system, size) runs in `--invocations` fresh processes (the systems taking turns) with the
 same thread count, so its peak resident memory (ru_maxrss: data, model, sampler state; the largest over the
 invocations, per process for the launches) is its own; the epoch time is the median of all their steady-state epochs
-(cf_timing.py), each invocation's median kept beside it.
+(cf_timing.py), each invocation's median kept beside it, and `cores_busy`: over the timed epochs, the CPU seconds of all the
+system's threads (summed over a launch's processes) per wall second, the median over invocations — 2.0 keeps both
+cores busy.
 Writes benchmarks/results/cf_scaling.json and cf_scaling.png (log-log).
 """
 
@@ -94,9 +96,10 @@ def measure_one(system: str, data_path: Path, threads: int, epochs: int) -> dict
     pin_threads(threads)
     data = load(data_path)
     after_data = peak_mb()
+    busy: list[float] = []
     spec = SYSTEMS[system]
     if spec is None:
-        times = implicit_epochs(data.binary().astype(np.float32), 64, epochs, 1, threads)
+        times = implicit_epochs(data.binary().astype(np.float32), 64, epochs, 1, threads, busy)
     else:
         sampler, optimizer, lr, _, tables, hogwild = spec
         config = TrainConfig(
@@ -110,7 +113,7 @@ def measure_one(system: str, data_path: Path, threads: int, epochs: int) -> dict
             hogwild=hogwild,
         )
         # under a launch the epoch's time is agreed (the slowest process's), so every rank reports the same times
-        times = negrec_epochs(data, sampler, config, 1)
+        times = negrec_epochs(data, sampler, config, 1, busy)
         leave_process_group()
     return {
         "system": system,
@@ -119,6 +122,7 @@ def measure_one(system: str, data_path: Path, threads: int, epochs: int) -> dict
         "items": data.n_items,
         "threads": threads,
         "epoch_seconds": times,
+        "cores_busy": busy[0],
         "peak_rss_mb": peak_mb(),
         "rss_after_data_mb": after_data,
     }
@@ -143,6 +147,7 @@ def invoke(system: str, data_path: Path, threads: int, epochs: int) -> dict:
     peaks = [r["peak_rss_mb"] for r in ranks]
     return {
         **ranks[0],
+        "cores_busy": sum(r["cores_busy"] for r in ranks),  # the processes ran side by side
         "threads": each * processes,
         "processes": processes,
         "peak_rss_mb_per_process": peaks,
@@ -215,6 +220,7 @@ def main() -> None:
         for system, runs in invocations.items():
             # the epochs of every invocation pooled (one machine's slow spell moves one invocation, not the median)
             per_run = [run.pop("epoch_seconds") for run in runs]
+            busy = [run.pop("cores_busy") for run in runs]
             row = {
                 **runs[0],
                 **summary([t for r in per_run for t in r]),
@@ -226,9 +232,14 @@ def main() -> None:
                     else {}
                 ),
                 "median_seconds_per_invocation": [float(np.median(r)) for r in per_run],
+                "cores_busy": float(np.median(busy)),
             }
             rows.append(row)
-            print(f"{n:>10} {system:<24} {row['median_seconds']:>9.3f} s/epoch  peak {row['peak_rss_mb']:>8.0f} MB", flush=True)
+            print(
+                f"{n:>10} {system:<24} {row['median_seconds']:>9.3f} s/epoch  peak {row['peak_rss_mb']:>8.0f} MB"
+                f"  {row['cores_busy']:.2f} cores busy",
+                flush=True,
+            )
     if args.merge and args.out.exists():
         new = {(r["system"], r.get("interactions", r.get("interactions_requested"))) for r in rows}
         old = json.loads(args.out.read_text())["rows"]
