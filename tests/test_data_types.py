@@ -61,15 +61,20 @@ def test_interactions_dedupe_keeps_latest():
     assert inter.matrix.has_sorted_indices
 
 
+@pytest.mark.parametrize("bitmap", [True, False])
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), min_size=0, max_size=60),
-    st.lists(st.tuples(st.integers(0, 6), st.integers(-1, 9)), min_size=1, max_size=30),
+    st.lists(st.tuples(st.integers(0, 6), st.integers(-1, 9)), min_size=1, max_size=60),
 )
-def test_contains_matches_python_set(pairs, queries):
+def test_contains_matches_python_set(bitmap, pairs, queries):
+    """Both lookup paths; the CSR-row search asks for rows up to 16 queries ahead, so the lists run past that."""
     users = np.array([p[0] for p in pairs], dtype=np.int64)
     items = np.array([p[1] for p in pairs], dtype=np.int64)
     inter = Interactions.from_arrays(users, items, n_users=7, n_items=10)
+    if not bitmap:
+        object.__setattr__(inter, "BITMAP_LIMIT_BYTES", 0)  # this instance only: as a table too large for one
+    assert (inter._bitmap() is not None) == bitmap
     known = set(pairs)
     q = np.array(queries)
     got = inter.contains(q[:, 0], q[:, 1])

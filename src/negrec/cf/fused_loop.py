@@ -9,10 +9,8 @@ import math
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
+
+from negrec.data.prefetch import prefetch
 
 # rows of the batch a pass asks the memory for ahead of the one it works on: the tables of a large run live in DRAM,
 # and a batch's rows (4096 × 3 × 256 B) spill out of L2 between passes, so every row visit would otherwise wait for
@@ -25,29 +23,11 @@ CACHE_LINE_FLOATS = 16
 FAST = {"reassoc", "contract", "nsz"}
 
 
-@intrinsic
-def prefetch(typingctx, table, row, col):
-    """LLVM's prefetch hint (read, keep in all cache levels) for the address of table[row, col]."""
-
-    def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        address = cgutils.get_item_pointer(context, builder, array_type, array, [args[1], args[2]], wraparound=False)
-        byte_pointer = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        hint = ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32])
-        function = cgutils.get_or_insert_function(builder.module, hint, "llvm.prefetch.p0")
-        builder.call(function, [builder.bitcast(address, byte_pointer), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return types.void(table, row, col), codegen
-
-
 @numba.njit(cache=True, nogil=True, inline="always")
 def prefetch_row(T, i):  # pragma: no cover - compiled
-    """Ask for every cache line of row i of a table."""
+    """Ask for every cache line of row i of a (C-contiguous) table."""
     for d in range(0, T.shape[1], CACHE_LINE_FLOATS):
-        prefetch(T, i, d)
+        prefetch(T, i * T.shape[1] + d)
 
 
 @numba.njit(cache=True, fastmath=FAST)

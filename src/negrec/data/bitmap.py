@@ -9,6 +9,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from negrec.data.prefetch import prefetch
+
+ROWS_AHEAD = 8  # queries between the request for a user's CSR row and its search
+
 
 @numba.njit(cache=True, nogil=True)  # nogil: draws made ahead on a worker thread overlap the training steps
 def lookup(bits, users, items, n_items):  # pragma: no cover - compiled
@@ -71,6 +75,12 @@ def row_lookup(indptr, indices, users, items, n_items):  # pragma: no cover - co
     n_users = len(indptr) - 1
     out = np.zeros((rows, width), dtype=np.bool_)
     for b in range(rows):
+        # both loads of a query miss the cache on large tables and the second needs the first: ask for the row
+        # bounds of the user 2·ROWS_AHEAD queries on and for the start of the row of the one ROWS_AHEAD on
+        if b + 2 * ROWS_AHEAD < rows and 0 <= users[b + 2 * ROWS_AHEAD] < n_users:
+            prefetch(indptr, users[b + 2 * ROWS_AHEAD])
+        if b + ROWS_AHEAD < rows and 0 <= users[b + ROWS_AHEAD] < n_users:
+            prefetch(indices, indptr[users[b + ROWS_AHEAD]])
         u = users[b]
         if u < 0 or u >= n_users:
             continue
