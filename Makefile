@@ -1,5 +1,6 @@
 # Two entry points: `make demo` (main job on the embedded default) and `make test`.
-# Both create .venv on first use; torch is pinned to the CPU wheel (see ENV-NOTES).
+# Both create .venv on first use; torch is pinned to the CPU wheel (see ENV-NOTES). The peers extra (cornac,
+# implicit) is part of it, so that the tests comparing negrec with them run wherever the suite runs.
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -13,7 +14,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned, so nothing later can pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev,llm]'
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev,llm,peers]'
 	touch $(STAMP)
 
 demo: $(STAMP)
