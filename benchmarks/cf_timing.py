@@ -11,9 +11,8 @@ threads over the same wall seconds.
 
 from __future__ import annotations
 
-import time
-
 import resource
+import time
 
 import numpy as np
 import scipy.sparse as sp
