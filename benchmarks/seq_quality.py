@@ -7,10 +7,12 @@ second-to-last validation, the rest training; the test input includes the valida
 with the user's seen items removed; HR@10 and NDCG@10 over all 6,040 users. Settings as published (embedding 64, 2
 blocks, 1 head, max length 200, dropout 0.1, Adam 1e-3, batch 128; gSASRec: embedding 128, dropout 0.5, separate
 output embeddings, negatives drawn without excluding seen items, as its reference code), early stopping on
-validation NDCG@10 with patience 10, at most 100 epochs; the epoch early stopping chose is tested once. Each (row,
-seed) is one part file under results/seq_quality.parts/<dataset>/, reused while its settings match, so the table
-fills in over several runs (`--rows`, `--seeds`); a run in progress keeps a checkpoint beside it and continues from it
-when restarted; the report (JSON, markdown, plot) is rebuilt from the parts.
+validation NDCG@10 with patience 10, at most 100 epochs (300 for two of negrec's rows); the epoch early stopping
+chose is tested once. Each (row, seed) is one part file under results/seq_quality.parts/<dataset>/, reused while its
+settings match, so the table fills in over several runs (`--rows`, `--seeds`); a run in progress keeps a checkpoint
+beside it and continues from it when restarted; a row that extends another (the same runs past their epoch limit)
+starts from that row's runs: from the checkpoint they keep at the limit, or from their result where early stopping
+ended them first. The report (JSON, markdown, plot) is rebuilt from the parts.
 `--quick`: MovieLens 100K and ml-latest-small, four rows, one seed, at most 15 epochs — a smoke run.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -54,6 +57,8 @@ class Row:
     source: str = ""
     own: bool = False  # negrec's row (not a published one)
     notes: list[str] = field(default_factory=list)
+    # the row whose runs this one continues past their epoch limit (settings the same but `epochs`)
+    extends: str | None = None
 
     def key(self) -> str:
         """File-name key of the row."""
@@ -100,7 +105,22 @@ ROWS = [
     Row("negrec in-batch", replace(BASE, loss="softmax"), "inbatch", own=True),
     Row("negrec in-batch + logQ", replace(BASE, loss="softmax"), "inbatch+logq", own=True),
     Row("negrec MNS 512 + logQ", replace(BASE, loss="softmax"), "mns:512", own=True),
-    Row("negrec popularity 3000 + logQ", replace(BASE, loss="softmax", share="sequence"), "popularity:0.75:3000+logq", own=True),
+    # SASRec+ 3000 stopped at its 100-epoch limit with validation still rising (seed 0: best epoch 93): the same runs,
+    # continued until validation stops them
+    Row(
+        "negrec uniform 3000 (≤ 300 epochs)",
+        replace(BASE, loss="softmax", share="sequence", epochs=300),
+        "uniform:3000",
+        own=True,
+        extends="SASRec+ 3000",
+        notes=["SASRec+ 3000's runs continued past the 100-epoch limit until validation NDCG@10 stops them"],
+    ),
+    Row(
+        "negrec popularity 3000 + logQ (≤ 300 epochs)",
+        replace(BASE, loss="softmax", share="sequence", epochs=300),
+        "popularity:0.75:3000+logq",
+        own=True,
+    ),
     Row("negrec mixed hard + random (CE)", replace(BASE, loss="softmax"), "mixed:64:16:240", own=True),
     Row("negrec mixed hard + random (gBCE)", GSAS, "mixed:64:16:240", own=True),
 ]
@@ -125,8 +145,12 @@ def run_part(row: Row, data, seed: int, path: Path, log) -> dict:
             flush=True,
         )
 
-    # a checkpoint after every epoch: a run stopped part-way (a reboot, ^C) continues where it was, with the same draws
-    run = run_seq(data, sampler, config, name=row.name, on_epoch=progress, checkpoint=path.with_suffix(".ckpt"))
+    # a checkpoint after every epoch: a run stopped part-way (a reboot, ^C) continues where it was, with the same draws;
+    # a row that another extends keeps it when its epoch limit ends the run
+    extended = any(r.extends == row.name for r in ROWS)
+    run = run_seq(
+        data, sampler, config, name=row.name, on_epoch=progress, checkpoint=path.with_suffix(".ckpt"), keep_capped=extended
+    )
     summary = run.evaluation.summary()
     record = {
         "version": VERSION,
@@ -151,6 +175,21 @@ def run_part(row: Row, data, seed: int, path: Path, log) -> dict:
         f"(best epoch {record['best_epoch']} of {record['epochs']}, {record['train_seconds']:.0f} s)"
     )
     return record
+
+
+def extend_part(row: Row, base_path: Path, path: Path, log) -> dict | None:
+    """Start `row` (seed as `base_path`'s) from the run it extends: its part when early stopping ended that run before
+    the limit (a higher limit changes nothing), else its checkpoint kept at the limit (then None: train on, from the
+    start where the run ended before checkpoints were kept)."""
+    base = json.loads(base_path.read_text())
+    if base["stopped"] == "early stopping":
+        record = {**base, "row": row.name, "settings": row.settings(), "extends": base["row"]}
+        write_json(path, record)
+        log(f"{row.name} seed {base['seed']}: early stopping ended {base['row']} before its limit; its result stands")
+        return record
+    if base_path.with_suffix(".ckpt").is_file() and not path.with_suffix(".ckpt").is_file():
+        shutil.copyfile(base_path.with_suffix(".ckpt"), path.with_suffix(".ckpt"))
+    return None
 
 
 def part_path(parts: Path, dataset: str, row: Row, seed: int) -> Path:
@@ -280,7 +319,16 @@ def main() -> None:
                 if path.is_file() or args.report_only:
                     continue
                 data = data or prepare_seq(dataset, args.data_dir)
+                base = next((r for r in rows if r.name == row.extends), None)
+                if base is not None:
+                    base_path = part_path(parts, dataset, base, seed)
+                    if not base_path.is_file():
+                        run_part(base, data, seed, base_path, print)
+                    if extend_part(row, base_path, path, print) is not None:
+                        continue
                 run_part(row, data, seed, path, print)
+                if base is not None:  # the extension is done: the base run's kept checkpoint has served
+                    base_path.with_suffix(".ckpt").unlink(missing_ok=True)
         # the parts are read once training is over: runs in other processes may have added some meanwhile
         for row in rows:
             for path in sorted((parts / dataset).glob(f"{row.key()}-*-seed*.json")):

@@ -1,6 +1,7 @@
 """Resumable training: a sequential run interrupted after an epoch and continued from its checkpoint ends with the
-weights and history of the uninterrupted run, bitwise (batch order, dropout and sampler streams restored); a checkpoint
-from other settings is refused by name; a sampler's state (its generator and SRNS's memory) round-trips."""
+weights and history of the uninterrupted run, bitwise (batch order, dropout and sampler streams restored); a run its
+epoch limit ended extends to the longer run; a checkpoint from other settings is refused by name; a sampler's state
+(its generator and SRNS's memory) round-trips."""
 
 from __future__ import annotations
 
@@ -62,8 +63,30 @@ def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"other settings \(lr\)"):
         train_seq(small_split(), None, replace(config, lr=0.01), checkpoint=checkpoint)
     with pytest.raises(ValueError, match="other loop settings"):
-        train_seq(small_split(), None, replace(config, epochs=4), checkpoint=checkpoint)
+        train_seq(small_split(), None, replace(config, patience=4), checkpoint=checkpoint)
     assert checkpoint.is_file()  # kept: nothing was trained over it
+
+
+def test_a_run_the_epoch_limit_ended_extends_to_the_longer_run(tmp_path):
+    """`keep_capped`: the checkpoint outlives a run its limit ended; a rerun with a higher limit ends where a run with
+    that limit from the start ends (weights and history), and a limit below what was trained is refused."""
+    config = SeqConfig(dim=8, max_len=10, epochs=5, patience=50, batch_size=8, loss="softmax", share="sequence", dropout=0.3)
+    sampler = parse_sampler("uniform:5")
+    longer = train_seq(small_split(), sampler, config)
+    checkpoint = tmp_path / "run.ckpt"
+    capped = train_seq(small_split(), sampler, replace(config, epochs=3), checkpoint=checkpoint, keep_capped=True)
+    assert capped.stopped == "epochs" and len(capped.history) == 3 and checkpoint.is_file()
+    with pytest.raises(ValueError, match="holds 3 epochs, more than the limit of 2"):
+        train_seq(small_split(), sampler, replace(config, epochs=2), checkpoint=checkpoint, keep_capped=True)
+    extended = train_seq(small_split(), sampler, config, checkpoint=checkpoint)
+    assert not checkpoint.exists()  # without keep_capped: removed once training ended
+    for a, b in zip(longer.model.state_dict().values(), extended.model.state_dict().values()):
+        assert torch.equal(a, b)
+    drop = ("seconds",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in extended.history] == [
+        {k: v for k, v in r.items() if k not in drop} for r in longer.history
+    ]
+    assert (extended.best_epoch, extended.best_metric) == (longer.best_epoch, longer.best_metric)
 
 
 def test_a_sampler_state_round_trips_with_srns_memory():

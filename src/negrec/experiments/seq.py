@@ -112,10 +112,20 @@ def run_seq(
     log: Callable[[str], None] | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     checkpoint: Path | None = None,
+    keep_capped: bool = False,
 ) -> SeqRun:
-    """Train on the training histories (early-stopped on validation; `checkpoint`: resumable), rank the test users'
-    next items, evaluate."""
-    result = train_seq(data.split, sampler, config, catalog=data.catalog, log=log, on_epoch=on_epoch, checkpoint=checkpoint)
+    """Train on the training histories (early-stopped on validation; `checkpoint`: resumable, `keep_capped`:
+    extendable, as `seq.trainer.train_seq`), rank the test users' next items, evaluate."""
+    result = train_seq(
+        data.split,
+        sampler,
+        config,
+        catalog=data.catalog,
+        log=log,
+        on_epoch=on_epoch,
+        checkpoint=checkpoint,
+        keep_capped=keep_capped,
+    )
     users = data.split.users("test")
     ks = sorted(set(KS) | {int(config.metric.split("@")[1])})
     recs = recommend_next(

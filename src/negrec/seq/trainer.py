@@ -166,7 +166,8 @@ class SeqEpochs:
         return {**asdict(self.config), "sampler": None if sampler is None else sampler.name}
 
     def load_state(self, state: dict) -> None:
-        if state["config"] != self._settings():
+        # the epoch limit is the loop's to check: a run may be extended past the limit it was saved under
+        if {**state["config"], "epochs": self.config.epochs} != self._settings():
             changed = sorted(k for k, v in self._settings().items() if state["config"].get(k) != v)
             raise ValueError(f"the checkpoint was trained with other settings ({', '.join(changed)}); remove it to start over")
         self.model.load_state_dict(state["model"])
@@ -197,9 +198,11 @@ def train_seq(
     on_epoch: Callable[[dict], None] | None = None,
     restore_best: bool = True,
     checkpoint: Path | None = None,
+    keep_capped: bool = False,
 ) -> SeqResult:
     """Train on `split.train`, early-stopping on the validation targets; returns the model (CPU) and its history.
-    `checkpoint`: saved after every epoch, continued from when it exists (one process only)."""
+    `checkpoint`: saved after every epoch, continued from when it exists (one process only); `keep_capped`: kept when
+    the epoch limit ended the run, which a rerun with a higher `epochs` extends (`training.loop.run_epochs`)."""
     if split.train.n_items < 2 or not len(TrainingSequences(split.train, 1).users):
         raise ValueError("no training sequence with two items or more: a sequential model has nothing to learn")
     trainer = SeqEpochs(split, sampler, config, catalog)
@@ -213,7 +216,7 @@ def train_seq(
         keep_best=restore_best,
         validated=len(split.users("valid")) > 0 and restore_best,
     )
-    loop = run_epochs(trainer, settings, log=log, on_epoch=on_epoch, checkpoint=checkpoint)
+    loop = run_epochs(trainer, settings, log=log, on_epoch=on_epoch, checkpoint=checkpoint, keep_capped=keep_capped)
     result = SeqResult(**vars(loop), model=trainer.model.cpu(), positions=trainer.data.positions)
     result.sampling = {**trainer.objective.stats.as_dict(), "sampler": None if sampler is None else sampler.name}
     return result

@@ -2,7 +2,8 @@
 the family's `EpochTrainer` trains and reports, the loop adds the validation metric, logs the row, early-stops on
 validation (patience; the best epoch's weights restored as a real copy), stops at a wall-clock budget, and says why
 it stopped. With a checkpoint file it saves everything after each epoch and a rerun continues where it stopped, with
-the same draws: an interrupted run and an uninterrupted one end with the same weights."""
+the same draws: an interrupted run and an uninterrupted one end with the same weights. Only the epoch limit may change
+between the two (it decides nothing before it is reached), so a run that the limit ended can be extended."""
 
 from __future__ import annotations
 
@@ -81,11 +82,13 @@ def run_epochs(
     log: Callable[[str], None] | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     checkpoint: Path | None = None,
+    keep_capped: bool = False,
 ) -> LoopResult:
     """Train epochs until the epoch limit, early stopping (validated runs) or the time budget; the best epoch's
     weights are restored (`keep_best`). `on_epoch` sees every finished row (e.g. a progress bar). `checkpoint`: a
     file written after every epoch (the trainer must be `Resumable`) and continued from when it exists; removed
-    once training ends."""
+    once training ends, unless `keep_capped` and the epoch limit ended it: then it holds the last epoch's state, and a
+    rerun with a higher limit continues the run as if that limit had been set from the start."""
     result = LoopResult()
     stopper = EarlyStopping(settings.patience, validated=settings.validated, keep_best=settings.keep_best)
     spent, start = 0.0, 0
@@ -110,14 +113,14 @@ def run_epochs(
             result.stopped = "early stopping"
         elif settings.time_budget is not None and spent >= settings.time_budget:
             result.stopped = "time budget"
-        elif checkpoint is not None and epoch + 1 < settings.epochs:
+        elif checkpoint is not None and (epoch + 1 < settings.epochs or keep_capped):
             _save(Path(checkpoint), trainer, settings, result, stopper, epoch + 1, spent)
         result.best_metric, result.best_epoch = stopper.best_value, stopper.best_epoch
         if on_epoch is not None:
             on_epoch(row)
         if result.stopped != "epochs":
             break
-    if checkpoint is not None:
+    if checkpoint is not None and not (keep_capped and result.stopped == "epochs"):
         Path(checkpoint).unlink(missing_ok=True)
     stopper.restore(trainer.model)
     if not settings.keep_best:
@@ -157,8 +160,10 @@ def _resume(
 ) -> tuple[int, float]:
     """Load a checkpoint into the trainer, the early stopping and the history; (epochs done, seconds spent)."""
     state = torch.load(path, weights_only=False)
-    if state["settings"] != vars(settings):
+    if {**state["settings"], "epochs": settings.epochs} != vars(settings):
         raise ValueError(f"checkpoint {path} was written with other loop settings ({state['settings']}); remove it to start over")
+    if state["done"] > settings.epochs:
+        raise ValueError(f"checkpoint {path} holds {state['done']} epochs, more than the limit of {settings.epochs}")
     trainer.load_state(state["trainer"])
     vars(stopper).update(state["stopper"])
     result.history = state["history"]
