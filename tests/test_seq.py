@@ -172,6 +172,30 @@ def test_blockwise_losses_equal_their_references():
         assert torch.allclose(x, y, atol=1e-12)
 
 
+def test_grouped_softmax_over_ids_equals_it_over_gathered_rows():
+    """The table form (candidate ids, each group's rows gathered when it is scored, gradients added into the table)
+    gives the loss and gradients of the gathered form — ids repeated within and across groups, masks and logQ shifts,
+    a group without rows — and bad arguments are refused by name."""
+    g = torch.Generator().manual_seed(2)
+    h = torch.randn(90, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    table = torch.randn(7, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    ids = torch.randint(0, 7, (3, 9), generator=g)
+    ok = torch.rand(3, 9, generator=g) > 0.3
+    target, offsets = torch.randint(0, 7, (90,), generator=g), [0, 50, 50, 90]
+    shifts = {"pos_shift": torch.randn(90, generator=g, dtype=torch.float64), "cand_shift": torch.randn(3, 9, generator=g)}
+    a = grouped_softmax_loss(h, table[target], ids, ok, offsets, temperature=0.8, table=table, **shifts)
+    b = grouped_softmax_loss(h, table[target], table[ids], ok, offsets, temperature=0.8, **shifts)
+    assert a.item() == pytest.approx(b.item(), rel=1e-12)
+    for x, y in zip(torch.autograd.grad(a, (h, table)), torch.autograd.grad(b, (h, table))):
+        assert torch.allclose(x, y, atol=1e-12)
+    with pytest.raises(ValueError, match=r"cand: \(G, K\) ids into table"):
+        grouped_softmax_loss(h, table[target], ids[:2], ok, offsets, table=table)
+    with pytest.raises(ValueError, match="cand: item ids"):
+        grouped_softmax_loss(h, table[target], ids.double(), ok, offsets, table=table)
+    with pytest.raises(ValueError, match="offsets: non-decreasing from 0 to the 90 rows"):
+        grouped_softmax_loss(h, table[target], ids, ok, [0, 50, 40, 90], table=table)
+
+
 @pytest.mark.parametrize(
     "loss, spec, share, message",
     [

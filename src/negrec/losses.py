@@ -89,40 +89,58 @@ class _GroupedSoftmax(torch.autograd.Function):
     """Mean sampled softmax of positions grouped by the candidate set they share (a sequence's, or the batch's):
     row n of group g scores its positive against g's K candidates. Row blocks of one group are scored, reduced to a
     log-sum-exp, and recomputed in the backward (softmax − one-hot in place), so no (rows × K) matrix of the whole
-    batch is ever stored."""
+    batch is ever stored. A group's unusable candidates and logQ shifts are one additive row (−inf, −shift) that the
+    product starts from, so no mask pass runs over the logits (CPU `masked_fill_` took a fifth of an epoch). Given as
+    ids into a table, a group's candidate rows are gathered when it is scored and their gradient added into the
+    table's: no (G × K × d) copy of them, nor of their gradient, is made."""
 
     @staticmethod
-    def forward(ctx, h, pos_emb, cand, ok, offsets, pos_shift, cand_shift):
+    def forward(ctx, h, pos_emb, cand, ok, offsets, pos_shift, cand_shift, table):
         pos = (h * pos_emb).sum(-1)
         if pos_shift is not None:
             pos = pos - pos_shift
+        bias = _candidate_bias(ok, cand_shift, h.dtype)
         lse = torch.empty_like(pos)
         for g, a, b in _blocks(offsets):
-            s = h[a:b] @ cand[g].T
-            if cand_shift is not None:
-                s -= cand_shift[g]
-            s.masked_fill_(~ok[g], float("-inf"))
+            rows = cand[g] if table is None else table[cand[g]]
+            s = _group_logits(h[a:b], rows, None if bias is None else bias[g])
             lse[a:b] = torch.logaddexp(pos[a:b], torch.logsumexp(s, dim=1))
         ctx.offsets = offsets
-        ctx.save_for_backward(h, pos_emb, cand, ok, pos, lse, cand_shift)
+        ctx.save_for_backward(h, pos_emb, cand, bias, pos, lse, table)
         return (lse - pos).mean()
 
     @staticmethod
     def backward(ctx, grad):
-        h, pos_emb, cand, ok, pos, lse, cand_shift = ctx.saved_tensors
+        h, pos_emb, cand, bias, pos, lse, table = ctx.saved_tensors
         scale = grad / len(h)
         p_pos = (pos - lse).exp_().sub_(1.0).mul_(scale)  # d loss / d positive logit
         grad_h = p_pos[:, None] * pos_emb
         grad_pos = p_pos[:, None] * h
-        grad_cand = torch.zeros_like(cand)
+        grad_cand = torch.zeros_like(cand) if table is None else None
+        grad_table = None if table is None else torch.zeros_like(table)
         for g, a, b in _blocks(ctx.offsets):
-            s = h[a:b] @ cand[g].T
-            if cand_shift is not None:
-                s -= cand_shift[g]
-            p = s.sub_(lse[a:b, None]).exp_().masked_fill_(~ok[g], 0.0).mul_(scale)
-            grad_h[a:b].addmm_(p, cand[g])
-            grad_cand[g].addmm_(p.T, h[a:b])
-        return grad_h, grad_pos, grad_cand, None, None, None, None
+            rows = cand[g] if table is None else table[cand[g]]
+            # exp(−inf) = 0: the unusable candidates get no gradient without a mask pass
+            p = _group_logits(h[a:b], rows, None if bias is None else bias[g]).sub_(lse[a:b, None]).exp_().mul_(scale)
+            grad_h[a:b].addmm_(p, rows)
+            if table is None:
+                grad_cand[g].addmm_(p.T, h[a:b])
+            else:
+                grad_table.index_add_(0, cand[g], p.T @ h[a:b])
+        return grad_h, grad_pos, grad_cand, None, None, None, None, grad_table
+
+
+def _candidate_bias(ok: torch.Tensor, shift: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """(G, K) what each group's logits start from: −inf at unusable candidates, −shift (logQ); None when neither."""
+    if shift is None and bool(ok.all()):
+        return None
+    bias = additive_mask(~ok, dtype)
+    return bias if shift is None else bias.sub_(shift)
+
+
+def _group_logits(h: torch.Tensor, cand: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """h · candᵀ, started from the group's additive row where it has one (added in the product's own pass)."""
+    return h @ cand.T if bias is None else torch.addmm(bias, h, cand.T)
 
 
 def _blocks(offsets: list[int], rows: int = 512):
@@ -142,14 +160,25 @@ def grouped_softmax_loss(
     temperature: float = 1.0,
     pos_shift: torch.Tensor | None = None,
     cand_shift: torch.Tensor | None = None,
+    table: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Sampled softmax where consecutive rows share a candidate set: rows offsets[g]:offsets[g+1] of `h` (N, d) score
     their positive (`pos_emb`, N × d) against group g's candidates `cand[g]` (G × K × d) where `ok[g]` (G × K); logits
     h·e/τ − shift (logQ: `pos_shift` (N,), `cand_shift` (G, K)); mean over rows. Equal to `softmax_loss` on the
-    expanded (N, K) scores (tested), at the memory of one row block."""
+    expanded (N, K) scores (tested), at the memory of one row block. With `table` (n_items × d), `cand` holds ids
+    (G × K) into it instead: the same loss, cheaper where the groups' candidates differ (no gathered copy)."""
+    groups = len(offsets) - 1
+    if groups < 0 or offsets[0] != 0 or offsets[-1] != len(h) or any(a > b for a, b in zip(offsets, offsets[1:])):
+        raise ValueError(f"offsets: non-decreasing from 0 to the {len(h)} rows of h, got {list(offsets)[:5]}…")
+    shape = tuple(cand.shape[:2]) if table is None else tuple(cand.shape)
+    if len(shape) != 2 or shape[0] != groups or tuple(ok.shape) != shape:
+        what = "(G, K, d) embeddings" if table is None else "(G, K) ids into table"
+        raise ValueError(f"cand: {what} with ok (G, K), G = {groups} groups; got {tuple(cand.shape)} and {tuple(ok.shape)}")
+    if table is not None and cand.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"cand: item ids (an integer tensor) when table is given, got {cand.dtype}")
     if temperature != 1.0:
         h = h / temperature
-    return _GroupedSoftmax.apply(h, pos_emb, cand, ok, list(offsets), pos_shift, cand_shift)
+    return _GroupedSoftmax.apply(h, pos_emb, cand, ok, list(offsets), pos_shift, cand_shift, table)
 
 
 def softmax_loss(

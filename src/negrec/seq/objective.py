@@ -118,12 +118,13 @@ class SeqObjective:
             return grouped_softmax_loss(
                 h,
                 items[target],
-                items[neg],
+                neg,
                 ok,
                 offsets,
                 temperature=self.temperature,
                 pos_shift=None if self.logq is None else self.logq(target, n),
                 cand_shift=None if self.logq is None else self.logq(neg, n),
+                table=items,
             )
         scores = torch.bmm(hidden, items[neg].transpose(1, 2))[valid]
         return self._loss((h * items[target]).sum(-1), scores, ok[rows], target, neg[rows])
