@@ -221,18 +221,31 @@ def summarise(rows: list[Row], records: dict[str, list[dict]], dataset: str) -> 
 
 def paired_against(records: dict[str, list[dict]], base: str) -> list[dict]:
     """Each row against `base` on seed 0, paired over users (NDCG@10)."""
-    ref = {r["seed"]: r for r in records.get(base, [])}
+    tests = [_paired(records, name, base, 0) for name in records if name != base]
+    return [t for t in tests if t is not None]
+
+
+def paired_extensions(rows: list[Row], records: dict[str, list[dict]]) -> list[dict]:
+    """Each extending row against the row it extends on every seed both have: what the longer training added."""
     out = []
-    for name, got in records.items():
-        mine = {r["seed"]: r for r in got}
-        if name == base or 0 not in mine or 0 not in ref:
-            continue
-        test = paired_test(np.array(mine[0]["ndcg@10_per_user"]), np.array(ref[0]["ndcg@10_per_user"]), metric="NDCG@10", seed=0)
-        out.append({"a": name, "b": base, **test.as_dict()})
+    for row in rows:
+        for seed in sorted({r["seed"] for r in records.get(row.name, [])}) if row.extends else []:
+            if (test := _paired(records, row.name, row.extends, seed)) is not None:
+                out.append(test)
     return out
 
 
-def to_markdown(dataset: str, table: list[dict], paired: list[dict]) -> str:
+def _paired(records: dict[str, list[dict]], a: str, b: str, seed: int) -> dict | None:
+    """Row `a` against row `b` on `seed`, paired over users (NDCG@10); None unless both ran that seed."""
+    mine = {r["seed"]: r for r in records.get(a, [])}
+    ref = {r["seed"]: r for r in records.get(b, [])}
+    if seed not in mine or seed not in ref:
+        return None
+    x, y = (np.array(r[seed]["ndcg@10_per_user"]) for r in (mine, ref))
+    return {"a": a, "b": b, "seed": seed, **paired_test(x, y, metric="NDCG@10", seed=0).as_dict()}
+
+
+def to_markdown(dataset: str, table: list[dict], paired: list[dict], extended: list[dict]) -> str:
     """The leaderboard of one dataset."""
     lines = [
         f"## {dataset}",
@@ -249,13 +262,15 @@ def to_markdown(dataset: str, table: list[dict], paired: list[dict]) -> str:
             f"| {e['row']} | {len(e['seeds'])} | {h['mean']:.4f} | {n['mean']:.4f} {ci} | {pub} | {gap} | "
             f"{', '.join(map(str, e['best_epochs']))} | {e['train_minutes']:.1f} |"
         )
-    if paired:
-        lines += ["", "Paired over users (seed 0, NDCG@10):", "", "| a | b | diff [95% CI] | p | MDE |", "|---|---|---|---|---|"]
-        for p in paired:
-            lines.append(
-                f"| {p['a']} | {p['b']} | {p['diff']:+.4f} [{p['ci_low']:+.4f}, {p['ci_high']:+.4f}] | {p['p_value']:.3g} | "
-                f"{p.get('mde', float('nan')):.4f} |"
-            )
+    captions = ("Paired over users (seed 0, NDCG@10):", "Extended runs against their base runs (NDCG@10):")
+    for caption, tests in zip(captions, (paired, extended)):
+        if tests:
+            lines += ["", caption, "", "| a | b | seed | diff [95% CI] | p | MDE |", "|---|---|---|---|---|---|"]
+            for p in tests:
+                lines.append(
+                    f"| {p['a']} | {p['b']} | {p['seed']} | {p['diff']:+.4f} [{p['ci_low']:+.4f}, {p['ci_high']:+.4f}] | "
+                    f"{p['p_value']:.3g} | {p.get('mde', float('nan')):.4f} |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -336,9 +351,9 @@ def main() -> None:
                 if path == part_path(parts, dataset, row, record["seed"]):
                     records.setdefault(row.name, []).append(record)
         table = summarise(rows, records, dataset)
-        paired = paired_against(records, "SASRec+ (full CE)")
-        document["datasets"][dataset] = {"rows": table, "paired_vs_sasrec_plus": paired}
-        write_text(out.with_name(f"{out.stem}_{dataset}.md"), to_markdown(dataset, table, paired))
+        paired, extended = paired_against(records, "SASRec+ (full CE)"), paired_extensions(rows, records)
+        document["datasets"][dataset] = {"rows": table, "paired_vs_sasrec_plus": paired, "extended_vs_base": extended}
+        write_text(out.with_name(f"{out.stem}_{dataset}.md"), to_markdown(dataset, table, paired, extended))
         if table:
             plot(table, out.with_name(f"{out.stem}_{dataset}.png"), f"{dataset}: sequential recommenders, test NDCG@10")
     write_json(out, document)
