@@ -132,7 +132,7 @@ RecordsOpt = Annotated[Path, typer.Option(help="Records {instruction, input, out
 WorkOpt = Annotated[Optional[Path], typer.Option(help="Chunk folder (default: <out>.chunks); reruns resume from it.")]
 ShardOpt = Annotated[str, typer.Option(help="i/n: this worker's share of the chunks.")]
 ChunkOpt = Annotated[int, typer.Option(min=1, help="Records per chunk file.")]
-LimitOpt = Annotated[Optional[int], typer.Option(min=1, help="Only the first N records (a quick look before the whole file).")]
+LookOpt = Annotated[Optional[int], typer.Option(min=1, help="Only the first N records (a quick look before the whole file).")]
 ChunksOverwriteOpt = Annotated[
     bool,
     typer.Option(
@@ -249,7 +249,7 @@ def candidates_command(
     overwrite: ChunksOverwriteOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of the sampling method.")] = 0,
     template: ModelTemplateOpt = None,
-    limit: LimitOpt = None,
+    limit: LookOpt = None,
 ) -> None:
     """Generate negative candidates for every record (chunked, resumable, shardable)."""
     from dataclasses import asdict
@@ -295,7 +295,7 @@ def predict_command(
     overwrite: ChunksOverwriteOpt = False,
     template: ModelTemplateOpt = None,
     exclude_history: Annotated[bool, typer.Option(help="beams: leave out titles the user already has.")] = False,
-    limit: LimitOpt = None,
+    limit: LookOpt = None,
 ) -> None:
     """Predict the next item for every record (chunked, resumable, shardable)."""
     from negrec.llm.pipeline import build_trie, predict_fn
