@@ -48,32 +48,37 @@ CE_CHUNK = 512  # rows per block of the full cross-entropy: a block's logits (ro
 
 
 class _FullSoftmax(torch.autograd.Function):
-    """Mean cross-entropy of `h @ items.T` against `targets`, computed in row blocks: the forward keeps only each
-    row's log-sum-exp, the backward recomputes a block's logits and turns them in place into softmax − one-hot.
-    No (rows × items) matrix is ever stored whole, so the passes over it stay in cache."""
+    """Mean cross-entropy of `h @ items.T` against `targets`, computed in row blocks. When a gradient will be asked
+    for, each block's logits are turned in place into softmax − one-hot right after their log-sum-exp and both
+    gradients are taken there — the backward only scales them — so the logits are computed once, not again in the
+    backward (a quarter of the loss's products). No (rows × items) matrix is ever stored whole, so the passes over a
+    block stay in cache."""
 
     @staticmethod
     def forward(ctx, h: torch.Tensor, items: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         lse = torch.empty(len(h), dtype=h.dtype, device=h.device)
+        grads = h.requires_grad or items.requires_grad
+        grad_h = torch.empty_like(h) if grads else None
+        grad_items = torch.zeros_like(items) if grads else None
         for start in range(0, len(h), CE_CHUNK):
-            lse[start : start + CE_CHUNK] = torch.logsumexp(h[start : start + CE_CHUNK] @ items.T, dim=1)
+            block = slice(start, start + CE_CHUNK)
+            logits = h[block] @ items.T
+            lse[block] = torch.logsumexp(logits, dim=1)
+            if grads:
+                p = logits.sub_(lse[block, None]).exp_()
+                p[torch.arange(p.shape[0], device=p.device), targets[block]] -= 1.0
+                p.mul_(1.0 / len(h))
+                torch.mm(p, items, out=grad_h[block])
+                grad_items.addmm_(p.T, h[block])
         picked = (h * items[targets]).sum(-1)
-        ctx.save_for_backward(h, items, targets, lse)
+        ctx.save_for_backward(grad_h, grad_items)
         return (lse - picked).mean()
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor):
-        h, items, targets, lse = ctx.saved_tensors
-        scale = grad / len(h)
-        grad_h, grad_items = torch.empty_like(h), torch.zeros_like(items)
-        for start in range(0, len(h), CE_CHUNK):
-            block = slice(start, start + CE_CHUNK)
-            p = (h[block] @ items.T).sub_(lse[block, None]).exp_()
-            p[torch.arange(p.shape[0], device=p.device), targets[block]] -= 1.0
-            p.mul_(scale)
-            torch.mm(p, items, out=grad_h[block])
-            grad_items.addmm_(p.T, h[block])
-        return grad_h, grad_items, None
+        grad_h, grad_items = ctx.saved_tensors
+        return grad_h * grad, grad_items * grad, None
 
 
 def full_softmax_loss(h: torch.Tensor, items: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
