@@ -188,6 +188,12 @@ def test_grouped_softmax_over_ids_equals_it_over_gathered_rows():
     assert a.item() == pytest.approx(b.item(), rel=1e-12)
     for x, y in zip(torch.autograd.grad(a, (h, table)), torch.autograd.grad(b, (h, table))):
         assert torch.allclose(x, y, atol=1e-12)
+    # one set shared by every group (each with its own usable entries): as if every group had a copy of it
+    c = grouped_softmax_loss(h, table[target], table[ids[0]], ok, offsets, temperature=0.8, **shifts)
+    d = grouped_softmax_loss(h, table[target], table[ids[0]].expand(3, -1, -1), ok, offsets, temperature=0.8, **shifts)
+    assert c.item() == pytest.approx(d.item(), rel=1e-12)
+    for x, y in zip(torch.autograd.grad(c, (h, table)), torch.autograd.grad(d, (h, table))):
+        assert torch.allclose(x, y, atol=1e-12)
     with pytest.raises(ValueError, match=r"cand: \(G, K\) ids into table"):
         grouped_softmax_loss(h, table[target], ids[:2], ok, offsets, table=table)
     with pytest.raises(ValueError, match="cand: item ids"):

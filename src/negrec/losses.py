@@ -92,12 +92,13 @@ def full_softmax_loss(h: torch.Tensor, items: torch.Tensor, targets: torch.Tenso
 
 class _GroupedSoftmax(torch.autograd.Function):
     """Mean sampled softmax of positions grouped by the candidate set they share (a sequence's, or the batch's):
-    row n of group g scores its positive against g's K candidates. Row blocks of one group are scored, reduced to a
-    log-sum-exp, and recomputed in the backward (softmax − one-hot in place), so no (rows × K) matrix of the whole
-    batch is ever stored. A group's unusable candidates and logQ shifts are one additive row (−inf, −shift) that the
-    product starts from, so no mask pass runs over the logits (CPU `masked_fill_` took a fifth of an epoch). Given as
-    ids into a table, a group's candidate rows are gathered when it is scored and their gradient added into the
-    table's: no (G × K × d) copy of them, nor of their gradient, is made."""
+    row n of group g scores its positive against g's K candidates. Row blocks of one group are scored once: each
+    block's log-sum-exp, then — when a gradient will be asked for — its softmax − one-hot in place and both gradients
+    right there (the backward only scales them), so no (rows × K) matrix of the whole batch is ever stored nor a
+    block's logits computed twice. A group's unusable candidates and logQ shifts are one additive row (−inf, −shift)
+    that the product starts from, so no mask pass runs over the logits (CPU `masked_fill_` took a fifth of an epoch).
+    Candidates come as per-group embeddings (G × K × d), as one set every group shares (K × d: one K × d gradient), or
+    as ids into a table (gathered group by group, their gradient added into the table's: no G × K × d copy)."""
 
     @staticmethod
     def forward(ctx, h, pos_emb, cand, ok, offsets, pos_shift, cand_shift, table):
@@ -105,34 +106,37 @@ class _GroupedSoftmax(torch.autograd.Function):
         if pos_shift is not None:
             pos = pos - pos_shift
         bias = _candidate_bias(ok, cand_shift, h.dtype)
+        source = cand if table is None else table
+        grads = h.requires_grad or pos_emb.requires_grad or source.requires_grad
+        grad_h = torch.zeros_like(h) if grads else None
+        grad_source = torch.zeros_like(source) if grads else None
         lse = torch.empty_like(pos)
         for g, a, b in _blocks(offsets):
-            rows = cand[g] if table is None else table[cand[g]]
+            rows = cand if cand.dim() == 2 and table is None else cand[g] if table is None else table[cand[g]]
             s = _group_logits(h[a:b], rows, None if bias is None else bias[g])
             lse[a:b] = torch.logaddexp(pos[a:b], torch.logsumexp(s, dim=1))
-        ctx.offsets = offsets
-        ctx.save_for_backward(h, pos_emb, cand, bias, pos, lse, table)
+            if not grads:
+                continue
+            # exp(−inf) = 0: the unusable candidates get no gradient without a mask pass
+            p = s.sub_(lse[a:b, None]).exp_().mul_(1.0 / len(h))
+            grad_h[a:b].addmm_(p, rows)
+            if table is not None:
+                grad_source.index_add_(0, cand[g], p.T @ h[a:b])
+            else:
+                (grad_source if cand.dim() == 2 else grad_source[g]).addmm_(p.T, h[a:b])
+        if grads:
+            p_pos = (pos - lse).exp_().sub_(1.0).mul_(1.0 / len(h))  # d loss / d positive logit
+            grad_h.addcmul_(p_pos[:, None], pos_emb)
+            ctx.save_for_backward(grad_h, p_pos[:, None] * h, grad_source)
+        ctx.table = table is not None
         return (lse - pos).mean()
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        h, pos_emb, cand, bias, pos, lse, table = ctx.saved_tensors
-        scale = grad / len(h)
-        p_pos = (pos - lse).exp_().sub_(1.0).mul_(scale)  # d loss / d positive logit
-        grad_h = p_pos[:, None] * pos_emb
-        grad_pos = p_pos[:, None] * h
-        grad_cand = torch.zeros_like(cand) if table is None else None
-        grad_table = None if table is None else torch.zeros_like(table)
-        for g, a, b in _blocks(ctx.offsets):
-            rows = cand[g] if table is None else table[cand[g]]
-            # exp(−inf) = 0: the unusable candidates get no gradient without a mask pass
-            p = _group_logits(h[a:b], rows, None if bias is None else bias[g]).sub_(lse[a:b, None]).exp_().mul_(scale)
-            grad_h[a:b].addmm_(p, rows)
-            if table is None:
-                grad_cand[g].addmm_(p.T, h[a:b])
-            else:
-                grad_table.index_add_(0, cand[g], p.T @ h[a:b])
-        return grad_h, grad_pos, grad_cand, None, None, None, None, grad_table
+        grad_h, grad_pos, grad_source = ctx.saved_tensors
+        grad_cand, grad_table = (None, grad_source * grad) if ctx.table else (grad_source * grad, None)
+        return grad_h * grad, grad_pos * grad, grad_cand, None, None, None, None, grad_table
 
 
 def _candidate_bias(ok: torch.Tensor, shift: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
@@ -170,14 +174,16 @@ def grouped_softmax_loss(
     """Sampled softmax where consecutive rows share a candidate set: rows offsets[g]:offsets[g+1] of `h` (N, d) score
     their positive (`pos_emb`, N × d) against group g's candidates `cand[g]` (G × K × d) where `ok[g]` (G × K); logits
     h·e/τ − shift (logQ: `pos_shift` (N,), `cand_shift` (G, K)); mean over rows. Equal to `softmax_loss` on the
-    expanded (N, K) scores (tested), at the memory of one row block. With `table` (n_items × d), `cand` holds ids
-    (G × K) into it instead: the same loss, cheaper where the groups' candidates differ (no gathered copy)."""
+    expanded (N, K) scores (tested), at the memory of one row block. `cand` may also be one (K × d) set every group
+    shares (each still with its own `ok` row), or — with `table` (n_items × d) — (G × K) ids into it: the same loss,
+    cheaper where the groups' candidates differ (no gathered copy)."""
     groups = len(offsets) - 1
     if groups < 0 or offsets[0] != 0 or offsets[-1] != len(h) or any(a > b for a, b in zip(offsets, offsets[1:])):
         raise ValueError(f"offsets: non-decreasing from 0 to the {len(h)} rows of h, got {list(offsets)[:5]}…")
-    shape = tuple(cand.shape[:2]) if table is None else tuple(cand.shape)
+    shared = table is None and cand.dim() == 2
+    shape = (groups, len(cand)) if shared else tuple(cand.shape[:2]) if table is None else tuple(cand.shape)
     if len(shape) != 2 or shape[0] != groups or tuple(ok.shape) != shape:
-        what = "(G, K, d) embeddings" if table is None else "(G, K) ids into table"
+        what = "(G, K, d) or (K, d) embeddings" if table is None else "(G, K) ids into table"
         raise ValueError(f"cand: {what} with ok (G, K), G = {groups} groups; got {tuple(cand.shape)} and {tuple(ok.shape)}")
     if table is not None and cand.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"cand: item ids (an integer tensor) when table is given, got {cand.dtype}")

@@ -193,7 +193,7 @@ class SeqObjective:
         return grouped_softmax_loss(
             h,
             items[target],
-            items[cand].expand(groups, -1, -1),
+            items[cand],
             ok,
             offsets,
             temperature=self.temperature,
