@@ -31,6 +31,17 @@ def _stop_after(epochs: int):
     return on_epoch
 
 
+def _assert_same_run(got, want) -> None:
+    """The same weights bitwise, the same history (but the seconds) and the same chosen epoch."""
+    for a, b in zip(want.model.state_dict().values(), got.model.state_dict().values()):
+        assert torch.equal(a, b)
+    drop = ("seconds",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in got.history] == [
+        {k: v for k, v in r.items() if k not in drop} for r in want.history
+    ]
+    assert (got.best_epoch, got.best_metric) == (want.best_epoch, want.best_metric)
+
+
 @pytest.mark.parametrize(
     "loss, share, spec",
     [("softmax", "sequence", "uniform:5"), ("bce", "position", "mixed:6:1:2"), ("ce", "position", None)],
@@ -45,13 +56,7 @@ def test_an_interrupted_run_continues_to_the_same_weights(tmp_path, loss, share,
     assert checkpoint.is_file()
     resumed = train_seq(small_split(), sampler, config, checkpoint=checkpoint)
     assert not checkpoint.exists()  # removed once training ended
-    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()):
-        assert torch.equal(a, b)
-    drop = ("seconds",)
-    assert [{k: v for k, v in r.items() if k not in drop} for r in resumed.history] == [
-        {k: v for k, v in r.items() if k not in drop} for r in whole.history
-    ]
-    assert (resumed.best_epoch, resumed.best_metric) == (whole.best_epoch, whole.best_metric)
+    _assert_same_run(resumed, whole)
     assert resumed.sampling == whole.sampling
 
 
@@ -80,13 +85,7 @@ def test_a_run_the_epoch_limit_ended_extends_to_the_longer_run(tmp_path):
         train_seq(small_split(), sampler, replace(config, epochs=2), checkpoint=checkpoint, keep_capped=True)
     extended = train_seq(small_split(), sampler, config, checkpoint=checkpoint)
     assert not checkpoint.exists()  # without keep_capped: removed once training ended
-    for a, b in zip(longer.model.state_dict().values(), extended.model.state_dict().values()):
-        assert torch.equal(a, b)
-    drop = ("seconds",)
-    assert [{k: v for k, v in r.items() if k not in drop} for r in extended.history] == [
-        {k: v for k, v in r.items() if k not in drop} for r in longer.history
-    ]
-    assert (extended.best_epoch, extended.best_metric) == (longer.best_epoch, longer.best_metric)
+    _assert_same_run(extended, longer)
 
 
 def test_a_sampler_state_round_trips_with_srns_memory():
