@@ -198,6 +198,10 @@ def test_grouped_softmax_over_ids_equals_it_over_gathered_rows():
         grouped_softmax_loss(h, table[target], ids[:2], ok, offsets, table=table)
     with pytest.raises(ValueError, match="cand: item ids"):
         grouped_softmax_loss(h, table[target], ids.double(), ok, offsets, table=table)
+    with pytest.raises(ValueError, match=r"cand: item ids in \[0, 7\)"):
+        grouped_softmax_loss(h, table[target], ids + 7, ok, offsets, table=table)
+    with pytest.raises(TypeError, match="torch tensors"):
+        grouped_softmax_loss(h, table[target], ids.tolist(), ok, offsets, table=table)
     with pytest.raises(ValueError, match="offsets: non-decreasing from 0 to the 90 rows"):
         grouped_softmax_loss(h, table[target], ids, ok, [0, 50, 40, 90], table=table)
 

@@ -177,6 +177,8 @@ def grouped_softmax_loss(
     expanded (N, K) scores (tested), at the memory of one row block. `cand` may also be one (K × d) set every group
     shares (each still with its own `ok` row), or — with `table` (n_items × d) — (G × K) ids into it: the same loss,
     cheaper where the groups' candidates differ (no gathered copy)."""
+    if not all(isinstance(t, torch.Tensor) for t in (h, pos_emb, cand, ok)):
+        raise TypeError("h, pos_emb, cand and ok: torch tensors")
     groups = len(offsets) - 1
     if groups < 0 or offsets[0] != 0 or offsets[-1] != len(h) or any(a > b for a, b in zip(offsets, offsets[1:])):
         raise ValueError(f"offsets: non-decreasing from 0 to the {len(h)} rows of h, got {list(offsets)[:5]}…")
@@ -187,6 +189,8 @@ def grouped_softmax_loss(
         raise ValueError(f"cand: {what} with ok (G, K), G = {groups} groups; got {tuple(cand.shape)} and {tuple(ok.shape)}")
     if table is not None and cand.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"cand: item ids (an integer tensor) when table is given, got {cand.dtype}")
+    if table is not None and cand.numel() and not (0 <= int(cand.min()) and int(cand.max()) < len(table)):
+        raise ValueError(f"cand: item ids in [0, {len(table)}) of the table, got {int(cand.min())}…{int(cand.max())}")
     if temperature != 1.0:
         h = h / temperature
     return _GroupedSoftmax.apply(h, pos_emb, cand, ok, list(offsets), pos_shift, cand_shift, table)
