@@ -77,17 +77,31 @@ def epoch_chunks(
     batch: int,
     processes: Processes | None = None,
     seed: int = 0,
+    own_rows: bool = False,
 ) -> Iterator[Chunk]:
     """Every epoch's chunks in training order, with the host sampler's draws that do not depend on the model
     (negatives, a scored selection's candidate pool, or each batch's shared candidates and their accidental-hit
     masks), in the order the rng serves them. Under data parallelism (`processes`) `batch` is this process's share of
     the global batch: every process shuffles the same order (from `seed`), takes its share of each global batch, and
-    the sampler's rng restarts each epoch on this process's stream (a function of `seed`, the rank and the epoch)."""
-    shuffle = rng if processes is None else np.random.default_rng(seed)
+    the sampler's rng restarts each epoch on this process's stream (a function of `seed`, the rank and the epoch).
+    With `own_rows` (processes that do not meet within an epoch) each process shuffles its own fixed part of the rows
+    instead, on its own stream: an epoch's shuffling then costs the launch what it costs one process."""
+    mine = None
+    if processes is None:
+        shuffle = rng
+    elif own_rows:
+        mine = processes.own_rows(len(users), seed)
+        shuffle = np.random.default_rng(processes.seed(seed, 0, 1))  # stream 0: static negatives; (0, 1): the shuffle
+    else:
+        shuffle = np.random.default_rng(seed)
     for epoch in range(epochs):
-        order = shuffle.permutation(len(users))
+        if mine is not None:
+            order = mine[shuffle.permutation(len(mine))]
+        else:
+            order = shuffle.permutation(len(users))
+            if processes is not None:
+                order = processes.share(order, batch * processes.world)
         if processes is not None:
-            order = processes.share(order, batch * processes.world)
             processes.reseed(rng, seed, epoch + 1)  # stream 0: static negatives
         for c0 in range(0, len(order), chunk):
             rows = order[c0 : c0 + chunk]

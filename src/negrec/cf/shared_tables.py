@@ -1,9 +1,10 @@
 """One machine's processes training one MF model together through shared memory (`--tables shared`): rank 0 puts
-every parameter in a file of the machine's shared memory (/dev/shm), every process maps it, and each trains its
-share of every global batch with the compiled loop, updating the one copy of the tables in place without locks
-(Hogwild, Recht et al. 2011). No collective per step: the processes meet once an epoch (the epoch's sums, the
-validation), which is what makes a second process pay where gathering every batch's rows did not. A sparse model's
-rows rarely collide; the order of the updates is the operating system's, so a run is not bit-reproducible.
+every parameter in a file of the machine's shared memory (/dev/shm), every process maps it, and each trains its own
+fixed part of the rows (shuffling only that part every epoch) with the compiled loop, updating the one copy of the
+tables in place without locks (Hogwild, Recht et al. 2011). No collective per step: the processes meet once an epoch
+(the epoch's sums, the validation), which is what makes a second process pay where gathering every batch's rows did
+not. A sparse model's rows rarely collide; the order of the updates is the operating system's, so a run is not
+bit-reproducible.
 """
 
 from __future__ import annotations

@@ -221,7 +221,9 @@ class CFEpochs:
         # batches in one vectorised call; chunks of ~2^18 rows bound the memory of a pool on large data
         # (shared candidates: 16 batches, since each holds a B × C accidental-hit mask)
         chunk = local.batch_size * (16 if sampler.shared else max(1, 2**18 // local.batch_size))
-        rows = len(users_all) if processes is None else processes.rows(len(users_all), config.batch_size)
+        # Hogwild processes on shared tables meet only between epochs: each trains (and shuffles) its own rows
+        own_rows = config.tables == "shared"
+        rows = len(users_all) if processes is None else processes.rows(len(users_all), config.batch_size, own_rows)
         self.n_chunks = -(-rows // chunk)
         draws = epoch_chunks(
             rng,
@@ -235,6 +237,7 @@ class CFEpochs:
             batch=local.batch_size,
             processes=processes,
             seed=config.seed,
+            own_rows=own_rows,
         )
         # when the fused loop trains on draws made ahead, nothing else uses the rng while it runs: the next chunk's
         # draws are made beside it on another thread (same order of draws, so the same numbers); numpy's draws and

@@ -64,8 +64,16 @@ class Processes:
             return head
         return np.concatenate([head, np.array_split(tail, self.world)[self.rank]])
 
-    def rows(self, n: int, batch: int) -> int:
-        """How many of an epoch's `n` rows `share` gives this process."""
+    def own_rows(self, n: int, seed: int) -> np.ndarray:
+        """This process's fixed part of `n` rows, for processes that never meet within an epoch (Hogwild on shared
+        tables, where no global batch needs agreeing on): one split of a permutation from `seed`, the same on every
+        process, so each can shuffle only its own part every epoch instead of every process shuffling all `n`."""
+        return np.array_split(np.random.default_rng(seed).permutation(n), self.world)[self.rank]
+
+    def rows(self, n: int, batch: int, own: bool = False) -> int:
+        """How many of an epoch's `n` rows `share` gives this process (`own`: how many `own_rows` does)."""
+        if own:  # np.array_split's part sizes
+            return n // self.world + (self.rank < n % self.world)
         tail = n % batch
         last = 0 if tail < self.world else tail // self.world + (self.rank < tail % self.world)
         return n // batch * (batch // self.world) + last
