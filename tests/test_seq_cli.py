@@ -115,3 +115,58 @@ def test_an_interrupted_train_resumes_to_the_uninterrupted_result(tmp_path, monk
     assert metrics[0]["test"] == metrics[1]["test"]
     nothing = runner.invoke(app, [*args, "--out", str(tmp_path / "other"), "--resume"])
     assert nothing.exit_code == 2 and "--resume: no checkpoint" in nothing.output
+
+
+def test_a_run_its_epoch_limit_ended_extends_to_the_run_a_higher_limit_trains(tmp_path):
+    args = ["seq", "train", *FAST, "--loss", "bce", "--sampler", "uniform"]
+    whole = runner.invoke(app, [*args, "--epochs", "4", "--out", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    short = runner.invoke(app, [*args, "--out", str(tmp_path / "short")])
+    assert short.exit_code == 0 and "--extend" in short.output, short.output
+    assert (tmp_path / "short" / "last-epoch.ckpt").is_file()
+    # the run's options are the defaults: only --epochs and --out are given
+    longer = runner.invoke(
+        app, ["seq", "train", "--extend", str(tmp_path / "short"), "--epochs", "4", "--out", str(tmp_path / "long")]
+    )
+    assert longer.exit_code == 0, longer.output
+    metrics = [json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("whole", "long")]
+    assert metrics[0]["test"] == metrics[1]["test"]
+    assert [row["loss"] for row in metrics[0]["history"]] == [row["loss"] for row in metrics[1]["history"]]
+    assert (tmp_path / "short" / "last-epoch.ckpt").is_file()  # the extended run stays as it was
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--epochs", "2"], "was trained up to its limit of 2; give a higher one"),
+        (
+            ["--epochs", "3", "--lr", "0.01"],
+            "only --epochs may differ from the run's options; this command changes --lr 0.001 → 0.01",
+        ),
+        (["--epochs", "3", "--processes", "2"], "--extend: one process only"),
+    ],
+)
+def test_what_cannot_extend_a_run_is_refused_by_name(tmp_path, extra, message):
+    run = tmp_path / "run"
+    assert runner.invoke(app, ["seq", "train", *FAST, "--out", str(run)]).exit_code == 0
+    result = runner.invoke(app, ["seq", "train", "--extend", str(run), *extra, "--out", str(tmp_path / "x")], terminal_width=400)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.ckpt").exists()
+
+
+def test_a_run_early_stopping_ended_or_no_run_folder_cannot_be_extended(tmp_path):
+    run = tmp_path / "run"
+    assert runner.invoke(app, ["seq", "train", *FAST, "--time-budget", "0.001", "--out", str(run)]).exit_code == 0
+    result = runner.invoke(
+        app, ["seq", "train", "--extend", str(run), "--epochs", "5", "--out", str(tmp_path / "x")], terminal_width=400
+    )
+    assert result.exit_code == 2 and "holds no last-epoch.ckpt" in result.output, result.output
+    same = runner.invoke(
+        app, ["seq", "train", "--extend", str(run), "--epochs", "5", "--out", str(run), "--overwrite"], terminal_width=400
+    )
+    assert same.exit_code == 2 and "--out must name a new folder" in same.output, same.output
+    assert (run / "metrics.json").is_file()  # nothing replaced
+    none = runner.invoke(
+        app, ["seq", "train", "--extend", str(tmp_path), "--epochs", "5", "--out", str(tmp_path / "y")], terminal_width=400
+    )
+    assert none.exit_code == 2 and "not a `seq train` run folder" in none.output, none.output

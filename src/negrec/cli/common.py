@@ -36,26 +36,31 @@ OverwriteOpt = Annotated[
 ]
 
 
-def _options_file(ctx: typer.Context, param, value: Optional[Path]) -> Optional[Path]:
-    """--config: a YAML mapping of the command's options (names as on the command line, dashes or underscores, with
-    or without the leading --) becomes the command's defaults, so options given on the command line still win."""
-    if value is None:
-        return None
+def options_from(ctx: typer.Context, path: Path) -> dict:
+    """A YAML mapping of the command's options (names as on the command line, dashes or underscores, with or without
+    the leading --), keyed by parameter name; an unknown name is refused by name."""
     from negrec.data.io import read_yaml_mapping
     from negrec.sampling.registry import suggestion
 
     try:
-        data = read_yaml_mapping(value, "a config file (option names to values)")
+        data = read_yaml_mapping(path, "a config file (option names to values)")
     except DataError as exc:
         raise typer.BadParameter(str(exc)) from None
     names = [p.name for p in ctx.command.params if p.name not in ("config", "ctx")]
-    defaults = {}
+    options = {}
     for key, item in data.items():
         name = str(key).lstrip("-").replace("-", "_")
         if name not in names:
-            raise typer.BadParameter(f"{value}: unknown option {key!r}{suggestion(name, names)}")
-        defaults[name] = item
-    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+            raise typer.BadParameter(f"{path}: unknown option {key!r}{suggestion(name, names)}")
+        options[name] = item
+    return options
+
+
+def _options_file(ctx: typer.Context, param, value: Optional[Path]) -> Optional[Path]:
+    """--config: the file's options (`options_from`) become the command's defaults, so options given on the command
+    line still win."""
+    if value is not None:
+        ctx.default_map = {**(ctx.default_map or {}), **options_from(ctx, value)}
     return value
 
 
@@ -82,19 +87,22 @@ def write_options(
 ) -> Path:
     """The options a command ran with, as a file `--config` reads back (the run is reproduced by one option)."""
     import yaml
-    from enum import Enum
 
     from negrec.data.io import write_text
 
-    def plain(name: str, value):
-        if isinstance(value, Enum):
-            return value.value
-        if isinstance(value, Path) or (name == "dataset" and isinstance(value, str)):
-            return config_path(value)
-        return value
-
-    options = {k.replace("_", "-"): plain(k, v) for k, v in ctx.params.items() if k not in ("config", *leave_out)}
+    options = {k.replace("_", "-"): option_value(k, v) for k, v in ctx.params.items() if k not in ("config", *leave_out)}
     return write_text(folder / name, yaml.safe_dump(options, sort_keys=False, allow_unicode=True))
+
+
+def option_value(name: str, value):
+    """An option's value as an options file keeps it (enums by value, paths as `config_path` writes them)."""
+    from enum import Enum
+
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path) or (name == "dataset" and isinstance(value, str)):
+        return config_path(value)
+    return value
 
 
 def table_block(*, ratings: bool = True, time_help: str | None = None) -> list[inspect.Parameter]:

@@ -4,6 +4,7 @@ and negrec's samplers, generated from the declared settings (`seq/settings.py`) 
 from __future__ import annotations
 
 import inspect
+import shutil
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,6 +16,8 @@ from negrec.cli.common import (
     command_group,
     generated,
     keyword,
+    option_value,
+    options_from,
     plain_values,
     progress_bar,
     relaunch_on_processes,
@@ -105,6 +108,7 @@ def _train(ctx: typer.Context, **o) -> None:
     out, processes = o["out"], o["processes"]
     with user_errors():
         claim_output(out, overwrite=o["overwrite"], inputs=[o["dataset"], o["data_dir"], o["items"]], kind="seq-run")
+        last = None if o["extend"] is None else _extension(ctx, o)
         checkpoint = _checkpoint(out, o["resume"], o["overwrite"], processes)
         config = _config(o)
         sampler = _sampler(o["sampler"], config)
@@ -118,9 +122,14 @@ def _train(ctx: typer.Context, **o) -> None:
         data = _data(o)
         folder_cm = atomic_dir(out, kind="seq-run", new=not o["overwrite"]) if main else contextlib.nullcontext()
         bar_cm = _epochs_bar(config.epochs) if main else contextlib.nullcontext(None)
+        if last is not None and not checkpoint.is_file():  # (an interrupted extension continues its own checkpoint)
+            shutil.copyfile(last, checkpoint)
         with folder_cm as folder, bar_cm as advance:
-            run = run_seq(data, sampler, config, out=folder, on_epoch=advance, checkpoint=checkpoint)
+            # a one-process run that its epoch limit ends keeps its last epoch's state, for `--extend`
+            run = run_seq(data, sampler, config, out=folder, on_epoch=advance, checkpoint=checkpoint, keep_capped=True)
             if folder is not None:
+                if checkpoint is not None and checkpoint.is_file():
+                    checkpoint.replace(folder / LAST_EPOCH)
                 write_options(folder, ctx)
     leave_process_group()  # the other processes wait here until rank 0 has put the run folder in place
     if not main:
@@ -128,7 +137,48 @@ def _train(ctx: typer.Context, **o) -> None:
     r, s = run.result, run.evaluation.summary()
     chosen = f"validation {config.metric} {r.best_metric:.4f}" if r.best_metric == r.best_metric else "lowest training loss"
     typer.echo(f"training: {len(r.history)} epochs, stopped by {r.stopped}; best epoch {r.best_epoch + 1} ({chosen})")
+    if (out / LAST_EPOCH).is_file():
+        typer.echo(f"the epoch limit ended it: `negrec seq train --extend {out} --epochs N --out NEW` continues it")
     typer.echo("test: " + " ".join(f"{m}={s[m]:.4f}" for m in ("HR@10", "NDCG@10", "HR@20", "NDCG@20") if m in s) + f" → {out}")
+
+
+LAST_EPOCH = "last-epoch.ckpt"  # in a run folder whose epoch limit ended it: the state `--extend` continues
+FREE_TO_EXTEND = ("epochs", "out", "overwrite", "resume", "extend", "config")
+
+
+def _run_options(ctx: typer.Context, param, value: Optional[Path]) -> Optional[Path]:
+    """--extend: the run's options (its options.yaml) become this command's defaults."""
+    if value is not None:
+        if not (value / "options.yaml").is_file():
+            raise typer.BadParameter(f"{value}: not a `seq train` run folder (no options.yaml)")
+        ctx.default_map = {**(ctx.default_map or {}), **options_from(ctx, value / "options.yaml")}
+    return value
+
+
+def _extension(ctx: typer.Context, o: dict) -> Path:
+    """The last-epoch state an --extend run starts from; refused by name: a run that cannot be extended, options
+    other than --epochs that differ from the run's, a limit the run already reached."""
+    from negrec.launch import launch_rank
+
+    run, out = o["extend"], o["out"]
+    if out.resolve() == run.resolve():
+        raise ValueError(f"--extend {run}: --out must name a new folder (the extended run stays as it is)")
+    if o["processes"] > 1 or launch_rank() is not None:
+        raise ValueError("--extend: one process only (a run on several processes keeps no checkpoint)")
+    last = run / LAST_EPOCH
+    if not last.is_file():
+        raise ValueError(
+            f"--extend {run}: it holds no {LAST_EPOCH} — only a one-process run that its --epochs limit ended can be "
+            "extended (early stopping or the time budget ended this one, or it ran on several processes)"
+        )
+    before = options_from(ctx, run / "options.yaml")
+    changed = [k for k, v in before.items() if k not in FREE_TO_EXTEND and option_value(k, o[k]) != v]
+    if changed:
+        what = ", ".join(f"--{k.replace('_', '-')} {v!r} → {option_value(k, o[k])!r}" for k, v in before.items() if k in changed)
+        raise ValueError(f"--extend {run}: only --epochs may differ from the run's options; this command changes {what}")
+    if o["epochs"] <= before["epochs"]:
+        raise ValueError(f"--epochs {o['epochs']}: {run} was trained up to its limit of {before['epochs']}; give a higher one")
+    return last
 
 
 def _checkpoint(out: Path, resume: bool, overwrite: bool, processes: int) -> Path | None:
@@ -211,7 +261,17 @@ TRAIN = [*CTX, keyword("out", TRAIN_OUT), keyword("sampler", SamplerOpt, None), 
 ResumeOpt = Annotated[
     bool, typer.Option(help="Continue an interrupted run from its checkpoint <out>.ckpt (saved after every epoch).")
 ]
-TRAIN += [keyword("processes", ProcessesOpt, 1), keyword("resume", ResumeOpt, False)]
+ExtendOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        is_eager=True,
+        callback=_run_options,
+        help="Continue a run folder that its --epochs limit ended (it holds last-epoch.ckpt) up to a higher --epochs, "
+        "into a new --out: the run's options are the defaults and only --epochs may differ; the result is the run "
+        "one command with the higher limit trains.",
+    ),
+]
+TRAIN += [keyword("processes", ProcessesOpt, 1), keyword("resume", ResumeOpt, False), keyword("extend", ExtendOpt, None)]
 app.command("train")(generated("train", _train.__doc__, TRAIN + RUN, _train))
 COMPARE_SETTINGS = [p for p in settings_parameters(SeqConfig) if p.name not in ("loss", "share")]
 COMPARE = [*CTX, keyword("out", COMPARE_OUT), keyword("systems", SystemsOpt, "ce,bce:uniform"), *data_block(), *COMPARE_SETTINGS]
