@@ -5,8 +5,27 @@ Part of the public API (`negrec.sampling` draws the negatives these losses score
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
+
+
+def _check_scores(pos, neg, mask, **numbers: float) -> None:
+    """Refuse by name what the score losses cannot take: `pos` (N,), `neg` (N, k) and a bool `mask` (N, k) as
+    tensors, and finite numbers (`temperature` and `beta` also positive)."""
+    for name, value in (("pos", pos), ("neg", neg), ("mask", mask)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name}: a torch tensor, got {type(value).__name__}")
+    if pos.dim() != 1 or neg.dim() != 2 or len(neg) != len(pos):
+        raise ValueError(
+            f"pos (N,) and neg (N, k): one row of negative scores per positive, got {tuple(pos.shape)} and {tuple(neg.shape)}"
+        )
+    if mask.dtype != torch.bool or mask.shape != neg.shape:
+        raise ValueError(f"mask: a bool tensor shaped as neg {tuple(neg.shape)}, got {mask.dtype} {tuple(mask.shape)}")
+    for name, value in numbers.items():
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and (name == "margin" or value > 0)):
+            raise ValueError(f"{name}: a finite {'number' if name == 'margin' else 'positive number'}, got {value!r}")
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -16,11 +35,13 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def bpr_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
     """−log σ(s⁺ − s⁻ − margin), averaged over valid (row, negative) pairs; margin 0 = classic BPR."""
+    _check_scores(pos, neg, mask, margin=margin)
     return _masked_mean(-F.logsigmoid(pos.unsqueeze(1) - neg - margin), mask)
 
 
 def bce_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy: positives labelled 1, negatives 0, mean over all valid scores."""
+    _check_scores(pos, neg, mask)
     pos_term = -F.logsigmoid(pos)
     neg_term = -F.logsigmoid(-neg)
     m = mask.to(neg.dtype)
@@ -40,6 +61,7 @@ def gbce_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor, beta: fl
     """Generalised BCE: −(β · log σ(s⁺) + Σ_valid log(1 − σ(s⁻))), averaged over every positive and valid negative
     score as BCE is (β = 1 is BCE); log σ(s)^β lowers the positive's pull so that a model trained on k sampled
     negatives is not overconfident."""
+    _check_scores(pos, neg, mask, beta=beta)
     m = mask.to(neg.dtype)
     return (beta * F.softplus(-pos).sum() + (F.softplus(neg) * m).sum()) / (pos.numel() + m.sum())
 
@@ -85,6 +107,17 @@ def full_softmax_loss(h: torch.Tensor, items: torch.Tensor, targets: torch.Tenso
     """Cross-entropy over every item (SASRec+, a CF full softmax): logits h · items / τ for `h` (N, d) against the
     (n_items, d) item table, `targets` (N,) item ids; mean over rows. Equal to
     `F.cross_entropy(h @ items.T / τ, targets)` (tested), without materialising the (N × n_items) logits."""
+    for name, value in (("h", h), ("items", items), ("targets", targets)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name}: a torch tensor, got {type(value).__name__}")
+    if h.dim() != 2 or items.dim() != 2 or h.shape[1] != items.shape[1]:
+        raise ValueError(f"h (N, d) and items (n_items, d) share their width d, got {tuple(h.shape)} and {tuple(items.shape)}")
+    if targets.shape != (len(h),) or targets.is_floating_point() or targets.dtype == torch.bool:
+        raise ValueError(f"targets: one item id per row of h ({len(h)},), got {targets.dtype} {tuple(targets.shape)}")
+    if len(targets) and not (0 <= int(targets.min()) and int(targets.max()) < len(items)):
+        raise ValueError(f"targets: item ids in [0, {len(items)}) of items, got {int(targets.min())}…{int(targets.max())}")
+    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature: a finite positive number, got {temperature!r}")
     if temperature != 1.0:
         h = h / temperature
     return _FullSoftmax.apply(h, items, targets)
@@ -206,6 +239,16 @@ def softmax_loss(
 ) -> torch.Tensor:
     """Sampled softmax: −log exp(s⁺/τ) / (exp(s⁺/τ) + Σ_valid exp(s⁻/τ)), mean over rows; with shifts (logQ) the
     logits are s/τ − shift (the correction is not divided by τ: it is a log-probability, as in the references)."""
+    _check_scores(pos, neg, mask, temperature=temperature)
+    if (pos_shift is None) != (neg_shift is None):
+        raise ValueError("pos_shift and neg_shift: both (the logQ of the positives and of the negatives) or neither")
+    if pos_shift is not None:
+        if pos_shift.shape != pos.shape:
+            raise ValueError(f"pos_shift: one value per positive {tuple(pos.shape)}, got {tuple(pos_shift.shape)}")
+        try:
+            torch.broadcast_shapes(neg_shift.shape, neg.shape)
+        except RuntimeError:
+            raise ValueError(f"neg_shift: broadcastable to neg {tuple(neg.shape)}, got {tuple(neg_shift.shape)}") from None
     logits = torch.cat([pos.unsqueeze(1), neg.masked_fill(~mask, float("-inf"))], dim=1) / temperature
     if pos_shift is not None:
         logits = logits - torch.cat([pos_shift.unsqueeze(1), neg_shift.expand_as(neg)], dim=1)
