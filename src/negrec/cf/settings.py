@@ -90,7 +90,7 @@ class TrainConfig:
         "With --processes: replicated (every process holds the model), sharded (MF's user and item tables split by "
         "rows over the processes, rows fetched and updated with all-to-alls; mf-nobias with sgd and a sampler that does "
         "not score with the model) or shared (one machine: one copy of the tables in shared memory, every process "
-        "training its share with the compiled MF + BPR + sgd loop and updating it without locks — Hogwild, no "
+        "training its own part of the rows with the compiled MF + BPR + sgd loop and updating it without locks — Hogwild, no "
         "collective per step, not bit-reproducible) or local (local SGD: every process trains its own copy with the "
         "compiled loop, the copies' updates summed every chunk of ~2^18 rows — one all-reduce a chunk, across "
         "machines too).",
