@@ -133,9 +133,10 @@ QUICK = {  # the rows of --quick (small catalogues: 500 sampled negatives stand 
 PUBLISHED_ON = "ml-1m"  # the published values are ML-1M's
 
 
-def run_part(row: Row, data, seed: int, path: Path, log) -> dict:
-    """Train and test one (row, seed); written to `path` (the per-user NDCG@10 kept for paired tests)."""
-    config = replace(row.config, seed=seed)
+def run_part(row: Row, data, seed: int, path: Path, log, device: str = "cpu") -> dict:
+    """Train and test one (row, seed) on `device`; written to `path` (the per-user NDCG@10 kept for paired tests). The
+    device is not part of the row's settings: a GPU run of a row is a seed of the same row (gSASRec's budget needs one)."""
+    config = replace(row.config, seed=seed, device=device)
     sampler = None if row.sampler is None else parse_sampler(row.sampler, policy=config.policy)
     t0 = time.perf_counter()
 
@@ -167,6 +168,7 @@ def run_part(row: Row, data, seed: int, path: Path, log) -> dict:
         "wall_seconds": time.perf_counter() - t0,
         "rejection_rate": run.result.sampling.get("rejection_rate"),
         "threads": torch.get_num_threads(),
+        "device": device,
         "ndcg@10_per_user": [round(float(x), 6) for x in run.evaluation.per_user()["NDCG@10"]],
     }
     write_json(path, record)
@@ -307,12 +309,15 @@ def main() -> None:
     parser.add_argument("--rows", default=None, help="comma-separated row names (default: every row)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds to run (parts already there are kept)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="where the runs train: cpu, cuda or cuda:<index>")
     parser.add_argument("--quick", action="store_true", help="MovieLens 100K and ml-latest-small, 4 rows, 1 seed, ≤ 15 epochs")
     parser.add_argument("--report-only", action="store_true", help="rebuild the report from the parts, train nothing")
     parser.add_argument(
         "--out", type=Path, default=None, help="default results/seq_quality.json (--quick: seq_quality_quick.json)"
     )
     args = parser.parse_args()
+    if args.device != "cpu" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: torch sees no CUDA device here")
     torch.set_num_threads(args.threads)
     out = args.out or RESULTS / ("seq_quality_quick.json" if args.quick else "seq_quality.json")
     parts = out.with_suffix(".parts")
@@ -338,10 +343,10 @@ def main() -> None:
                 if base is not None:
                     base_path = part_path(parts, dataset, base, seed)
                     if not base_path.is_file():
-                        run_part(base, data, seed, base_path, print)
+                        run_part(base, data, seed, base_path, print, args.device)
                     if extend_part(row, base_path, path, print) is not None:
                         continue
-                run_part(row, data, seed, path, print)
+                run_part(row, data, seed, path, print, args.device)
                 if base is not None:  # the extension is done: the base run's kept checkpoint has served
                     base_path.with_suffix(".ckpt").unlink(missing_ok=True)
         # the parts are read once training is over: runs in other processes may have added some meanwhile
