@@ -7,7 +7,8 @@ uniform and DNS-10 negatives under the row-sparse `sgd` optimizer (the fused com
 chunk's negatives drawn on a second; and on two Hogwild threads), uniform under dense `adam` up to 10^6 (its step
 touches every parameter, which is what stops it scaling), uniform `sgd` data-parallel on two processes (`torchrun`,
 gloo, one thread each: the global batch of 4096 split between them; torch steps with the row gradients gathered on
-replicated and row-sharded tables, or the compiled loop on tables in shared memory, Hogwild), and implicit's CPU BPR
+replicated and row-sharded tables, or the compiled loop on tables in shared memory, Hogwild, each process on its own
+half of the rows in batches of 2048), and implicit's CPU BPR
 (on the given threads). Every (system, size) runs in `--invocations` fresh processes (the systems taking turns) with the
 same thread count, so its peak resident memory (ru_maxrss: data, model, sampler state; the largest over the
 invocations, per process for the launches) is its own; the epoch time is the median of all their steady-state epochs
