@@ -20,6 +20,7 @@ POS, NEG, MASK = torch.zeros(4), torch.zeros(4, 3), torch.ones(4, 3, dtype=torch
         (POS, NEG[:, 0], MASK, ValueError, r"pos \(N,\) and neg \(N, k\)"),
         (POS, NEG, MASK.float(), ValueError, r"mask: a bool tensor shaped as neg \(4, 3\), got torch.float32"),
         (POS, NEG, MASK[:, :2], ValueError, r"got torch.bool \(4, 2\)"),
+        (POS[:0], NEG[:0], MASK[:0], ValueError, "pos: no rows to score"),
     ],
 )
 def test_score_losses_refuse_shapes_and_types_by_name(loss, pos, neg, mask, error, message):
@@ -63,6 +64,7 @@ def test_shifts_of_one_value_per_negative_column_or_score_are_taken():
         (torch.zeros(4, 2), torch.zeros(5, 2), torch.zeros(3, dtype=torch.long), {}, r"one item id per row of h \(4,\)"),
         (torch.zeros(4, 2), torch.zeros(5, 2), torch.zeros(4), {}, "got torch.float32"),
         (torch.zeros(4, 2), torch.zeros(5, 2), torch.tensor([0, 1, 5, 2]), {}, r"item ids in \[0, 5\) of items, got 0…5"),
+        (torch.zeros(0, 2), torch.zeros(5, 2), torch.zeros(0, dtype=torch.long), {}, "h: no rows to score"),
         (torch.zeros(4, 2), torch.zeros(5, 2), torch.tensor([0, -1, 4, 2]), {}, r"got -1…4"),
         (
             torch.zeros(4, 2),

@@ -21,6 +21,8 @@ def _check_scores(pos, neg, mask, **numbers: float) -> None:
         raise ValueError(
             f"pos (N,) and neg (N, k): one row of negative scores per positive, got {tuple(pos.shape)} and {tuple(neg.shape)}"
         )
+    if not len(pos):
+        raise ValueError("pos: no rows to score (an empty batch has no loss)")
     if mask.dtype != torch.bool or mask.shape != neg.shape:
         raise ValueError(f"mask: a bool tensor shaped as neg {tuple(neg.shape)}, got {mask.dtype} {tuple(mask.shape)}")
     for name, value in numbers.items():
@@ -112,9 +114,11 @@ def full_softmax_loss(h: torch.Tensor, items: torch.Tensor, targets: torch.Tenso
             raise TypeError(f"{name}: a torch tensor, got {type(value).__name__}")
     if h.dim() != 2 or items.dim() != 2 or h.shape[1] != items.shape[1]:
         raise ValueError(f"h (N, d) and items (n_items, d) share their width d, got {tuple(h.shape)} and {tuple(items.shape)}")
+    if not len(h):
+        raise ValueError("h: no rows to score (an empty batch has no loss)")
     if targets.shape != (len(h),) or targets.is_floating_point() or targets.dtype == torch.bool:
         raise ValueError(f"targets: one item id per row of h ({len(h)},), got {targets.dtype} {tuple(targets.shape)}")
-    if len(targets) and not (0 <= int(targets.min()) and int(targets.max()) < len(items)):
+    if not (0 <= int(targets.min()) and int(targets.max()) < len(items)):
         raise ValueError(f"targets: item ids in [0, {len(items)}) of items, got {int(targets.min())}…{int(targets.max())}")
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature: a finite positive number, got {temperature!r}")
